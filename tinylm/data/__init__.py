@@ -1,0 +1,1 @@
+"""tinylm.data (filled in by later steps)."""

@@ -1,0 +1,1 @@
+"""tinylm.models (filled in by later steps)."""

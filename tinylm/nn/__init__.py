@@ -1,0 +1,1 @@
+"""tinylm.nn (filled in by later steps)."""

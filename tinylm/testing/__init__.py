@@ -1,0 +1,1 @@
+"""tinylm.testing (filled in by later steps)."""
