@@ -1,0 +1,323 @@
+"""Reference kernels: the plain, readable version of every op tinylm accelerates.
+
+Every function here is the *oracle*: the Numba and CUDA kernels are tested against it, and it is
+the fallback on every device. It is written with whole-array operations on an array module ``xp``
+that is ``numpy`` for NumPy arrays and ``cupy`` for CuPy arrays, so the same code runs on both.
+
+Conventions used in all docstrings:
+
+* ``(..., C)`` means any number of leading axes followed by the reduced axis of size ``C``.
+* Output dtype = input dtype (float32 or float64); inputs are never modified, except by
+  :func:`adam_update`, whose whole purpose is to update its state in place.
+"""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+Array = Any  # numpy.ndarray or cupy.ndarray
+
+__all__ = [
+    "get_array_module",
+    "softmax_forward",
+    "softmax_backward",
+    "log_softmax_forward",
+    "log_softmax_backward",
+    "cross_entropy_forward",
+    "cross_entropy_backward",
+    "layer_norm_forward",
+    "layer_norm_backward",
+    "gelu_forward",
+    "gelu_backward",
+    "attention_forward",
+    "attention_backward",
+    "adam_update",
+]
+
+
+def get_array_module(x: Array) -> ModuleType:
+    """Return ``cupy`` if ``x`` is a CuPy array, else ``numpy``.
+
+    The test looks at the type's module name so that CuPy is only imported when a CuPy array
+    is actually seen (importing CuPy is slow and may not be installed at all).
+    """
+    if type(x).__module__.split(".")[0] == "cupy":
+        import cupy
+
+        return cupy
+    return np
+
+
+# --------------------------------------------------------------------------------------------
+# softmax and log-softmax over the last axis
+# --------------------------------------------------------------------------------------------
+
+
+def softmax_forward(x: Array) -> Array:
+    """y_i = exp(x_i - m) / sum_j exp(x_j - m), m = max_j x_j, over the last axis.
+
+    Shapes: x (..., C) -> y (..., C). Subtracting the row max m does not change the result
+    (it cancels between numerator and denominator) but keeps every exp() <= 1: no overflow.
+    """
+    xp = get_array_module(x)
+    e = xp.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def softmax_backward(y: Array, gy: Array) -> Array:
+    """gx = y * (gy - sum(gy * y)), the Jacobian-vector product of softmax.
+
+    Shapes: y, gy (..., C) -> gx (..., C). From dy_i/dx_j = y_i (delta_ij - y_j):
+    gx_j = sum_i gy_i y_i (delta_ij - y_j) = y_j (gy_j - sum_i gy_i y_i).
+    """
+    return y * (gy - (gy * y).sum(axis=-1, keepdims=True))
+
+
+def log_softmax_forward(x: Array) -> Array:
+    """y = x - m - log(sum_j exp(x_j - m)), m = max_j x_j, over the last axis.
+
+    Shapes: x (..., C) -> y (..., C). Computing log(softmax) directly avoids log(0) = -inf
+    when a probability underflows.
+    """
+    xp = get_array_module(x)
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def log_softmax_backward(y: Array, gy: Array) -> Array:
+    """gx = gy - exp(y) * sum(gy), with y = log_softmax(x).
+
+    Shapes: y, gy (..., C) -> gx (..., C). From dy_i/dx_j = delta_ij - softmax_j and
+    softmax = exp(y).
+    """
+    xp = get_array_module(y)
+    return gy - xp.exp(y) * gy.sum(axis=-1, keepdims=True)
+
+
+# --------------------------------------------------------------------------------------------
+# cross-entropy on logits (fused log-softmax + negative log-likelihood)
+# --------------------------------------------------------------------------------------------
+
+
+def cross_entropy_forward(
+    logits: Array, target: Array, ignore_index: int = -100
+) -> tuple[Array, Array]:
+    """loss_i = lse_i - logits[i, target_i], lse_i = log sum_j exp(logits[i, j]).
+
+    Shapes: logits (N, V), target (N,) int64 -> loss (N,), lse (N,).
+    Rows whose target equals ``ignore_index`` get loss 0; their lse is still computed (the
+    backward pass reuses lse instead of recomputing the softmax normaliser).
+    """
+    xp = get_array_module(logits)
+    m = logits.max(axis=-1)
+    lse = m + xp.log(xp.exp(logits - m[:, None]).sum(axis=-1))
+    ignored = target == ignore_index
+    safe_target = xp.where(ignored, 0, target)  # ignore_index may be out of range (e.g. -100)
+    picked = xp.take_along_axis(logits, safe_target[:, None], axis=-1)[:, 0]
+    loss = xp.where(ignored, xp.zeros((), dtype=logits.dtype), lse - picked)
+    return loss, lse
+
+
+def cross_entropy_backward(
+    logits: Array, target: Array, lse: Array, grad_rows: Array, ignore_index: int = -100
+) -> Array:
+    """dlogits = (softmax(logits) - onehot(target)) * grad_rows[:, None].
+
+    Shapes: logits (N, V), target (N,), lse (N,), grad_rows (N,) -> dlogits (N, V).
+    softmax(logits) = exp(logits - lse) reuses the forward's lse. Ignored rows are all zeros.
+    """
+    xp = get_array_module(logits)
+    n = logits.shape[0]
+    ignored = target == ignore_index
+    d = xp.exp(logits - lse[:, None])
+    rows = xp.arange(n)
+    d[rows, xp.where(ignored, 0, target)] -= xp.where(ignored, 0, 1).astype(logits.dtype)
+    d *= xp.where(ignored, xp.zeros((), dtype=logits.dtype), grad_rows)[:, None]
+    return d
+
+
+# --------------------------------------------------------------------------------------------
+# LayerNorm over the last axis
+# --------------------------------------------------------------------------------------------
+
+
+def layer_norm_forward(
+    x: Array, weight: Array, bias: Array, eps: float = 1e-5
+) -> tuple[Array, Array, Array]:
+    """y = (x - mean) * rstd * weight + bias, rstd = 1 / sqrt(var + eps), over the last axis.
+
+    Shapes: x (..., C), weight (C,), bias (C,) -> y (..., C), mean (...), rstd (...).
+    var is the biased variance mean((x - mean)^2), as in PyTorch. mean and rstd are saved
+    for the backward pass.
+    """
+    xp = get_array_module(x)
+    mean = x.mean(axis=-1)
+    xc = x - mean[..., None]
+    var = (xc * xc).mean(axis=-1)
+    rstd = 1.0 / xp.sqrt(var + eps)
+    y = xc * rstd[..., None] * weight + bias
+    return y, mean, rstd
+
+
+def layer_norm_backward(
+    gy: Array, x: Array, weight: Array, mean: Array, rstd: Array
+) -> tuple[Array, Array, Array]:
+    """Gradients of LayerNorm.
+
+    Shapes: gy, x (..., C), weight (C,), mean, rstd (...) -> gx (..., C), gweight (C,), gbias (C,).
+    With xhat = (x - mean) * rstd and g = gy * weight (per row, means over the C axis):
+        gx = rstd * (g - mean(g) - xhat * mean(g * xhat))
+        gweight = sum over rows of gy * xhat,  gbias = sum over rows of gy.
+    The two mean terms are the gradient flowing through mean and through rstd.
+    """
+    c = x.shape[-1]
+    xhat = (x - mean[..., None]) * rstd[..., None]
+    g = gy * weight
+    gx = rstd[..., None] * (
+        g - g.mean(axis=-1, keepdims=True) - xhat * (g * xhat).mean(axis=-1, keepdims=True)
+    )
+    gweight = (gy * xhat).reshape(-1, c).sum(axis=0)
+    gbias = gy.reshape(-1, c).sum(axis=0)
+    return gx, gweight, gbias
+
+
+# --------------------------------------------------------------------------------------------
+# GELU, tanh approximation
+# --------------------------------------------------------------------------------------------
+
+GELU_C = math.sqrt(2.0 / math.pi)
+GELU_A = 0.044715
+
+
+def gelu_forward(x: Array) -> Array:
+    """y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3). Any shape."""
+    xp = get_array_module(x)
+    u = GELU_C * (x + GELU_A * x * x * x)
+    return 0.5 * x * (1.0 + xp.tanh(u))
+
+
+def gelu_backward(x: Array, gy: Array) -> Array:
+    """gx = gy * dy/dx, dy/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+
+    Shapes: x, gy (any, equal) -> gx. t = tanh(u) as in the forward; (1 - t^2) = dtanh/du.
+    """
+    xp = get_array_module(x)
+    u = GELU_C * (x + GELU_A * x * x * x)
+    t = xp.tanh(u)
+    du = GELU_C * (1.0 + 3.0 * GELU_A * x * x)
+    return gy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du)
+
+
+# --------------------------------------------------------------------------------------------
+# scaled dot-product attention
+# --------------------------------------------------------------------------------------------
+
+
+def _causal_mask(xp: ModuleType, tq: int, tk: int) -> Array:
+    """Boolean (Tq, Tk) mask, True where query i may see key j: j <= i (top-left aligned)."""
+    return xp.arange(tk)[None, :] <= xp.arange(tq)[:, None]
+
+
+def attention_forward(
+    q: Array, k: Array, v: Array, scale: float, is_causal: bool = False
+) -> tuple[Array, Array]:
+    """out = softmax(scale * q k^T) v, also returning lse = logsumexp of each score row.
+
+    Shapes: q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv)
+            -> out (B, H, Tq, Dv), lse (B, H, Tq).
+    is_causal follows PyTorch: query i sees keys j <= i (a top-left aligned lower triangle,
+    also when Tq != Tk), so no row is ever fully masked.
+    """
+    xp = get_array_module(q)
+    s = scale * (q @ xp.swapaxes(k, -1, -2))  # (B, H, Tq, Tk)
+    if is_causal:
+        s = xp.where(_causal_mask(xp, q.shape[-2], k.shape[-2]), s, s.dtype.type(-np.inf))
+    m = s.max(axis=-1, keepdims=True)
+    e = xp.exp(s - m)  # masked entries: exp(-inf) = 0
+    row_sum = e.sum(axis=-1, keepdims=True)
+    out = (e / row_sum) @ v
+    lse = (m + xp.log(row_sum))[..., 0]
+    return out, lse
+
+
+def attention_backward(
+    q: Array,
+    k: Array,
+    v: Array,
+    out: Array,
+    lse: Array,
+    gout: Array,
+    scale: float,
+    is_causal: bool = False,
+) -> tuple[Array, Array, Array]:
+    """Gradients of attention, recomputing P from the saved lse (nothing (Tq, Tk) is saved).
+
+    Shapes: q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv), out, gout (B, H, Tq, Dv),
+            lse (B, H, Tq) -> gq (B, H, Tq, D), gk (B, H, Tk, D), gv (B, H, Tk, Dv).
+        P  = exp(scale q k^T - lse)          (masked entries are 0)
+        gv = P^T gout,   gP = gout v^T
+        gS = P * (gP - rowsum(gout * out))   (softmax bwd; rowsum(gP * P) = rowsum(gout * out))
+        gq = scale gS k, gk = scale gS^T q
+    """
+    xp = get_array_module(q)
+    s = scale * (q @ xp.swapaxes(k, -1, -2))
+    if is_causal:
+        s = xp.where(_causal_mask(xp, q.shape[-2], k.shape[-2]), s, s.dtype.type(-np.inf))
+    p = xp.exp(s - lse[..., None])
+    gv = xp.swapaxes(p, -1, -2) @ gout
+    gp = gout @ xp.swapaxes(v, -1, -2)
+    delta = (gout * out).sum(axis=-1, keepdims=True)
+    gs = p * (gp - delta)
+    gq = scale * (gs @ k)
+    gk = scale * (xp.swapaxes(gs, -1, -2) @ q)
+    return gq, gk, gv
+
+
+# --------------------------------------------------------------------------------------------
+# Adam / AdamW step (in place)
+# --------------------------------------------------------------------------------------------
+
+
+def adam_update(
+    param: Array,
+    grad: Array,
+    exp_avg: Array,
+    exp_avg_sq: Array,
+    *,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    step: int,
+    decoupled: bool,
+) -> None:
+    """One Adam (decoupled=False, L2) or AdamW (decoupled=True) step, in place.
+
+    All arrays share one shape. ``step`` counts from 1. With g = grad:
+        AdamW: param *= 1 - lr * weight_decay          Adam: g = g + weight_decay * param
+        m = beta1 m + (1 - beta1) g
+        v = beta2 v + (1 - beta2) g^2
+        param -= (lr / (1 - beta1^step)) * m / (sqrt(v) / sqrt(1 - beta2^step) + eps)
+    The bias corrections are applied in exactly PyTorch's order so float64 trajectories match
+    torch.optim to ~1e-15. ``grad`` is not modified.
+    """
+    xp = get_array_module(param)
+    g = grad
+    if weight_decay != 0.0:
+        if decoupled:
+            param *= 1.0 - lr * weight_decay
+        else:
+            g = grad + weight_decay * param
+    exp_avg *= beta1
+    exp_avg += (1.0 - beta1) * g
+    exp_avg_sq *= beta2
+    exp_avg_sq += (1.0 - beta2) * (g * g)
+    step_size = lr / (1.0 - beta1**step)
+    bias_correction2_sqrt = math.sqrt(1.0 - beta2**step)
+    denom = xp.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
+    param -= step_size * (exp_avg / denom)
