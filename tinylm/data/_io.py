@@ -1,0 +1,78 @@
+"""Small file helpers shared by the tokenizers and the downloader (private module)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tinylm.data.errors import DataError
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` so that readers never see a half-written file.
+
+    We write to a temporary file in the *same folder* and then ``os.replace`` it onto the
+    destination. ``os.replace`` is atomic on POSIX and Windows only within one file system,
+    which is why the temporary file must live next to the target, not in ``/tmp``.
+
+    Returns the destination as a :class:`~pathlib.Path`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            # fsync so that a crash right after os.replace cannot leave an empty file behind.
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        # Never leave the temporary file lying around, whatever went wrong.
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def read_json_object(path: str | os.PathLike[str], expected_type: str | None) -> dict[str, Any]:
+    """Read a tinylm JSON file and check its ``"type"`` field.
+
+    Args:
+        path: file to read.
+        expected_type: the value the file's ``"type"`` field must have, for example
+            ``"tinylm.CharTokenizer"``. This catches "loaded the wrong file" mistakes early
+            with a clear message instead of a ``KeyError`` deep inside the loader.
+            ``None`` skips the check (the caller dispatches on the type itself).
+
+    Returns:
+        The parsed JSON object (a ``dict``).
+
+    Raises:
+        DataError: the file is missing, is not JSON, is not an object, or has another type.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a text file (invalid UTF-8), expected JSON") from None
+    try:
+        obj = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    if not isinstance(obj, dict):
+        raise DataError(f"{path}: expected a JSON object, got {type(obj).__name__}")
+    found = obj.get("type")
+    if expected_type is not None and found != expected_type:
+        raise DataError(
+            f"{path}: not a {expected_type} file (its 'type' field is {found!r}); "
+            "was it saved by a different tokenizer or program?"
+        )
+    return obj
