@@ -1,3 +1,215 @@
-"""tinylm: a from-scratch educational deep-learning framework."""
+"""tinylm: a from-scratch educational deep-learning framework.
+
+Read it bottom-up: ``device`` (numpy or cupy arrays) → ``autograd`` (Function, the
+backward engine) → ``ops`` (each op's forward and backward) → ``tensor`` (the Tensor
+class and creation functions) → ``nn`` → ``optim`` → ``models`` → ``cli``.
+"""
+
+from tinylm.autograd import (
+    Function,
+    TinyLMError,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from tinylm.device import cuda_is_available
+from tinylm.tensor import (
+    Generator,
+    Tensor,
+    arange,
+    bool_,
+    cat,
+    concat,
+    default_generator,
+    empty,
+    eye,
+    float16,
+    float32,
+    float64,
+    full,
+    full_like,
+    get_default_dtype,
+    int32,
+    int64,
+    linspace,
+    manual_seed,
+    maximum,
+    minimum,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    set_default_dtype,
+    split,
+    stack,
+    tensor,
+    uint8,
+    where,
+    zeros,
+    zeros_like,
+)
 
 __version__ = "0.1.0"
+
+
+# Function forms of the Tensor methods, with PyTorch's names: tinylm.exp(x) == x.exp().
+def exp(x: Tensor) -> Tensor:
+    return x.exp()
+
+
+def log(x: Tensor) -> Tensor:
+    return x.log()
+
+
+def sqrt(x: Tensor) -> Tensor:
+    return x.sqrt()
+
+
+def tanh(x: Tensor) -> Tensor:
+    return x.tanh()
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return x.sigmoid()
+
+
+def relu(x: Tensor) -> Tensor:
+    return x.relu()
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
+    return x.abs()
+
+
+def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    return x.clamp(min, max)
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    return a @ b
+
+
+def softmax(x: Tensor, dim: int = -1) -> Tensor:
+    return x.softmax(dim)
+
+
+def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
+    return x.log_softmax(dim)
+
+
+def tril(x: Tensor, diagonal: int = 0) -> Tensor:
+    return x.tril(diagonal)
+
+
+def triu(x: Tensor, diagonal: int = 0) -> Tensor:
+    return x.triu(diagonal)
+
+
+def masked_fill(x: Tensor, mask: Tensor, value: float) -> Tensor:
+    return x.masked_fill(mask, value)
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    return x.transpose(dim0, dim1)
+
+
+def permute(x: Tensor, dims: tuple[int, ...]) -> Tensor:
+    return x.permute(dims)
+
+
+def reshape(x: Tensor, shape: tuple[int, ...]) -> Tensor:
+    return x.reshape(shape)
+
+
+def sum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    return x.sum(dim, keepdim)
+
+
+def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    return x.mean(dim, keepdim)
+
+
+def set_backend(name: str) -> None:
+    """Choose the kernel backend: "auto", "numpy" (the readable reference), "numba", "cupy"."""
+    from tinylm.kernels import registry
+
+    registry.set_backend(name)
+
+
+def get_backend() -> str:
+    from tinylm.kernels import registry
+
+    return registry.get_backend()
+
+
+__all__ = [
+    "Function",
+    "Generator",
+    "Tensor",
+    "TinyLMError",
+    "abs",
+    "arange",
+    "bool_",
+    "cat",
+    "clamp",
+    "concat",
+    "cuda_is_available",
+    "default_generator",
+    "empty",
+    "enable_grad",
+    "exp",
+    "eye",
+    "float16",
+    "float32",
+    "float64",
+    "full",
+    "full_like",
+    "get_backend",
+    "get_default_dtype",
+    "int32",
+    "int64",
+    "is_grad_enabled",
+    "linspace",
+    "log",
+    "log_softmax",
+    "manual_seed",
+    "masked_fill",
+    "matmul",
+    "maximum",
+    "mean",
+    "minimum",
+    "no_grad",
+    "ones",
+    "ones_like",
+    "permute",
+    "rand",
+    "rand_like",
+    "randint",
+    "randn",
+    "randn_like",
+    "relu",
+    "reshape",
+    "set_backend",
+    "set_default_dtype",
+    "set_grad_enabled",
+    "sigmoid",
+    "softmax",
+    "split",
+    "sqrt",
+    "stack",
+    "sum",
+    "tanh",
+    "tensor",
+    "transpose",
+    "tril",
+    "triu",
+    "uint8",
+    "where",
+    "zeros",
+    "zeros_like",
+    "__version__",
+]

@@ -1,0 +1,396 @@
+"""Reverse-mode automatic differentiation.
+
+Every differentiable operation is a :class:`Function` with two static methods that work
+on raw arrays (numpy or cupy), never on Tensors::
+
+    class Exp(Function):
+        @staticmethod
+        def forward(ctx, x):            # y = e^x
+            y = xp.exp(x)
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, grad):        # dL/dx = dL/dy * e^x
+            (y,) = ctx.saved_arrays
+            return grad * y
+
+``Function.apply`` runs ``forward`` and, when gradients are needed, records a
+:class:`Node` that remembers the inputs. ``Tensor.backward`` then walks the recorded
+graph from the output back to the leaves (the chain rule, applied node by node).
+
+The engine, not each op, takes care of the bookkeeping that is the same for every op:
+
+* **un-broadcasting** — if ``x`` of shape (3, 1) was broadcast to (2, 3, 4) by an op, the
+  gradient that arrives has shape (2, 3, 4); the engine sums it back to (3, 1);
+* **accumulation** — a tensor used twice receives the sum of both gradients;
+* **freeing the graph** after backward (unless ``retain_graph=True``);
+* **checking** that no tensor saved for backward was modified in place since.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from tinylm.device import array_module
+
+if TYPE_CHECKING:
+    from tinylm.tensor import Tensor
+
+__all__ = [
+    "Context",
+    "Function",
+    "Node",
+    "TinyLMError",
+    "backward",
+    "enable_grad",
+    "is_grad_enabled",
+    "no_grad",
+    "set_grad_enabled",
+    "unbroadcast",
+]
+
+
+class TinyLMError(ValueError):
+    """An error in how an op was called: wrong shapes, dtypes or devices.
+
+    It subclasses ``ValueError`` so code that catches numpy's errors keeps working.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# Grad mode: is the engine recording operations right now?
+# ---------------------------------------------------------------------------------------
+
+_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    """True when operations are being recorded for backward."""
+    return getattr(_state, "grad_enabled", True)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Turn recording on or off inside a ``with`` block or a decorated function."""
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self._previous: list[bool] = []
+
+    def __enter__(self) -> set_grad_enabled:
+        self._previous.append(is_grad_enabled())
+        _state.grad_enabled = self.mode
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _state.grad_enabled = self._previous.pop()
+
+
+class no_grad(set_grad_enabled):
+    """Disable recording: ``with tinylm.no_grad(): ...`` or ``@tinylm.no_grad()``.
+
+    Used for evaluation and for parameter updates, which must not become part of the graph.
+    Also works as a bare decorator: ``@tinylm.no_grad``.
+    """
+
+    def __init__(self, func: Callable[..., Any] | None = None) -> None:
+        super().__init__(False)
+        self._func = func
+        if func is not None:
+            functools.update_wrapper(self, func)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._func is not None:  # used as a bare decorator: @no_grad
+            with no_grad():
+                return self._func(*args, **kwargs)
+        return super().__call__(*args, **kwargs)  # used as @no_grad()
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        # Make `@no_grad` work on methods too.
+        if obj is None or self._func is None:
+            return self
+        return functools.partial(self.__call__, obj)
+
+
+class enable_grad(set_grad_enabled):
+    """Re-enable recording inside a ``no_grad`` region."""
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+# ---------------------------------------------------------------------------------------
+# Functions, contexts and graph nodes
+# ---------------------------------------------------------------------------------------
+
+
+class Context:
+    """Scratch space that ``forward`` fills for ``backward``.
+
+    Attributes:
+        needs_input_grad: one bool per tensor input; ``backward`` may skip the gradient
+            of inputs that do not need one (and return ``None`` for them).
+    """
+
+    def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
+        self.needs_input_grad = needs_input_grad
+        self.saved_arrays: tuple[Any, ...] = ()
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        """Keep arrays that ``backward`` will need (inputs, outputs or intermediates)."""
+        self.saved_arrays = arrays
+
+
+class Node:
+    """One recorded application of a Function: the edge list of the graph.
+
+    Attributes:
+        function: the Function subclass that was applied.
+        ctx: its Context (``None`` once the graph has been freed).
+        inputs: the input Tensors (``()`` once freed).
+        saved_versions: (tensor, version) pairs for tensors whose memory backward reads.
+    """
+
+    __slots__ = ("function", "ctx", "inputs", "saved_versions", "freed")
+
+    def __init__(self, function: type[Function], ctx: Context, inputs: tuple[Tensor, ...]):
+        self.function = function
+        self.ctx: Context | None = ctx
+        self.inputs: tuple[Tensor, ...] = inputs
+        self.saved_versions: list[tuple[Tensor, int]] = []
+        self.freed = False
+
+    @property
+    def name(self) -> str:
+        return self.function.__name__
+
+    def __repr__(self) -> str:
+        return f"<{self.name}Backward{' (freed)' if self.freed else ''}>"
+
+    def free(self) -> None:
+        self.ctx = None
+        self.inputs = ()
+        self.saved_versions = []
+        self.freed = True
+
+
+def _describe(tensors: tuple[Any, ...]) -> str:
+    parts = []
+    for t in tensors:
+        parts.append(f"{tuple(t.shape)} {t.dtype}" if hasattr(t, "shape") else repr(t))
+    return ", ".join(parts)
+
+
+class Function:
+    """Base class of every differentiable operation.
+
+    Subclasses implement ``forward(ctx, *arrays, **params)`` and ``backward(ctx, grad)``,
+    both on raw arrays. ``backward`` returns one gradient per array input (a single array
+    when there is one input, else a tuple; ``None`` for inputs that need no gradient).
+    Gradients may have the *broadcast* shape; the engine reduces them.
+
+    Set ``is_view = True`` on ops whose output may share memory with their first input
+    (reshape, transpose, …) so that in-place changes are seen through both.
+    """
+
+    is_view = False
+
+    @staticmethod
+    def forward(ctx: Context, *arrays: Any, **params: Any) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    @classmethod
+    def op_name(cls) -> str:
+        return cls.__name__.lower()
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
+        """Run ``forward`` on the inputs' arrays and record the op for backward."""
+        from tinylm.tensor import Tensor
+
+        for i, t in enumerate(inputs):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"{cls.op_name()}: input {i} must be a Tensor, got {type(t)}")
+        if len({t.device for t in inputs}) > 1:
+            raise TinyLMError(
+                f"{cls.op_name()}: inputs live on different devices "
+                f"({', '.join(t.device for t in inputs)}); move them with .to(device)"
+            )
+        record = is_grad_enabled() and any(t.requires_grad for t in inputs)
+        ctx = Context(tuple(t.requires_grad for t in inputs) if record else (False,) * len(inputs))
+        arrays = tuple(t.data for t in inputs)
+        try:
+            out = cls.forward(ctx, *arrays, **params)
+        except TinyLMError:
+            raise
+        except (ValueError, TypeError, IndexError) as e:
+            raise TinyLMError(
+                f"{cls.op_name()}: {e} (inputs: {_describe(inputs)}"
+                + (f"; {params}" if params else "")
+                + ")"
+            ) from e
+
+        result = Tensor._wrap(out, requires_grad=record)
+        if cls.is_view and inputs and _may_share(out, inputs[0].data):
+            result._version_counter = inputs[0]._version_counter
+        if record:
+            node = Node(cls, ctx, inputs)
+            # Remember the version of every tensor whose memory backward will read, so an
+            # in-place change before backward is an error instead of a wrong gradient.
+            for t in (*inputs, result):
+                if any(_may_share(a, t.data) for a in ctx.saved_arrays if hasattr(a, "shape")):
+                    node.saved_versions.append((t, t._version))
+            result._node = node
+        else:
+            ctx.saved_arrays = ()  # nothing will call backward: free what forward saved
+        return result
+
+
+def _may_share(a: Any, b: Any) -> bool:
+    xp = array_module(a)
+    if array_module(b) is not xp or not hasattr(b, "shape"):
+        return False
+    return bool(xp.may_share_memory(a, b))
+
+
+# ---------------------------------------------------------------------------------------
+# The backward pass
+# ---------------------------------------------------------------------------------------
+
+
+def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``grad`` down to ``shape``, undoing numpy broadcasting.
+
+    Broadcasting (a) prepends axes and (b) stretches axes of size 1. The gradient of a
+    broadcast is a sum over the copies, so we sum over (a) the leading axes and (b) the
+    stretched axes (keeping them, with size 1).
+    """
+    if grad.shape == tuple(shape):
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra < 0:
+        raise TinyLMError(f"cannot unbroadcast gradient of shape {grad.shape} to {shape}")
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """Tensors of the graph ending at ``root``, each after all tensors it depends on.
+
+    An iterative depth-first search (an explicit stack instead of recursion) so a chain
+    of 100 000 ops does not hit Python's recursion limit.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        tensor, children_done = stack.pop()
+        if children_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        node = tensor._node
+        if node is not None:
+            if node.freed:
+                raise RuntimeError(
+                    f"backward: the graph through {node.name} was already freed by an earlier "
+                    "backward(); call backward(retain_graph=True) the first time if you need "
+                    "to go through it twice"
+                )
+            for inp in node.inputs:
+                if inp.requires_grad and id(inp) not in visited:
+                    stack.append((inp, False))
+    return order
+
+
+def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
+    """Accumulate d(root)/d(leaf), weighted by ``gradient``, into every leaf's ``.grad``.
+
+    Args:
+        root: the tensor to differentiate, usually a scalar loss.
+        gradient: dL/d(root), same shape as ``root``; may be omitted for scalars (then 1).
+        retain_graph: keep the graph so that backward can run through it again.
+    """
+    from tinylm.tensor import Tensor
+
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward: this tensor does not require grad and has no graph; create the "
+            "inputs with requires_grad=True (and not inside no_grad())"
+        )
+    xp = root._xp
+    if gradient is None:
+        if root.size != 1:
+            raise RuntimeError(
+                f"backward: gradient can be implied only for a single-element output, but the "
+                f"output has shape {root.shape}; pass gradient= of that shape, or reduce it "
+                "to a scalar first (e.g. loss.sum())"
+            )
+        grad = xp.ones(root.shape, dtype=root.dtype)
+    else:
+        grad = gradient.data if isinstance(gradient, Tensor) else xp.asarray(gradient)
+        if grad.shape != root.shape:
+            raise TinyLMError(
+                f"backward: gradient has shape {grad.shape} but the output has shape {root.shape}"
+            )
+        grad = grad.astype(root.dtype, copy=False)
+
+    order = _topological_order(root)
+    grads: dict[int, Any] = {id(root): grad}
+    for tensor in reversed(order):
+        g = grads.pop(id(tensor), None)
+        if g is None:
+            continue
+        node = tensor._node
+        if node is None or tensor._retains_grad:
+            tensor._accumulate_grad(g)
+        if node is None:
+            continue
+        for saved, version in node.saved_versions:
+            if saved._version != version:
+                raise RuntimeError(
+                    f"backward: a tensor of shape {saved.shape} that {node.name} saved for "
+                    f"backward was modified in place after it was used (version {version} -> "
+                    f"{saved._version}); compute a new tensor instead of changing it in place"
+                )
+        input_grads = node.function.backward(node.ctx, g)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        if len(input_grads) != len(node.inputs):
+            raise RuntimeError(
+                f"{node.name}.backward returned {len(input_grads)} gradients "
+                f"for {len(node.inputs)} inputs"
+            )
+        for inp, ig in zip(node.inputs, input_grads):
+            if ig is None or not inp.requires_grad:
+                continue
+            ig = unbroadcast(ig, inp.shape)
+            if ig.shape != inp.shape:
+                raise RuntimeError(
+                    f"{node.name}.backward produced a gradient of shape {ig.shape} "
+                    f"for an input of shape {inp.shape}"
+                )
+            if ig.dtype != inp.dtype:
+                ig = ig.astype(inp.dtype)
+            key = id(inp)
+            grads[key] = ig if key not in grads else grads[key] + ig
+        if not retain_graph:
+            node.free()

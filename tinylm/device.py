@@ -1,0 +1,115 @@
+"""Devices and array modules.
+
+A tinylm ``Tensor`` stores its numbers in an *array* from an *array module* ``xp``:
+``numpy`` when the tensor lives on the CPU, ``cupy`` when it lives on a CUDA GPU.
+Both modules expose the same functions (``xp.exp``, ``xp.matmul`` …), so every op is
+written once against ``xp`` and runs on either device.
+
+CuPy is optional: it is imported only when a CUDA tensor is asked for.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Device",
+    "array_module",
+    "cuda_is_available",
+    "device_of",
+    "get_xp",
+    "normalize_device",
+    "to_device_array",
+]
+
+Device = str  # "cpu" or "cuda" (a GPU index may follow: "cuda:0")
+
+_cupy: ModuleType | None = None
+_cupy_checked = False
+
+
+def _load_cupy() -> ModuleType | None:
+    """Import cupy once; return None when it is missing or unusable."""
+    global _cupy, _cupy_checked
+    if not _cupy_checked:
+        _cupy_checked = True
+        try:
+            import cupy  # noqa: PLC0415 - optional dependency, imported on demand
+
+            _cupy = cupy
+        except Exception:  # ImportError, or a broken CUDA install
+            _cupy = None
+    return _cupy
+
+
+def cuda_is_available() -> bool:
+    """True when cupy imports and sees at least one CUDA device."""
+    cupy = _load_cupy()
+    if cupy is None:
+        return False
+    try:
+        return bool(cupy.cuda.is_available())
+    except Exception:
+        return False
+
+
+def normalize_device(device: Any) -> Device:
+    """Turn ``None``/"cpu"/"cuda"/"cuda:1" into a canonical device string.
+
+    Raises a clear error for unknown names, or for "cuda" when no GPU can be used.
+    """
+    if device is None:
+        return "cpu"
+    name = str(device)
+    if name == "cpu":
+        return "cpu"
+    if name == "cuda" or name.startswith("cuda:"):
+        if not cuda_is_available():
+            raise RuntimeError(
+                f"device {name!r} was requested but no CUDA device is usable "
+                "(install the `gpu` extra, `pip install tinylm[gpu]`, on a machine with a GPU)"
+            )
+        return name
+    raise ValueError(f"unknown device {device!r}; expected 'cpu', 'cuda' or 'cuda:N'")
+
+
+def array_module(array: Any) -> ModuleType:
+    """The module (numpy or cupy) that owns ``array``."""
+    if isinstance(array, np.ndarray | np.generic):
+        return np
+    cupy = _load_cupy()
+    if cupy is not None and isinstance(array, cupy.ndarray):
+        return cupy
+    return np
+
+
+def get_xp(device: Device) -> ModuleType:
+    """The array module for a device string."""
+    if device == "cpu":
+        return np
+    cupy = _load_cupy()
+    if cupy is None:
+        raise RuntimeError(f"device {device!r} needs cupy, which is not installed")
+    return cupy
+
+
+def device_of(array: Any) -> Device:
+    """The device string of an array."""
+    if array_module(array) is np:
+        return "cpu"
+    return f"cuda:{array.device.id}" if array.device.id else "cuda"
+
+
+def to_device_array(array: Any, device: Device) -> Any:
+    """Copy ``array`` to ``device`` (no copy when it is already there)."""
+    if device_of(array) == device or (device.startswith("cuda") and device_of(array) != "cpu"):
+        return array
+    if device == "cpu":
+        return _load_cupy().asnumpy(array)  # type: ignore[union-attr]
+    cupy = get_xp(device)
+    index = int(device.split(":")[1]) if ":" in device else 0
+    with cupy.cuda.Device(index):
+        return cupy.asarray(array)

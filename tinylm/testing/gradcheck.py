@@ -1,0 +1,184 @@
+"""Check analytic gradients against finite differences.
+
+For a function f of tensors, backward computes the vector-Jacobian product uᵀJ for an
+upstream gradient u. Finite differences estimate the same quantity without any calculus:
+
+    ∂(uᵀf)/∂x_i  ≈  (uᵀf(x + ε e_i) − uᵀf(x − ε e_i)) / 2ε       (central difference)
+
+whose error is O(ε²). In float32 the rounding error of f, about 1e-7·|f|/ε, swamps that
+for any useful ε — so gradcheck insists on float64.
+
+The upstream gradient u is random, never all ones: with u = 1 a backward that returns a
+transposed or permuted gradient (dV vs dK in attention, say) can still sum correctly.
+
+Small inputs are checked element by element; large ones along a few random directions v,
+comparing (uᵀJ)·v with (uᵀf(x + εv) − uᵀf(x − εv)) / 2ε.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from tinylm.autograd import no_grad
+from tinylm.tensor import Tensor
+
+__all__ = ["GradcheckError", "gradcheck"]
+
+
+class GradcheckError(AssertionError):
+    """Raised when analytic and numeric gradients disagree."""
+
+
+def _outputs(result: Any) -> list[Tensor]:
+    if isinstance(result, Tensor):
+        return [result]
+    if isinstance(result, list | tuple):
+        return [r for r in result if isinstance(r, Tensor)]
+    raise TypeError(f"gradcheck: fn must return a Tensor or a tuple of Tensors, got {type(result)}")
+
+
+def _weighted_sum(outputs: list[Tensor], upstream: list[np.ndarray]) -> float:
+    """uᵀf: the scalar whose gradient backward computes."""
+    return float(sum(np.sum(o.numpy().astype(np.float64) * u) for o, u in zip(outputs, upstream)))
+
+
+def gradcheck(
+    fn: Callable[..., Any],
+    inputs: Sequence[Tensor] | Tensor,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    *,
+    max_elementwise: int = 256,
+    n_directions: int = 4,
+    seed: int = 0,
+    raise_exception: bool = True,
+) -> bool:
+    """Compare the gradients from ``backward`` with central finite differences.
+
+    Args:
+        fn: maps the input tensors to a tensor (or a tuple of tensors).
+        inputs: the input tensors; those with ``requires_grad=True`` are checked. They
+            must be float64 (see the module docstring for why).
+        eps: finite-difference step.
+        atol, rtol: pass when |analytic − numeric| ≤ atol + rtol·|numeric| everywhere.
+        max_elementwise: inputs with at most this many elements are checked element by
+            element; larger ones along ``n_directions`` random directions.
+        seed: seeds the random upstream gradient and directions.
+        raise_exception: raise :class:`GradcheckError` on failure (else return False).
+
+    Returns:
+        True when every checked gradient matches.
+
+    The inputs are never modified: perturbed copies are passed to ``fn``.
+    """
+    if isinstance(inputs, Tensor):
+        inputs = (inputs,)
+    inputs = tuple(inputs)
+    checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input has requires_grad=True, so there is nothing to check")
+    for i in checked:
+        if inputs[i].dtype != np.float64:
+            raise TypeError(
+                f"gradcheck: input {i} has dtype {inputs[i].dtype}; finite differences need "
+                "float64. In float32 the rounding error of f (≈1e-7·|f|/eps) is larger than "
+                "the gradient's own accuracy for any useful eps. Use x.double()."
+            )
+    rng = np.random.default_rng(seed)
+
+    # Analytic side: one backward pass with a random upstream gradient u.
+    leaves = [
+        Tensor(t.numpy().copy(), device=t.device, requires_grad=t.requires_grad)
+        if isinstance(t, Tensor)
+        else t
+        for t in inputs
+    ]
+    outputs = _outputs(fn(*leaves))
+    upstream = [rng.standard_normal(o.shape) for o in outputs]
+    differentiable = [(o, u) for o, u in zip(outputs, upstream) if o.requires_grad]
+    if not differentiable:
+        raise GradcheckError("gradcheck: no output requires grad; is fn differentiable?")
+    for k, (o, u) in enumerate(differentiable):
+        o.backward(gradient=u.astype(o.dtype), retain_graph=k < len(differentiable) - 1)
+    analytic = {}
+    for i in checked:
+        g = leaves[i].grad
+        analytic[i] = np.zeros(inputs[i].shape) if g is None else g.numpy().astype(np.float64)
+        if analytic[i].shape != inputs[i].shape:
+            raise GradcheckError(
+                f"gradcheck: gradient of input {i} has shape {analytic[i].shape}, "
+                f"expected {inputs[i].shape}"
+            )
+
+    def f_at(i: int, delta: np.ndarray) -> float:
+        args = [
+            Tensor(t.numpy() + delta, device=t.device)
+            if j == i
+            else (Tensor(t.numpy(), device=t.device) if isinstance(t, Tensor) else t)
+            for j, t in enumerate(inputs)
+        ]
+        with no_grad():
+            return _weighted_sum(_outputs(fn(*args)), upstream)
+
+    worst: tuple[float, str] = (-np.inf, "")
+    ok = True
+    for i in checked:
+        shape = inputs[i].shape
+        size = int(np.prod(shape))
+        if size <= max_elementwise:
+            for flat in range(size):
+                delta = np.zeros(size)
+                delta[flat] = eps
+                delta = delta.reshape(shape)
+                numeric = (f_at(i, delta) - f_at(i, -delta)) / (2 * eps)
+                a = analytic[i].reshape(-1)[flat]
+                ok, worst = _compare(
+                    ok,
+                    worst,
+                    a,
+                    numeric,
+                    atol,
+                    rtol,
+                    f"input {i} element {np.unravel_index(flat, shape)}",
+                )
+        else:
+            for d in range(n_directions):
+                v = rng.standard_normal(shape)
+                v /= np.linalg.norm(v)
+                numeric = (f_at(i, eps * v) - f_at(i, -eps * v)) / (2 * eps)
+                a = float(np.sum(analytic[i] * v))
+                ok, worst = _compare(
+                    ok, worst, a, numeric, atol, rtol, f"input {i} random direction {d}"
+                )
+    if not ok and raise_exception:
+        raise GradcheckError(f"gradcheck failed; worst mismatch: {worst[1]}")
+    return ok
+
+
+def _compare(
+    ok: bool,
+    worst: tuple[float, str],
+    analytic: float,
+    numeric: float,
+    atol: float,
+    rtol: float,
+    where: str,
+) -> tuple[bool, tuple[float, str]]:
+    err = abs(analytic - numeric)
+    allowed = atol + rtol * abs(numeric)
+    excess = err - allowed if np.isfinite(err) else np.inf
+    if not err <= allowed:  # also catches NaN
+        ok = False
+    if excess > worst[0]:
+        worst = (
+            excess,
+            f"{where}: analytic {analytic:.10g} vs numeric {numeric:.10g} "
+            f"(|diff| {err:.3g} > allowed {allowed:.3g})"
+            if not err <= allowed
+            else "",
+        )
+    return ok, worst
