@@ -1,0 +1,714 @@
+"""Numba CPU kernels: the same ops and signatures as :mod:`tinylm.kernels.reference`, fused.
+
+Why these are faster than the reference: every separate NumPy call is one full pass over memory
+and one temporary array. Here each op walks its rows once (or twice, while a row is still in
+cache), in parallel over rows (``prange``), with the inner loops vectorised by LLVM.
+
+Conventions:
+
+* Each public function is a thin wrapper that makes the arrays contiguous, reshapes them to the
+  2-D ``(rows, C)`` (or 3-D ``(heads, T, D)``) layout the compiled loop expects, allocates the
+  outputs and calls a ``_..._kernel``. Kernels never allocate their outputs themselves.
+* ``fastmath`` is a set of flags, not ``True``: ``True`` also assumes "no infinities", which
+  would silently break a ``-inf`` mask. ``reassoc`` lets LLVM vectorise sums and maxima.
+* The kernels are compiled lazily on first call, once for float32 and once for float64
+  (``cache=True`` stores the machine code, so later processes start in milliseconds).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic, overload
+
+from . import reference as _ref
+
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+# the exp() helper must keep its Cody-Waite range reduction in the written order: no reassoc
+EXACT_MATH = {"nsz", "contract"}
+
+_pjit = njit(cache=True, parallel=True, fastmath=FASTMATH)
+_sjit = njit(cache=True, fastmath=FASTMATH)
+
+
+# --------------------------------------------------------------------------------------------
+# a vectorisable exp()
+# --------------------------------------------------------------------------------------------
+# There is no SVML on this machine, so numba turns math.exp into one libm call per element and
+# the loop around it cannot use SIMD. For float32 we write exp ourselves with only +, *, floor
+# and a bit-cast, which LLVM vectorises 8 floats at a time:
+#     exp(x) = 2^n * exp(r),  n = round(x / ln 2),  r = x - n ln 2  (|r| <= ln2 / 2)
+# exp(r) is a degree-6 polynomial (Cephes' expf coefficients, ~1 ulp) and 2^n is assembled
+# directly in the exponent bits of an IEEE-754 float. float64 keeps math.exp (exact to 0.5 ulp).
+
+
+@intrinsic
+def _pow2(typingctx, n, like):
+    """2.0**n as a float of the same type as ``like``, built from the exponent bits (n integer)."""
+    if not isinstance(n, types.Integer) or not isinstance(like, types.Float):
+        return None
+    bits, bias, mantissa = (32, 127, 23) if like.bitwidth == 32 else (64, 1023, 52)
+
+    def codegen(context, builder, signature, args):
+        ity = ir.IntType(bits)
+        nv = args[0]
+        if nv.type.width < bits:
+            nv = builder.sext(nv, ity)
+        elif nv.type.width > bits:
+            nv = builder.trunc(nv, ity)
+        exponent = builder.shl(builder.add(nv, ity(bias)), ity(mantissa))
+        return builder.bitcast(exponent, context.get_value_type(like))
+
+    return like(n, like), codegen
+
+
+def fast_exp(x):  # pragma: no cover - replaced by the overload below inside compiled code
+    """exp(x) inside Numba kernels (vectorisable for float32, math.exp for float64)."""
+    return math.exp(x)
+
+
+@overload(fast_exp, jit_options={"fastmath": EXACT_MATH})
+def _fast_exp_overload(x):
+    if not isinstance(x, types.Float):
+        return None
+    if x.bitwidth == 64:
+
+        def exp64(x):
+            return math.exp(x)
+
+        return exp64
+
+    f = np.float32
+    log2e, ln2_hi, ln2_lo = f(1.44269504088896341), f(0.693359375), f(-2.12194440e-4)
+    lo, hi, half, one, zero = f(-87.33654), f(88.72283), f(0.5), f(1.0), f(0.0)
+    c0, c1, c2 = f(1.9875691500e-4), f(1.3981999507e-3), f(8.3334519073e-3)
+    c3, c4, c5 = f(4.1665795894e-2), f(1.6666665459e-1), f(5.0000001201e-1)
+    inf = f(np.inf)
+
+    def exp32(x):
+        xc = min(max(x, lo), hi)  # keep n in the normal exponent range
+        n = np.floor(xc * log2e + half)  # np.floor keeps float32 (math.floor gives an int64)
+        r = xc - n * ln2_hi - n * ln2_lo  # two-constant ln2: r is exact to ~1 ulp
+        p = ((((c0 * r + c1) * r + c2) * r + c3) * r + c4) * r + c5
+        p = p * r * r + r + one
+        y = p * _pow2(np.int32(n), x)
+        if x < lo:  # underflow, including exp(-inf) = 0 for masks
+            y = zero
+        if x > hi:
+            y = inf
+        if x != x:  # propagate NaN
+            y = x
+        return y
+
+    return exp32
+
+
+# --------------------------------------------------------------------------------------------
+# softmax / log-softmax over the last axis
+# --------------------------------------------------------------------------------------------
+
+
+def _as_rows(x: np.ndarray) -> np.ndarray:
+    """Contiguous (rows, C) view (or copy) of an (..., C) array."""
+    return np.ascontiguousarray(x).reshape(-1, x.shape[-1])
+
+
+@_pjit
+def _softmax_forward_kernel(x, y):
+    # Numba promotes float32 (op) int to float64: typed constants keep float32 math float32
+    zero, one = x.dtype.type(0), x.dtype.type(1)
+    # three passes per row (max, exp-and-sum, scale): the row stays in cache between passes
+    for i in prange(x.shape[0]):
+        m = x[i, 0]
+        for j in range(1, x.shape[1]):
+            m = max(m, x[i, j])
+        s = zero
+        for j in range(x.shape[1]):
+            e = fast_exp(x[i, j] - m)
+            y[i, j] = e
+            s += e
+        inv = one / s
+        for j in range(x.shape[1]):
+            y[i, j] *= inv
+
+
+@_pjit
+def _softmax_backward_kernel(y, gy, gx):
+    zero = y.dtype.type(0)
+    for i in prange(y.shape[0]):
+        dot = zero
+        for j in range(y.shape[1]):
+            dot += gy[i, j] * y[i, j]
+        for j in range(y.shape[1]):
+            gx[i, j] = y[i, j] * (gy[i, j] - dot)
+
+
+@_pjit
+def _log_softmax_forward_kernel(x, y):
+    zero = x.dtype.type(0)
+    for i in prange(x.shape[0]):
+        m = x[i, 0]
+        for j in range(1, x.shape[1]):
+            m = max(m, x[i, j])
+        s = zero
+        for j in range(x.shape[1]):
+            s += fast_exp(x[i, j] - m)
+        lse = m + math.log(s)
+        for j in range(x.shape[1]):
+            y[i, j] = x[i, j] - lse
+
+
+@_pjit
+def _log_softmax_backward_kernel(y, gy, gx):
+    zero = y.dtype.type(0)
+    for i in prange(y.shape[0]):
+        s = zero
+        for j in range(y.shape[1]):
+            s += gy[i, j]
+        for j in range(y.shape[1]):
+            gx[i, j] = gy[i, j] - fast_exp(y[i, j]) * s
+
+
+def softmax_forward(x: np.ndarray) -> np.ndarray:
+    """Fused softmax over the last axis; see :func:`reference.softmax_forward`."""
+    x2 = _as_rows(x)
+    y = np.empty_like(x2)
+    _softmax_forward_kernel(x2, y)
+    return y.reshape(x.shape)
+
+
+def softmax_backward(y: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """gx = y * (gy - sum(gy * y)); see :func:`reference.softmax_backward`."""
+    y2, gy2 = _as_rows(y), _as_rows(gy)
+    gx = np.empty_like(y2)
+    _softmax_backward_kernel(y2, gy2, gx)
+    return gx.reshape(y.shape)
+
+
+def log_softmax_forward(x: np.ndarray) -> np.ndarray:
+    """Fused log-softmax over the last axis; see :func:`reference.log_softmax_forward`."""
+    x2 = _as_rows(x)
+    y = np.empty_like(x2)
+    _log_softmax_forward_kernel(x2, y)
+    return y.reshape(x.shape)
+
+
+def log_softmax_backward(y: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """gx = gy - exp(y) * sum(gy); see :func:`reference.log_softmax_backward`."""
+    y2, gy2 = _as_rows(y), _as_rows(gy)
+    gx = np.empty_like(y2)
+    _log_softmax_backward_kernel(y2, gy2, gx)
+    return gx.reshape(y.shape)
+
+
+# --------------------------------------------------------------------------------------------
+# fused cross-entropy: no (N, V) probability matrix is ever stored by the forward pass
+# --------------------------------------------------------------------------------------------
+
+
+@_pjit
+def _cross_entropy_forward_kernel(logits, target, ignore_index, loss, lse):
+    zero = logits.dtype.type(0)
+    for i in prange(logits.shape[0]):
+        m = logits[i, 0]
+        for j in range(1, logits.shape[1]):
+            m = max(m, logits[i, j])
+        s = zero
+        for j in range(logits.shape[1]):
+            s += fast_exp(logits[i, j] - m)
+        lse[i] = m + math.log(s)
+        t = target[i]
+        loss[i] = 0 if t == ignore_index else lse[i] - logits[i, t]
+
+
+@_pjit
+def _cross_entropy_backward_kernel(logits, target, lse, grad_rows, ignore_index, dlogits):
+    for i in prange(logits.shape[0]):
+        t = target[i]
+        if t == ignore_index:
+            for j in range(logits.shape[1]):
+                dlogits[i, j] = 0
+            continue
+        g = grad_rows[i]
+        # softmax recomputed from the saved lse: p_j = exp(logit_j - lse)
+        for j in range(logits.shape[1]):
+            dlogits[i, j] = fast_exp(logits[i, j] - lse[i]) * g
+        dlogits[i, t] -= g
+
+
+def _check_targets(target: np.ndarray, n_classes: int, ignore_index: int) -> None:
+    bad = ((target < 0) | (target >= n_classes)) & (target != ignore_index)
+    if bad.any():
+        raise IndexError(f"target {target[bad][0]} out of range for {n_classes} classes")
+
+
+def cross_entropy_forward(
+    logits: np.ndarray, target: np.ndarray, ignore_index: int = -100
+) -> tuple[np.ndarray, np.ndarray]:
+    """loss_i = lse_i - logits[i, t_i]; see :func:`reference.cross_entropy_forward`."""
+    logits2 = np.ascontiguousarray(logits)
+    target2 = np.ascontiguousarray(target, dtype=np.int64)
+    _check_targets(target2, logits2.shape[1], ignore_index)
+    loss = np.empty(logits2.shape[0], dtype=logits2.dtype)
+    lse = np.empty_like(loss)
+    _cross_entropy_forward_kernel(logits2, target2, ignore_index, loss, lse)
+    return loss, lse
+
+
+def cross_entropy_backward(
+    logits: np.ndarray,
+    target: np.ndarray,
+    lse: np.ndarray,
+    grad_rows: np.ndarray,
+    ignore_index: int = -100,
+) -> np.ndarray:
+    """dlogits = (softmax - onehot) * grad_rows; see :func:`reference.cross_entropy_backward`."""
+    logits2 = np.ascontiguousarray(logits)
+    target2 = np.ascontiguousarray(target, dtype=np.int64)
+    _check_targets(target2, logits2.shape[1], ignore_index)
+    lse2 = np.ascontiguousarray(lse, dtype=logits2.dtype)
+    grad2 = np.ascontiguousarray(grad_rows, dtype=logits2.dtype)
+    d = np.empty_like(logits2)
+    _cross_entropy_backward_kernel(logits2, target2, lse2, grad2, ignore_index, d)
+    return d
+
+
+# --------------------------------------------------------------------------------------------
+# LayerNorm
+# --------------------------------------------------------------------------------------------
+
+
+@_pjit
+def _layer_norm_forward_kernel(x, weight, bias, eps, y, mean, rstd):
+    c = x.shape[1]
+    zero, one, inv_c = x.dtype.type(0), x.dtype.type(1), x.dtype.type(1 / c)
+    for i in prange(x.shape[0]):
+        s = zero
+        for j in range(c):
+            s += x[i, j]
+        mu = s * inv_c
+        # two-pass variance sum((x - mu)^2): no cancellation, unlike E[x^2] - mu^2
+        ss = zero
+        for j in range(c):
+            d = x[i, j] - mu
+            ss += d * d
+        r = one / math.sqrt(ss * inv_c + eps)
+        mean[i] = mu
+        rstd[i] = r
+        for j in range(c):
+            y[i, j] = (x[i, j] - mu) * r * weight[j] + bias[j]
+
+
+@_pjit
+def _layer_norm_backward_kernel(gy, x, weight, mean, rstd, rows_per_chunk, gx, gw_part, gb_part):
+    n, c = x.shape
+    zero, inv_c = x.dtype.type(0), x.dtype.type(1 / c)
+    # gweight/gbias are sums over rows: each chunk of rows owns one row of partial sums, so
+    # threads never write to the same memory; the partials are added up afterwards.
+    for chunk in prange(gw_part.shape[0]):
+        for i in range(chunk * rows_per_chunk, min(n, (chunk + 1) * rows_per_chunk)):
+            mu, r = mean[i], rstd[i]
+            sum_g = zero
+            sum_gxhat = zero
+            for j in range(c):
+                xhat = (x[i, j] - mu) * r
+                g = gy[i, j] * weight[j]
+                sum_g += g
+                sum_gxhat += g * xhat
+                gw_part[chunk, j] += gy[i, j] * xhat
+                gb_part[chunk, j] += gy[i, j]
+            mean_g, mean_gxhat = sum_g * inv_c, sum_gxhat * inv_c
+            for j in range(c):
+                xhat = (x[i, j] - mu) * r
+                gx[i, j] = r * (gy[i, j] * weight[j] - mean_g - xhat * mean_gxhat)
+
+
+def layer_norm_forward(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fused LayerNorm forward; see :func:`reference.layer_norm_forward`."""
+    x2 = _as_rows(x)
+    dt = x2.dtype
+    w = np.ascontiguousarray(weight, dtype=dt)
+    b = np.ascontiguousarray(bias, dtype=dt)
+    y = np.empty_like(x2)
+    mean = np.empty(x2.shape[0], dtype=dt)
+    rstd = np.empty_like(mean)
+    _layer_norm_forward_kernel(x2, w, b, dt.type(eps), y, mean, rstd)
+    return y.reshape(x.shape), mean.reshape(x.shape[:-1]), rstd.reshape(x.shape[:-1])
+
+
+def layer_norm_backward(
+    gy: np.ndarray, x: np.ndarray, weight: np.ndarray, mean: np.ndarray, rstd: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fused LayerNorm backward; see :func:`reference.layer_norm_backward`."""
+    x2, gy2 = _as_rows(x), _as_rows(gy)
+    dt = x2.dtype
+    n, c = x2.shape
+    n_chunks = max(1, min(n, 32))  # fixed count: the result does not depend on the thread count
+    rows_per_chunk = -(-n // n_chunks)
+    gx = np.empty_like(x2)
+    gw_part = np.zeros((n_chunks, c), dtype=dt)
+    gb_part = np.zeros((n_chunks, c), dtype=dt)
+    _layer_norm_backward_kernel(
+        gy2,
+        x2,
+        np.ascontiguousarray(weight, dtype=dt),
+        np.ascontiguousarray(mean, dtype=dt).reshape(-1),
+        np.ascontiguousarray(rstd, dtype=dt).reshape(-1),
+        rows_per_chunk,
+        gx,
+        gw_part,
+        gb_part,
+    )
+    return gx.reshape(x.shape), gw_part.sum(axis=0), gb_part.sum(axis=0)
+
+
+# --------------------------------------------------------------------------------------------
+# GELU (tanh form) as x * sigmoid(2u): one exp instead of a tanh
+# --------------------------------------------------------------------------------------------
+# 0.5 (1 + tanh(u)) = sigmoid(2u) = 1 / (1 + exp(-2u)), so y = x * s with s = sigmoid(2u).
+# Derivative: dy/dx = s + x * s' = s + x * 2 s (1 - s) * du/dx, du/dx = c (1 + 3 a x^2).
+
+_ELEMENTWISE_CHUNK = 4096
+
+
+@_pjit
+def _gelu_forward_kernel(x, y):
+    n = x.shape[0]
+    c, a = x.dtype.type(_ref.GELU_C), x.dtype.type(_ref.GELU_A)
+    one, minus_two = x.dtype.type(1), x.dtype.type(-2)
+    for chunk in prange((n + _ELEMENTWISE_CHUNK - 1) // _ELEMENTWISE_CHUNK):
+        for i in range(chunk * _ELEMENTWISE_CHUNK, min(n, (chunk + 1) * _ELEMENTWISE_CHUNK)):
+            xi = x[i]
+            u = c * (xi + a * xi * xi * xi)
+            # exp(-2u) -> inf for very negative x gives x / inf = -0: the correct limit
+            y[i] = xi / (one + fast_exp(minus_two * u))
+
+
+@_pjit
+def _gelu_backward_kernel(x, gy, gx):
+    n = x.shape[0]
+    c, a = x.dtype.type(_ref.GELU_C), x.dtype.type(_ref.GELU_A)
+    a3 = x.dtype.type(3 * _ref.GELU_A)
+    one, two, minus_two = x.dtype.type(1), x.dtype.type(2), x.dtype.type(-2)
+    for chunk in prange((n + _ELEMENTWISE_CHUNK - 1) // _ELEMENTWISE_CHUNK):
+        for i in range(chunk * _ELEMENTWISE_CHUNK, min(n, (chunk + 1) * _ELEMENTWISE_CHUNK)):
+            xi = x[i]
+            u = c * (xi + a * xi * xi * xi)
+            s = one / (one + fast_exp(minus_two * u))
+            du = c * (one + a3 * xi * xi)
+            gx[i] = gy[i] * (s + two * xi * s * (one - s) * du)
+
+
+def gelu_forward(x: np.ndarray) -> np.ndarray:
+    """GELU (tanh form), any shape; see :func:`reference.gelu_forward`."""
+    x1 = np.ascontiguousarray(x).reshape(-1)
+    y = np.empty_like(x1)
+    _gelu_forward_kernel(x1, y)
+    return y.reshape(x.shape)
+
+
+def gelu_backward(x: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """gx = gy * GELU'(x); see :func:`reference.gelu_backward`."""
+    x1 = np.ascontiguousarray(x).reshape(-1)
+    gy1 = np.ascontiguousarray(gy, dtype=x1.dtype).reshape(-1)
+    gx = np.empty_like(x1)
+    _gelu_backward_kernel(x1, gy1, gx)
+    return gx.reshape(x.shape)
+
+
+# --------------------------------------------------------------------------------------------
+# attention: blocked per (head, block of queries), everything for one head stays in cache
+# --------------------------------------------------------------------------------------------
+# For each head and each block of BLOCK_Q query rows, the scores S = Q_blk K^T against the
+# keys that block can see (causal: keys < end of the block) fit in L2 together with K and V,
+# so the three-pass softmax and both products run on cached data; nothing (T, T) is stored.
+# The products are written as a register-blocked loop (below) that LLVM vectorises.
+
+BLOCK_Q = 32
+
+
+@_sjit
+def _matmul_nn_acc(c, ci, a, ai, aj, a_transposed, b, bi, m, n, kk):
+    """C[ci+i, j] += sum_p A'[i, p] * B[bi+p, j] for i < m, j < n, p < kk ("axpy" form).
+
+    A'[i, p] is A[ai+i, aj+p], or A[aj+p, ai+i] when ``a_transposed``. Rows of B and C are
+    contiguous and long (n = number of keys), so the innermost loop over j is a vectorised
+    multiply-add. Two rows of C and four values of p are done per sweep over j (register
+    blocking): each B load feeds two rows and each C load/store carries four multiply-adds,
+    while the 8 broadcast A values, 4 B and 2 C vectors still fit AVX2's 16 registers.
+    """
+    i = 0
+    while i + 2 <= m:
+        r0 = ai + i
+        p = 0
+        while p + 4 <= kk:
+            q0 = aj + p
+            if a_transposed:
+                a00, a01, a02, a03 = a[q0, r0], a[q0 + 1, r0], a[q0 + 2, r0], a[q0 + 3, r0]
+                a10, a11 = a[q0, r0 + 1], a[q0 + 1, r0 + 1]
+                a12, a13 = a[q0 + 2, r0 + 1], a[q0 + 3, r0 + 1]
+            else:
+                a00, a01, a02, a03 = a[r0, q0], a[r0, q0 + 1], a[r0, q0 + 2], a[r0, q0 + 3]
+                a10, a11 = a[r0 + 1, q0], a[r0 + 1, q0 + 1]
+                a12, a13 = a[r0 + 1, q0 + 2], a[r0 + 1, q0 + 3]
+            b0, b1, b2, b3 = b[bi + p], b[bi + p + 1], b[bi + p + 2], b[bi + p + 3]
+            c0, c1 = c[ci + i], c[ci + i + 1]
+            for j in range(n):
+                c0[j] += a00 * b0[j] + a01 * b1[j] + a02 * b2[j] + a03 * b3[j]
+                c1[j] += a10 * b0[j] + a11 * b1[j] + a12 * b2[j] + a13 * b3[j]
+            p += 4
+        while p < kk:  # leftover p, two rows at a time
+            bp = b[bi + p]
+            for r in range(2):
+                arp = a[aj + p, r0 + r] if a_transposed else a[r0 + r, aj + p]
+                cr = c[ci + i + r]
+                for j in range(n):
+                    cr[j] += arp * bp[j]
+            p += 1
+        i += 2
+    if i < m:  # odd m: the last row alone
+        cr = c[ci + i]
+        for p in range(kk):
+            aip = a[aj + p, ai + i] if a_transposed else a[ai + i, aj + p]
+            bp = b[bi + p]
+            for j in range(n):
+                cr[j] += aip * bp[j]
+
+
+@_sjit
+def _matmul_nt_acc(c, ci, x, y, m, n, kk):
+    """C[ci+i, e] += sum_p X[i, p] * Y[e, p] for i < m, e < n, p < kk ("dot" form).
+
+    Used when the long axis is the summed one (C = P V with Y = V^T): rows of X and Y are
+    contiguous along p, so the loop over p is a vectorised reduction. A 4x2 block of C is
+    summed in registers at once: each iteration loads 6 vectors for 8 multiply-adds.
+    """
+    zero = c.dtype.type(0)
+    i = 0
+    while i + 4 <= m:
+        x0, x1, x2, x3 = x[i], x[i + 1], x[i + 2], x[i + 3]
+        e = 0
+        while e < n:
+            y0, y1 = y[e], y[min(e + 1, n - 1)]  # odd n: the second column repeats, unused
+            s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = zero
+            for p in range(kk):
+                s00 += x0[p] * y0[p]
+                s01 += x0[p] * y1[p]
+                s10 += x1[p] * y0[p]
+                s11 += x1[p] * y1[p]
+                s20 += x2[p] * y0[p]
+                s21 += x2[p] * y1[p]
+                s30 += x3[p] * y0[p]
+                s31 += x3[p] * y1[p]
+            c[ci + i, e] += s00
+            c[ci + i + 1, e] += s10
+            c[ci + i + 2, e] += s20
+            c[ci + i + 3, e] += s30
+            if e + 1 < n:
+                c[ci + i, e + 1] += s01
+                c[ci + i + 1, e + 1] += s11
+                c[ci + i + 2, e + 1] += s21
+                c[ci + i + 3, e + 1] += s31
+            e += 2
+        i += 4
+    while i < m:  # leftover rows
+        xi = x[i]
+        for e in range(n):
+            ye = y[e]
+            acc = zero
+            for p in range(kk):
+                acc += xi[p] * ye[p]
+            c[ci + i, e] += acc
+        i += 1
+
+
+@_pjit
+def _attention_forward_kernel(q, k_t, v_t, scale, is_causal, out, lse):
+    n_heads, tq, d = q.shape
+    tk, dv = k_t.shape[2], v_t.shape[1]
+    n_blocks = (tq + BLOCK_Q - 1) // BLOCK_Q
+    zero, one = q.dtype.type(0), q.dtype.type(1)
+    for job in prange(n_heads * n_blocks):
+        h, i0 = job // n_blocks, (job % n_blocks) * BLOCK_Q
+        i1 = min(tq, i0 + BLOCK_Q)
+        bq = i1 - i0
+        kend = min(i1, tk) if is_causal else tk  # keys beyond the block's last query are masked
+        s = np.zeros((bq, kend), dtype=q.dtype)
+        _matmul_nn_acc(s, 0, q[h], i0, 0, False, k_t[h], 0, bq, kend, d)  # S = Q_blk K^T
+        for r in range(bq):
+            n_valid = min(i0 + r + 1, kend) if is_causal else kend  # query i sees keys j <= i
+            row = s[r]
+            m = row[0] * scale
+            for j in range(1, n_valid):
+                m = max(m, row[j] * scale)
+            total = zero
+            for j in range(n_valid):
+                e = fast_exp(row[j] * scale - m)
+                row[j] = e
+                total += e
+            for j in range(n_valid, kend):
+                row[j] = 0  # masked: exp(-inf) = 0, never computed
+            inv = one / total
+            for j in range(n_valid):
+                row[j] *= inv
+            lse[h, i0 + r] = m + math.log(total)
+        _matmul_nt_acc(out[h], i0, s, v_t[h], bq, dv, kend)  # O_blk = P V
+
+
+@_pjit
+def _attention_backward_kernel(q, k_t, v_t, out, lse, gout, scale, is_causal, gq, gk_t, gv_t):
+    n_heads, tq, d = q.shape
+    tk, dv = k_t.shape[2], v_t.shape[1]
+    zero = q.dtype.type(0)
+    # gK and gV sum over all query blocks of a head, so one thread owns a whole head. They are
+    # accumulated transposed, (D, Tk), so that their products also run along the long key axis.
+    for h in prange(n_heads):
+        p = np.empty((BLOCK_Q, tk), dtype=q.dtype)
+        gs = np.empty((BLOCK_Q, tk), dtype=q.dtype)
+        for i0 in range(0, tq, BLOCK_Q):
+            i1 = min(tq, i0 + BLOCK_Q)
+            bq = i1 - i0
+            kend = min(i1, tk) if is_causal else tk
+            for r in range(bq):
+                for j in range(kend):
+                    p[r, j] = 0
+                    gs[r, j] = 0
+            _matmul_nn_acc(p, 0, q[h], i0, 0, False, k_t[h], 0, bq, kend, d)  # S = Q_blk K^T
+            _matmul_nn_acc(gs, 0, gout[h], i0, 0, False, v_t[h], 0, bq, kend, dv)  # gP = gO V^T
+            for r in range(bq):
+                i = i0 + r
+                n_valid = min(i + 1, kend) if is_causal else kend
+                # rowsum(gP * P) = rowsum(gO * O): a Dv-long sum instead of a Tk-long one
+                delta = zero
+                for e in range(dv):
+                    delta += gout[h, i, e] * out[h, i, e]
+                for j in range(n_valid):
+                    pj = fast_exp(p[r, j] * scale - lse[h, i])  # P recomputed from lse
+                    p[r, j] = pj
+                    gs[r, j] = pj * (gs[r, j] - delta) * scale  # gS, with the scale folded in
+                for j in range(n_valid, kend):
+                    p[r, j] = 0
+                    gs[r, j] = 0
+            _matmul_nn_acc(gv_t[h], 0, gout[h], 0, i0, True, p, 0, dv, kend, bq)  # gV^T += gO^T P
+            _matmul_nn_acc(gk_t[h], 0, q[h], 0, i0, True, gs, 0, d, kend, bq)  # gK^T += Q^T gS
+            _matmul_nt_acc(gq[h], i0, gs, k_t[h], bq, d, kend)  # gQ = gS K
+
+
+def _heads(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """(B, H, T, D) -> contiguous (B*H, T, D)."""
+    return np.ascontiguousarray(x, dtype=dtype).reshape(-1, x.shape[-2], x.shape[-1])
+
+
+def _heads_t(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """(B, H, T, D) -> contiguous (B*H, D, T): the transposed layout the S-products read."""
+    x3 = np.asarray(x, dtype=dtype).reshape(-1, x.shape[-2], x.shape[-1])
+    return np.ascontiguousarray(x3.transpose(0, 2, 1))
+
+
+def attention_forward(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float, is_causal: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Blocked fused attention forward; see :func:`reference.attention_forward`."""
+    b, h, tq, _ = q.shape
+    dt = q.dtype
+    out = np.zeros((b * h, tq, v.shape[-1]), dtype=dt)  # the P V product accumulates into it
+    lse = np.empty((b * h, tq), dtype=dt)
+    _attention_forward_kernel(
+        _heads(q, dt), _heads_t(k, dt), _heads_t(v, dt), dt.type(scale), bool(is_causal), out, lse
+    )
+    return out.reshape(b, h, tq, -1), lse.reshape(b, h, tq)
+
+
+def attention_backward(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    out: np.ndarray,
+    lse: np.ndarray,
+    gout: np.ndarray,
+    scale: float,
+    is_causal: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Blocked fused attention backward; see :func:`reference.attention_backward`."""
+    dt = q.dtype
+    q3, k_t, v_t = _heads(q, dt), _heads_t(k, dt), _heads_t(v, dt)
+    gq, gk_t, gv_t = np.zeros_like(q3), np.zeros_like(k_t), np.zeros_like(v_t)
+    _attention_backward_kernel(
+        q3,
+        k_t,
+        v_t,
+        _heads(out, dt),
+        np.ascontiguousarray(lse, dtype=dt).reshape(q3.shape[0], q3.shape[1]),
+        _heads(gout, dt),
+        dt.type(scale),
+        bool(is_causal),
+        gq,
+        gk_t,
+        gv_t,
+    )
+    gk, gv = gk_t.transpose(0, 2, 1), gv_t.transpose(0, 2, 1)
+    return (
+        gq.reshape(q.shape),
+        np.ascontiguousarray(gk).reshape(k.shape),
+        np.ascontiguousarray(gv).reshape(v.shape),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Adam / AdamW, in place
+# --------------------------------------------------------------------------------------------
+
+
+@_pjit
+def _adam_kernel(param, grad, m, v, lr, beta1, beta2, eps, wd, step_size, bc2_sqrt, decoupled):
+    n = param.shape[0]
+    one = param.dtype.type(1)
+    for chunk in prange((n + _ELEMENTWISE_CHUNK - 1) // _ELEMENTWISE_CHUNK):
+        for i in range(chunk * _ELEMENTWISE_CHUNK, min(n, (chunk + 1) * _ELEMENTWISE_CHUNK)):
+            p, g = param[i], grad[i]
+            if decoupled:
+                p = p * (one - lr * wd)  # AdamW: decay the weight, not the gradient
+            else:
+                g = g + wd * p  # Adam + L2: the decay goes through the moments
+            mi = beta1 * m[i] + (one - beta1) * g
+            vi = beta2 * v[i] + (one - beta2) * g * g
+            m[i], v[i] = mi, vi
+            param[i] = p - step_size * (mi / (math.sqrt(vi) / bc2_sqrt + eps))
+
+
+def adam_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    exp_avg: np.ndarray,
+    exp_avg_sq: np.ndarray,
+    *,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    step: int,
+    decoupled: bool,
+) -> None:
+    """One fused Adam/AdamW step in place; see :func:`reference.adam_update`."""
+    arrays = (param, grad, exp_avg, exp_avg_sq)
+    if not all(a.flags.c_contiguous and a.dtype == param.dtype for a in arrays):
+        # in-place updates need the caller's own memory: strided views take the plain path
+        _ref.adam_update(
+            param, grad, exp_avg, exp_avg_sq, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+            weight_decay=weight_decay, step=step, decoupled=decoupled,
+        )  # fmt: skip
+        return
+    f = param.dtype.type
+    step_size = lr / (1.0 - beta1**step)
+    bc2_sqrt = math.sqrt(1.0 - beta2**step)
+    _adam_kernel(
+        *(a.reshape(-1) for a in arrays),
+        f(lr), f(beta1), f(beta2), f(eps), f(weight_decay), f(step_size), f(bc2_sqrt),
+        bool(decoupled),
+    )  # fmt: skip
