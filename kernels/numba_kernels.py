@@ -17,6 +17,7 @@ Conventions:
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -32,6 +33,19 @@ EXACT_MATH = {"nsz", "contract"}
 
 _pjit = njit(cache=True, parallel=True, fastmath=FASTMATH)
 _sjit = njit(cache=True, fastmath=FASTMATH)
+
+
+def _float32_or_64(fn):
+    """Run ``fn`` for float32/float64 inputs; other dtypes (e.g. float16) take the reference."""
+    fallback = getattr(_ref, fn.__name__)
+
+    @functools.wraps(fn)
+    def wrapper(first, *args, **kwargs):
+        if first.dtype not in (np.float32, np.float64):
+            return fallback(first, *args, **kwargs)
+        return fn(first, *args, **kwargs)
+
+    return wrapper
 
 
 # --------------------------------------------------------------------------------------------
@@ -172,6 +186,7 @@ def _log_softmax_backward_kernel(y, gy, gx):
             gx[i, j] = gy[i, j] - fast_exp(y[i, j]) * s
 
 
+@_float32_or_64
 def softmax_forward(x: np.ndarray) -> np.ndarray:
     """Fused softmax over the last axis; see :func:`reference.softmax_forward`."""
     x2 = _as_rows(x)
@@ -180,6 +195,7 @@ def softmax_forward(x: np.ndarray) -> np.ndarray:
     return y.reshape(x.shape)
 
 
+@_float32_or_64
 def softmax_backward(y: np.ndarray, gy: np.ndarray) -> np.ndarray:
     """gx = y * (gy - sum(gy * y)); see :func:`reference.softmax_backward`."""
     y2, gy2 = _as_rows(y), _as_rows(gy)
@@ -188,6 +204,7 @@ def softmax_backward(y: np.ndarray, gy: np.ndarray) -> np.ndarray:
     return gx.reshape(y.shape)
 
 
+@_float32_or_64
 def log_softmax_forward(x: np.ndarray) -> np.ndarray:
     """Fused log-softmax over the last axis; see :func:`reference.log_softmax_forward`."""
     x2 = _as_rows(x)
@@ -196,6 +213,7 @@ def log_softmax_forward(x: np.ndarray) -> np.ndarray:
     return y.reshape(x.shape)
 
 
+@_float32_or_64
 def log_softmax_backward(y: np.ndarray, gy: np.ndarray) -> np.ndarray:
     """gx = gy - exp(y) * sum(gy); see :func:`reference.log_softmax_backward`."""
     y2, gy2 = _as_rows(y), _as_rows(gy)
@@ -245,6 +263,7 @@ def _check_targets(target: np.ndarray, n_classes: int, ignore_index: int) -> Non
         raise IndexError(f"target {target[bad][0]} out of range for {n_classes} classes")
 
 
+@_float32_or_64
 def cross_entropy_forward(
     logits: np.ndarray, target: np.ndarray, ignore_index: int = -100
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -258,6 +277,7 @@ def cross_entropy_forward(
     return loss, lse
 
 
+@_float32_or_64
 def cross_entropy_backward(
     logits: np.ndarray,
     target: np.ndarray,
@@ -326,6 +346,7 @@ def _layer_norm_backward_kernel(gy, x, weight, mean, rstd, rows_per_chunk, gx, g
                 gx[i, j] = r * (gy[i, j] * weight[j] - mean_g - xhat * mean_gxhat)
 
 
+@_float32_or_64
 def layer_norm_forward(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -341,6 +362,7 @@ def layer_norm_forward(
     return y.reshape(x.shape), mean.reshape(x.shape[:-1]), rstd.reshape(x.shape[:-1])
 
 
+@_float32_or_64
 def layer_norm_backward(
     gy: np.ndarray, x: np.ndarray, weight: np.ndarray, mean: np.ndarray, rstd: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -404,6 +426,7 @@ def _gelu_backward_kernel(x, gy, gx):
             gx[i] = gy[i] * (s + two * xi * s * (one - s) * du)
 
 
+@_float32_or_64
 def gelu_forward(x: np.ndarray) -> np.ndarray:
     """GELU (tanh form), any shape; see :func:`reference.gelu_forward`."""
     x1 = np.ascontiguousarray(x).reshape(-1)
@@ -412,6 +435,7 @@ def gelu_forward(x: np.ndarray) -> np.ndarray:
     return y.reshape(x.shape)
 
 
+@_float32_or_64
 def gelu_backward(x: np.ndarray, gy: np.ndarray) -> np.ndarray:
     """gx = gy * GELU'(x); see :func:`reference.gelu_backward`."""
     x1 = np.ascontiguousarray(x).reshape(-1)
@@ -610,6 +634,7 @@ def _heads_t(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(x3.transpose(0, 2, 1))
 
 
+@_float32_or_64
 def attention_forward(
     q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float, is_causal: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -624,6 +649,7 @@ def attention_forward(
     return out.reshape(b, h, tq, -1), lse.reshape(b, h, tq)
 
 
+@_float32_or_64
 def attention_backward(
     q: np.ndarray,
     k: np.ndarray,
@@ -681,6 +707,7 @@ def _adam_kernel(param, grad, m, v, lr, beta1, beta2, eps, wd, step_size, bc2_sq
             param[i] = p - step_size * (mi / (math.sqrt(vi) / bc2_sqrt + eps))
 
 
+@_float32_or_64
 def adam_update(
     param: np.ndarray,
     grad: np.ndarray,
