@@ -1,1 +1,52 @@
-"""tinylm.nn (filled in by later steps)."""
+"""tinylm.nn: layers and models as trees of Modules, and the functions they call.
+
+* :mod:`tinylm.nn.functional` (``import tinylm.nn.functional as F``) — the equations:
+  losses, activations, ``layer_norm``, ``linear``, ``embedding``, attention;
+* :mod:`tinylm.nn.module` — ``Module``, ``Parameter`` and the containers;
+* :mod:`tinylm.nn.layers` — ``Linear``, ``Embedding``, ``LayerNorm``, ``Dropout`` …;
+* :mod:`tinylm.nn.transformer` — ``MultiHeadAttention``, ``MLP``, ``TransformerBlock``.
+"""
+
+from tinylm.nn import functional
+from tinylm.nn.layers import (
+    GELU,
+    Dropout,
+    Embedding,
+    Identity,
+    LayerNorm,
+    LearnedPositionalEmbedding,
+    Linear,
+    ReLU,
+    SinusoidalPositionalEncoding,
+)
+from tinylm.nn.module import (
+    IncompatibleKeys,
+    Module,
+    ModuleDict,
+    ModuleList,
+    Parameter,
+    Sequential,
+)
+from tinylm.nn.transformer import MLP, MultiHeadAttention, TransformerBlock
+
+__all__ = [
+    "GELU",
+    "MLP",
+    "Dropout",
+    "Embedding",
+    "Identity",
+    "IncompatibleKeys",
+    "LayerNorm",
+    "LearnedPositionalEmbedding",
+    "Linear",
+    "Module",
+    "ModuleDict",
+    "ModuleList",
+    "MultiHeadAttention",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "SinusoidalPositionalEncoding",
+    "TransformerBlock",
+    "functional",
+]

@@ -1,0 +1,526 @@
+"""``Module`` and ``Parameter``: how a network keeps track of its weights.
+
+A :class:`Module` is a Python object whose attributes may be
+
+* :class:`Parameter` s — tensors the optimizer trains (``requires_grad=True``);
+* buffers — tensors that belong to the model but are not trained (a positional table,
+  running statistics), registered with :meth:`Module.register_buffer`;
+* other Modules (its *children*), so a model is a tree: ``GPT → blocks → attn → q_proj``.
+
+Assigning ``self.fc = Linear(4, 8)`` inside ``__init__`` is enough: ``__setattr__`` files
+it under the right kind, and :meth:`Module.named_parameters` walks the tree, producing the
+dotted names (``"blocks.0.attn.q_proj.weight"``) that state dicts use as keys.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from tinylm.autograd import TinyLMError, no_grad
+from tinylm.device import device_of, normalize_device, to_device_array
+from tinylm.tensor import Tensor
+
+__all__ = ["IncompatibleKeys", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential"]
+
+
+class Parameter(Tensor):
+    """A Tensor that is a trainable weight of a Module (``requires_grad=True`` by default).
+
+    ``Parameter(tensor)`` shares the tensor's memory, as in PyTorch.
+    """
+
+    def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
+        if data is None:
+            data = np.empty(0, dtype=np.float32)
+        if isinstance(data, Tensor):
+            data = data.data
+        super().__init__(data, requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class IncompatibleKeys(NamedTuple):
+    """What :meth:`Module.load_state_dict` could not match (empty lists when strict)."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+def _is_float(dtype: Any) -> bool:
+    return np.issubdtype(dtype, np.floating)
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Subclasses call ``super().__init__()`` first, assign their parameters, buffers and
+    sub-modules as attributes, and implement ``forward``; calling the module calls forward.
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        # object.__setattr__: our own __setattr__ needs these dicts to exist already
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ---- registering attributes ---------------------------------------------------------
+
+    def _require_init(self, what: str) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"cannot assign {what} before Module.__init__() is called; put "
+                f"super().__init__() first in {type(self).__name__}.__init__"
+            )
+
+    def _forget(self, name: str) -> None:
+        for store in (self._parameters, self._buffers, self._modules):
+            store.pop(name, None)
+        self._non_persistent.discard(name)
+        self.__dict__.pop(name, None)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, Parameter):
+            self._require_init("parameters")
+            self._forget(name)
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._require_init("sub-modules")
+            self._forget(name)
+            self._modules[name] = value
+        elif "_parameters" in self.__dict__ and name in self._parameters:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign a {type(value).__name__} to parameter {name!r} of "
+                    f"{type(self).__name__}; wrap it in nn.Parameter (or assign None)"
+                )
+            self._parameters[name] = None
+        elif "_buffers" in self.__dict__ and name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"buffer {name!r} must be a Tensor or None, got {type(value)}")
+            self._buffers[name] = value
+        elif "_modules" in self.__dict__ and name in self._modules and value is None:
+            self._modules[name] = None
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        # only called when normal attribute lookup fails: look in our three stores
+        d = self.__dict__
+        for store in ("_parameters", "_buffers", "_modules"):
+            if store in d and name in d[store]:
+                return d[store][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        if name in self._parameters or name in self._buffers or name in self._modules:
+            self._forget(name)
+        else:
+            object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter (``None`` declares an absent one, e.g. ``bias=False``)."""
+        self._require_init("parameters")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: {name!r} must be a Parameter or None")
+        self._forget(name)
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Add a tensor that is part of the model's state but not trained.
+
+        Persistent buffers are saved in ``state_dict``; non-persistent ones (values that
+        are cheap to recompute, like a sinusoid table) are not.
+        """
+        self._require_init("buffers")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: {name!r} must be a Tensor or None")
+        self._forget(name)
+        self._buffers[name] = tensor
+        if not persistent:
+            self._non_persistent.add(name)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        self._require_init("sub-modules")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} must be a Module, got {type(module)}")
+        self._forget(name)
+        self._modules[name] = module
+
+    # ---- walking the tree ---------------------------------------------------------------
+
+    def named_modules(self, prefix: str = "", memo: set[int] | None = None):
+        """(dotted name, module) for this module and every descendant, each once."""
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, child in self._modules.items():
+            if child is not None:
+                yield from child.named_modules(f"{prefix}.{name}" if prefix else name, memo)
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for name, child in self._modules.items():
+            if child is not None:
+                yield name, child
+
+    def children(self) -> Iterator[Module]:
+        for _, child in self.named_children():
+            yield child
+
+    def _named_members(self, store: str, prefix: str, recurse: bool, dedupe: bool):
+        seen: set[int] = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, t in getattr(module, store).items():
+                if t is None or (dedupe and id(t) in seen):
+                    continue
+                seen.add(id(t))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), t, module, name
+
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) pairs; a parameter shared by two layers appears once."""
+        for full, t, _, _ in self._named_members("_parameters", prefix, recurse, remove_duplicate):
+            yield full, t
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True):
+        for full, t, _, _ in self._named_members("_buffers", prefix, recurse, True):
+            yield full, t
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        """The number of scalar weights (shared parameters counted once)."""
+        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    def get_submodule(self, target: str) -> Module:
+        module = self
+        for part in target.split(".") if target else []:
+            if part not in module._modules or module._modules[part] is None:
+                raise AttributeError(f"{type(module).__name__} has no sub-module {part!r}")
+            module = module._modules[part]
+        return module
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn`` on every sub-module (children first), then on self; e.g. for init."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    # ---- modes and gradients ------------------------------------------------------------
+
+    def train(self, mode: bool = True) -> Module:
+        """Training mode (dropout active) for this module and all descendants."""
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode (dropout off): ``train(False)``."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients of all parameters (``None``, or zeros when not set_to_none)."""
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = Tensor._wrap(p._xp.zeros_like(p.data))
+
+    # ---- devices and dtypes -------------------------------------------------------------
+
+    def to(self, target: Any) -> Module:
+        """Move every parameter and buffer to a device ("cpu", "cuda"), or convert the
+        floating-point ones to a dtype. In place: the Parameter objects stay the same, so an
+        optimizer built before ``.to`` keeps working."""
+        if isinstance(target, str) and (target == "cpu" or target.startswith("cuda")):
+            device = normalize_device(target)
+
+            def convert(a: Any) -> Any:
+                return to_device_array(a, device)
+
+        else:
+            dtype = np.dtype(target)
+            if not _is_float(dtype):
+                raise TinyLMError(f"Module.to: can only convert to a float dtype, got {dtype}")
+
+            def convert(a: Any) -> Any:
+                return a.astype(dtype) if _is_float(a.dtype) else a
+
+        for t in [*self.parameters(), *self.buffers()]:
+            new = convert(t.data)
+            if new is not t.data:
+                t._data = new
+                t._version_counter.value += 1
+            if t.grad is not None:
+                t.grad = Tensor._wrap(convert(t.grad.data))
+        return self
+
+    def cpu(self) -> Module:
+        return self.to("cpu")
+
+    def cuda(self) -> Module:
+        return self.to("cuda")
+
+    def double(self) -> Module:
+        return self.to(np.float64)
+
+    def float(self) -> Module:
+        return self.to(np.float32)
+
+    # ---- state dicts --------------------------------------------------------------------
+
+    def state_dict(self, prefix: str = "", keep_vars: bool = False) -> OrderedDict[str, Tensor]:
+        """Ordered ``name → Tensor`` of all parameters and persistent buffers.
+
+        The tensors are detached (they share memory with the model, as in PyTorch): copy
+        or save them before training on if you need a snapshot.
+        """
+        out: OrderedDict[str, Tensor] = OrderedDict()
+        for module_prefix, module in self.named_modules(prefix.rstrip(".")):
+            for name, t in module._parameters.items():
+                if t is not None:
+                    out[_join(module_prefix, name)] = t if keep_vars else t.detach()
+            for name, t in module._buffers.items():
+                if t is not None and name not in module._non_persistent:
+                    out[_join(module_prefix, name)] = t if keep_vars else t.detach()
+        return out
+
+    def _state_targets(self) -> OrderedDict[str, Tensor]:
+        return self.state_dict(keep_vars=True)
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True):
+        """Copy values from ``state_dict`` into this module's parameters and buffers.
+
+        Every problem is collected first and reported in one error — missing keys,
+        unexpected keys (both only when ``strict``), shape mismatches, non-float values
+        for float weights — and nothing is changed unless all entries fit. Floating-point
+        values of another precision are converted to the parameter's dtype (a float64
+        checkpoint loads into a float32 model).
+
+        Returns:
+            ``IncompatibleKeys(missing_keys, unexpected_keys)``.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected a mapping, got {type(state_dict)}")
+        targets = self._state_targets()
+        missing = [k for k in targets if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in targets]
+        problems = []
+        if strict:
+            problems += [f"missing key {k!r}" for k in missing]
+            problems += [f"unexpected key {k!r}" for k in unexpected]
+        updates = []
+        for key, target in targets.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            raw = value.data if isinstance(value, Tensor) else value
+            if not hasattr(raw, "shape"):
+                raw = np.asarray(raw)
+            if tuple(raw.shape) != target.shape:
+                problems.append(
+                    f"{key!r}: shape {tuple(raw.shape)} in the state dict, "
+                    f"{target.shape} in the model"
+                )
+            elif raw.dtype != target.dtype and not (
+                _is_float(raw.dtype) and _is_float(target.dtype)
+            ):
+                problems.append(
+                    f"{key!r}: dtype {raw.dtype} in the state dict cannot be converted to "
+                    f"the model's {target.dtype}"
+                )
+            else:
+                updates.append((target, raw))
+        if problems:
+            raise TinyLMError(
+                f"load_state_dict for {type(self).__name__}: {len(problems)} problem(s):\n  "
+                + "\n  ".join(problems)
+            )
+        with no_grad():
+            for target, raw in updates:
+                target.copy_(to_device_array(raw, device_of(target.data)))
+        return IncompatibleKeys(missing, unexpected)
+
+    # ---- printing -----------------------------------------------------------------------
+
+    def extra_repr(self) -> str:
+        """The text inside the parentheses of this module's line (override in layers)."""
+        return ""
+
+    def __repr__(self) -> str:
+        extra = self.extra_repr()
+        children = [f"({name}): " + _indent(repr(m), 2) for name, m in self._modules.items() if m]
+        if not children:
+            return f"{type(self).__name__}({extra})"
+        lines = ([extra] if extra else []) + children
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _indent(text: str, spaces: int) -> str:
+    return text.replace("\n", "\n" + " " * spaces)
+
+
+# ---------------------------------------------------------------------------------------
+# Containers
+# ---------------------------------------------------------------------------------------
+
+
+class Sequential(Module):
+    """Modules applied one after another: ``Sequential(Linear(4, 8), ReLU(), Linear(8, 1))``.
+
+    Also accepts an ``OrderedDict`` of named modules.
+    """
+
+    def __init__(self, *modules: Module | Mapping[str, Module]) -> None:
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], Mapping):
+            for name, m in modules[0].items():
+                self.add_module(name, m)
+        else:
+            for i, m in enumerate(modules):
+                self.add_module(str(i), m)
+
+    def forward(self, x: Any) -> Any:
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+    def append(self, module: Module) -> Sequential:
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __getitem__(self, index: int | slice) -> Any:
+        items = list(self._modules.items())
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(items[index]))
+        return items[_check_index(index, len(items))][1]
+
+
+def _check_index(index: int, n: int) -> int:
+    if not -n <= index < n:
+        raise IndexError(f"index {index} is out of range for a container of {n} modules")
+    return index % n
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters the parent can see (a plain list would hide them)."""
+
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def append(self, module: Module) -> ModuleList:
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        items = list(self._modules.values())
+        items.insert(index, module)
+        self._modules.clear()
+        for i, m in enumerate(items):
+            self.add_module(str(i), m)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __getitem__(self, index: int | slice) -> Any:
+        items = list(self._modules.values())
+        if isinstance(index, slice):
+            return ModuleList(items[index])
+        return items[_check_index(index, len(items))]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        self.add_module(str(_check_index(index, len(self))), module)
+
+
+class ModuleDict(Module):
+    """A dict of named modules whose parameters the parent can see."""
+
+    def __init__(self, modules: Mapping[str, Module] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def update(self, modules: Mapping[str, Module]) -> None:
+        for name, m in modules.items():
+            self.add_module(name, m)
+
+    def __getitem__(self, name: str) -> Module:
+        return self._modules[name]
+
+    def __setitem__(self, name: str, module: Module) -> None:
+        self.add_module(name, module)
+
+    def __delitem__(self, name: str) -> None:
+        self._forget(name)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._modules
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def keys(self) -> Iterable[str]:
+        return self._modules.keys()
+
+    def values(self) -> Iterable[Module]:
+        return self._modules.values()
+
+    def items(self) -> Iterable[tuple[str, Module]]:
+        return self._modules.items()
