@@ -1,1 +1,24 @@
-"""tinylm.optim (filled in by later steps)."""
+"""tinylm.optim: optimizers, gradient clipping and learning-rate schedules.
+
+* :class:`SGD` (momentum, Nesterov, weight decay), :class:`Adam`, :class:`AdamW`;
+* :func:`clip_grad_norm_`;
+* :mod:`tinylm.optim.lr_scheduler`: ``LambdaLR``, ``StepLR``, ``CosineAnnealingLR``,
+  ``WarmupCosineLR``;
+* :func:`weight_decay_groups`: decay matrices, not biases or LayerNorm weights.
+"""
+
+from tinylm.optim import lr_scheduler
+from tinylm.optim.adam import Adam, AdamW
+from tinylm.optim.clip_grad import clip_grad_norm_
+from tinylm.optim.optimizer import Optimizer, weight_decay_groups
+from tinylm.optim.sgd import SGD
+
+__all__ = [
+    "SGD",
+    "Adam",
+    "AdamW",
+    "Optimizer",
+    "clip_grad_norm_",
+    "lr_scheduler",
+    "weight_decay_groups",
+]

@@ -1,0 +1,160 @@
+"""Learning-rate schedules: each sets ``group["lr"]`` for every step from a closed formula.
+
+Call ``scheduler.step()`` once per optimizer step (after ``optimizer.step()``). The
+schedule starts at step 0 when it is created, so the first ``optimizer.step()`` already
+uses the step-0 learning rate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tinylm.autograd import TinyLMError
+from tinylm.optim.optimizer import Optimizer
+
+__all__ = ["CosineAnnealingLR", "LRScheduler", "LambdaLR", "StepLR", "WarmupCosineLR"]
+
+
+class LRScheduler:
+    """Base class: subclasses implement ``lr_at(step, base_lr)``.
+
+    ``base_lrs`` are the groups' learning rates when the scheduler was created (stored
+    in each group as ``"initial_lr"``, like PyTorch, so a resumed run finds them).
+    """
+
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(self).__name__}: expected an Optimizer, got {type(optimizer)}")
+        self.optimizer = optimizer
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = last_epoch
+        self._last_lr: list[float] = []
+        self.step()
+
+    def lr_at(self, step: int, base_lr: float) -> float:
+        raise NotImplementedError
+
+    def get_lr(self) -> list[float]:
+        """The learning rates of the current step (``last_epoch``)."""
+        return [self.lr_at(self.last_epoch, base) for base in self.base_lrs]
+
+    def step(self) -> None:
+        """Advance one step and write the new learning rates into the optimizer."""
+        self.last_epoch += 1
+        self._last_lr = self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, self._last_lr):
+            group["lr"] = lr
+
+    def get_last_lr(self) -> list[float]:
+        """The learning rates set by the latest ``step()`` (one per group)."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain numbers and lists (functions, like LambdaLR's, are left out)."""
+        return {
+            k: (list(v) if isinstance(v, list) else v)
+            for k, v in self.__dict__.items()
+            if k != "optimizer" and not callable(v) and k != "lr_lambdas"
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.__dict__.update({k: v for k, v in state_dict.items() if k != "optimizer"})
+
+
+class LambdaLR(LRScheduler):
+    """lr = base_lr · f(step), with one function f, or one per parameter group."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+        last_epoch: int = -1,
+    ) -> None:
+        n = len(optimizer.param_groups)
+        fns = list(lr_lambda) if isinstance(lr_lambda, list | tuple) else [lr_lambda] * n
+        if len(fns) != n:
+            raise TinyLMError(f"LambdaLR: got {len(fns)} functions for {n} parameter groups")
+        self.lr_lambdas = fns
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [base * f(self.last_epoch) for f, base in zip(self.lr_lambdas, self.base_lrs)]
+
+
+class StepLR(LRScheduler):
+    """lr = base_lr · γ^⌊step / step_size⌋: multiply by γ every ``step_size`` steps."""
+
+    def __init__(
+        self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
+    ) -> None:
+        if step_size <= 0:
+            raise TinyLMError(f"StepLR: step_size must be positive, got {step_size}")
+        self.step_size, self.gamma = int(step_size), float(gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, step: int, base_lr: float) -> float:
+        return base_lr * self.gamma ** (step // self.step_size)
+
+
+class CosineAnnealingLR(LRScheduler):
+    """lr = η_min + (base_lr − η_min) · ½ (1 + cos(π · step / T_max)).
+
+    Falls from base_lr at step 0 to η_min at step T_max along half a cosine (and, like
+    PyTorch's, rises again after T_max; use :class:`WarmupCosineLR` to stay at the floor).
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
+    ) -> None:
+        if T_max <= 0:
+            raise TinyLMError(f"CosineAnnealingLR: T_max must be positive, got {T_max}")
+        self.T_max, self.eta_min = int(T_max), float(eta_min)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, step: int, base_lr: float) -> float:
+        cosine = 0.5 * (1.0 + math.cos(math.pi * step / self.T_max))
+        return self.eta_min + (base_lr - self.eta_min) * cosine
+
+
+class WarmupCosineLR(LRScheduler):
+    """nanoGPT's schedule: linear warm-up, cosine decay to ``min_lr``, then constant.
+
+        step < W:        lr = base_lr · (step + 1) / (W + 1)
+        W ≤ step ≤ S:    lr = min_lr + (base_lr − min_lr) · ½ (1 + cos(π (step − W)/(S − W)))
+        step > S:        lr = min_lr
+    with W = ``warmup_steps`` and S = ``max_steps``. Warm-up keeps the first updates small
+    while Adam's second-moment estimates are still noisy. ``min_lr`` is absolute (the same
+    floor for every group); nanoGPT uses min_lr = base_lr / 10.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        warmup_steps: int,
+        max_steps: int,
+        min_lr: float = 0.0,
+        last_epoch: int = -1,
+    ) -> None:
+        if warmup_steps < 0 or max_steps <= warmup_steps:
+            raise TinyLMError(
+                f"WarmupCosineLR: need 0 ≤ warmup_steps < max_steps, got warmup_steps="
+                f"{warmup_steps}, max_steps={max_steps}"
+            )
+        self.warmup_steps, self.max_steps, self.min_lr = (
+            int(warmup_steps),
+            int(max_steps),
+            float(min_lr),
+        )
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, step: int, base_lr: float) -> float:
+        if step < self.warmup_steps:
+            return base_lr * (step + 1) / (self.warmup_steps + 1)
+        if step > self.max_steps:
+            return self.min_lr
+        ratio = (step - self.warmup_steps) / (self.max_steps - self.warmup_steps)
+        return self.min_lr + (base_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * ratio))

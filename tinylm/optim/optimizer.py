@@ -1,0 +1,216 @@
+"""The ``Optimizer`` base class: parameter groups, per-parameter state, state dicts.
+
+An optimizer holds ``param_groups``, a list of dicts, each with a list of parameters
+under ``"params"`` and its own hyper-parameters (``"lr"``, ``"weight_decay"`` …), as in
+PyTorch. Groups let one optimizer treat parameters differently — the usual case being
+no weight decay on biases and LayerNorm weights (see :func:`weight_decay_groups`).
+
+``step()`` reads each parameter's ``.grad`` and updates ``.data`` in place, under
+``no_grad`` (an update is not part of the model's computation).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from tinylm.autograd import TinyLMError, enable_grad, no_grad
+from tinylm.device import device_of, to_device_array
+from tinylm.tensor import Tensor
+
+__all__ = ["Optimizer", "weight_decay_groups"]
+
+
+class Optimizer:
+    """Base class: subclasses implement ``_update(p, grad, state, group)``.
+
+    Args:
+        params: an iterable of parameters, or of dicts ``{"params": [...], **options}``.
+        defaults: hyper-parameters used by groups that do not set their own.
+    """
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        self.defaults = dict(defaults)
+        self.state: dict[Tensor, dict[str, Any]] = {}  # keyed by parameter (hash = identity)
+        self.param_groups: list[dict[str, Any]] = []
+        if isinstance(params, Tensor):
+            raise TypeError(
+                f"{type(self).__name__}: params must be an iterable of tensors (e.g. "
+                "model.parameters() or [w]), not a single tensor"
+            )
+        params = list(params)
+        if not params:
+            raise TinyLMError(f"{type(self).__name__}: got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        """Add a group of parameters with its own options (missing ones from ``defaults``)."""
+        group = dict(group)
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{type(self).__name__}: can only optimize Tensors, got {type(p)}")
+            if not p.requires_grad or not p.is_leaf:
+                raise TinyLMError(
+                    f"{type(self).__name__}: a parameter of shape {p.shape} is not a leaf "
+                    "tensor that requires grad, so it would never be updated"
+                )
+            if id(p) in seen:
+                raise TinyLMError(
+                    f"{type(self).__name__}: a parameter of shape {p.shape} appears in more "
+                    "than one place; each parameter may belong to one group only"
+                )
+            seen.add(id(p))
+        group["params"] = params
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        self._check_group(group)
+        self.param_groups.append(group)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        """Validate a group's hyper-parameters (subclasses add their own checks)."""
+        if group["lr"] < 0:
+            raise TinyLMError(f"{type(self).__name__}: invalid learning rate {group['lr']}")
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient (``None``; or zeros when not ``set_to_none``)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad = Tensor._wrap(p._xp.zeros_like(p.data))
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient.
+
+        ``closure``, if given, re-evaluates the model and returns the loss (it runs with
+        gradients enabled, before the update); its value is returned.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    grad = p.grad.data
+                    if grad.shape != p.shape:
+                        raise TinyLMError(
+                            f"{type(self).__name__}: gradient shape {grad.shape} does not "
+                            f"match parameter shape {p.shape}"
+                        )
+                    self._update(p, grad, self.state.setdefault(p, {}), group)
+        return loss
+
+    def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]):
+        raise NotImplementedError
+
+    # ---- state dicts --------------------------------------------------------------------
+
+    def _all_params(self) -> list[Tensor]:
+        return [p for g in self.param_groups for p in g["params"]]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain data (numbers, lists, numpy arrays) that ``tinylm.save`` can store.
+
+        ``{"state": {index: {name: value}}, "param_groups": [{options, "params": [index]}]}``
+        where a parameter's index is its position across all groups, as in PyTorch. Arrays
+        are copied to the CPU, so the dict is a snapshot.
+        """
+        index = {id(p): i for i, p in enumerate(self._all_params())}
+        groups = []
+        for g in self.param_groups:
+            packed = {k: copy.deepcopy(v) for k, v in g.items() if k != "params"}
+            packed["params"] = [index[id(p)] for p in g["params"]]
+            groups.append(packed)
+        state = {}
+        for p, s in self.state.items():
+            if id(p) in index and s:
+                state[index[id(p)]] = {
+                    k: np.array(to_device_array(v, "cpu")) if hasattr(v, "shape") else v
+                    for k, v in s.items()
+                }
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore hyper-parameters and per-parameter state saved by :meth:`state_dict`.
+
+        The optimizer must have been built over the same parameters in the same order;
+        group sizes and state shapes are checked, and arrays are moved to each parameter's
+        device and dtype.
+        """
+        name = type(self).__name__
+        groups = state_dict.get("param_groups") if isinstance(state_dict, dict) else None
+        if groups is None or "state" not in state_dict:
+            raise TinyLMError(f"{name}.load_state_dict: expected keys 'state' and 'param_groups'")
+        if len(groups) != len(self.param_groups):
+            raise TinyLMError(
+                f"{name}.load_state_dict: the state dict has {len(groups)} parameter groups, "
+                f"this optimizer has {len(self.param_groups)}"
+            )
+        for i, (saved, ours) in enumerate(zip(groups, self.param_groups)):
+            if len(saved["params"]) != len(ours["params"]):
+                raise TinyLMError(
+                    f"{name}.load_state_dict: group {i} has {len(saved['params'])} parameters "
+                    f"in the state dict but {len(ours['params'])} here"
+                )
+        params = {
+            int(i): p
+            for saved, ours in zip(groups, self.param_groups)
+            for i, p in zip(saved["params"], ours["params"])
+        }
+        new_state: dict[Tensor, dict[str, Any]] = {}
+        for i, entries in state_dict["state"].items():
+            if int(i) not in params:
+                raise TinyLMError(f"{name}.load_state_dict: state for unknown parameter {i}")
+            p = params[int(i)]
+            restored = {}
+            for k, v in entries.items():
+                if hasattr(v, "shape") and np.ndim(v) > 0:
+                    raw = v.data if isinstance(v, Tensor) else v
+                    if tuple(raw.shape) != p.shape:
+                        raise TinyLMError(
+                            f"{name}.load_state_dict: state {k!r} of parameter {i} has shape "
+                            f"{tuple(raw.shape)}, but the parameter has shape {p.shape}"
+                        )
+                    v = to_device_array(raw, device_of(p.data)).astype(p.dtype, copy=True)
+                restored[k] = v
+            new_state[p] = restored
+        for saved, ours in zip(groups, self.param_groups):
+            for k, v in saved.items():
+                if k != "params":
+                    ours[k] = tuple(v) if isinstance(ours.get(k), tuple) else copy.deepcopy(v)
+        self.state = new_state
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, g in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in sorted(g.items()) if k != "params"]
+        return "\n".join(lines) + "\n)"
+
+
+def weight_decay_groups(module: Any, weight_decay: float) -> list[dict[str, Any]]:
+    """Two parameter groups: matrices (ndim ≥ 2: Linear and Embedding weights) with
+    ``weight_decay``, everything else (biases, LayerNorm weights) without.
+
+    Decay pulls weights toward 0; for a bias or a LayerNorm gain that only shifts or
+    scales a feature, that is a constraint without a purpose (nanoGPT's rule).
+    """
+    params = [p for p in module.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
