@@ -1,0 +1,248 @@
+"""Every fast kernel (Numba; CuPy when a GPU is present) against the reference.
+
+One table row per op: how to draw its inputs. From the table, each backend gets the same
+battery: float32 and float64, odd sizes drawn by hypothesis, random upstream gradients, inputs
+that must come back unmodified. float32 results are compared with the float64 reference on the
+same values, so the tolerance measures the kernel's own rounding only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tinylm.kernels import implementations, reference
+
+FAST_BACKENDS = [b for b in implementations("softmax_forward", "cpu") if b != "numpy"]
+TOL = {np.float32: 3e-5, np.float64: 1e-12}
+
+
+@dataclass
+class Case:
+    """How to build the positional/keyword arguments of one op from a Generator."""
+
+    op: str
+    make: Callable[[np.random.Generator, type, st.DataObject], tuple[tuple, dict]]
+
+
+def _rows(data: st.DataObject, max_c: int = 70) -> tuple[int, ...]:
+    lead = data.draw(st.lists(st.integers(1, 5), min_size=1, max_size=2), label="lead")
+    return (*lead, data.draw(st.integers(1, max_c), label="C"))
+
+
+def _randn(rng: np.random.Generator, shape, dtype, scale: float = 1.0) -> np.ndarray:
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+def _extreme_scale(data: st.DataObject) -> float:
+    return data.draw(st.sampled_from([1.0, 10.0, 1e4]), label="scale")
+
+
+def _softmax_fwd(rng, dt, data):
+    return (_randn(rng, _rows(data), dt, _extreme_scale(data)),), {}
+
+
+def _softmax_bwd(rng, dt, data):
+    shape = _rows(data)
+    y = reference.softmax_forward(_randn(rng, shape, np.float64, 3)).astype(dt)
+    return (y, _randn(rng, shape, dt)), {}
+
+
+def _log_softmax_bwd(rng, dt, data):
+    shape = _rows(data)
+    y = reference.log_softmax_forward(_randn(rng, shape, np.float64, 3)).astype(dt)
+    return (y, _randn(rng, shape, dt)), {}
+
+
+def _targets(rng, n, v, ignore_index, data):
+    target = rng.integers(0, v, n)
+    if data.draw(st.booleans(), label="some ignored"):
+        target[rng.random(n) < 0.3] = ignore_index
+    return target.astype(np.int64)
+
+
+def _ce_fwd(rng, dt, data):
+    n, v = data.draw(st.integers(1, 20), label="N"), data.draw(st.integers(1, 300), label="V")
+    ignore = data.draw(st.sampled_from([-100, 0]), label="ignore_index")
+    logits = _randn(rng, (n, v), dt, _extreme_scale(data))
+    return (logits, _targets(rng, n, v, ignore, data)), {"ignore_index": ignore}
+
+
+def _ce_bwd(rng, dt, data):
+    (logits, target), kw = _ce_fwd(rng, dt, data)
+    _, lse = reference.cross_entropy_forward(logits.astype(np.float64), target, kw["ignore_index"])
+    grad_rows = _randn(rng, len(target), dt)
+    return (logits, target, lse.astype(dt), grad_rows), kw
+
+
+def _ln_fwd(rng, dt, data):
+    shape = _rows(data)
+    x = _randn(rng, shape, dt, 3) + dt(data.draw(st.sampled_from([0.0, 100.0]), label="offset"))
+    w, b = _randn(rng, shape[-1], dt), _randn(rng, shape[-1], dt)
+    return (x, w, b), {"eps": 1e-5}
+
+
+def _ln_bwd(rng, dt, data):
+    (x, w, b), kw = _ln_fwd(rng, dt, data)
+    _, mean, rstd = reference.layer_norm_forward(x.astype(np.float64), w, b, 1e-5)
+    return (_randn(rng, x.shape, dt), x, w, mean.astype(dt), rstd.astype(dt)), {}
+
+
+def _gelu_fwd(rng, dt, data):
+    return (_randn(rng, _rows(data, 300), dt, _extreme_scale(data)),), {}
+
+
+def _gelu_bwd(rng, dt, data):
+    shape = _rows(data, 300)
+    return (_randn(rng, shape, dt, 4), _randn(rng, shape, dt)), {}
+
+
+def _attention_shapes(data):
+    b, h = data.draw(st.integers(1, 2), label="B"), data.draw(st.integers(1, 3), label="H")
+    tq = data.draw(st.sampled_from([1, 5, 31, 32, 33, 64, 65, 100]), label="Tq")
+    same = data.draw(st.booleans(), label="Tq == Tk")
+    tk = tq if same else data.draw(st.sampled_from([1, 7, 33, 70]), label="Tk")
+    d = data.draw(st.sampled_from([1, 4, 7, 16, 32]), label="D")
+    dv = d if data.draw(st.booleans(), label="Dv == D") else data.draw(st.integers(1, 9))
+    causal = data.draw(st.booleans(), label="causal")
+    return b, h, tq, tk, d, dv, causal
+
+
+def _attn_fwd(rng, dt, data):
+    b, h, tq, tk, d, dv, causal = _attention_shapes(data)
+    q, k = _randn(rng, (b, h, tq, d), dt), _randn(rng, (b, h, tk, d), dt)
+    v = _randn(rng, (b, h, tk, dv), dt)
+    return (q, k, v), {"scale": d**-0.5, "is_causal": causal}
+
+
+def _attn_bwd(rng, dt, data):
+    (q, k, v), kw = _attn_fwd(rng, dt, data)
+    out, lse = reference.attention_forward(*(a.astype(np.float64) for a in (q, k, v)), **kw)
+    gout = _randn(rng, out.shape, dt)
+    return (q, k, v, out.astype(dt), lse.astype(dt), gout), kw
+
+
+CASES = [
+    Case("softmax_forward", _softmax_fwd),
+    Case("softmax_backward", _softmax_bwd),
+    Case("log_softmax_forward", _softmax_fwd),
+    Case("log_softmax_backward", _log_softmax_bwd),
+    Case("cross_entropy_forward", _ce_fwd),
+    Case("cross_entropy_backward", _ce_bwd),
+    Case("layer_norm_forward", _ln_fwd),
+    Case("layer_norm_backward", _ln_bwd),
+    Case("gelu_forward", _gelu_fwd),
+    Case("gelu_backward", _gelu_bwd),
+    Case("attention_forward", _attn_fwd),
+    Case("attention_backward", _attn_bwd),
+]
+
+
+def _as_tuple(x):
+    return x if isinstance(x, tuple) else (x,)
+
+
+def assert_matches_reference(fn, args, kwargs, dtype, xp=np):
+    """fn(args) in ``dtype`` vs the float64 reference on the same values; inputs untouched."""
+    originals = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    dev_args = [xp.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
+    got = [xp.asnumpy(o) if xp is not np else o for o in _as_tuple(fn(*dev_args, **kwargs))]
+    ref_args = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in originals]
+    want = _as_tuple(getattr(reference, fn.__name__)(*ref_args, **kwargs))
+    tol = TOL[dtype]
+    scale = max(1.0, *(float(np.abs(a).max()) for a in originals if a.size and a.dtype.kind == "f"))
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g.dtype == dtype, f"output {i} has dtype {g.dtype}, expected {np.dtype(dtype)}"
+        assert g.shape == w.shape, f"output {i} has shape {g.shape}, expected {w.shape}"
+        np.testing.assert_allclose(g, w, rtol=tol, atol=tol * scale, err_msg=f"output {i}")
+    for i, (a, o) in enumerate(zip(dev_args, originals)):
+        if isinstance(o, np.ndarray):
+            a_host = xp.asnumpy(a) if xp is not np else a
+            np.testing.assert_array_equal(a_host, o, err_msg=f"input {i} was modified")
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", CASES, ids=[c.op for c in CASES])
+@settings(max_examples=12, deadline=None)
+@given(data=st.data(), seed=st.integers(0, 2**32 - 1))
+def test_kernel_matches_reference(case, dtype, backend, data, seed):
+    fn = implementations(case.op, "cpu")[backend]
+    args, kwargs = case.make(np.random.default_rng(seed), dtype, data)
+    assert_matches_reference(fn, args, kwargs, dtype)
+
+
+def _strided(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    """Random float64 values in a non-contiguous layout (a transposed view)."""
+    return rng.standard_normal(shape[::-1]).T
+
+
+def _strided_args(op: str, rng: np.random.Generator) -> tuple[tuple, dict]:
+    x, g = _strided(rng, 6, 9), _strided(rng, 6, 9)
+    w, b = rng.standard_normal(18)[::2], rng.standard_normal(9)
+    q, k, v = (rng.standard_normal((2, 5, 3, 4)).transpose(0, 2, 1, 3) for _ in range(3))
+    table = {
+        "softmax_forward": ((x,), {}),
+        "softmax_backward": ((reference.softmax_forward(x), g), {}),
+        "log_softmax_forward": ((x,), {}),
+        "log_softmax_backward": ((reference.log_softmax_forward(x), g), {}),
+        "layer_norm_forward": ((x, w, b), {"eps": 1e-5}),
+        "gelu_forward": ((x,), {}),
+        "gelu_backward": ((x, g), {}),
+        "attention_forward": ((q, k, v), {"scale": 0.5, "is_causal": True}),
+    }
+    return table[op]
+
+
+STRIDED_OPS = [
+    "softmax_forward",
+    "softmax_backward",
+    "log_softmax_forward",
+    "log_softmax_backward",
+    "layer_norm_forward",
+    "gelu_forward",
+    "gelu_backward",
+    "attention_forward",
+]
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@pytest.mark.parametrize("op", STRIDED_OPS)
+def test_non_contiguous_inputs(op, backend):
+    """Strided (transposed) inputs give the reference's result."""
+    args, kwargs = _strided_args(op, np.random.default_rng(0))
+    assert not args[0].flags.c_contiguous
+    assert_matches_reference(implementations(op, "cpu")[backend], args, kwargs, np.float64)
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_float16_falls_back_to_reference(backend):
+    x = np.linspace(-3, 3, 12, dtype=np.float16).reshape(3, 4)
+    y = implementations("softmax_forward", "cpu")[backend](x)
+    assert y.dtype == np.float16
+    np.testing.assert_allclose(y, reference.softmax_forward(x), rtol=1e-3)
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_large_attention_blocks_and_vocab(backend):
+    """Sizes past every block: T = 200 (not a multiple of 32), V = 5000, causal and not."""
+    rng = np.random.default_rng(1)
+    impl = implementations("attention_forward", "cpu")[backend]
+    for causal in (True, False):
+        q, k, v = (_randn(rng, (1, 2, 200, 16), np.float32) for _ in range(3))
+        assert_matches_reference(impl, (q, k, v), {"scale": 0.25, "is_causal": causal}, np.float32)
+    logits = _randn(rng, (9, 5000), np.float32, 5)
+    target = rng.integers(0, 5000, 9)
+    impl = implementations("cross_entropy_forward", "cpu")[backend]
+    assert_matches_reference(impl, (logits, target), {"ignore_index": -100}, np.float32)
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_cross_entropy_rejects_out_of_range_target(backend):
+    logits = np.zeros((2, 3), dtype=np.float32)
+    with pytest.raises(IndexError):
+        implementations("cross_entropy_forward", "cpu")[backend](logits, np.array([0, 3]), -100)
