@@ -55,6 +55,10 @@ from tinylm.tensor import (
 
 __version__ = "0.1.0"
 
+# Higher layers last: they import the names above from this (partially loaded) package.
+from tinylm import data, nn, optim  # noqa: E402
+from tinylm.serialization import load, save  # noqa: E402
+
 
 # Function forms of the Tensor methods, with PyTorch's names: tinylm.exp(x) == x.exp().
 def exp(x: Tensor) -> Tensor:
@@ -147,6 +151,11 @@ def get_backend() -> str:
 
 
 __all__ = [
+    "data",
+    "load",
+    "nn",
+    "optim",
+    "save",
     "Function",
     "Generator",
     "Tensor",

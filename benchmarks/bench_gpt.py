@@ -1,0 +1,224 @@
+"""Train the same GPT with tinylm and with PyTorch eager (CPU) and compare.
+
+Both runs use the same initial weights (tinylm's init, copied into the PyTorch model), the
+same batches (same seeded sampler), the same AdamW groups, learning-rate schedule and
+gradient clipping. Each framework trains in its own subprocess so peak memory (RSS) is
+measured separately. Defaults are nanoGPT's "baby" CPU config:
+
+    n_layer 4, n_head 4, n_embd 128, block 64, batch 12, dropout 0,
+    AdamW lr 1e-3 with warmup 100 and cosine decay to 1e-4 over 2000 iterations.
+
+    python benchmarks/bench_gpt.py --data ../shared/data/tinyshakespeare.txt
+    python benchmarks/bench_gpt.py --iters 50          # quick look (also: tinylm bench gpt)
+
+Reported: ms/iter of each (training steps only, evaluation excluded), the ratio, peak RSS
+of each, and the validation loss at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--data", default=None, help="text file (default: the built-in corpus)")
+    p.add_argument("--iters", type=int, default=2000, help="training iterations")
+    p.add_argument("--eval-iters", type=int, default=200, help="batches for the final val loss")
+    p.add_argument("--n-layer", type=int, default=4)
+    p.add_argument("--n-head", type=int, default=4)
+    p.add_argument("--n-embd", type=int, default=128)
+    p.add_argument("--block-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=12)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--min-lr", type=float, default=1e-4)
+    p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--only", choices=["tinylm", "torch"], default=None)
+    p.add_argument("--json", default=None, help="also write the results as JSON here")
+    p.add_argument("--worker", choices=["tinylm", "torch"], help=argparse.SUPPRESS)
+    p.add_argument("--init", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def lr_at(it: int, args: argparse.Namespace) -> float:
+    if it < args.warmup:
+        return args.lr * (it + 1) / (args.warmup + 1)
+    progress = min(1.0, (it - args.warmup) / max(1, args.iters - args.warmup))
+    return args.min_lr + 0.5 * (1 + np.cos(np.pi * progress)) * (args.lr - args.min_lr)
+
+
+def load_dataset(args: argparse.Namespace):
+    from tinylm.data import TextDataset, load_default_corpus, load_text
+
+    text = load_text(args.data) if args.data else load_default_corpus()
+    return TextDataset.from_text(text, tokenizer="char")
+
+
+def model_config(args: argparse.Namespace, vocab_size: int) -> dict:
+    return dict(
+        vocab_size=vocab_size,
+        block_size=args.block_size,
+        n_layer=args.n_layer,
+        n_head=args.n_head,
+        n_embd=args.n_embd,
+        dropout=0.0,
+        bias=True,
+    )
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def run_tinylm(args: argparse.Namespace) -> dict:
+    import tinylm
+    from tinylm.models.gpt import GPT, GPTConfig
+
+    data = load_dataset(args)
+    model = GPT(GPTConfig(**model_config(args, data.vocab_size)))
+    model.load_state_dict(tinylm.load(args.init))
+    opt = model.configure_optimizers(args.lr, 0.1, (0.9, 0.99))
+    rng = np.random.default_rng(args.seed)
+    times = []
+    for it in range(args.iters):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(it, args)
+        x, y = data.batch("train", args.batch_size, args.block_size, rng)
+        t0 = time.perf_counter()
+        _, loss = model(tinylm.tensor(x), tinylm.tensor(y))
+        opt.zero_grad()
+        loss.backward()
+        tinylm.optim.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        times.append(time.perf_counter() - t0)
+    model.eval()
+    eval_rng = np.random.default_rng(args.seed + 1)
+    losses = []
+    with tinylm.no_grad():
+        for _ in range(args.eval_iters):
+            x, y = data.batch("val", args.batch_size, args.block_size, eval_rng)
+            losses.append(model(tinylm.tensor(x), tinylm.tensor(y))[1].item())
+    return summarize("tinylm", times, losses, loss.item())
+
+
+def run_torch(args: argparse.Namespace) -> dict:
+    import torch
+
+    sys.path.insert(0, str(HERE))
+    from torch_gpt import TorchGPT, load_tinylm_state
+
+    import tinylm
+
+    data = load_dataset(args)
+    model = TorchGPT(model_config(args, data.vocab_size))
+    load_tinylm_state(model, tinylm.load(args.init))
+    opt = model.configure_optimizers(args.lr, 0.1, (0.9, 0.99))
+    rng = np.random.default_rng(args.seed)
+    times = []
+    for it in range(args.iters):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(it, args)
+        x, y = data.batch("train", args.batch_size, args.block_size, rng)
+        t0 = time.perf_counter()
+        _, loss = model(torch.from_numpy(x), torch.from_numpy(y))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        times.append(time.perf_counter() - t0)
+    model.eval()
+    eval_rng = np.random.default_rng(args.seed + 1)
+    losses = []
+    with torch.no_grad():
+        for _ in range(args.eval_iters):
+            x, y = data.batch("val", args.batch_size, args.block_size, eval_rng)
+            losses.append(model(torch.from_numpy(x), torch.from_numpy(y))[1].item())
+    return summarize("torch", times, losses, loss.item())
+
+
+def summarize(name: str, times: list[float], val_losses: list[float], last: float) -> dict:
+    steady = times[min(10, len(times) // 2) :]  # skip warm-up steps (JIT compile, caches)
+    return {
+        "name": name,
+        "ms_per_iter": 1000 * float(np.median(steady)),
+        "ms_per_iter_mean": 1000 * float(np.mean(steady)),
+        "first_iter_ms": 1000 * times[0],
+        "peak_rss_mb": peak_rss_mb(),
+        "val_loss": float(np.mean(val_losses)),
+        "last_train_loss": last,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.worker:
+        result = run_tinylm(args) if args.worker == "tinylm" else run_torch(args)
+        print("RESULT " + json.dumps(result))
+        return 0
+
+    import tinylm
+    from tinylm.models.gpt import GPT, GPTConfig
+
+    data = load_dataset(args)
+    tinylm.manual_seed(args.seed)
+    model = GPT(GPTConfig(**model_config(args, data.vocab_size)))
+    frameworks = [args.only] if args.only else ["tinylm", "torch"]
+    if "torch" in frameworks:
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            print("PyTorch is not installed: measuring tinylm only (pip install '.[oracle]')")
+            frameworks.remove("torch")
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        init = Path(tmp) / "init.npz"
+        tinylm.save(model.state_dict(), init)
+        for name in frameworks:
+            cmd = [sys.executable, __file__, "--worker", name, "--init", str(init)]
+            cmd += [a for a in (argv if argv is not None else sys.argv[1:])]
+            print(f"running {name} ({args.iters} iterations) ...", flush=True)
+            out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+            if out.returncode != 0:
+                print(out.stdout, out.stderr, file=sys.stderr)
+                return 1
+            line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")][-1]
+            results[name] = json.loads(line[len("RESULT ") :])
+
+    print()
+    print(
+        f"GPT {args.n_layer}L/{args.n_head}H/{args.n_embd}C, block {args.block_size}, "
+        f"batch {args.batch_size}, {args.iters} iters, data: {args.data or 'built-in corpus'}"
+    )
+    header = f"{'':8s} {'ms/iter':>9s} {'peak RSS MB':>12s} {'val loss':>9s} {'train loss':>11s}"
+    print(header)
+    for r in results.values():
+        print(
+            f"{r['name']:8s} {r['ms_per_iter']:9.1f} {r['peak_rss_mb']:12.0f} "
+            f"{r['val_loss']:9.4f} {r['last_train_loss']:11.4f}"
+        )
+    if len(results) == 2:
+        ratio = results["tinylm"]["ms_per_iter"] / results["torch"]["ms_per_iter"]
+        mem = results["tinylm"]["peak_rss_mb"] / results["torch"]["peak_rss_mb"]
+        print(f"tinylm / torch: time {ratio:.2f}x, peak memory {mem:.2f}x (lower is better)")
+        results["ratio_time"] = ratio
+        results["ratio_rss"] = mem
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""The ``tinylm`` command line: train, generate, bench, info, data, lessons.
+
+    tinylm train                       # a small GPT on the built-in corpus, then a sample
+    tinylm train --data input.txt --max-iters 2000
+    tinylm generate --ckpt out/ckpt.npz --prompt "ROMEO:" --max-new-tokens 200
+    tinylm bench kernels | tinylm bench gpt --iters 50
+    tinylm info
+    tinylm data download shakespeare
+    tinylm lessons                     # list; `tinylm lessons run 03` runs one
+
+Errors in flags or files print one line (``tinylm: error: ...``) and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, without the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"tinylm: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _add_train(sub: Any) -> None:
+    from tinylm.train import TrainConfig
+
+    p = sub.add_parser(
+        "train",
+        help="train a GPT (defaults: small model, built-in corpus, a few minutes on 2 cores)",
+        description="Train a GPT language model and print a sample. Every field of the "
+        "training config is a flag; --config FILE reads them from JSON (flags win).",
+    )
+    p.add_argument("--config", help="JSON file with training settings")
+    p.add_argument("--resume", action="store_true", help="continue from OUT_DIR/ckpt.npz")
+    defaults = TrainConfig()
+    for f in dataclasses.fields(TrainConfig):
+        if f.name in ("extra",):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        value = getattr(defaults, f.name)
+        if isinstance(value, bool):
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
+        else:
+            kind = type(value) if value is not None else str
+            p.add_argument(flag, dest=f.name, type=kind, default=None, help=f"default: {value}")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from tinylm.train import TrainConfig, train
+
+    cfg = TrainConfig.from_json(args.config) if args.config else TrainConfig()
+    overrides = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(TrainConfig)
+        if getattr(args, f.name, None) is not None
+    }
+    cfg = dataclasses.replace(cfg, **overrides)
+    summary = train(cfg, resume=args.resume)
+    if summary["interrupted"]:
+        print(f"checkpoint saved to {summary['checkpoint']}; continue with --resume")
+        return 130
+    print(
+        f"done: {summary['iters']} iterations, train loss {summary['train_loss']:.4f}, "
+        f"val loss {summary['val_loss']:.4f}, {summary['ms_per_iter']:.1f} ms/iter, "
+        f"{summary['tokens_per_s']:,.0f} tokens/s"
+    )
+    print(
+        f"checkpoint: {summary['checkpoint']}" + (f"   loss curve: {cfg.plot}" if cfg.plot else "")
+    )
+    if summary["sample"]:
+        print("---- sample ----")
+        print(summary["sample"])
+    return 0
+
+
+def _add_generate(sub: Any) -> None:
+    p = sub.add_parser("generate", help="generate text from a checkpoint")
+    p.add_argument("--ckpt", default="out/ckpt.npz", help="checkpoint written by tinylm train")
+    p.add_argument("--prompt", default="\n")
+    p.add_argument("--max-new-tokens", type=int, default=300)
+    p.add_argument("--temperature", type=float, default=0.8)
+    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--greedy", action="store_true", help="always take the most probable token")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-cache", action="store_true", help="recompute the prefix every token")
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    import tempfile
+
+    import numpy as np
+
+    import tinylm
+    from tinylm.train import load_checkpoint, tokenizer_from_checkpoint
+
+    model, state = load_checkpoint(args.ckpt)
+    with tempfile.TemporaryDirectory() as tmp:
+        tokenizer = tokenizer_from_checkpoint(state, Path(tmp))
+    ids = tokenizer.encode(args.prompt)
+    if not ids:
+        raise ValueError("the prompt is empty after tokenization")
+    tinylm.manual_seed(args.seed)
+    out = model.generate(
+        np.array([ids]),
+        args.max_new_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        greedy=args.greedy,
+        use_cache=not args.no_cache,
+    )
+    print(tokenizer.decode(out.numpy()[0].tolist()))
+    return 0
+
+
+def _add_bench(sub: Any) -> None:
+    p = sub.add_parser("bench", help="benchmarks: `kernels` or `gpt` (extra flags pass through)")
+    p.add_argument("what", choices=["kernels", "gpt"])
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="flags for the benchmark")
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "kernels":
+        from tinylm.kernels import bench
+
+        return int(bench.main(args.rest) or 0)
+    script = _repo_root() / "benchmarks" / "bench_gpt.py"
+    if not script.exists():
+        raise FileNotFoundError(
+            "the GPT benchmark lives in the repository's benchmarks/ folder; run it from a "
+            "clone (pip install -e .)"
+        )
+    import runpy
+
+    sys.argv = [str(script), *args.rest]
+    runpy.run_path(str(script), run_name="__main__")
+    return 0
+
+
+def _repo_root() -> Path:
+    import tinylm
+
+    return Path(tinylm.__file__).resolve().parents[1]
+
+
+def _add_info(sub: Any) -> None:
+    sub.add_parser("info", help="versions, devices and kernel backends")
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    import tinylm
+    from tinylm.kernels import registry
+
+    lines = {
+        "tinylm": tinylm.__version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "backend": registry.get_backend(),
+        "cuda available": tinylm.cuda_is_available(),
+    }
+    for name in ("numba", "cupy", "torch"):
+        try:
+            module = __import__(name)
+            lines[name] = getattr(module, "__version__", "?")
+        except Exception:
+            lines[name] = "not installed"
+    try:
+        import numba
+
+        lines["numba threads"] = numba.get_num_threads()
+    except Exception:
+        pass
+    for op in (
+        "softmax_forward",
+        "cross_entropy_forward",
+        "layer_norm_forward",
+        "attention_forward",
+        "adam_update",
+    ):
+        lines[f"kernel {op}"] = ", ".join(registry.implementations(op, "cpu"))
+    width = max(len(k) for k in lines)
+    for k, v in lines.items():
+        print(f"{k:<{width}}  {v}")
+    return 0
+
+
+def _add_data(sub: Any) -> None:
+    p = sub.add_parser("data", help="datasets: `tinylm data download shakespeare`")
+    p.add_argument("action", choices=["download"])
+    p.add_argument("name", nargs="?", default="shakespeare")
+    p.add_argument("--cache-dir", default=None)
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    from tinylm.data import download
+
+    print(download(args.name, cache_dir=args.cache_dir))
+    return 0
+
+
+def _add_lessons(sub: Any) -> None:
+    p = sub.add_parser("lessons", help="list the lessons, or run one: `tinylm lessons run 03`")
+    p.add_argument("action", nargs="?", choices=["list", "run"], default="list")
+    p.add_argument("lesson", nargs="?", help="lesson number or name (for run)")
+    p.add_argument("--fast", action="store_true", help="short iteration counts (as in CI)")
+
+
+def _cmd_lessons(args: argparse.Namespace) -> int:
+    from tinylm import lessons
+
+    if args.action == "list":
+        for info in lessons.list_lessons():
+            print(f"{info.number}  {info.title}")
+        return 0
+    if not args.lesson:
+        raise ValueError("which lesson? e.g. `tinylm lessons run 03`")
+    lessons.run_lesson(args.lesson, fast=args.fast)
+    return 0
+
+
+_COMMANDS = {
+    "train": (_add_train, _cmd_train),
+    "generate": (_add_generate, _cmd_generate),
+    "bench": (_add_bench, _cmd_bench),
+    "info": (_add_info, _cmd_info),
+    "data": (_add_data, _cmd_data),
+    "lessons": (_add_lessons, _cmd_lessons),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tinylm", description="tinylm: a from-scratch deep-learning framework")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add, _ in _COMMANDS.values():
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``tinylm`` command. Returns the exit status."""
+    args = build_parser().parse_args(argv)
+    from tinylm.autograd import TinyLMError
+
+    try:
+        return _COMMANDS[args.command][1](args)
+    except (TinyLMError, ValueError, FileNotFoundError, json.JSONDecodeError, OSError) as e:
+        print(f"tinylm: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
