@@ -97,7 +97,10 @@ def noncontiguous(array: np.ndarray, layout: str) -> np.ndarray:
     * "F": Fortran order, i.e. a transposed view of a C-ordered buffer;
     * "strided": every other element of a buffer twice as long in the last axis.
     """
-    if layout == "C" or array.ndim == 0:
+    if array.ndim == 0:
+        # (not np.ascontiguousarray: it turns a 0-d array into shape (1,))
+        return np.array(array)
+    if layout == "C":
         return np.ascontiguousarray(array)
     if layout == "F":
         return np.asfortranarray(array)
@@ -120,6 +123,7 @@ def arrays(
     exclude_max: bool = False,
     layout: Any = None,
     unique: bool = False,
+    elements: st.SearchStrategy[float] | None = None,
 ) -> np.ndarray:
     """Finite float arrays with values in [min_value, max_value].
 
@@ -129,25 +133,44 @@ def arrays(
         min_value, max_value: per-op bounds (e.g. > 0 for ``log``).
         layout: "C", "F", "strided", or None to draw one with :func:`layouts`.
         unique: all elements distinct (ops like ``max`` have no gradient at ties).
+        elements: a strategy for the values, replacing min/max_value, for bounds that one
+            interval cannot express: values away from a kink (``relu`` at 0), or from two
+            disjoint grids so that ``maximum(a, b)`` never meets a tie. Its values must be
+            exactly representable in ``dtype`` (draw them with ``width=32``).
     """
     if shape is None:
         shape = shapes()
     if isinstance(shape, st.SearchStrategy):
         shape = draw(shape)
     width = 32 if np.dtype(dtype) == np.float32 else 64
-    elements = st.floats(
-        min_value=min_value,
-        max_value=max_value,
-        exclude_min=exclude_min,
-        exclude_max=exclude_max,
-        allow_nan=False,
-        allow_infinity=False,
-        allow_subnormal=False,
-        width=width,
-    )
+    if elements is None:
+        if width == 32:
+            # hypothesis wants float32 bounds exactly representable (0.1 is not): round them
+            # inward, so the values still respect the op's bounds.
+            min_value, max_value = _float32_inside(min_value, max_value)
+        elements = st.floats(
+            min_value=min_value,
+            max_value=max_value,
+            exclude_min=exclude_min,
+            exclude_max=exclude_max,
+            allow_nan=False,
+            allow_infinity=False,
+            allow_subnormal=False,
+            width=width,
+        )
     values = draw(hnp.arrays(dtype, shape, elements=elements, unique=unique))
     chosen = layout if layout is not None else draw(layouts())
     return noncontiguous(values, chosen)
+
+
+def _float32_inside(lo: float, hi: float) -> tuple[float, float]:
+    """The float32 bounds nearest to [lo, hi] that lie inside it."""
+    lo32, hi32 = np.float32(lo), np.float32(hi)
+    if lo32 < lo:
+        lo32 = np.nextafter(lo32, np.float32(np.inf))
+    if hi32 > hi:
+        hi32 = np.nextafter(hi32, np.float32(-np.inf))
+    return float(lo32), float(hi32)
 
 
 @st.composite
