@@ -188,6 +188,27 @@ def _describe(tensors: tuple[Any, ...]) -> str:
     return ", ".join(parts)
 
 
+def _describe_params(params: dict[str, Any]) -> str:
+    # An array parameter (a mask, an index) is shown by shape and dtype, not by its values,
+    # which could fill the screen.
+    return ", ".join(
+        f"{k}={_describe((v,)) if hasattr(v, 'shape') else repr(v)}" for k, v in params.items()
+    )
+
+
+def _with_inputs(message: str, inputs: tuple[Any, ...], params: dict[str, Any]) -> str:
+    """An op's error message, completed with the shapes and dtypes of its inputs.
+
+    Messages that already name every input's shape and dtype are left as they are.
+    """
+    if all(str(tuple(t.shape)) in message and str(t.dtype) in message for t in inputs):
+        return message
+    context = f"inputs: {_describe(inputs)}"
+    if params:
+        context += f"; {_describe_params(params)}"
+    return f"{message} ({context})"
+
+
 class Function:
     """Base class of every differentiable operation.
 
@@ -232,14 +253,12 @@ class Function:
         arrays = tuple(t.data for t in inputs)
         try:
             out = cls.forward(ctx, *arrays, **params)
-        except TinyLMError:
-            raise
+        except TinyLMError as e:
+            # The op's own check: add the inputs' shapes and dtypes if it did not name them.
+            raise TinyLMError(_with_inputs(str(e), inputs, params)) from None
         except (ValueError, TypeError, IndexError) as e:
-            raise TinyLMError(
-                f"{cls.op_name()}: {e} (inputs: {_describe(inputs)}"
-                + (f"; {params}" if params else "")
-                + ")"
-            ) from e
+            # numpy's error from deep inside forward: say which op, on which inputs.
+            raise TinyLMError(_with_inputs(f"{cls.op_name()}: {e}", inputs, params)) from e
 
         result = Tensor._wrap(out, requires_grad=record)
         if cls.is_view and inputs and _may_share(out, inputs[0].data):
@@ -379,14 +398,15 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
                 f"{node.name}.backward returned {len(input_grads)} gradients "
                 f"for {len(node.inputs)} inputs"
             )
-        for inp, ig in zip(node.inputs, input_grads):
+        for k, (inp, ig) in enumerate(zip(node.inputs, input_grads)):
             if ig is None or not inp.requires_grad:
                 continue
-            ig = unbroadcast(ig, inp.shape)
+            if ig.ndim >= inp.ndim:  # fewer dims cannot be a broadcast: reported just below
+                ig = unbroadcast(ig, inp.shape)
             if ig.shape != inp.shape:
                 raise RuntimeError(
                     f"{node.name}.backward produced a gradient of shape {ig.shape} "
-                    f"for an input of shape {inp.shape}"
+                    f"for input {k} of shape {inp.shape} {inp.dtype}"
                 )
             if ig.dtype != inp.dtype:
                 ig = ig.astype(inp.dtype)
