@@ -357,6 +357,10 @@ def normalize_axis(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
         out.append(int(a) % max(ndim, 1))
     if len(set(out)) != len(out):
         raise TinyLMError(f"{op}: repeated axis in {axis}")
+    if ndim == 0:
+        # As in PyTorch, a 0-d tensor accepts axis 0 or -1 as if it had one axis of size 1;
+        # reducing over it changes nothing, which numpy spells axis=().
+        return ()
     return tuple(sorted(out))
 
 
@@ -464,7 +468,8 @@ class Permute(Function):
 
     @staticmethod
     def forward(ctx: Context, x: Any, *, dims: tuple[int, ...]) -> Any:
-        if sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+        in_range = all(-x.ndim <= d < x.ndim for d in dims)
+        if not in_range or sorted(d % x.ndim for d in dims) != list(range(x.ndim)):
             raise TinyLMError(f"permute: {dims} is not a permutation of the {x.ndim} dims")
         ctx.dims = tuple(d % x.ndim for d in dims)
         return x.transpose(ctx.dims)
@@ -511,9 +516,14 @@ class GetItem(Function):
     def forward(ctx: Context, x: Any, *, index: Any) -> Any:
         ctx.meta = (x.shape, x.dtype, index)
         try:
-            return x[index]
+            y = x[index]
         except IndexError as e:
-            raise TinyLMError(f"index: {e} (tensor of shape {x.shape})") from None
+            raise TinyLMError(f"index: {e} (tensor of shape {x.shape} {x.dtype})") from None
+        if isinstance(y, np.generic):
+            # numpy returns a single element as a scalar copy; x[index, ...] is the same
+            # element as a 0-d view, so in-place changes reach x (as in PyTorch).
+            y = x[(*index, ...) if isinstance(index, tuple) else (index, ...)]
+        return y
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
