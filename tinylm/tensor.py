@@ -126,11 +126,14 @@ class Tensor:
     ) -> None:
         if isinstance(data, Tensor):
             data = data.data
+        if isinstance(data, np.generic):
+            # A numpy scalar keeps its dtype (np.float64(1.0) stays float64), like an array.
+            data = np.asarray(data)
         if device is None:
             device = device_of(data) if hasattr(data, "shape") else "cpu"
         device = normalize_device(device)
         xp = get_xp(device)
-        if hasattr(data, "shape") and not isinstance(data, np.generic):
+        if hasattr(data, "shape"):
             array = to_device_array(data, device)
             if dtype is not None:
                 array = array.astype(dtype, copy=False)
@@ -146,7 +149,11 @@ class Tensor:
 
     @classmethod
     def _wrap(cls, array: Any, requires_grad: bool = False) -> Tensor:
-        """Wrap an array that an op produced (no copy, no conversion)."""
+        """Wrap an array that an op produced (no copy)."""
+        if isinstance(array, np.generic):
+            # numpy turns 0-d results into scalars, which cannot be changed in place
+            # (``loss.zero_()``); keep every tensor's data an ndarray.
+            array = np.asarray(array)
         t = cls.__new__(cls)
         t._data = array
         t._node = None
@@ -630,7 +637,7 @@ class Tensor:
         axis, keepdims = _axis_args("var", axis, keepdims, dim, keepdim)
         if unbiased is not None:
             correction = 1 if unbiased else 0
-        axes = ops.normalize_axis(axis, self.ndim, "var")
+        axes = self._axes(axis, "var")
         n = int(np.prod([self.shape[a] for a in axes]))
         if n - correction <= 0:
             raise TinyLMError(
@@ -647,17 +654,22 @@ class Tensor:
 
     def logsumexp(self, axis: Any = -1, keepdims: bool = False, *, dim=None, keepdim=None):
         """log Σ exp(x) along ``axis``, computed as m + log Σ exp(x - m) (no overflow)."""
+        if dim is not None and axis == -1:  # -1 is only the default: dim= replaces it
+            axis = None
         axis, keepdims = _axis_args("logsumexp", axis, keepdims, dim, keepdim)
-        m = Tensor._wrap(self._data.max(axis=axis, keepdims=True))  # a constant shift
-        out = (self - m).exp().sum(axis=axis, keepdims=True).log() + m
-        return out if keepdims else out.squeeze(axis)
+        axes = self._axes(axis, "logsumexp")
+        m = Tensor._wrap(self._data.max(axis=axes, keepdims=True))  # a constant shift
+        out = (self - m).exp().sum(axis=axes, keepdims=True).log() + m
+        return out if keepdims else out.squeeze(axes)
 
     def argmax(self, axis: int | None = None, keepdims: bool = False, *, dim=None, keepdim=None):
         axis, keepdims = _axis_args("argmax", axis, keepdims, dim, keepdim)
+        axis = None if axis is None else self._axis(axis, "argmax")
         return Tensor._wrap(self._data.argmax(axis=axis, keepdims=keepdims))
 
     def argmin(self, axis: int | None = None, keepdims: bool = False, *, dim=None, keepdim=None):
         axis, keepdims = _axis_args("argmin", axis, keepdims, dim, keepdim)
+        axis = None if axis is None else self._axis(axis, "argmin")
         return Tensor._wrap(self._data.argmin(axis=axis, keepdims=keepdims))
 
     def all(self) -> Tensor:
@@ -689,6 +701,7 @@ class Tensor:
         """Swap two axes (the last two by default)."""
         if self.ndim < 2:
             return self
+        dim0, dim1 = (self._axis(d, "transpose") for d in (dim0, dim1))
         order = list(range(self.ndim))
         order[dim0], order[dim1] = order[dim1], order[dim0]
         return ops.Permute.apply(self, dims=tuple(order))
@@ -703,7 +716,10 @@ class Tensor:
         sizes = _shape_args(sizes)
         lead = len(sizes) - self.ndim
         if lead < 0:
-            raise TinyLMError(f"expand: cannot expand shape {self.shape} to fewer dims {sizes}")
+            raise TinyLMError(
+                f"expand: cannot expand a tensor of shape {self.shape} {self.dtype} to fewer "
+                f"dims {sizes}"
+            )
         shape = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
         return ops.Expand.apply(self, shape=shape)
 
@@ -718,14 +734,17 @@ class Tensor:
         if dim is None:
             shape = tuple(n for n in self.shape if n != 1)
         else:
-            axes = ops.normalize_axis(dim, self.ndim, "squeeze")
+            axes = self._axes(dim, "squeeze")
             shape = tuple(n for i, n in enumerate(self.shape) if not (i in axes and n == 1))
         return self.reshape(shape)
 
     def unsqueeze(self, dim: int) -> Tensor:
         """Insert an axis of size 1 at position ``dim``."""
         if not -self.ndim - 1 <= dim <= self.ndim:
-            raise TinyLMError(f"unsqueeze: dim {dim} out of range for {self.ndim} dims")
+            raise TinyLMError(
+                f"unsqueeze: dim {dim} is out of range [{-self.ndim - 1}, {self.ndim}] for a "
+                f"tensor of shape {self.shape} {self.dtype}"
+            )
         dim = dim % (self.ndim + 1)
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
@@ -733,11 +752,30 @@ class Tensor:
         return split(self, split_size_or_sections, dim)
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
-        size = -(-self.shape[dim] // chunks)
+        if chunks <= 0:
+            raise TinyLMError(f"chunk: the number of chunks must be positive, got {chunks}")
+        size = -(-self.shape[self._axis(dim, "chunk")] // chunks)
         return split(self, size, dim)
 
     def __getitem__(self, index: Any) -> Tensor:
         return ops.GetItem.apply(self, index=_raw_index(index))
+
+    def _axes(self, axis: Any, op: str) -> tuple[int, ...]:
+        """``axis`` (None, int or tuple) as sorted non-negative axes, or an error naming
+        ``op`` and this tensor's shape and dtype."""
+        try:
+            return ops.normalize_axis(axis, self.ndim, op)
+        except TinyLMError as e:
+            raise TinyLMError(f"{e} (tensor of shape {self.shape} {self.dtype})") from None
+
+    def _axis(self, axis: int, op: str) -> int:
+        """One axis, made non-negative, with the same errors as :meth:`_axes`."""
+        if self.ndim == 0 or not isinstance(axis, int | np.integer):
+            raise TinyLMError(
+                f"{op}: needs one integer dim of a tensor with at least 1 dim, got {axis!r} for "
+                f"shape {self.shape} {self.dtype}"
+            )
+        return self._axes(axis, op)[0]
 
 
 # ---------------------------------------------------------------------------------------
@@ -1115,9 +1153,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -
 
 def split(t: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
     """Cut ``t`` along ``dim`` into pieces of a given size (int) or sizes (list), like PyTorch."""
-    if t.ndim == 0:
-        raise TinyLMError("split: cannot split a 0-d tensor")
-    dim = dim % t.ndim
+    dim = t._axis(dim, "split")
     n = t.shape[dim]
     if isinstance(split_size_or_sections, int):
         if split_size_or_sections <= 0:
@@ -1127,7 +1163,8 @@ def split(t: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor,
         sizes = list(split_size_or_sections)
         if sum(sizes) != n:
             raise TinyLMError(
-                f"split: sizes {sizes} sum to {sum(sizes)}, but dim {dim} has size {n}"
+                f"split: sizes {sizes} sum to {sum(sizes)}, but dim {dim} of the tensor of "
+                f"shape {t.shape} {t.dtype} has size {n}"
             )
     pieces, start = [], 0
     for s in sizes:
