@@ -1,0 +1,484 @@
+"""The backward engine (tinylm.autograd): the bookkeeping every op relies on.
+
+Un-broadcasting and its shape check, the iterative topological sort, accumulation into
+leaves, freeing the graph, grad mode (no_grad / enable_grad), the error for an implicit
+gradient of a non-scalar, in-place-modification checks, shared subexpressions,
+retain_grad and detach.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinylm
+from tinylm.autograd import Function, unbroadcast
+from tinylm.testing import gradcheck
+from tinylm.testing import strategies as st_tl
+
+RNG = np.random.default_rng(1234)
+
+
+def leaf(*shape: int, dtype: Any = tinylm.float64) -> tinylm.Tensor:
+    return tinylm.Tensor(RNG.standard_normal(shape).astype(dtype), requires_grad=True)
+
+
+def upstream(shape: tuple[int, ...]) -> np.ndarray:
+    """A random upstream gradient: with all ones, a wrong (e.g. transposed) gradient can
+    still sum to the right number."""
+    return RNG.standard_normal(shape)
+
+
+# ---------------------------------------------------------------------------------------
+# Un-broadcasting
+# ---------------------------------------------------------------------------------------
+
+
+def numpy_unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Independent oracle: sum g over every axis that broadcasting created or stretched."""
+    lead = g.ndim - len(shape)
+    padded = (1,) * lead + tuple(shape)
+    axes = tuple(i for i, n in enumerate(padded) if n == 1 and g.shape[i] != 1)
+    return g.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+@given(shapes=st_tl.broadcastable_shapes(num_shapes=2, max_dims=4, max_side=4), data=st.data())
+def test_broadcast_gradients_are_summed_back(shapes: Any, data: Any) -> None:
+    """a (3, 1) + b (2, 3, 4): a gets the upstream summed over the leading axis and the
+    stretched last axis; b over nothing. Checked against an independent numpy sum."""
+    a = tinylm.Tensor(data.draw(st_tl.arrays(shape=shapes[0])), requires_grad=True)
+    b = tinylm.Tensor(data.draw(st_tl.arrays(shape=shapes[1])), requires_grad=True)
+    out = a * 1.0 + b
+    g = upstream(out.shape)
+    out.backward(g)
+    assert a.grad.shape == a.shape and b.grad.shape == b.shape
+    np.testing.assert_allclose(a.grad.numpy(), numpy_unbroadcast(g, a.shape), rtol=1e-12)
+    np.testing.assert_allclose(b.grad.numpy(), numpy_unbroadcast(g, b.shape), rtol=1e-12)
+
+
+def test_unbroadcast_leading_and_size_one_axes() -> None:
+    g = upstream((2, 3, 4))
+    np.testing.assert_allclose(unbroadcast(g, (3, 1)), g.sum(axis=0).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(unbroadcast(g, (4,)), g.sum(axis=(0, 1)))
+    np.testing.assert_allclose(unbroadcast(g, (1, 3, 1)), g.sum(axis=(0, 2), keepdims=True))
+    np.testing.assert_allclose(unbroadcast(g, ()), g.sum())
+    assert unbroadcast(g, (2, 3, 4)) is g  # nothing to do: no copy
+
+
+class _TransposedGrad(Function):
+    """y = 2x, with a deliberately wrong backward that returns the gradient transposed."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, g):
+        return 2 * g.T
+
+
+class _FlattenedGrad(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, g):
+        return 2 * g.reshape(-1)
+
+
+class _TooFewGrads(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g  # one gradient for two inputs
+
+
+def test_engine_asserts_each_gradient_shape() -> None:
+    x = leaf(3, 4)
+    with pytest.raises(RuntimeError, match=r"_TransposedGrad.*\(4, 3\).*input 0.*\(3, 4\)"):
+        _TransposedGrad.apply(x).backward(upstream((3, 4)))
+    x = leaf(3, 4)
+    with pytest.raises(RuntimeError, match=r"_FlattenedGrad.*\(12,\).*\(3, 4\)"):
+        _FlattenedGrad.apply(x).backward(upstream((3, 4)))
+    a, b = leaf(3), leaf(3)
+    with pytest.raises(RuntimeError, match="returned 1 gradients for 2 inputs"):
+        _TooFewGrads.apply(a, b).sum().backward()
+
+
+def test_square_transposed_gradient_is_not_caught_by_shape_but_by_gradcheck() -> None:
+    """For a square input the shape check cannot see the bug; gradcheck must."""
+    x = leaf(3, 3)
+    from tinylm.testing import GradcheckError
+
+    with pytest.raises(GradcheckError):
+        gradcheck(lambda t: _TransposedGrad.apply(t), [x])
+
+
+# ---------------------------------------------------------------------------------------
+# Topological sort: iterative, and correct on shared subgraphs
+# ---------------------------------------------------------------------------------------
+
+
+def test_chain_of_100_000_ops_does_not_hit_the_recursion_limit() -> None:
+    """An iterative sort: a 100 000-op chain is 100x deeper than the recursion limit."""
+    assert sys.getrecursionlimit() < 100_000
+    x = leaf(2)
+    y = x
+    for _ in range(100_000):
+        y = -y  # an even number of negations: dy/dx = +1
+    g = upstream((2,))
+    y.backward(g, retain_graph=True)
+    np.testing.assert_array_equal(x.grad.numpy(), g)
+    del y  # dropping the kept graph does not recurse 100 000 deep either
+
+
+def test_diamond_graph_gets_the_summed_gradient() -> None:
+    """x -> a -> (b, c) -> d: both paths through a reach x, and a's gradient is complete
+    (both of its consumers done) before a's own backward runs."""
+    x = leaf(4)
+    a = x * 3.0
+    b = a.exp()
+    c = a * a
+    d = b * c + a
+    g = upstream((4,))
+    d.backward(g)
+    xn = x.numpy()
+    an = 3 * xn
+    # dd/da = e^a·a² + e^a·2a + 1, then da/dx = 3
+    expected = g * (np.exp(an) * an**2 + np.exp(an) * 2 * an + 1) * 3
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12)
+    gradcheck(lambda t: (t * 3.0).exp() * (t * 3.0) * (t * 3.0) + t * 3.0, [leaf(4)])
+
+
+def test_tensor_used_twice_gets_the_sum_of_both_gradients() -> None:
+    x = leaf(3, 2)
+    y = x * x
+    g = upstream((3, 2))
+    y.backward(g)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy() * g, rtol=1e-14)
+    x2 = leaf(3)
+    (x2 + x2 + x2).backward(g[:, 0])
+    np.testing.assert_allclose(x2.grad.numpy(), 3 * g[:, 0], rtol=1e-14)
+
+
+# ---------------------------------------------------------------------------------------
+# Accumulation, freeing, retain_graph
+# ---------------------------------------------------------------------------------------
+
+
+def test_leaves_accumulate_across_backward_calls() -> None:
+    x = leaf(3)
+    g1, g2 = upstream((3,)), upstream((3,))
+    (x * 2.0).backward(g1)
+    (x.exp()).backward(g2)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * g1 + np.exp(x.numpy()) * g2, rtol=1e-14)
+    x.zero_grad()
+    assert x.grad is None
+
+
+def test_graph_is_freed_and_second_backward_raises() -> None:
+    x = leaf(3)
+    y = (x * 2.0).exp().sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match=r"already freed.*retain_graph=True"):
+        y.backward()
+
+
+def test_retain_graph_allows_a_second_backward() -> None:
+    x = leaf(3)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    first = x.grad.numpy().copy()
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * first, rtol=1e-14)
+    with pytest.raises(RuntimeError, match="already freed"):
+        y.backward()
+
+
+def test_freed_node_drops_saved_arrays() -> None:
+    x = leaf(3)
+    y = x.exp()
+    node = y.grad_fn
+    assert node is not None and node.ctx.saved_arrays
+    y.sum().backward()
+    assert node.freed and node.ctx is None and node.inputs == ()
+
+
+# ---------------------------------------------------------------------------------------
+# Grad mode
+# ---------------------------------------------------------------------------------------
+
+
+def test_no_grad_context_manager_and_nesting_with_enable_grad() -> None:
+    x = leaf(2)
+    assert tinylm.is_grad_enabled()
+    with tinylm.no_grad():
+        assert not tinylm.is_grad_enabled()
+        y = x * 2.0
+        with tinylm.enable_grad():
+            assert tinylm.is_grad_enabled()
+            z = x * 2.0
+            with tinylm.no_grad():
+                assert not tinylm.is_grad_enabled()
+            assert tinylm.is_grad_enabled()
+        assert not tinylm.is_grad_enabled()
+    assert tinylm.is_grad_enabled()
+    assert not y.requires_grad and y.grad_fn is None
+    assert z.requires_grad and z.grad_fn is not None
+
+
+def test_no_grad_restores_the_mode_after_an_exception() -> None:
+    with pytest.raises(KeyError):
+        with tinylm.no_grad():
+            raise KeyError("boom")
+    assert tinylm.is_grad_enabled()
+
+
+def test_set_grad_enabled() -> None:
+    with tinylm.set_grad_enabled(False):
+        assert not tinylm.is_grad_enabled()
+    with tinylm.set_grad_enabled(True):
+        assert tinylm.is_grad_enabled()
+
+
+@tinylm.no_grad
+def _bare(t: tinylm.Tensor) -> tuple[tinylm.Tensor, bool]:
+    """Docstring kept by the decorator."""
+    return t * 2.0, tinylm.is_grad_enabled()
+
+
+@tinylm.no_grad()
+def _called(t: tinylm.Tensor) -> tuple[tinylm.Tensor, bool]:
+    return t * 2.0, tinylm.is_grad_enabled()
+
+
+class _Model:
+    def __init__(self) -> None:
+        self.scale = 3.0
+
+    @tinylm.no_grad
+    def bare(self, t: tinylm.Tensor) -> tuple[tinylm.Tensor, bool]:
+        return t * self.scale, tinylm.is_grad_enabled()
+
+    @tinylm.no_grad()
+    def called(self, t: tinylm.Tensor) -> tuple[tinylm.Tensor, bool]:
+        return t * self.scale, tinylm.is_grad_enabled()
+
+
+@pytest.mark.parametrize(
+    "fn", [_bare, _called, _Model().bare, _Model().called], ids=["bare", "called", "m", "m()"]
+)
+def test_no_grad_decorator(fn: Any) -> None:
+    x = leaf(2)
+    y, enabled = fn(x)
+    assert not enabled and not y.requires_grad
+    assert tinylm.is_grad_enabled()  # restored after the call
+
+
+def test_no_grad_decorator_keeps_name_and_doc_and_works_twice() -> None:
+    assert _bare.__name__ == "_bare" and "Docstring" in _bare.__doc__
+    x = leaf(2)
+    _bare(x)
+    _Model().bare(x)
+    y, enabled = _Model().bare(x)  # a second call still runs without grad
+    assert not enabled and not y.requires_grad
+    np.testing.assert_allclose(y.numpy(), 3 * x.numpy())
+
+
+# ---------------------------------------------------------------------------------------
+# Implicit gradients
+# ---------------------------------------------------------------------------------------
+
+
+def test_backward_of_non_scalar_needs_a_gradient() -> None:
+    x = leaf(2, 3)
+    y = x * 2.0
+    with pytest.raises(RuntimeError, match=r"single-element.*\(2, 3\).*gradient="):
+        y.backward()
+    with pytest.raises(tinylm.TinyLMError, match=r"gradient has shape \(3,\).*\(2, 3\)"):
+        y.backward(np.ones(3))
+    y.backward(tinylm.tensor(upstream((2, 3))))  # a Tensor works as the gradient too
+
+
+def test_backward_of_one_element_tensor_of_any_rank() -> None:
+    x = leaf(1, 1)
+    (x * 5.0).backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[5.0]])
+
+
+def test_backward_without_graph_raises() -> None:
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        tinylm.randn(3).sum().backward()
+    x = leaf(3)
+    with tinylm.no_grad():
+        y = (x * 2.0).sum()
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        y.backward()
+
+
+# ---------------------------------------------------------------------------------------
+# In-place modification of tensors saved for backward
+# ---------------------------------------------------------------------------------------
+
+
+def test_inplace_change_of_a_saved_input_raises() -> None:
+    x = leaf(3)
+    a = tinylm.randn(3, dtype=tinylm.float64)
+    y = x * a  # Mul saves a for dy/dx = a
+    a.add_(1.0)
+    with pytest.raises(RuntimeError, match=r"Mul saved for backward was modified in place"):
+        y.sum().backward()
+
+
+def test_inplace_change_of_a_saved_output_raises() -> None:
+    x = leaf(3)
+    y = x.exp()  # Exp saves its output y for dy/dx = y
+    with tinylm.no_grad():
+        y.mul_(2.0)
+    with pytest.raises(RuntimeError, match=r"Exp saved for backward"):
+        y.sum().backward()
+
+
+def test_inplace_change_through_a_view_raises() -> None:
+    x = leaf(3)
+    base = tinylm.randn(2, 3, dtype=tinylm.float64)
+    row = base[0]  # a view: shares base's memory and version counter
+    y = x * row
+    base[0] = 7.0
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y.sum().backward()
+    x2 = leaf(3)
+    y2 = x2 * base
+    base.detach().zero_()  # detach shares memory, hence the version counter too
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y2.sum().backward()
+
+
+def test_inplace_change_of_a_tensor_backward_does_not_need_is_fine() -> None:
+    """Add's gradient does not depend on its inputs' values, so changing them is safe."""
+    x = leaf(3)
+    a = tinylm.randn(3, dtype=tinylm.float64)
+    y = x + a
+    a.add_(1.0)
+    a.data = a.data * 5
+    g = upstream((3,))
+    y.backward(g)
+    np.testing.assert_array_equal(x.grad.numpy(), g)
+
+
+def test_inplace_on_a_tensor_that_requires_grad_is_refused_under_grad_mode() -> None:
+    x = leaf(3)
+    with pytest.raises(RuntimeError, match=r"add_.*no_grad"):
+        x.add_(1.0)
+    with pytest.raises(RuntimeError, match="__setitem__"):
+        x[0] = 1.0
+    with tinylm.no_grad():  # how optimizers update parameters
+        x.add_(1.0)
+        x[0] = 1.0
+    assert x.numpy()[0] == 1.0
+
+
+def test_inplace_works_on_0d_results() -> None:
+    """0-d results are arrays, not numpy scalars, so they can be changed in place."""
+    s = tinylm.randn(3).sum()
+    s.fill_(2.0)
+    assert s.item() == 2.0
+    x = tinylm.zeros(3)
+    x[1].add_(5.0)  # a single element is a view into x, as in PyTorch
+    assert x.tolist() == [0.0, 5.0, 0.0]
+
+
+# ---------------------------------------------------------------------------------------
+# retain_grad, detach, leaves
+# ---------------------------------------------------------------------------------------
+
+
+def test_retain_grad_on_non_leaf() -> None:
+    x = leaf(3)
+    h = x * 2.0
+    h.retain_grad()
+    other = x * 3.0  # a non-leaf without retain_grad
+    y = (h.tanh() + other).sum()
+    y.backward()
+    np.testing.assert_allclose(h.grad.numpy(), 1 - np.tanh(h.numpy()) ** 2, rtol=1e-14)
+    assert other.grad is None
+    np.testing.assert_allclose(x.grad.numpy(), 2 * h.grad.numpy() + 3, rtol=1e-14)
+    assert x.is_leaf and not h.is_leaf
+
+
+def test_retain_grad_needs_requires_grad() -> None:
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        tinylm.randn(2).retain_grad()
+
+
+def test_detach_cuts_the_graph_and_shares_memory() -> None:
+    x = leaf(3)
+    y = x * 2.0
+    d = y.detach()
+    assert not d.requires_grad and d.grad_fn is None and d.is_leaf
+    assert np.shares_memory(d.data, y.data)
+    z = (y * d).sum()  # d is a constant: dz/dx = 2·d
+    z.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * d.numpy(), rtol=1e-14)
+
+
+def test_requires_grad_cannot_be_turned_off_on_a_non_leaf() -> None:
+    y = leaf(2) * 2.0
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        y.requires_grad = False
+    y.detach().requires_grad_(False)
+
+
+def test_only_inputs_that_need_it_get_a_gradient() -> None:
+    x = leaf(3)
+    c = tinylm.randn(3, dtype=tinylm.float64)
+    (x * c).sum().backward()
+    assert c.grad is None
+    np.testing.assert_allclose(x.grad.numpy(), c.numpy())
+    # no input requires grad: nothing is recorded
+    y = c * c
+    assert not y.requires_grad and y.grad_fn is None
+
+
+def test_gradients_keep_the_leaf_dtype() -> None:
+    x32 = tinylm.randn(3, requires_grad=True)
+    x64 = leaf(3)
+    (x32 * x64).sum().backward()  # the product is float64
+    assert x32.grad.dtype == tinylm.float32 and x64.grad.dtype == tinylm.float64
+
+
+def test_grad_never_aliases_the_upstream_gradient() -> None:
+    x = leaf(3)
+    g = upstream((3,))
+    (x + 0.0).backward(g)
+    assert not np.shares_memory(x.grad.data, g)
+    (x + 0.0).backward(g)  # accumulation writes a new array, g is untouched
+    np.testing.assert_allclose(x.grad.numpy(), 2 * g)
+
+
+class _Cube(Function):
+    """A user-defined op, written the way the docs teach: y = x³, dy/dx = 3x²."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x**3
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_arrays
+        return g * 3 * x**2
+
+
+@given(x=st_tl.arrays(shape=st_tl.shapes(max_dims=3, max_side=4), min_value=-3, max_value=3))
+def test_user_defined_function_gradchecks(x: np.ndarray) -> None:
+    gradcheck(lambda t: _Cube.apply(t), [tinylm.Tensor(x, requires_grad=True)])
