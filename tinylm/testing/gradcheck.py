@@ -143,7 +143,8 @@ def gradcheck(
                     numeric,
                     atol,
                     rtol,
-                    f"input {i} element {np.unravel_index(flat, shape)}",
+                    # plain ints: numpy 2 would print (np.int64(1), np.int64(2))
+                    f"input {i} element {tuple(int(k) for k in np.unravel_index(flat, shape))}",
                 )
         else:
             for d in range(n_directions):
