@@ -330,9 +330,10 @@ def _topological_order(root: Tensor) -> list[Tensor]:
         if node is not None:
             if node.freed:
                 raise RuntimeError(
-                    f"backward: the graph through {node.name} was already freed by an earlier "
-                    "backward(); call backward(retain_graph=True) the first time if you need "
-                    "to go through it twice"
+                    f"backward: the graph through {node.name} (output {tensor.shape} "
+                    f"{tensor.dtype}) was already freed by an earlier backward(); call "
+                    "backward(retain_graph=True) the first time if you need to go through it "
+                    "twice"
                 )
             for inp in node.inputs:
                 if inp.requires_grad and id(inp) not in visited:

@@ -594,6 +594,8 @@ class Concat(Function):
         ndim = xs[0].ndim
         if ndim == 0:
             raise TinyLMError("concat: zero-dimensional tensors cannot be concatenated")
+        if not -ndim <= axis < ndim:
+            raise TinyLMError(f"concat: axis {axis} is out of range for tensors with {ndim} dims")
         ax = axis % ndim
         for i, x in enumerate(xs):
             if x.ndim != ndim or any(
@@ -626,7 +628,10 @@ class Stack(Function):
                     f"stack: all tensors must have the same shape; tensor 0 is {xs[0].shape} "
                     f"but tensor {i} is {x.shape}"
                 )
-        ctx.axis = axis % (xs[0].ndim + 1)
+        ndim = xs[0].ndim + 1  # the result has one more axis
+        if not -ndim <= axis < ndim:
+            raise TinyLMError(f"stack: axis {axis} is out of range for a result with {ndim} dims")
+        ctx.axis = axis % ndim
         return array_module(xs[0]).stack(xs, axis=ctx.axis)
 
     @staticmethod

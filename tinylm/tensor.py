@@ -848,7 +848,10 @@ def _array_from_python(data: Any, dtype: Any, xp: ModuleType) -> Any:
     """Convert Python numbers / nested lists to an array with PyTorch's default dtypes."""
     if isinstance(data, list | tuple) and any(isinstance(d, Tensor) for d in _flat(data)):
         data = _nested_to_numpy(data)
-    array = np.asarray(data)
+    try:
+        array = np.asarray(data)
+    except ValueError:  # numpy >= 1.24 refuses ragged nested lists outright
+        array = np.empty(0, dtype=object)
     if array.dtype == object:
         raise TinyLMError("tensor: could not build a tensor from ragged or non-numeric data")
     if dtype is not None:
