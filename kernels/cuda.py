@@ -25,7 +25,7 @@ from . import reference as _ref
 
 KERNEL_DIR = Path(__file__).resolve().parent
 WARPS_PER_BLOCK = 4  # must match common.cuh: one warp per row, 4 rows per block
-ATTENTION_HEAD_DIMS = (32, 64, 128)  # the instantiated template variants of attention.cu
+ATTENTION_HEAD_DIMS = (32, 64)  # the instantiated template variants of attention.cu
 FWD_BR, BWD_BK = 64, 64  # threads per block of the attention kernels (see attention.cu)
 
 _ATTENTION_NAMES = tuple(

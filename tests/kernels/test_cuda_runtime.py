@@ -1,0 +1,142 @@
+"""CUDA kernels vs the reference on a real GPU (skipped without CuPy or a device).
+
+Output buffers are poisoned with NaN before each launch (a kernel that forgets to write an
+entry leaves a NaN), and upstream gradients are random (all-ones hides transposition bugs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tinylm.kernels import reference
+
+try:
+    import cupy
+
+    HAVE_GPU = bool(cupy.cuda.is_available())
+except Exception:
+    cupy, HAVE_GPU = None, False
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not HAVE_GPU, reason="needs CuPy and a CUDA device"),
+]
+
+
+@pytest.fixture
+def poisoned_empty(monkeypatch):
+    """Make cupy.empty/empty_like return NaN-filled buffers inside the wrappers."""
+    from tinylm.kernels import cuda
+
+    real_empty, real_like = cupy.empty, cupy.empty_like
+
+    def empty(*a, **k):
+        out = real_empty(*a, **k)
+        out.fill(np.nan)
+        return out
+
+    def empty_like(*a, **k):
+        out = real_like(*a, **k)
+        out.fill(np.nan)
+        return out
+
+    monkeypatch.setattr(cuda.cupy, "empty", empty)
+    monkeypatch.setattr(cuda.cupy, "empty_like", empty_like)
+
+
+def _check(op, args, kwargs, tol=2e-5):
+    from tinylm.kernels import cuda
+
+    got = getattr(cuda, op)(
+        *[cupy.asarray(a) if isinstance(a, np.ndarray) else a for a in args], **kwargs
+    )
+    got = got if isinstance(got, tuple) else (got,)
+    want = getattr(reference, op)(
+        *[
+            a.astype(np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+            for a in args
+        ],
+        **kwargs,
+    )
+    want = want if isinstance(want, tuple) else (want,)
+    for g, w in zip(got, want):
+        g = cupy.asnumpy(g)
+        assert not np.isnan(g).any(), f"{op}: an output entry was never written"
+        scale = max(1.0, float(np.abs(w).max()))
+        np.testing.assert_allclose(g, w, rtol=tol, atol=tol * scale, err_msg=op)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 33), (4, 3, 129), (64, 2000)])
+def test_rowwise_kernels(shape, poisoned_empty):
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(shape) * 3).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    _check("softmax_forward", (x,), {})
+    _check("softmax_backward", (reference.softmax_forward(x), g), {})
+    _check("log_softmax_forward", (x,), {})
+    _check("log_softmax_backward", (reference.log_softmax_forward(x), g), {})
+    _check("gelu_forward", (x,), {})
+    _check("gelu_backward", (x, g), {})
+    w, b = (
+        rng.standard_normal(shape[-1]).astype(np.float32),
+        rng.standard_normal(shape[-1]).astype(np.float32),
+    )
+    _check("layer_norm_forward", (x, w, b), {"eps": 1e-5})
+    _, mean, rstd = reference.layer_norm_forward(x, w, b, 1e-5)
+    _check("layer_norm_backward", (g, x, w, mean, rstd), {}, tol=1e-4)
+
+
+@pytest.mark.parametrize("v", [5, 1000, 50257])
+def test_cross_entropy(v, poisoned_empty):
+    rng = np.random.default_rng(1)
+    logits = (rng.standard_normal((33, v)) * 4).astype(np.float32)
+    target = rng.integers(0, v, 33)
+    target[::5] = -100
+    _check("cross_entropy_forward", (logits, target), {"ignore_index": -100})
+    _, lse = reference.cross_entropy_forward(logits, target, -100)
+    grad_rows = rng.standard_normal(33).astype(np.float32)
+    _check("cross_entropy_backward", (logits, target, lse, grad_rows), {"ignore_index": -100})
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("tq,tk", [(1, 1), (100, 100), (33, 130), (130, 33), (257, 257)])
+@pytest.mark.parametrize("d", [32, 64])
+def test_flash_attention(causal, tq, tk, d, poisoned_empty):
+    rng = np.random.default_rng(2)
+    q, k, v = (rng.standard_normal((2, 3, t, d)).astype(np.float32) for t in (tq, tk, tk))
+    kw = {"scale": d**-0.5, "is_causal": causal}
+    _check("attention_forward", (q, k, v), kw)
+    out, lse = reference.attention_forward(q, k, v, **kw)
+    gout = rng.standard_normal(out.shape).astype(np.float32)
+    _check("attention_backward", (q, k, v, out, lse, gout), kw, tol=1e-4)
+
+
+@pytest.mark.parametrize("decoupled", [True, False])
+def test_adam(decoupled):
+    from tinylm.kernels import cuda
+
+    rng = np.random.default_rng(3)
+    p = rng.standard_normal(1000).astype(np.float32)
+    p_gpu, m_gpu, v_gpu = (
+        cupy.asarray(p),
+        cupy.zeros(1000, np.float32),
+        cupy.zeros(1000, np.float32),
+    )
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    hyper = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.1, decoupled=decoupled)
+    for step in range(1, 51):
+        g = rng.standard_normal(1000).astype(np.float32)
+        cuda.adam_update(p_gpu, cupy.asarray(g), m_gpu, v_gpu, step=step, **hyper)
+        reference.adam_update(p, g, m, v, step=step, **hyper)
+    np.testing.assert_allclose(cupy.asnumpy(p_gpu), p, rtol=1e-5, atol=1e-5)
+
+
+def test_float64_falls_back_to_reference():
+    from tinylm.kernels import cuda
+
+    x = cupy.asarray(np.random.default_rng(4).standard_normal((5, 7)))
+    np.testing.assert_allclose(
+        cupy.asnumpy(cuda.softmax_forward(x)),
+        reference.softmax_forward(cupy.asnumpy(x)),
+        rtol=1e-14,
+    )
