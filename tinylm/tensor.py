@@ -435,6 +435,9 @@ class Tensor:
         if _is_float(a.dtype) != _is_float(b.dtype):
             target = a.dtype if _is_float(a.dtype) else b.dtype
             a, b = a.to(target), b.to(target)
+        elif function is ops.Div and not _is_float(a.dtype):
+            # int / int is a float: the default dtype, as in PyTorch (numpy would give float64)
+            a, b = a.to(_default_dtype), b.to(_default_dtype)
         return function.apply(a, b)
 
     def __add__(self, other: Any) -> Tensor:
