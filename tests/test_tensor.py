@@ -181,7 +181,7 @@ UNARY = [
     lambda x: tinylm.where(x > 0, x, 0.0),
     lambda x: x.maximum(0.0) + x.minimum(x * 2),
     lambda x: x.clone(),
-    lambda x: x**2 + x ** x.abs(),
+    lambda x: x**2 + (x.abs() + 1.0) ** x,
 ]
 SCALAR_BOTH_SIDES = [
     lambda x: x + 2.0,
