@@ -202,7 +202,7 @@ class LessonInfo:
 
     number: int
     name: str  # file stem, e.g. "03_binary_cross_entropy"
-    title: str  # the H1 heading
+    title: str  # the H1 heading without its number
     path: Path
     minutes: int | None  # from the "Time: N min" line
     prerequisites: str  # from the "Prerequisites: ..." line
@@ -235,7 +235,8 @@ def code_fences(markdown: str) -> list[CodeFence]:
 
 def _lesson_info(path: Path) -> LessonInfo:
     text = path.read_text(encoding="utf-8")
-    title = next((ln[2:].strip() for ln in text.splitlines() if ln.startswith("# ")), path.stem)
+    heading = next((ln[2:].strip() for ln in text.splitlines() if ln.startswith("# ")), path.stem)
+    title = re.sub(r"^\d+\s*[—–-]\s*", "", heading)  # "03 — Title" -> "Title"
     minutes = re.search(r"Time:\s*(?:about\s*)?(\d+)\s*min", text)
     prereq = re.search(r"Prerequisites:\s*([^\n*]+)", text)
     return LessonInfo(
