@@ -211,23 +211,18 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 
 def _add_lessons(sub: Any) -> None:
-    p = sub.add_parser("lessons", help="list the lessons, or run one: `tinylm lessons run 03`")
-    p.add_argument("action", nargs="?", choices=["list", "run"], default="list")
-    p.add_argument("lesson", nargs="?", help="lesson number or name (for run)")
-    p.add_argument("--fast", action="store_true", help="short iteration counts (as in CI)")
+    p = sub.add_parser(
+        "lessons",
+        help="list the lessons, or run one: `tinylm lessons run 03 [--fast]`",
+        add_help=False,
+    )
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="`list` or `run NN [--fast]`")
 
 
 def _cmd_lessons(args: argparse.Namespace) -> int:
     from tinylm import lessons
 
-    if args.action == "list":
-        for info in lessons.list_lessons():
-            print(f"{info.number}  {info.title}")
-        return 0
-    if not args.lesson:
-        raise ValueError("which lesson? e.g. `tinylm lessons run 03`")
-    lessons.run_lesson(args.lesson, fast=args.fast)
-    return 0
+    return lessons.cli(args.rest)
 
 
 _COMMANDS = {
