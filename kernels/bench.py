@@ -2,8 +2,8 @@
 
 Run as ``tinylm bench kernels`` (or ``python benchmarks/bench_kernels.py``). Every kernel is
 timed forward + backward (Adam: one step) on transformer-sized arrays, float32. Timings are
-best-of-N, and the backends are interleaved inside each repetition so that a noisy neighbour
-slows all of them alike: compare the ratios (taken in one run), not absolute times.
+best-of-N per backend, all in one run: compare the ratios, not absolute times (a busy machine
+slows everything).
 
 Columns: milliseconds per backend; ``numba/numpy`` and ``numba/torch`` are speed-ups (>1 means
 Numba is faster); ``GB/s`` is the bytes every fused pass must move (inputs read once, outputs
@@ -209,21 +209,24 @@ def _make_benches(quick: bool) -> list[Bench]:
 
 
 def run_benches(benches: list[Bench], repeats: int) -> None:
-    """Best-of-``repeats`` time per backend, backends interleaved within each repetition."""
+    """Best-of-``repeats`` time per backend.
+
+    Each backend runs its repetitions back to back after two warm-up calls (the first compiles
+    Numba/CUDA kernels). Alternating backends call by call would be unfair: after a parallel
+    region, OpenMP threads (PyTorch's, and Numba's when it uses OpenMP) keep spinning for a
+    while and steal the cores from whichever library runs next.
+    """
     for bench in benches:
         for name, fn in bench.runs.items():
-            fn()  # warm-up: compiles Numba/CUDA kernels, fills caches
-            if name == "cupy":
-                _sync_cupy()
-        best = dict.fromkeys(bench.runs, math.inf)
-        for _ in range(repeats):
-            for name, fn in bench.runs.items():
+            best = math.inf
+            for i in range(repeats + 2):
                 start = time.perf_counter()
                 fn()
                 if name == "cupy":
                     _sync_cupy()
-                best[name] = min(best[name], time.perf_counter() - start)
-        bench.times = best
+                if i >= 2:
+                    best = min(best, time.perf_counter() - start)
+            bench.times[name] = best
 
 
 def format_table(benches: list[Bench], bandwidth: float) -> str:
