@@ -166,9 +166,10 @@ def arrays(
 def _float32_inside(lo: float, hi: float) -> tuple[float, float]:
     """The float32 bounds nearest to [lo, hi] that lie inside it."""
     lo32, hi32 = np.float32(lo), np.float32(hi)
-    if lo32 < lo:
+    # compare as float64: next to a float32, numpy would round the Python float to float32
+    if float(lo32) < lo:
         lo32 = np.nextafter(lo32, np.float32(np.inf))
-    if hi32 > hi:
+    if float(hi32) > hi:
         hi32 = np.nextafter(hi32, np.float32(-np.inf))
     return float(lo32), float(hi32)
 
