@@ -854,3 +854,61 @@ def test_comparisons_are_bool_and_carry_no_grad(shapes: Any, data: Any) -> None:
     y = tinylm.Tensor(data.draw(st_tl.arrays(shape=shapes[0], elements=grid(1 / 8))))
     tinylm.where(x > y, x, y).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), (a_np > y.numpy()).astype(np.float64))
+
+
+# ---------------------------------------------------------------------------------------
+# Softmax, log-softmax and logsumexp: properties and stability
+# ---------------------------------------------------------------------------------------
+
+
+@given(
+    x=st_tl.arrays(shape=st_tl.shapes(min_dims=1, max_dims=3), min_value=-1e4, max_value=1e4),
+    c=st.floats(-100, 100),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    data=st.data(),
+)
+def test_softmax_properties(x: np.ndarray, c: float, dtype: Any, data: Any) -> None:
+    """Rows sum to 1, adding a constant changes nothing, logits of ±1e4 stay finite."""
+    dim = data.draw(st.integers(-x.ndim, x.ndim - 1), label="dim")
+    x = x.astype(dtype)
+    eps = np.finfo(dtype).eps
+    t = tinylm.Tensor(x, requires_grad=True)
+    p = t.softmax(dim)
+    assert p.dtype == dtype
+    pn = p.numpy()
+    assert np.all(np.isfinite(pn)) and np.all((pn >= 0) & (pn <= 1))
+    np.testing.assert_allclose(pn.sum(axis=dim), 1.0, rtol=0, atol=x.shape[dim] * 4 * eps)
+    shifted = tinylm.Tensor((x.astype(np.float64) + c).astype(dtype)).softmax(dim).numpy()
+    # adding c moves the logits by up to |x|·eps through rounding; p moves by as much
+    np.testing.assert_allclose(shifted, pn, rtol=0, atol=1e4 * 8 * eps)
+    log_p = t.log_softmax(dim)
+    assert np.all(np.isfinite(log_p.numpy())) and np.all(log_p.numpy() <= 0)
+    np.testing.assert_allclose(np.exp(log_p.numpy()), pn, rtol=0, atol=8 * eps)
+    np.testing.assert_allclose(
+        log_p.logsumexp(dim=dim).numpy(), 0.0, rtol=0, atol=x.shape[dim] * 8 * eps
+    )
+    # backward stays finite too
+    (p * tinylm.Tensor(np.ones_like(x) * 0.5) + log_p).sum().backward()
+    assert np.all(np.isfinite(t.grad.numpy()))
+
+
+def test_softmax_and_logsumexp_of_huge_logits() -> None:
+    """The naive formulas overflow: e^10000 = inf, inf/inf = nan."""
+    x = tinylm.tensor([1e4, -1e4, 0.0])
+    np.testing.assert_array_equal(x.softmax().numpy(), [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(x.log_softmax().numpy(), [0.0, -2e4, -1e4])
+    two = tinylm.tensor([1e4, 1e4], dtype=tinylm.float64)
+    np.testing.assert_allclose(two.logsumexp().item(), 1e4 + np.log(2), rtol=1e-15)
+    np.testing.assert_allclose((-two).logsumexp().item(), -1e4 + np.log(2), rtol=1e-15)
+
+
+def test_repeated_indices_scatter_add_their_gradients() -> None:
+    """x[[0, 0, 2]]: element 0 is used twice, so its gradient is the sum of both copies."""
+    x = tinylm.Tensor(np.arange(4.0), requires_grad=True)
+    g = np.array([1.5, -2.0, 4.0])
+    x[[0, 0, 2]].backward(g)
+    np.testing.assert_array_equal(x.grad.numpy(), [-0.5, 0.0, 4.0, 0.0])
+    m = tinylm.Tensor(np.zeros((2, 3)), requires_grad=True)
+    rows, cols = tinylm.tensor([1, 1, 1]), tinylm.tensor([2, 2, 0])
+    m[rows, cols].backward(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(m.grad.numpy(), [[0, 0, 0], [3.0, 0, 3.0]])
