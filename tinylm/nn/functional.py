@@ -30,6 +30,7 @@ from tinylm.kernels import registry
 from tinylm.tensor import Tensor, default_generator
 
 __all__ = [
+    "attention_weights",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
