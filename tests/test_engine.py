@@ -482,3 +482,29 @@ class _Cube(Function):
 @given(x=st_tl.arrays(shape=st_tl.shapes(max_dims=3, max_side=4), min_value=-3, max_value=3))
 def test_user_defined_function_gradchecks(x: np.ndarray) -> None:
     gradcheck(lambda t: _Cube.apply(t), [tinylm.Tensor(x, requires_grad=True)])
+
+
+def test_augmented_assignment_updates_in_place_under_no_grad():
+    w = tinylm.randn(3, dtype=tinylm.float64, requires_grad=True)
+    (w * w).sum().backward()
+    expected = w.numpy() - 0.1 * w.grad.numpy()
+    same = w
+    with tinylm.no_grad():
+        w -= 0.1 * w.grad
+    assert w is same and w.requires_grad and w.is_leaf
+    np.testing.assert_allclose(w.numpy(), expected)
+
+
+def test_augmented_assignment_on_a_leaf_that_requires_grad_is_refused():
+    w = tinylm.randn(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"\+=.*in-place"):
+        w += 1
+
+
+def test_augmented_assignment_on_a_non_leaf_keeps_the_graph_correct():
+    x = tinylm.randn(4, dtype=tinylm.float64, requires_grad=True)
+    y = x * 3.0
+    y += x  # y = 4x
+    u = np.random.default_rng(0).standard_normal(4)
+    y.backward(u)
+    np.testing.assert_allclose(x.grad.numpy(), 4 * u)

@@ -392,6 +392,30 @@ class Tensor:
         self._data[_raw_index(index)] = value.data if isinstance(value, Tensor) else value
         self._version_counter.value += 1
 
+    def _augmented(self, op: str, other: Any, out_of_place: Any, in_place: Any) -> Tensor:
+        """``x += y`` and friends, as in PyTorch: in place when no graph is being recorded
+        through ``x`` or ``y`` (e.g. ``w -= lr * w.grad`` under ``no_grad``); a leaf that
+        requires grad cannot be changed in place while recording; a non-leaf gets the
+        out-of-place result (same value, and the graph stays correct)."""
+        other_grad = isinstance(other, Tensor) and other.requires_grad
+        if autograd.is_grad_enabled() and (self.requires_grad or other_grad):
+            if self.requires_grad and self.is_leaf:
+                self._check_inplace(op)
+            return out_of_place(self, other)
+        return in_place(other)
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._augmented("+=", other, Tensor.__add__, self.add_)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._augmented("-=", other, Tensor.__sub__, self.sub_)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._augmented("*=", other, Tensor.__mul__, self.mul_)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._augmented("/=", other, Tensor.__truediv__, self.div_)
+
     def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
         return self._inplace("add_", self._data + alpha * _raw(other))
 
