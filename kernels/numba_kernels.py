@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import math
 
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
@@ -35,15 +36,35 @@ _pjit = njit(cache=True, parallel=True, fastmath=FASTMATH)
 _sjit = njit(cache=True, fastmath=FASTMATH)
 
 
+# Below this much work (elements, or q-k pairs times D for attention) a kernel runs on the
+# calling thread alone: waking the other threads costs more than it saves, and on a busy
+# machine waiting for a descheduled thread can cost a whole scheduler time slice (~10 ms).
+SMALL_WORK = 1 << 15
+SMALL_ATTENTION_WORK = 1 << 21  # B*H*Tq*Tk*D multiply-adds: ~0.1 ms on one core
+
+
 def _float32_or_64(fn):
-    """Run ``fn`` for float32/float64 inputs; other dtypes (e.g. float16) take the reference."""
+    """Run ``fn`` for float32/float64 inputs (other dtypes, e.g. float16, take the reference),
+    single-threaded when the work is small."""
     fallback = getattr(_ref, fn.__name__)
+    is_attention = fn.__name__.startswith("attention")
 
     @functools.wraps(fn)
     def wrapper(first, *args, **kwargs):
         if first.dtype not in (np.float32, np.float64):
             return fallback(first, *args, **kwargs)
-        return fn(first, *args, **kwargs)
+        if is_attention:
+            small = first.size * args[0].shape[-2] < SMALL_ATTENTION_WORK
+        else:
+            small = first.size < SMALL_WORK
+        if not small:
+            return fn(first, *args, **kwargs)
+        threads = numba.get_num_threads()
+        numba.set_num_threads(1)
+        try:
+            return fn(first, *args, **kwargs)
+        finally:
+            numba.set_num_threads(threads)
 
     return wrapper
 
