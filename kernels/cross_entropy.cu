@@ -19,10 +19,11 @@ extern "C" __global__ void cross_entropy_forward(const float* __restrict__ logit
     for (int j = lane; j < V; j += WARP_SIZE) s += __expf(lr[j] - m);
     s = warp_sum(s);
     if (lane == 0) {
-        float l = m + logf(s);
+        float log_s = logf(s);
         long long t = target[row];
-        lse[row] = l;
-        loss[row] = (t == ignore_index) ? 0.f : l - lr[t];
+        lse[row] = m + log_s;
+        // log s - (logit_t - m) keeps float32 precision for large logits (see softmax.cu)
+        loss[row] = (t == ignore_index) ? 0.f : log_s - (lr[t] - m);
     }
 }
 

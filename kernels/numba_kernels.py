@@ -146,6 +146,14 @@ def _fast_exp_overload(x):
 # --------------------------------------------------------------------------------------------
 
 
+@njit(cache=True, fastmath=False)
+def _exact_sub(a, b):
+    """a - b compiled without fast-math: LLVM's flags live on each instruction, so even
+    inlined into a fast-math loop this subtraction may not be reassociated (which would
+    turn (x - m) - log s back into the imprecise x - (m + log s))."""
+    return a - b
+
+
 def _as_rows(x: np.ndarray) -> np.ndarray:
     """Contiguous (rows, C) view (or copy) of an (..., C) array."""
     return np.ascontiguousarray(x).reshape(-1, x.shape[-1])
@@ -191,9 +199,11 @@ def _log_softmax_forward_kernel(x, y):
         s = zero
         for j in range(x.shape[1]):
             s += fast_exp(x[i, j] - m)
-        lse = m + math.log(s)
+        # y = (x - m) - log s, not x - (m + log s): when |m| is large, m + log s rounds away
+        # the small log s in float32 (512 + 0.693 keeps only ~4 digits of 0.693).
+        log_s = math.log(s)
         for j in range(x.shape[1]):
-            y[i, j] = x[i, j] - lse
+            y[i, j] = _exact_sub(_exact_sub(x[i, j], m), log_s)
 
 
 @_pjit
@@ -258,9 +268,14 @@ def _cross_entropy_forward_kernel(logits, target, ignore_index, loss, lse):
         s = zero
         for j in range(logits.shape[1]):
             s += fast_exp(logits[i, j] - m)
-        lse[i] = m + math.log(s)
+        log_s = math.log(s)
+        lse[i] = m + log_s
         t = target[i]
-        loss[i] = 0 if t == ignore_index else lse[i] - logits[i, t]
+        if t == ignore_index:
+            loss[i] = 0
+        else:
+            # log s - (logit_t - m) keeps full precision for large logits (see log-softmax)
+            loss[i] = _exact_sub(log_s, _exact_sub(logits[i, t], m))
 
 
 @_pjit

@@ -52,8 +52,10 @@ extern "C" __global__ void log_softmax_forward(const float* __restrict__ x,
     m = warp_max(m);
     float s = 0.f;
     for (int j = lane; j < C; j += WARP_SIZE) s += __expf(xr[j] - m);
-    float lse = m + logf(warp_sum(s));
-    for (int j = lane; j < C; j += WARP_SIZE) y[row * C + j] = xr[j] - lse;
+    // (x - m) - log s, not x - (m + log s): for large |m| the sum m + log s rounds away
+    // most digits of log s in float32.
+    float log_s = logf(warp_sum(s));
+    for (int j = lane; j < C; j += WARP_SIZE) y[row * C + j] = (xr[j] - m) - log_s;
 }
 
 extern "C" __global__ void log_softmax_backward(const float* __restrict__ y,
