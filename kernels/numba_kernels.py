@@ -19,6 +19,15 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+
+# Numba's OpenMP threads spin after each kernel, waiting for the next one; OpenBLAS's threads
+# do the same after each matrix product. On a 2-core machine a training step alternates the
+# two, so each pool's spinning threads steal the cores the other pool needs (measured here:
+# a GPT step 2-3x slower). Passive waiting makes idle threads sleep instead. The variable is
+# read when the OpenMP runtime loads, i.e. at the first parallel kernel; a value the user set
+# is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numba
 import numpy as np
