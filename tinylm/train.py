@@ -223,7 +223,15 @@ def train(cfg: TrainConfig, resume: bool = False, stop_at: int | None = None) ->
     Returns a summary: final losses, iterations, tokens/s, the checkpoint path and a sample.
     Ctrl-C saves a checkpoint before returning (``summary["interrupted"]`` is True).
     """
+    previous_dtype = tinylm.get_default_dtype()
     tinylm.set_default_dtype(cfg.dtype)
+    try:
+        return _train(cfg, resume, stop_at)
+    finally:
+        tinylm.set_default_dtype(previous_dtype)  # leave the caller's setting as it was
+
+
+def _train(cfg: TrainConfig, resume: bool, stop_at: int | None) -> dict[str, Any]:
     if cfg.plot is not None and cfg.plot.lower() in ("", "none"):
         cfg = replace(cfg, plot=None)
     ckpt = _checkpoint_path(cfg)
