@@ -190,7 +190,10 @@ def main(argv: list[str] | None = None) -> int:
             cmd = [sys.executable, __file__, "--worker", name, "--init", str(init)]
             cmd += [a for a in (argv if argv is not None else sys.argv[1:])]
             print(f"running {name} ({args.iters} iterations) ...", flush=True)
-            out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+            # The same OpenBLAS setting that `import tinylm` makes when it loads before numpy
+            # (this script imports numpy first); PyTorch does not use OpenBLAS.
+            env = {"OPENBLAS_THREAD_TIMEOUT": "12", **os.environ}
+            out = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if out.returncode != 0:
                 print(out.stdout, out.stderr, file=sys.stderr)
                 return 1

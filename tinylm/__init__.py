@@ -5,7 +5,16 @@ backward engine) → ``ops`` (each op's forward and backward) → ``tensor`` (th
 class and creation functions) → ``nn`` → ``optim`` → ``models`` → ``cli``.
 """
 
-from tinylm.autograd import (
+import os
+
+# OpenBLAS's idle threads busy-wait for 2^28 cycles (~0.1 s) after every matrix product.
+# A training step alternates matrix products with Numba kernels, whose threads then find the
+# cores taken: on 2 cores a GPT step measured ~20 % slower. 2^12 cycles is enough to chain
+# back-to-back products. OpenBLAS reads this when numpy loads, so it only takes effect when
+# tinylm is imported before numpy (as by the `tinylm` command); a value the user set is kept.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "12")
+
+from tinylm.autograd import (  # noqa: E402
     Function,
     TinyLMError,
     enable_grad,
