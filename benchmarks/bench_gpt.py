@@ -42,6 +42,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--n-embd", type=int, default=128)
     p.add_argument("--block-size", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=12)
+    p.add_argument(
+        "--bias",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="biases in Linear/LayerNorm (nanoGPT's train.py default is --no-bias)",
+    )
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--min-lr", type=float, default=1e-4)
     p.add_argument("--warmup", type=int, default=100)
@@ -75,7 +81,7 @@ def model_config(args: argparse.Namespace, vocab_size: int) -> dict:
         n_head=args.n_head,
         n_embd=args.n_embd,
         dropout=0.0,
-        bias=True,
+        bias=args.bias,
     )
 
 
