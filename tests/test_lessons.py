@@ -203,3 +203,14 @@ def test_jupytext_reads_lessons_as_notebooks() -> None:
         notebook = jupytext.read(path)
         cells = [c.source for c in notebook.cells if c.cell_type == "code"]
         assert cells == [f.code for f in code_fences(_text(path))], path.name
+
+
+def test_expect_faster_checks_speed_only_in_full_runs(monkeypatch):
+    import tinylm.lessons as lessons_module
+
+    monkeypatch.setattr(lessons_module, "FAST", True)
+    assert lessons_module.expect_faster("ratio", 0.9, 0.5) == 0.9  # printed, not asserted
+    monkeypatch.setattr(lessons_module, "FAST", False)
+    with pytest.raises(AssertionError, match="below 0.5"):
+        lessons_module.expect_faster("ratio", 0.9, 0.5)
+    assert lessons_module.expect_faster("ratio", 0.4, 0.5) == 0.4
