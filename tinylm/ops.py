@@ -710,62 +710,57 @@ def _from_last(x: Any, axis: int) -> Any:
     return array_module(x).moveaxis(x, -1, axis)
 
 
-class Softmax(Function):
+class _RowwiseKernelOp(Function):
+    """An op along one axis computed by a kernel of the registry (``tinylm.kernels``).
+
+    The kernels work on the last axis, so the chosen axis is moved there and back. Forward
+    saves its output y, which is all either backward needs: ``kernel_backward(y, g)``.
+    """
+
+    kernel = ""  # registry name without the _forward/_backward suffix
+
+    @classmethod
+    def forward(cls, ctx: Context, x: Any, *, axis: int = -1) -> Any:
+        from tinylm.kernels import registry
+
+        if x.ndim == 0:
+            raise TinyLMError(f"{cls.kernel}: needs a tensor with at least 1 dim, got a scalar")
+        axis = normalize_axis(axis, x.ndim, cls.kernel)[0]
+        forward = registry.lookup(f"{cls.kernel}_forward", _device(x))
+        y = _from_last(forward(_to_last(x, axis)), axis)
+        ctx.axis = axis
+        ctx.save_for_backward(y)
+        return y
+
+    @classmethod
+    def backward(cls, ctx: Context, g: Any) -> Any:
+        from tinylm.kernels import registry
+
+        (y,) = ctx.saved_arrays
+        backward = registry.lookup(f"{cls.kernel}_backward", _device(y))
+        return _from_last(backward(_to_last(y, ctx.axis), _to_last(g, ctx.axis)), ctx.axis)
+
+
+class Softmax(_RowwiseKernelOp):
     """p_i = e^{x_i - m} / Σ_j e^{x_j - m}, with m = max_j x_j along ``axis``.
 
     Subtracting the maximum changes nothing mathematically (it cancels between numerator
     and denominator) but keeps every exponent ≤ 0, so nothing overflows.
     Backward: dL/dx_i = p_i (g_i - Σ_j g_j p_j).
+    The readable version of both is ``kernels/reference.py`` (softmax_forward/backward).
     """
 
-    @staticmethod
-    def forward(ctx: Context, x: Any, *, axis: int = -1) -> Any:
-        from tinylm.kernels import registry
-
-        if x.ndim == 0:
-            raise TinyLMError("softmax: needs a tensor with at least 1 dim, got a scalar")
-        axis = normalize_axis(axis, x.ndim, "softmax")[0]
-        kernel = registry.lookup("softmax_forward", _device(x))
-        p = _from_last(kernel(_to_last(x, axis)), axis)
-        ctx.axis = axis
-        ctx.save_for_backward(p)
-        return p
-
-    @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        from tinylm.kernels import registry
-
-        (p,) = ctx.saved_arrays
-        kernel = registry.lookup("softmax_backward", _device(p))
-        return _from_last(kernel(_to_last(p, ctx.axis), _to_last(g, ctx.axis)), ctx.axis)
+    kernel = "softmax"
 
 
-class LogSoftmax(Function):
+class LogSoftmax(_RowwiseKernelOp):
     """log p_i = x_i - m - log Σ_j e^{x_j - m} (log-sum-exp, never log of 0).
 
     Backward: dL/dx_i = g_i - p_i Σ_j g_j, with p = exp(log p).
+    The readable version of both is ``kernels/reference.py`` (log_softmax_forward/backward).
     """
 
-    @staticmethod
-    def forward(ctx: Context, x: Any, *, axis: int = -1) -> Any:
-        from tinylm.kernels import registry
-
-        if x.ndim == 0:
-            raise TinyLMError("log_softmax: needs a tensor with at least 1 dim, got a scalar")
-        axis = normalize_axis(axis, x.ndim, "log_softmax")[0]
-        kernel = registry.lookup("log_softmax_forward", _device(x))
-        y = _from_last(kernel(_to_last(x, axis)), axis)
-        ctx.axis = axis
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        from tinylm.kernels import registry
-
-        (y,) = ctx.saved_arrays
-        kernel = registry.lookup("log_softmax_backward", _device(y))
-        return _from_last(kernel(_to_last(y, ctx.axis), _to_last(g, ctx.axis)), ctx.axis)
+    kernel = "log_softmax"
 
 
 def _device(x: Any) -> str:
