@@ -138,34 +138,27 @@ class PowScalar(Function):
 class Maximum(Function):
     """z = max(a, b) elementwise; the gradient goes to the larger input (split at ties)."""
 
-    @staticmethod
-    def forward(ctx: Context, a: Any, b: Any) -> Any:
-        _check_broadcast("maximum", a, b)
-        ctx.save_for_backward(a, b)
-        return array_module(a).maximum(a, b)
+    pick = "maximum"
 
-    @staticmethod
-    def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
+    @classmethod
+    def forward(cls, ctx: Context, a: Any, b: Any) -> Any:
+        _check_broadcast(cls.pick, a, b)
+        ctx.save_for_backward(a, b)
+        return getattr(array_module(a), cls.pick)(a, b)
+
+    @classmethod
+    def backward(cls, ctx: Context, g: Any) -> tuple[Any, Any]:
         a, b = ctx.saved_arrays
+        a_wins = a > b if cls.pick == "maximum" else a < b
         # 1 where a wins, 0 where b wins, ½ at a tie (the average of the two one-sided slopes)
-        share_a = (a > b) + 0.5 * (a == b)
+        share_a = (a_wins + 0.5 * (a == b)).astype(g.dtype, copy=False)
         return g * share_a, g * (1 - share_a)
 
 
-class Minimum(Function):
+class Minimum(Maximum):
     """z = min(a, b) elementwise; the gradient goes to the smaller input (split at ties)."""
 
-    @staticmethod
-    def forward(ctx: Context, a: Any, b: Any) -> Any:
-        _check_broadcast("minimum", a, b)
-        ctx.save_for_backward(a, b)
-        return array_module(a).minimum(a, b)
-
-    @staticmethod
-    def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
-        a, b = ctx.saved_arrays
-        share_a = (a < b) + 0.5 * (a == b)
-        return g * share_a, g * (1 - share_a)
+    pick = "minimum"
 
 
 class Where(Function):
