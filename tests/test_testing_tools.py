@@ -383,3 +383,11 @@ def test_battery_catches_a_graph_that_is_not_freed(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(Node, "free", lambda self: None)
     with pytest.raises(pytest.fail.Exception, match="DID NOT RAISE"):
         _run(_battery(lambda x: x.exp()), "test_graph_freed")
+
+
+def test_gradcheck_is_exact_next_to_huge_constant_outputs():
+    """An output of −1e9 that does not depend on x must not swamp the finite difference
+    (the outputs are differenced before they are weighted and summed)."""
+    x = tinylm.tensor(np.zeros((1, 2)), requires_grad=True)
+    mask = tinylm.tensor(np.array([[True, False]]))
+    assert gradcheck(lambda t: t.masked_fill(mask, -1e9) * 2.5, [x])
