@@ -240,22 +240,25 @@ def _attention_supported(q: Any, v: Any) -> bool:
 
 @_float32_only
 def attention_forward(
-    q: Any, k: Any, v: Any, scale: float, is_causal: bool = False
+    q: Any, k: Any, v: Any, scale: float, is_causal: bool = False, out: Any = None
 ) -> tuple[Any, Any]:
     """Flash-attention forward; see :func:`reference.attention_forward`."""
     if not _attention_supported(q, v):
-        return _ref.attention_forward(q, k, v, scale, is_causal)
+        return _ref.attention_forward(q, k, v, scale, is_causal, out=out)
     b, h, tq, d = q.shape
     tk = k.shape[-2]
     q3, k3, v3 = _heads(q), _heads(k), _heads(v)
-    out = cupy.empty_like(q3)
+    o3 = cupy.empty_like(q3)
     lse = cupy.empty((b * h, tq), dtype=cupy.float32)
     _kernel("attention", f"attention_forward<{d}>")(
         (-(-tq // FWD_BR), b * h),
         (FWD_BR,),
-        (q3, k3, v3, out, lse, np.int32(tq), np.int32(tk), np.float32(scale), np.int32(is_causal)),
+        (q3, k3, v3, o3, lse, np.int32(tq), np.int32(tk), np.float32(scale), np.int32(is_causal)),
     )
-    return out.reshape(b, h, tq, d), lse.reshape(b, h, tq)
+    if out is None:
+        return o3.reshape(b, h, tq, d), lse.reshape(b, h, tq)
+    out[...] = o3.reshape(b, h, tq, d)  # the caller's (possibly strided) destination
+    return out, lse.reshape(b, h, tq)
 
 
 @_float32_only
@@ -268,10 +271,11 @@ def attention_backward(
     gout: Any,
     scale: float,
     is_causal: bool = False,
+    grads: tuple[Any, Any, Any] | None = None,
 ) -> tuple[Any, Any, Any]:
     """Flash-attention backward (no atomics); see :func:`reference.attention_backward`."""
     if not _attention_supported(q, v):
-        return _ref.attention_backward(q, k, v, out, lse, gout, scale, is_causal)
+        return _ref.attention_backward(q, k, v, out, lse, gout, scale, is_causal, grads=grads)
     b, h, tq, d = q.shape
     tk = k.shape[-2]
     q3, k3, v3, o3, g3 = _heads(q), _heads(k), _heads(v), _heads(out), _heads(gout)
@@ -289,7 +293,12 @@ def attention_backward(
     _kernel("attention", f"attention_backward_dq<{d}>")(
         (-(-tq // FWD_BR), b * h), (FWD_BR,), (q3, k3, v3, g3, lse2, delta, gq, *common)
     )
-    return gq.reshape(q.shape), gk.reshape(k.shape), gv.reshape(v.shape)
+    results = (gq.reshape(q.shape), gk.reshape(k.shape), gv.reshape(v.shape))
+    if grads is None:
+        return results
+    for dest, result in zip(grads, results):
+        dest[...] = result  # the caller's (possibly strided) destinations
+    return grads
 
 
 # ---------------------------------------------------------------- Adam / AdamW

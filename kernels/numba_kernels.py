@@ -440,20 +440,18 @@ def layer_norm_backward(
 # 0.5 (1 + tanh(u)) = sigmoid(2u) = 1 / (1 + exp(-2u)), so y = x * s with s = sigmoid(2u).
 # Derivative: dy/dx = s + x * s' = s + x * 2 s (1 - s) * du/dx, du/dx = c (1 + 3 a x^2).
 
-_ELEMENTWISE_CHUNK = 4096
-
 
 @_pjit
 def _gelu_forward_kernel(x, y):
     n = x.shape[0]
     c, a = x.dtype.type(_ref.GELU_C), x.dtype.type(_ref.GELU_A)
     one, minus_two = x.dtype.type(1), x.dtype.type(-2)
-    for chunk in prange((n + _ELEMENTWISE_CHUNK - 1) // _ELEMENTWISE_CHUNK):
-        for i in range(chunk * _ELEMENTWISE_CHUNK, min(n, (chunk + 1) * _ELEMENTWISE_CHUNK)):
-            xi = x[i]
-            u = c * (xi + a * xi * xi * xi)
-            # exp(-2u) -> inf for very negative x gives x / inf = -0: the correct limit
-            y[i] = xi / (one + fast_exp(minus_two * u))
+    # one flat loop (prange splits it into one contiguous range per thread): LLVM vectorises it
+    for i in prange(n):
+        xi = x[i]
+        u = c * (xi + a * xi * xi * xi)
+        # exp(-2u) -> inf for very negative x gives x / inf = -0: the correct limit
+        y[i] = xi / (one + fast_exp(minus_two * u))
 
 
 @_pjit
@@ -462,13 +460,12 @@ def _gelu_backward_kernel(x, gy, gx):
     c, a = x.dtype.type(_ref.GELU_C), x.dtype.type(_ref.GELU_A)
     a3 = x.dtype.type(3 * _ref.GELU_A)
     one, two, minus_two = x.dtype.type(1), x.dtype.type(2), x.dtype.type(-2)
-    for chunk in prange((n + _ELEMENTWISE_CHUNK - 1) // _ELEMENTWISE_CHUNK):
-        for i in range(chunk * _ELEMENTWISE_CHUNK, min(n, (chunk + 1) * _ELEMENTWISE_CHUNK)):
-            xi = x[i]
-            u = c * (xi + a * xi * xi * xi)
-            s = one / (one + fast_exp(minus_two * u))
-            du = c * (one + a3 * xi * xi)
-            gx[i] = gy[i] * (s + two * xi * s * (one - s) * du)
+    for i in prange(n):
+        xi = x[i]
+        u = c * (xi + a * xi * xi * xi)
+        s = one / (one + fast_exp(minus_two * u))
+        du = c * (one + a3 * xi * xi)
+        gx[i] = gy[i] * (s + two * xi * s * (one - s) * du)
 
 
 @_float32_or_64
@@ -596,19 +593,35 @@ def _matmul_nt_acc(c, ci, x, y, m, n, kk):
         i += 1
 
 
-@_pjit
-def _attention_forward_kernel(q, k_t, v_t, scale, is_causal, out, lse):
-    n_heads, tq, d = q.shape
-    tk, dv = k_t.shape[2], v_t.shape[1]
+def _attention_forward_kernel(q, k, v, scale, is_causal, out, lse):
+    """q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv) in any layout -> out, lse (written)."""
+    n_b, n_h, tq, d = q.shape
+    tk, dv = k.shape[2], v.shape[3]
     n_blocks = (tq + BLOCK_Q - 1) // BLOCK_Q
     zero, one = q.dtype.type(0), q.dtype.type(1)
-    for job in prange(n_heads * n_blocks):
-        h, i0 = job // n_blocks, (job % n_blocks) * BLOCK_Q
+    for job in prange(n_b * n_h * n_blocks):
+        bh, blk = job // n_blocks, job % n_blocks
+        b, h = bh // n_h, bh % n_h
+        i0 = blk * BLOCK_Q
         i1 = min(tq, i0 + BLOCK_Q)
         bq = i1 - i0
         kend = min(i1, tk) if is_causal else tk  # keys beyond the block's last query are masked
+        # The block's operands arrive as strided views (e.g. of the (B, T, 3C) qkv projection);
+        # copy them into contiguous scratch, K and V transposed so both products below run
+        # along the long key axis. The copies are O(T·D) next to the O(T²·D) products.
+        q_blk = np.empty((bq, d), dtype=q.dtype)
+        for r in range(bq):
+            for e in range(d):
+                q_blk[r, e] = q[b, h, i0 + r, e]
+        k_t = np.empty((d, kend), dtype=q.dtype)
+        v_t = np.empty((dv, kend), dtype=q.dtype)
+        for j in range(kend):
+            for e in range(d):
+                k_t[e, j] = k[b, h, j, e]
+            for e in range(dv):
+                v_t[e, j] = v[b, h, j, e]
         s = np.zeros((bq, kend), dtype=q.dtype)
-        _matmul_nn_acc(s, 0, q[h], i0, 0, False, k_t[h], 0, bq, kend, d)  # S = Q_blk K^T
+        _matmul_nn_acc(s, 0, q_blk, 0, 0, False, k_t, 0, bq, kend, d)  # S = Q_blk K^T
         for r in range(bq):
             n_valid = min(i0 + r + 1, kend) if is_causal else kend  # query i sees keys j <= i
             row = s[r]
@@ -625,20 +638,50 @@ def _attention_forward_kernel(q, k_t, v_t, scale, is_causal, out, lse):
             inv = one / total
             for j in range(n_valid):
                 row[j] *= inv
-            lse[h, i0 + r] = m + math.log(total)
-        _matmul_nt_acc(out[h], i0, s, v_t[h], bq, dv, kend)  # O_blk = P V
+            lse[b, h, i0 + r] = m + math.log(total)
+        o = np.zeros((bq, dv), dtype=q.dtype)
+        _matmul_nt_acc(o, 0, s, v_t, bq, dv, kend)  # O_blk = P V
+        for r in range(bq):
+            for e in range(dv):
+                out[b, h, i0 + r, e] = o[r, e]
 
 
-@_pjit
-def _attention_backward_kernel(q, k_t, v_t, out, lse, gout, scale, is_causal, gq, gk_t, gv_t):
-    n_heads, tq, d = q.shape
-    tk, dv = k_t.shape[2], v_t.shape[1]
+def _attention_backward_kernel(q, k, v, out, lse, gout, scale, is_causal, gq, gk, gv):
+    """All arrays (B, H, T, ·) in any layout; gq, gk, gv are written (every element)."""
+    n_b, n_h, tq, d = q.shape
+    tk, dv = k.shape[2], v.shape[3]
     zero = q.dtype.type(0)
-    # gK and gV sum over all query blocks of a head, so one thread owns a whole head. They are
-    # accumulated transposed, (D, Tk), so that their products also run along the long key axis.
-    for h in prange(n_heads):
-        p = np.empty((BLOCK_Q, tk), dtype=q.dtype)
-        gs = np.empty((BLOCK_Q, tk), dtype=q.dtype)
+    dt = q.dtype
+    # gK and gV sum over all query blocks of a head, so one thread owns a whole head.
+    for bh in prange(n_b * n_h):
+        b, h = bh // n_h, bh % n_h
+        # Contiguous copies of the head's operands (K, V transposed, as in the forward), and
+        # delta_i = rowsum(gP_i * P_i) = rowsum(gO_i * O_i): a Dv-long sum instead of a Tk-long one
+        q_h = np.empty((tq, d), dtype=dt)
+        go_h = np.empty((tq, dv), dtype=dt)
+        delta = np.empty(tq, dtype=dt)
+        for i in range(tq):
+            for e in range(d):
+                q_h[i, e] = q[b, h, i, e]
+            acc = zero
+            for e in range(dv):
+                g = gout[b, h, i, e]
+                go_h[i, e] = g
+                acc += g * out[b, h, i, e]
+            delta[i] = acc
+        k_t = np.empty((d, tk), dtype=dt)
+        v_t = np.empty((dv, tk), dtype=dt)
+        for j in range(tk):
+            for e in range(d):
+                k_t[e, j] = k[b, h, j, e]
+            for e in range(dv):
+                v_t[e, j] = v[b, h, j, e]
+        # gK and gV are accumulated transposed, (D, Tk), so their products also run along keys
+        gq_h = np.zeros((tq, d), dtype=dt)
+        gk_t = np.zeros((d, tk), dtype=dt)
+        gv_t = np.zeros((dv, tk), dtype=dt)
+        p = np.empty((BLOCK_Q, tk), dtype=dt)
+        gs = np.empty((BLOCK_Q, tk), dtype=dt)
         for i0 in range(0, tq, BLOCK_Q):
             i1 = min(tq, i0 + BLOCK_Q)
             bq = i1 - i0
@@ -647,51 +690,82 @@ def _attention_backward_kernel(q, k_t, v_t, out, lse, gout, scale, is_causal, gq
                 for j in range(kend):
                     p[r, j] = 0
                     gs[r, j] = 0
-            _matmul_nn_acc(p, 0, q[h], i0, 0, False, k_t[h], 0, bq, kend, d)  # S = Q_blk K^T
-            _matmul_nn_acc(gs, 0, gout[h], i0, 0, False, v_t[h], 0, bq, kend, dv)  # gP = gO V^T
+            _matmul_nn_acc(p, 0, q_h, i0, 0, False, k_t, 0, bq, kend, d)  # S = Q_blk K^T
+            _matmul_nn_acc(gs, 0, go_h, i0, 0, False, v_t, 0, bq, kend, dv)  # gP = gO V^T
             for r in range(bq):
                 i = i0 + r
                 n_valid = min(i + 1, kend) if is_causal else kend
-                # rowsum(gP * P) = rowsum(gO * O): a Dv-long sum instead of a Tk-long one
-                delta = zero
-                for e in range(dv):
-                    delta += gout[h, i, e] * out[h, i, e]
                 for j in range(n_valid):
-                    pj = fast_exp(p[r, j] * scale - lse[h, i])  # P recomputed from lse
+                    pj = fast_exp(p[r, j] * scale - lse[b, h, i])  # P recomputed from lse
                     p[r, j] = pj
-                    gs[r, j] = pj * (gs[r, j] - delta) * scale  # gS, with the scale folded in
+                    gs[r, j] = pj * (gs[r, j] - delta[i]) * scale  # gS, with the scale folded in
                 for j in range(n_valid, kend):
                     p[r, j] = 0
                     gs[r, j] = 0
-            _matmul_nn_acc(gv_t[h], 0, gout[h], 0, i0, True, p, 0, dv, kend, bq)  # gV^T += gO^T P
-            _matmul_nn_acc(gk_t[h], 0, q[h], 0, i0, True, gs, 0, d, kend, bq)  # gK^T += Q^T gS
-            _matmul_nt_acc(gq[h], i0, gs, k_t[h], bq, d, kend)  # gQ = gS K
+            _matmul_nn_acc(gv_t, 0, go_h, 0, i0, True, p, 0, dv, kend, bq)  # gV^T += gO^T P
+            _matmul_nn_acc(gk_t, 0, q_h, 0, i0, True, gs, 0, d, kend, bq)  # gK^T += Q^T gS
+            _matmul_nt_acc(gq_h, i0, gs, k_t, bq, d, kend)  # gQ = gS K
+        for i in range(tq):
+            for e in range(d):
+                gq[b, h, i, e] = gq_h[i, e]
+        for j in range(tk):
+            for e in range(d):
+                gk[b, h, j, e] = gk_t[e, j]
+            for e in range(dv):
+                gv[b, h, j, e] = gv_t[e, j]
 
 
-def _heads(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """(B, H, T, D) -> contiguous (B*H, T, D)."""
-    return np.ascontiguousarray(x, dtype=dtype).reshape(-1, x.shape[-2], x.shape[-1])
+@functools.cache
+def _any_layout_kernel(py_func, dtype: np.dtype):
+    """``py_func`` compiled once for ``dtype`` with every array argument in *any* layout.
+
+    Numba normally compiles one version per combination of layouts (C-contiguous or strided)
+    it is called with; the attention kernels take strided views (heads of a packed qkv
+    projection) as often as contiguous arrays, so an explicit signature with layout 'A' for
+    every array keeps it to one compile per dtype. Compiled on first use, cached on disk.
+    """
+    f = numba.from_dtype(dtype)
+    a3, a4 = f[:, :, :], f[:, :, :, :]
+    if py_func is _attention_forward_kernel:
+        sig = types.void(a4, a4, a4, f, types.boolean, a4, a3)
+    else:
+        sig = types.void(a4, a4, a4, a4, a3, a4, f, types.boolean, a4, a4, a4)
+    return njit(sig, cache=True, parallel=True, fastmath=FASTMATH)(py_func)
 
 
-def _heads_t(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """(B, H, T, D) -> contiguous (B*H, D, T): the transposed layout the S-products read."""
-    x3 = np.asarray(x, dtype=dtype).reshape(-1, x.shape[-2], x.shape[-1])
-    return np.ascontiguousarray(x3.transpose(0, 2, 1))
+def _destination(arr, shape: tuple[int, ...], dtype: np.dtype, name: str) -> np.ndarray:
+    """A caller's output buffer, checked, or a new one."""
+    if arr is None:
+        return np.empty(shape, dtype=dtype)
+    if arr.shape != shape or arr.dtype != dtype or not arr.flags.writeable:
+        raise ValueError(
+            f"attention: {name} must be a writeable {shape} {dtype} array, got {arr.shape} "
+            f"{arr.dtype}"
+        )
+    return arr
 
 
 @_float32_or_64
 def attention_forward(
-    q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float, is_causal: bool = False
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    scale: float,
+    is_causal: bool = False,
+    out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Blocked fused attention forward; see :func:`reference.attention_forward`."""
-    b, h, tq, _ = q.shape
+    """Blocked fused attention forward; see :func:`reference.attention_forward`.
+
+    Inputs may be strided views (no copy is made); ``out`` may be one too.
+    """
     dt = q.dtype
-    out = np.zeros((b * h, tq, v.shape[-1]), dtype=dt)  # the P V product accumulates into it
-    lse = np.empty((b * h, tq), dtype=dt)
-    _attention_forward_kernel(
-        _heads(q, dt), _heads_t(k, dt), _heads_t(v, dt), dt.type(scale), bool(is_causal), out, lse
-    )
-    return out.reshape(b, h, tq, -1), lse.reshape(b, h, tq)
+    q, k, v = (np.asarray(a, dtype=dt) for a in (q, k, v))
+    b, h, tq, _ = q.shape
+    out = _destination(out, (b, h, tq, v.shape[-1]), dt, "out")
+    lse = np.empty((b, h, tq), dtype=dt)
+    kernel = _any_layout_kernel(_attention_forward_kernel, dt)
+    kernel(q, k, v, dt.type(scale), bool(is_causal), out, lse)
+    return out, lse
 
 
 @_float32_or_64
@@ -704,30 +778,22 @@ def attention_backward(
     gout: np.ndarray,
     scale: float,
     is_causal: bool = False,
+    grads: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Blocked fused attention backward; see :func:`reference.attention_backward`."""
+    """Blocked fused attention backward; see :func:`reference.attention_backward`.
+
+    Inputs may be strided views; ``grads`` = (gq, gk, gv) destinations may be too.
+    """
     dt = q.dtype
-    q3, k_t, v_t = _heads(q, dt), _heads_t(k, dt), _heads_t(v, dt)
-    gq, gk_t, gv_t = np.zeros_like(q3), np.zeros_like(k_t), np.zeros_like(v_t)
-    _attention_backward_kernel(
-        q3,
-        k_t,
-        v_t,
-        _heads(out, dt),
-        np.ascontiguousarray(lse, dtype=dt).reshape(q3.shape[0], q3.shape[1]),
-        _heads(gout, dt),
-        dt.type(scale),
-        bool(is_causal),
-        gq,
-        gk_t,
-        gv_t,
-    )
-    gk, gv = gk_t.transpose(0, 2, 1), gv_t.transpose(0, 2, 1)
-    return (
-        gq.reshape(q.shape),
-        np.ascontiguousarray(gk).reshape(k.shape),
-        np.ascontiguousarray(gv).reshape(v.shape),
-    )
+    q, k, v, out, gout = (np.asarray(a, dtype=dt) for a in (q, k, v, out, gout))
+    lse = np.asarray(lse, dtype=dt)
+    gq, gk, gv = grads if grads is not None else (None, None, None)
+    gq = _destination(gq, q.shape, dt, "gq")
+    gk = _destination(gk, k.shape, dt, "gk")
+    gv = _destination(gv, v.shape, dt, "gv")
+    kernel = _any_layout_kernel(_attention_backward_kernel, dt)
+    kernel(q, k, v, out, lse, gout, dt.type(scale), bool(is_causal), gq, gk, gv)
+    return gq, gk, gv
 
 
 # --------------------------------------------------------------------------------------------
@@ -736,20 +802,22 @@ def attention_backward(
 
 
 @_pjit
-def _adam_kernel(param, grad, m, v, lr, beta1, beta2, eps, wd, step_size, bc2_sqrt, decoupled):
-    n = param.shape[0]
+def _adam_kernel(param, grad, m, v, decay, l2, beta1, beta2, eps, step_size, inv_bc2_sqrt):
+    """One flat loop with no branch inside, so LLVM vectorises it (8 floats per instruction).
+
+    AdamW and Adam differ only in where the weight decay goes, so both are one formula:
+        AdamW: decay = 1 − lr·λ, l2 = 0      Adam (+ L2): decay = 1, l2 = λ
+    """
     one = param.dtype.type(1)
-    for chunk in prange((n + _ELEMENTWISE_CHUNK - 1) // _ELEMENTWISE_CHUNK):
-        for i in range(chunk * _ELEMENTWISE_CHUNK, min(n, (chunk + 1) * _ELEMENTWISE_CHUNK)):
-            p, g = param[i], grad[i]
-            if decoupled:
-                p = p * (one - lr * wd)  # AdamW: decay the weight, not the gradient
-            else:
-                g = g + wd * p  # Adam + L2: the decay goes through the moments
-            mi = beta1 * m[i] + (one - beta1) * g
-            vi = beta2 * v[i] + (one - beta2) * g * g
-            m[i], v[i] = mi, vi
-            param[i] = p - step_size * (mi / (math.sqrt(vi) / bc2_sqrt + eps))
+    for i in prange(param.shape[0]):
+        p = param[i]
+        g = grad[i] + l2 * p
+        mi = beta1 * m[i] + (one - beta1) * g
+        vi = beta2 * v[i] + (one - beta2) * g * g
+        m[i] = mi
+        v[i] = vi
+        # θ ← θ·decay − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
+        param[i] = p * decay - step_size * mi / (math.sqrt(vi) * inv_bc2_sqrt + eps)
 
 
 @_float32_or_64
@@ -778,9 +846,9 @@ def adam_update(
         return
     f = param.dtype.type
     step_size = lr / (1.0 - beta1**step)
-    bc2_sqrt = math.sqrt(1.0 - beta2**step)
+    inv_bc2_sqrt = 1.0 / math.sqrt(1.0 - beta2**step)
+    decay, l2 = (1.0 - lr * weight_decay, 0.0) if decoupled else (1.0, weight_decay)
     _adam_kernel(
         *(a.reshape(-1) for a in arrays),
-        f(lr), f(beta1), f(beta2), f(eps), f(weight_decay), f(step_size), f(bc2_sqrt),
-        bool(decoupled),
+        f(decay), f(l2), f(beta1), f(beta2), f(eps), f(step_size), f(inv_bc2_sqrt),
     )  # fmt: skip

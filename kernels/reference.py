@@ -223,7 +223,12 @@ def _causal_mask(xp: ModuleType, tq: int, tk: int) -> Array:
 
 
 def attention_forward(
-    q: Array, k: Array, v: Array, scale: float, is_causal: bool = False
+    q: Array,
+    k: Array,
+    v: Array,
+    scale: float,
+    is_causal: bool = False,
+    out: Array | None = None,
 ) -> tuple[Array, Array]:
     """out = softmax(scale * q k^T) v, also returning lse = logsumexp of each score row.
 
@@ -231,6 +236,8 @@ def attention_forward(
             -> out (B, H, Tq, Dv), lse (B, H, Tq).
     is_causal follows PyTorch: query i sees keys j <= i (a top-left aligned lower triangle,
     also when Tq != Tk), so no row is ever fully masked.
+    ``out``, if given, receives the result (it may be a strided view, e.g. the heads of a
+    (B, Tq, H*Dv) array) and is returned.
     """
     xp = get_array_module(q)
     s = scale * (q @ xp.swapaxes(k, -1, -2))  # (B, H, Tq, Tk)
@@ -239,8 +246,11 @@ def attention_forward(
     m = s.max(axis=-1, keepdims=True)
     e = xp.exp(s - m)  # masked entries: exp(-inf) = 0
     row_sum = e.sum(axis=-1, keepdims=True)
-    out = (e / row_sum) @ v
+    result = (e / row_sum) @ v
     lse = (m + xp.log(row_sum))[..., 0]
+    if out is None:
+        return result, lse
+    out[...] = result
     return out, lse
 
 
@@ -253,6 +263,7 @@ def attention_backward(
     gout: Array,
     scale: float,
     is_causal: bool = False,
+    grads: tuple[Array, Array, Array] | None = None,
 ) -> tuple[Array, Array, Array]:
     """Gradients of attention, recomputing P from the saved lse (nothing (Tq, Tk) is saved).
 
@@ -262,6 +273,7 @@ def attention_backward(
         gv = P^T gout,   gP = gout v^T
         gS = P * (gP - rowsum(gout * out))   (softmax bwd; rowsum(gP * P) = rowsum(gout * out))
         gq = scale gS k, gk = scale gS^T q
+    ``grads`` = (gq, gk, gv), if given, receive the results (strided views allowed).
     """
     xp = get_array_module(q)
     s = scale * (q @ xp.swapaxes(k, -1, -2))
@@ -274,7 +286,11 @@ def attention_backward(
     gs = p * (gp - delta)
     gq = scale * (gs @ k)
     gk = scale * (xp.swapaxes(gs, -1, -2) @ q)
-    return gq, gk, gv
+    if grads is None:
+        return gq, gk, gv
+    for dest, result in zip(grads, (gq, gk, gv)):
+        dest[...] = result
+    return grads
 
 
 # --------------------------------------------------------------------------------------------

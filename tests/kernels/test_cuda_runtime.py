@@ -140,3 +140,35 @@ def test_float64_falls_back_to_reference():
         reference.softmax_forward(cupy.asnumpy(x)),
         rtol=1e-14,
     )
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_attention_into_packed_destinations(causal):
+    """out= and grads= as strided views of packed (B, T, ·) buffers, as the GPT passes them."""
+    from tinylm.kernels import cuda
+
+    rng = np.random.default_rng(5)
+    b, t, h, d = 2, 45, 2, 32
+
+    def heads(a, n_parts):
+        parts = a.reshape(b, t, n_parts, h, d).transpose(2, 0, 3, 1, 4)
+        return tuple(parts[i] for i in range(n_parts))
+
+    qkv = cupy.asarray(rng.standard_normal((b, t, 3 * h * d)).astype(np.float32))
+    y = cupy.full((b, t, h * d), np.nan, np.float32)
+    (y_heads,) = heads(y, 1)
+    _, lse = cuda.attention_forward(*heads(qkv, 3), d**-0.5, causal, out=y_heads)
+    host = [cupy.asnumpy(a).astype(np.float64) for a in heads(qkv, 3)]
+    want_out, want_lse = reference.attention_forward(*host, d**-0.5, causal)
+    np.testing.assert_allclose(cupy.asnumpy(y_heads), want_out, rtol=2e-5, atol=2e-5)
+    g = cupy.asarray(rng.standard_normal((b, t, h * d)).astype(np.float32))
+    (g_heads,) = heads(g, 1)
+    gqkv = cupy.full(qkv.shape, np.nan, np.float32)
+    cuda.attention_backward(
+        *heads(qkv, 3), y_heads, lse, g_heads, d**-0.5, causal, grads=heads(gqkv, 3)
+    )
+    want = reference.attention_backward(
+        *host, want_out, want_lse, cupy.asnumpy(g_heads).astype(np.float64), d**-0.5, causal
+    )
+    for got, w in zip(heads(gqkv, 3), want):
+        np.testing.assert_allclose(cupy.asnumpy(got), w, rtol=1e-4, atol=1e-4)

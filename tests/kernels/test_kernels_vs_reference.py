@@ -195,6 +195,13 @@ def _strided_args(op: str, rng: np.random.Generator) -> tuple[tuple, dict]:
         "gelu_backward": ((x, g), {}),
         "attention_forward": ((q, k, v), {"scale": 0.5, "is_causal": True}),
     }
+    if op == "attention_backward":
+        out, lse = reference.attention_forward(q, k, v, 0.5, True)
+        gout = rng.standard_normal((2, 5, 3, 4)).transpose(0, 2, 1, 3)
+        # out and lse strided too: the views of a (B, T, H, D) array that the GPT passes
+        out = np.ascontiguousarray(out.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)
+        lse = np.ascontiguousarray(lse.T).T
+        return (q, k, v, out, lse, gout), {"scale": 0.5, "is_causal": True}
     return table[op]
 
 
@@ -207,6 +214,7 @@ STRIDED_OPS = [
     "gelu_forward",
     "gelu_backward",
     "attention_forward",
+    "attention_backward",
 ]
 
 
@@ -246,3 +254,54 @@ def test_cross_entropy_rejects_out_of_range_target(backend):
     logits = np.zeros((2, 3), dtype=np.float32)
     with pytest.raises(IndexError):
         implementations("cross_entropy_forward", "cpu")[backend](logits, np.array([0, 3]), -100)
+
+
+def _packed_heads(a: np.ndarray, n_parts: int, h: int) -> tuple[np.ndarray, ...]:
+    """(B, H, T, D) views of the heads inside a packed (B, T, n_parts*H*D) array."""
+    b, t, width = a.shape
+    parts = a.reshape(b, t, n_parts, h, width // (n_parts * h)).transpose(2, 0, 3, 1, 4)
+    return tuple(parts[i] for i in range(n_parts))
+
+
+@pytest.mark.parametrize("backend", ["numpy", *FAST_BACKENDS])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("causal", [True, False])
+def test_attention_writes_into_strided_destinations(backend, dtype, causal):
+    """out= and grads= may be strided views (heads of a packed array): every element is
+    written (the buffers start as NaN), nothing outside them is touched, and the values equal
+    the float64 reference's."""
+    rng = np.random.default_rng(7)
+    b, t, h, d = 2, 37, 3, 5
+    qkv = rng.standard_normal((b, t, 3 * h * d)).astype(dtype)
+    q, k, v = _packed_heads(qkv, 3, h)
+    y = np.full((b, t, h * d), np.nan, dtype)
+    (y_heads,) = _packed_heads(y, 1, h)
+    fwd = implementations("attention_forward", "cpu")[backend]
+    bwd = implementations("attention_backward", "cpu")[backend]
+    out, lse = fwd(q, k, v, d**-0.5, causal, out=y_heads)
+    assert out is y_heads and not np.isnan(y).any()
+    want_out, want_lse = reference.attention_forward(
+        *(a.astype(np.float64) for a in (q, k, v)), d**-0.5, causal
+    )
+    np.testing.assert_allclose(y_heads, want_out, rtol=TOL[dtype], atol=TOL[dtype])
+    np.testing.assert_allclose(lse, want_lse, rtol=TOL[dtype], atol=TOL[dtype])
+
+    g = rng.standard_normal((b, t, h * d)).astype(dtype)
+    (g_heads,) = _packed_heads(g, 1, h)
+    gqkv = np.full((b, t, 3 * h * d), np.nan, dtype)
+    grads = _packed_heads(gqkv, 3, h)
+    got = bwd(q, k, v, y_heads, lse, g_heads, d**-0.5, causal, grads=grads)
+    assert all(a is w for a, w in zip(got, grads)) and not np.isnan(gqkv).any()
+    want = reference.attention_backward(
+        *(a.astype(np.float64) for a in (q, k, v, want_out, want_lse, g_heads)), d**-0.5, causal
+    )
+    for i, (a, w) in enumerate(zip(grads, want)):
+        np.testing.assert_allclose(a, w, rtol=TOL[dtype], atol=TOL[dtype] * 10, err_msg=f"grad {i}")
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_attention_rejects_a_wrong_destination(backend):
+    q = np.zeros((1, 1, 4, 2), np.float32)
+    fwd = implementations("attention_forward", "cpu")[backend]
+    with pytest.raises(ValueError, match=r"out must be a writeable \(1, 1, 4, 2\) float32"):
+        fwd(q, q, q, 1.0, True, out=np.zeros((1, 1, 4, 3), np.float32))

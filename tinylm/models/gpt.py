@@ -101,7 +101,14 @@ class CausalSelfAttention(nn.Module):
         """x: (B, T, C) -> (B, T, C). With a cache, x holds only the new positions."""
         B, T, C = x.shape
         hd = C // self.n_head
-        q, k, v = self.c_attn(x).split(C, dim=2)
+        qkv = self.c_attn(x)  # (B, T, 3C): q | k | v side by side
+        dropout = self.attn_dropout if self.training else 0.0
+        if cache is None and dropout == 0.0:
+            # Training and scoring: the same computation as the lines below, done by one op
+            # that reads the heads inside qkv in place (no split/transpose copies).
+            y = F.packed_self_attention(qkv, self.n_head, is_causal=True)
+            return self.resid_dropout(self.c_proj(y))
+        q, k, v = qkv.split(C, dim=2)
         # (B, T, C) -> (B, n_head, T, head_dim): each head attends independently.
         q = q.reshape(B, T, self.n_head, hd).transpose(1, 2)
         k = k.reshape(B, T, self.n_head, hd).transpose(1, 2)
@@ -110,9 +117,7 @@ class CausalSelfAttention(nn.Module):
             k, v = cache.append(layer, k, v)
         # A single new query (T == 1) may look at every cached key: no mask needed.
         causal = T > 1
-        y = F.scaled_dot_product_attention(
-            q, k, v, is_causal=causal, dropout_p=self.attn_dropout if self.training else 0.0
-        )
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=dropout)
         y = y.transpose(1, 2).reshape(B, T, C)  # re-assemble the heads side by side
         return self.resid_dropout(self.c_proj(y))
 

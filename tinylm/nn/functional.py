@@ -42,6 +42,7 @@ __all__ = [
     "log_softmax",
     "mse_loss",
     "nll_loss",
+    "packed_self_attention",
     "relu",
     "scaled_dot_product_attention",
     "softmax",
@@ -867,6 +868,96 @@ class FusedAttention(Function):
         q, k, v, out, lse = ctx.saved_arrays
         scale, is_causal = ctx.meta
         return _kernel("attention_backward", q)(q, k, v, out, lse, g, scale, is_causal)
+
+
+def _heads_of(packed: Any, n_parts: int, num_heads: int) -> tuple[Any, ...]:
+    """Views (B, H, T, D) of the heads inside a packed (B, T, n_parts·H·D) array, no copy.
+
+    Column c of the packed array is part c // (H·D), head (c // D) % H, feature c % D, which
+    is how one Linear(C, 3C) lays out q | k | v with the heads side by side in each.
+    """
+    b, t, width = packed.shape
+    d = width // (n_parts * num_heads)
+    parts = packed.reshape(b, t, n_parts, num_heads, d).transpose(2, 0, 3, 1, 4)
+    return tuple(parts[i] for i in range(n_parts))
+
+
+class PackedSelfAttention(Function):
+    """Multi-head self-attention from the packed projection qkv (B, T, 3C) to y (B, T, C).
+
+    The same numbers as splitting qkv into q, k, v, moving the heads forward
+    ((B, T, C) → (B, H, T, D)), running :class:`FusedAttention` and moving them back. Here
+    the kernels read q, k, v *in place* as strided views of qkv, write y straight in the
+    (B, T, C) layout, and write dq, dk, dv straight into one (B, T, 3C) gradient. That
+    saves the four layout copies forward, the three backward, and the (B, T, 3C) zero-filled
+    gradient that each of the three split slices would otherwise scatter into.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, qkv: Any, *, num_heads: int, scale: float, is_causal: bool) -> Any:
+        xp = array_module(qkv)
+        b, t, width = qkv.shape
+        q, k, v = _heads_of(qkv, 3, num_heads)
+        y = xp.empty((b, t, width // 3), dtype=qkv.dtype)
+        (y_heads,) = _heads_of(y, 1, num_heads)
+        _, lse = _kernel("attention_forward", qkv)(q, k, v, scale, is_causal, out=y_heads)
+        ctx.save_for_backward(qkv, y, lse)
+        ctx.meta = (num_heads, scale, is_causal)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        qkv, y, lse = ctx.saved_arrays
+        num_heads, scale, is_causal = ctx.meta
+        gqkv = array_module(qkv).empty_like(qkv)  # every element is written by the kernel
+        (y_heads,) = _heads_of(y, 1, num_heads)
+        (g_heads,) = _heads_of(g, 1, num_heads)
+        _kernel("attention_backward", qkv)(
+            *_heads_of(qkv, 3, num_heads), y_heads, lse, g_heads, scale, is_causal,
+            grads=_heads_of(gqkv, 3, num_heads),
+        )  # fmt: skip
+        return gqkv
+
+
+def packed_self_attention(
+    qkv: Tensor, num_heads: int, is_causal: bool = False, scale: float | None = None
+) -> Tensor:
+    """Multi-head self-attention softmax(Q Kᵀ/√d_k) V from a packed q | k | v projection.
+
+    Args:
+        qkv: (B, T, 3C), the output of one ``Linear(C, 3C)``: columns [0, C) are the
+            queries, [C, 2C) the keys, [2C, 3C) the values, each with ``num_heads`` heads
+            of width D = C / num_heads side by side.
+        num_heads: H.
+        is_causal: position t attends to positions ≤ t only.
+        scale: defaults to 1/√D.
+    Returns:
+        (B, T, C): the heads' outputs side by side, ready for the output projection.
+
+    Equal to this composition, which is easier to read and is what it computes::
+
+        q, k, v = qkv.split(C, dim=2)
+        q, k, v = (x.reshape(B, T, H, D).transpose(1, 2) for x in (q, k, v))
+        y = scaled_dot_product_attention(q, k, v, is_causal=is_causal)
+        y = y.transpose(1, 2).reshape(B, T, C)
+
+    but without the copies between layouts (see :class:`PackedSelfAttention`).
+    """
+    op = "packed_self_attention"
+    if isinstance(num_heads, bool) or not isinstance(num_heads, int) or num_heads <= 0:
+        raise TinyLMError(f"{op}: num_heads must be a positive int, got {num_heads!r}")
+    if qkv.ndim != 3 or qkv.shape[-1] % (3 * num_heads):
+        raise TinyLMError(
+            f"{op}: qkv must be (B, T, 3C) with C divisible by num_heads={num_heads}, got "
+            f"{qkv.shape} {qkv.dtype}"
+        )
+    if not np.issubdtype(qkv.dtype, np.floating):
+        raise TinyLMError(f"{op}: qkv must be floating point, got {qkv.shape} {qkv.dtype}")
+    d = qkv.shape[-1] // (3 * num_heads)
+    scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
+    return PackedSelfAttention.apply(
+        qkv, num_heads=num_heads, scale=scale, is_causal=bool(is_causal)
+    )
 
 
 def _attention_keep(attn_mask: Any, is_causal: bool, q: Tensor, k: Tensor) -> tuple[Any, Any]:
