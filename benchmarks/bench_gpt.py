@@ -53,6 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--only", choices=["tinylm", "torch"], default=None)
+    p.add_argument(
+        "--round", type=int, default=50, help="iterations per turn (the frameworks alternate)"
+    )
     p.add_argument("--json", default=None, help="also write the results as JSON here")
     p.add_argument("--worker", choices=["tinylm", "torch"], help=argparse.SUPPRESS)
     p.add_argument("--init", help=argparse.SUPPRESS)
@@ -89,7 +92,8 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def run_tinylm(args: argparse.Namespace) -> dict:
+def setup_tinylm(args: argparse.Namespace):
+    """Model, data and optimizer; returns (step(it, x, y) -> loss, val_loss(x, y) -> float)."""
     import tinylm
     from tinylm.models.gpt import GPT, GPTConfig
 
@@ -97,30 +101,27 @@ def run_tinylm(args: argparse.Namespace) -> dict:
     model = GPT(GPTConfig(**model_config(args, data.vocab_size)))
     model.load_state_dict(tinylm.load(args.init))
     opt = model.configure_optimizers(args.lr, 0.1, (0.9, 0.99))
-    rng = np.random.default_rng(args.seed)
-    times = []
-    for it in range(args.iters):
+
+    def step(it: int, x: np.ndarray, y: np.ndarray) -> float:
         for g in opt.param_groups:
             g["lr"] = lr_at(it, args)
-        x, y = data.batch("train", args.batch_size, args.block_size, rng)
-        t0 = time.perf_counter()
         _, loss = model(tinylm.tensor(x), tinylm.tensor(y))
         opt.zero_grad()
         loss.backward()
         tinylm.optim.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        times.append(time.perf_counter() - t0)
-    model.eval()
-    eval_rng = np.random.default_rng(args.seed + 1)
-    losses = []
-    with tinylm.no_grad():
-        for _ in range(args.eval_iters):
-            x, y = data.batch("val", args.batch_size, args.block_size, eval_rng)
-            losses.append(model(tinylm.tensor(x), tinylm.tensor(y))[1].item())
-    return summarize("tinylm", times, losses, loss.item())
+        return loss
+
+    def val_loss(x: np.ndarray, y: np.ndarray) -> float:
+        model.eval()
+        with tinylm.no_grad():
+            return model(tinylm.tensor(x), tinylm.tensor(y))[1].item()
+
+    return data, step, val_loss
 
 
-def run_torch(args: argparse.Namespace) -> dict:
+def setup_torch(args: argparse.Namespace):
+    """The same for the PyTorch reference model (benchmarks/torch_gpt.py)."""
     import torch
 
     sys.path.insert(0, str(HERE))
@@ -132,33 +133,60 @@ def run_torch(args: argparse.Namespace) -> dict:
     model = TorchGPT(model_config(args, data.vocab_size))
     load_tinylm_state(model, tinylm.load(args.init))
     opt = model.configure_optimizers(args.lr, 0.1, (0.9, 0.99))
-    rng = np.random.default_rng(args.seed)
-    times = []
-    for it in range(args.iters):
+
+    def step(it: int, x: np.ndarray, y: np.ndarray):
         for g in opt.param_groups:
             g["lr"] = lr_at(it, args)
-        x, y = data.batch("train", args.batch_size, args.block_size, rng)
-        t0 = time.perf_counter()
         _, loss = model(torch.from_numpy(x), torch.from_numpy(y))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        return loss
+
+    def val_loss(x: np.ndarray, y: np.ndarray) -> float:
+        model.eval()
+        with torch.no_grad():
+            return model(torch.from_numpy(x), torch.from_numpy(y))[1].item()
+
+    return data, step, val_loss
+
+
+def run_worker(args: argparse.Namespace) -> dict:
+    """Train in rounds of ``--round`` iterations, each started by a line on stdin.
+
+    The parent alternates the two frameworks' rounds, so both are timed in the same minutes:
+    on a shared machine the speed drifts over minutes, and back-to-back runs would compare
+    a fast minute with a slow one.
+    """
+    data, step, val_loss = (setup_tinylm if args.worker == "tinylm" else setup_torch)(args)
+    rng = np.random.default_rng(args.seed)
+    times, loss = [], None
+    for it in range(args.iters):
+        if it % args.round == 0:
+            sys.stdin.readline()  # wait for our turn
+        x, y = data.batch("train", args.batch_size, args.block_size, rng)
+        t0 = time.perf_counter()
+        loss = step(it, x, y)
         times.append(time.perf_counter() - t0)
-    model.eval()
+        if (it + 1) % args.round == 0 or it + 1 == args.iters:
+            print("ROUND", flush=True)  # hand the machine back
     eval_rng = np.random.default_rng(args.seed + 1)
     losses = []
-    with torch.no_grad():
-        for _ in range(args.eval_iters):
-            x, y = data.batch("val", args.batch_size, args.block_size, eval_rng)
-            losses.append(model(torch.from_numpy(x), torch.from_numpy(y))[1].item())
-    return summarize("torch", times, losses, loss.item())
+    for _ in range(args.eval_iters):
+        x, y = data.batch("val", args.batch_size, args.block_size, eval_rng)
+        losses.append(val_loss(x, y))
+    return summarize(args.worker, times, losses, float(loss.item()), args.round)
 
 
-def summarize(name: str, times: list[float], val_losses: list[float], last: float) -> dict:
+def summarize(
+    name: str, times: list[float], val_losses: list[float], last: float, round_len: int
+) -> dict:
     steady = times[min(10, len(times) // 2) :]  # skip warm-up steps (JIT compile, caches)
+    rounds = [times[i : i + round_len] for i in range(0, len(times), round_len)]
     return {
         "name": name,
+        "round_ms": [1000 * float(np.median(r)) for r in rounds],
         "ms_per_iter": 1000 * float(np.median(steady)),
         "ms_per_iter_mean": 1000 * float(np.mean(steady)),
         "first_iter_ms": 1000 * times[0],
@@ -171,8 +199,7 @@ def summarize(name: str, times: list[float], val_losses: list[float], last: floa
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.worker:
-        result = run_tinylm(args) if args.worker == "tinylm" else run_torch(args)
-        print("RESULT " + json.dumps(result))
+        print("RESULT " + json.dumps(run_worker(args)))
         return 0
 
     import tinylm
@@ -192,18 +219,41 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         init = Path(tmp) / "init.npz"
         tinylm.save(model.state_dict(), init)
+        # The same OpenBLAS setting that `import tinylm` makes when it loads before numpy
+        # (this script imports numpy first); PyTorch does not use OpenBLAS.
+        env = {"OPENBLAS_THREAD_TIMEOUT": "12", **os.environ}
+        workers = {}
         for name in frameworks:
             cmd = [sys.executable, __file__, "--worker", name, "--init", str(init)]
             cmd += [a for a in (argv if argv is not None else sys.argv[1:])]
-            print(f"running {name} ({args.iters} iterations) ...", flush=True)
-            # The same OpenBLAS setting that `import tinylm` makes when it loads before numpy
-            # (this script imports numpy first); PyTorch does not use OpenBLAS.
-            env = {"OPENBLAS_THREAD_TIMEOUT": "12", **os.environ}
-            out = subprocess.run(cmd, capture_output=True, text=True, env=env)
-            if out.returncode != 0:
-                print(out.stdout, out.stderr, file=sys.stderr)
+            workers[name] = subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+            )
+        n_rounds = -(-args.iters // args.round)
+        print(
+            f"training {' and '.join(frameworks)} for {args.iters} iterations, alternating "
+            f"rounds of {args.round} ...",
+            flush=True,
+        )
+        for r in range(n_rounds):
+            for name, w in workers.items():  # one round each, in turn
+                w.stdin.write("go\n")
+                w.stdin.flush()
+                line = w.stdout.readline()
+                while line and line.strip() != "ROUND":  # pass on anything else it prints
+                    print(line, end="", file=sys.stderr)
+                    line = w.stdout.readline()
+                if not line:
+                    w.kill()
+                    print(f"{name} worker failed (see its messages above)", file=sys.stderr)
+                    return 1
+            print(f"  round {r + 1}/{n_rounds}", end="\r", flush=True)
+        for name, w in workers.items():
+            out, _ = w.communicate()
+            if w.returncode != 0:
+                print(f"{name} worker failed:\n{out}", file=sys.stderr)
                 return 1
-            line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")][-1]
+            line = [ln for ln in out.splitlines() if ln.startswith("RESULT ")][-1]
             results[name] = json.loads(line[len("RESULT ") :])
 
     print()
@@ -222,6 +272,11 @@ def main(argv: list[str] | None = None) -> int:
         ratio = results["tinylm"]["ms_per_iter"] / results["torch"]["ms_per_iter"]
         mem = results["tinylm"]["peak_rss_mb"] / results["torch"]["peak_rss_mb"]
         print(f"tinylm / torch: time {ratio:.2f}x, peak memory {mem:.2f}x (lower is better)")
+        per_round = np.array(results["tinylm"]["round_ms"]) / np.array(results["torch"]["round_ms"])
+        print(
+            f"time ratio per round (same minutes for both): min {per_round.min():.2f}x, "
+            f"median {np.median(per_round):.2f}x, max {per_round.max():.2f}x"
+        )
         results["ratio_time"] = ratio
         results["ratio_rss"] = mem
     if args.json:
