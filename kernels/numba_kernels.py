@@ -820,7 +820,12 @@ def _adam_kernel(param, grad, m, v, decay, l2, beta1, beta2, eps, step_size, inv
         param[i] = p * decay - step_size * mi / (math.sqrt(vi) * inv_bc2_sqrt + eps)
 
 
-@_float32_or_64
+# The same loop compiled without threads, for the many small tensors of a model (biases,
+# LayerNorm gains): calling it directly is cheaper than switching the thread count around a
+# parallel call, which is what the other kernels' small-work path does.
+_adam_kernel_serial = _sjit(_adam_kernel.py_func)
+
+
 def adam_update(
     param: np.ndarray,
     grad: np.ndarray,
@@ -837,8 +842,11 @@ def adam_update(
 ) -> None:
     """One fused Adam/AdamW step in place; see :func:`reference.adam_update`."""
     arrays = (param, grad, exp_avg, exp_avg_sq)
-    if not all(a.flags.c_contiguous and a.dtype == param.dtype for a in arrays):
-        # in-place updates need the caller's own memory: strided views take the plain path
+    if param.dtype not in (np.float32, np.float64) or not all(
+        a.flags.c_contiguous and a.dtype == param.dtype for a in arrays
+    ):
+        # other dtypes, and strided views (an in-place update needs the caller's own
+        # memory), take the plain path
         _ref.adam_update(
             param, grad, exp_avg, exp_avg_sq, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
             weight_decay=weight_decay, step=step, decoupled=decoupled,
@@ -848,7 +856,8 @@ def adam_update(
     step_size = lr / (1.0 - beta1**step)
     inv_bc2_sqrt = 1.0 / math.sqrt(1.0 - beta2**step)
     decay, l2 = (1.0 - lr * weight_decay, 0.0) if decoupled else (1.0, weight_decay)
-    _adam_kernel(
+    kernel = _adam_kernel_serial if param.size < SMALL_WORK else _adam_kernel
+    kernel(
         *(a.reshape(-1) for a in arrays),
         f(decay), f(l2), f(beta1), f(beta2), f(eps), f(step_size), f(inv_bc2_sqrt),
     )  # fmt: skip
