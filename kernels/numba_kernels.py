@@ -594,125 +594,144 @@ def _matmul_nt_acc(c, ci, x, y, m, n, kk):
 
 
 def _attention_forward_kernel(q, k, v, scale, is_causal, out, lse):
-    """q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv) in any layout -> out, lse (written)."""
-    n_b, n_h, tq, d = q.shape
-    tk, dv = k.shape[2], v.shape[3]
+    """q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv) in any layout -> out, lse (written).
+
+    One job per (batch, head, block of BLOCK_Q queries). The parallel loop only hands out
+    jobs; each job is an ordinary compiled function (a small prange body compiles much
+    faster than a large one)."""
+    n_b, n_h, tq = q.shape[0], q.shape[1], q.shape[2]
     n_blocks = (tq + BLOCK_Q - 1) // BLOCK_Q
-    zero, one = q.dtype.type(0), q.dtype.type(1)
     for job in prange(n_b * n_h * n_blocks):
         bh, blk = job // n_blocks, job % n_blocks
-        b, h = bh // n_h, bh % n_h
-        i0 = blk * BLOCK_Q
-        i1 = min(tq, i0 + BLOCK_Q)
-        bq = i1 - i0
-        kend = min(i1, tk) if is_causal else tk  # keys beyond the block's last query are masked
-        # The block's operands arrive as strided views (e.g. of the (B, T, 3C) qkv projection);
-        # copy them into contiguous scratch, K and V transposed so both products below run
-        # along the long key axis. The copies are O(T·D) next to the O(T²·D) products.
-        q_blk = np.empty((bq, d), dtype=q.dtype)
-        for r in range(bq):
-            for e in range(d):
-                q_blk[r, e] = q[b, h, i0 + r, e]
-        k_t = np.empty((d, kend), dtype=q.dtype)
-        v_t = np.empty((dv, kend), dtype=q.dtype)
-        for j in range(kend):
-            for e in range(d):
-                k_t[e, j] = k[b, h, j, e]
-            for e in range(dv):
-                v_t[e, j] = v[b, h, j, e]
-        s = np.zeros((bq, kend), dtype=q.dtype)
-        _matmul_nn_acc(s, 0, q_blk, 0, 0, False, k_t, 0, bq, kend, d)  # S = Q_blk K^T
-        for r in range(bq):
-            n_valid = min(i0 + r + 1, kend) if is_causal else kend  # query i sees keys j <= i
-            row = s[r]
-            m = row[0] * scale
-            for j in range(1, n_valid):
-                m = max(m, row[j] * scale)
-            total = zero
-            for j in range(n_valid):
-                e = fast_exp(row[j] * scale - m)
-                row[j] = e
-                total += e
-            for j in range(n_valid, kend):
-                row[j] = 0  # masked: exp(-inf) = 0, never computed
-            inv = one / total
-            for j in range(n_valid):
-                row[j] *= inv
-            lse[b, h, i0 + r] = m + math.log(total)
-        o = np.zeros((bq, dv), dtype=q.dtype)
-        _matmul_nt_acc(o, 0, s, v_t, bq, dv, kend)  # O_blk = P V
-        for r in range(bq):
-            for e in range(dv):
-                out[b, h, i0 + r, e] = o[r, e]
+        _attention_forward_block(q, k, v, scale, is_causal, out, lse, bh // n_h, bh % n_h, blk)
+
+
+@_sjit
+def _attention_forward_block(q, k, v, scale, is_causal, out, lse, b, h, blk):
+    """Queries [i0, i0 + BLOCK_Q) of head (b, h)."""
+    tq, d = q.shape[2], q.shape[3]
+    tk, dv = k.shape[2], v.shape[3]
+    zero, one = q.dtype.type(0), q.dtype.type(1)
+    i0 = blk * BLOCK_Q
+    i1 = min(tq, i0 + BLOCK_Q)
+    bq = i1 - i0
+    kend = min(i1, tk) if is_causal else tk  # keys beyond the block's last query are masked
+    # The block's operands arrive as strided views (e.g. of the (B, T, 3C) qkv projection);
+    # copy them into contiguous scratch, K and V transposed so both products below run
+    # along the long key axis. The copies are O(T·D) next to the O(T²·D) products.
+    q_blk = np.empty((bq, d), dtype=q.dtype)
+    for r in range(bq):
+        for e in range(d):
+            q_blk[r, e] = q[b, h, i0 + r, e]
+    k_t = np.empty((d, kend), dtype=q.dtype)
+    v_t = np.empty((dv, kend), dtype=q.dtype)
+    for j in range(kend):
+        for e in range(d):
+            k_t[e, j] = k[b, h, j, e]
+        for e in range(dv):
+            v_t[e, j] = v[b, h, j, e]
+    s = np.zeros((bq, kend), dtype=q.dtype)
+    _matmul_nn_acc(s, 0, q_blk, 0, 0, False, k_t, 0, bq, kend, d)  # S = Q_blk K^T
+    for r in range(bq):
+        n_valid = min(i0 + r + 1, kend) if is_causal else kend  # query i sees keys j <= i
+        row = s[r]
+        m = row[0] * scale
+        for j in range(1, n_valid):
+            m = max(m, row[j] * scale)
+        total = zero
+        for j in range(n_valid):
+            e = fast_exp(row[j] * scale - m)
+            row[j] = e
+            total += e
+        for j in range(n_valid, kend):
+            row[j] = 0  # masked: exp(-inf) = 0, never computed
+        inv = one / total
+        for j in range(n_valid):
+            row[j] *= inv
+        lse[b, h, i0 + r] = m + math.log(total)
+    o = np.zeros((bq, dv), dtype=q.dtype)
+    _matmul_nt_acc(o, 0, s, v_t, bq, dv, kend)  # O_blk = P V
+    for r in range(bq):
+        for e in range(dv):
+            out[b, h, i0 + r, e] = o[r, e]
 
 
 def _attention_backward_kernel(q, k, v, out, lse, gout, scale, is_causal, gq, gk, gv):
-    """All arrays (B, H, T, ·) in any layout; gq, gk, gv are written (every element)."""
-    n_b, n_h, tq, d = q.shape
+    """All arrays (B, H, T, ·) in any layout; gq, gk, gv are written (every element).
+
+    gK and gV sum over all query blocks of a head, so one job (thread) owns a whole head."""
+    n_b, n_h = q.shape[0], q.shape[1]
+    for bh in prange(n_b * n_h):
+        _attention_backward_head(
+            q, k, v, out, lse, gout, scale, is_causal, gq, gk, gv, bh // n_h, bh % n_h
+        )
+
+
+@_sjit
+def _attention_backward_head(q, k, v, out, lse, gout, scale, is_causal, gq, gk, gv, b, h):
+    """The gradients of head (b, h)."""
+    tq, d = q.shape[2], q.shape[3]
     tk, dv = k.shape[2], v.shape[3]
     zero = q.dtype.type(0)
     dt = q.dtype
-    # gK and gV sum over all query blocks of a head, so one thread owns a whole head.
-    for bh in prange(n_b * n_h):
-        b, h = bh // n_h, bh % n_h
-        # Contiguous copies of the head's operands (K, V transposed, as in the forward), and
-        # delta_i = rowsum(gP_i * P_i) = rowsum(gO_i * O_i): a Dv-long sum instead of a Tk-long one
-        q_h = np.empty((tq, d), dtype=dt)
-        go_h = np.empty((tq, dv), dtype=dt)
-        delta = np.empty(tq, dtype=dt)
-        for i in range(tq):
-            for e in range(d):
-                q_h[i, e] = q[b, h, i, e]
-            acc = zero
-            for e in range(dv):
-                g = gout[b, h, i, e]
-                go_h[i, e] = g
-                acc += g * out[b, h, i, e]
-            delta[i] = acc
-        k_t = np.empty((d, tk), dtype=dt)
-        v_t = np.empty((dv, tk), dtype=dt)
-        for j in range(tk):
-            for e in range(d):
-                k_t[e, j] = k[b, h, j, e]
-            for e in range(dv):
-                v_t[e, j] = v[b, h, j, e]
-        # gK and gV are accumulated transposed, (D, Tk), so their products also run along keys
-        gq_h = np.zeros((tq, d), dtype=dt)
-        gk_t = np.zeros((d, tk), dtype=dt)
-        gv_t = np.zeros((dv, tk), dtype=dt)
-        p = np.empty((BLOCK_Q, tk), dtype=dt)
-        gs = np.empty((BLOCK_Q, tk), dtype=dt)
-        for i0 in range(0, tq, BLOCK_Q):
-            i1 = min(tq, i0 + BLOCK_Q)
-            bq = i1 - i0
-            kend = min(i1, tk) if is_causal else tk
-            for r in range(bq):
-                for j in range(kend):
-                    p[r, j] = 0
-                    gs[r, j] = 0
-            _matmul_nn_acc(p, 0, q_h, i0, 0, False, k_t, 0, bq, kend, d)  # S = Q_blk K^T
-            _matmul_nn_acc(gs, 0, go_h, i0, 0, False, v_t, 0, bq, kend, dv)  # gP = gO V^T
-            for r in range(bq):
-                i = i0 + r
-                n_valid = min(i + 1, kend) if is_causal else kend
-                for j in range(n_valid):
-                    pj = fast_exp(p[r, j] * scale - lse[b, h, i])  # P recomputed from lse
-                    p[r, j] = pj
-                    gs[r, j] = pj * (gs[r, j] - delta[i]) * scale  # gS, with the scale folded in
-                for j in range(n_valid, kend):
-                    p[r, j] = 0
-                    gs[r, j] = 0
-            _matmul_nn_acc(gv_t, 0, go_h, 0, i0, True, p, 0, dv, kend, bq)  # gV^T += gO^T P
-            _matmul_nn_acc(gk_t, 0, q_h, 0, i0, True, gs, 0, d, kend, bq)  # gK^T += Q^T gS
-            _matmul_nt_acc(gq_h, i0, gs, k_t, bq, d, kend)  # gQ = gS K
-        for i in range(tq):
-            for e in range(d):
-                gq[b, h, i, e] = gq_h[i, e]
-        for j in range(tk):
-            for e in range(d):
-                gk[b, h, j, e] = gk_t[e, j]
-            for e in range(dv):
-                gv[b, h, j, e] = gv_t[e, j]
+    # Contiguous copies of the head's operands (K, V transposed, as in the forward), and
+    # delta_i = rowsum(gP_i * P_i) = rowsum(gO_i * O_i): a Dv-long sum instead of a Tk-long one
+    q_h = np.empty((tq, d), dtype=dt)
+    go_h = np.empty((tq, dv), dtype=dt)
+    delta = np.empty(tq, dtype=dt)
+    for i in range(tq):
+        for e in range(d):
+            q_h[i, e] = q[b, h, i, e]
+        acc = zero
+        for e in range(dv):
+            g = gout[b, h, i, e]
+            go_h[i, e] = g
+            acc += g * out[b, h, i, e]
+        delta[i] = acc
+    k_t = np.empty((d, tk), dtype=dt)
+    v_t = np.empty((dv, tk), dtype=dt)
+    for j in range(tk):
+        for e in range(d):
+            k_t[e, j] = k[b, h, j, e]
+        for e in range(dv):
+            v_t[e, j] = v[b, h, j, e]
+    # gK and gV are accumulated transposed, (D, Tk), so their products also run along keys
+    gq_h = np.zeros((tq, d), dtype=dt)
+    gk_t = np.zeros((d, tk), dtype=dt)
+    gv_t = np.zeros((dv, tk), dtype=dt)
+    p = np.empty((BLOCK_Q, tk), dtype=dt)
+    gs = np.empty((BLOCK_Q, tk), dtype=dt)
+    for i0 in range(0, tq, BLOCK_Q):
+        i1 = min(tq, i0 + BLOCK_Q)
+        bq = i1 - i0
+        kend = min(i1, tk) if is_causal else tk
+        for r in range(bq):
+            for j in range(kend):
+                p[r, j] = 0
+                gs[r, j] = 0
+        _matmul_nn_acc(p, 0, q_h, i0, 0, False, k_t, 0, bq, kend, d)  # S = Q_blk K^T
+        _matmul_nn_acc(gs, 0, go_h, i0, 0, False, v_t, 0, bq, kend, dv)  # gP = gO V^T
+        for r in range(bq):
+            i = i0 + r
+            n_valid = min(i + 1, kend) if is_causal else kend
+            for j in range(n_valid):
+                pj = fast_exp(p[r, j] * scale - lse[b, h, i])  # P recomputed from lse
+                p[r, j] = pj
+                gs[r, j] = pj * (gs[r, j] - delta[i]) * scale  # gS, with the scale folded in
+            for j in range(n_valid, kend):
+                p[r, j] = 0
+                gs[r, j] = 0
+        _matmul_nn_acc(gv_t, 0, go_h, 0, i0, True, p, 0, dv, kend, bq)  # gV^T += gO^T P
+        _matmul_nn_acc(gk_t, 0, q_h, 0, i0, True, gs, 0, d, kend, bq)  # gK^T += Q^T gS
+        _matmul_nt_acc(gq_h, i0, gs, k_t, bq, d, kend)  # gQ = gS K
+    for i in range(tq):
+        for e in range(d):
+            gq[b, h, i, e] = gq_h[i, e]
+    for j in range(tk):
+        for e in range(d):
+            gk[b, h, j, e] = gk_t[e, j]
+        for e in range(dv):
+            gv[b, h, j, e] = gv_t[e, j]
 
 
 @functools.cache

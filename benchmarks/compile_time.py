@@ -1,0 +1,85 @@
+"""How long Numba takes to compile every CPU kernel from a cold cache, and to load it warm.
+
+    python benchmarks/compile_time.py            # float32 (training) and float64 (gradcheck)
+
+Each measurement runs in a fresh process with its own empty ``NUMBA_CACHE_DIR``, so nothing
+compiled earlier on this machine is reused; the second run of the same process loads the
+machine code that the first one cached (what every later ``import`` costs).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+CHILD = r"""
+import sys, time
+import numpy as np
+from tinylm.kernels import numba_kernels as K
+
+dtypes = [np.dtype(d) for d in sys.argv[1].split(",")]
+rng = np.random.default_rng(0)
+timings = {}
+for dt in dtypes:
+    x = rng.standard_normal((64, 40)).astype(dt)
+    g = rng.standard_normal((64, 40)).astype(dt)
+    w, b = np.ones(40, dt), np.zeros(40, dt)
+    t = rng.integers(0, 40, 64)
+    q = rng.standard_normal((2, 2, 40, 16)).astype(dt)
+    calls = {
+        "softmax": lambda: K.softmax_backward(K.softmax_forward(x), g),
+        "log_softmax": lambda: K.log_softmax_backward(K.log_softmax_forward(x), g),
+        "cross_entropy": lambda: K.cross_entropy_backward(
+            x, t, K.cross_entropy_forward(x, t, -100)[1], np.ones(64, dt), -100
+        ),
+        "layer_norm": lambda: K.layer_norm_backward(g, x, w, *K.layer_norm_forward(x, w, b)[1:]),
+        "gelu": lambda: K.gelu_backward(x, K.gelu_forward(x)),
+        "attention": lambda: K.attention_backward(
+            q, q, q, *K.attention_forward(q, q, q, 0.25, True), q, 0.25, True
+        ),
+        "adam": lambda: [
+            K.adam_update(p, p.copy(), np.zeros_like(p), np.zeros_like(p), lr=1e-3, beta1=0.9,
+                          beta2=0.99, eps=1e-8, weight_decay=0.1, step=1, decoupled=True)
+            for p in (np.ones(10, dt), np.ones(1 << 16, dt))
+        ],
+    }
+    for name, call in calls.items():
+        t0 = time.perf_counter()
+        call()
+        timings[f"{name} {dt}"] = time.perf_counter() - t0
+print(repr(timings))
+"""
+
+
+def run(dtypes: str, cache: str) -> dict[str, float]:
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, dtypes], env=env, capture_output=True, text=True, check=True
+    )
+    return eval(out.stdout.strip().splitlines()[-1])  # a dict literal printed by CHILD
+
+
+def main() -> int:
+    for dtypes in ("float32", "float32,float64"):
+        with tempfile.TemporaryDirectory() as cache:
+            t0 = time.perf_counter()
+            cold = run(dtypes, cache)
+            cold_wall = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            warm = run(dtypes, cache)
+            warm_wall = time.perf_counter() - t0
+        print(
+            f"\n{dtypes}: first run {sum(cold.values()):.1f} s compiling "
+            f"({cold_wall:.1f} s process), cached run {sum(warm.values()):.2f} s loading "
+            f"({warm_wall:.1f} s process)"
+        )
+        for name in cold:
+            print(f"  {name:24s} cold {cold[name]:6.2f} s   warm {warm[name]:6.3f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
