@@ -820,29 +820,41 @@ def attention_backward(
 # --------------------------------------------------------------------------------------------
 
 
-@_pjit
-def _adam_kernel(param, grad, m, v, decay, l2, beta1, beta2, eps, step_size, inv_bc2_sqrt):
-    """One flat loop with no branch inside, so LLVM vectorises it (8 floats per instruction).
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _adam_element(p, g, m, v, decay, l2, beta1, beta2, eps, step_size, inv_bc2_sqrt):
+    """One coordinate's step; returns the new (θ, m, v). Every argument has the array's
+    float type (a Python 1 − β would promote float32 to float64), so β₁, β₂ arrive as pairs
+    beta1 = (β₁, 1 − β₁), beta2 = (β₂, 1 − β₂).
 
     AdamW and Adam differ only in where the weight decay goes, so both are one formula:
         AdamW: decay = 1 − lr·λ, l2 = 0      Adam (+ L2): decay = 1, l2 = λ
     """
-    one = param.dtype.type(1)
+    g = g + l2 * p
+    m = beta1[0] * m + beta1[1] * g
+    v = beta2[0] * v + beta2[1] * g * g
+    # θ ← θ·decay − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
+    return p * decay - step_size * m / (math.sqrt(v) * inv_bc2_sqrt + eps), m, v
+
+
+@_pjit
+def _adam_kernel(param, grad, m, v, decay, l2, beta1, beta2, eps, step_size, inv_bc2_sqrt):
+    """One flat loop with no branch inside, so LLVM vectorises it (8 floats per instruction)."""
     for i in prange(param.shape[0]):
-        p = param[i]
-        g = grad[i] + l2 * p
-        mi = beta1 * m[i] + (one - beta1) * g
-        vi = beta2 * v[i] + (one - beta2) * g * g
-        m[i] = mi
-        v[i] = vi
-        # θ ← θ·decay − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
-        param[i] = p * decay - step_size * mi / (math.sqrt(vi) * inv_bc2_sqrt + eps)
+        param[i], m[i], v[i] = _adam_element(
+            param[i], grad[i], m[i], v[i], decay, l2, beta1, beta2, eps, step_size, inv_bc2_sqrt
+        )
 
 
-# The same loop compiled without threads, for the many small tensors of a model (biases,
-# LayerNorm gains): calling it directly is cheaper than switching the thread count around a
-# parallel call, which is what the other kernels' small-work path does.
-_adam_kernel_serial = _sjit(_adam_kernel.py_func)
+@_sjit
+def _adam_kernel_serial(param, grad, m, v, decay, l2, beta1, beta2, eps, step_size, inv_bc2_sqrt):
+    """The same loop without threads, for the many small tensors of a model (biases,
+    LayerNorm gains): cheaper than switching the thread count around a parallel call, which
+    is what the other kernels' small-work path does. (A separate function, not a second
+    compile of the one above: Numba's cache would hand one's machine code to the other.)"""
+    for i in range(param.shape[0]):
+        param[i], m[i], v[i] = _adam_element(
+            param[i], grad[i], m[i], v[i], decay, l2, beta1, beta2, eps, step_size, inv_bc2_sqrt
+        )
 
 
 def adam_update(
@@ -878,5 +890,6 @@ def adam_update(
     kernel = _adam_kernel_serial if param.size < SMALL_WORK else _adam_kernel
     kernel(
         *(a.reshape(-1) for a in arrays),
-        f(decay), f(l2), f(beta1), f(beta2), f(eps), f(step_size), f(inv_bc2_sqrt),
+        f(decay), f(l2), (f(beta1), f(1.0 - beta1)), (f(beta2), f(1.0 - beta2)), f(eps),
+        f(step_size), f(inv_bc2_sqrt),
     )  # fmt: skip
