@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,12 @@ def _time_once(fn: Callable[[], object]) -> float:
 
 
 def _torch():
+    # Numba's OpenMP threads and PyTorch's share the two cores in this process. tinylm makes
+    # Numba's idle threads sleep (OMP_WAIT_POLICY=PASSIVE, set when its kernels load); set it
+    # before PyTorch loads its own OpenMP runtime too, so that neither library's idle threads
+    # spin on the cores the other is using (measured here: PyTorch's spinning threads made
+    # the Numba attention kernel at T=64 about 10% slower).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import torch
 
@@ -209,24 +216,30 @@ def _make_benches(quick: bool) -> list[Bench]:
 
 
 def run_benches(benches: list[Bench], repeats: int) -> None:
-    """Best-of-``repeats`` time per backend.
+    """Best-of-``repeats`` time per backend, the backends taking turns.
 
-    Each backend runs its repetitions back to back after two warm-up calls (the first compiles
-    Numba/CUDA kernels). Alternating backends call by call would be unfair: after a parallel
-    region, OpenMP threads (PyTorch's, and Numba's when it uses OpenMP) keep spinning for a
-    while and steal the cores from whichever library runs next.
+    Each round runs every backend in turn: one untimed call (it absorbs the hand-over — after
+    a parallel region, OpenMP threads of PyTorch, and of Numba when it uses OpenMP, keep
+    spinning for a while and steal the cores from whichever library runs next) and one timed
+    call. Taking turns means every backend is measured in the same seconds: on a shared
+    machine the speed drifts, and timing one backend's block after another's would compare a
+    fast second with a slow one. Two warm-up calls first (the first compiles Numba/CUDA).
     """
     for bench in benches:
         for name, fn in bench.runs.items():
-            best = math.inf
-            for i in range(repeats + 2):
+            for _ in range(2):
+                fn()
+            bench.times[name] = math.inf
+        for _ in range(repeats):
+            for name, fn in bench.runs.items():
+                fn()  # the hand-over call
+                if name == "cupy":
+                    _sync_cupy()
                 start = time.perf_counter()
                 fn()
                 if name == "cupy":
                     _sync_cupy()
-                if i >= 2:
-                    best = min(best, time.perf_counter() - start)
-            bench.times[name] = best
+                bench.times[name] = min(bench.times[name], time.perf_counter() - start)
 
 
 def format_table(benches: list[Bench], bandwidth: float) -> str:
