@@ -36,6 +36,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
+
 from tinylm.device import array_module
 
 if TYPE_CHECKING:
@@ -267,9 +269,11 @@ class Function:
             node = Node(cls, ctx, inputs)
             # Remember the version of every tensor whose memory backward will read, so an
             # in-place change before backward is an error instead of a wrong gradient.
-            for t in (*inputs, result):
-                if any(_may_share(a, t.data) for a in ctx.saved_arrays if hasattr(a, "shape")):
-                    node.saved_versions.append((t, t._version))
+            saved = [a for a in ctx.saved_arrays if hasattr(a, "shape")]
+            if saved:
+                for t in (*inputs, result):
+                    if any(_may_share(a, t.data) for a in saved):
+                        node.saved_versions.append((t, t._version))
             result._node = node
         else:
             ctx.saved_arrays = ()  # nothing will call backward: free what forward saved
@@ -277,6 +281,10 @@ class Function:
 
 
 def _may_share(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    if type(a) is np.ndarray and type(b) is np.ndarray:  # the common case, without lookups
+        return bool(np.may_share_memory(a, b))
     xp = array_module(a)
     if array_module(b) is not xp or not hasattr(b, "shape"):
         return False

@@ -78,7 +78,7 @@ def normalize_device(device: Any) -> Device:
 
 def array_module(array: Any) -> ModuleType:
     """The module (numpy or cupy) that owns ``array``."""
-    if isinstance(array, np.ndarray | np.generic):
+    if type(array) is np.ndarray or isinstance(array, np.ndarray | np.generic):
         return np
     cupy = _load_cupy()
     if cupy is not None and isinstance(array, cupy.ndarray):
