@@ -378,3 +378,26 @@ def test_cuda_request_without_gpu_is_a_clear_error() -> None:
         pytest.skip("a GPU is present")
     with pytest.raises(RuntimeError, match="no CUDA device"):
         tinylm.zeros(2).to("cuda")
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        ([np.float64(0.3)], "float64"),
+        ([[np.float64(1.0)]], "float64"),
+        ([np.float64(0.3), 1.0], "float64"),
+        ([np.float32(1.0), np.float64(2.0)], "float64"),
+        ([np.float16(1.0), 2.0], "float32"),
+        ([np.int32(3)], "int32"),
+        ([np.int32(3), 1], "int64"),
+        ([np.int32(3), 1.5], "float32"),
+        ([np.int64(1), np.float32(2.0)], "float32"),
+        ([True, np.int8(1)], "int8"),
+        ([np.uint8(1), np.int8(2)], "int16"),
+        ([np.bool_(True)], "bool"),
+        ([0.3, 1], "float32"),
+    ],
+)
+def test_lists_of_numpy_scalars_keep_pytorchs_dtypes(data, expected):
+    """The dtypes torch.tensor gives for the same lists (checked against PyTorch 2.13)."""
+    assert tinylm.tensor(data).dtype == np.dtype(expected)

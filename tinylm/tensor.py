@@ -881,6 +881,8 @@ def _array_from_python(data: Any, dtype: Any, xp: ModuleType) -> Any:
         array = np.empty(0, dtype=object)
     if array.dtype == object:
         raise TinyLMError("tensor: could not build a tensor from ragged or non-numeric data")
+    if dtype is None and isinstance(data, list | tuple):
+        dtype = _sequence_dtype(data)  # None unless the sequence holds numpy scalars
     if dtype is not None:
         array = array.astype(dtype)
     elif _is_float(array.dtype):
@@ -888,6 +890,43 @@ def _array_from_python(data: Any, dtype: Any, xp: ModuleType) -> Any:
     elif np.issubdtype(array.dtype, np.integer):
         array = array.astype(int64)
     return array if xp is np else xp.asarray(array)
+
+
+def _sequence_dtype(data: Any) -> Any:
+    """PyTorch's dtype for a (nested) list that holds numpy scalars, else None.
+
+    Each element has a type of its own — a Python float the default float dtype, a Python
+    int int64, a bool bool, a numpy scalar its own dtype — and the list takes the widest of
+    the highest kind present (float over int over bool), so ``[np.float64(0.3)]`` is float64
+    and ``[np.int32(3), 1.5]`` float32. (NumPy alone would make int64 with float32 float64.)
+    """
+    items = list(_flat(data))
+    if not any(isinstance(d, np.generic) for d in items):
+        return None
+    kinds: dict[str, list[Any]] = {"f": [], "i": [], "b": []}
+    for d in items:
+        if isinstance(d, np.generic):
+            dt = d.dtype
+        elif isinstance(d, builtins.bool):
+            dt = np.dtype(bool)
+        elif isinstance(d, int):
+            dt = np.dtype(int64)
+        elif isinstance(d, float):
+            dt = np.dtype(_default_dtype)
+        else:
+            return None  # complex or anything else: numpy's own inference
+        kind = (
+            "f"
+            if dt.kind == "f"
+            else ("i" if dt.kind in "iu" else ("b" if dt.kind == "b" else None))
+        )
+        if kind is None:
+            return None
+        kinds[kind].append(dt)
+    for kind in ("f", "i", "b"):
+        if kinds[kind]:
+            return np.result_type(*kinds[kind])
+    return None
 
 
 def _flat(data: Any) -> Iterator[Any]:
