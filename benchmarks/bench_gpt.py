@@ -18,6 +18,7 @@ of each, and the validation loss at the end.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -160,6 +161,9 @@ def run_worker(args: argparse.Namespace) -> dict:
     a fast minute with a slow one.
     """
     data, step, val_loss = (setup_tinylm if args.worker == "tinylm" else setup_torch)(args)
+    # What exists now lives for the whole run; both frameworks get the same treatment as in
+    # `tinylm train`: Python's cycle collector stops walking it (see tinylm/train.py).
+    gc.freeze()
     rng = np.random.default_rng(args.seed)
     times, loss = [], None
     for it in range(args.iters):

@@ -9,6 +9,7 @@ and a loss curve.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import signal
@@ -284,6 +285,11 @@ def _train(cfg: TrainConfig, resume: bool, stop_at: int | None) -> dict[str, Any
         stop["requested"] = True
 
     previous_handler = signal.signal(signal.SIGINT, request_stop)
+    # Everything alive now (imported libraries, the model, the data) lives for the whole run.
+    # Python's cycle collector would walk all of it (~100 000 objects) in every full
+    # collection, which a training step triggers every few dozen steps: ~2 ms per step on
+    # average, measured. freeze() moves those objects out of its sight until the run ends.
+    gc.freeze()
     t0 = time.perf_counter()
     timed_iters = 0
     try:
@@ -317,6 +323,7 @@ def _train(cfg: TrainConfig, resume: bool, stop_at: int | None) -> dict[str, Any
     finally:
         bar.close()
         signal.signal(signal.SIGINT, previous_handler)
+        gc.unfreeze()
     interrupted = stop["requested"]
     if interrupted:
         print(f"interrupted at iteration {it}: saving a checkpoint to {ckpt}", file=sys.stderr)
