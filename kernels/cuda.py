@@ -240,11 +240,19 @@ def _attention_supported(q: Any, v: Any) -> bool:
 
 @_float32_only
 def attention_forward(
-    q: Any, k: Any, v: Any, scale: float, is_causal: bool = False, out: Any = None
+    q: Any,
+    k: Any,
+    v: Any,
+    scale: float,
+    is_causal: bool = False,
+    out: Any = None,
+    probs: Any = None,
 ) -> tuple[Any, Any]:
-    """Flash-attention forward; see :func:`reference.attention_forward`."""
-    if not _attention_supported(q, v):
-        return _ref.attention_forward(q, k, v, scale, is_causal, out=out)
+    """Flash-attention forward; see :func:`reference.attention_forward`.
+
+    The flash kernel never forms P, so a request to save it (``probs``) takes the reference."""
+    if probs is not None or not _attention_supported(q, v):
+        return _ref.attention_forward(q, k, v, scale, is_causal, out=out, probs=probs)
     b, h, tq, d = q.shape
     tk = k.shape[-2]
     q3, k3, v3 = _heads(q), _heads(k), _heads(v)
@@ -272,10 +280,13 @@ def attention_backward(
     scale: float,
     is_causal: bool = False,
     grads: tuple[Any, Any, Any] | None = None,
+    probs: Any = None,
 ) -> tuple[Any, Any, Any]:
     """Flash-attention backward (no atomics); see :func:`reference.attention_backward`."""
-    if not _attention_supported(q, v):
-        return _ref.attention_backward(q, k, v, out, lse, gout, scale, is_causal, grads=grads)
+    if probs is not None or not _attention_supported(q, v):
+        return _ref.attention_backward(
+            q, k, v, out, lse, gout, scale, is_causal, grads=grads, probs=probs
+        )
     b, h, tq, d = q.shape
     tk = k.shape[-2]
     q3, k3, v3, o3, g3 = _heads(q), _heads(k), _heads(v), _heads(out), _heads(gout)

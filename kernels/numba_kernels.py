@@ -593,7 +593,7 @@ def _matmul_nt_acc(c, ci, x, y, m, n, kk):
         i += 1
 
 
-def _attention_forward_kernel(q, k, v, scale, is_causal, out, lse):
+def _attention_forward_kernel(q, k, v, scale, is_causal, out, lse, probs):
     """q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv) in any layout -> out, lse (written).
 
     One job per (batch, head, block of BLOCK_Q queries). The parallel loop only hands out
@@ -603,12 +603,14 @@ def _attention_forward_kernel(q, k, v, scale, is_causal, out, lse):
     n_blocks = (tq + BLOCK_Q - 1) // BLOCK_Q
     for job in prange(n_b * n_h * n_blocks):
         bh, blk = job // n_blocks, job % n_blocks
-        _attention_forward_block(q, k, v, scale, is_causal, out, lse, bh // n_h, bh % n_h, blk)
+        b, h = bh // n_h, bh % n_h
+        _attention_forward_block(q, k, v, scale, is_causal, out, lse, probs, b, h, blk)
 
 
 @_sjit
-def _attention_forward_block(q, k, v, scale, is_causal, out, lse, b, h, blk):
-    """Queries [i0, i0 + BLOCK_Q) of head (b, h)."""
+def _attention_forward_block(q, k, v, scale, is_causal, out, lse, probs, b, h, blk):
+    """Queries [i0, i0 + BLOCK_Q) of head (b, h). ``probs`` of shape (0, 0, 0, 0) means
+    "do not save P"; else P's rows are written there for the backward."""
     tq, d = q.shape[2], q.shape[3]
     tk, dv = k.shape[2], v.shape[3]
     zero, one = q.dtype.type(0), q.dtype.type(1)
@@ -649,6 +651,12 @@ def _attention_forward_block(q, k, v, scale, is_causal, out, lse, b, h, blk):
         for j in range(n_valid):
             row[j] *= inv
         lse[b, h, i0 + r] = m + math.log(total)
+    if probs.shape[0] > 0:  # keep P for the backward (it then skips recomputing S and exp)
+        for r in range(bq):
+            for j in range(kend):
+                probs[b, h, i0 + r, j] = s[r, j]
+            for j in range(kend, tk):
+                probs[b, h, i0 + r, j] = 0
     o = np.zeros((bq, dv), dtype=q.dtype)
     _matmul_nt_acc(o, 0, s, v_t, bq, dv, kend)  # O_blk = P V
     for r in range(bq):
@@ -656,20 +664,21 @@ def _attention_forward_block(q, k, v, scale, is_causal, out, lse, b, h, blk):
             out[b, h, i0 + r, e] = o[r, e]
 
 
-def _attention_backward_kernel(q, k, v, out, lse, gout, scale, is_causal, gq, gk, gv):
+def _attention_backward_kernel(q, k, v, out, lse, gout, scale, is_causal, gq, gk, gv, probs):
     """All arrays (B, H, T, ·) in any layout; gq, gk, gv are written (every element).
 
     gK and gV sum over all query blocks of a head, so one job (thread) owns a whole head."""
     n_b, n_h = q.shape[0], q.shape[1]
     for bh in prange(n_b * n_h):
         _attention_backward_head(
-            q, k, v, out, lse, gout, scale, is_causal, gq, gk, gv, bh // n_h, bh % n_h
+            q, k, v, out, lse, gout, scale, is_causal, gq, gk, gv, probs, bh // n_h, bh % n_h
         )
 
 
 @_sjit
-def _attention_backward_head(q, k, v, out, lse, gout, scale, is_causal, gq, gk, gv, b, h):
-    """The gradients of head (b, h)."""
+def _attention_backward_head(q, k, v, out, lse, gout, scale, is_causal, gq, gk, gv, probs, b, h):
+    """The gradients of head (b, h). P is read from ``probs`` when the forward saved it
+    (shape not (0, 0, 0, 0)), else recomputed from lse."""
     tq, d = q.shape[2], q.shape[3]
     tk, dv = k.shape[2], v.shape[3]
     zero = q.dtype.type(0)
@@ -701,22 +710,27 @@ def _attention_backward_head(q, k, v, out, lse, gout, scale, is_causal, gq, gk, 
     gv_t = np.zeros((dv, tk), dtype=dt)
     p = np.empty((BLOCK_Q, tk), dtype=dt)
     gs = np.empty((BLOCK_Q, tk), dtype=dt)
+    saved = probs.shape[0] > 0
     for i0 in range(0, tq, BLOCK_Q):
         i1 = min(tq, i0 + BLOCK_Q)
         bq = i1 - i0
         kend = min(i1, tk) if is_causal else tk
         for r in range(bq):
             for j in range(kend):
-                p[r, j] = 0
+                p[r, j] = probs[b, h, i0 + r, j] if saved else 0
                 gs[r, j] = 0
-        _matmul_nn_acc(p, 0, q_h, i0, 0, False, k_t, 0, bq, kend, d)  # S = Q_blk K^T
+        if not saved:
+            _matmul_nn_acc(p, 0, q_h, i0, 0, False, k_t, 0, bq, kend, d)  # S = Q_blk K^T
         _matmul_nn_acc(gs, 0, go_h, i0, 0, False, v_t, 0, bq, kend, dv)  # gP = gO V^T
         for r in range(bq):
             i = i0 + r
             n_valid = min(i + 1, kend) if is_causal else kend
             for j in range(n_valid):
-                pj = fast_exp(p[r, j] * scale - lse[b, h, i])  # P recomputed from lse
-                p[r, j] = pj
+                if saved:
+                    pj = p[r, j]
+                else:
+                    pj = fast_exp(p[r, j] * scale - lse[b, h, i])  # P recomputed from lse
+                    p[r, j] = pj
                 gs[r, j] = pj * (gs[r, j] - delta[i]) * scale  # gS, with the scale folded in
             for j in range(n_valid, kend):
                 p[r, j] = 0
@@ -745,21 +759,31 @@ def _any_layout_kernel(py_func, dtype: np.dtype):
     """
     f = numba.from_dtype(dtype)
     a3, a4 = f[:, :, :], f[:, :, :, :]
+    c4 = f[:, :, :, ::1]  # P, always an array of our own: contiguous, so its rows vectorise
     if py_func is _attention_forward_kernel:
-        sig = types.void(a4, a4, a4, f, types.boolean, a4, a3)
+        sig = types.void(a4, a4, a4, f, types.boolean, a4, a3, c4)
     else:
-        sig = types.void(a4, a4, a4, a4, a3, a4, f, types.boolean, a4, a4, a4)
+        sig = types.void(a4, a4, a4, a4, a3, a4, f, types.boolean, a4, a4, a4, c4)
     return njit(sig, cache=True, parallel=True, fastmath=FASTMATH)(py_func)
 
 
-def _destination(arr, shape: tuple[int, ...], dtype: np.dtype, name: str) -> np.ndarray:
+def _no_probs(dtype: np.dtype) -> np.ndarray:
+    """The kernels' "P is not saved" marker: an empty 4-D array (a typed stand-in for None)."""
+    return np.empty((0, 0, 0, 0), dtype=dtype)
+
+
+def _destination(
+    arr, shape: tuple[int, ...], dtype: np.dtype, name: str, contiguous: bool = False
+) -> np.ndarray:
     """A caller's output buffer, checked, or a new one."""
     if arr is None:
         return np.empty(shape, dtype=dtype)
-    if arr.shape != shape or arr.dtype != dtype or not arr.flags.writeable:
+    layout_ok = arr.flags.c_contiguous or not contiguous
+    if arr.shape != shape or arr.dtype != dtype or not arr.flags.writeable or not layout_ok:
+        kind = "C-contiguous " if contiguous else ""
         raise ValueError(
-            f"attention: {name} must be a writeable {shape} {dtype} array, got {arr.shape} "
-            f"{arr.dtype}"
+            f"attention: {name} must be a writeable {kind}{shape} {dtype} array, got "
+            f"{arr.shape} {arr.dtype}"
         )
     return arr
 
@@ -772,6 +796,7 @@ def attention_forward(
     scale: float,
     is_causal: bool = False,
     out: np.ndarray | None = None,
+    probs: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Blocked fused attention forward; see :func:`reference.attention_forward`.
 
@@ -782,8 +807,13 @@ def attention_forward(
     b, h, tq, _ = q.shape
     out = _destination(out, (b, h, tq, v.shape[-1]), dt, "out")
     lse = np.empty((b, h, tq), dtype=dt)
+    probs = (
+        _no_probs(dt)
+        if probs is None
+        else _destination(probs, (b, h, tq, k.shape[2]), dt, "probs", contiguous=True)
+    )
     kernel = _any_layout_kernel(_attention_forward_kernel, dt)
-    kernel(q, k, v, dt.type(scale), bool(is_causal), out, lse)
+    kernel(q, k, v, dt.type(scale), bool(is_causal), out, lse, probs)
     return out, lse
 
 
@@ -798,6 +828,7 @@ def attention_backward(
     scale: float,
     is_causal: bool = False,
     grads: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    probs: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Blocked fused attention backward; see :func:`reference.attention_backward`.
 
@@ -810,8 +841,9 @@ def attention_backward(
     gq = _destination(gq, q.shape, dt, "gq")
     gk = _destination(gk, k.shape, dt, "gk")
     gv = _destination(gv, v.shape, dt, "gv")
+    probs = _no_probs(dt) if probs is None else np.ascontiguousarray(probs, dtype=dt)
     kernel = _any_layout_kernel(_attention_backward_kernel, dt)
-    kernel(q, k, v, out, lse, gout, dt.type(scale), bool(is_causal), gq, gk, gv)
+    kernel(q, k, v, out, lse, gout, dt.type(scale), bool(is_causal), gq, gk, gv, probs)
     return gq, gk, gv
 
 

@@ -229,6 +229,7 @@ def attention_forward(
     scale: float,
     is_causal: bool = False,
     out: Array | None = None,
+    probs: Array | None = None,
 ) -> tuple[Array, Array]:
     """out = softmax(scale * q k^T) v, also returning lse = logsumexp of each score row.
 
@@ -237,7 +238,9 @@ def attention_forward(
     is_causal follows PyTorch: query i sees keys j <= i (a top-left aligned lower triangle,
     also when Tq != Tk), so no row is ever fully masked.
     ``out``, if given, receives the result (it may be a strided view, e.g. the heads of a
-    (B, Tq, H*Dv) array) and is returned.
+    (B, Tq, H*Dv) array) and is returned. ``probs``, if given, a (B, H, Tq, Tk) array,
+    receives P = softmax(scale q k^T) (0 where masked), for a backward that need not
+    recompute it.
     """
     xp = get_array_module(q)
     s = scale * (q @ xp.swapaxes(k, -1, -2))  # (B, H, Tq, Tk)
@@ -246,7 +249,10 @@ def attention_forward(
     m = s.max(axis=-1, keepdims=True)
     e = xp.exp(s - m)  # masked entries: exp(-inf) = 0
     row_sum = e.sum(axis=-1, keepdims=True)
-    result = (e / row_sum) @ v
+    p = e / row_sum
+    if probs is not None:
+        probs[...] = p
+    result = p @ v
     lse = (m + xp.log(row_sum))[..., 0]
     if out is None:
         return result, lse
@@ -264,6 +270,7 @@ def attention_backward(
     scale: float,
     is_causal: bool = False,
     grads: tuple[Array, Array, Array] | None = None,
+    probs: Array | None = None,
 ) -> tuple[Array, Array, Array]:
     """Gradients of attention, recomputing P from the saved lse (nothing (Tq, Tk) is saved).
 
@@ -274,12 +281,16 @@ def attention_backward(
         gS = P * (gP - rowsum(gout * out))   (softmax bwd; rowsum(gP * P) = rowsum(gout * out))
         gq = scale gS k, gk = scale gS^T q
     ``grads`` = (gq, gk, gv), if given, receive the results (strided views allowed).
+    ``probs``: the P that the forward saved, if it did (then P is not recomputed).
     """
     xp = get_array_module(q)
-    s = scale * (q @ xp.swapaxes(k, -1, -2))
-    if is_causal:
-        s = xp.where(_causal_mask(xp, q.shape[-2], k.shape[-2]), s, s.dtype.type(-np.inf))
-    p = xp.exp(s - lse[..., None])
+    if probs is not None:
+        p = probs
+    else:
+        s = scale * (q @ xp.swapaxes(k, -1, -2))
+        if is_causal:
+            s = xp.where(_causal_mask(xp, q.shape[-2], k.shape[-2]), s, s.dtype.type(-np.inf))
+        p = xp.exp(s - lse[..., None])
     gv = xp.swapaxes(p, -1, -2) @ gout
     gp = gout @ xp.swapaxes(v, -1, -2)
     delta = (gout * out).sum(axis=-1, keepdims=True)

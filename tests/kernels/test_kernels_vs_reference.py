@@ -305,3 +305,31 @@ def test_attention_rejects_a_wrong_destination(backend):
     fwd = implementations("attention_forward", "cpu")[backend]
     with pytest.raises(ValueError, match=r"out must be a writeable \(1, 1, 4, 2\) float32"):
         fwd(q, q, q, 1.0, True, out=np.zeros((1, 1, 4, 3), np.float32))
+
+
+@pytest.mark.parametrize("backend", ["numpy", *FAST_BACKENDS])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("tq,tk", [(37, 37), (5, 70), (70, 5)])
+def test_attention_saved_probabilities(backend, dtype, causal, tq, tk):
+    """probs= makes the forward keep P (every element written, masked ones 0) and the backward
+    use it instead of recomputing: the gradients must not change."""
+    rng = np.random.default_rng(8)
+    q, k, v = (_randn(rng, (2, 3, t, 6), dtype) for t in (tq, tk, tk))
+    fwd = implementations("attention_forward", "cpu")[backend]
+    bwd = implementations("attention_backward", "cpu")[backend]
+    probs = np.full((2, 3, tq, tk), np.nan, dtype)
+    out, lse = fwd(q, k, v, 0.4, causal, probs=probs)
+    want_out, want_lse = reference.attention_forward(
+        *(a.astype(np.float64) for a in (q, k, v)), 0.4, causal
+    )
+    s = 0.4 * (q.astype(np.float64) @ np.swapaxes(k, -1, -2).astype(np.float64))
+    want_p = np.exp(s - want_lse[..., None])
+    if causal:
+        want_p = np.where(np.tril(np.ones((tq, tk), bool)), want_p, 0.0)
+    np.testing.assert_allclose(probs, want_p, rtol=TOL[dtype], atol=TOL[dtype])
+    g = _randn(rng, out.shape, dtype)
+    with_p = bwd(q, k, v, out, lse, g, 0.4, causal, probs=probs)
+    without = bwd(q, k, v, out, lse, g, 0.4, causal)
+    for a, w in zip(with_p, without):
+        np.testing.assert_allclose(a, w, rtol=TOL[dtype] * 10, atol=TOL[dtype] * 10)

@@ -105,3 +105,16 @@ def test_argument_errors():
         F.packed_self_attention(x, 0)
     with pytest.raises(TinyLMError, match="num_heads must be a positive int"):
         F.packed_self_attention(x, 2.0)
+
+
+def test_saved_and_recomputed_probabilities_give_the_same_gradients(backend, monkeypatch):
+    """Small P is kept by the forward; above _SAVE_PROBS_MAX it is recomputed. Same numbers."""
+    rng = np.random.default_rng(6)
+    qkv, up = rng.standard_normal((2, 40, 3 * 2 * 8)), rng.standard_normal((2, 40, 16))
+    grads = []
+    for limit in (F._SAVE_PROBS_MAX, 0):
+        monkeypatch.setattr(F, "_SAVE_PROBS_MAX", limit)
+        x = tinylm.tensor(qkv, requires_grad=True)
+        F.packed_self_attention(x, 2, is_causal=True).backward(up)
+        grads.append(x.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12, atol=1e-13)

@@ -851,6 +851,23 @@ class Attention(Function):
         return (gq, gk, gv, g_mask) if has_float_mask else (gq, gk, gv)
 
 
+# On the CPU the forward keeps P = softmax(QKᵀ·scale) for the backward when it is this small
+# (elements; 16 MB in float32), so the backward skips recomputing S = QKᵀ and its exp: about
+# a fifth of its work at a GPT's T = 64. Larger P (long sequences) are recomputed from the
+# saved log-sum-exp, as on the GPU, where flash attention never forms P at all.
+_SAVE_PROBS_MAX = 1 << 22
+
+
+def _probs_buffer(ctx: Context, like: Any, b: int, h: int, tq: int, tk: int) -> Any:
+    """An array for the forward to save P in, or None: no backward will run (no input needs
+    a gradient), or P is too large and will be recomputed."""
+    if not any(ctx.needs_input_grad) or array_module(like) is not np:
+        return None
+    if b * h * tq * tk > _SAVE_PROBS_MAX:
+        return None
+    return np.empty((b, h, tq, tk), dtype=like.dtype)
+
+
 class FusedAttention(Function):
     """The same attention without a mask (optionally causal) and without dropout, by the
     registry's fused kernel: it never stores the (Tq, Tk) matrix P, only the log-sum-exp
@@ -858,16 +875,17 @@ class FusedAttention(Function):
 
     @staticmethod
     def forward(ctx: Context, q: Any, k: Any, v: Any, *, scale: float, is_causal: bool) -> Any:
-        out, lse = _kernel("attention_forward", q)(q, k, v, scale, is_causal)
+        probs = _probs_buffer(ctx, q, *q.shape[:3], k.shape[2])
+        out, lse = _kernel("attention_forward", q)(q, k, v, scale, is_causal, probs=probs)
         ctx.save_for_backward(q, k, v, out, lse)
-        ctx.meta = (scale, is_causal)
+        ctx.meta = (scale, is_causal, probs)
         return out
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple[Any, Any, Any]:
         q, k, v, out, lse = ctx.saved_arrays
-        scale, is_causal = ctx.meta
-        return _kernel("attention_backward", q)(q, k, v, out, lse, g, scale, is_causal)
+        scale, is_causal, probs = ctx.meta
+        return _kernel("attention_backward", q)(q, k, v, out, lse, g, scale, is_causal, probs=probs)
 
 
 def _heads_of(packed: Any, n_parts: int, num_heads: int) -> tuple[Any, ...]:
@@ -900,21 +918,23 @@ class PackedSelfAttention(Function):
         q, k, v = _heads_of(qkv, 3, num_heads)
         y = xp.empty((b, t, width // 3), dtype=qkv.dtype)
         (y_heads,) = _heads_of(y, 1, num_heads)
-        _, lse = _kernel("attention_forward", qkv)(q, k, v, scale, is_causal, out=y_heads)
+        probs = _probs_buffer(ctx, qkv, b, num_heads, t, t)
+        attention = _kernel("attention_forward", qkv)
+        _, lse = attention(q, k, v, scale, is_causal, out=y_heads, probs=probs)
         ctx.save_for_backward(qkv, y, lse)
-        ctx.meta = (num_heads, scale, is_causal)
+        ctx.meta = (num_heads, scale, is_causal, probs)
         return y
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
         qkv, y, lse = ctx.saved_arrays
-        num_heads, scale, is_causal = ctx.meta
+        num_heads, scale, is_causal, probs = ctx.meta
         gqkv = array_module(qkv).empty_like(qkv)  # every element is written by the kernel
         (y_heads,) = _heads_of(y, 1, num_heads)
         (g_heads,) = _heads_of(g, 1, num_heads)
         _kernel("attention_backward", qkv)(
             *_heads_of(qkv, 3, num_heads), y_heads, lse, g_heads, scale, is_causal,
-            grads=_heads_of(gqkv, 3, num_heads),
+            grads=_heads_of(gqkv, 3, num_heads), probs=probs,
         )  # fmt: skip
         return gqkv
 
