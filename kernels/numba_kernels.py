@@ -41,8 +41,12 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 # the exp() helper must keep its Cody-Waite range reduction in the written order: no reassoc
 EXACT_MATH = {"nsz", "contract"}
 
-_pjit = njit(cache=True, parallel=True, fastmath=FASTMATH)
-_sjit = njit(cache=True, fastmath=FASTMATH)
+# error_model="numpy": x / 0 gives inf or nan as in NumPy, instead of Python's
+# ZeroDivisionError. Python's model puts a zero test and a branch in front of every
+# division, which stops LLVM from vectorising the loop around it (GELU's x / (1 + e^-2u) ran
+# 8x slower per element, serially). No kernel divides by a value that can be 0 for valid input.
+_pjit = njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
+_sjit = njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 
 
 # Below this much work (elements, or q-k pairs times D for attention) a kernel runs on the
@@ -764,7 +768,7 @@ def _any_layout_kernel(py_func, dtype: np.dtype):
         sig = types.void(a4, a4, a4, f, types.boolean, a4, a3, c4)
     else:
         sig = types.void(a4, a4, a4, a4, a3, a4, f, types.boolean, a4, a4, a4, c4)
-    return njit(sig, cache=True, parallel=True, fastmath=FASTMATH)(py_func)
+    return njit(sig, cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")(py_func)
 
 
 def _no_probs(dtype: np.dtype) -> np.ndarray:
@@ -852,7 +856,7 @@ def attention_backward(
 # --------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, fastmath=FASTMATH, inline="always")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy", inline="always")
 def _adam_element(p, g, m, v, decay, l2, beta1, beta2, eps, step_size, inv_bc2_sqrt):
     """One coordinate's step; returns the new (θ, m, v). Every argument has the array's
     float type (a Python 1 − β would promote float32 to float64), so β₁, β₂ arrive as pairs
