@@ -597,12 +597,26 @@ def _matmul_nt_acc(c, ci, x, y, m, n, kk):
         i += 1
 
 
+@_sjit
+def _keys_values_transposed(k, v, b, h, n_keys):
+    """Contiguous copies Kᵀ (D, n_keys) and Vᵀ (Dv, n_keys) of head (b, h)'s first n_keys keys
+    and values, from k, v (B, H, Tk, ·) in any layout."""
+    d, dv = k.shape[3], v.shape[3]
+    k_t = np.empty((d, n_keys), dtype=k.dtype)
+    v_t = np.empty((dv, n_keys), dtype=v.dtype)
+    for j in range(n_keys):
+        for e in range(d):
+            k_t[e, j] = k[b, h, j, e]
+        for e in range(dv):
+            v_t[e, j] = v[b, h, j, e]
+    return k_t, v_t
+
+
 def _attention_forward_kernel(q, k, v, scale, is_causal, out, lse, probs):
     """q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv) in any layout -> out, lse (written).
 
     One job per (batch, head, block of BLOCK_Q queries). The parallel loop only hands out
-    jobs; each job is an ordinary compiled function (a small prange body compiles much
-    faster than a large one)."""
+    jobs; each job is an ordinary compiled function that reads top to bottom."""
     n_b, n_h, tq = q.shape[0], q.shape[1], q.shape[2]
     n_blocks = (tq + BLOCK_Q - 1) // BLOCK_Q
     for job in prange(n_b * n_h * n_blocks):
@@ -629,13 +643,7 @@ def _attention_forward_block(q, k, v, scale, is_causal, out, lse, probs, b, h, b
     for r in range(bq):
         for e in range(d):
             q_blk[r, e] = q[b, h, i0 + r, e]
-    k_t = np.empty((d, kend), dtype=q.dtype)
-    v_t = np.empty((dv, kend), dtype=q.dtype)
-    for j in range(kend):
-        for e in range(d):
-            k_t[e, j] = k[b, h, j, e]
-        for e in range(dv):
-            v_t[e, j] = v[b, h, j, e]
+    k_t, v_t = _keys_values_transposed(k, v, b, h, kend)
     s = np.zeros((bq, kend), dtype=q.dtype)
     _matmul_nn_acc(s, 0, q_blk, 0, 0, False, k_t, 0, bq, kend, d)  # S = Q_blk K^T
     for r in range(bq):
@@ -701,13 +709,7 @@ def _attention_backward_head(q, k, v, out, lse, gout, scale, is_causal, gq, gk, 
             go_h[i, e] = g
             acc += g * out[b, h, i, e]
         delta[i] = acc
-    k_t = np.empty((d, tk), dtype=dt)
-    v_t = np.empty((dv, tk), dtype=dt)
-    for j in range(tk):
-        for e in range(d):
-            k_t[e, j] = k[b, h, j, e]
-        for e in range(dv):
-            v_t[e, j] = v[b, h, j, e]
+    k_t, v_t = _keys_values_transposed(k, v, b, h, tk)
     # gK and gV are accumulated transposed, (D, Tk), so their products also run along keys
     gq_h = np.zeros((tq, d), dtype=dt)
     gk_t = np.zeros((d, tk), dtype=dt)
@@ -754,12 +756,13 @@ def _attention_backward_head(q, k, v, out, lse, gout, scale, is_causal, gq, gk, 
 
 @functools.cache
 def _any_layout_kernel(py_func, dtype: np.dtype):
-    """``py_func`` compiled once for ``dtype`` with every array argument in *any* layout.
+    """``py_func`` compiled once for ``dtype`` with its input and output arrays in *any* layout.
 
     Numba normally compiles one version per combination of layouts (C-contiguous or strided)
     it is called with; the attention kernels take strided views (heads of a packed qkv
     projection) as often as contiguous arrays, so an explicit signature with layout 'A' for
-    every array keeps it to one compile per dtype. Compiled on first use, cached on disk.
+    those (and 'C' for P, always an array of our own) keeps it to one compile per dtype.
+    Compiled on first use, cached on disk.
     """
     f = numba.from_dtype(dtype)
     a3, a4 = f[:, :, :], f[:, :, :, :]

@@ -915,11 +915,7 @@ def _sequence_dtype(data: Any) -> Any:
             dt = np.dtype(_default_dtype)
         else:
             return None  # complex or anything else: numpy's own inference
-        kind = (
-            "f"
-            if dt.kind == "f"
-            else ("i" if dt.kind in "iu" else ("b" if dt.kind == "b" else None))
-        )
+        kind = {"f": "f", "i": "i", "u": "i", "b": "b"}.get(dt.kind)  # unsigned counts as int
         if kind is None:
             return None
         kinds[kind].append(dt)

@@ -870,8 +870,9 @@ def _probs_buffer(ctx: Context, like: Any, b: int, h: int, tq: int, tk: int) -> 
 
 class FusedAttention(Function):
     """The same attention without a mask (optionally causal) and without dropout, by the
-    registry's fused kernel: it never stores the (Tq, Tk) matrix P, only the log-sum-exp
-    of each score row, and recomputes P from it in backward. Shapes (B, H, T, D)."""
+    registry's fused kernel: it saves the log-sum-exp of each score row and recomputes the
+    (Tq, Tk) matrix P from it in backward, except on the CPU when P is small enough to keep
+    (see ``_SAVE_PROBS_MAX``). Shapes (B, H, T, D)."""
 
     @staticmethod
     def forward(ctx: Context, q: Any, k: Any, v: Any, *, scale: float, is_causal: bool) -> Any:
