@@ -2,7 +2,8 @@
 
 Why these are faster than the reference: every separate NumPy call is one full pass over memory
 and one temporary array. Here each op walks its rows once (or twice, while a row is still in
-cache), in parallel over rows (``prange``), with the inner loops vectorised by LLVM.
+cache), in parallel over rows (``prange``; attention: over (batch, head) jobs on threads, see
+:func:`_on_all_threads`), with the inner loops vectorised by LLVM.
 
 Conventions:
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 # Numba's OpenMP threads spin after each kernel, waiting for the next one; OpenBLAS's threads
 # do the same after each matrix product. On a 2-core machine a training step alternates the
@@ -111,6 +113,24 @@ def _pow2(typingctx, n, like):
         return builder.bitcast(exponent, context.get_value_type(like))
 
     return like(n, like), codegen
+
+
+@intrinsic
+def _take_job(typingctx, counter):
+    """``job = counter[0]; counter[0] += 1`` as one indivisible step (LLVM's ``atomicrmw add``).
+
+    Threads that share one counter array each take the next job number; no number is handed
+    out twice, and a thread that arrives late simply finds fewer jobs left.
+    """
+    if not (isinstance(counter, types.Array) and counter.dtype == types.intp):
+        return None
+
+    def codegen(context, builder, signature, args):
+        first = context.make_array(signature.args[0])(context, builder, args[0]).data
+        one = context.get_constant(types.intp, 1)
+        return builder.atomic_rmw("add", first, one, "seq_cst")
+
+    return types.intp(counter), codegen
 
 
 def fast_exp(x):  # pragma: no cover - replaced by the overload below inside compiled code
@@ -503,8 +523,8 @@ BLOCK_Q = 32
 
 
 @_sjit
-def _matmul_nn_acc(c, ci, a, ai, aj, a_transposed, b, bi, m, n, kk):
-    """C[ci+i, j] += sum_p A'[i, p] * B[bi+p, j] for i < m, j < n, p < kk ("axpy" form).
+def _matmul_nn_acc(c, a, ai, aj, a_transposed, b, m, n, kk):
+    """C[i, j] += sum_p A'[i, p] * B[p, j] for i < m, j < n, p < kk ("axpy" form).
 
     A'[i, p] is A[ai+i, aj+p], or A[aj+p, ai+i] when ``a_transposed``. Rows of B and C are
     contiguous and long (n = number of keys), so the innermost loop over j is a vectorised
@@ -526,26 +546,26 @@ def _matmul_nn_acc(c, ci, a, ai, aj, a_transposed, b, bi, m, n, kk):
                 a00, a01, a02, a03 = a[r0, q0], a[r0, q0 + 1], a[r0, q0 + 2], a[r0, q0 + 3]
                 a10, a11 = a[r0 + 1, q0], a[r0 + 1, q0 + 1]
                 a12, a13 = a[r0 + 1, q0 + 2], a[r0 + 1, q0 + 3]
-            b0, b1, b2, b3 = b[bi + p], b[bi + p + 1], b[bi + p + 2], b[bi + p + 3]
-            c0, c1 = c[ci + i], c[ci + i + 1]
+            b0, b1, b2, b3 = b[p], b[p + 1], b[p + 2], b[p + 3]
+            c0, c1 = c[i], c[i + 1]
             for j in range(n):
                 c0[j] += a00 * b0[j] + a01 * b1[j] + a02 * b2[j] + a03 * b3[j]
                 c1[j] += a10 * b0[j] + a11 * b1[j] + a12 * b2[j] + a13 * b3[j]
             p += 4
         while p < kk:  # leftover p, two rows at a time
-            bp = b[bi + p]
+            bp = b[p]
             for r in range(2):
                 arp = a[aj + p, r0 + r] if a_transposed else a[r0 + r, aj + p]
-                cr = c[ci + i + r]
+                cr = c[i + r]
                 for j in range(n):
                     cr[j] += arp * bp[j]
             p += 1
         i += 2
     if i < m:  # odd m: the last row alone
-        cr = c[ci + i]
+        cr = c[i]
         for p in range(kk):
             aip = a[aj + p, ai + i] if a_transposed else a[ai + i, aj + p]
-            bp = b[bi + p]
+            bp = b[p]
             for j in range(n):
                 cr[j] += aip * bp[j]
 
@@ -598,160 +618,186 @@ def _matmul_nt_acc(c, ci, x, y, m, n, kk):
 
 
 @_sjit
-def _keys_values_transposed(k, v, b, h, n_keys):
-    """Contiguous copies Kᵀ (D, n_keys) and Vᵀ (Dv, n_keys) of head (b, h)'s first n_keys keys
-    and values, from k, v (B, H, Tk, ·) in any layout."""
+def _padded_length(n):
+    """A row length >= n for scratch arrays whose rows hold n keys, chosen so that rows do not
+    start exactly 4 KiB apart (a multiple of 16 elements but not of 32). With n = 1024 float32
+    keys, rows 4096 bytes apart all fall into the same few sets of the L1 cache and evict
+    each other: the forward kernel ran 1.8x slower at T = 1024."""
+    return (n + 16) // 32 * 32 + 16
+
+
+@_sjit
+def _gather_transposed(k, v, b, h, n_keys, k_t, v_t):
+    """k_t[:, :n_keys] = Kᵀ and v_t[:, :n_keys] = Vᵀ of head (b, h)'s first n_keys keys and
+    values, copied from k, v (B, H, Tk, ·) in any layout into contiguous (D, ·) scratch."""
     d, dv = k.shape[3], v.shape[3]
-    k_t = np.empty((d, n_keys), dtype=k.dtype)
-    v_t = np.empty((dv, n_keys), dtype=v.dtype)
     for j in range(n_keys):
         for e in range(d):
             k_t[e, j] = k[b, h, j, e]
         for e in range(dv):
             v_t[e, j] = v[b, h, j, e]
-    return k_t, v_t
 
 
-def _attention_forward_kernel(q, k, v, scale, is_causal, out, lse, probs):
+# Numba compiles a helper once per combination of argument *types*, and a constant such as 0
+# or False has a type of its own (a literal type): the products below make three compiles of
+# _matmul_nn_acc and two of _matmul_nt_acc (~0.8 s each). Passing np.intp(0) instead would
+# make it one each, but then LLVM cannot fold the zero offsets, and the kernels ran 5-7 %
+# slower (measured at T = 64 and 1024).
+
+
+def _attention_forward_jobs(q, k, v, scale, is_causal, out, lse, probs, next_job):
     """q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv) in any layout -> out, lse (written).
 
-    One job per (batch, head, block of BLOCK_Q queries). The parallel loop only hands out
-    jobs; each job is an ordinary compiled function that reads top to bottom."""
-    n_b, n_h, tq = q.shape[0], q.shape[1], q.shape[2]
-    n_blocks = (tq + BLOCK_Q - 1) // BLOCK_Q
-    for job in prange(n_b * n_h * n_blocks):
-        bh, blk = job // n_blocks, job % n_blocks
-        b, h = bh // n_h, bh % n_h
-        _attention_forward_block(q, k, v, scale, is_causal, out, lse, probs, b, h, blk)
-
-
-@_sjit
-def _attention_forward_block(q, k, v, scale, is_causal, out, lse, probs, b, h, blk):
-    """Queries [i0, i0 + BLOCK_Q) of head (b, h). ``probs`` of shape (0, 0, 0, 0) means
-    "do not save P"; else P's rows are written there for the backward."""
-    tq, d = q.shape[2], q.shape[3]
+    One job per (batch, head, block of BLOCK_Q queries). Every thread runs this function and
+    takes jobs from the shared counter ``next_job`` until none is left (see
+    :func:`_on_all_threads`). Jobs go head by head, so that the threads share one head's K
+    and V in cache, and within a head the last block, which sees the most keys, goes first.
+    ``probs`` of shape (0, 0, 0, 0) means "do not save P"; else P's rows are written there
+    for the backward.
+    """
+    n_b, n_h, tq, d = q.shape
     tk, dv = k.shape[2], v.shape[3]
     zero, one = q.dtype.type(0), q.dtype.type(1)
-    i0 = blk * BLOCK_Q
-    i1 = min(tq, i0 + BLOCK_Q)
-    bq = i1 - i0
-    kend = min(i1, tk) if is_causal else tk  # keys beyond the block's last query are masked
-    # The block's operands arrive as strided views (e.g. of the (B, T, 3C) qkv projection);
-    # copy them into contiguous scratch, K and V transposed so both products below run
-    # along the long key axis. The copies are O(T·D) next to the O(T²·D) products.
-    q_blk = np.empty((bq, d), dtype=q.dtype)
-    for r in range(bq):
-        for e in range(d):
-            q_blk[r, e] = q[b, h, i0 + r, e]
-    k_t, v_t = _keys_values_transposed(k, v, b, h, kend)
-    s = np.zeros((bq, kend), dtype=q.dtype)
-    _matmul_nn_acc(s, 0, q_blk, 0, 0, False, k_t, 0, bq, kend, d)  # S = Q_blk K^T
-    for r in range(bq):
-        n_valid = min(i0 + r + 1, kend) if is_causal else kend  # query i sees keys j <= i
-        row = s[r]
-        m = row[0] * scale
-        for j in range(1, n_valid):
-            m = max(m, row[j] * scale)
-        total = zero
-        for j in range(n_valid):
-            e = fast_exp(row[j] * scale - m)
-            row[j] = e
-            total += e
-        for j in range(n_valid, kend):
-            row[j] = 0  # masked: exp(-inf) = 0, never computed
-        inv = one / total
-        for j in range(n_valid):
-            row[j] *= inv
-        lse[b, h, i0 + r] = m + math.log(total)
-    if probs.shape[0] > 0:  # keep P for the backward (it then skips recomputing S and exp)
+    n_blocks = (tq + BLOCK_Q - 1) // BLOCK_Q
+    # scratch for one job, reused by the next: everything a block touches stays in cache
+    ld = _padded_length(tk)
+    q_blk = np.empty((BLOCK_Q, d), dtype=q.dtype)
+    k_t = np.empty((d, ld), dtype=q.dtype)
+    v_t = np.empty((dv, ld), dtype=q.dtype)
+    s = np.empty((BLOCK_Q, ld), dtype=q.dtype)
+    o = np.empty((BLOCK_Q, dv), dtype=q.dtype)
+    n_jobs = n_b * n_h * n_blocks
+    while True:
+        job = _take_job(next_job)
+        if job >= n_jobs:
+            break
+        bh, blk = job // n_blocks, n_blocks - 1 - job % n_blocks
+        b, h = bh // n_h, bh % n_h
+        i0 = blk * BLOCK_Q
+        i1 = min(tq, i0 + BLOCK_Q)
+        bq = i1 - i0
+        kend = min(i1, tk) if is_causal else tk  # keys beyond the block's last query are masked
+        # The operands arrive as strided views (e.g. of the (B, T, 3C) qkv projection); copy
+        # them into contiguous scratch, K and V transposed so both products below run along
+        # the long key axis. The copies are O(T·D) next to the O(T²·D) products.
         for r in range(bq):
-            for j in range(kend):
-                probs[b, h, i0 + r, j] = s[r, j]
-            for j in range(kend, tk):
-                probs[b, h, i0 + r, j] = 0
-    o = np.zeros((bq, dv), dtype=q.dtype)
-    _matmul_nt_acc(o, 0, s, v_t, bq, dv, kend)  # O_blk = P V
-    for r in range(bq):
-        for e in range(dv):
-            out[b, h, i0 + r, e] = o[r, e]
+            for e in range(d):
+                q_blk[r, e] = q[b, h, i0 + r, e]
+        _gather_transposed(k, v, b, h, kend, k_t, v_t)
+        s[:bq, :kend] = 0
+        _matmul_nn_acc(s, q_blk, 0, 0, False, k_t, bq, kend, d)  # S = Q_blk K^T
+        for r in range(bq):
+            n_valid = min(i0 + r + 1, kend) if is_causal else kend  # query i sees keys j <= i
+            row = s[r]
+            m = row[0] * scale
+            for j in range(1, n_valid):
+                m = max(m, row[j] * scale)
+            total = zero
+            for j in range(n_valid):
+                e = fast_exp(row[j] * scale - m)
+                row[j] = e
+                total += e
+            for j in range(n_valid, kend):
+                row[j] = 0  # masked: exp(-inf) = 0, never computed
+            inv = one / total
+            for j in range(n_valid):
+                row[j] *= inv
+            lse[b, h, i0 + r] = m + math.log(total)
+        if probs.shape[0] > 0:  # keep P for the backward (it then skips recomputing S and exp)
+            for r in range(bq):
+                for j in range(kend):
+                    probs[b, h, i0 + r, j] = s[r, j]
+                for j in range(kend, tk):
+                    probs[b, h, i0 + r, j] = 0
+        o[:bq] = 0
+        _matmul_nt_acc(o, 0, s, v_t, bq, dv, kend)  # O_blk = P V
+        for r in range(bq):
+            for e in range(dv):
+                out[b, h, i0 + r, e] = o[r, e]
 
 
-def _attention_backward_kernel(q, k, v, out, lse, gout, scale, is_causal, gq, gk, gv, probs):
+def _attention_backward_jobs(
+    q, k, v, out, lse, gout, scale, is_causal, gq, gk, gv, probs, next_job
+):
     """All arrays (B, H, T, ·) in any layout; gq, gk, gv are written (every element).
 
-    gK and gV sum over all query blocks of a head, so one job (thread) owns a whole head."""
-    n_b, n_h = q.shape[0], q.shape[1]
-    for bh in prange(n_b * n_h):
-        _attention_backward_head(
-            q, k, v, out, lse, gout, scale, is_causal, gq, gk, gv, probs, bh // n_h, bh % n_h
-        )
-
-
-@_sjit
-def _attention_backward_head(q, k, v, out, lse, gout, scale, is_causal, gq, gk, gv, probs, b, h):
-    """The gradients of head (b, h). P is read from ``probs`` when the forward saved it
-    (shape not (0, 0, 0, 0)), else recomputed from lse."""
-    tq, d = q.shape[2], q.shape[3]
+    gK and gV sum over all query blocks of a head, so one job owns a whole head; threads take
+    heads from the shared counter ``next_job`` as in the forward. P is read from ``probs``
+    when the forward saved it (shape not (0, 0, 0, 0)), else recomputed from lse.
+    """
+    n_b, n_h, tq, d = q.shape
     tk, dv = k.shape[2], v.shape[3]
-    zero = q.dtype.type(0)
     dt = q.dtype
-    # Contiguous copies of the head's operands (K, V transposed, as in the forward), and
-    # delta_i = rowsum(gP_i * P_i) = rowsum(gO_i * O_i): a Dv-long sum instead of a Tk-long one
+    zero = dt.type(0)
+    saved = probs.shape[0] > 0
+    # scratch for one head, reused by the next: contiguous copies of its operands (K, V
+    # transposed, as in the forward), and gK, gV accumulated transposed, (D, Tk), so that
+    # their products also run along the keys
+    ld = _padded_length(tk)
     q_h = np.empty((tq, d), dtype=dt)
     go_h = np.empty((tq, dv), dtype=dt)
     delta = np.empty(tq, dtype=dt)
-    for i in range(tq):
-        for e in range(d):
-            q_h[i, e] = q[b, h, i, e]
-        acc = zero
-        for e in range(dv):
-            g = gout[b, h, i, e]
-            go_h[i, e] = g
-            acc += g * out[b, h, i, e]
-        delta[i] = acc
-    k_t, v_t = _keys_values_transposed(k, v, b, h, tk)
-    # gK and gV are accumulated transposed, (D, Tk), so their products also run along keys
-    gq_h = np.zeros((tq, d), dtype=dt)
-    gk_t = np.zeros((d, tk), dtype=dt)
-    gv_t = np.zeros((dv, tk), dtype=dt)
-    p = np.empty((BLOCK_Q, tk), dtype=dt)
-    gs = np.empty((BLOCK_Q, tk), dtype=dt)
-    saved = probs.shape[0] > 0
-    for i0 in range(0, tq, BLOCK_Q):
-        i1 = min(tq, i0 + BLOCK_Q)
-        bq = i1 - i0
-        kend = min(i1, tk) if is_causal else tk
-        for r in range(bq):
-            for j in range(kend):
-                p[r, j] = probs[b, h, i0 + r, j] if saved else 0
-                gs[r, j] = 0
-        if not saved:
-            _matmul_nn_acc(p, 0, q_h, i0, 0, False, k_t, 0, bq, kend, d)  # S = Q_blk K^T
-        _matmul_nn_acc(gs, 0, go_h, i0, 0, False, v_t, 0, bq, kend, dv)  # gP = gO V^T
-        for r in range(bq):
-            i = i0 + r
-            n_valid = min(i + 1, kend) if is_causal else kend
-            for j in range(n_valid):
-                if saved:
-                    pj = p[r, j]
-                else:
-                    pj = fast_exp(p[r, j] * scale - lse[b, h, i])  # P recomputed from lse
-                    p[r, j] = pj
-                gs[r, j] = pj * (gs[r, j] - delta[i]) * scale  # gS, with the scale folded in
-            for j in range(n_valid, kend):
-                p[r, j] = 0
-                gs[r, j] = 0
-        _matmul_nn_acc(gv_t, 0, go_h, 0, i0, True, p, 0, dv, kend, bq)  # gV^T += gO^T P
-        _matmul_nn_acc(gk_t, 0, q_h, 0, i0, True, gs, 0, d, kend, bq)  # gK^T += Q^T gS
-        _matmul_nt_acc(gq_h, i0, gs, k_t, bq, d, kend)  # gQ = gS K
-    for i in range(tq):
-        for e in range(d):
-            gq[b, h, i, e] = gq_h[i, e]
-    for j in range(tk):
-        for e in range(d):
-            gk[b, h, j, e] = gk_t[e, j]
-        for e in range(dv):
-            gv[b, h, j, e] = gv_t[e, j]
+    k_t = np.empty((d, ld), dtype=dt)
+    v_t = np.empty((dv, ld), dtype=dt)
+    gq_h = np.empty((tq, d), dtype=dt)
+    gk_t = np.empty((d, ld), dtype=dt)
+    gv_t = np.empty((dv, ld), dtype=dt)
+    p = np.empty((BLOCK_Q, ld), dtype=dt)
+    gs = np.empty((BLOCK_Q, ld), dtype=dt)
+    while True:
+        bh = _take_job(next_job)
+        if bh >= n_b * n_h:
+            break
+        b, h = bh // n_h, bh % n_h
+        # delta_i = rowsum(gP_i * P_i) = rowsum(gO_i * O_i): a Dv-long sum, not a Tk-long one
+        for i in range(tq):
+            for e in range(d):
+                q_h[i, e] = q[b, h, i, e]
+            acc = zero
+            for e in range(dv):
+                g = gout[b, h, i, e]
+                go_h[i, e] = g
+                acc += g * out[b, h, i, e]
+            delta[i] = acc
+        _gather_transposed(k, v, b, h, tk, k_t, v_t)
+        gq_h[:] = 0
+        gk_t[:] = 0
+        gv_t[:] = 0
+        for i0 in range(0, tq, BLOCK_Q):
+            i1 = min(tq, i0 + BLOCK_Q)
+            bq = i1 - i0
+            kend = min(i1, tk) if is_causal else tk
+            for r in range(bq):
+                for j in range(kend):
+                    p[r, j] = probs[b, h, i0 + r, j] if saved else 0
+                    gs[r, j] = 0
+            if not saved:
+                _matmul_nn_acc(p, q_h, i0, 0, False, k_t, bq, kend, d)  # S = Q K^T
+            _matmul_nn_acc(gs, go_h, i0, 0, False, v_t, bq, kend, dv)  # gP = gO V^T
+            for r in range(bq):
+                i = i0 + r
+                n_valid = min(i + 1, kend) if is_causal else kend
+                for j in range(n_valid):
+                    if saved:
+                        pj = p[r, j]
+                    else:
+                        pj = fast_exp(p[r, j] * scale - lse[b, h, i])  # P recomputed from lse
+                        p[r, j] = pj
+                    gs[r, j] = pj * (gs[r, j] - delta[i]) * scale  # gS, with the scale folded in
+                for j in range(n_valid, kend):
+                    p[r, j] = 0
+                    gs[r, j] = 0
+            _matmul_nn_acc(gv_t, go_h, 0, i0, True, p, dv, kend, bq)  # gV^T += gO^T P
+            _matmul_nn_acc(gk_t, q_h, 0, i0, True, gs, d, kend, bq)  # gK^T += Q^T gS
+            _matmul_nt_acc(gq_h, i0, gs, k_t, bq, d, kend)  # gQ = gS K
+        for i in range(tq):
+            for e in range(d):
+                gq[b, h, i, e] = gq_h[i, e]
+        for j in range(tk):
+            for e in range(d):
+                gk[b, h, j, e] = gk_t[e, j]
+            for e in range(dv):
+                gv[b, h, j, e] = gv_t[e, j]
 
 
 @functools.cache
@@ -762,16 +808,47 @@ def _any_layout_kernel(py_func, dtype: np.dtype):
     it is called with; the attention kernels take strided views (heads of a packed qkv
     projection) as often as contiguous arrays, so an explicit signature with layout 'A' for
     those (and 'C' for P, always an array of our own) keeps it to one compile per dtype.
+    ``nogil`` lets :func:`_on_all_threads` run it on several threads at once.
     Compiled on first use, cached on disk.
     """
     f = numba.from_dtype(dtype)
     a3, a4 = f[:, :, :], f[:, :, :, :]
     c4 = f[:, :, :, ::1]  # P, always an array of our own: contiguous, so its rows vectorise
-    if py_func is _attention_forward_kernel:
-        sig = types.void(a4, a4, a4, f, types.boolean, a4, a3, c4)
+    counter = types.intp[::1]
+    if py_func is _attention_forward_jobs:
+        sig = types.void(a4, a4, a4, f, types.boolean, a4, a3, c4, counter)
     else:
-        sig = types.void(a4, a4, a4, a4, a3, a4, f, types.boolean, a4, a4, a4, c4)
-    return njit(sig, cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")(py_func)
+        sig = types.void(a4, a4, a4, a4, a3, a4, f, types.boolean, a4, a4, a4, c4, counter)
+    return njit(sig, cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")(py_func)
+
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _on_all_threads(jobs, *args) -> None:
+    """Run ``jobs(*args, next_job)`` on ``numba.get_num_threads()`` threads at once.
+
+    The attention kernels are parallel over jobs with plain Python threads rather than
+    ``prange``: a ``prange`` loop is compiled into three more layers of wrapper (gufunc, its
+    wrapper, the parallel launcher), and LLVM re-optimises the whole job body, inlined, at
+    each one; for the two attention kernels that was 13 of the 24 s of their first compile.
+    The job functions release the GIL (``nogil``), so the threads do run in parallel.
+
+    Jobs are handed out through one shared counter, not split in advance: the calling thread
+    starts at once, and a helper thread that is slow to wake up (on a busy or virtual machine
+    that can take longer than the whole kernel) only takes what is left. A helper that has
+    not started by the time the caller runs out of jobs is cancelled rather than waited for.
+    """
+    global _pool
+    n_threads = numba.get_num_threads()
+    if n_threads > 1 and (_pool is None or _pool._max_workers != n_threads - 1):
+        _pool = ThreadPoolExecutor(n_threads - 1, thread_name_prefix="tinylm-attention")
+    next_job = np.zeros(1, dtype=np.intp)
+    helpers = [_pool.submit(jobs, *args, next_job) for _ in range(n_threads - 1)]
+    jobs(*args, next_job)  # the calling thread works too, until no job is left
+    for helper in helpers:
+        if not helper.cancel():  # it started: it may still be finishing its last job
+            helper.result()
 
 
 def _no_probs(dtype: np.dtype) -> np.ndarray:
@@ -819,8 +896,8 @@ def attention_forward(
         if probs is None
         else _destination(probs, (b, h, tq, k.shape[2]), dt, "probs", contiguous=True)
     )
-    kernel = _any_layout_kernel(_attention_forward_kernel, dt)
-    kernel(q, k, v, dt.type(scale), bool(is_causal), out, lse, probs)
+    jobs = _any_layout_kernel(_attention_forward_jobs, dt)
+    _on_all_threads(jobs, q, k, v, dt.type(scale), bool(is_causal), out, lse, probs)
     return out, lse
 
 
@@ -849,8 +926,10 @@ def attention_backward(
     gk = _destination(gk, k.shape, dt, "gk")
     gv = _destination(gv, v.shape, dt, "gv")
     probs = _no_probs(dt) if probs is None else np.ascontiguousarray(probs, dtype=dt)
-    kernel = _any_layout_kernel(_attention_backward_kernel, dt)
-    kernel(q, k, v, out, lse, gout, dt.type(scale), bool(is_causal), gq, gk, gv, probs)
+    jobs = _any_layout_kernel(_attention_backward_jobs, dt)
+    _on_all_threads(
+        jobs, q, k, v, out, lse, gout, dt.type(scale), bool(is_causal), gq, gk, gv, probs
+    )
     return gq, gk, gv
 
 
