@@ -823,6 +823,7 @@ def _any_layout_kernel(py_func, dtype: np.dtype):
 
 
 _pool: ThreadPoolExecutor | None = None
+_pool_size = 0
 
 
 def _on_all_threads(jobs, *args) -> None:
@@ -839,10 +840,13 @@ def _on_all_threads(jobs, *args) -> None:
     that can take longer than the whole kernel) only takes what is left. A helper that has
     not started by the time the caller runs out of jobs is cancelled rather than waited for.
     """
-    global _pool
+    global _pool, _pool_size
     n_threads = numba.get_num_threads()
-    if n_threads > 1 and (_pool is None or _pool._max_workers != n_threads - 1):
+    if n_threads > 1 and _pool_size != n_threads - 1:  # first call, or set_num_threads changed
+        if _pool is not None:
+            _pool.shutdown(wait=False)
         _pool = ThreadPoolExecutor(n_threads - 1, thread_name_prefix="tinylm-attention")
+        _pool_size = n_threads - 1
     next_job = np.zeros(1, dtype=np.intp)
     helpers = [_pool.submit(jobs, *args, next_job) for _ in range(n_threads - 1)]
     jobs(*args, next_job)  # the calling thread works too, until no job is left
