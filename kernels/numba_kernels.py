@@ -641,8 +641,8 @@ def _gather_transposed(k, v, b, h, n_keys, k_t, v_t):
 # Numba compiles a helper once per combination of argument *types*, and a constant such as 0
 # or False has a type of its own (a literal type): the products below make three compiles of
 # _matmul_nn_acc and two of _matmul_nt_acc (~0.8 s each). Passing np.intp(0) instead would
-# make it one each, but then LLVM cannot fold the zero offsets, and the kernels ran 5-7 %
-# slower (measured at T = 64 and 1024).
+# make it one each, but then LLVM cannot fold the zero offsets, and the kernels ran 6-8 %
+# slower (measured at T = 64, one thread).
 
 
 def _attention_forward_jobs(q, k, v, scale, is_causal, out, lse, probs, next_job):
