@@ -263,10 +263,7 @@ def attention_forward(
         (FWD_BR,),
         (q3, k3, v3, o3, lse, np.int32(tq), np.int32(tk), np.float32(scale), np.int32(is_causal)),
     )
-    if out is None:
-        return o3.reshape(b, h, tq, d), lse.reshape(b, h, tq)
-    out[...] = o3.reshape(b, h, tq, d)  # the caller's (possibly strided) destination
-    return out, lse.reshape(b, h, tq)
+    return _ref._into(out, o3.reshape(b, h, tq, d)), lse.reshape(b, h, tq)
 
 
 @_float32_only
@@ -305,11 +302,8 @@ def attention_backward(
         (-(-tq // FWD_BR), b * h), (FWD_BR,), (q3, k3, v3, g3, lse2, delta, gq, *common)
     )
     results = (gq.reshape(q.shape), gk.reshape(k.shape), gv.reshape(v.shape))
-    if grads is None:
-        return results
-    for dest, result in zip(grads, results):
-        dest[...] = result  # the caller's (possibly strided) destinations
-    return grads
+    dests = grads if grads is not None else (None, None, None)
+    return tuple(_ref._into(dest, result) for dest, result in zip(dests, results, strict=True))
 
 
 # ---------------------------------------------------------------- Adam / AdamW

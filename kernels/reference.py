@@ -222,6 +222,15 @@ def _causal_mask(xp: ModuleType, tq: int, tk: int) -> Array:
     return xp.arange(tk)[None, :] <= xp.arange(tq)[:, None]
 
 
+def _into(dest: Array | None, result: Array) -> Array:
+    """``result`` written into the caller's destination ``dest`` (which may be a strided
+    view) and ``dest`` returned; or ``result`` itself when there is no destination."""
+    if dest is None:
+        return result
+    dest[...] = result
+    return dest
+
+
 def attention_forward(
     q: Array,
     k: Array,
@@ -254,10 +263,7 @@ def attention_forward(
         probs[...] = p
     result = p @ v
     lse = (m + xp.log(row_sum))[..., 0]
-    if out is None:
-        return result, lse
-    out[...] = result
-    return out, lse
+    return _into(out, result), lse
 
 
 def attention_backward(
@@ -272,7 +278,7 @@ def attention_backward(
     grads: tuple[Array, Array, Array] | None = None,
     probs: Array | None = None,
 ) -> tuple[Array, Array, Array]:
-    """Gradients of attention, recomputing P from the saved lse (nothing (Tq, Tk) is saved).
+    """Gradients of attention, recomputing P from the saved lse unless the forward saved P.
 
     Shapes: q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv), out, gout (B, H, Tq, Dv),
             lse (B, H, Tq) -> gq (B, H, Tq, D), gk (B, H, Tk, D), gv (B, H, Tk, Dv).
@@ -297,11 +303,8 @@ def attention_backward(
     gs = p * (gp - delta)
     gq = scale * (gs @ k)
     gk = scale * (xp.swapaxes(gs, -1, -2) @ q)
-    if grads is None:
-        return gq, gk, gv
-    for dest, result in zip(grads, (gq, gk, gv)):
-        dest[...] = result
-    return grads
+    dests = grads if grads is not None else (None, None, None)
+    return tuple(_into(dest, result) for dest, result in zip(dests, (gq, gk, gv), strict=True))
 
 
 # --------------------------------------------------------------------------------------------
