@@ -924,7 +924,14 @@ def attention_backward(
     gq = _destination(gq, q.shape, dt, "gq")
     gk = _destination(gk, k.shape, dt, "gk")
     gv = _destination(gv, v.shape, dt, "gv")
-    probs = _no_probs(dt) if probs is None else np.ascontiguousarray(probs, dtype=dt)
+    if probs is None:
+        probs = _no_probs(dt)
+    else:  # read without bounds checks: a wrong shape must stop here
+        probs = np.ascontiguousarray(probs, dtype=dt)
+        if probs.shape != (*q.shape[:3], k.shape[2]):
+            raise ValueError(
+                f"attention: probs must be {(*q.shape[:3], k.shape[2])}, got {probs.shape}"
+            )
     jobs = _any_layout_kernel(_attention_backward_jobs, dt)
     _on_all_threads(
         jobs, q, k, v, out, lse, gout, dt.type(scale), bool(is_causal), gq, gk, gv, probs

@@ -307,6 +307,17 @@ def test_attention_rejects_a_wrong_destination(backend):
         fwd(q, q, q, 1.0, True, out=np.zeros((1, 1, 4, 3), np.float32))
 
 
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_attention_backward_rejects_saved_probabilities_of_the_wrong_shape(backend):
+    """The kernel reads P without bounds checks: a P too small must be an error, not a read
+    past its end."""
+    q = np.ones((1, 2, 4, 2), np.float32)
+    out, lse = implementations("attention_forward", "cpu")[backend](q, q, q, 1.0, True)
+    bwd = implementations("attention_backward", "cpu")[backend]
+    with pytest.raises(ValueError, match=r"probs must be \(1, 2, 4, 4\), got \(1, 1, 4, 4\)"):
+        bwd(q, q, q, out, lse, q, 1.0, True, probs=np.ones((1, 1, 4, 4), np.float32))
+
+
 @pytest.mark.parametrize("backend", ["numpy", *FAST_BACKENDS])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("causal", [True, False])
