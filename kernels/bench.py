@@ -45,6 +45,16 @@ def _sync_cupy() -> None:
     cupy.cuda.Device().synchronize()
 
 
+def _synced(fn: Callable[[], object]) -> Callable[[], None]:
+    """``fn`` followed by a wait for the GPU: a CuPy call returns before its kernels finish."""
+
+    def call() -> None:
+        fn()
+        _sync_cupy()
+
+    return call
+
+
 def measure_copy_bandwidth(n_bytes: int = 256 * 2**20, repeats: int = 5) -> float:
     """GB/s of np.copyto over a large float32 array (counting read + write)."""
     src = np.ones(n_bytes // 4, dtype=F32)
@@ -232,14 +242,9 @@ def run_benches(benches: list[Bench], repeats: int) -> None:
             bench.times[name] = math.inf
         for _ in range(repeats):
             for name, fn in bench.runs.items():
-                fn()  # the hand-over call
-                if name == "cupy":
-                    _sync_cupy()
-                start = time.perf_counter()
-                fn()
-                if name == "cupy":
-                    _sync_cupy()
-                bench.times[name] = min(bench.times[name], time.perf_counter() - start)
+                call = _synced(fn) if name == "cupy" else fn
+                call()  # the hand-over call
+                bench.times[name] = min(bench.times[name], _time_once(call))
 
 
 def format_table(benches: list[Bench], bandwidth: float) -> str:
