@@ -81,10 +81,16 @@ def _cuda_device_present() -> bool:
         return False
 
 
+_loaded: dict[str, ModuleType] = {}
+
+
 def _module(backend: str) -> ModuleType:
+    """The backend's module, imported on first use (every op's lookup comes through here)."""
     if backend == "numpy":
         return reference
-    return importlib.import_module(_MODULE_OF[backend])
+    if backend not in _loaded:
+        _loaded[backend] = importlib.import_module(_MODULE_OF[backend])
+    return _loaded[backend]
 
 
 def _check(op: str, device: str) -> None:

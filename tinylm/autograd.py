@@ -245,14 +245,16 @@ class Function:
         for i, t in enumerate(inputs):
             if not isinstance(t, Tensor):
                 raise TypeError(f"{cls.op_name()}: input {i} must be a Tensor, got {type(t)}")
-        if len({t.device for t in inputs}) > 1:
+        arrays = tuple(t.data for t in inputs)
+        # numpy arrays all live on the CPU: only other arrays need their devices compared
+        mixed = not all(type(a) is np.ndarray for a in arrays)
+        if mixed and len({t.device for t in inputs}) > 1:
             raise TinyLMError(
                 f"{cls.op_name()}: inputs live on different devices "
                 f"({', '.join(t.device for t in inputs)}); move them with .to(device)"
             )
         record = is_grad_enabled() and any(t.requires_grad for t in inputs)
         ctx = Context(tuple(t.requires_grad for t in inputs) if record else (False,) * len(inputs))
-        arrays = tuple(t.data for t in inputs)
         try:
             out = cls.forward(ctx, *arrays, **params)
         except TinyLMError as e:

@@ -11,6 +11,7 @@ Shapes in the comments: x, y … are arrays; ``g`` is dL/d(output), same shape a
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,8 @@ from tinylm.device import array_module
 
 
 def _check_broadcast(name: str, a: Any, b: Any) -> None:
+    if a.shape == b.shape:  # the common case, and nothing to check
+        return
     try:
         np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
@@ -393,7 +396,7 @@ class Mean(Function):
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
         shape, axes, keepdims = ctx.meta
-        n = int(np.prod([shape[a] for a in axes]))
+        n = math.prod(shape[a] for a in axes)
         g = _expand_reduced(g, shape, axes, keepdims) / n
         return array_module(g).broadcast_to(g, shape)
 

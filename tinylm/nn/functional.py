@@ -81,7 +81,7 @@ def _unreduce(g: Any, shape: tuple[int, ...], reduction: str) -> Any:
         return g
     xp = array_module(g)
     if reduction == "mean":
-        g = g / max(int(np.prod(shape)), 1)
+        g = g / max(math.prod(shape), 1)
     return xp.broadcast_to(g, shape)
 
 
@@ -415,7 +415,7 @@ def layer_norm(
         raise TinyLMError("layer_norm: a bias needs a weight (pass weight=ones)")
     _same_dtype("layer_norm", input=input, weight=weight, bias=bias)
     affine = [t for t in (weight, bias) if t is not None]
-    return LayerNorm.apply(input, *affine, n_features=int(np.prod(shape)), eps=float(eps))
+    return LayerNorm.apply(input, *affine, n_features=math.prod(shape), eps=float(eps))
 
 
 # ---------------------------------------------------------------------------------------
