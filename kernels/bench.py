@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tinylm.nn.functional import _SAVE_PROBS_MAX as SAVE_PROBS_MAX
+
 from . import registry
 
 F32 = np.float32
@@ -190,14 +192,21 @@ def _make_benches(quick: bool) -> list[Bench]:
     sdpa = torch.nn.functional.scaled_dot_product_attention if torch is not None else None
     for t in attn_ts:
         q, k, v, gout = (randn(12, 4, t, 32) for _ in range(4))
-        bench = Bench("attention fwd+bwd", f"12x4x{t}x32 causal", 8 * q.nbytes)
+        # As tinylm's attention op does on the CPU: while P = softmax(QKᵀ) is small enough,
+        # the forward keeps it for the backward (a new buffer each call, as in training);
+        # larger P are recomputed from the log-sum-exp. The GPU kernels always recompute.
+        keep_p = 12 * 4 * t * t <= SAVE_PROBS_MAX
+        label = f"12x4x{t}x32 causal" + (", P kept" if keep_p else "")
+        bench = Bench("attention fwd+bwd", label, 8 * q.nbytes)
         for backend in backends:
             fwd, bwd = impl("attention_forward", backend), impl("attention_backward", backend)
             qd, kd, vd, gd = to_dev(backend, q, k, v, gout)
+            p_shape = (12, 4, t, t) if keep_p and backends[backend] == "cpu" else None
 
-            def run(fwd=fwd, bwd=bwd, qd=qd, kd=kd, vd=vd, gd=gd):
-                out, lse = fwd(qd, kd, vd, scale, True)
-                return bwd(qd, kd, vd, out, lse, gd, scale, True)
+            def run(fwd=fwd, bwd=bwd, qd=qd, kd=kd, vd=vd, gd=gd, p_shape=p_shape):
+                probs = np.empty(p_shape, dtype=F32) if p_shape else None
+                out, lse = fwd(qd, kd, vd, scale, True, probs=probs)
+                return bwd(qd, kd, vd, out, lse, gd, scale, True, probs=probs)
 
             bench.runs[backend] = run
         if torch is not None:
