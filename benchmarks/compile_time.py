@@ -37,6 +37,7 @@ for dt in dtypes:
         ),
         "layer_norm": lambda: K.layer_norm_backward(g, x, w, *K.layer_norm_forward(x, w, b)[1:]),
         "gelu": lambda: K.gelu_backward(x, K.gelu_forward(x)),
+        "gelu_exact": lambda: K.gelu_exact_backward(x, K.gelu_exact_forward(x)),
         "attention": lambda: K.attention_backward(
             q, q, q, *K.attention_forward(q, q, q, 0.25, True), q, 0.25, True
         ),

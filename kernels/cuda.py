@@ -227,6 +227,27 @@ def gelu_backward(x: Any, gy: Any) -> Any:
     return gx.reshape(x.shape)
 
 
+@_float32_only
+def gelu_exact_forward(x: Any) -> Any:
+    """See :func:`reference.gelu_exact_forward`."""
+    x1 = cupy.ascontiguousarray(x).reshape(-1)
+    y = cupy.empty_like(x1)
+    grid, block = _flat_grid(x1.size)
+    _kernel("gelu", "gelu_exact_forward")(grid, block, (x1, y, np.int64(x1.size)))
+    return y.reshape(x.shape)
+
+
+@_float32_only
+def gelu_exact_backward(x: Any, gy: Any) -> Any:
+    """See :func:`reference.gelu_exact_backward`."""
+    x1 = cupy.ascontiguousarray(x).reshape(-1)
+    gy1 = cupy.ascontiguousarray(gy, dtype=cupy.float32).reshape(-1)
+    gx = cupy.empty_like(x1)
+    grid, block = _flat_grid(x1.size)
+    _kernel("gelu", "gelu_exact_backward")(grid, block, (x1, gy1, gx, np.int64(x1.size)))
+    return gx.reshape(x.shape)
+
+
 # ---------------------------------------------------------------- attention
 
 

@@ -512,6 +512,51 @@ def gelu_backward(x: np.ndarray, gy: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
+# GELU, exact: x Φ(x) = 0.5 x (1 + erf(x / sqrt 2)); derivative Φ(x) + x φ(x)
+# --------------------------------------------------------------------------------------------
+# math.erf is libm's erf (erff for float32), one call per element: these loops do not
+# vectorise, but run in parallel and still beat the reference's Python call per element.
+
+
+@_pjit
+def _gelu_exact_forward_kernel(x, y):
+    half, one, r = x.dtype.type(0.5), x.dtype.type(1), x.dtype.type(_ref.SQRT1_2)
+    for i in prange(x.shape[0]):
+        xi = x[i]
+        y[i] = half * xi * (one + math.erf(xi * r))
+
+
+@_pjit
+def _gelu_exact_backward_kernel(x, gy, gx):
+    half, one, r = x.dtype.type(0.5), x.dtype.type(1), x.dtype.type(_ref.SQRT1_2)
+    c = x.dtype.type(_ref.INV_SQRT_2PI)
+    for i in prange(x.shape[0]):
+        xi = x[i]
+        cdf = half * (one + math.erf(xi * r))
+        pdf = c * math.exp(-half * xi * xi)
+        gx[i] = gy[i] * (cdf + xi * pdf)
+
+
+@_float32_or_64
+def gelu_exact_forward(x: np.ndarray) -> np.ndarray:
+    """GELU (exact, erf form), any shape; see :func:`reference.gelu_exact_forward`."""
+    x1 = np.ascontiguousarray(x).reshape(-1)
+    y = np.empty_like(x1)
+    _gelu_exact_forward_kernel(x1, y)
+    return y.reshape(x.shape)
+
+
+@_float32_or_64
+def gelu_exact_backward(x: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """gx = gy * (Φ(x) + x φ(x)); see :func:`reference.gelu_exact_backward`."""
+    x1 = np.ascontiguousarray(x).reshape(-1)
+    gy1 = np.ascontiguousarray(gy, dtype=x1.dtype).reshape(-1)
+    gx = np.empty_like(x1)
+    _gelu_exact_backward_kernel(x1, gy1, gx)
+    return gx.reshape(x.shape)
+
+
+# --------------------------------------------------------------------------------------------
 # attention: blocked per (head, block of queries), everything for one head stays in cache
 # --------------------------------------------------------------------------------------------
 # For each head and each block of BLOCK_Q query rows, the scores S = Q_blk K^T against the

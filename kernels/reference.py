@@ -33,6 +33,8 @@ __all__ = [
     "layer_norm_backward",
     "gelu_forward",
     "gelu_backward",
+    "gelu_exact_forward",
+    "gelu_exact_backward",
     "attention_forward",
     "attention_backward",
     "adam_update",
@@ -210,6 +212,44 @@ def gelu_backward(x: Array, gy: Array) -> Array:
     t = xp.tanh(u)
     du = GELU_C * (1.0 + 3.0 * GELU_A * x * x)
     return gy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du)
+
+
+# --------------------------------------------------------------------------------------------
+# GELU, exact: x Φ(x), Φ the standard normal CDF (PyTorch's default, approximate="none")
+# --------------------------------------------------------------------------------------------
+
+SQRT1_2 = math.sqrt(0.5)
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def erf(x: Array) -> Array:
+    """The error function, elementwise, in the dtype of ``x``.
+
+    NumPy has no erf, so each element goes through ``math.erf`` (exact to the last bit, but a
+    Python call per element: this is the readable reference, the Numba kernel is the fast one).
+    On CuPy arrays: ``cupyx.scipy.special.erf``.
+    """
+    if get_array_module(x) is not np:
+        from cupyx.scipy.special import erf as cupy_erf
+
+        return cupy_erf(x)
+    return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=x.dtype)
+
+
+def gelu_exact_forward(x: Array) -> Array:
+    """y = x Φ(x) = 0.5 x (1 + erf(x / sqrt 2)). Any shape."""
+    return 0.5 * x * (1.0 + erf(x * SQRT1_2))
+
+
+def gelu_exact_backward(x: Array, gy: Array) -> Array:
+    """gx = gy * dy/dx, dy/dx = Φ(x) + x φ(x), φ(x) = exp(-x^2 / 2) / sqrt(2 pi) = Φ'(x).
+
+    Shapes: x, gy (any, equal) -> gx.
+    """
+    xp = get_array_module(x)
+    cdf = 0.5 * (1.0 + erf(x * SQRT1_2))
+    pdf = INV_SQRT_2PI * xp.exp(-0.5 * x * x)
+    return gy * (cdf + x * pdf)
 
 
 # --------------------------------------------------------------------------------------------

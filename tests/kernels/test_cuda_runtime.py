@@ -77,6 +77,8 @@ def test_rowwise_kernels(shape, poisoned_empty):
     _check("log_softmax_backward", (reference.log_softmax_forward(x), g), {})
     _check("gelu_forward", (x,), {})
     _check("gelu_backward", (x, g), {})
+    _check("gelu_exact_forward", (x,), {})
+    _check("gelu_exact_backward", (x, g), {})
     w, b = (
         rng.standard_normal(shape[-1]).astype(np.float32),
         rng.standard_normal(shape[-1]).astype(np.float32),

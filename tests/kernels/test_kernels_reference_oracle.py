@@ -140,6 +140,13 @@ def test_reference_rowwise_ops_match_torch():
     yt.backward(_t(gy))
     np.testing.assert_allclose(R.gelu_forward(x), yt.detach().numpy(), rtol=1e-13, atol=1e-14)
     np.testing.assert_allclose(R.gelu_backward(x, gy), xt.grad.numpy(), rtol=1e-12, atol=1e-13)
+    xt.grad = None
+    yt = F.gelu(xt)  # PyTorch's default: the exact x Φ(x)
+    yt.backward(_t(gy))
+    np.testing.assert_allclose(R.gelu_exact_forward(x), yt.detach().numpy(), rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(
+        R.gelu_exact_backward(x, gy), xt.grad.numpy(), rtol=1e-12, atol=1e-13
+    )
 
 
 @pytest.mark.torch

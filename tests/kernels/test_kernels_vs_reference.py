@@ -137,6 +137,8 @@ CASES = [
     Case("layer_norm_backward", _ln_bwd),
     Case("gelu_forward", _gelu_fwd),
     Case("gelu_backward", _gelu_bwd),
+    Case("gelu_exact_forward", _gelu_fwd),
+    Case("gelu_exact_backward", _gelu_bwd),
     Case("attention_forward", _attn_fwd),
     Case("attention_backward", _attn_bwd),
 ]
@@ -193,6 +195,8 @@ def _strided_args(op: str, rng: np.random.Generator) -> tuple[tuple, dict]:
         "layer_norm_forward": ((x, w, b), {"eps": 1e-5}),
         "gelu_forward": ((x,), {}),
         "gelu_backward": ((x, g), {}),
+        "gelu_exact_forward": ((x,), {}),
+        "gelu_exact_backward": ((x, g), {}),
         "attention_forward": ((q, k, v), {"scale": 0.5, "is_causal": True}),
     }
     if op == "attention_backward":
@@ -213,6 +217,8 @@ STRIDED_OPS = [
     "layer_norm_forward",
     "gelu_forward",
     "gelu_backward",
+    "gelu_exact_forward",
+    "gelu_exact_backward",
     "attention_forward",
     "attention_backward",
 ]

@@ -53,6 +53,12 @@ def np_gelu(x):
     return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
 
 
+def np_gelu_exact(x):
+    """x Φ(x), Φ(x) = (1 + erf(x / √2)) / 2, with math.erf element by element."""
+    erf = np.vectorize(lambda v: math.erf(v / math.sqrt(2)), otypes=[np.float64])
+    return (0.5 * x * (1 + erf(x))).astype(x.dtype)
+
+
 def np_reduce(loss, reduction):
     return {"mean": np.mean, "sum": np.sum, "none": lambda a: a}[reduction](loss)
 
@@ -200,8 +206,31 @@ def sdpa_reference(q, k, v, attn_mask=None, is_causal=False):
 
 class TestGelu(OpTests):
     spec = OpSpec(
-        name="gelu", fn=F.gelu, reference=np_gelu, inputs=[dict(min_value=-6, max_value=6)]
+        name="gelu",
+        fn=lambda x: F.gelu(x, approximate="tanh"),
+        reference=np_gelu,
+        inputs=[dict(min_value=-6, max_value=6)],
     )
+
+
+class TestGeluExact(OpTests):
+    spec = OpSpec(
+        name="gelu_exact",
+        fn=F.gelu,
+        reference=np_gelu_exact,
+        inputs=[dict(min_value=-6, max_value=6)],
+    )
+
+
+def test_gelu_forms_differ_by_at_most_5e_4_and_bad_forms_are_rejected():
+    x = tinylm.tensor(np.linspace(-6, 6, 2001))
+    gap = np.abs(F.gelu(x).numpy() - F.gelu(x, approximate="tanh").numpy())
+    assert 1e-4 < gap.max() < 5e-4
+    with pytest.raises(TinyLMError, match="approximate must be 'none' or 'tanh'"):
+        F.gelu(x, approximate="erf")
+    with pytest.raises(TinyLMError, match="approximate must be 'none' or 'tanh'"):
+        tinylm.nn.GELU("fast")
+    assert tinylm.nn.GELU().approximate == "none"
 
 
 class TestSoftmax(OpTests):
@@ -540,6 +569,7 @@ def test_kernel_backed_functions_agree_across_backends(dtype):
         outs = [
             F.linear(t["x"], t["w"], t["b"]),
             F.gelu(t["x"]),
+            F.gelu(t["x"], approximate="tanh"),
             F.softmax(t["x"], 1),
             F.log_softmax(t["x"], -1),
             F.layer_norm(t["x"], 8, t["g"], t["g"] * 0.5),

@@ -132,7 +132,7 @@ def test_repr_is_a_tree_like_pytorch():
     assert repr(m) == (
         "Sequential(\n"
         "  (0): Linear(in_features=3, out_features=4, bias=True)\n"
-        "  (1): GELU(approximate='tanh')\n"
+        "  (1): GELU(approximate='none')\n"
         "  (2): Dropout(p=0.1)\n"
         ")"
     )
@@ -361,6 +361,8 @@ def test_gelu_and_relu_modules():
     np.testing.assert_allclose(
         nn.GELU()(x).numpy(), tinylm.nn.functional.gelu(x).numpy(), rtol=1e-6
     )
+    tanh_form = tinylm.nn.functional.gelu(x, approximate="tanh").numpy()
+    np.testing.assert_allclose(nn.GELU("tanh")(x).numpy(), tanh_form, rtol=1e-6)
     np.testing.assert_array_equal(nn.ReLU()(x).numpy(), [0.0, 0.5, 2.0])
-    with pytest.raises(TinyLMError, match="approximate='tanh'"):
-        nn.GELU("none")
+    with pytest.raises(TinyLMError, match="approximate must be 'none' or 'tanh'"):
+        nn.GELU("erf")

@@ -164,12 +164,13 @@ class Dropout(Module):
 
 
 class GELU(Module):
-    """GELU, tanh form (GPT-2's): ½ x (1 + tanh(√(2/π)(x + 0.044715 x³)))."""
+    """GELU: x Φ(x) (``approximate="none"``, PyTorch's default), or GPT-2's tanh form
+    ½ x (1 + tanh(√(2/π)(x + 0.044715 x³))) with ``approximate="tanh"``. See ``F.gelu``."""
 
-    def __init__(self, approximate: str = "tanh") -> None:
+    def __init__(self, approximate: str = "none") -> None:
         super().__init__()
-        if approximate != "tanh":
-            raise TinyLMError(f"GELU: only approximate='tanh' is implemented, got {approximate!r}")
+        if approximate not in ("none", "tanh"):
+            raise TinyLMError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
     def forward(self, x: Tensor) -> Tensor:

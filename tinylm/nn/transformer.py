@@ -148,7 +148,7 @@ class MLP(Module):
     ) -> None:
         super().__init__()
         self.c_fc = Linear(n_embd, hidden, bias=bias, dtype=dtype, device=device)
-        self.gelu = GELU()
+        self.gelu = GELU(approximate="tanh")  # GPT-2's form, and the faster kernel
         self.c_proj = Linear(hidden, n_embd, bias=bias, dtype=dtype, device=device)
         self.dropout = Dropout(dropout)
 
