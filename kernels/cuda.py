@@ -206,46 +206,38 @@ def layer_norm_backward(gy: Any, x: Any, weight: Any, mean: Any, rstd: Any) -> t
 # ---------------------------------------------------------------- GELU
 
 
+def _gelu_launch(name: str, x: Any, *others: Any) -> Any:
+    """Kernel ``name`` of gelu.cu over the flattened arrays: (x, *others, out, n)."""
+    x1 = cupy.ascontiguousarray(x).reshape(-1)
+    rest = [cupy.ascontiguousarray(a, dtype=cupy.float32).reshape(-1) for a in others]
+    out = cupy.empty_like(x1)
+    grid, block = _flat_grid(x1.size)
+    _kernel("gelu", name)(grid, block, (x1, *rest, out, np.int64(x1.size)))
+    return out.reshape(x.shape)
+
+
 @_float32_only
 def gelu_forward(x: Any) -> Any:
     """See :func:`reference.gelu_forward`."""
-    x1 = cupy.ascontiguousarray(x).reshape(-1)
-    y = cupy.empty_like(x1)
-    grid, block = _flat_grid(x1.size)
-    _kernel("gelu", "gelu_forward")(grid, block, (x1, y, np.int64(x1.size)))
-    return y.reshape(x.shape)
+    return _gelu_launch("gelu_forward", x)
 
 
 @_float32_only
 def gelu_backward(x: Any, gy: Any) -> Any:
     """See :func:`reference.gelu_backward`."""
-    x1 = cupy.ascontiguousarray(x).reshape(-1)
-    gy1 = cupy.ascontiguousarray(gy, dtype=cupy.float32).reshape(-1)
-    gx = cupy.empty_like(x1)
-    grid, block = _flat_grid(x1.size)
-    _kernel("gelu", "gelu_backward")(grid, block, (x1, gy1, gx, np.int64(x1.size)))
-    return gx.reshape(x.shape)
+    return _gelu_launch("gelu_backward", x, gy)
 
 
 @_float32_only
 def gelu_exact_forward(x: Any) -> Any:
     """See :func:`reference.gelu_exact_forward`."""
-    x1 = cupy.ascontiguousarray(x).reshape(-1)
-    y = cupy.empty_like(x1)
-    grid, block = _flat_grid(x1.size)
-    _kernel("gelu", "gelu_exact_forward")(grid, block, (x1, y, np.int64(x1.size)))
-    return y.reshape(x.shape)
+    return _gelu_launch("gelu_exact_forward", x)
 
 
 @_float32_only
 def gelu_exact_backward(x: Any, gy: Any) -> Any:
     """See :func:`reference.gelu_exact_backward`."""
-    x1 = cupy.ascontiguousarray(x).reshape(-1)
-    gy1 = cupy.ascontiguousarray(gy, dtype=cupy.float32).reshape(-1)
-    gx = cupy.empty_like(x1)
-    grid, block = _flat_grid(x1.size)
-    _kernel("gelu", "gelu_exact_backward")(grid, block, (x1, gy1, gx, np.int64(x1.size)))
-    return gx.reshape(x.shape)
+    return _gelu_launch("gelu_exact_backward", x, gy)
 
 
 # ---------------------------------------------------------------- attention

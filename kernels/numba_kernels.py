@@ -492,23 +492,26 @@ def _gelu_backward_kernel(x, gy, gx):
         gx[i] = gy[i] * (s + two * xi * s * (one - s) * du)
 
 
+def _elementwise(kernel, x: np.ndarray, *others: np.ndarray) -> np.ndarray:
+    """``kernel(x, *others, out)`` on the flattened arrays (contiguous, in x's dtype); the
+    result has x's shape. Every elementwise op below is this call with its own kernel."""
+    x1 = np.ascontiguousarray(x).reshape(-1)
+    rest = [np.ascontiguousarray(a, dtype=x1.dtype).reshape(-1) for a in others]
+    out = np.empty_like(x1)
+    kernel(x1, *rest, out)
+    return out.reshape(x.shape)
+
+
 @_float32_or_64
 def gelu_forward(x: np.ndarray) -> np.ndarray:
     """GELU (tanh form), any shape; see :func:`reference.gelu_forward`."""
-    x1 = np.ascontiguousarray(x).reshape(-1)
-    y = np.empty_like(x1)
-    _gelu_forward_kernel(x1, y)
-    return y.reshape(x.shape)
+    return _elementwise(_gelu_forward_kernel, x)
 
 
 @_float32_or_64
 def gelu_backward(x: np.ndarray, gy: np.ndarray) -> np.ndarray:
     """gx = gy * GELU'(x); see :func:`reference.gelu_backward`."""
-    x1 = np.ascontiguousarray(x).reshape(-1)
-    gy1 = np.ascontiguousarray(gy, dtype=x1.dtype).reshape(-1)
-    gx = np.empty_like(x1)
-    _gelu_backward_kernel(x1, gy1, gx)
-    return gx.reshape(x.shape)
+    return _elementwise(_gelu_backward_kernel, x, gy)
 
 
 # --------------------------------------------------------------------------------------------
@@ -540,20 +543,13 @@ def _gelu_exact_backward_kernel(x, gy, gx):
 @_float32_or_64
 def gelu_exact_forward(x: np.ndarray) -> np.ndarray:
     """GELU (exact, erf form), any shape; see :func:`reference.gelu_exact_forward`."""
-    x1 = np.ascontiguousarray(x).reshape(-1)
-    y = np.empty_like(x1)
-    _gelu_exact_forward_kernel(x1, y)
-    return y.reshape(x.shape)
+    return _elementwise(_gelu_exact_forward_kernel, x)
 
 
 @_float32_or_64
 def gelu_exact_backward(x: np.ndarray, gy: np.ndarray) -> np.ndarray:
     """gx = gy * (Φ(x) + x φ(x)); see :func:`reference.gelu_exact_backward`."""
-    x1 = np.ascontiguousarray(x).reshape(-1)
-    gy1 = np.ascontiguousarray(gy, dtype=x1.dtype).reshape(-1)
-    gx = np.empty_like(x1)
-    _gelu_exact_backward_kernel(x1, gy1, gx)
-    return gx.reshape(x.shape)
+    return _elementwise(_gelu_exact_backward_kernel, x, gy)
 
 
 # --------------------------------------------------------------------------------------------
