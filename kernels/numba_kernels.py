@@ -499,7 +499,7 @@ def _gelu_backward_kernel(x, gy, gx):
 
 def _elementwise(kernel, x: np.ndarray, *others: np.ndarray) -> np.ndarray:
     """``kernel(x, *others, out)`` on the flattened arrays (contiguous, in x's dtype); the
-    result has x's shape. Every elementwise op below is this call with its own kernel."""
+    result has x's shape. Each GELU op below is this call with its own kernel."""
     x1 = np.ascontiguousarray(x).reshape(-1)
     rest = [np.ascontiguousarray(a, dtype=x1.dtype).reshape(-1) for a in others]
     out = np.empty_like(x1)

@@ -169,7 +169,7 @@ class GELU(Module):
 
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
-        if approximate not in ("none", "tanh"):
+        if approximate not in F.GELU.KERNELS:  # checked when built, as in PyTorch
             raise TinyLMError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
