@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinylm.nn.functional import _SAVE_PROBS_MAX as SAVE_PROBS_MAX
+from tinylm.nn.functional import _keeps_probs
 
 from . import registry
 
@@ -192,16 +192,15 @@ def _make_benches(quick: bool) -> list[Bench]:
     sdpa = torch.nn.functional.scaled_dot_product_attention if torch is not None else None
     for t in attn_ts:
         q, k, v, gout = (randn(12, 4, t, 32) for _ in range(4))
-        # As tinylm's attention op does on the CPU: while P = softmax(QKᵀ) is small enough,
-        # the forward keeps it for the backward (a new buffer each call, as in training);
-        # larger P are recomputed from the log-sum-exp. The GPU kernels always recompute.
-        keep_p = 12 * 4 * t * t <= SAVE_PROBS_MAX
-        label = f"12x4x{t}x32 causal" + (", P kept" if keep_p else "")
+        # As tinylm's attention op does: while P = softmax(QKᵀ) is small enough (and on the
+        # CPU), the forward keeps it for the backward (a new buffer each call, as in
+        # training); otherwise the backward recomputes it from the log-sum-exp.
+        label = f"12x4x{t}x32 causal" + (", P kept" if _keeps_probs(q, 12, 4, t, t) else "")
         bench = Bench("attention fwd+bwd", label, 8 * q.nbytes)
         for backend in backends:
             fwd, bwd = impl("attention_forward", backend), impl("attention_backward", backend)
             qd, kd, vd, gd = to_dev(backend, q, k, v, gout)
-            p_shape = (12, 4, t, t) if keep_p and backends[backend] == "cpu" else None
+            p_shape = (12, 4, t, t) if _keeps_probs(qd, 12, 4, t, t) else None
 
             def run(fwd=fwd, bwd=bwd, qd=qd, kd=kd, vd=vd, gd=gd, p_shape=p_shape):
                 probs = np.empty(p_shape, dtype=F32) if p_shape else None

@@ -865,12 +865,16 @@ class Attention(Function):
 _SAVE_PROBS_MAX = 1 << 22
 
 
+def _keeps_probs(like: Any, b: int, h: int, tq: int, tk: int) -> bool:
+    """Does the attention forward keep P (b, h, tq, tk) for the backward, for arrays like
+    ``like``? On the CPU while P is small; never on the GPU. (The kernel benchmark asks too.)"""
+    return array_module(like) is np and b * h * tq * tk <= _SAVE_PROBS_MAX
+
+
 def _probs_buffer(ctx: Context, like: Any, b: int, h: int, tq: int, tk: int) -> Any:
     """An array for the forward to save P in, or None: no backward will run (no input needs
-    a gradient), or P is too large and will be recomputed."""
-    if not any(ctx.needs_input_grad) or array_module(like) is not np:
-        return None
-    if b * h * tq * tk > _SAVE_PROBS_MAX:
+    a gradient), or P is too large (or on the GPU) and will be recomputed."""
+    if not any(ctx.needs_input_grad) or not _keeps_probs(like, b, h, tq, tk):
         return None
     return np.empty((b, h, tq, tk), dtype=like.dtype)
 
