@@ -1,18 +1,32 @@
 """Train the same GPT with tinylm and with PyTorch eager (CPU) and compare.
 
-Both runs use the same initial weights (tinylm's init, copied into the PyTorch model), the
-same batches (same seeded sampler), the same AdamW groups, learning-rate schedule and
-gradient clipping. Each framework trains in its own subprocess so peak memory (RSS) is
-measured separately. Defaults are nanoGPT's "baby" CPU config:
+Both runs use the same initial weights, the same batches, the same AdamW groups,
+learning-rate schedule and gradient clipping. Each framework trains in its own subprocess
+so peak memory (RSS) is measured separately. Defaults are nanoGPT's "baby" CPU config:
 
-    n_layer 4, n_head 4, n_embd 128, block 64, batch 12, dropout 0,
-    AdamW lr 1e-3 with warmup 100 and cosine decay to 1e-4 over 2000 iterations.
+    n_layer 4, n_head 4, n_embd 128, block 64, batch 12, dropout 0, no biases,
+    AdamW lr 1e-3, betas (0.9, 0.99), weight decay 0.1 on matrices, gradient clipping 1.0,
+    warmup 100 and cosine decay to 1e-4 over 2000 iterations.
+
+Where the initial weights and batches come from (``--protocol``):
+
+* ``nanogpt`` (the default when PyTorch is installed): nanoGPT's own run. Its ``train.py``
+  seeds PyTorch's generator with 1337 and draws the initial weights, then every batch
+  (evaluation batches included) from it; ``torch_gpt.nanogpt_plan`` makes the same draws
+  in the same order, and the text is split at ``int(0.9 * N)`` as nanoGPT's ``prepare.py``
+  does. The final evaluation is also nanoGPT's: the 20 batches it draws at step 2000. This
+  is how the figure "nanoGPT reaches val loss 1.886" was measured, so the two compare.
+* ``seeded``: tinylm's own initialisation (``tinylm.manual_seed``) and NumPy's sampler,
+  with tinylm's 90/10 split. Needs no PyTorch.
+
+Either way the val loss over 200 further batches (seed + 1) is reported too: with 20
+batches, the figure moves by about 0.01 from one draw of batches to the next.
 
     python benchmarks/bench_gpt.py --data ../shared/data/tinyshakespeare.txt
     python benchmarks/bench_gpt.py --iters 50          # quick look (also: tinylm bench gpt)
 
 Reported: ms/iter of each (training steps only, evaluation excluded), the ratio, peak RSS
-of each, and the validation loss at the end.
+of each, and the validation losses at the end.
 """
 
 from __future__ import annotations
@@ -37,7 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--data", default=None, help="text file (default: the built-in corpus)")
     p.add_argument("--iters", type=int, default=2000, help="training iterations")
-    p.add_argument("--eval-iters", type=int, default=200, help="batches for the final val loss")
+    p.add_argument(
+        "--eval-iters", type=int, default=200, help="batches for the steadier final val loss"
+    )
     p.add_argument("--n-layer", type=int, default=4)
     p.add_argument("--n-head", type=int, default=4)
     p.add_argument("--n-embd", type=int, default=128)
@@ -46,20 +62,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--bias",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="biases in Linear/LayerNorm (nanoGPT's train.py default is --no-bias)",
+        default=False,
+        help="biases in Linear/LayerNorm (off by default, as in nanoGPT's train.py)",
     )
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--min-lr", type=float, default=1e-4)
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--seed", type=int, default=1337)
+    p.add_argument(
+        "--protocol",
+        choices=["nanogpt", "seeded"],
+        default=None,
+        help="initial weights and batches: nanoGPT's run (needs PyTorch; the default when it "
+        "is installed) or tinylm's seeded ones",
+    )
     p.add_argument("--only", choices=["tinylm", "torch"], default=None)
     p.add_argument(
         "--round", type=int, default=50, help="iterations per turn (the frameworks alternate)"
     )
     p.add_argument("--json", default=None, help="also write the results as JSON here")
     p.add_argument("--worker", choices=["tinylm", "torch"], help=argparse.SUPPRESS)
-    p.add_argument("--init", help=argparse.SUPPRESS)
+    p.add_argument("--plan", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
@@ -70,11 +93,17 @@ def lr_at(it: int, args: argparse.Namespace) -> float:
     return args.min_lr + 0.5 * (1 + np.cos(np.pi * progress)) * (args.lr - args.min_lr)
 
 
-def load_dataset(args: argparse.Namespace):
+def load_splits(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, int]:
+    """Character ids of the text, split as the protocol says: ``(train, val, vocab_size)``."""
     from tinylm.data import TextDataset, load_default_corpus, load_text
 
     text = load_text(args.data) if args.data else load_default_corpus()
-    return TextDataset.from_text(text, tokenizer="char")
+    data = TextDataset.from_text(text, tokenizer="char")
+    if args.protocol == "nanogpt":  # nanoGPT's prepare.py: train = ids[: int(0.9 * N)]
+        ids = np.concatenate([data.train, data.val])
+        cut = int(len(ids) * 0.9)
+        return ids[:cut], ids[cut:], data.vocab_size
+    return data.train, data.val, data.vocab_size
 
 
 def model_config(args: argparse.Namespace, vocab_size: int) -> dict:
@@ -89,18 +118,59 @@ def model_config(args: argparse.Namespace, vocab_size: int) -> dict:
     )
 
 
+def make_plan(args: argparse.Namespace, n_train: int, n_val: int, vocab_size: int) -> dict:
+    """Initial weights (tinylm names) and the start of every batch, for both workers.
+
+    Keys: the ``state_dict`` names; ``train_starts`` ``(iters, B)``; ``val_starts``
+    ``(eval_iters, B)`` for the steadier val loss; with the nanoGPT protocol also
+    ``nanogpt_train_starts`` / ``nanogpt_val_starts``, nanoGPT's evaluation at the end.
+    """
+    config = model_config(args, vocab_size)
+    B, T = args.batch_size, args.block_size
+    if args.protocol == "nanogpt":
+        sys.path.insert(0, str(HERE))
+        from torch_gpt import nanogpt_plan
+
+        drawn = nanogpt_plan(config, n_train, n_val, args.iters, B, seed=args.seed)
+        plan = {k: v for k, v in drawn.items() if not k.endswith("starts")}
+        plan["train_starts"] = drawn["train_starts"]
+        plan["nanogpt_train_starts"] = drawn["eval_train_starts"]
+        plan["nanogpt_val_starts"] = drawn["eval_val_starts"]
+    else:
+        import tinylm
+        from tinylm.models.gpt import GPT, GPTConfig
+
+        tinylm.manual_seed(args.seed)
+        state = GPT(GPTConfig(**config)).state_dict()
+        plan = {k: v.numpy() for k, v in state.items()}
+        rng = np.random.default_rng(args.seed)  # the draws tinylm.data.get_batch makes
+        plan["train_starts"] = np.stack(
+            [rng.integers(0, n_train - T, size=B) for _ in range(args.iters)]
+        )
+    eval_rng = np.random.default_rng(args.seed + 1)
+    plan["val_starts"] = np.stack(
+        [eval_rng.integers(0, n_val - T, size=B) for _ in range(args.eval_iters)]
+    )
+    return plan
+
+
+def windows(data: np.ndarray, starts: np.ndarray, block_size: int):
+    """Inputs and targets ``(B, T)`` int64 for the windows starting at ``starts``."""
+    idx = starts[:, None] + np.arange(block_size)
+    return data[idx].astype(np.int64), data[idx + 1].astype(np.int64)
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def setup_tinylm(args: argparse.Namespace):
-    """Model, data and optimizer; returns (step(it, x, y) -> loss, val_loss(x, y) -> float)."""
+def setup_tinylm(args: argparse.Namespace, vocab_size: int, state: dict):
+    """Model and optimizer; returns (step(it, x, y) -> loss, loss_of(x, y) -> float)."""
     import tinylm
     from tinylm.models.gpt import GPT, GPTConfig
 
-    data = load_dataset(args)
-    model = GPT(GPTConfig(**model_config(args, data.vocab_size)))
-    model.load_state_dict(tinylm.load(args.init))
+    model = GPT(GPTConfig(**model_config(args, vocab_size)))
+    model.load_state_dict({k: tinylm.tensor(v) for k, v in state.items()})
     opt = model.configure_optimizers(args.lr, 0.1, (0.9, 0.99))
 
     def step(it: int, x: np.ndarray, y: np.ndarray) -> float:
@@ -113,26 +183,23 @@ def setup_tinylm(args: argparse.Namespace):
         opt.step()
         return loss
 
-    def val_loss(x: np.ndarray, y: np.ndarray) -> float:
+    def loss_of(x: np.ndarray, y: np.ndarray) -> float:
         model.eval()
         with tinylm.no_grad():
             return model(tinylm.tensor(x), tinylm.tensor(y))[1].item()
 
-    return data, step, val_loss
+    return step, loss_of
 
 
-def setup_torch(args: argparse.Namespace):
+def setup_torch(args: argparse.Namespace, vocab_size: int, state: dict):
     """The same for the PyTorch reference model (benchmarks/torch_gpt.py)."""
     import torch
 
     sys.path.insert(0, str(HERE))
     from torch_gpt import TorchGPT, load_tinylm_state
 
-    import tinylm
-
-    data = load_dataset(args)
-    model = TorchGPT(model_config(args, data.vocab_size))
-    load_tinylm_state(model, tinylm.load(args.init))
+    model = TorchGPT(model_config(args, vocab_size))
+    load_tinylm_state(model, state)
     opt = model.configure_optimizers(args.lr, 0.1, (0.9, 0.99))
 
     def step(it: int, x: np.ndarray, y: np.ndarray):
@@ -145,12 +212,12 @@ def setup_torch(args: argparse.Namespace):
         opt.step()
         return loss
 
-    def val_loss(x: np.ndarray, y: np.ndarray) -> float:
+    def loss_of(x: np.ndarray, y: np.ndarray) -> float:
         model.eval()
         with torch.no_grad():
             return model(torch.from_numpy(x), torch.from_numpy(y))[1].item()
 
-    return data, step, val_loss
+    return step, loss_of
 
 
 def run_worker(args: argparse.Namespace) -> dict:
@@ -160,32 +227,40 @@ def run_worker(args: argparse.Namespace) -> dict:
     on a shared machine the speed drifts over minutes, and back-to-back runs would compare
     a fast minute with a slow one.
     """
-    data, step, val_loss = (setup_tinylm if args.worker == "tinylm" else setup_torch)(args)
+    train, val, vocab_size = load_splits(args)
+    with np.load(args.plan, allow_pickle=False) as f:
+        plan = {k: f[k] for k in f.files}
+    state = {k: v for k, v in plan.items() if not k.endswith("starts")}
+    setup = setup_tinylm if args.worker == "tinylm" else setup_torch
+    step, loss_of = setup(args, vocab_size, state)
     # What exists now lives for the whole run; both frameworks get the same treatment as in
     # `tinylm train`: Python's cycle collector stops walking it (see tinylm/train.py).
     gc.freeze()
-    rng = np.random.default_rng(args.seed)
+    T = args.block_size
     times, loss = [], None
     for it in range(args.iters):
         if it % args.round == 0:
             sys.stdin.readline()  # wait for our turn
-        x, y = data.batch("train", args.batch_size, args.block_size, rng)
+        x, y = windows(train, plan["train_starts"][it], T)
         t0 = time.perf_counter()
         loss = step(it, x, y)
         times.append(time.perf_counter() - t0)
         if (it + 1) % args.round == 0 or it + 1 == args.iters:
             print("ROUND", flush=True)  # hand the machine back
-    eval_rng = np.random.default_rng(args.seed + 1)
-    losses = []
-    for _ in range(args.eval_iters):
-        x, y = data.batch("val", args.batch_size, args.block_size, eval_rng)
-        losses.append(val_loss(x, y))
-    return summarize(args.worker, times, losses, float(loss.item()), args.round)
+
+    def mean_loss(data: np.ndarray, key: str) -> float | None:
+        if key not in plan:
+            return None
+        return float(np.mean([loss_of(*windows(data, s, T)) for s in plan[key]]))
+
+    result = summarize(args.worker, times, float(loss.item()), args.round)
+    result["val_loss"] = mean_loss(val, "val_starts")
+    result["nanogpt_train_loss"] = mean_loss(train, "nanogpt_train_starts")
+    result["nanogpt_val_loss"] = mean_loss(val, "nanogpt_val_starts")
+    return result
 
 
-def summarize(
-    name: str, times: list[float], val_losses: list[float], last: float, round_len: int
-) -> dict:
+def summarize(name: str, times: list[float], last: float, round_len: int) -> dict:
     steady = times[min(10, len(times) // 2) :]  # skip warm-up steps (JIT compile, caches)
     rounds = [times[i : i + round_len] for i in range(0, len(times), round_len)]
     return {
@@ -195,9 +270,29 @@ def summarize(
         "ms_per_iter_mean": 1000 * float(np.mean(steady)),
         "first_iter_ms": 1000 * times[0],
         "peak_rss_mb": peak_rss_mb(),
-        "val_loss": float(np.mean(val_losses)),
         "last_train_loss": last,
     }
+
+
+def choose_protocol(args: argparse.Namespace, frameworks: list[str]) -> str | None:
+    """The protocol to use (``--protocol`` or the default), or None with a message."""
+    try:
+        import torch  # noqa: F401
+
+        have_torch = True
+    except ImportError:
+        have_torch = False
+    if not have_torch and "torch" in frameworks:
+        print("PyTorch is not installed: measuring tinylm only (pip install '.[oracle]')")
+        frameworks.remove("torch")
+    if args.protocol == "nanogpt" and not have_torch:
+        print(
+            "--protocol nanogpt draws nanoGPT's weights and batches with PyTorch's generator, "
+            "and PyTorch is not installed; use --protocol seeded",
+            file=sys.stderr,
+        )
+        return None
+    return args.protocol or ("nanogpt" if have_torch else "seeded")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,37 +301,31 @@ def main(argv: list[str] | None = None) -> int:
         print("RESULT " + json.dumps(run_worker(args)))
         return 0
 
-    import tinylm
-    from tinylm.models.gpt import GPT, GPTConfig
-
-    data = load_dataset(args)
-    tinylm.manual_seed(args.seed)
-    model = GPT(GPTConfig(**model_config(args, data.vocab_size)))
     frameworks = [args.only] if args.only else ["tinylm", "torch"]
-    if "torch" in frameworks:
-        try:
-            import torch  # noqa: F401
-        except ImportError:
-            print("PyTorch is not installed: measuring tinylm only (pip install '.[oracle]')")
-            frameworks.remove("torch")
+    protocol = choose_protocol(args, frameworks)
+    if protocol is None:
+        return 2
+    args.protocol = protocol
+    train, val, vocab_size = load_splits(args)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        init = Path(tmp) / "init.npz"
-        tinylm.save(model.state_dict(), init)
+        plan = Path(tmp) / "plan.npz"
+        np.savez(plan, **make_plan(args, len(train), len(val), vocab_size))
         # The same OpenBLAS setting that `import tinylm` makes when it loads before numpy
         # (this script imports numpy first); PyTorch does not use OpenBLAS.
         env = {"OPENBLAS_THREAD_TIMEOUT": "12", **os.environ}
         workers = {}
         for name in frameworks:
-            cmd = [sys.executable, __file__, "--worker", name, "--init", str(init)]
+            cmd = [sys.executable, __file__, "--worker", name, "--plan", str(plan)]
             cmd += [a for a in (argv if argv is not None else sys.argv[1:])]
+            cmd += ["--protocol", protocol]
             workers[name] = subprocess.Popen(
                 cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
             )
         n_rounds = -(-args.iters // args.round)
         print(
-            f"training {' and '.join(frameworks)} for {args.iters} iterations, alternating "
-            f"rounds of {args.round} ...",
+            f"training {' and '.join(frameworks)} for {args.iters} iterations "
+            f"({protocol} weights and batches), alternating rounds of {args.round} ...",
             flush=True,
         )
         for r in range(n_rounds):
@@ -265,13 +354,28 @@ def main(argv: list[str] | None = None) -> int:
         f"GPT {args.n_layer}L/{args.n_head}H/{args.n_embd}C, block {args.block_size}, "
         f"batch {args.batch_size}, {args.iters} iters, data: {args.data or 'built-in corpus'}"
     )
+    n_val = args.eval_iters
     header = f"{'':8s} {'ms/iter':>9s} {'peak RSS MB':>12s} {'val loss':>9s} {'train loss':>11s}"
+    if protocol == "nanogpt":
+        header += f" {'nanoGPT eval: train':>20s} {'val':>7s}"
     print(header)
     for r in results.values():
-        print(
+        line = (
             f"{r['name']:8s} {r['ms_per_iter']:9.1f} {r['peak_rss_mb']:12.0f} "
             f"{r['val_loss']:9.4f} {r['last_train_loss']:11.4f}"
         )
+        if protocol == "nanogpt":
+            line += f" {r['nanogpt_train_loss']:20.4f} {r['nanogpt_val_loss']:7.4f}"
+        print(line)
+    print(
+        f"val loss: mean over {n_val} val batches (seed {args.seed + 1}); train loss: the last "
+        "step's batch"
+        + (
+            f"; nanoGPT eval: the 20 + 20 batches nanoGPT's train.py draws at step {args.iters}"
+            if protocol == "nanogpt"
+            else ""
+        )
+    )
     if len(results) == 2:
         ratio = results["tinylm"]["ms_per_iter"] / results["torch"]["ms_per_iter"]
         mem = results["tinylm"]["peak_rss_mb"] / results["torch"]["peak_rss_mb"]

@@ -124,3 +124,107 @@ def load_tinylm_state(model: TorchGPT, state: dict[str, Any]) -> None:
         for name, value in state.items():
             array = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
             own[name].copy_(torch.from_numpy(np.ascontiguousarray(array)))
+
+
+def nanogpt_plan(
+    config: dict[str, Any],
+    n_train: int,
+    n_val: int,
+    iters: int,
+    batch_size: int,
+    seed: int = 1337,
+    eval_interval: int = 250,
+    eval_iters: int = 20,
+) -> dict[str, np.ndarray]:
+    """Initial weights and every batch of nanoGPT's ``train.py`` run, drawn as it draws them.
+
+    nanoGPT seeds PyTorch's CPU generator once (``torch.manual_seed(1337)``) and then takes
+    every random number from it, in this order:
+
+    1. the module constructors: ``nn.Embedding`` draws N(0, 1) for ``wte`` and ``wpe``, then
+       each block's four ``nn.Linear`` draw Kaiming-uniform weights (and uniform biases
+       when ``bias``), then ``lm_head``;
+    2. ``self.apply(_init_weights)``, children before parents: N(0, 0.02) for ``wte``,
+       ``wpe``, each block's ``c_attn, c_proj, c_fc, c_proj`` and finally ``lm_head``,
+       whose values ``wte`` shares (weight tying), so the first ``wte`` draw is overwritten;
+    3. each ``c_proj.weight`` again, N(0, 0.02 / sqrt(2 n_layer)), in parameter order;
+    4. ``torch.randint`` for the batch starts: one training batch before the loop, then at
+       every ``eval_interval``-th step ``eval_iters`` train and ``eval_iters`` val batches
+       (``estimate_loss``), then the next training batch during each step.
+
+    Drawing the same tensors in the same order from the same seed gives the same numbers,
+    so tinylm and the PyTorch model can both be trained on nanoGPT's exact run.
+
+    Args:
+        config: the model config (``vocab_size, block_size, n_layer, n_embd, bias``).
+        n_train, n_val: lengths of the token arrays (nanoGPT splits at ``int(0.9 * N)``).
+        iters: training steps; the evaluation that nanoGPT prints at step ``iters`` is the
+            one returned.
+
+    Returns:
+        ``state``: tinylm ``state_dict`` names -> float32 arrays;
+        ``train_starts``: ``(iters, batch_size)`` window starts, one row per step;
+        ``eval_train_starts``, ``eval_val_starts``: ``(eval_iters, batch_size)`` each, the
+        batches of nanoGPT's evaluation at step ``iters``.
+    """
+    C, L, V, T = config["n_embd"], config["n_layer"], config["vocab_size"], config["block_size"]
+    bias = config["bias"]
+    gen = torch.manual_seed(seed)
+    # 1. constructors (their own initialisations consume the generator)
+    wte, wpe = nn.Embedding(V, C), nn.Embedding(T, C)
+    blocks = [
+        {
+            "attn.c_attn": nn.Linear(C, 3 * C, bias=bias),
+            "attn.c_proj": nn.Linear(C, C, bias=bias),
+            "mlp.c_fc": nn.Linear(C, 4 * C, bias=bias),
+            "mlp.c_proj": nn.Linear(4 * C, C, bias=bias),
+        }
+        for _ in range(L)
+    ]
+    lm_head = nn.Linear(C, V, bias=False)
+    with torch.no_grad():
+        # 2. _init_weights in module order
+        linears = [lin for blk in blocks for lin in blk.values()]
+        for w in [wte.weight, wpe.weight] + [lin.weight for lin in linears] + [lm_head.weight]:
+            nn.init.normal_(w, 0.0, 0.02)
+        for lin in linears:
+            if lin.bias is not None:
+                nn.init.zeros_(lin.bias)
+        # 3. the residual projections again, scaled down
+        for blk in blocks:
+            for name in ("attn.c_proj", "mlp.c_proj"):
+                nn.init.normal_(blk[name].weight, 0.0, 0.02 / math.sqrt(2 * L))
+
+    state = {"wte.weight": lm_head.weight, "wpe.weight": wpe.weight, "lm_head.weight": None}
+    for i, blk in enumerate(blocks):
+        state[f"h.{i}.ln_1.weight"] = torch.ones(C)
+        for name, lin in blk.items():
+            state[f"h.{i}.{name}.weight"] = lin.weight
+            if bias:
+                state[f"h.{i}.{name}.bias"] = lin.bias
+        state[f"h.{i}.ln_2.weight"] = torch.ones(C)
+        if bias:
+            state[f"h.{i}.ln_1.bias"] = torch.zeros(C)
+            state[f"h.{i}.ln_2.bias"] = torch.zeros(C)
+    state["ln_f.weight"] = torch.ones(C)
+    if bias:
+        state["ln_f.bias"] = torch.zeros(C)
+    state["lm_head.weight"] = lm_head.weight  # tied: the same values as wte
+    plan = {k: v.detach().numpy().astype(np.float32) for k, v in state.items()}
+
+    # 4. batch starts, in the order train.py draws them
+    def starts(n: int) -> np.ndarray:
+        return torch.randint(n - T, (batch_size,), generator=gen).numpy()
+
+    train_starts = [starts(n_train)]  # fetched before the loop
+    for it in range(iters + 1):
+        if it % eval_interval == 0:
+            ev_train = [starts(n_train) for _ in range(eval_iters)]
+            ev_val = [starts(n_val) for _ in range(eval_iters)]
+        if it == iters:
+            break
+        train_starts.append(starts(n_train))  # the next step's batch, fetched during this one
+    plan["train_starts"] = np.stack(train_starts[:iters])
+    plan["eval_train_starts"] = np.stack(ev_train)
+    plan["eval_val_starts"] = np.stack(ev_val)
+    return plan

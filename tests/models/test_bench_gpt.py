@@ -1,0 +1,142 @@
+"""The GPT benchmark: nanoGPT's random draws, and both frameworks training alike."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+TINY_FLAGS = ["--n-layer", "2", "--n-head", "2", "--n-embd", "16", "--block-size", "16"]
+TINY_FLAGS += ["--batch-size", "3", "--eval-iters", "3", "--round", "3", "--warmup", "2"]
+
+
+def _nanogpt_style_model(torch, V: int, T: int, C: int, L: int, bias: bool):
+    """Modules built and initialised the way nanoGPT's model.py does it (RNG order only)."""
+    nn = torch.nn
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln_1 = nn.LayerNorm(C, bias=bias)
+            self.attn = nn.ModuleDict(
+                dict(c_attn=nn.Linear(C, 3 * C, bias=bias), c_proj=nn.Linear(C, C, bias=bias))
+            )
+            self.ln_2 = nn.LayerNorm(C, bias=bias)
+            self.mlp = nn.ModuleDict(
+                dict(
+                    c_fc=nn.Linear(C, 4 * C, bias=bias),
+                    gelu=nn.GELU(),
+                    c_proj=nn.Linear(4 * C, C, bias=bias),
+                )
+            )
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.transformer = nn.ModuleDict(
+                dict(
+                    wte=nn.Embedding(V, C),
+                    wpe=nn.Embedding(T, C),
+                    drop=nn.Dropout(0.0),
+                    h=nn.ModuleList([Block() for _ in range(L)]),
+                    ln_f=nn.LayerNorm(C, bias=bias),
+                )
+            )
+            self.lm_head = nn.Linear(C, V, bias=False)
+            self.transformer.wte.weight = self.lm_head.weight
+            self.apply(self._init_weights)
+            for name, p in self.named_parameters():
+                if name.endswith("c_proj.weight"):
+                    nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * L))
+
+        def _init_weights(self, m):
+            if isinstance(m, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(m.weight, 0.0, 0.02)
+            if isinstance(m, nn.Linear) and m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+    return GPT()
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_nanogpt_plan_draws_what_nanogpt_draws(bias):
+    torch = pytest.importorskip("torch")
+    from torch_gpt import nanogpt_plan
+
+    V, T, C, L, B = 7, 8, 16, 2, 3
+    n_train, n_val, iters, every, n_eval = 500, 60, 5, 2, 2
+    config = dict(vocab_size=V, block_size=T, n_layer=L, n_head=2, n_embd=C, bias=bias)
+    plan = nanogpt_plan(
+        config, n_train, n_val, iters, B, seed=11, eval_interval=every, eval_iters=n_eval
+    )
+
+    # nanoGPT itself: seed, build the model, then train.py's loop of batch draws.
+    torch.manual_seed(11)
+    ref = _nanogpt_style_model(torch, V, T, C, L, bias)
+    ref_state = {k.removeprefix("transformer."): v.numpy() for k, v in ref.state_dict().items()}
+    draws = []
+
+    def get_batch(split):
+        n = n_train if split == "train" else n_val
+        draws.append((split, torch.randint(n - T, (B,)).numpy()))
+
+    get_batch("train")
+    for it in range(iters + 1):
+        if it % every == 0:
+            for split in ("evtrain", "evval"):
+                for _ in range(n_eval):
+                    get_batch(split.removeprefix("ev"))
+                    draws[-1] = (split, draws[-1][1])
+        if it == iters:
+            break
+        get_batch("train")
+
+    for name, value in plan.items():
+        if name.endswith("starts"):
+            continue
+        np.testing.assert_array_equal(value, ref_state[name], err_msg=name)
+    assert set(ref_state) == {k for k in plan if not k.endswith("starts")}
+    np.testing.assert_array_equal(plan["wte.weight"], plan["lm_head.weight"])
+    train = [s for tag, s in draws if tag == "train"]
+    np.testing.assert_array_equal(plan["train_starts"], np.stack(train[:iters]))
+    np.testing.assert_array_equal(
+        plan["eval_val_starts"], np.stack([s for tag, s in draws if tag == "evval"][-n_eval:])
+    )
+    np.testing.assert_array_equal(
+        plan["eval_train_starts"],
+        np.stack([s for tag, s in draws if tag == "evtrain"][-n_eval:]),
+    )
+
+
+def test_benchmark_trains_both_frameworks_alike_on_nanogpts_draws(tmp_path, capsys):
+    pytest.importorskip("torch")
+    import bench_gpt
+
+    out = tmp_path / "result.json"
+    assert bench_gpt.main(["--iters", "6", *TINY_FLAGS, "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "nanogpt weights and batches" in printed and "nanoGPT eval" in printed
+    result = json.loads(out.read_text())
+    ours, ref = result["tinylm"], result["torch"]
+    for key in ("val_loss", "nanogpt_train_loss", "nanogpt_val_loss", "last_train_loss"):
+        assert np.isfinite(ours[key])
+        # Same weights, same batches, float32 on both sides: the same numbers to rounding.
+        np.testing.assert_allclose(ours[key], ref[key], rtol=1e-4, err_msg=key)
+    assert ours["ms_per_iter"] > 0 and result["ratio_time"] > 0
+
+
+def test_benchmark_seeded_protocol_runs_without_nanogpt_draws(tmp_path):
+    import bench_gpt
+
+    out = tmp_path / "result.json"
+    argv = ["--iters", "3", *TINY_FLAGS, "--protocol", "seeded", "--only", "tinylm"]
+    assert bench_gpt.main([*argv, "--json", str(out)]) == 0
+    result = json.loads(out.read_text())["tinylm"]
+    assert np.isfinite(result["val_loss"]) and result["nanogpt_val_loss"] is None
