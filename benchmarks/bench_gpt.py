@@ -125,39 +125,32 @@ def make_plan(args: argparse.Namespace, n_train: int, n_val: int, vocab_size: in
     ``(eval_iters, B)`` for the steadier val loss; with the nanoGPT protocol also
     ``nanogpt_train_starts`` / ``nanogpt_val_starts``, nanoGPT's evaluation at the end.
     """
+    from tinylm.data import random_starts
+
     config = model_config(args, vocab_size)
     B, T = args.batch_size, args.block_size
     if args.protocol == "nanogpt":
         sys.path.insert(0, str(HERE))
         from torch_gpt import nanogpt_plan
 
-        drawn = nanogpt_plan(config, n_train, n_val, args.iters, B, seed=args.seed)
-        plan = {k: v for k, v in drawn.items() if not k.endswith("starts")}
-        plan["train_starts"] = drawn["train_starts"]
-        plan["nanogpt_train_starts"] = drawn["eval_train_starts"]
-        plan["nanogpt_val_starts"] = drawn["eval_val_starts"]
+        plan = nanogpt_plan(config, n_train, n_val, args.iters, B, seed=args.seed)
+        plan["nanogpt_train_starts"] = plan.pop("eval_train_starts")
+        plan["nanogpt_val_starts"] = plan.pop("eval_val_starts")
     else:
         import tinylm
         from tinylm.models.gpt import GPT, GPTConfig
 
         tinylm.manual_seed(args.seed)
-        state = GPT(GPTConfig(**config)).state_dict()
-        plan = {k: v.numpy() for k, v in state.items()}
-        rng = np.random.default_rng(args.seed)  # the draws tinylm.data.get_batch makes
+        plan = {k: v.numpy() for k, v in GPT(GPTConfig(**config)).state_dict().items()}
+        rng = np.random.default_rng(args.seed)
         plan["train_starts"] = np.stack(
-            [rng.integers(0, n_train - T, size=B) for _ in range(args.iters)]
+            [random_starts(n_train, B, T, rng) for _ in range(args.iters)]
         )
     eval_rng = np.random.default_rng(args.seed + 1)
     plan["val_starts"] = np.stack(
-        [eval_rng.integers(0, n_val - T, size=B) for _ in range(args.eval_iters)]
+        [random_starts(n_val, B, T, eval_rng) for _ in range(args.eval_iters)]
     )
     return plan
-
-
-def windows(data: np.ndarray, starts: np.ndarray, block_size: int):
-    """Inputs and targets ``(B, T)`` int64 for the windows starting at ``starts``."""
-    idx = starts[:, None] + np.arange(block_size)
-    return data[idx].astype(np.int64), data[idx + 1].astype(np.int64)
 
 
 def peak_rss_mb() -> float:
@@ -227,6 +220,8 @@ def run_worker(args: argparse.Namespace) -> dict:
     on a shared machine the speed drifts over minutes, and back-to-back runs would compare
     a fast minute with a slow one.
     """
+    from tinylm.data import windows
+
     train, val, vocab_size = load_splits(args)
     with np.load(args.plan, allow_pickle=False) as f:
         plan = {k: f[k] for k in f.files}

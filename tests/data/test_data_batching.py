@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinylm.data import BPETokenizer, CharTokenizer, TextDataset, get_batch, train_val_split
+from tinylm.data import (
+    BPETokenizer,
+    CharTokenizer,
+    TextDataset,
+    get_batch,
+    random_starts,
+    train_val_split,
+    windows,
+)
 
 TEXT = "It was the best of times, it was the worst of times. " * 40
 
@@ -55,6 +63,18 @@ def test_get_batch_is_reproducible():
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
     assert not np.array_equal(a[0], c[0])
+
+
+def test_get_batch_is_windows_at_random_starts():
+    # The two halves the benchmark calls separately draw and gather exactly as get_batch.
+    data = np.arange(700, dtype=np.uint16)[::-1] * 2
+    x, y = get_batch(data, 5, 12, np.random.default_rng(7))
+    starts = random_starts(len(data), 5, 12, np.random.default_rng(7))
+    wx, wy = windows(data, starts, 12)
+    np.testing.assert_array_equal(x, wx)
+    np.testing.assert_array_equal(y, wy)
+    assert wx.dtype == wy.dtype == np.int64
+    np.testing.assert_array_equal(wx[:, 0], data[starts])
 
 
 def test_get_batch_reaches_both_ends():

@@ -16,11 +16,18 @@ Contents:
   :func:`load_tokenizer` loads either.
 * text: :func:`load_default_corpus` (offline, from the Python docs shipped with CPython),
   :func:`load_text` (a checked UTF-8 file reader), :func:`download` (cached, checksummed).
-* batches: :func:`train_val_split`, :func:`get_batch`, :class:`TextDataset`.
+* batches: :func:`train_val_split`, :func:`get_batch` (= :func:`windows` at
+  :func:`random_starts`), :class:`TextDataset`.
 * errors: :class:`DataError` (a ``ValueError``) and its subclass :class:`DownloadError`.
 """
 
-from tinylm.data.batching import TextDataset, get_batch, train_val_split
+from tinylm.data.batching import (
+    TextDataset,
+    get_batch,
+    random_starts,
+    train_val_split,
+    windows,
+)
 from tinylm.data.bpe import SPLIT_PATTERN, BPETokenizer
 from tinylm.data.corpus import (
     load_default_corpus,
@@ -50,6 +57,8 @@ __all__ = [
     "load_text",
     "load_tokenizer",
     "normalize_text",
+    "random_starts",
     "sha256_file",
     "train_val_split",
+    "windows",
 ]

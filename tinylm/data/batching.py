@@ -83,14 +83,31 @@ def get_batch(
             f"data has {len(data)} tokens, but block_size={block_size} needs at least "
             f"{block_size + 1} (use a smaller block_size or more text)"
         )
-    # Valid starts are 0 .. N - T - 1 so that y's last token, data[start + T], exists.
-    starts = rng.integers(0, len(data) - block_size, size=batch_size)
+    return windows(data, random_starts(len(data), batch_size, block_size, rng), block_size)
+
+
+def random_starts(
+    n_tokens: int, batch_size: int, block_size: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``batch_size`` random window starts for :func:`windows`, int64 ``(B,)``.
+
+    Valid starts are ``0 .. N - T - 1`` so that the target's last token, ``data[start + T]``,
+    exists. These are the draws :func:`get_batch` makes, so the same ``rng`` state gives the
+    same batches.
+    """
+    return rng.integers(0, n_tokens - block_size, size=batch_size)
+
+
+def windows(data: np.ndarray, starts: np.ndarray, block_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The windows of ``block_size`` tokens at ``starts`` ``(B,)`` and their targets.
+
+    Returns ``(x, y)``, int64 ``(B, T)`` each: ``x[b, t] = data[starts[b] + t]`` and
+    ``y[b, t] = data[starts[b] + t + 1]``.
+    """
     # (B, 1) + (T,) broadcasts to a (B, T) index array: one fancy-indexing gather for the whole
     # batch instead of a Python loop over rows.
-    idx = starts[:, None] + np.arange(block_size)
-    x = data[idx].astype(np.int64)
-    y = data[idx + 1].astype(np.int64)
-    return x, y
+    idx = np.asarray(starts)[:, None] + np.arange(block_size)
+    return data[idx].astype(np.int64), data[idx + 1].astype(np.int64)
 
 
 def _ids_dtype(vocab_size: int) -> type[np.integer]:
