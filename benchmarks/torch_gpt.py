@@ -169,6 +169,7 @@ def nanogpt_plan(
     """
     C, L, V, T = config["n_embd"], config["n_layer"], config["vocab_size"], config["block_size"]
     bias = config["bias"]
+    model = TorchGPT(config)  # gives the names; its weights are overwritten below
     gen = torch.manual_seed(seed)
     # 1. constructors (their own initialisations consume the generator)
     wte, wpe = nn.Embedding(V, C), nn.Embedding(T, C)
@@ -194,23 +195,13 @@ def nanogpt_plan(
         for blk in blocks:
             for name in ("attn.c_proj", "mlp.c_proj"):
                 nn.init.normal_(blk[name].weight, 0.0, 0.02 / math.sqrt(2 * L))
-
-    state = {"wte.weight": lm_head.weight, "wpe.weight": wpe.weight, "lm_head.weight": None}
-    for i, blk in enumerate(blocks):
-        state[f"h.{i}.ln_1.weight"] = torch.ones(C)
-        for name, lin in blk.items():
-            state[f"h.{i}.{name}.weight"] = lin.weight
-            if bias:
-                state[f"h.{i}.{name}.bias"] = lin.bias
-        state[f"h.{i}.ln_2.weight"] = torch.ones(C)
-        if bias:
-            state[f"h.{i}.ln_1.bias"] = torch.zeros(C)
-            state[f"h.{i}.ln_2.bias"] = torch.zeros(C)
-    state["ln_f.weight"] = torch.ones(C)
-    if bias:
-        state["ln_f.bias"] = torch.zeros(C)
-    state["lm_head.weight"] = lm_head.weight  # tied: the same values as wte
-    plan = {k: v.detach().numpy().astype(np.float32) for k, v in state.items()}
+        # the draws, into the model that has tinylm's names (LayerNorms stay 1 and 0)
+        model.wte.weight.copy_(lm_head.weight)  # tied: lm_head.weight is the same tensor
+        model.wpe.weight.copy_(wpe.weight)
+        for block, drawn in zip(model.h, blocks):
+            for name, lin in drawn.items():
+                block.get_submodule(name).load_state_dict(lin.state_dict())
+    plan = {k: v.numpy().astype(np.float32) for k, v in model.state_dict().items()}
 
     # 4. batch starts, in the order train.py draws them
     def starts(n: int) -> np.ndarray:

@@ -72,7 +72,7 @@ def test_nanogpt_plan_draws_what_nanogpt_draws(bias):
 
     V, T, C, L, B = 7, 8, 16, 2, 3
     n_train, n_val, iters, every, n_eval = 500, 60, 5, 2, 2
-    config = dict(vocab_size=V, block_size=T, n_layer=L, n_head=2, n_embd=C, bias=bias)
+    config = dict(vocab_size=V, block_size=T, n_layer=L, n_head=2, n_embd=C, dropout=0.0, bias=bias)
     plan = nanogpt_plan(
         config, n_train, n_val, iters, B, seed=11, eval_interval=every, eval_iters=n_eval
     )
@@ -81,22 +81,21 @@ def test_nanogpt_plan_draws_what_nanogpt_draws(bias):
     torch.manual_seed(11)
     ref = _nanogpt_style_model(torch, V, T, C, L, bias)
     ref_state = {k.removeprefix("transformer."): v.numpy() for k, v in ref.state_dict().items()}
-    draws = []
+    draws = []  # (tag, starts) in the order train.py draws them
 
-    def get_batch(split):
-        n = n_train if split == "train" else n_val
-        draws.append((split, torch.randint(n - T, (B,)).numpy()))
+    def get_batch(tag):
+        n = n_val if tag == "evval" else n_train
+        draws.append((tag, torch.randint(n - T, (B,)).numpy()))
 
-    get_batch("train")
+    get_batch("train")  # fetched before the loop
     for it in range(iters + 1):
-        if it % every == 0:
-            for split in ("evtrain", "evval"):
+        if it % every == 0:  # estimate_loss: eval_iters train batches, then eval_iters val
+            for tag in ("evtrain", "evval"):
                 for _ in range(n_eval):
-                    get_batch(split.removeprefix("ev"))
-                    draws[-1] = (split, draws[-1][1])
+                    get_batch(tag)
         if it == iters:
             break
-        get_batch("train")
+        get_batch("train")  # the next step's batch
 
     for name, value in plan.items():
         if name.endswith("starts"):
