@@ -290,6 +290,23 @@ def choose_protocol(args: argparse.Namespace, frameworks: list[str]) -> str | No
     return args.protocol or ("nanogpt" if have_torch else "seeded")
 
 
+def collect_result(name: str, worker: subprocess.Popen) -> dict | None:
+    """The dict a worker prints as ``RESULT {...}`` after its last round; None if it failed.
+
+    The rest of its output is read with ``worker.stdout.read()``, not ``communicate()``: the
+    ``readline()`` that found the last ``ROUND`` may already hold the RESULT line in its
+    buffer, and ``communicate()`` reads the pipe underneath that buffer, so it would miss it.
+    """
+    worker.stdin.close()
+    out = worker.stdout.read()
+    worker.wait()
+    lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
+    if worker.returncode != 0 or not lines:
+        print(f"{name} worker failed (exit code {worker.returncode}):\n{out}", file=sys.stderr)
+        return None
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.worker:
@@ -337,12 +354,10 @@ def main(argv: list[str] | None = None) -> int:
                     return 1
             print(f"  round {r + 1}/{n_rounds}", end="\r", flush=True)
         for name, w in workers.items():
-            out, _ = w.communicate()
-            if w.returncode != 0:
-                print(f"{name} worker failed:\n{out}", file=sys.stderr)
+            result = collect_result(name, w)
+            if result is None:
                 return 1
-            line = [ln for ln in out.splitlines() if ln.startswith("RESULT ")][-1]
-            results[name] = json.loads(line[len("RESULT ") :])
+            results[name] = result
 
     print()
     print(

@@ -139,3 +139,31 @@ def test_benchmark_seeded_protocol_runs_without_nanogpt_draws(tmp_path):
     assert bench_gpt.main([*argv, "--json", str(out)]) == 0
     result = json.loads(out.read_text())["tinylm"]
     assert np.isfinite(result["val_loss"]) and result["nanogpt_val_loss"] is None
+
+
+def _fake_worker(script: str):
+    import subprocess
+
+    return subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+
+
+def test_collect_result_finds_a_result_already_buffered_with_the_last_round():
+    import bench_gpt
+
+    # The worker prints its last ROUND and its RESULT in one write, so the parent's readline()
+    # takes both from the pipe: the RESULT must still be found (communicate() missed it).
+    w = _fake_worker("import sys; sys.stdin.readline(); print('ROUND\\nRESULT {\"a\": 2.5}')")
+    w.stdin.write("go\n")
+    w.stdin.flush()
+    assert w.stdout.readline() == "ROUND\n"
+    assert bench_gpt.collect_result("fake", w) == {"a": 2.5}
+
+
+def test_collect_result_reports_a_worker_that_printed_no_result(capsys):
+    import bench_gpt
+
+    w = _fake_worker("import sys; sys.stdin.read(); print('something else')")
+    assert bench_gpt.collect_result("fake", w) is None
+    assert "fake worker failed (exit code 0)" in capsys.readouterr().err
