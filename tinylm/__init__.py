@@ -5,14 +5,9 @@ backward engine) → ``ops`` (each op's forward and backward) → ``tensor`` (th
 class and creation functions) → ``nn`` → ``optim`` → ``models`` → ``cli``.
 """
 
-import os
+from tinylm import environment
 
-# OpenBLAS's idle threads busy-wait for 2^28 cycles (~0.1 s) after every matrix product.
-# A training step alternates matrix products with Numba kernels, whose threads then find the
-# cores taken: on 2 cores a GPT step measured ~20 % slower. 2^12 cycles is enough to chain
-# back-to-back products. OpenBLAS reads this when numpy loads, so it only takes effect when
-# tinylm is imported before numpy (as by the `tinylm` command); a value the user set is kept.
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "12")
+environment.apply_thread_defaults()  # before numpy loads OpenBLAS, when we are first
 
 from tinylm.autograd import (  # noqa: E402
     Function,
@@ -22,8 +17,8 @@ from tinylm.autograd import (  # noqa: E402
     no_grad,
     set_grad_enabled,
 )
-from tinylm.device import cuda_is_available
-from tinylm.tensor import (
+from tinylm.device import cuda_is_available  # noqa: E402
+from tinylm.tensor import (  # noqa: E402
     Generator,
     Tensor,
     arange,

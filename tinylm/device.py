@@ -20,6 +20,7 @@ __all__ = [
     "array_module",
     "cuda_is_available",
     "device_of",
+    "device_type",
     "get_xp",
     "normalize_device",
     "to_device_array",
@@ -101,6 +102,14 @@ def device_of(array: Any) -> Device:
     if array_module(array) is np:
         return "cpu"
     return f"cuda:{array.device.id}" if array.device.id else "cuda"
+
+
+def device_type(array: Any) -> str:
+    """``"cpu"`` or ``"cuda"``: the kind of device an array lives on, without its index.
+
+    The one test every op and the kernel registry use to pick an implementation.
+    """
+    return "cpu" if type(array) is np.ndarray or array_module(array) is np else "cuda"
 
 
 def to_device_array(array: Any, device: Device) -> Any:

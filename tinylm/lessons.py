@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tinylm import environment
+
 __all__ = [
     "FAST",
     "LESSONS_DIR",
@@ -56,7 +58,7 @@ __all__ = [
 
 #: True when lessons should run in their small CI configuration (``TINYLM_FAST=1``).
 #: :func:`run_lesson` sets it for the duration of one run; helpers read it at call time.
-FAST: bool = os.environ.get("TINYLM_FAST") == "1"
+FAST: bool = environment.fast()
 
 #: The repository root: lessons are run from here, so relative paths in them work.
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -174,9 +176,9 @@ def plot_path(name: str) -> Path:
         raise ValueError(
             f"plot_path: figure names look like '03_decision_boundary.png', got {name!r}"
         )
-    override = os.environ.get("TINYLM_PLOTS_DIR")
-    if override:
-        folder = Path(override)
+    override = environment.plots_dir()
+    if override is not None:
+        folder = override
     elif FAST:
         folder = Path(tempfile.gettempdir()) / "tinylm_fast_plots"
     else:

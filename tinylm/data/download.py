@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from tinylm import environment
 from tinylm.data.errors import DownloadError
 
 #: Environment variable that overrides the default cache folder.
@@ -63,9 +64,8 @@ _BLOCK = 1 << 16  # read/hash in 64 KiB pieces so large files never sit in memor
 
 
 def default_cache_dir() -> Path:
-    """``$TINYLM_CACHE`` if set, else ``~/.cache/tinylm``."""
-    env = os.environ.get(CACHE_ENV_VAR)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "tinylm"
+    """``$TINYLM_CACHE`` if set, else ``~/.cache/tinylm`` (see :mod:`tinylm.environment`)."""
+    return environment.cache_dir()
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
