@@ -2,7 +2,8 @@
 
 Read it bottom-up: ``device`` (numpy or cupy arrays) → ``autograd`` (Function, the
 backward engine) → ``ops`` (each op's forward and backward) → ``tensor`` (the Tensor
-class and creation functions) → ``nn`` → ``optim`` → ``models`` → ``cli``.
+class) → ``creation`` (``tensor``, ``zeros``, ``randn`` …) → ``nn`` → ``optim`` →
+``models`` → ``train`` and ``cli``. ``environment`` lists every environment variable.
 """
 
 from tinylm import environment
@@ -17,27 +18,15 @@ from tinylm.autograd import (  # noqa: E402
     no_grad,
     set_grad_enabled,
 )
-from tinylm.device import cuda_is_available  # noqa: E402
-from tinylm.tensor import (  # noqa: E402
-    Generator,
-    Tensor,
+from tinylm.creation import (  # noqa: E402
     arange,
-    bool_,
     cat,
     concat,
-    default_generator,
     empty,
     eye,
-    float16,
-    float32,
-    float64,
     full,
     full_like,
-    get_default_dtype,
-    int32,
-    int64,
     linspace,
-    manual_seed,
     maximum,
     minimum,
     ones,
@@ -47,15 +36,27 @@ from tinylm.tensor import (  # noqa: E402
     randint,
     randn,
     randn_like,
-    set_default_dtype,
     split,
     stack,
     tensor,
-    uint8,
     where,
     zeros,
     zeros_like,
 )
+from tinylm.device import cuda_is_available  # noqa: E402
+from tinylm.dtypes import (  # noqa: E402
+    bool_,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int32,
+    int64,
+    set_default_dtype,
+    uint8,
+)
+from tinylm.random import Generator, default_generator, manual_seed  # noqa: E402
+from tinylm.tensor import Tensor  # noqa: E402
 
 __version__ = "0.1.0"
 

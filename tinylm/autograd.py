@@ -40,13 +40,14 @@ import numpy as np
 
 from tinylm.device import array_module
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module
     from tinylm.tensor import Tensor
 
 __all__ = [
     "Context",
     "Function",
     "Node",
+    "TensorBase",
     "TinyLMError",
     "backward",
     "enable_grad",
@@ -131,6 +132,18 @@ class enable_grad(set_grad_enabled):
 # ---------------------------------------------------------------------------------------
 # Functions, contexts and graph nodes
 # ---------------------------------------------------------------------------------------
+
+
+class TensorBase:
+    """The base class of :class:`tinylm.Tensor`: what the engine knows of a tensor.
+
+    The engine reads a tensor's array ``data``, ``requires_grad``, ``_node`` (the op that
+    made it), ``_version`` (its count of in-place changes) and makes new tensors with
+    ``_wrap(array, requires_grad)``; ``tinylm/tensor.py`` defines them all. The base class
+    lives here so that this module never imports ``tinylm.tensor`` (which imports this one).
+    """
+
+    __slots__ = ()
 
 
 class Context:
@@ -240,10 +253,8 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
         """Run ``forward`` on the inputs' arrays and record the op for backward."""
-        from tinylm.tensor import Tensor
-
         for i, t in enumerate(inputs):
-            if not isinstance(t, Tensor):
+            if not isinstance(t, TensorBase):
                 raise TypeError(f"{cls.op_name()}: input {i} must be a Tensor, got {type(t)}")
         arrays = tuple(t.data for t in inputs)
         # numpy arrays all live on the CPU: only other arrays need their devices compared
@@ -264,7 +275,7 @@ class Function:
             # numpy's error from deep inside forward: say which op, on which inputs.
             raise TinyLMError(_with_inputs(f"{cls.op_name()}: {e}", inputs, params)) from e
 
-        result = Tensor._wrap(out, requires_grad=record)
+        result = type(inputs[0])._wrap(out, requires_grad=record)
         if cls.is_view and inputs and _may_share(out, inputs[0].data):
             result._version_counter = inputs[0]._version_counter
         if record:
@@ -359,8 +370,6 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
         gradient: dL/d(root), same shape as ``root``; may be omitted for scalars (then 1).
         retain_graph: keep the graph so that backward can run through it again.
     """
-    from tinylm.tensor import Tensor
-
     if not root.requires_grad:
         raise RuntimeError(
             "backward: this tensor does not require grad and has no graph; create the "
@@ -376,7 +385,7 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
             )
         grad = xp.ones(root.shape, dtype=root.dtype)
     else:
-        grad = gradient.data if isinstance(gradient, Tensor) else xp.asarray(gradient)
+        grad = gradient.data if isinstance(gradient, TensorBase) else xp.asarray(gradient)
         if grad.shape != root.shape:
             raise TinyLMError(
                 f"backward: gradient has shape {grad.shape} but the output has shape {root.shape}"

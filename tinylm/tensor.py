@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from tinylm import autograd, ops
-from tinylm.autograd import Node, TinyLMError
+from tinylm.autograd import Node, TensorBase, TinyLMError
 from tinylm.device import (
     Device,
     array_module,
@@ -32,67 +32,19 @@ from tinylm.device import (
     normalize_device,
     to_device_array,
 )
+from tinylm.dtypes import (
+    array_from_python,
+    bool_,
+    float32,
+    float64,
+    get_default_dtype,
+    int32,
+    int64,
+    is_floating_point,
+)
+from tinylm.random import Generator, default_generator
 
-__all__ = [
-    "Generator",
-    "Tensor",
-    "arange",
-    "concat",
-    "default_generator",
-    "empty",
-    "eye",
-    "full",
-    "full_like",
-    "get_default_dtype",
-    "linspace",
-    "manual_seed",
-    "maximum",
-    "minimum",
-    "ones",
-    "ones_like",
-    "rand",
-    "rand_like",
-    "randint",
-    "randn",
-    "randn_like",
-    "set_default_dtype",
-    "split",
-    "stack",
-    "tensor",
-    "where",
-    "zeros",
-    "zeros_like",
-]
-
-# Dtypes are numpy dtypes, so `x.dtype == tinylm.float32` and `np.float32` both work.
-float16 = np.dtype(np.float16)
-float32 = np.dtype(np.float32)
-float64 = np.dtype(np.float64)
-int32 = np.dtype(np.int32)
-int64 = np.dtype(np.int64)
-uint8 = np.dtype(np.uint8)
-bool_ = np.dtype(np.bool_)
-
-_default_dtype = float32
-
-
-def set_default_dtype(dtype: Any) -> None:
-    """Set the dtype used for floating-point tensors created from Python numbers."""
-    global _default_dtype
-    d = np.dtype(dtype)
-    if d not in (float32, float64):
-        raise TinyLMError(f"set_default_dtype: only float32 and float64 are supported, got {d}")
-    _default_dtype = d
-
-
-def get_default_dtype() -> np.dtype:
-    """The dtype of floating-point tensors created without an explicit dtype (float32)."""
-    return _default_dtype
-
-
-def _is_float(dtype: Any) -> bool:
-    # the dtype's kind letter: "f" for float16/32/64 (np.issubdtype says the same, ~10x slower)
-    return np.dtype(dtype).kind == "f"
+__all__ = ["Tensor", "as_operand", "axis_args", "raw", "raw_index", "shape_from_args"]
 
 
 class _VersionCounter:
@@ -104,7 +56,7 @@ class _VersionCounter:
         self.value = 0
 
 
-class Tensor:
+class Tensor(TensorBase):
     """An n-dimensional array with reverse-mode automatic differentiation.
 
     Args:
@@ -140,7 +92,7 @@ class Tensor:
             if dtype is not None:
                 array = array.astype(dtype, copy=False)
         else:
-            array = _array_from_python(data, dtype, xp)
+            array = array_from_python(_nested_to_numpy(data), dtype, xp)
         self._data = array
         self._node: Node | None = None
         self._version_counter = _VersionCounter()
@@ -194,7 +146,7 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, flag: bool) -> None:
-        if flag and not _is_float(self.dtype):
+        if flag and not is_floating_point(self.dtype):
             raise TinyLMError(
                 f"requires_grad: only floating-point tensors can require gradients, but this "
                 f"tensor has dtype {self.dtype} and shape {self.shape}"
@@ -257,7 +209,11 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
         extras = []
-        if self.dtype != _default_dtype and _is_float(self.dtype) or self.dtype == int32:
+        if (
+            self.dtype != get_default_dtype()
+            and is_floating_point(self.dtype)
+            or self.dtype == int32
+        ):
             extras.append(f"dtype={self.dtype}")
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")
@@ -304,11 +260,11 @@ class Tensor:
             device = normalize_device(target)
             if device == self.device:
                 return self
-            return ToDevice.apply(self, device=device)
+            return ops.ToDevice.apply(self, device=device)
         dtype = np.dtype(target)
         if dtype == self.dtype:
             return self
-        return Cast.apply(self, dtype=dtype)
+        return ops.Cast.apply(self, dtype=dtype)
 
     def cpu(self) -> Tensor:
         return self.to("cpu")
@@ -339,12 +295,12 @@ class Tensor:
 
     def clone(self) -> Tensor:
         """A copy with its own memory; gradients flow back to the original."""
-        return Clone.apply(self)
+        return ops.Clone.apply(self)
 
     def contiguous(self) -> Tensor:
         if self._data.flags.c_contiguous:
             return self
-        return Clone.apply(self)
+        return ops.Clone.apply(self)
 
     # ---- autograd -----------------------------------------------------------------------
 
@@ -391,7 +347,7 @@ class Tensor:
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("__setitem__")
-        self._data[_raw_index(index)] = value.data if isinstance(value, Tensor) else value
+        self._data[raw_index(index)] = value.data if isinstance(value, Tensor) else value
         self._version_counter.value += 1
 
     def _augmented(self, op: str, other: Any, out_of_place: Any, in_place: Any) -> Tensor:
@@ -419,16 +375,16 @@ class Tensor:
         return self._augmented("/=", other, Tensor.__truediv__, self.div_)
 
     def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
-        return self._inplace("add_", self._data + alpha * _raw(other))
+        return self._inplace("add_", self._data + alpha * raw(other))
 
     def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
-        return self._inplace("sub_", self._data - alpha * _raw(other))
+        return self._inplace("sub_", self._data - alpha * raw(other))
 
     def mul_(self, other: Any) -> Tensor:
-        return self._inplace("mul_", self._data * _raw(other))
+        return self._inplace("mul_", self._data * raw(other))
 
     def div_(self, other: Any) -> Tensor:
-        return self._inplace("div_", self._data / _raw(other))
+        return self._inplace("div_", self._data / raw(other))
 
     def zero_(self) -> Tensor:
         return self._inplace("zero_", 0)
@@ -437,7 +393,7 @@ class Tensor:
         return self._inplace("fill_", value)
 
     def copy_(self, src: Any) -> Tensor:
-        return self._inplace("copy_", _raw(src))
+        return self._inplace("copy_", raw(src))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None):
         gen = generator or default_generator
@@ -452,18 +408,18 @@ class Tensor:
     # ---- arithmetic ---------------------------------------------------------------------
 
     def _operand(self, other: Any) -> Tensor:
-        return _as_tensor(other, like=self)
+        return as_operand(other, like=self)
 
     def _binary(self, function: type[autograd.Function], a: Any, b: Any) -> Tensor:
         """Apply a two-input op, promoting an integer tensor next to a float one (as PyTorch:
         ``int_tensor * 1.5`` is float32, not float64)."""
         a, b = self._operand(a), self._operand(b)
-        if _is_float(a.dtype) != _is_float(b.dtype):
-            target = a.dtype if _is_float(a.dtype) else b.dtype
+        if is_floating_point(a.dtype) != is_floating_point(b.dtype):
+            target = a.dtype if is_floating_point(a.dtype) else b.dtype
             a, b = a.to(target), b.to(target)
-        elif function is ops.Div and not _is_float(a.dtype):
+        elif function is ops.Div and not is_floating_point(a.dtype):
             # int / int is a float: the default dtype, as in PyTorch (numpy would give float64)
-            a, b = a.to(_default_dtype), b.to(_default_dtype)
+            a, b = a.to(get_default_dtype()), b.to(get_default_dtype())
         return function.apply(a, b)
 
     def __add__(self, other: Any) -> Tensor:
@@ -534,9 +490,9 @@ class Tensor:
     # ---- comparisons (results are bool tensors; no gradient flows through them) ----------
 
     def _compare(self, other: Any, fn: Any) -> Tensor:
-        b = _raw(other)
+        b = raw(other)
         if hasattr(b, "shape"):
-            ops._check_broadcast("compare", self._data, b)
+            ops.check_broadcast("compare", self._data, b)
         return Tensor._wrap(fn(self._data, b))
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
@@ -563,10 +519,10 @@ class Tensor:
         return Tensor._wrap(~self._data)
 
     def __and__(self, other: Any) -> Tensor:
-        return Tensor._wrap(self._data & _raw(other))
+        return Tensor._wrap(self._data & raw(other))
 
     def __or__(self, other: Any) -> Tensor:
-        return Tensor._wrap(self._data | _raw(other))
+        return Tensor._wrap(self._data | raw(other))
 
     eq = __eq__
     ne = __ne__
@@ -614,7 +570,7 @@ class Tensor:
 
     def masked_fill(self, mask: Any, value: float) -> Tensor:
         """Replace the elements where ``mask`` (bool, broadcastable) is True by ``value``."""
-        return ops.MaskedFill.apply(self, mask=_raw(mask), value=value)
+        return ops.MaskedFill.apply(self, mask=raw(mask), value=value)
 
     def softmax(self, dim: int = -1) -> Tensor:
         return ops.Softmax.apply(self, axis=dim)
@@ -632,21 +588,21 @@ class Tensor:
     # numpy names (axis, keepdims) and PyTorch names (dim, keepdim) are both accepted.
 
     def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim=None):
-        axis, keepdims = _axis_args("sum", axis, keepdims, dim, keepdim)
+        axis, keepdims = axis_args("sum", axis, keepdims, dim, keepdim)
         return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim=None):
-        axis, keepdims = _axis_args("mean", axis, keepdims, dim, keepdim)
+        axis, keepdims = axis_args("mean", axis, keepdims, dim, keepdim)
         return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
 
     def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim=None):
         """The largest values along ``axis`` (values only; use :meth:`argmax` for indices)."""
-        axis, keepdims = _axis_args("max", axis, keepdims, dim, keepdim)
+        axis, keepdims = axis_args("max", axis, keepdims, dim, keepdim)
         return ops.Max.apply(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim=None):
         """The smallest values along ``axis`` (values only; use :meth:`argmin` for indices)."""
-        axis, keepdims = _axis_args("min", axis, keepdims, dim, keepdim)
+        axis, keepdims = axis_args("min", axis, keepdims, dim, keepdim)
         return ops.Min.apply(self, axis=axis, keepdims=keepdims)
 
     amax = max
@@ -663,7 +619,7 @@ class Tensor:
         unbiased: bool | None = None,
     ) -> Tensor:
         """Variance Σ(x - mean)² / (n - correction); correction=1 (unbiased) as in PyTorch."""
-        axis, keepdims = _axis_args("var", axis, keepdims, dim, keepdim)
+        axis, keepdims = axis_args("var", axis, keepdims, dim, keepdim)
         if unbiased is not None:
             correction = 1 if unbiased else 0
         axes = self._axes(axis, "var")
@@ -685,19 +641,19 @@ class Tensor:
         """log Σ exp(x) along ``axis``, computed as m + log Σ exp(x - m) (no overflow)."""
         if dim is not None and axis == -1:  # -1 is only the default: dim= replaces it
             axis = None
-        axis, keepdims = _axis_args("logsumexp", axis, keepdims, dim, keepdim)
+        axis, keepdims = axis_args("logsumexp", axis, keepdims, dim, keepdim)
         axes = self._axes(axis, "logsumexp")
         m = Tensor._wrap(self._data.max(axis=axes, keepdims=True))  # a constant shift
         out = (self - m).exp().sum(axis=axes, keepdims=True).log() + m
         return out if keepdims else out.squeeze(axes)
 
     def argmax(self, axis: int | None = None, keepdims: bool = False, *, dim=None, keepdim=None):
-        axis, keepdims = _axis_args("argmax", axis, keepdims, dim, keepdim)
+        axis, keepdims = axis_args("argmax", axis, keepdims, dim, keepdim)
         axis = None if axis is None else self._axis(axis, "argmax")
         return Tensor._wrap(self._data.argmax(axis=axis, keepdims=keepdims))
 
     def argmin(self, axis: int | None = None, keepdims: bool = False, *, dim=None, keepdim=None):
-        axis, keepdims = _axis_args("argmin", axis, keepdims, dim, keepdim)
+        axis, keepdims = axis_args("argmin", axis, keepdims, dim, keepdim)
         axis = None if axis is None else self._axis(axis, "argmin")
         return Tensor._wrap(self._data.argmin(axis=axis, keepdims=keepdims))
 
@@ -710,7 +666,7 @@ class Tensor:
     # ---- shape ops ----------------------------------------------------------------------
 
     def reshape(self, *shape: Any) -> Tensor:
-        return ops.Reshape.apply(self, shape=_shape_args(shape))
+        return ops.Reshape.apply(self, shape=shape_from_args(shape))
 
     def view(self, *shape: Any) -> Tensor:
         """Same as :meth:`reshape` (tinylm does not distinguish views from copies here)."""
@@ -724,7 +680,7 @@ class Tensor:
         return self.reshape(new)
 
     def permute(self, *dims: Any) -> Tensor:
-        return ops.Permute.apply(self, dims=_shape_args(dims))
+        return ops.Permute.apply(self, dims=shape_from_args(dims))
 
     def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
         """Swap two axes (the last two by default)."""
@@ -742,7 +698,7 @@ class Tensor:
 
     def expand(self, *sizes: Any) -> Tensor:
         """Broadcast to ``sizes`` without copying; -1 keeps a dimension's size."""
-        sizes = _shape_args(sizes)
+        sizes = shape_from_args(sizes)
         lead = len(sizes) - self.ndim
         if lead < 0:
             raise TinyLMError(
@@ -778,16 +734,38 @@ class Tensor:
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
     def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
-        return split(self, split_size_or_sections, dim)
+        """Cut along ``dim`` into pieces of a given size (int) or sizes (list), like PyTorch."""
+        dim = self._axis(dim, "split")
+        n = self.shape[dim]
+        if isinstance(split_size_or_sections, int):
+            if split_size_or_sections <= 0:
+                raise TinyLMError(
+                    f"split: split size must be positive, got {split_size_or_sections}"
+                )
+            step = split_size_or_sections
+            sizes = [min(step, n - s) for s in range(0, n, step)]
+        else:
+            sizes = list(split_size_or_sections)
+            if builtins.sum(sizes) != n:
+                raise TinyLMError(
+                    f"split: sizes {sizes} sum to {builtins.sum(sizes)}, but dim {dim} of the "
+                    f"tensor of shape {self.shape} {self.dtype} has size {n}"
+                )
+        pieces, start = [], 0
+        for s in sizes:
+            index = (slice(None),) * dim + (slice(start, start + s),)
+            pieces.append(self[index])
+            start += s
+        return tuple(pieces)
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         if chunks <= 0:
             raise TinyLMError(f"chunk: the number of chunks must be positive, got {chunks}")
         size = -(-self.shape[self._axis(dim, "chunk")] // chunks)
-        return split(self, size, dim)
+        return self.split(size, dim)
 
     def __getitem__(self, index: Any) -> Tensor:
-        return ops.GetItem.apply(self, index=_raw_index(index))
+        return ops.GetItem.apply(self, index=raw_index(index))
 
     def _axes(self, axis: Any, op: str) -> tuple[int, ...]:
         """``axis`` (None, int or tuple) as sorted non-negative axes, or an error naming
@@ -808,131 +786,8 @@ class Tensor:
 
 
 # ---------------------------------------------------------------------------------------
-# Ops that only make sense at the Tensor level (devices, dtypes, copies)
+# Helpers for the functions that take tensors and Python values alike (here and in creation)
 # ---------------------------------------------------------------------------------------
-
-
-class ToDevice(autograd.Function):
-    """y = x on another device; the gradient travels back to x's device."""
-
-    @staticmethod
-    def forward(ctx: autograd.Context, x: Any, *, device: Device) -> Any:
-        ctx.source = device_of(x)
-        return to_device_array(x, device)
-
-    @staticmethod
-    def backward(ctx: autograd.Context, g: Any) -> Any:
-        return to_device_array(g, ctx.source)
-
-    @classmethod
-    def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
-        # The output lives on another device than the input, so skip the device check.
-        x = inputs[0]
-        record = autograd.is_grad_enabled() and x.requires_grad
-        ctx = autograd.Context((record,))
-        out = Tensor._wrap(cls.forward(ctx, x.data, **params), requires_grad=record)
-        if record:
-            out._node = Node(cls, ctx, (x,))
-        return out
-
-
-class Cast(autograd.Function):
-    """y = x converted to another dtype; the gradient is converted back."""
-
-    @staticmethod
-    def forward(ctx: autograd.Context, x: Any, *, dtype: Any) -> Any:
-        ctx.source = x.dtype
-        return x.astype(dtype)
-
-    @staticmethod
-    def backward(ctx: autograd.Context, g: Any) -> Any:
-        return g.astype(ctx.source)
-
-    @classmethod
-    def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
-        if not _is_float(params["dtype"]):
-            with autograd.no_grad():  # integer results cannot carry gradients
-                return super().apply(*inputs, **params)
-        return super().apply(*inputs, **params)
-
-
-class Clone(autograd.Function):
-    """y = a copy of x in fresh memory; dy/dx = 1."""
-
-    @staticmethod
-    def forward(ctx: autograd.Context, x: Any) -> Any:
-        return array_module(x).array(x, copy=True, order="C")
-
-    @staticmethod
-    def backward(ctx: autograd.Context, g: Any) -> Any:
-        return g
-
-
-# ---------------------------------------------------------------------------------------
-# Helpers
-# ---------------------------------------------------------------------------------------
-
-
-def _array_from_python(data: Any, dtype: Any, xp: ModuleType) -> Any:
-    """Convert Python numbers / nested lists to an array with PyTorch's default dtypes."""
-    if isinstance(data, list | tuple) and any(isinstance(d, Tensor) for d in _flat(data)):
-        data = _nested_to_numpy(data)
-    try:
-        array = np.asarray(data)
-    except ValueError:  # numpy >= 1.24 refuses ragged nested lists outright
-        array = np.empty(0, dtype=object)
-    if array.dtype == object:
-        raise TinyLMError("tensor: could not build a tensor from ragged or non-numeric data")
-    if dtype is None and isinstance(data, list | tuple):
-        dtype = _sequence_dtype(data)  # None unless the sequence holds numpy scalars
-    if dtype is not None:
-        array = array.astype(dtype)
-    elif _is_float(array.dtype):
-        array = array.astype(_default_dtype)
-    elif np.issubdtype(array.dtype, np.integer):
-        array = array.astype(int64)
-    return array if xp is np else xp.asarray(array)
-
-
-def _sequence_dtype(data: Any) -> Any:
-    """PyTorch's dtype for a (nested) list that holds numpy scalars, else None.
-
-    Each element has a type of its own — a Python float the default float dtype, a Python
-    int int64, a bool bool, a numpy scalar its own dtype — and the list takes the widest of
-    the highest kind present (float over int over bool), so ``[np.float64(0.3)]`` is float64
-    and ``[np.int32(3), 1.5]`` float32. (NumPy alone would make int64 with float32 float64.)
-    """
-    items = list(_flat(data))
-    if not any(isinstance(d, np.generic) for d in items):
-        return None
-    kinds: dict[str, list[Any]] = {"f": [], "i": [], "b": []}
-    for d in items:
-        if isinstance(d, np.generic):
-            dt = d.dtype
-        elif isinstance(d, builtins.bool):
-            dt = np.dtype(bool)
-        elif isinstance(d, int):
-            dt = np.dtype(int64)
-        elif isinstance(d, float):
-            dt = np.dtype(_default_dtype)
-        else:
-            return None  # complex or anything else: numpy's own inference
-        kind = {"f": "f", "i": "i", "u": "i", "b": "b"}.get(dt.kind)  # unsigned counts as int
-        if kind is None:
-            return None
-        kinds[kind].append(dt)
-    for kind in ("f", "i", "b"):
-        if kinds[kind]:
-            return np.result_type(*kinds[kind])
-    return None
-
-
-def _flat(data: Any) -> Iterator[Any]:
-    for d in data:
-        if isinstance(d, list | tuple):
-            yield from _flat(d)
-        else:
-            yield d
 
 
 def _nested_to_numpy(data: Any) -> Any:
@@ -943,18 +798,19 @@ def _nested_to_numpy(data: Any) -> Any:
     return data
 
 
-def _raw(x: Any) -> Any:
+def raw(x: Any) -> Any:
+    """The array of a Tensor; anything else as it is."""
     return x.data if isinstance(x, Tensor) else x
 
 
-def _raw_index(index: Any) -> Any:
+def raw_index(index: Any) -> Any:
     """Replace Tensors inside an index by their arrays."""
     if isinstance(index, tuple):
-        return tuple(_raw(i) for i in index)
-    return _raw(index)
+        return tuple(raw(i) for i in index)
+    return raw(index)
 
 
-def _as_tensor(x: Any, like: Tensor) -> Tensor:
+def as_operand(x: Any, like: Tensor) -> Tensor:
     """Turn a Python number or array into a Tensor that combines naturally with ``like``.
 
     A Python float next to a float32 tensor stays float32 (as in PyTorch), and next to an
@@ -963,10 +819,10 @@ def _as_tensor(x: Any, like: Tensor) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if isinstance(x, builtins.bool | int | float | np.number):
-        if _is_float(like.dtype):
+        if is_floating_point(like.dtype):
             dtype = like.dtype
         elif isinstance(x, float | np.floating):
-            dtype = _default_dtype
+            dtype = get_default_dtype()
         else:
             dtype = like.dtype
         return Tensor._wrap(like._xp.asarray(x, dtype=dtype))
@@ -975,7 +831,8 @@ def _as_tensor(x: Any, like: Tensor) -> Tensor:
     return Tensor(x, device=like.device)
 
 
-def _axis_args(op: str, axis: Any, keepdims: bool, dim: Any, keepdim: Any) -> tuple[Any, bool]:
+def axis_args(op: str, axis: Any, keepdims: bool, dim: Any, keepdim: Any) -> tuple[Any, bool]:
+    """numpy's (axis, keepdims) or PyTorch's (dim, keepdim), whichever was given."""
     if dim is not None:
         if axis is not None:
             raise TinyLMError(f"{op}: give either axis= or dim=, not both")
@@ -985,274 +842,8 @@ def _axis_args(op: str, axis: Any, keepdims: bool, dim: Any, keepdim: Any) -> tu
     return axis, bool(keepdims)
 
 
-def _shape_args(shape: tuple[Any, ...]) -> tuple[int, ...]:
+def shape_from_args(shape: tuple[Any, ...]) -> tuple[int, ...]:
     """Accept both f(2, 3) and f((2, 3))."""
     if len(shape) == 1 and isinstance(shape[0], list | tuple):
         shape = tuple(shape[0])
     return tuple(int(s) for s in shape)
-
-
-# ---------------------------------------------------------------------------------------
-# Random numbers
-# ---------------------------------------------------------------------------------------
-
-
-class Generator:
-    """A seeded source of random numbers (wraps ``numpy.random.Generator``).
-
-    Random tensors are drawn on the CPU and then moved to their device, so the same seed
-    gives the same numbers on every device.
-    """
-
-    def __init__(self, seed: int | None = None) -> None:
-        self.numpy = np.random.default_rng(seed)
-        self._seed = seed
-
-    def manual_seed(self, seed: int) -> Generator:
-        self.numpy = np.random.default_rng(seed)
-        self._seed = seed
-        return self
-
-    def initial_seed(self) -> int | None:
-        return self._seed
-
-    def get_state(self) -> dict[str, Any]:
-        return self.numpy.bit_generator.state
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        self.numpy.bit_generator.state = state
-
-
-default_generator = Generator(0)
-
-
-def manual_seed(seed: int) -> Generator:
-    """Seed the global generator used by ``randn``, ``rand``, dropout and initialisers."""
-    return default_generator.manual_seed(seed)
-
-
-# ---------------------------------------------------------------------------------------
-# Creation functions (PyTorch names and signatures)
-# ---------------------------------------------------------------------------------------
-
-
-def _float_dtype(dtype: Any) -> np.dtype:
-    return np.dtype(dtype) if dtype is not None else _default_dtype
-
-
-def _finish(array: Any, device: Device | None, requires_grad: bool) -> Tensor:
-    t = Tensor._wrap(to_device_array(array, normalize_device(device)))
-    t.requires_grad = requires_grad
-    return t
-
-
-def tensor(
-    data: Any, dtype: Any = None, device: Device | None = None, requires_grad: bool = False
-) -> Tensor:
-    """Create a tensor from data (lists, numbers, arrays). Always copies."""
-    if hasattr(data, "shape") and not isinstance(data, Tensor):
-        data = array_module(data).array(data, copy=True)
-    elif isinstance(data, Tensor):
-        data = data._xp.array(data.data, copy=True)
-    return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
-
-
-def zeros(*shape: Any, dtype: Any = None, device: Device | None = None, requires_grad=False):
-    """A tensor of zeros with the given shape."""
-    return _finish(np.zeros(_shape_args(shape), _float_dtype(dtype)), device, requires_grad)
-
-
-def ones(*shape: Any, dtype: Any = None, device: Device | None = None, requires_grad=False):
-    """A tensor of ones with the given shape."""
-    return _finish(np.ones(_shape_args(shape), _float_dtype(dtype)), device, requires_grad)
-
-
-def empty(*shape: Any, dtype: Any = None, device: Device | None = None, requires_grad=False):
-    return zeros(*shape, dtype=dtype, device=device, requires_grad=requires_grad)
-
-
-def full(
-    shape: Sequence[int],
-    fill_value: float,
-    dtype: Any = None,
-    device: Device | None = None,
-    requires_grad: bool = False,
-) -> Tensor:
-    """A tensor of the given shape filled with ``fill_value``."""
-    if dtype is None:
-        dtype = (
-            bool_
-            if isinstance(fill_value, builtins.bool)
-            else (int64 if isinstance(fill_value, int) else _default_dtype)
-        )
-    return _finish(np.full(tuple(shape), fill_value, dtype), device, requires_grad)
-
-
-def arange(
-    start: float,
-    end: float | None = None,
-    step: float = 1,
-    dtype: Any = None,
-    device: Device | None = None,
-    requires_grad: bool = False,
-) -> Tensor:
-    """Evenly spaced values in [start, end): int64 for integer arguments, else float."""
-    if end is None:
-        start, end = 0, start
-    if dtype is None:
-        all_int = all(isinstance(v, int) for v in (start, end, step))
-        dtype = int64 if all_int else _default_dtype
-    return _finish(np.arange(start, end, step, dtype=dtype), device, requires_grad)
-
-
-def linspace(start: float, end: float, steps: int, dtype: Any = None, device=None) -> Tensor:
-    return _finish(np.linspace(start, end, steps, dtype=_float_dtype(dtype)), device, False)
-
-
-def eye(n: int, m: int | None = None, dtype: Any = None, device: Device | None = None) -> Tensor:
-    return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), device, False)
-
-
-def randn(
-    *shape: Any,
-    dtype: Any = None,
-    device: Device | None = None,
-    requires_grad: bool = False,
-    generator: Generator | None = None,
-) -> Tensor:
-    """Samples from the standard normal distribution N(0, 1)."""
-    gen = generator or default_generator
-    values = gen.numpy.standard_normal(_shape_args(shape)).astype(_float_dtype(dtype))
-    return _finish(values, device, requires_grad)
-
-
-def rand(
-    *shape: Any,
-    dtype: Any = None,
-    device: Device | None = None,
-    requires_grad: bool = False,
-    generator: Generator | None = None,
-) -> Tensor:
-    """Samples from the uniform distribution on [0, 1)."""
-    gen = generator or default_generator
-    values = gen.numpy.random(_shape_args(shape)).astype(_float_dtype(dtype))
-    return _finish(values, device, requires_grad)
-
-
-def randint(
-    low: int,
-    high: int | None = None,
-    size: Sequence[int] = (),
-    dtype: Any = None,
-    device: Device | None = None,
-    generator: Generator | None = None,
-) -> Tensor:
-    """Random integers in [low, high) (int64)."""
-    if high is None:
-        low, high = 0, low
-    gen = generator or default_generator
-    values = gen.numpy.integers(low, high, size=tuple(size)).astype(dtype or int64)
-    return _finish(values, device, False)
-
-
-def _like(t: Tensor, dtype: Any, device: Any) -> tuple[Any, Any]:
-    return (dtype if dtype is not None else t.dtype), (device if device is not None else t.device)
-
-
-def zeros_like(t: Tensor, dtype: Any = None, device=None, requires_grad=False) -> Tensor:
-    dtype, device = _like(t, dtype, device)
-    return _finish(np.zeros(t.shape, dtype), device, requires_grad)
-
-
-def ones_like(t: Tensor, dtype: Any = None, device=None, requires_grad=False) -> Tensor:
-    dtype, device = _like(t, dtype, device)
-    return _finish(np.ones(t.shape, dtype), device, requires_grad)
-
-
-def full_like(t: Tensor, fill_value: float, dtype: Any = None, device=None, requires_grad=False):
-    dtype, device = _like(t, dtype, device)
-    return _finish(np.full(t.shape, fill_value, dtype), device, requires_grad)
-
-
-def randn_like(t: Tensor, dtype: Any = None, device=None, requires_grad=False, generator=None):
-    dtype, device = _like(t, dtype, device)
-    return randn(
-        *t.shape, dtype=dtype, device=device, requires_grad=requires_grad, generator=generator
-    )
-
-
-def rand_like(t: Tensor, dtype: Any = None, device=None, requires_grad=False, generator=None):
-    dtype, device = _like(t, dtype, device)
-    return rand(
-        *t.shape, dtype=dtype, device=device, requires_grad=requires_grad, generator=generator
-    )
-
-
-# ---------------------------------------------------------------------------------------
-# Functions of several tensors
-# ---------------------------------------------------------------------------------------
-
-
-def concat(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> Tensor:
-    """Join tensors along an existing axis (``torch.cat``)."""
-    tensors = list(tensors)
-    if not tensors:
-        raise TinyLMError("concat: needs at least one tensor")
-    first = tensors[0]
-    return ops.Concat.apply(
-        *[_as_tensor(t, first) for t in tensors], axis=dim if axis is None else axis
-    )
-
-
-cat = concat
-
-
-def stack(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> Tensor:
-    """Join tensors of equal shape along a new axis."""
-    tensors = list(tensors)
-    if not tensors:
-        raise TinyLMError("stack: needs at least one tensor")
-    first = tensors[0]
-    return ops.Stack.apply(
-        *[_as_tensor(t, first) for t in tensors], axis=dim if axis is None else axis
-    )
-
-
-def split(t: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
-    """Cut ``t`` along ``dim`` into pieces of a given size (int) or sizes (list), like PyTorch."""
-    dim = t._axis(dim, "split")
-    n = t.shape[dim]
-    if isinstance(split_size_or_sections, int):
-        if split_size_or_sections <= 0:
-            raise TinyLMError(f"split: split size must be positive, got {split_size_or_sections}")
-        sizes = [min(split_size_or_sections, n - s) for s in range(0, n, split_size_or_sections)]
-    else:
-        sizes = list(split_size_or_sections)
-        if sum(sizes) != n:
-            raise TinyLMError(
-                f"split: sizes {sizes} sum to {sum(sizes)}, but dim {dim} of the tensor of "
-                f"shape {t.shape} {t.dtype} has size {n}"
-            )
-    pieces, start = [], 0
-    for s in sizes:
-        index = (slice(None),) * dim + (slice(start, start + s),)
-        pieces.append(t[index])
-        start += s
-    return tuple(pieces)
-
-
-def where(condition: Any, input: Any, other: Any) -> Tensor:
-    """Elementwise ``input if condition else other``; differentiable in input and other."""
-    ref = input if isinstance(input, Tensor) else other
-    if not isinstance(ref, Tensor):
-        ref = Tensor(input)
-    a, b = _as_tensor(input, ref), _as_tensor(other, ref)
-    return ops.Where.apply(a, b, cond=_raw(condition))
-
-
-def maximum(a: Tensor, b: Any) -> Tensor:
-    return a.maximum(b) if isinstance(a, Tensor) else _as_tensor(a, b).maximum(b)
-
-
-def minimum(a: Tensor, b: Any) -> Tensor:
-    return a.minimum(b) if isinstance(a, Tensor) else _as_tensor(a, b).minimum(b)

@@ -27,7 +27,8 @@ from tinylm import ops
 from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.device import array_module, device_of, to_device_array
 from tinylm.kernels import registry
-from tinylm.tensor import Tensor, default_generator
+from tinylm.random import default_generator
+from tinylm.tensor import Tensor
 
 __all__ = [
     "attention_weights",

@@ -15,9 +15,11 @@ import numpy as np
 
 from tinylm.autograd import TinyLMError
 from tinylm.device import normalize_device, to_device_array
+from tinylm.dtypes import get_default_dtype
 from tinylm.nn import functional as F
 from tinylm.nn.module import Module, Parameter
-from tinylm.tensor import Tensor, default_generator, get_default_dtype
+from tinylm.random import default_generator
+from tinylm.tensor import Tensor
 
 __all__ = [
     "GELU",

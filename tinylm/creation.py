@@ -1,0 +1,253 @@
+"""Creating tensors (PyTorch's names and signatures) and functions of several tensors.
+
+``tensor``, ``zeros``, ``ones``, ``full``, ``arange``, ``linspace``, ``eye``, the random
+``randn``, ``rand``, ``randint`` (drawn from :mod:`tinylm.random`'s generator on the CPU and
+moved to their device, so a seed gives the same numbers everywhere), the ``*_like`` forms,
+and ``cat``/``concat``, ``stack``, ``split``, ``where``, ``maximum``, ``minimum``.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tinylm import ops
+from tinylm.autograd import TinyLMError
+from tinylm.device import Device, array_module, normalize_device, to_device_array
+from tinylm.dtypes import bool_, get_default_dtype, int64
+from tinylm.random import Generator, default_generator
+from tinylm.tensor import Tensor, as_operand, raw, shape_from_args
+
+__all__ = [
+    "arange",
+    "cat",
+    "concat",
+    "empty",
+    "eye",
+    "full",
+    "full_like",
+    "linspace",
+    "maximum",
+    "minimum",
+    "ones",
+    "ones_like",
+    "rand",
+    "rand_like",
+    "randint",
+    "randn",
+    "randn_like",
+    "split",
+    "stack",
+    "tensor",
+    "where",
+    "zeros",
+    "zeros_like",
+]
+
+
+def _float_dtype(dtype: Any) -> np.dtype:
+    return np.dtype(dtype) if dtype is not None else get_default_dtype()
+
+
+def _finish(array: Any, device: Device | None, requires_grad: bool) -> Tensor:
+    t = Tensor._wrap(to_device_array(array, normalize_device(device)))
+    t.requires_grad = requires_grad
+    return t
+
+
+def tensor(
+    data: Any, dtype: Any = None, device: Device | None = None, requires_grad: bool = False
+) -> Tensor:
+    """Create a tensor from data (lists, numbers, arrays). Always copies."""
+    if hasattr(data, "shape") and not isinstance(data, Tensor):
+        data = array_module(data).array(data, copy=True)
+    elif isinstance(data, Tensor):
+        data = data._xp.array(data.data, copy=True)
+    return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def zeros(*shape: Any, dtype: Any = None, device: Device | None = None, requires_grad=False):
+    """A tensor of zeros with the given shape."""
+    return _finish(np.zeros(shape_from_args(shape), _float_dtype(dtype)), device, requires_grad)
+
+
+def ones(*shape: Any, dtype: Any = None, device: Device | None = None, requires_grad=False):
+    """A tensor of ones with the given shape."""
+    return _finish(np.ones(shape_from_args(shape), _float_dtype(dtype)), device, requires_grad)
+
+
+def empty(*shape: Any, dtype: Any = None, device: Device | None = None, requires_grad=False):
+    return zeros(*shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full(
+    shape: Sequence[int],
+    fill_value: float,
+    dtype: Any = None,
+    device: Device | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """A tensor of the given shape filled with ``fill_value``."""
+    if dtype is None:
+        dtype = (
+            bool_
+            if isinstance(fill_value, builtins.bool)
+            else (int64 if isinstance(fill_value, int) else get_default_dtype())
+        )
+    return _finish(np.full(tuple(shape), fill_value, dtype), device, requires_grad)
+
+
+def arange(
+    start: float,
+    end: float | None = None,
+    step: float = 1,
+    dtype: Any = None,
+    device: Device | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Evenly spaced values in [start, end): int64 for integer arguments, else float."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        all_int = all(isinstance(v, int) for v in (start, end, step))
+        dtype = int64 if all_int else get_default_dtype()
+    return _finish(np.arange(start, end, step, dtype=dtype), device, requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = None, device=None) -> Tensor:
+    return _finish(np.linspace(start, end, steps, dtype=_float_dtype(dtype)), device, False)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, device: Device | None = None) -> Tensor:
+    return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), device, False)
+
+
+def randn(
+    *shape: Any,
+    dtype: Any = None,
+    device: Device | None = None,
+    requires_grad: bool = False,
+    generator: Generator | None = None,
+) -> Tensor:
+    """Samples from the standard normal distribution N(0, 1)."""
+    gen = generator or default_generator
+    values = gen.numpy.standard_normal(shape_from_args(shape)).astype(_float_dtype(dtype))
+    return _finish(values, device, requires_grad)
+
+
+def rand(
+    *shape: Any,
+    dtype: Any = None,
+    device: Device | None = None,
+    requires_grad: bool = False,
+    generator: Generator | None = None,
+) -> Tensor:
+    """Samples from the uniform distribution on [0, 1)."""
+    gen = generator or default_generator
+    values = gen.numpy.random(shape_from_args(shape)).astype(_float_dtype(dtype))
+    return _finish(values, device, requires_grad)
+
+
+def randint(
+    low: int,
+    high: int | None = None,
+    size: Sequence[int] = (),
+    dtype: Any = None,
+    device: Device | None = None,
+    generator: Generator | None = None,
+) -> Tensor:
+    """Random integers in [low, high) (int64)."""
+    if high is None:
+        low, high = 0, low
+    gen = generator or default_generator
+    values = gen.numpy.integers(low, high, size=tuple(size)).astype(dtype or int64)
+    return _finish(values, device, False)
+
+
+def _like(t: Tensor, dtype: Any, device: Any) -> tuple[Any, Any]:
+    return (dtype if dtype is not None else t.dtype), (device if device is not None else t.device)
+
+
+def zeros_like(t: Tensor, dtype: Any = None, device=None, requires_grad=False) -> Tensor:
+    dtype, device = _like(t, dtype, device)
+    return _finish(np.zeros(t.shape, dtype), device, requires_grad)
+
+
+def ones_like(t: Tensor, dtype: Any = None, device=None, requires_grad=False) -> Tensor:
+    dtype, device = _like(t, dtype, device)
+    return _finish(np.ones(t.shape, dtype), device, requires_grad)
+
+
+def full_like(t: Tensor, fill_value: float, dtype: Any = None, device=None, requires_grad=False):
+    dtype, device = _like(t, dtype, device)
+    return _finish(np.full(t.shape, fill_value, dtype), device, requires_grad)
+
+
+def randn_like(t: Tensor, dtype: Any = None, device=None, requires_grad=False, generator=None):
+    dtype, device = _like(t, dtype, device)
+    return randn(
+        *t.shape, dtype=dtype, device=device, requires_grad=requires_grad, generator=generator
+    )
+
+
+def rand_like(t: Tensor, dtype: Any = None, device=None, requires_grad=False, generator=None):
+    dtype, device = _like(t, dtype, device)
+    return rand(
+        *t.shape, dtype=dtype, device=device, requires_grad=requires_grad, generator=generator
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Functions of several tensors
+# ---------------------------------------------------------------------------------------
+
+
+def concat(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> Tensor:
+    """Join tensors along an existing axis (``torch.cat``)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise TinyLMError("concat: needs at least one tensor")
+    first = tensors[0]
+    return ops.Concat.apply(
+        *[as_operand(t, first) for t in tensors], axis=dim if axis is None else axis
+    )
+
+
+cat = concat
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> Tensor:
+    """Join tensors of equal shape along a new axis."""
+    tensors = list(tensors)
+    if not tensors:
+        raise TinyLMError("stack: needs at least one tensor")
+    first = tensors[0]
+    return ops.Stack.apply(
+        *[as_operand(t, first) for t in tensors], axis=dim if axis is None else axis
+    )
+
+
+def split(t: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Cut ``t`` along ``dim`` into pieces of a given size (int) or sizes (list), like PyTorch
+    (see :meth:`Tensor.split`)."""
+    return t.split(split_size_or_sections, dim)
+
+
+def where(condition: Any, input: Any, other: Any) -> Tensor:
+    """Elementwise ``input if condition else other``; differentiable in input and other."""
+    ref = input if isinstance(input, Tensor) else other
+    if not isinstance(ref, Tensor):
+        ref = Tensor(input)
+    a, b = as_operand(input, ref), as_operand(other, ref)
+    return ops.Where.apply(a, b, cond=raw(condition))
+
+
+def maximum(a: Tensor, b: Any) -> Tensor:
+    return a.maximum(b) if isinstance(a, Tensor) else as_operand(a, b).maximum(b)
+
+
+def minimum(a: Tensor, b: Any) -> Tensor:
+    return a.minimum(b) if isinstance(a, Tensor) else as_operand(a, b).minimum(b)

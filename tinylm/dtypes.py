@@ -1,0 +1,122 @@
+"""Dtypes, the default floating-point dtype, and the dtype a tensor gets from Python data.
+
+Dtypes are numpy dtypes, so ``x.dtype == tinylm.float32`` and ``== np.float32`` both work.
+Python data gets PyTorch's dtypes, not numpy's: a float is the default dtype (float32), an
+int is int64, a bool is bool.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from tinylm.autograd import TinyLMError
+
+__all__ = [
+    "bool_",
+    "float16",
+    "float32",
+    "float64",
+    "array_from_python",
+    "get_default_dtype",
+    "int32",
+    "int64",
+    "is_floating_point",
+    "set_default_dtype",
+    "uint8",
+]
+
+# Dtypes are numpy dtypes, so `x.dtype == tinylm.float32` and `np.float32` both work.
+float16 = np.dtype(np.float16)
+float32 = np.dtype(np.float32)
+float64 = np.dtype(np.float64)
+int32 = np.dtype(np.int32)
+int64 = np.dtype(np.int64)
+uint8 = np.dtype(np.uint8)
+bool_ = np.dtype(np.bool_)
+
+_default_dtype = float32
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Set the dtype used for floating-point tensors created from Python numbers."""
+    global _default_dtype
+    d = np.dtype(dtype)
+    if d not in (float32, float64):
+        raise TinyLMError(f"set_default_dtype: only float32 and float64 are supported, got {d}")
+    _default_dtype = d
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype of floating-point tensors created without an explicit dtype (float32)."""
+    return _default_dtype
+
+
+def is_floating_point(dtype: Any) -> bool:
+    """True for float16/32/64 (the dtypes that can carry gradients)."""
+    # the dtype's kind letter: "f" for float16/32/64 (np.issubdtype says the same, ~10x slower)
+    return np.dtype(dtype).kind == "f"
+
+
+def array_from_python(data: Any, dtype: Any, xp: ModuleType) -> Any:
+    """Convert Python numbers / nested lists to an array with PyTorch's default dtypes."""
+    try:
+        array = np.asarray(data)
+    except ValueError:  # numpy >= 1.24 refuses ragged nested lists outright
+        array = np.empty(0, dtype=object)
+    if array.dtype == object:
+        raise TinyLMError("tensor: could not build a tensor from ragged or non-numeric data")
+    if dtype is None and isinstance(data, list | tuple):
+        dtype = _sequence_dtype(data)  # None unless the sequence holds numpy scalars
+    if dtype is not None:
+        array = array.astype(dtype)
+    elif is_floating_point(array.dtype):
+        array = array.astype(_default_dtype)
+    elif np.issubdtype(array.dtype, np.integer):
+        array = array.astype(int64)
+    return array if xp is np else xp.asarray(array)
+
+
+def _sequence_dtype(data: Any) -> Any:
+    """PyTorch's dtype for a (nested) list that holds numpy scalars, else None.
+
+    Each element has a type of its own — a Python float the default float dtype, a Python
+    int int64, a bool bool, a numpy scalar its own dtype — and the list takes the widest of
+    the highest kind present (float over int over bool), so ``[np.float64(0.3)]`` is float64
+    and ``[np.int32(3), 1.5]`` float32. (NumPy alone would make int64 with float32 float64.)
+    """
+    items = list(_flat(data))
+    if not any(isinstance(d, np.generic) for d in items):
+        return None
+    kinds: dict[str, list[Any]] = {"f": [], "i": [], "b": []}
+    for d in items:
+        if isinstance(d, np.generic):
+            dt = d.dtype
+        elif isinstance(d, builtins.bool):
+            dt = np.dtype(bool)
+        elif isinstance(d, int):
+            dt = np.dtype(int64)
+        elif isinstance(d, float):
+            dt = np.dtype(_default_dtype)
+        else:
+            return None  # complex or anything else: numpy's own inference
+        kind = {"f": "f", "i": "i", "u": "i", "b": "b"}.get(dt.kind)  # unsigned counts as int
+        if kind is None:
+            return None
+        kinds[kind].append(dt)
+    for kind in ("f", "i", "b"):
+        if kinds[kind]:
+            return np.result_type(*kinds[kind])
+    return None
+
+
+def _flat(data: Any) -> Iterator[Any]:
+    for d in data:
+        if isinstance(d, list | tuple):
+            yield from _flat(d)
+        else:
+            yield d

@@ -1,0 +1,101 @@
+"""The differentiable operations of the Tensor, one ``Function`` each.
+
+Each op is a forward rule and a backward rule, side by side, on raw arrays. Read
+``backward`` next to the derivative it implements: for y = f(x) and an upstream
+gradient g = dL/dy, it returns dL/dx = g · dy/dx (the chain rule). Broadcasting is undone
+by the engine (``tinylm.autograd.unbroadcast``), so binary ops return gradients of the
+broadcast shape.
+
+* :mod:`~tinylm.ops.elementwise` — ``+ − × ÷ **``, max/min, where; exp, log, tanh, σ, …
+* :mod:`~tinylm.ops.reductions` — sum, mean, max, min; softmax and log-softmax (kernels)
+* :mod:`~tinylm.ops.shape` — reshape, permute, expand, indexing, concat, stack, tril,
+  masked_fill; copies to fresh memory, another dtype, another device
+* :mod:`~tinylm.ops.matmul` — ``A @ B``
+
+The functions of neural networks (linear, layer_norm, cross_entropy, attention …) are
+Functions too, each beside its public wrapper in :mod:`tinylm.nn.functional`.
+
+Shapes in the comments: x, y … are arrays; ``g`` is dL/d(output), same shape as the output.
+"""
+
+from tinylm.ops.elementwise import (
+    Abs,
+    Add,
+    Clamp,
+    Div,
+    Exp,
+    Log,
+    Maximum,
+    Minimum,
+    Mul,
+    Neg,
+    Pow,
+    PowScalar,
+    Relu,
+    Sigmoid,
+    Sqrt,
+    Sub,
+    Tanh,
+    Where,
+    check_broadcast,
+    sigmoid_array,
+)
+from tinylm.ops.matmul import MatMul
+from tinylm.ops.reductions import LogSoftmax, Max, Mean, Min, Softmax, Sum, normalize_axis
+from tinylm.ops.shape import (
+    Cast,
+    Clone,
+    Concat,
+    Expand,
+    GetItem,
+    MaskedFill,
+    Permute,
+    Reshape,
+    Stack,
+    ToDevice,
+    Tril,
+    Triu,
+)
+
+__all__ = [
+    "Abs",
+    "Add",
+    "Cast",
+    "Clamp",
+    "Clone",
+    "Concat",
+    "Div",
+    "Exp",
+    "Expand",
+    "GetItem",
+    "Log",
+    "LogSoftmax",
+    "MaskedFill",
+    "MatMul",
+    "Max",
+    "Maximum",
+    "Mean",
+    "Min",
+    "Minimum",
+    "Mul",
+    "Neg",
+    "Permute",
+    "Pow",
+    "PowScalar",
+    "Relu",
+    "Reshape",
+    "Sigmoid",
+    "Softmax",
+    "Sqrt",
+    "Stack",
+    "Sub",
+    "Sum",
+    "Tanh",
+    "ToDevice",
+    "Tril",
+    "Triu",
+    "Where",
+    "check_broadcast",
+    "normalize_axis",
+    "sigmoid_array",
+]

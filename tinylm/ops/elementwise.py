@@ -1,0 +1,354 @@
+"""Element-wise ops: binary ones (their inputs broadcast against each other) and unary ones.
+
+For z = f(a, b) and the upstream gradient g = dL/dz each backward returns
+dL/da = g · ∂z/∂a and dL/db = g · ∂z/∂b, of the *broadcast* shape: the engine sums them
+back to the inputs' shapes (``tinylm.autograd.unbroadcast``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinylm.autograd import Context, Function, TinyLMError
+from tinylm.device import array_module
+
+__all__ = [
+    "Abs",
+    "Add",
+    "Clamp",
+    "Div",
+    "Exp",
+    "Log",
+    "Maximum",
+    "Minimum",
+    "Mul",
+    "Neg",
+    "Pow",
+    "PowScalar",
+    "Relu",
+    "Sigmoid",
+    "Sqrt",
+    "Sub",
+    "Tanh",
+    "Where",
+    "check_broadcast",
+    "sigmoid_array",
+]
+
+# ---------------------------------------------------------------------------------------
+# Elementwise binary ops (inputs broadcast against each other)
+# ---------------------------------------------------------------------------------------
+
+
+def check_broadcast(name: str, a: Any, b: Any) -> None:
+    if a.shape == b.shape:  # the common case, and nothing to check
+        return
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise TinyLMError(
+            f"{name}: operands could not be broadcast together: shapes {a.shape} {a.dtype} "
+            f"and {b.shape} {b.dtype} (trailing dimensions must be equal or 1)"
+        ) from None
+
+
+class Add(Function):
+    """z = a + b;  dz/da = 1, dz/db = 1."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        check_broadcast("add", a, b)
+        return a + b
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
+        return g, g
+
+
+class Sub(Function):
+    """z = a - b;  dz/da = 1, dz/db = -1."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        check_broadcast("sub", a, b)
+        return a - b
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
+        return g, -g
+
+
+class Mul(Function):
+    """z = a * b;  dz/da = b, dz/db = a."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        check_broadcast("mul", a, b)
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
+        a, b = ctx.saved_arrays
+        ga = g * b if ctx.needs_input_grad[0] else None
+        gb = g * a if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Div(Function):
+    """z = a / b;  dz/da = 1/b, dz/db = -a/b²."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        check_broadcast("div", a, b)
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
+        a, b = ctx.saved_arrays
+        ga = g / b if ctx.needs_input_grad[0] else None
+        gb = -g * a / (b * b) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Pow(Function):
+    """z = a ** b (both tensors);  dz/da = b·a^(b-1), dz/db = a^b · ln a."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        check_broadcast("pow", a, b)
+        z = a**b
+        ctx.save_for_backward(a, b, z)
+        return z
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
+        a, b, z = ctx.saved_arrays
+        xp = array_module(a)
+        ga = g * b * a ** (b - 1) if ctx.needs_input_grad[0] else None
+        gb = None
+        if ctx.needs_input_grad[1]:
+            # ln a is undefined for a <= 0; there the derivative w.r.t. the exponent is NaN
+            # in exact math as well, except at a = 0 where z = 0 and we use 0.
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = g * xp.where(a == 0, 0, z * xp.log(a))
+        return ga, gb
+
+
+class PowScalar(Function):
+    """z = x ** p for a fixed number p;  dz/dx = p·x^(p-1)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, exponent: float) -> Any:
+        ctx.save_for_backward(x)
+        ctx.exponent = exponent
+        return x**exponent
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        (x,) = ctx.saved_arrays
+        p = ctx.exponent
+        if p == 0:
+            return g * 0
+        return g * p * x ** (p - 1)
+
+
+class Maximum(Function):
+    """z = max(a, b) elementwise; the gradient goes to the larger input (split at ties)."""
+
+    pick = "maximum"
+
+    @classmethod
+    def forward(cls, ctx: Context, a: Any, b: Any) -> Any:
+        check_broadcast(cls.pick, a, b)
+        ctx.save_for_backward(a, b)
+        return getattr(array_module(a), cls.pick)(a, b)
+
+    @classmethod
+    def backward(cls, ctx: Context, g: Any) -> tuple[Any, Any]:
+        a, b = ctx.saved_arrays
+        a_wins = a > b if cls.pick == "maximum" else a < b
+        # 1 where a wins, 0 where b wins, ½ at a tie (the average of the two one-sided slopes)
+        share_a = (a_wins + 0.5 * (a == b)).astype(g.dtype, copy=False)
+        return g * share_a, g * (1 - share_a)
+
+
+class Minimum(Maximum):
+    """z = min(a, b) elementwise; the gradient goes to the smaller input (split at ties)."""
+
+    pick = "minimum"
+
+
+class Where(Function):
+    """z = a where cond else b;  the gradient flows to a where cond holds, else to b.
+
+    ``cond`` is passed as a keyword (it is a boolean array and gets no gradient).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any, *, cond: Any) -> Any:
+        np.broadcast_shapes(cond.shape, a.shape, b.shape)
+        ctx.cond = cond
+        return array_module(a).where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
+        zero = g.dtype.type(0)
+        xp = array_module(g)
+        return xp.where(ctx.cond, g, zero), xp.where(ctx.cond, zero, g)
+
+
+# ---------------------------------------------------------------------------------------
+# Elementwise unary ops
+# ---------------------------------------------------------------------------------------
+
+
+class Neg(Function):
+    """y = -x;  dy/dx = -1."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        return -x
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        return -g
+
+
+class Exp(Function):
+    """y = eˣ;  dy/dx = eˣ = y (so we keep y, not x)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        y = array_module(x).exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        (y,) = ctx.saved_arrays
+        return g * y
+
+
+class Log(Function):
+    """y = ln x;  dy/dx = 1/x."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        ctx.save_for_backward(x)
+        return array_module(x).log(x)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        (x,) = ctx.saved_arrays
+        return g / x
+
+
+class Sqrt(Function):
+    """y = √x;  dy/dx = 1/(2√x) = 1/(2y)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        y = array_module(x).sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        (y,) = ctx.saved_arrays
+        return g / (2 * y)
+
+
+class Tanh(Function):
+    """y = tanh x;  dy/dx = 1 - y²."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        y = array_module(x).tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        (y,) = ctx.saved_arrays
+        return g * (1 - y * y)
+
+
+def sigmoid_array(x: Any) -> Any:
+    """σ(x) = 1/(1+e^(-x)), evaluated without overflow for large |x|.
+
+    For x ≥ 0 use 1/(1+e^(-x)); for x < 0 use eˣ/(1+eˣ). Either way the exponent is ≤ 0,
+    so ``exp`` never overflows.
+    """
+    xp = array_module(x)
+    e = xp.exp(-xp.abs(x))  # in (0, 1]
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+class Sigmoid(Function):
+    """y = σ(x);  dy/dx = σ(x)(1 - σ(x)) = y(1 - y)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        y = sigmoid_array(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        (y,) = ctx.saved_arrays
+        return g * y * (1 - y)
+
+
+class Relu(Function):
+    """y = max(x, 0);  dy/dx = 1 for x > 0, else 0 (we pick 0 at x = 0, like PyTorch)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        ctx.save_for_backward(x)
+        return array_module(x).maximum(x, 0).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        (x,) = ctx.saved_arrays
+        return g * (x > 0)
+
+
+class Abs(Function):
+    """y = |x|;  dy/dx = sign(x) (0 at x = 0)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        ctx.save_for_backward(x)
+        return array_module(x).abs(x)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        (x,) = ctx.saved_arrays
+        return g * array_module(x).sign(x)
+
+
+class Clamp(Function):
+    """y = min(max(x, lo), hi);  dy/dx = 1 strictly inside [lo, hi], else 0."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, min: float | None, max: float | None) -> Any:
+        if min is None and max is None:
+            raise TinyLMError("clamp: at least one of min and max must be given")
+        ctx.save_for_backward(x)
+        ctx.bounds = (min, max)
+        return array_module(x).clip(x, min, max).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        (x,) = ctx.saved_arrays
+        lo, hi = ctx.bounds
+        inside = np.ones((), dtype=bool)
+        if lo is not None:
+            inside = inside & (x >= lo)
+        if hi is not None:
+            inside = inside & (x <= hi)
+        return g * inside

@@ -1,0 +1,173 @@
+"""Reductions (sum, mean, max, min) and the row-wise softmax and log-softmax.
+
+A reduction's backward puts the reduced axes back (as size 1) and broadcasts g over them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tinylm.autograd import Context, Function, TinyLMError
+from tinylm.device import array_module, device_type
+from tinylm.kernels import registry
+
+__all__ = ["LogSoftmax", "Max", "Mean", "Min", "Softmax", "Sum", "normalize_axis"]
+
+# ---------------------------------------------------------------------------------------
+# Reductions
+# ---------------------------------------------------------------------------------------
+
+
+def normalize_axis(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
+    """Turn ``None``/int/tuple into a sorted tuple of non-negative axes, with clear errors."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -max(ndim, 1) <= a < max(ndim, 1):
+            raise TinyLMError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
+        out.append(int(a) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise TinyLMError(f"{op}: repeated axis in {axis}")
+    if ndim == 0:
+        # As in PyTorch, a 0-d tensor accepts axis 0 or -1 as if it had one axis of size 1;
+        # reducing over it changes nothing, which numpy spells axis=().
+        return ()
+    return tuple(sorted(out))
+
+
+def _expand_reduced(g: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> Any:
+    """Put back the reduced axes (as size 1) so ``g`` broadcasts against the input."""
+    if not keepdims and len(shape) > 0:
+        g = g.reshape([1 if i in axes else n for i, n in enumerate(shape)])
+    return g
+
+
+class Sum(Function):
+    """y = Σ_axes x;  dy/dx = 1 for every summed element, so the gradient is g broadcast."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, axis: Any = None, keepdims: bool = False) -> Any:
+        axes = normalize_axis(axis, x.ndim, "sum")
+        ctx.meta = (x.shape, axes, keepdims)
+        return x.sum(axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        shape, axes, keepdims = ctx.meta
+        return array_module(g).broadcast_to(_expand_reduced(g, shape, axes, keepdims), shape)
+
+
+class Mean(Function):
+    """y = (1/n) Σ_axes x;  dy/dx = 1/n."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, axis: Any = None, keepdims: bool = False) -> Any:
+        axes = normalize_axis(axis, x.ndim, "mean")
+        if any(x.shape[a] == 0 for a in axes):
+            raise TinyLMError(f"mean: reducing an empty axis of shape {x.shape}")
+        ctx.meta = (x.shape, axes, keepdims)
+        return x.mean(axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        shape, axes, keepdims = ctx.meta
+        n = math.prod(shape[a] for a in axes)
+        g = _expand_reduced(g, shape, axes, keepdims) / n
+        return array_module(g).broadcast_to(g, shape)
+
+
+class Max(Function):
+    """y = max_axes x;  the gradient goes to the maximal element(s), split evenly at ties."""
+
+    reduce = "max"
+
+    @classmethod
+    def forward(cls, ctx: Context, x: Any, *, axis: Any = None, keepdims: bool = False) -> Any:
+        axes = normalize_axis(axis, x.ndim, cls.reduce)
+        if x.size == 0:
+            raise TinyLMError(f"{cls.reduce}: cannot reduce an empty tensor of shape {x.shape}")
+        y = getattr(x, cls.reduce)(axis=axes, keepdims=True)
+        ctx.save_for_backward(x, y)
+        ctx.meta = (x.shape, axes, keepdims)
+        return y if keepdims else y.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        x, y = ctx.saved_arrays
+        shape, axes, keepdims = ctx.meta
+        winners = x == y
+        count = winners.sum(axis=axes, keepdims=True)
+        return _expand_reduced(g, shape, axes, keepdims) * winners / count
+
+
+class Min(Max):
+    """y = min_axes x;  the gradient goes to the minimal element(s), split evenly at ties."""
+
+    reduce = "min"
+
+
+# ---------------------------------------------------------------------------------------
+# Softmax and log-softmax over one axis (numerically stable)
+# ---------------------------------------------------------------------------------------
+
+
+def _to_last(x: Any, axis: int) -> Any:
+    return array_module(x).moveaxis(x, axis, -1)
+
+
+def _from_last(x: Any, axis: int) -> Any:
+    return array_module(x).moveaxis(x, -1, axis)
+
+
+class _RowwiseKernelOp(Function):
+    """An op along one axis computed by a kernel of the registry (``tinylm.kernels``).
+
+    The kernels work on the last axis, so the chosen axis is moved there and back. Forward
+    saves its output y, which is all either backward needs: ``kernel_backward(y, g)``.
+    """
+
+    kernel = ""  # registry name without the _forward/_backward suffix
+
+    @classmethod
+    def forward(cls, ctx: Context, x: Any, *, axis: int = -1) -> Any:
+        if x.ndim == 0:
+            raise TinyLMError(f"{cls.kernel}: needs a tensor with at least 1 dim, got a scalar")
+        axis = normalize_axis(axis, x.ndim, cls.kernel)[0]
+        forward = registry.lookup(f"{cls.kernel}_forward", device_type(x))
+        y = _from_last(forward(_to_last(x, axis)), axis)
+        ctx.axis = axis
+        ctx.save_for_backward(y)
+        return y
+
+    @classmethod
+    def backward(cls, ctx: Context, g: Any) -> Any:
+        (y,) = ctx.saved_arrays
+        backward = registry.lookup(f"{cls.kernel}_backward", device_type(y))
+        return _from_last(backward(_to_last(y, ctx.axis), _to_last(g, ctx.axis)), ctx.axis)
+
+
+class Softmax(_RowwiseKernelOp):
+    """p_i = e^{x_i - m} / Σ_j e^{x_j - m}, with m = max_j x_j along ``axis``.
+
+    Subtracting the maximum changes nothing mathematically (it cancels between numerator
+    and denominator) but keeps every exponent ≤ 0, so nothing overflows.
+    Backward: dL/dx_i = p_i (g_i - Σ_j g_j p_j).
+    The readable version of both is ``kernels/reference.py`` (softmax_forward/backward).
+    """
+
+    kernel = "softmax"
+
+
+class LogSoftmax(_RowwiseKernelOp):
+    """log p_i = x_i - m - log Σ_j e^{x_j - m} (log-sum-exp, never log of 0).
+
+    Backward: dL/dx_i = g_i - p_i Σ_j g_j, with p = exp(log p).
+    The readable version of both is ``kernels/reference.py`` (log_softmax_forward/backward).
+    """
+
+    kernel = "log_softmax"

@@ -1,0 +1,292 @@
+"""Shape ops: they move numbers around (or between devices and dtypes); backward moves the
+gradient back to where each number came from.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinylm.autograd import Context, Function, Node, TinyLMError, is_grad_enabled, no_grad
+from tinylm.device import Device, array_module, device_of, to_device_array
+
+__all__ = [
+    "Cast",
+    "Clone",
+    "Concat",
+    "Expand",
+    "GetItem",
+    "MaskedFill",
+    "Permute",
+    "Reshape",
+    "Stack",
+    "ToDevice",
+    "Tril",
+    "Triu",
+]
+
+# ---------------------------------------------------------------------------------------
+# Shape ops: they move numbers around; backward moves the gradient back.
+# ---------------------------------------------------------------------------------------
+
+
+class Reshape(Function):
+    """y = x viewed with another shape (same elements, same order)."""
+
+    is_view = True
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, shape: tuple[int, ...]) -> Any:
+        ctx.in_shape = x.shape
+        try:
+            return x.reshape(shape)
+        except ValueError:
+            raise TinyLMError(
+                f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) "
+                f"into shape {tuple(shape)}"
+            ) from None
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        return g.reshape(ctx.in_shape)
+
+
+class Permute(Function):
+    """y = x with its axes reordered; backward applies the inverse permutation."""
+
+    is_view = True
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, dims: tuple[int, ...]) -> Any:
+        in_range = all(-x.ndim <= d < x.ndim for d in dims)
+        if not in_range or sorted(d % x.ndim for d in dims) != list(range(x.ndim)):
+            raise TinyLMError(f"permute: {dims} is not a permutation of the {x.ndim} dims")
+        ctx.dims = tuple(d % x.ndim for d in dims)
+        return x.transpose(ctx.dims)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        return g.transpose(np.argsort(ctx.dims))
+
+
+class Expand(Function):
+    """y = x broadcast to a larger shape. Backward is a sum over the copies, which the
+    engine's un-broadcasting already does, so the gradient passes through unchanged."""
+
+    is_view = True
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, shape: tuple[int, ...]) -> Any:
+        try:
+            return array_module(x).broadcast_to(x, shape)
+        except ValueError:
+            raise TinyLMError(f"expand: cannot expand shape {x.shape} to {tuple(shape)}") from None
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        return g
+
+
+def _index_has_arrays(index: Any) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return any(hasattr(i, "shape") or isinstance(i, list) for i in items)
+
+
+class GetItem(Function):
+    """y = x[index] for basic (slices, ints, None, ...) and integer/boolean array indexing.
+
+    Backward scatters g into zeros of x's shape. With integer arrays an element can be
+    picked several times (``x[[0, 0]]``); its gradient is the *sum* of the copies, which is
+    what ``xp.add.at`` does (plain ``gx[index] += g`` would keep only one copy).
+    """
+
+    is_view = True
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, index: Any) -> Any:
+        ctx.meta = (x.shape, x.dtype, index)
+        try:
+            y = x[index]
+        except IndexError as e:
+            raise TinyLMError(f"index: {e} (tensor of shape {x.shape} {x.dtype})") from None
+        if isinstance(y, np.generic):
+            # numpy returns a single element as a scalar copy; x[index, ...] is the same
+            # element as a 0-d view, so in-place changes reach x (as in PyTorch).
+            y = x[(*index, ...) if isinstance(index, tuple) else (index, ...)]
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        shape, dtype, index = ctx.meta
+        xp = array_module(g)
+        gx = xp.zeros(shape, dtype=g.dtype)
+        if _index_has_arrays(index):
+            xp.add.at(gx, index, g)
+        else:
+            gx[index] = g  # basic indexing never selects an element twice
+        return gx
+
+
+class MaskedFill(Function):
+    """y = x with ``value`` where ``mask`` is True;  the gradient is 0 at filled places."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, mask: Any, value: float) -> Any:
+        if mask.dtype != bool:
+            raise TinyLMError(f"masked_fill: mask must be a bool tensor, got {mask.dtype}")
+        try:
+            np.broadcast_shapes(mask.shape, x.shape)
+        except ValueError:
+            raise TinyLMError(
+                f"masked_fill: mask of shape {mask.shape} does not broadcast to {x.shape}"
+            ) from None
+        ctx.mask = mask
+        return array_module(x).where(mask, x.dtype.type(value), x)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        return array_module(g).where(ctx.mask, g.dtype.type(0), g)
+
+
+class Tril(Function):
+    """y = lower triangle of the last two axes (k-th diagonal and below); others zero."""
+
+    upper = False
+
+    @classmethod
+    def forward(cls, ctx: Context, x: Any, *, diagonal: int = 0) -> Any:
+        if x.ndim < 2:
+            raise TinyLMError(f"{'triu' if cls.upper else 'tril'}: needs ≥ 2 dims, got {x.shape}")
+        xp = array_module(x)
+        rows, cols = x.shape[-2:]
+        keep = xp.tri(rows, cols, diagonal - 1 if cls.upper else diagonal, dtype=bool)
+        ctx.keep = ~keep if cls.upper else keep
+        return xp.where(ctx.keep, x, x.dtype.type(0))
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        return array_module(g).where(ctx.keep, g, g.dtype.type(0))
+
+
+class Triu(Tril):
+    """y = upper triangle of the last two axes (k-th diagonal and above); others zero."""
+
+    upper = True
+
+
+class Concat(Function):
+    """y = the inputs joined along ``axis``; backward slices g back into the pieces."""
+
+    @staticmethod
+    def forward(ctx: Context, *xs: Any, axis: int = 0) -> Any:
+        if not xs:
+            raise TinyLMError("concat: needs at least one tensor")
+        ndim = xs[0].ndim
+        if ndim == 0:
+            raise TinyLMError("concat: zero-dimensional tensors cannot be concatenated")
+        if not -ndim <= axis < ndim:
+            raise TinyLMError(f"concat: axis {axis} is out of range for tensors with {ndim} dims")
+        ax = axis % ndim
+        for i, x in enumerate(xs):
+            if x.ndim != ndim or any(
+                a != b for d, (a, b) in enumerate(zip(x.shape, xs[0].shape)) if d != ax
+            ):
+                raise TinyLMError(
+                    f"concat: tensor {i} has shape {x.shape}, which does not match "
+                    f"{xs[0].shape} outside axis {axis}"
+                )
+        ctx.axis = ax
+        ctx.sizes = [x.shape[ax] for x in xs]
+        return array_module(xs[0]).concatenate(xs, axis=ax)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple[Any, ...]:
+        bounds = np.cumsum(ctx.sizes)[:-1]
+        return tuple(array_module(g).split(g, bounds, axis=ctx.axis))
+
+
+class Stack(Function):
+    """y = the inputs stacked along a new ``axis``; backward takes the slices apart."""
+
+    @staticmethod
+    def forward(ctx: Context, *xs: Any, axis: int = 0) -> Any:
+        if not xs:
+            raise TinyLMError("stack: needs at least one tensor")
+        for i, x in enumerate(xs):
+            if x.shape != xs[0].shape:
+                raise TinyLMError(
+                    f"stack: all tensors must have the same shape; tensor 0 is {xs[0].shape} "
+                    f"but tensor {i} is {x.shape}"
+                )
+        ndim = xs[0].ndim + 1  # the result has one more axis
+        if not -ndim <= axis < ndim:
+            raise TinyLMError(f"stack: axis {axis} is out of range for a result with {ndim} dims")
+        ctx.axis = axis % ndim
+        return array_module(xs[0]).stack(xs, axis=ctx.axis)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple[Any, ...]:
+        xp = array_module(g)
+        return tuple(xp.take(g, i, axis=ctx.axis) for i in range(g.shape[ctx.axis]))
+
+
+# ---------------------------------------------------------------------------------------
+# Copies: to fresh memory, to another dtype, to another device
+# ---------------------------------------------------------------------------------------
+
+
+class Clone(Function):
+    """y = a copy of x in fresh memory; dy/dx = 1."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        return array_module(x).array(x, copy=True, order="C")
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        return g
+
+
+class Cast(Function):
+    """y = x converted to another dtype; the gradient is converted back."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, dtype: Any) -> Any:
+        ctx.source = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        return g.astype(ctx.source)
+
+    @classmethod
+    def apply(cls, *inputs: Any, **params: Any) -> Any:
+        if np.dtype(params["dtype"]).kind != "f":
+            with no_grad():  # integer results cannot carry gradients
+                return super().apply(*inputs, **params)
+        return super().apply(*inputs, **params)
+
+
+class ToDevice(Function):
+    """y = x on another device; the gradient travels back to x's device."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, device: Device) -> Any:
+        ctx.source = device_of(x)
+        return to_device_array(x, device)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        return to_device_array(g, ctx.source)
+
+    @classmethod
+    def apply(cls, *inputs: Any, **params: Any) -> Any:
+        # The output lives on another device than the input, so skip the device check.
+        (x,) = inputs
+        record = is_grad_enabled() and x.requires_grad
+        ctx = Context((record,))
+        out = type(x)._wrap(cls.forward(ctx, x.data, **params), requires_grad=record)
+        if record:
+            out._node = Node(cls, ctx, (x,))
+        return out
