@@ -87,10 +87,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def lr_at(it: int, args: argparse.Namespace) -> float:
-    if it < args.warmup:
-        return args.lr * (it + 1) / (args.warmup + 1)
-    progress = min(1.0, (it - args.warmup) / max(1, args.iters - args.warmup))
-    return args.min_lr + 0.5 * (1 + np.cos(np.pi * progress)) * (args.lr - args.min_lr)
+    """tinylm's schedule (nanoGPT's), for both frameworks' workers."""
+    from tinylm.optim.lr_scheduler import warmup_cosine_lr
+
+    return warmup_cosine_lr(it, args.lr, args.warmup, args.iters, args.min_lr)
 
 
 def load_splits(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, int]:

@@ -184,7 +184,7 @@ class Node:
 
     @property
     def name(self) -> str:
-        return self.function.__name__
+        return self.function.__name__.lstrip("_")  # a private Function class, e.g. _Linear
 
     def __repr__(self) -> str:
         return f"<{self.name}Backward{' (freed)' if self.freed else ''}>"
@@ -248,7 +248,7 @@ class Function:
 
     @classmethod
     def op_name(cls) -> str:
-        return cls.__name__.lower()
+        return cls.__name__.lstrip("_").lower()
 
     @classmethod
     def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:

@@ -31,9 +31,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"tinylm: error: {message} (see `{self.prog} --help`)\n")
 
 
-def _add_train(sub: Any) -> None:
+def _train_flags() -> list[tuple[str, Any, bool]]:
+    """(field, default, is a model field) for every flag of ``tinylm train``: the model's
+    fields (GPTConfig's, but vocab_size, which the tokenizer decides), then the run's."""
+    from tinylm.models.gpt import GPTConfig
     from tinylm.train import TrainConfig
 
+    model, run = GPTConfig(), TrainConfig()
+    flags = [(f.name, getattr(model, f.name), True) for f in dataclasses.fields(GPTConfig)]
+    flags += [(f.name, getattr(run, f.name), False) for f in dataclasses.fields(TrainConfig)]
+    return [flag for flag in flags if flag[0] not in ("vocab_size", "model", "extra")]
+
+
+def _add_train(sub: Any) -> None:
     p = sub.add_parser(
         "train",
         help="train a GPT (defaults: small model, built-in corpus, a few minutes on 2 cores)",
@@ -42,29 +52,29 @@ def _add_train(sub: Any) -> None:
     )
     p.add_argument("--config", help="JSON file with training settings")
     p.add_argument("--resume", action="store_true", help="continue from OUT_DIR/ckpt.npz")
-    defaults = TrainConfig()
-    for f in dataclasses.fields(TrainConfig):
-        if f.name in ("extra",):
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        value = getattr(defaults, f.name)
+    for name, value, _ in _train_flags():
+        flag = "--" + name.replace("_", "-")
         if isinstance(value, bool):
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
+            p.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None)
         else:
             kind = type(value) if value is not None else str
-            p.add_argument(flag, dest=f.name, type=kind, default=None, help=f"default: {value}")
+            p.add_argument(flag, dest=name, type=kind, default=None, help=f"default: {value}")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from tinylm.train import TrainConfig, train
 
     cfg = TrainConfig.from_json(args.config) if args.config else TrainConfig()
-    overrides = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(TrainConfig)
-        if getattr(args, f.name, None) is not None
+    given = [(name, is_model) for name, _, is_model in _train_flags()]
+    model = {
+        n: getattr(args, n) for n, is_model in given if is_model and getattr(args, n) is not None
     }
-    cfg = dataclasses.replace(cfg, **overrides)
+    run = {
+        n: getattr(args, n)
+        for n, is_model in given
+        if not is_model and getattr(args, n) is not None
+    }
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, **model), **run)
     summary = train(cfg, resume=args.resume)
     if summary["interrupted"]:
         print(f"checkpoint saved to {summary['checkpoint']}; continue with --resume")

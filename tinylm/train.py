@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import json
-import math
 import signal
 import sys
 import time
@@ -26,27 +25,25 @@ import tinylm.optim
 from tinylm.autograd import TinyLMError
 from tinylm.data import TextDataset, load_default_corpus, load_text, load_tokenizer
 from tinylm.models.gpt import GPT, GPTConfig
+from tinylm.optim.lr_scheduler import WarmupCosineLR
 
 __all__ = ["TrainConfig", "estimate_loss", "load_checkpoint", "train"]
 
 
 @dataclass
 class TrainConfig:
-    """Everything that defines a training run (flags of ``tinylm train``).
+    """Everything that defines a training run (the flags of ``tinylm train``).
 
-    The defaults train a small character-level GPT on the built-in corpus in a few
-    minutes on two CPU cores.
+    ``model`` is the GPT's own :class:`~tinylm.models.gpt.GPTConfig` (its ``vocab_size`` is
+    set from the tokenizer when the data is loaded); the other fields are the run's. The
+    defaults train a small character-level GPT on the built-in corpus in a few minutes on
+    two CPU cores.
     """
 
+    model: GPTConfig = field(default_factory=GPTConfig)
     data: str | None = None  # a text file; None = the built-in corpus
     tokenizer: str = "char"  # "char" or "bpe"
     bpe_vocab_size: int = 512
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 128
-    block_size: int = 64
-    dropout: float = 0.0
-    bias: bool = True
     batch_size: int = 12
     max_iters: int = 1500
     lr: float = 1e-3
@@ -70,40 +67,31 @@ class TrainConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str = "config") -> TrainConfig:
+        """A config from a dict of field names; the model's fields may sit under ``"model"``
+        or at the top level, as the command-line flags do (``{"n_layer": 2, "lr": 3e-3}``)."""
+        model_fields = {f.name for f in fields(GPTConfig)}
+        run_fields = {f.name for f in fields(cls)} - {"model"}
+        unknown = sorted(set(raw) - model_fields - run_fields - {"model"})
+        if unknown:
+            raise TinyLMError(f"{source}: unknown keys {unknown}")
+        model = dict(raw.get("model") or {})
+        model.update({k: v for k, v in raw.items() if k in model_fields})
+        run = {k: v for k, v in raw.items() if k in run_fields}
+        return cls(model=GPTConfig(**model), **run)
+
+    @classmethod
     def from_json(cls, path: str | Path) -> TrainConfig:
-        """Read a config file (JSON object whose keys are field names)."""
+        """Read a config file (a JSON object; see :meth:`from_dict`)."""
         try:
             raw = json.loads(Path(path).read_text())
         except FileNotFoundError:
             raise TinyLMError(f"config file {path} does not exist") from None
         except json.JSONDecodeError as e:
             raise TinyLMError(f"config file {path} is not valid JSON: {e}") from None
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise TinyLMError(f"config file {path}: unknown keys {unknown}")
-        return cls(**raw)
-
-    def model_config(self, vocab_size: int) -> GPTConfig:
-        return GPTConfig(
-            vocab_size=vocab_size,
-            block_size=self.block_size,
-            n_layer=self.n_layer,
-            n_head=self.n_head,
-            n_embd=self.n_embd,
-            dropout=self.dropout,
-            bias=self.bias,
-        )
-
-
-def lr_at(it: int, cfg: TrainConfig) -> float:
-    """Linear warmup to ``lr``, then cosine decay to ``min_lr`` at ``max_iters``."""
-    if it < cfg.warmup_iters:
-        return cfg.lr * (it + 1) / (cfg.warmup_iters + 1)
-    if it >= cfg.max_iters:
-        return cfg.min_lr
-    progress = (it - cfg.warmup_iters) / max(1, cfg.max_iters - cfg.warmup_iters)
-    return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (cfg.lr - cfg.min_lr)
+        if not isinstance(raw, dict):
+            raise TinyLMError(f"config file {path}: expected a JSON object of settings")
+        return cls.from_dict(raw, f"config file {path}")
 
 
 @tinylm.no_grad()
@@ -116,7 +104,7 @@ def estimate_loss(
     for split in ("train", "val"):
         losses = []
         for _ in range(cfg.eval_iters):
-            x, y = dataset.batch(split, cfg.batch_size, cfg.block_size, rng)
+            x, y = dataset.batch(split, cfg.batch_size, cfg.model.block_size, rng)
             _, loss = model(_to(x, cfg), _to(y, cfg))
             losses.append(loss.item())
         out[split] = float(np.mean(losses))
@@ -253,16 +241,22 @@ def _train(cfg: TrainConfig, resume: bool, stop_at: int | None) -> dict[str, Any
         dataset = _load_data(cfg)
         tinylm.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
-        model = GPT(cfg.model_config(dataset.vocab_size))
+        model = GPT(replace(cfg.model, vocab_size=dataset.vocab_size))
     model = model.to(cfg.device)
     optimizer = model.configure_optimizers(cfg.lr, cfg.weight_decay, (cfg.beta1, cfg.beta2))
     if resume:
         optimizer.load_state_dict(state["optimizer"])
+    for group in optimizer.param_groups:
+        group["initial_lr"] = cfg.lr  # the schedule's base, also when resuming
+    # sets each step's lr, starting at the step the run starts from (last_epoch + 1)
+    schedule = WarmupCosineLR(
+        optimizer, cfg.warmup_iters, cfg.max_iters, cfg.min_lr, last_epoch=start_iter - 1
+    )
     eval_rng = np.random.default_rng(cfg.seed + 1)
     if resume:
         eval_rng.bit_generator.state = json.loads(state["eval_rng"])
 
-    tokens_per_iter = cfg.batch_size * cfg.block_size
+    tokens_per_iter = cfg.batch_size * cfg.model.block_size
     it = start_iter
     from tqdm.auto import tqdm
 
@@ -300,15 +294,14 @@ def _train(cfg: TrainConfig, resume: bool, stop_at: int | None) -> dict[str, Any
                 bar.write(
                     f"iter {it:5d}: train loss {losses['train']:.4f}, val {losses['val']:.4f}"
                 )
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(it, cfg)
-            x, y = dataset.batch("train", cfg.batch_size, cfg.block_size, rng)
+            x, y = dataset.batch("train", cfg.batch_size, cfg.model.block_size, rng)
             _, loss = model(_to(x, cfg), _to(y, cfg))
             optimizer.zero_grad()
             loss.backward()
             if cfg.grad_clip > 0:
                 tinylm.optim.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
+            schedule.step()
             it += 1
             timed_iters += 1
             loss_value = loss.item()

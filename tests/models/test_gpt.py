@@ -92,9 +92,8 @@ def test_cached_logits_match_full_forward():
     tokens = np.array([[1, 5, 2, 7, 3]])
     with tinylm.no_grad():
         full, _ = model(tokens)
-        from tinylm.models.gpt import KVCache
 
-        cache = KVCache(model.config.n_layer)
+        cache = tinylm.nn.KVCache()
         model(tokens[:, :3], cache=cache)
         step4, _ = model(tokens[:, 3:4], cache=cache)
         step5, _ = model(tokens[:, 4:5], cache=cache)

@@ -211,10 +211,11 @@ def test_mha_matches_the_per_head_equations_and_returns_weights():
     def heads(a):
         return a.reshape(2, 4, 3, 2).transpose(0, 2, 1, 3)
 
-    q, k, v = (heads(proj(lin, x)) for lin in (mha.q_proj, mha.k_proj, mha.v_proj))
+    q, k, v = np.split(proj(mha.c_attn, x), 3, axis=-1)  # c_attn packs W_Q, W_K, W_V
+    q, k, v = heads(q), heads(k), heads(v)
     keep = np.tril(np.ones((4, 4), bool))
     o = np_attention(q, k, v, keep).transpose(0, 2, 1, 3).reshape(2, 4, 6)
-    np.testing.assert_allclose(out.numpy(), proj(mha.out_proj, o), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(out.numpy(), proj(mha.c_proj, o), rtol=1e-12, atol=1e-14)
     assert w.shape == (2, 3, 4, 4)
     np.testing.assert_allclose(w.numpy().sum(-1), 1.0)
     assert (w.numpy()[..., ~keep] == 0).all()
@@ -236,6 +237,67 @@ def test_mha_causal_combines_with_a_user_mask():
     # a float mask gets −inf above the diagonal added
     _, wf = mha(x, attn_mask=tinylm.tensor(np.where(user, 0.0, -np.inf)), need_weights=True)
     np.testing.assert_allclose(wf.numpy(), w.numpy())
+
+
+def test_packed_cross_attention_matches_the_equations_and_gradchecks():
+    """Same widths: the queries use c_attn's first C rows, keys and values the next 2C, as in
+    torch.nn.MultiheadAttention's in_proj_weight; a padding mask hides batch 1's last keys."""
+    tinylm.manual_seed(6)
+    mha = nn.MultiHeadAttention(4, 2).double()
+    x, memory = rand(2, 3, 4, seed=1), rand(2, 5, 4, seed=2)
+    pad = np.ones((2, 1, 1, 5), bool)
+    pad[1, ..., 3:] = False
+    out = mha(tinylm.tensor(x), tinylm.tensor(memory), attn_mask=pad).numpy()
+    w, b = mha.c_attn.weight.numpy(), mha.c_attn.bias.numpy()
+
+    def heads(a):
+        return a.reshape(a.shape[0], a.shape[1], 2, 2).transpose(0, 2, 1, 3)
+
+    q = heads(x @ w[:4].T + b[:4])
+    k, v = heads(memory @ w[4:8].T + b[4:8]), heads(memory @ w[8:].T + b[8:])
+    o = np_attention(q, k, v, pad).transpose(0, 2, 1, 3).reshape(2, 3, 4)
+    expected = o @ mha.c_proj.weight.numpy().T + mha.c_proj.bias.numpy()
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-14)
+    fn, params = module_function(mha)
+    xq = tinylm.tensor(x, requires_grad=True)
+    mem = tinylm.tensor(memory, requires_grad=True)
+    gradcheck(lambda a, m, *ps: fn(a, *ps, key=m, attn_mask=pad), [xq, mem, *params])
+
+
+@pytest.mark.parametrize("chunks", [(5,), (1, 1, 1, 1, 1), (2, 3), (3, 1, 1)])
+def test_cached_decoding_in_chunks_equals_one_causal_pass(chunks):
+    """A KV cache fed several new positions at once: query i of a chunk after L cached
+    positions sees keys j ≤ L + i, as in the full causal pass."""
+    tinylm.manual_seed(7)
+    block = nn.TransformerBlock(8, 2).double().eval()
+    x = tinylm.tensor(rand(2, 5, 8, seed=3))
+    full = block(x).numpy()
+    cache, start, outs = nn.KVCache(), 0, []
+    for n in chunks:
+        outs.append(block(x[:, start : start + n], cache=cache).numpy())
+        start += n
+        assert cache.length == start
+    np.testing.assert_allclose(np.concatenate(outs, axis=1), full, rtol=1e-12, atol=1e-13)
+
+
+def test_cross_attention_block_caches_the_memory_and_equals_the_full_pass():
+    tinylm.manual_seed(8)
+    block = nn.TransformerBlock(8, 2, cross_attention=True).double().eval()
+    x, memory = tinylm.tensor(rand(2, 4, 8, seed=4)), tinylm.tensor(rand(2, 6, 8, seed=5))
+    pad = np.ones((2, 1, 1, 6), bool)
+    pad[0, ..., 4:] = False
+    full = block(x, memory=memory, memory_mask=pad).numpy()
+    cache = nn.KVCache()
+    steps = [block(x[:, t : t + 1], memory=memory, memory_mask=pad, cache=cache) for t in range(4)]
+    np.testing.assert_allclose(
+        np.concatenate([s.numpy() for s in steps], axis=1), full, rtol=1e-12, atol=1e-13
+    )
+    k, _ = cache.memory(block.cross_attn)
+    assert k.shape == (2, 2, 6, 4)  # computed once, for the whole memory
+    with pytest.raises(TinyLMError, match="needs memory="):
+        block(x)
+    with pytest.raises(TinyLMError, match="without cross_attention"):
+        nn.TransformerBlock(8, 2).double()(x, memory=memory)
 
 
 def test_mha_rejects_bad_shapes():
@@ -310,11 +372,10 @@ def _compare_two_blocks_with_torch(torch):
 
     for ours, theirs in zip(blocks, layers):
         sa = theirs.self_attn
-        for i, proj in enumerate((ours.attn.q_proj, ours.attn.k_proj, ours.attn.v_proj)):
-            copy(proj.weight, sa.in_proj_weight[i * C : (i + 1) * C])
-            copy(proj.bias, sa.in_proj_bias[i * C : (i + 1) * C])
+        copy(ours.attn.c_attn.weight, sa.in_proj_weight)  # both pack W_Q, W_K, W_V
+        copy(ours.attn.c_attn.bias, sa.in_proj_bias)
         pairs = [
-            (ours.attn.out_proj, sa.out_proj),
+            (ours.attn.c_proj, sa.out_proj),
             (ours.mlp.c_fc, theirs.linear1),
             (ours.mlp.c_proj, theirs.linear2),
             (ours.ln_1, theirs.norm1),
@@ -353,13 +414,11 @@ def _compare_two_blocks_with_torch(torch):
     np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-8, atol=1e-12)
     for ours, theirs in zip(blocks, layers):
         sa = theirs.self_attn
-        q_k_v = (ours.attn.q_proj, ours.attn.k_proj, ours.attn.v_proj)
-        got_w = np.concatenate([p.weight.grad.numpy() for p in q_k_v])
-        got_b = np.concatenate([p.bias.grad.numpy() for p in q_k_v])
+        got_w, got_b = ours.attn.c_attn.weight.grad.numpy(), ours.attn.c_attn.bias.grad.numpy()
         np.testing.assert_allclose(got_w, sa.in_proj_weight.grad.numpy(), rtol=1e-8, atol=1e-12)
         np.testing.assert_allclose(got_b, sa.in_proj_bias.grad.numpy(), rtol=1e-8, atol=1e-12)
         for a, b in [
-            (ours.attn.out_proj, sa.out_proj),
+            (ours.attn.c_proj, sa.out_proj),
             (ours.mlp.c_fc, theirs.linear1),
             (ours.mlp.c_proj, theirs.linear2),
             (ours.ln_1, theirs.norm1),

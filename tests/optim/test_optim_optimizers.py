@@ -412,5 +412,10 @@ def test_scheduler_state_dict_round_trip(tmp_path):
     sched.step()
     sched2.step()
     assert sched2.get_last_lr() == sched.get_last_lr() and sched2.last_epoch == 13
-    with pytest.raises(TinyLMError, match="warmup_steps < max_steps"):
-        lr_scheduler.WarmupCosineLR(opt, 10, 10)
+    with pytest.raises(TinyLMError, match="warmup_steps ≥ 0"):
+        lr_scheduler.WarmupCosineLR(opt, -1, 10)
+    # no room for a decay (max_steps ≤ warmup_steps): nanoGPT's formula warms up, then floors
+    short = lr_scheduler.WarmupCosineLR(optim.SGD([p], lr=1.0), 4, 2, min_lr=0.1)
+    np.testing.assert_allclose(
+        [g[0] for g in lrs(short, short.optimizer, 6)], [0.2, 0.4, 0.6, 0.8, 0.1, 0.1], rtol=1e-15
+    )

@@ -3,12 +3,14 @@
     tokens (B, T) ──► token embedding + position embedding ──► n_layer × Block ──►
     LayerNorm ──► linear head (tied to the token embedding) ──► logits (B, T, vocab)
 
-Each ``Block`` is pre-norm: ``x = x + attn(ln_1(x))`` then ``x = x + mlp(ln_2(x))``.
-The attention is causal, so position t only sees positions ≤ t and the model learns the
-autoregressive factorisation P(y) = Π_t P(y_t | y_<t) (004_ee8cc4a825598546.txt §4.1).
+Each block is ``tinylm.nn.TransformerBlock`` (pre-norm: ``x = x + attn(ln_1(x))`` then
+``x = x + mlp(ln_2(x))``), the stack every tinylm model shares; this file holds only what is
+GPT's own: the embeddings, the tied head, GPT-2's initialisation and generation. The attention
+is causal, so position t only sees positions ≤ t and the model learns the autoregressive
+factorisation P(y) = Π_t P(y_t | y_<t).
 
-Generation keeps a *KV cache*: the keys and values of the tokens seen so far, so each new
-token costs one attention row, O(T), instead of re-running the whole prefix, O(T²).
+Generation keeps a KV cache (``tinylm.nn.KVCache``): the keys and values of the tokens seen so
+far, so each new token costs one attention row, O(T), instead of re-running the prefix, O(T²).
 """
 
 from __future__ import annotations
@@ -63,96 +65,6 @@ class GPTConfig:
         return asdict(self)
 
 
-class KVCache:
-    """Keys and values of the tokens seen so far, per layer: (B, n_head, T_seen, head_dim)."""
-
-    def __init__(self, n_layer: int) -> None:
-        self.keys: list[Tensor | None] = [None] * n_layer
-        self.values: list[Tensor | None] = [None] * n_layer
-
-    @property
-    def length(self) -> int:
-        k = self.keys[0]
-        return 0 if k is None else k.shape[2]
-
-    def append(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        """Add the new positions' k, v for ``layer``; return all keys and values so far."""
-        if self.keys[layer] is not None:
-            k = tinylm.concat([self.keys[layer], k], dim=2)
-            v = tinylm.concat([self.values[layer], v], dim=2)
-        self.keys[layer], self.values[layer] = k, v
-        return k, v
-
-
-class CausalSelfAttention(nn.Module):
-    """Multi-head causal self-attention: softmax(QKᵀ/√d_k + mask) V for each head."""
-
-    def __init__(self, config: GPTConfig) -> None:
-        super().__init__()
-        self.n_head = config.n_head
-        self.n_embd = config.n_embd
-        # One matrix computes q, k and v for all heads at once: (C) -> (3C).
-        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
-        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
-        self.attn_dropout = config.dropout
-        self.resid_dropout = nn.Dropout(config.dropout)
-
-    def forward(self, x: Tensor, cache: KVCache | None = None, layer: int = 0) -> Tensor:
-        """x: (B, T, C) -> (B, T, C). With a cache, x holds only the new positions."""
-        B, T, C = x.shape
-        hd = C // self.n_head
-        qkv = self.c_attn(x)  # (B, T, 3C): q | k | v side by side
-        dropout = self.attn_dropout if self.training else 0.0
-        if cache is None and dropout == 0.0:
-            # Training and scoring: the same computation as the lines below, done by one op
-            # that reads the heads inside qkv in place (no split/transpose copies).
-            y = F.packed_self_attention(qkv, self.n_head, is_causal=True)
-            return self.resid_dropout(self.c_proj(y))
-        q, k, v = qkv.split(C, dim=2)
-        # (B, T, C) -> (B, n_head, T, head_dim): each head attends independently.
-        q = q.reshape(B, T, self.n_head, hd).transpose(1, 2)
-        k = k.reshape(B, T, self.n_head, hd).transpose(1, 2)
-        v = v.reshape(B, T, self.n_head, hd).transpose(1, 2)
-        if cache is not None:
-            k, v = cache.append(layer, k, v)
-        # A single new query (T == 1) may look at every cached key: no mask needed.
-        causal = T > 1
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=dropout)
-        y = y.transpose(1, 2).reshape(B, T, C)  # re-assemble the heads side by side
-        return self.resid_dropout(self.c_proj(y))
-
-
-class MLP(nn.Module):
-    """The position-wise feed-forward network: Linear(C, 4C) → GELU → Linear(4C, C)."""
-
-    def __init__(self, config: GPTConfig) -> None:
-        super().__init__()
-        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
-        self.dropout = nn.Dropout(config.dropout)
-
-    def forward(self, x: Tensor) -> Tensor:
-        # GPT-2's tanh form of GELU, the faster kernel. nanoGPT's nn.GELU() is the exact x Φ(x);
-        # the two differ by < 5e-4 and train alike (the benchmark's PyTorch model reached val
-        # loss 1.9002 with either form: baby config, 2000 iterations, seed 1337, no bias).
-        return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate="tanh")))
-
-
-class Block(nn.Module):
-    """A pre-norm transformer block: attention then MLP, each inside a residual connection."""
-
-    def __init__(self, config: GPTConfig) -> None:
-        super().__init__()
-        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
-        self.attn = CausalSelfAttention(config)
-        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
-        self.mlp = MLP(config)
-
-    def forward(self, x: Tensor, cache: KVCache | None = None, layer: int = 0) -> Tensor:
-        x = x + self.attn(self.ln_1(x), cache, layer)
-        return x + self.mlp(self.ln_2(x))
-
-
 class GPT(nn.Module):
     """A decoder-only transformer language model.
 
@@ -169,7 +81,12 @@ class GPT(nn.Module):
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)  # token embeddings
         self.wpe = nn.Embedding(config.block_size, config.n_embd)  # learned positions
         self.drop = nn.Dropout(config.dropout)
-        self.h = nn.ModuleList([Block(config) for _ in range(config.n_layer)])
+        self.h = nn.ModuleList(
+            [
+                nn.TransformerBlock(config.n_embd, config.n_head, config.dropout, config.bias)
+                for _ in range(config.n_layer)
+            ]
+        )
         self.ln_f = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         # Weight tying: the output layer reuses the input embedding matrix (vocab, C). The
@@ -194,16 +111,18 @@ class GPT(nn.Module):
                 # LayerNorm weights stay at 1.
 
     def forward(
-        self, idx: Any, targets: Any = None, cache: KVCache | None = None
+        self, idx: Any, targets: Any = None, cache: nn.KVCache | None = None
     ) -> tuple[Tensor, Tensor | None]:
-        """idx: (B, T) token ids -> logits (B, T, vocab_size), and the loss if targets given."""
+        """idx: (B, T) token ids -> logits (B, T, vocab_size), and the loss if targets given.
+
+        With a ``cache`` (:class:`tinylm.nn.KVCache`), idx holds only the positions after
+        those the cache has seen.
+        """
         idx = idx if isinstance(idx, Tensor) else tinylm.tensor(np.asarray(idx))
         if idx.ndim != 2:
             raise TinyLMError(f"GPT: idx must have shape (B, T), got {idx.shape}")
         B, T = idx.shape
         start = cache.length if cache is not None else 0
-        if start and T > 1:
-            raise TinyLMError("GPT: with a filled KV cache, feed one token at a time")
         if start + T > self.config.block_size:
             raise TinyLMError(
                 f"GPT: sequence of length {start + T} is longer than block_size "
@@ -211,8 +130,8 @@ class GPT(nn.Module):
             )
         pos = tinylm.arange(start, start + T, device=self.wte.weight.device)
         x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C) + (T, C) broadcasts
-        for layer, block in enumerate(self.h):
-            x = block(x, cache, layer)
+        for block in self.h:
+            x = block(x, cache=cache)
         logits = self.lm_head(self.ln_f(x))
         loss = None
         if targets is not None:
@@ -270,13 +189,13 @@ class GPT(nn.Module):
         gen = generator or tinylm.default_generator
         tokens = idx.numpy().astype(np.int64)
         block = self.config.block_size
-        cache: KVCache | None = None
+        cache: nn.KVCache | None = None
         for _ in range(max_new_tokens):
             if use_cache and cache is not None and cache.length < block:
                 logits, _ = self(tokens[:, -1:], cache=cache)  # only the newest token
             else:
                 context = tokens[:, -block:]
-                cache = KVCache(self.config.n_layer) if use_cache else None
+                cache = nn.KVCache() if use_cache else None
                 logits, _ = self(context, cache=cache)
             last = logits.numpy()[:, -1, :].astype(np.float64)  # (B, vocab)
             next_token = _pick_next(last, temperature, top_k, greedy, gen.numpy)

@@ -4,7 +4,9 @@
   losses, activations, ``layer_norm``, ``linear``, ``embedding``, attention;
 * :mod:`tinylm.nn.module` — ``Module``, ``Parameter`` and the containers;
 * :mod:`tinylm.nn.layers` — ``Linear``, ``Embedding``, ``LayerNorm``, ``Dropout`` …;
-* :mod:`tinylm.nn.transformer` — ``MultiHeadAttention``, ``MLP``, ``TransformerBlock``.
+* :mod:`tinylm.nn.transformer` — the one transformer stack every model reuses:
+  ``MultiHeadAttention`` (self, causal and cross attention), ``MLP``, ``TransformerBlock``,
+  ``KVCache``.
 """
 
 from tinylm.nn import functional
@@ -27,7 +29,7 @@ from tinylm.nn.module import (
     Parameter,
     Sequential,
 )
-from tinylm.nn.transformer import MLP, MultiHeadAttention, TransformerBlock
+from tinylm.nn.transformer import MLP, KVCache, MultiHeadAttention, TransformerBlock
 
 __all__ = [
     "GELU",
@@ -36,6 +38,7 @@ __all__ = [
     "Embedding",
     "Identity",
     "IncompatibleKeys",
+    "KVCache",
     "LayerNorm",
     "LearnedPositionalEmbedding",
     "Linear",

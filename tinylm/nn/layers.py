@@ -17,6 +17,7 @@ from tinylm.autograd import TinyLMError
 from tinylm.device import normalize_device, to_device_array
 from tinylm.dtypes import get_default_dtype
 from tinylm.nn import functional as F
+from tinylm.nn.functional.common import check_probability
 from tinylm.nn.module import Module, Parameter
 from tinylm.random import default_generator
 from tinylm.tensor import Tensor
@@ -156,7 +157,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
-        self.p = F._check_p("Dropout", p)
+        self.p = check_probability("Dropout", p)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training)
@@ -171,7 +172,7 @@ class GELU(Module):
 
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
-        if approximate not in F.GELU.KERNELS:  # checked when built, as in PyTorch
+        if approximate not in F.GELU_FORMS:  # checked when built, as in PyTorch
             raise TinyLMError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 

@@ -1,13 +1,18 @@
-"""Multi-head attention and the pre-norm transformer block.
+"""The transformer stack every model reuses: multi-head attention (self, causal and cross
+attention, with a KV cache), the position-wise MLP, and the pre-norm block.
 
-Read top to bottom: :class:`MultiHeadAttention` (project, split into heads, attend,
-merge, project), :class:`MLP` (the position-wise feed-forward network) and
-:class:`TransformerBlock`, which wires them with residual connections:
+Read top to bottom: :class:`KVCache`, :class:`MultiHeadAttention` (project, split into
+heads, attend, merge, project), :class:`MLP`, and :class:`TransformerBlock`, which wires them
+with residual connections:
 
-    x = x + attn(ln_1(x))
+    x = x + attn(ln_1(x))                      self-attention (causal in a decoder)
+    x = x + cross_attn(ln_cross(x), memory)    only in a block with cross_attention=True
     x = x + mlp(ln_2(x))
 
-Tensors are batch-first: (B, T, C) with C = embed_dim = num_heads · head_dim.
+Tensors are batch-first: (B, T, C) with C = embed_dim = num_heads · head_dim. The parameter
+names are GPT-2's (``c_attn``, ``c_proj``, ``c_fc``), so a GPT built from these blocks loads
+GPT-2-style state dicts; ``c_attn`` packs the query, key and value projections as
+``torch.nn.MultiheadAttention``'s ``in_proj_weight`` does.
 """
 
 from __future__ import annotations
@@ -15,12 +20,53 @@ from __future__ import annotations
 from typing import Any
 
 from tinylm.autograd import TinyLMError
+from tinylm.creation import concat
+from tinylm.device import array_module
 from tinylm.nn import functional as F
+from tinylm.nn.functional.common import check_probability
 from tinylm.nn.layers import GELU, Dropout, LayerNorm, Linear
 from tinylm.nn.module import Module
 from tinylm.tensor import Tensor
 
-__all__ = ["MLP", "MultiHeadAttention", "TransformerBlock"]
+__all__ = ["KVCache", "MLP", "MultiHeadAttention", "TransformerBlock"]
+
+
+class KVCache:
+    """Keys and values that attention layers already computed, kept between decoding steps.
+
+    * self-attention: the keys and values of every position seen so far; each step appends
+      those of its new positions, so a new token costs one attention row, O(T), instead of
+      re-running the whole prefix, O(T²);
+    * cross-attention: those of the encoder output (the *memory*), computed at the first
+      step and reused by every later one.
+
+    Each attention module keeps its own entry (keyed by the module), (B, H, T, D) tensors.
+    Start a new ``KVCache()`` for every new sequence.
+    """
+
+    def __init__(self) -> None:
+        self._self: dict[int, tuple[Tensor, Tensor]] = {}
+        self._cross: dict[int, tuple[Tensor, Tensor]] = {}
+
+    @property
+    def length(self) -> int:
+        """The number of positions the self-attention layers have seen (0 when empty)."""
+        return max((k.shape[2] for k, _ in self._self.values()), default=0)
+
+    def append(self, layer: Module, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Add the new positions' keys and values of ``layer``; return all of them so far."""
+        if id(layer) in self._self:
+            old_k, old_v = self._self[id(layer)]
+            k, v = concat([old_k, k], dim=2), concat([old_v, v], dim=2)
+        self._self[id(layer)] = (k, v)
+        return k, v
+
+    def memory(self, layer: Module) -> tuple[Tensor, Tensor] | None:
+        """The cross-attention keys and values ``layer`` stored, or None at the first step."""
+        return self._cross.get(id(layer))
+
+    def store_memory(self, layer: Module, k: Tensor, v: Tensor) -> None:
+        self._cross[id(layer)] = (k, v)
 
 
 class MultiHeadAttention(Module):
@@ -30,22 +76,30 @@ class MultiHeadAttention(Module):
     Args:
         embed_dim: C, the width of queries and of the output.
         num_heads: h; each head works in C/h dimensions.
-        dropout: dropout on the attention probabilities (training mode only).
-        bias: whether the four projections have biases.
-        causal: position i attends only to positions ≤ i (a decoder, as in GPT).
+        dropout: dropout on the attention probabilities and on the output (training only).
+        bias: whether the projections have biases.
+        causal: position i attends only to positions ≤ i (a decoder's self-attention).
         kdim, vdim: widths of key and value inputs for cross-attention (default C).
 
-    ``forward(query, key=None, value=None, attn_mask=None, need_weights=False)``:
-    query (B, Tq, C); key (B, Tk, kdim) and value (B, Tk, vdim), both defaulting to
-    ``query`` (self-attention). Returns (B, Tq, C), or ``(output, weights)`` when
-    ``need_weights`` (weights (B, Tq, Tk) averaged over heads, or (B, h, Tq, Tk) with
-    ``average_attn_weights=False``; for inspection, without dropout or gradient).
+    Parameters: ``c_attn`` (C → 3C: the query, key and value projections side by side) and
+    ``c_proj`` (C → C, W_O). With kdim or vdim ≠ C the key and value projections cannot be
+    packed with the query's: then ``q_proj``, ``k_proj``, ``v_proj`` replace ``c_attn``.
 
-    Differences from ``torch.nn.MultiheadAttention``: batch-first only; the output is not
-    a tuple unless weights are requested; a **bool** ``attn_mask`` means True = *may
-    attend*, as in ``F.scaled_dot_product_attention`` (torch's module uses the opposite);
-    a float mask is added to the scores. Masks broadcast to (B, h, Tq, Tk), e.g. (Tq, Tk)
-    or (B, 1, 1, Tk) for key padding.
+    ``forward(query, key=None, value=None, attn_mask=None, need_weights=False,
+    average_attn_weights=True, cache=None)``: query (B, Tq, C). Without ``key`` this is
+    self-attention; with ``key`` (B, Tk, kdim) and ``value`` (B, Tk, vdim, default ``key``)
+    it is cross-attention (the queries come from ``query``, keys and values from ``key``).
+    Returns (B, Tq, C), or ``(output, weights)`` when ``need_weights`` (weights (B, Tq, Tk)
+    averaged over heads, or (B, h, Tq, Tk) with ``average_attn_weights=False``; for
+    inspection, without dropout or gradient). ``cache`` (a :class:`KVCache`): self-attention
+    appends its new keys and values to it; cross-attention computes its keys and values once
+    and reuses them.
+
+    Differences from ``torch.nn.MultiheadAttention``: batch-first only; the output is not a
+    tuple unless weights are requested; a **bool** ``attn_mask`` means True = *may attend*,
+    as in ``F.scaled_dot_product_attention`` (torch's module uses the opposite); a float mask
+    is added to the scores. Masks broadcast to (B, h, Tq, Tk), e.g. (Tq, Tk), or (B, 1, 1, Tk)
+    for key padding.
     """
 
     def __init__(
@@ -70,18 +124,38 @@ class MultiHeadAttention(Module):
         self.head_dim = embed_dim // num_heads
         self.kdim = kdim if kdim is not None else embed_dim
         self.vdim = vdim if vdim is not None else embed_dim
-        self.dropout = F._check_p("MultiHeadAttention", dropout, "dropout")
+        self.dropout = check_probability("MultiHeadAttention", dropout, "dropout")
         self.causal = bool(causal)
         kw = dict(bias=bias, dtype=dtype, device=device)
-        self.q_proj = Linear(embed_dim, embed_dim, **kw)
-        self.k_proj = Linear(self.kdim, embed_dim, **kw)
-        self.v_proj = Linear(self.vdim, embed_dim, **kw)
-        self.out_proj = Linear(embed_dim, embed_dim, **kw)
+        self.packed = self.kdim == embed_dim and self.vdim == embed_dim
+        if self.packed:
+            self.c_attn = Linear(embed_dim, 3 * embed_dim, **kw)
+        else:
+            self.q_proj = Linear(embed_dim, embed_dim, **kw)
+            self.k_proj = Linear(self.kdim, embed_dim, **kw)
+            self.v_proj = Linear(self.vdim, embed_dim, **kw)
+        self.c_proj = Linear(embed_dim, embed_dim, **kw)
+        self.resid_dropout = Dropout(dropout)
 
     def _split_heads(self, x: Tensor) -> Tensor:
         """(B, T, C) → (B, h, T, C/h): each head sees its own slice of the features."""
         b, t, _ = x.shape
         return x.reshape(b, t, self.num_heads, self.head_dim).transpose(1, 2)
+
+    def _project(self, x: Tensor, part: int) -> Tensor:
+        """The query (part 0), key (1) or value (2) projection of x, split into heads."""
+        if not self.packed:
+            return self._split_heads((self.q_proj, self.k_proj, self.v_proj)[part](x))
+        c = self.embed_dim
+        rows = slice(part * c, (part + 1) * c)  # this part's rows of the packed W and b
+        bias = self.c_attn.bias[rows] if self.c_attn.bias is not None else None
+        return self._split_heads(F.linear(x, self.c_attn.weight[rows], bias))
+
+    def _self_attention_qkv(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        if not self.packed:
+            return self._project(x, 0), self._project(x, 1), self._project(x, 2)
+        q, k, v = self.c_attn(x).split(self.embed_dim, dim=2)
+        return self._split_heads(q), self._split_heads(k), self._split_heads(v)
 
     def forward(
         self,
@@ -91,24 +165,48 @@ class MultiHeadAttention(Module):
         attn_mask: Any = None,
         need_weights: bool = False,
         average_attn_weights: bool = True,
+        cache: KVCache | None = None,
     ) -> Tensor | tuple[Tensor, Tensor]:
-        key = query if key is None else key
-        value = key if value is None else value
-        if query.ndim != 3 or key.ndim != 3 or value.ndim != 3:
-            raise TinyLMError(
-                f"MultiHeadAttention: expected batch-first (B, T, C) inputs, got query "
-                f"{query.shape}, key {key.shape}, value {value.shape}"
-            )
+        cross = key is not None
+        value = value if value is not None else key
+        for name, t in (("query", query), ("key", key), ("value", value)):
+            if t is not None and t.ndim != 3:
+                raise TinyLMError(
+                    f"MultiHeadAttention: expected batch-first (B, T, C) inputs, got {name} "
+                    f"of shape {t.shape}"
+                )
         b, tq, _ = query.shape
-        q = self._split_heads(self.q_proj(query))
-        k = self._split_heads(self.k_proj(key))
-        v = self._split_heads(self.v_proj(value))
-        mask, is_causal = attn_mask, self.causal
-        if self.causal and attn_mask is not None:
-            mask, is_causal = _and_causal(attn_mask, tq, key.shape[1], q), False
         p = self.dropout if self.training else 0.0
+        plain = attn_mask is None and p == 0.0 and not need_weights and cache is None
+        if not cross and self.packed and plain:
+            # training and scoring: one op reads the heads inside the packed projection in
+            # place; the same numbers as the general path below, without its layout copies
+            y = F.packed_self_attention(self.c_attn(query), self.num_heads, is_causal=self.causal)
+            return self.resid_dropout(self.c_proj(y))
+
+        offset = 0  # how many positions the cache held before this step's queries
+        if cross:
+            q = self._project(query, 0)
+            kv = cache.memory(self) if cache is not None else None
+            if kv is None:
+                kv = (self._project(key, 1), self._project(value, 2))
+                if cache is not None:
+                    cache.store_memory(self, *kv)
+            k, v = kv
+        else:
+            q, k, v = self._self_attention_qkv(query)
+            if cache is not None:
+                offset = k.shape[2]
+                k, v = cache.append(self, k, v)
+                offset = k.shape[2] - offset
+        mask, is_causal = attn_mask, self.causal and not cross
+        if is_causal and offset:  # after `offset` cached positions, query i is position offset+i
+            if tq > 1:  # it sees keys j ≤ offset + i (a lone newest query sees them all)
+                keep = F.causal_mask(tq, k.shape[2], array_module(q.data), offset)
+                mask = _and_mask(mask, keep, q)
+            is_causal = False
         out = F.scaled_dot_product_attention(q, k, v, mask, dropout_p=p, is_causal=is_causal)
-        out = self.out_proj(out.transpose(1, 2).reshape(b, tq, self.embed_dim))
+        out = self.resid_dropout(self.c_proj(out.transpose(1, 2).reshape(b, tq, self.embed_dim)))
         if not need_weights:
             return out
         weights = F.attention_weights(q, k, mask, is_causal)
@@ -118,23 +216,27 @@ class MultiHeadAttention(Module):
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, causal={self.causal}"
 
 
-def _and_causal(attn_mask: Any, tq: int, tk: int, like: Tensor) -> Any:
-    """Combine a user mask with the causal rule (bool: both must allow; float: −inf added)."""
-    xp = like._xp
-    causal = F._causal_keep(xp, tq, tk)
-    raw = attn_mask.data if isinstance(attn_mask, Tensor) else xp.asarray(attn_mask)
+def _and_mask(attn_mask: Any, keep: Any, like: Tensor) -> Any:
+    """A user's mask combined with a bool keep-array (bool: both must allow; float: −inf
+    added where ``keep`` is False)."""
+    if attn_mask is None:
+        return keep
+    raw = attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask
+    xp = array_module(like.data)
+    raw = xp.asarray(raw)
     if raw.dtype == bool:
-        return causal & raw
-    blocked = xp.where(causal, 0.0, -xp.inf).astype(like.dtype)
+        return keep & raw
+    blocked = xp.where(keep, 0.0, -xp.inf).astype(like.dtype)
     if isinstance(attn_mask, Tensor):
-        return attn_mask.to(like.dtype) + Tensor._wrap(blocked)
+        return attn_mask.to(like.dtype) + Tensor(blocked)
     return raw.astype(like.dtype) + blocked
 
 
 class MLP(Module):
-    """The position-wise feed-forward network: c_proj(GELU(c_fc(x))), then dropout.
+    """The position-wise feed-forward network: c_proj(act(c_fc(x))), then dropout.
 
-    Widths: C → mlp_ratio·C → C (GPT-2 uses 4), applied to every position independently.
+    Widths: C → hidden → C (GPT-2: hidden = 4C), applied to every position independently.
+    ``activation`` defaults to GPT-2's tanh form of GELU (``nn.GELU(approximate="tanh")``).
     """
 
     def __init__(
@@ -143,32 +245,41 @@ class MLP(Module):
         hidden: int,
         dropout: float = 0.0,
         bias: bool = True,
+        activation: Module | None = None,
         dtype: Any = None,
         device: Any = None,
     ) -> None:
         super().__init__()
         self.c_fc = Linear(n_embd, hidden, bias=bias, dtype=dtype, device=device)
-        self.gelu = GELU(approximate="tanh")  # GPT-2's form, and the faster kernel
+        self.act = activation if activation is not None else GELU(approximate="tanh")
         self.c_proj = Linear(hidden, n_embd, bias=bias, dtype=dtype, device=device)
         self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+        return self.dropout(self.c_proj(self.act(self.c_fc(x))))
 
 
 class TransformerBlock(Module):
     """A pre-norm transformer block (GPT-2's):
 
-        x = x + dropout(attn(ln_1(x)))
+        x = x + attn(ln_1(x))
+        x = x + cross_attn(ln_cross(x), memory)    (with cross_attention=True)
         x = x + mlp(ln_2(x))
 
-    Normalising *before* each sub-layer keeps the residual path x an untouched sum, which
-    makes deep stacks train stably without learning-rate warm-up tricks.
+    Normalising *before* each sub-layer leaves the residual path x a plain sum, which lets
+    deep stacks train without the learning-rate warm-up tricks post-norm needs.
 
     Args:
         n_embd: C. n_head: number of heads. dropout: on attention probabilities and on
-        both residual branches. bias: in Linear and LayerNorm layers. causal: decoder
-        masking. mlp_ratio: hidden width of the MLP as a multiple of C.
+        every residual branch. bias: in Linear and LayerNorm layers. causal: decoder
+        masking of the self-attention. mlp_ratio: the MLP's hidden width as a multiple of C.
+        cross_attention: add a cross-attention sub-layer (the decoder of an
+        encoder-decoder). activation: the MLP's (default GELU, tanh form).
+
+    ``forward(x, attn_mask=None, memory=None, memory_mask=None, cache=None)``: x (B, T, C);
+    ``attn_mask`` for the self-attention; ``memory`` (B, S, C), the encoder output, and its
+    ``memory_mask`` (e.g. (B, 1, 1, S) for padding) for the cross-attention; ``cache`` a
+    :class:`KVCache` for step-by-step decoding.
     """
 
     def __init__(
@@ -179,6 +290,8 @@ class TransformerBlock(Module):
         bias: bool = True,
         causal: bool = True,
         mlp_ratio: int = 4,
+        cross_attention: bool = False,
+        activation: Module | None = None,
         dtype: Any = None,
         device: Any = None,
     ) -> None:
@@ -186,10 +299,28 @@ class TransformerBlock(Module):
         kw = dict(dtype=dtype, device=device)
         self.ln_1 = LayerNorm(n_embd, bias=bias, **kw)
         self.attn = MultiHeadAttention(n_embd, n_head, dropout, bias=bias, causal=causal, **kw)
-        self.resid_dropout = Dropout(dropout)
+        self.cross_attention = bool(cross_attention)
+        if self.cross_attention:
+            self.ln_cross = LayerNorm(n_embd, bias=bias, **kw)
+            self.cross_attn = MultiHeadAttention(n_embd, n_head, dropout, bias=bias, **kw)
         self.ln_2 = LayerNorm(n_embd, bias=bias, **kw)
-        self.mlp = MLP(n_embd, mlp_ratio * n_embd, dropout, bias=bias, **kw)
+        self.mlp = MLP(n_embd, mlp_ratio * n_embd, dropout, bias, activation, **kw)
 
-    def forward(self, x: Tensor, attn_mask: Any = None) -> Tensor:
-        x = x + self.resid_dropout(self.attn(self.ln_1(x), attn_mask=attn_mask))
+    def forward(
+        self,
+        x: Tensor,
+        attn_mask: Any = None,
+        memory: Tensor | None = None,
+        memory_mask: Any = None,
+        cache: KVCache | None = None,
+    ) -> Tensor:
+        if self.cross_attention and memory is None:
+            raise TinyLMError("TransformerBlock: a cross-attention block needs memory=")
+        if memory is not None and not self.cross_attention:
+            raise TinyLMError(
+                "TransformerBlock: memory= was given to a block built without cross_attention"
+            )
+        x = x + self.attn(self.ln_1(x), attn_mask=attn_mask, cache=cache)
+        if self.cross_attention:
+            x = x + self.cross_attn(self.ln_cross(x), memory, attn_mask=memory_mask, cache=cache)
         return x + self.mlp(self.ln_2(x))

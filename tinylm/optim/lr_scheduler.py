@@ -14,7 +14,14 @@ from typing import Any
 from tinylm.autograd import TinyLMError
 from tinylm.optim.optimizer import Optimizer
 
-__all__ = ["CosineAnnealingLR", "LRScheduler", "LambdaLR", "StepLR", "WarmupCosineLR"]
+__all__ = [
+    "CosineAnnealingLR",
+    "LRScheduler",
+    "LambdaLR",
+    "StepLR",
+    "WarmupCosineLR",
+    "warmup_cosine_lr",
+]
 
 
 class LRScheduler:
@@ -120,15 +127,33 @@ class CosineAnnealingLR(LRScheduler):
         return self.eta_min + (base_lr - self.eta_min) * cosine
 
 
-class WarmupCosineLR(LRScheduler):
-    """nanoGPT's schedule: linear warm-up, cosine decay to ``min_lr``, then constant.
+def warmup_cosine_lr(
+    step: int, base_lr: float, warmup_steps: int, max_steps: int, min_lr: float
+) -> float:
+    """nanoGPT's learning rate at ``step``: linear warm-up, cosine decay to ``min_lr``, then
+    constant (the formula of :class:`WarmupCosineLR`, for code that sets ``lr`` itself).
 
         step < W:        lr = base_lr · (step + 1) / (W + 1)
-        W ≤ step ≤ S:    lr = min_lr + (base_lr − min_lr) · ½ (1 + cos(π (step − W)/(S − W)))
-        step > S:        lr = min_lr
-    with W = ``warmup_steps`` and S = ``max_steps``. Warm-up keeps the first updates small
-    while Adam's second-moment estimates are still noisy. ``min_lr`` is absolute (the same
-    floor for every group); nanoGPT uses min_lr = base_lr / 10.
+        W ≤ step < S:    lr = min_lr + (base_lr − min_lr) · ½ (1 + cos(π (step − W)/(S − W)))
+        step ≥ S:        lr = min_lr
+    with W = ``warmup_steps`` and S = ``max_steps`` (at step = S the cosine has reached
+    min_lr). When S ≤ W there is no decay: warm-up, then min_lr.
+    """
+    if step < warmup_steps:
+        return base_lr * (step + 1) / (warmup_steps + 1)
+    if step >= max_steps:
+        return min_lr
+    ratio = (step - warmup_steps) / (max_steps - warmup_steps)
+    return min_lr + (base_lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * ratio))
+
+
+class WarmupCosineLR(LRScheduler):
+    """nanoGPT's schedule: linear warm-up, cosine decay to ``min_lr``, then constant; see
+    :func:`warmup_cosine_lr` for the formula.
+
+    Warm-up keeps the first updates small while Adam's second-moment estimates are still
+    noisy. ``min_lr`` is absolute (the same floor for every group); nanoGPT uses
+    min_lr = base_lr / 10.
     """
 
     def __init__(
@@ -139,22 +164,14 @@ class WarmupCosineLR(LRScheduler):
         min_lr: float = 0.0,
         last_epoch: int = -1,
     ) -> None:
-        if warmup_steps < 0 or max_steps <= warmup_steps:
+        if warmup_steps < 0 or max_steps < 0:
             raise TinyLMError(
-                f"WarmupCosineLR: need 0 ≤ warmup_steps < max_steps, got warmup_steps="
+                f"WarmupCosineLR: need warmup_steps ≥ 0 and max_steps ≥ 0, got warmup_steps="
                 f"{warmup_steps}, max_steps={max_steps}"
             )
-        self.warmup_steps, self.max_steps, self.min_lr = (
-            int(warmup_steps),
-            int(max_steps),
-            float(min_lr),
-        )
+        self.warmup_steps, self.max_steps = int(warmup_steps), int(max_steps)
+        self.min_lr = float(min_lr)
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, step: int, base_lr: float) -> float:
-        if step < self.warmup_steps:
-            return base_lr * (step + 1) / (self.warmup_steps + 1)
-        if step > self.max_steps:
-            return self.min_lr
-        ratio = (step - self.warmup_steps) / (self.max_steps - self.warmup_steps)
-        return self.min_lr + (base_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * ratio))
+        return warmup_cosine_lr(step, base_lr, self.warmup_steps, self.max_steps, self.min_lr)

@@ -1,0 +1,63 @@
+"""The functions of neural networks (``import tinylm.nn.functional as F``).
+
+Each function is derived by hand. Where the composed backward (what autograd would build
+from ``exp``, ``sum``, ``log`` …) is slower or less stable than the gradient written out on
+paper, the function is its own :class:`~tinylm.autograd.Function`, defined right above its
+public wrapper with the derivation in its docstring. One file per family:
+
+* :mod:`~tinylm.nn.functional.activations` — ``relu``, ``softmax``, ``log_softmax``, ``gelu``
+* :mod:`~tinylm.nn.functional.linear` — ``linear``, ``embedding``
+* :mod:`~tinylm.nn.functional.dropout` — ``dropout``
+* :mod:`~tinylm.nn.functional.normalization` — ``layer_norm``
+* :mod:`~tinylm.nn.functional.losses` — ``cross_entropy``, ``nll_loss``, the binary
+  cross-entropies, ``mse_loss``
+* :mod:`~tinylm.nn.functional.attention` — ``scaled_dot_product_attention``,
+  ``packed_self_attention``, ``attention_weights``, ``causal_mask``
+
+The heavy ones (``softmax``, ``layer_norm``, ``gelu``, ``cross_entropy``, attention without
+a mask) call the kernel registry (:mod:`tinylm.kernels`), which hands out the Numba kernel on
+the CPU, the CUDA kernel on a GPU, or the plain numpy version in ``kernels/reference.py``;
+each of their docstrings names the reference function it matches.
+
+Shapes: ``N`` rows (a batch, or batch × time flattened), ``C`` classes or channels,
+``B`` batch, ``H`` heads, ``T`` time steps, ``D`` head size.
+"""
+
+from tinylm.nn.functional.activations import GELU_FORMS, gelu, log_softmax, relu, softmax
+from tinylm.nn.functional.attention import (
+    attention_weights,
+    causal_mask,
+    packed_self_attention,
+    scaled_dot_product_attention,
+)
+from tinylm.nn.functional.dropout import dropout
+from tinylm.nn.functional.linear import embedding, linear
+from tinylm.nn.functional.losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    mse_loss,
+    nll_loss,
+)
+from tinylm.nn.functional.normalization import layer_norm
+
+__all__ = [
+    "GELU_FORMS",
+    "attention_weights",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "causal_mask",
+    "cross_entropy",
+    "dropout",
+    "embedding",
+    "gelu",
+    "layer_norm",
+    "linear",
+    "log_softmax",
+    "mse_loss",
+    "nll_loss",
+    "packed_self_attention",
+    "relu",
+    "scaled_dot_product_attention",
+    "softmax",
+]

@@ -1,0 +1,46 @@
+"""What several files of ``tinylm.nn.functional`` share: the kernel lookup and argument checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinylm.autograd import TinyLMError
+from tinylm.device import device_of, device_type, to_device_array
+from tinylm.kernels import registry
+from tinylm.tensor import Tensor
+
+__all__ = ["as_array", "check_probability", "check_same_dtype", "kernel"]
+
+
+def kernel(name: str, x: Any) -> Any:
+    """The implementation of kernel ``name`` that the registry picks for array ``x``'s device:
+    Numba on the CPU, CUDA C on a GPU, or the numpy reference (``kernels/reference.py``)."""
+    return registry.lookup(name, device_type(x))
+
+
+def check_probability(op: str, p: Any, name: str = "p") -> float:
+    """``p`` as a float in [0, 1], or an error naming ``op`` and the argument."""
+    if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
+        raise TinyLMError(f"{op}: {name} must be a probability in [0, 1], got {p!r}")
+    return float(p)
+
+
+def check_same_dtype(op: str, **arrays: Any) -> None:
+    """All given arrays (or Tensors; None is skipped) have one dtype, or an error listing them."""
+    present = {k: a for k, a in arrays.items() if a is not None}
+    dtypes = {a.dtype for a in present.values()}
+    if len(dtypes) > 1:
+        listed = ", ".join(f"{k} {tuple(a.shape)} {a.dtype}" for k, a in present.items())
+        raise TinyLMError(f"{op}: all inputs must have the same dtype, got {listed}")
+
+
+def as_array(op: str, value: Any, like: Any, what: str) -> Any:
+    """A Tensor/array/list argument that gets no gradient, as an array on ``like``'s device."""
+    raw = value.data if isinstance(value, Tensor) else value
+    if not hasattr(raw, "shape"):
+        raw = np.asarray(raw)
+        if raw.dtype == object:
+            raise TinyLMError(f"{op}: could not turn {what} into an array")
+    return to_device_array(raw, device_of(like))

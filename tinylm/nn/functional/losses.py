@@ -1,0 +1,408 @@
+"""Losses: cross-entropy, negative log-likelihood, the binary cross-entropies, MSE.
+
+Each loss is a Function whose backward is the gradient derived on paper (e.g. the fused
+(softmax − onehot)/N of the cross-entropy), right above its public wrapper.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tinylm import ops
+from tinylm.autograd import Context, Function, TinyLMError
+from tinylm.device import array_module
+from tinylm.nn.functional.common import as_array, check_probability, check_same_dtype, kernel
+from tinylm.tensor import Tensor
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "mse_loss",
+    "nll_loss",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(op: str, reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise TinyLMError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _reduce(loss: Any, reduction: str) -> Any:
+    """Apply ``reduction`` to elementwise losses (always returns an array, never a scalar)."""
+    xp = array_module(loss)
+    if reduction == "mean":
+        return xp.asarray(loss.mean(), dtype=loss.dtype)
+    if reduction == "sum":
+        return xp.asarray(loss.sum(), dtype=loss.dtype)
+    return loss
+
+
+def _unreduce(g: Any, shape: tuple[int, ...], reduction: str) -> Any:
+    """dL/d(elementwise loss) from dL/d(reduced loss): 1/n each for a mean, 1 for a sum."""
+    if reduction == "none":
+        return g
+    xp = array_module(g)
+    if reduction == "mean":
+        g = g / max(math.prod(shape), 1)
+    return xp.broadcast_to(g, shape)
+
+
+def _class_targets(op: str, target: Any, logits: Any, ignore_index: int) -> Any:
+    """Check integer class targets (shape = logits.shape[:-1]); return them flat, int64."""
+    t = as_array(op, target, logits, "target")
+    xp = array_module(t)
+    if not xp.issubdtype(t.dtype, xp.integer):
+        raise TinyLMError(
+            f"{op}: target must hold integer class indices, got dtype {t.dtype} "
+            f"(shape {t.shape}); class probabilities are not supported"
+        )
+    if t.shape != logits.shape[:-1]:
+        raise TinyLMError(
+            f"{op}: target shape {t.shape} does not match input {logits.shape} {logits.dtype}; "
+            f"tinylm puts the class axis LAST, so target must have shape {logits.shape[:-1]}"
+        )
+    t = t.reshape(-1).astype(np.int64, copy=False)
+    n_classes = logits.shape[-1]
+    bad = ((t < 0) | (t >= n_classes)) & (t != ignore_index)
+    if bool(bad.any()):
+        value = int(t[xp.flatnonzero(bad)[0]])
+        raise TinyLMError(
+            f"{op}: target value {value} is out of range for {n_classes} classes "
+            f"(valid: 0 … {n_classes - 1}, or ignore_index={ignore_index})"
+        )
+    return t
+
+
+class _CrossEntropy(Function):
+    """Softmax cross-entropy of logits against integer targets, fused.
+
+    For row i with logits x_i (C,) and target t_i:
+        loss_i = −log softmax(x_i)[t_i] = lse_i − x_i[t_i],   lse_i = log Σ_j e^{x_ij}
+    and, for the mean over the N non-ignored rows, the famous fused gradient
+        dL/dx_i = (softmax(x_i) − onehot(t_i)) / N.
+    With label smoothing ε the target is (1 − ε)·onehot + ε/C, so
+        loss_i = (1 − ε)(lse_i − x_i[t_i]) + ε (lse_i − mean_j x_ij),
+        dL/dx_i = softmax(x_i) − (1 − ε) onehot(t_i) − ε/C   (per row, before reduction).
+    Only the (N,) vector lse is saved; softmax is recomputed from it in backward.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Context,
+        logits: Any,
+        *,
+        target: Any,
+        ignore_index: int,
+        reduction: str,
+        label_smoothing: float,
+    ) -> Any:
+        xp = array_module(logits)
+        x2 = logits.reshape(-1, logits.shape[-1])
+        loss, lse = kernel("cross_entropy_forward", x2)(x2, target, ignore_index)
+        valid = target != ignore_index
+        if label_smoothing:
+            eps = label_smoothing
+            smooth = xp.where(valid, lse - x2.mean(axis=-1), x2.dtype.type(0))
+            loss = (1 - eps) * loss + eps * smooth
+        n_valid = int(valid.sum())
+        ctx.save_for_backward(x2, lse)
+        ctx.meta = (logits.shape, target, ignore_index, reduction, label_smoothing, n_valid)
+        if reduction == "none":
+            return loss.reshape(logits.shape[:-1])
+        total = loss.sum()
+        if reduction == "mean":
+            # PyTorch's convention: 0 targets → NaN (0/0), rather than a silent 0
+            total = total / n_valid if n_valid else xp.nan
+        return xp.asarray(total, dtype=logits.dtype)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        x2, lse = ctx.saved_arrays
+        shape, target, ignore_index, reduction, eps, n_valid = ctx.meta
+        xp = array_module(g)
+        n = x2.shape[0]
+        if reduction == "none":
+            grad_rows = g.reshape(-1)
+        else:
+            scale = g / max(n_valid, 1) if reduction == "mean" else g
+            grad_rows = xp.broadcast_to(scale.astype(x2.dtype), (n,))
+        if not eps:
+            d = kernel("cross_entropy_backward", x2)(x2, target, lse, grad_rows, ignore_index)
+            return d.reshape(shape)
+        # label smoothing: the reference formula, written out in numpy/cupy
+        valid = target != ignore_index
+        d = xp.exp(x2 - lse[:, None])
+        d[xp.arange(n), xp.where(valid, target, 0)] -= x2.dtype.type(1 - eps) * valid
+        d -= x2.dtype.type(eps / x2.shape[1])
+        d *= xp.where(valid, grad_rows, x2.dtype.type(0))[:, None]
+        return d.reshape(shape)
+
+
+def cross_entropy(
+    input: Tensor,
+    target: Any,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Cross-entropy between logits and integer class targets (softmax + NLL, fused).
+
+    loss_i = −log softmax(x_i)[t_i] = log Σ_j e^{x_ij} − x_i[t_i], reduced over the rows.
+
+    Args:
+        input: logits (N, C), or (B, T, C) / any (..., C). **The class axis is the last
+            one** — what language models produce. (PyTorch expects (N, C, d1, …) with the
+            class axis second; ``torch_logits.movedim(1, -1)`` converts.)
+        target: integer class indices of shape ``input.shape[:-1]``.
+        ignore_index: targets equal to it contribute nothing (no loss, no gradient).
+        reduction: "mean" (over the non-ignored targets), "sum" or "none" (shape of target).
+        label_smoothing: ε in [0, 1]: the target distribution is (1 − ε)·onehot + ε/C.
+    """
+    _check_reduction("cross_entropy", reduction)
+    eps = check_probability("cross_entropy", label_smoothing, "label_smoothing")
+    if input.ndim < 1 or input.shape[-1] == 0:
+        raise TinyLMError(f"cross_entropy: input must be (..., C) logits, got {input.shape}")
+    t = _class_targets("cross_entropy", target, input.data, ignore_index)
+    return _CrossEntropy.apply(
+        input, target=t, ignore_index=ignore_index, reduction=reduction, label_smoothing=eps
+    )
+
+
+class _NLLLoss(Function):
+    """Negative log-likelihood of log-probabilities:  loss_i = −logp_i[t_i].
+
+    dL/dlogp_ij = −grad_i where j = t_i, else 0 (a scatter of −g into the target columns).
+    Shapes: logp (..., C), targets (...). Reduction as in cross_entropy.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, logp: Any, *, target: Any, ignore_index: int, reduction: str):
+        xp = array_module(logp)
+        x2 = logp.reshape(-1, logp.shape[-1])
+        valid = target != ignore_index
+        picked = x2[xp.arange(x2.shape[0]), xp.where(valid, target, 0)]
+        loss = xp.where(valid, -picked, x2.dtype.type(0))
+        n_valid = int(valid.sum())
+        ctx.meta = (logp.shape, target, valid, reduction, n_valid)
+        if reduction == "none":
+            return loss.reshape(logp.shape[:-1])
+        total = loss.sum()
+        if reduction == "mean":
+            total = total / n_valid if n_valid else xp.nan
+        return xp.asarray(total, dtype=logp.dtype)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        shape, target, valid, reduction, n_valid = ctx.meta
+        xp = array_module(g)
+        n = valid.shape[0]
+        if reduction == "none":
+            grad_rows = g.reshape(-1)
+        else:
+            grad_rows = xp.broadcast_to(g / max(n_valid, 1) if reduction == "mean" else g, (n,))
+        d = xp.zeros((n, shape[-1]), dtype=g.dtype)
+        d[xp.arange(n), xp.where(valid, target, 0)] = xp.where(valid, -grad_rows, 0)
+        return d.reshape(shape)
+
+
+def nll_loss(
+    input: Tensor, target: Any, ignore_index: int = -100, reduction: str = "mean"
+) -> Tensor:
+    """Negative log-likelihood: loss_i = −input_i[t_i] for log-probabilities ``input``.
+
+    ``cross_entropy(x, t) == nll_loss(log_softmax(x), t)``. Class axis last, as there.
+    """
+    _check_reduction("nll_loss", reduction)
+    if input.ndim < 1:
+        raise TinyLMError(f"nll_loss: input must be (..., C) log-probabilities, got {input.shape}")
+    t = _class_targets("nll_loss", target, input.data, ignore_index)
+    return _NLLLoss.apply(input, target=t, ignore_index=ignore_index, reduction=reduction)
+
+
+class _BinaryCrossEntropy(Function):
+    """loss = −w [y log p + (1 − y) log(1 − p)] for probabilities p ∈ [0, 1].
+
+    Each log is clamped at −100 (as PyTorch does) so p = 0 or 1 gives a large, finite loss.
+        dL/dp = w (p − y) / (p (1 − p))   (denominator kept ≥ 1e-12)
+        dL/dy = −w (log p − log(1 − p))
+    """
+
+    @staticmethod
+    def forward(ctx: Context, p: Any, y: Any, *, weight: Any, reduction: str) -> Any:
+        xp = array_module(p)
+        with np.errstate(divide="ignore"):
+            log_p = xp.maximum(xp.log(p), p.dtype.type(-100))
+            log_1mp = xp.maximum(xp.log1p(-p), p.dtype.type(-100))
+        loss = -(y * log_p + (1 - y) * log_1mp)
+        if weight is not None:
+            loss = loss * weight
+        ctx.save_for_backward(p, y)
+        ctx.meta = (log_p, log_1mp, weight, reduction, loss.shape)
+        return _reduce(loss, reduction)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
+        p, y = ctx.saved_arrays
+        log_p, log_1mp, weight, reduction, shape = ctx.meta
+        xp = array_module(p)
+        g = _unreduce(g, shape, reduction)
+        if weight is not None:
+            g = g * weight
+        gp = g * (p - y) / xp.maximum(p * (1 - p), p.dtype.type(1e-12))
+        gy = -g * (log_p - log_1mp) if ctx.needs_input_grad[1] else None
+        return gp, gy
+
+
+def _check_same_shape(op: str, a: Tensor, b: Tensor) -> None:
+    if a.shape != b.shape:
+        raise TinyLMError(
+            f"{op}: input {a.shape} {a.dtype} and target {b.shape} {b.dtype} must have the "
+            "same shape"
+        )
+
+
+def _float_target(op: str, target: Any, input: Tensor) -> Tensor:
+    if not isinstance(target, Tensor):
+        target = Tensor(as_array(op, target, input.data, "target"))
+    if not np.issubdtype(target.dtype, np.floating):
+        target = target.to(input.dtype)
+    _check_same_shape(op, input, target)
+    check_same_dtype(op, input=input.data, target=target.data)
+    return target
+
+
+def binary_cross_entropy(
+    input: Tensor, target: Any, weight: Any = None, reduction: str = "mean"
+) -> Tensor:
+    """Binary cross-entropy of probabilities ``input`` ∈ [0, 1] against ``target`` ∈ [0, 1].
+
+    loss = −w [y log p + (1 − y) log(1 − p)]. Prefer :func:`binary_cross_entropy_with_logits`
+    on raw scores: it never computes σ(x) and then the log of a rounded-off 0 or 1.
+    """
+    _check_reduction("binary_cross_entropy", reduction)
+    target = _float_target("binary_cross_entropy", target, input)
+    xp = input._xp
+    if input.size and (bool((input.data < 0).any()) or bool((input.data > 1).any())):
+        raise TinyLMError(
+            f"binary_cross_entropy: input must be probabilities in [0, 1] (shape {input.shape}, "
+            f"min {float(xp.min(input.data))}, max {float(xp.max(input.data))}); "
+            "for raw scores use binary_cross_entropy_with_logits"
+        )
+    w = None if weight is None else as_array("bce", weight, input.data, "weight")
+    return _BinaryCrossEntropy.apply(input, target, weight=w, reduction=reduction)
+
+
+class _BinaryCrossEntropyWithLogits(Function):
+    """Binary cross-entropy on logits x, stable for any |x|.
+
+        loss = max(x, 0) − x y + log(1 + e^{−|x|})
+    equals −[y log σ(x) + (1 − y) log(1 − σ(x))], but e^{−|x|} ≤ 1 never overflows and
+    log(1 + ·) of it never sees a 0. The fused gradient is simply
+        dL/dx = σ(x) − y,        dL/dy = −x.
+    With a positive-class weight q (``pos_weight``), loss = (1 − y) x + (1 + (q − 1) y)·sp
+    with sp = log(1 + e^{−x}) = log(1 + e^{−|x|}) + max(−x, 0), and
+        dL/dx = (1 − y) − (1 + (q − 1) y)(1 − σ(x)),  dL/dy = −x + (q − 1) sp,  dL/dq = y sp.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, y: Any, *pos_weight: Any, weight: Any, reduction: str):
+        xp = array_module(x)
+        softplus_neg = xp.log1p(xp.exp(-xp.abs(x)))  # log(1 + e^{−|x|}) ∈ (0, log 2]
+        if pos_weight:
+            (q,) = pos_weight
+            sp = softplus_neg + xp.maximum(-x, 0)  # log(1 + e^{−x})
+            loss = (1 - y) * x + (1 + (q - 1) * y) * sp
+            ctx.save_for_backward(x, y, q, sp)
+        else:
+            loss = xp.maximum(x, 0) - x * y + softplus_neg
+            ctx.save_for_backward(x, y)
+        if weight is not None:
+            loss = loss * weight
+        ctx.meta = (weight, reduction, loss.shape)
+        return _reduce(loss, reduction)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple[Any, ...]:
+        weight, reduction, shape = ctx.meta
+        g = _unreduce(g, shape, reduction)
+        if weight is not None:
+            g = g * weight
+        saved = ctx.saved_arrays
+        x, y = saved[0], saved[1]
+        sig = ops.sigmoid_array(x)
+        if len(saved) == 2:
+            return g * (sig - y), (-g * x if ctx.needs_input_grad[1] else None)
+        q, sp = saved[2], saved[3]
+        gx = g * ((1 - y) - (1 + (q - 1) * y) * (1 - sig))
+        gy = g * (-x + (q - 1) * sp) if ctx.needs_input_grad[1] else None
+        gq = g * y * sp if ctx.needs_input_grad[2] else None
+        return gx, gy, gq
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Any,
+    weight: Any = None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
+    """Binary cross-entropy on logits: max(x, 0) − x y + log(1 + e^{−|x|}), reduced.
+
+    Args:
+        input: logits x, any shape. target: y ∈ [0, 1], same shape.
+        weight: optional per-element rescaling (broadcast), no gradient.
+        pos_weight: optional weight q of positive examples, broadcast against the last
+            axis (one per class), as in PyTorch; it receives a gradient.
+    """
+    _check_reduction("binary_cross_entropy_with_logits", reduction)
+    target = _float_target("binary_cross_entropy_with_logits", target, input)
+    w = None if weight is None else as_array("bce", weight, input.data, "weight")
+    fn = _BinaryCrossEntropyWithLogits
+    if pos_weight is None:
+        return fn.apply(input, target, weight=w, reduction=reduction)
+    if not isinstance(pos_weight, Tensor):
+        pos_weight = Tensor(as_array("bce", pos_weight, input.data, "pos_weight"))
+    pos_weight = pos_weight.to(input.dtype)
+    return fn.apply(input, target, pos_weight, weight=w, reduction=reduction)
+
+
+class _MSELoss(Function):
+    """Mean squared error  L = (1/n) Σ (x − y)²;  dL/dx = 2 (x − y) / n,  dL/dy = −dL/dx."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, y: Any, *, reduction: str) -> Any:
+        diff = x - y
+        ctx.save_for_backward(diff)
+        ctx.meta = (reduction, diff.shape)
+        return _reduce(diff * diff, reduction)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
+        (diff,) = ctx.saved_arrays
+        reduction, shape = ctx.meta
+        gx = 2 * _unreduce(g, shape, reduction) * diff
+        return gx, (-gx if ctx.needs_input_grad[1] else None)
+
+
+def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean squared error, PyTorch's convention:  L = (1/n) Σ_i (ŷ_i − y_i)².
+
+    Its gradient is dL/dŷ_i = 2 (ŷ_i − y_i) / n.
+
+    The source document (001_9e37b42bf89a0dc3.txt, §4.2) writes the per-sample loss with a
+    ½ instead: ℓ = ½ (y − ŷ)², chosen so that the 2 from the square cancels and the
+    gradient is just dℓ/dŷ = ŷ − y. The two conventions differ only by a constant factor:
+        mse_loss(ŷ, y, reduction="sum") = 2 · Σ_i ½ (y_i − ŷ_i)²
+        mse_loss(ŷ, y)                   = (2/n) · Σ_i ½ (y_i − ŷ_i)²
+    so the minimiser is the same; only the effective learning rate changes (by 2/n).
+    ``reduction="sum"`` gives Σ (ŷ − y)², and "none" the elementwise (ŷ − y)².
+    """
+    _check_reduction("mse_loss", reduction)
+    target = _float_target("mse_loss", target, input)
+    return _MSELoss.apply(input, target, reduction=reduction)
