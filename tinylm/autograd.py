@@ -145,6 +145,11 @@ class TensorBase:
 
     __slots__ = ()
 
+    @classmethod
+    def _wrap(cls, array: Any, requires_grad: bool = False) -> Any:
+        """A new tensor around ``array`` (no copy); tinylm.Tensor implements it."""
+        raise NotImplementedError
+
 
 class Context:
     """Scratch space that ``forward`` fills for ``backward``.
@@ -184,7 +189,7 @@ class Node:
 
     @property
     def name(self) -> str:
-        return self.function.__name__.lstrip("_")  # a private Function class, e.g. _Linear
+        return self.function.__name__
 
     def __repr__(self) -> str:
         return f"<{self.name}Backward{' (freed)' if self.freed else ''}>"
@@ -248,6 +253,8 @@ class Function:
 
     @classmethod
     def op_name(cls) -> str:
+        """The name in error messages: the class name in lower case, without the leading
+        underscore of the private Functions of ``nn.functional`` (``_Linear`` → linear)."""
         return cls.__name__.lstrip("_").lower()
 
     @classmethod

@@ -19,7 +19,8 @@ from tinylm.autograd import TinyLMError
 from tinylm.device import Device, array_module, normalize_device, to_device_array
 from tinylm.dtypes import bool_, get_default_dtype, int64
 from tinylm.random import Generator, default_generator
-from tinylm.tensor import Tensor, as_operand, raw, shape_from_args
+from tinylm.tensor import Tensor
+from tinylm.tensor_math import as_operand, raw, shape_from_args
 
 __all__ = [
     "arange",

@@ -1,7 +1,6 @@
 """Train a GPT on a text file: the loop behind ``tinylm train``.
 
-The loop is the one of the source documents (000_e2c3793612ac7dd2.txt §3.2): prepare the
-data → embed tokens and positions → attention blocks → forward → loss → backpropagation →
+The loop is the one the course derives (lesson 09): prepare the data → embed tokens and positions → attention blocks → forward → loss → backpropagation →
 parameter update, repeated; plus what a real run needs: evaluation on held-out text, a
 learning-rate schedule, gradient clipping, checkpoints that can be resumed, a progress bar,
 and a loss curve.
@@ -279,10 +278,8 @@ def _train(cfg: TrainConfig, resume: bool, stop_at: int | None) -> dict[str, Any
         stop["requested"] = True
 
     previous_handler = signal.signal(signal.SIGINT, request_stop)
-    # Everything alive now (imported libraries, the model, the data) lives for the whole run.
-    # Python's cycle collector would walk all of it (~100 000 objects) in every full
-    # collection, which a training step triggers every few dozen steps: ~2 ms per step on
-    # average, measured. freeze() moves those objects out of its sight until the run ends.
+    # Everything alive now (libraries, model, data) lives for the whole run: freeze() keeps
+    # the cycle collector from walking it all again every few dozen steps.
     gc.freeze()
     t0 = time.perf_counter()
     timed_iters = 0

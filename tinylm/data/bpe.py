@@ -38,11 +38,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from tinylm.data._io import atomic_write_text, read_json_object
 from tinylm.data.errors import DataError
-from tinylm.data.tokenizer import _as_id_list
+from tinylm.data.files import as_id_list, atomic_write_text, read_json_object
 
-_BPE_TYPE = "tinylm.BPETokenizer"
+BPE_TYPE = "tinylm.BPETokenizer"  # the "type" field of a saved BPE tokenizer file
 _BPE_VERSION = 1
 
 #: How text is split into chunks before BPE. In order of preference, a chunk is:
@@ -214,7 +213,7 @@ class BPETokenizer:
 
     def token_bytes(self, token_id: int) -> bytes:
         """The bytes that token ``token_id`` stands for (handy to inspect what was learned)."""
-        return self._vocab[_as_id_list([token_id], self.vocab_size)[0]]
+        return self._vocab[as_id_list([token_id], self.vocab_size)[0]]
 
     def _encode_chunk(self, chunk: str) -> list[int]:
         """Apply the merges, lowest rank first, to one chunk's bytes."""
@@ -259,14 +258,14 @@ class BPETokenizer:
             ValueError: an id is outside ``[0, vocab_size)``.
         """
         vocab = self._vocab
-        data = b"".join(vocab[i] for i in _as_id_list(ids, len(vocab)))
+        data = b"".join(vocab[i] for i in as_id_list(ids, len(vocab)))
         return data.decode("utf-8", errors="replace")
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write merges and split pattern as JSON (atomically) and return the path."""
         obj = {
-            "type": _BPE_TYPE,
+            "type": BPE_TYPE,
             "version": _BPE_VERSION,
             "pattern": self.pattern,
             "merges": [list(m) for m in self.merges],
@@ -281,7 +280,7 @@ class BPETokenizer:
             DataError: missing file, not JSON, not a BPETokenizer file, unsupported version,
                 or corrupt merges/pattern.
         """
-        obj = read_json_object(path, _BPE_TYPE)
+        obj = read_json_object(path, BPE_TYPE)
         if obj.get("version") != _BPE_VERSION:
             raise DataError(
                 f"{path}: unsupported BPETokenizer file version {obj.get('version')!r} "

@@ -21,15 +21,13 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from tinylm.data._io import atomic_write_text, read_json_object
+from tinylm.data.bpe import BPE_TYPE, BPETokenizer
 from tinylm.data.errors import DataError
-
-if TYPE_CHECKING:
-    from tinylm.data.bpe import BPETokenizer
+from tinylm.data.files import as_id_list, atomic_write_text, read_json_object
 
 _CHAR_TYPE = "tinylm.CharTokenizer"
 _CHAR_VERSION = 1
@@ -55,24 +53,6 @@ class Tokenizer(Protocol):
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the tokenizer to a JSON file."""
         ...
-
-
-def _as_id_list(ids: Iterable[int] | np.ndarray, vocab_size: int) -> list[int]:
-    """Turn ``ids`` (list, tuple, or numpy integer array of any shape) into a flat list of ints.
-
-    Raises ValueError for non-integer arrays and for ids outside ``[0, vocab_size)``, naming
-    the first bad id, because a silent wrap-around (negative indexing!) would hide bugs.
-    """
-    if isinstance(ids, np.ndarray):
-        if ids.size and not np.issubdtype(ids.dtype, np.integer):
-            raise ValueError(f"token ids must be integers, got an array of dtype {ids.dtype}")
-        flat = ids.reshape(-1).tolist()  # tolist() gives Python ints, much faster than int(x)
-    else:
-        flat = [int(i) for i in ids]
-    for i in flat:
-        if not 0 <= i < vocab_size:
-            raise ValueError(f"token id {i} is out of range for a vocabulary of {vocab_size}")
-    return flat
 
 
 class CharTokenizer:
@@ -137,7 +117,7 @@ class CharTokenizer:
             ValueError: an id is outside ``[0, vocab_size)``.
         """
         chars = self.chars
-        return "".join(chars[i] for i in _as_id_list(ids, len(chars)))
+        return "".join(chars[i] for i in as_id_list(ids, len(chars)))
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the vocabulary as JSON (atomically) and return the path."""
@@ -182,16 +162,13 @@ def load_tokenizer(path: str | os.PathLike[str]) -> CharTokenizer | BPETokenizer
     Raises:
         DataError: missing file, not JSON, or not a tinylm tokenizer file.
     """
-    # Imported here because bpe.py imports helpers from this module.
-    from tinylm.data.bpe import _BPE_TYPE, BPETokenizer
-
     obj = read_json_object(path, expected_type=None)
     kind = obj.get("type")
     if kind == _CHAR_TYPE:
         return CharTokenizer.load(path)
-    if kind == _BPE_TYPE:
+    if kind == BPE_TYPE:
         return BPETokenizer.load(path)
     raise DataError(
         f"{path}: not a tinylm tokenizer file (its 'type' field is {kind!r}, "
-        f"expected {_CHAR_TYPE!r} or {_BPE_TYPE!r})"
+        f"expected {_CHAR_TYPE!r} or {BPE_TYPE!r})"
     )

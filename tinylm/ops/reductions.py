@@ -157,7 +157,8 @@ class Softmax(_RowwiseKernelOp):
     Subtracting the maximum changes nothing mathematically (it cancels between numerator
     and denominator) but keeps every exponent ≤ 0, so nothing overflows.
     Backward: dL/dx_i = p_i (g_i - Σ_j g_j p_j).
-    The readable version of both is ``kernels/reference.py`` (softmax_forward/backward).
+    Readable: ``kernels/reference.py: softmax_forward/backward``; fast:
+    ``kernels/numba/rowwise.py`` (CPU), ``kernels/cuda/softmax.cu`` (GPU).
     """
 
     kernel = "softmax"
@@ -167,7 +168,8 @@ class LogSoftmax(_RowwiseKernelOp):
     """log p_i = x_i - m - log Σ_j e^{x_j - m} (log-sum-exp, never log of 0).
 
     Backward: dL/dx_i = g_i - p_i Σ_j g_j, with p = exp(log p).
-    The readable version of both is ``kernels/reference.py`` (log_softmax_forward/backward).
+    Readable: ``kernels/reference.py: log_softmax_forward/backward``; fast:
+    ``kernels/numba/rowwise.py`` (CPU), ``kernels/cuda/softmax.cu`` (GPU).
     """
 
     kernel = "log_softmax"

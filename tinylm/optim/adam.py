@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from tinylm.autograd import TinyLMError
-from tinylm.device import array_module
+from tinylm.device import array_module, device_type
 from tinylm.kernels import registry
 from tinylm.optim.optimizer import Optimizer
 from tinylm.tensor import Tensor
@@ -24,7 +24,12 @@ class Adam(Optimizer):
         m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)    (bias correction: m, v start at 0)
         θ ← θ − η m̂ / (√v̂ + ε)
     Each coordinate moves by about η in the direction of its average gradient, whatever
-    the gradient's scale. The update runs in the registry's fused ``adam_update`` kernel.
+    the gradient's scale.
+
+    ``step()`` (from :class:`~tinylm.optim.Optimizer`) calls :meth:`_update` for each
+    parameter, which runs the registry's fused ``adam_update``: readable in
+    ``kernels/reference.py: adam_update``; fast in ``kernels/numba/optimizers.py`` (CPU) and
+    ``kernels/cuda/adam.cu`` (GPU).
     """
 
     decoupled = False
@@ -57,7 +62,7 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = xp.zeros_like(p.data)
         state["step"] += 1
         beta1, beta2 = group["betas"]
-        adam_update = registry.lookup("adam_update", "cpu" if xp.__name__ == "numpy" else "cuda")
+        adam_update = registry.lookup("adam_update", device_type(p.data))
         adam_update(
             p.data,  # updated in place, with exp_avg and exp_avg_sq
             xp.ascontiguousarray(grad),
@@ -79,7 +84,8 @@ class AdamW(Adam):
     Instead of adding λθ to the gradient (where Adam's normalisation would shrink it for
     coordinates with large gradients), the weights decay directly before the Adam step:
         θ ← θ (1 − η λ),   then the Adam update with the raw gradient g.
-    Default λ = 0.01, as in PyTorch.
+    Default λ = 0.01, as in PyTorch. The same kernel as :class:`Adam` (``decoupled=True``):
+    readable in ``kernels/reference.py: adam_update``.
     """
 
     decoupled = True

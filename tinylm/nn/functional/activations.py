@@ -29,7 +29,7 @@ def softmax(input: Tensor, dim: int = -1, dtype: Any = None) -> Tensor:
 
     Subtracting m keeps every exponent ≤ 0 (no overflow) and cancels in the ratio.
     ``dtype`` converts the input first (as in PyTorch). Backward:
-    dL/dx_i = p_i (g_i − Σ_j g_j p_j).
+    dL/dx_i = p_i (g_i − Σ_j g_j p_j). The op is :class:`tinylm.ops.Softmax`.
     """
     if dtype is not None:
         input = input.to(dtype)
@@ -40,7 +40,8 @@ def log_softmax(input: Tensor, dim: int = -1, dtype: Any = None) -> Tensor:
     """log softmax(x)_i = x_i − m − log Σ_j e^{x_j − m} (the log-sum-exp trick).
 
     Unlike ``log(softmax(x))`` this never takes the log of an underflowed 0, so it stays
-    finite for logits of any size. Backward: dL/dx_i = g_i − p_i Σ_j g_j.
+    finite for logits of any size. Backward: dL/dx_i = g_i − p_i Σ_j g_j. The op is
+    :class:`tinylm.ops.LogSoftmax`.
     """
     if dtype is not None:
         input = input.to(dtype)
@@ -55,6 +56,10 @@ class _GELU(Function):
     tanh (``approximate="tanh"``), with u = √(2/π) (x + 0.044715 x³):
         y = ½ x (1 + tanh u),
         dy/dx = ½ (1 + tanh u) + ½ x (1 − tanh² u) √(2/π) (1 + 3·0.044715 x²).
+
+    Readable: ``kernels/reference.py: gelu_exact_forward/backward`` and
+    ``gelu_forward/backward`` (tanh); fast: ``kernels/numba/elementwise.py`` (CPU),
+    ``kernels/cuda/gelu.cu`` (GPU).
     """
 
     @staticmethod

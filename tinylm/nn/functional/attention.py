@@ -110,7 +110,13 @@ class _FusedAttention(Function):
     """The same attention without a mask (optionally causal) and without dropout, by the
     registry's fused kernel: it saves the log-sum-exp of each score row and recomputes the
     (Tq, Tk) matrix P from it in backward, except on the CPU when P is small enough to keep
-    (see ``tinylm.kernels.policy``). Shapes (B, H, T, D)."""
+    (see ``tinylm.kernels.policy``). Shapes (B, H, T, D). The equations are those of
+    :class:`_Attention` above.
+
+    Readable: ``kernels/reference.py: attention_forward/backward``; fast:
+    ``kernels/numba/attention.py`` (CPU, blocked), ``kernels/cuda/attention.cu`` (GPU, flash
+    attention; replayed in numpy by ``kernels/cuda/flash_emulation.py``).
+    """
 
     @staticmethod
     def forward(ctx: Context, q: Any, k: Any, v: Any, *, scale: float, is_causal: bool) -> Any:
@@ -148,6 +154,9 @@ class _PackedSelfAttention(Function):
     (B, T, C) layout, and write dq, dk, dv straight into one (B, T, 3C) gradient. That
     saves the four layout copies forward, the three backward, and the (B, T, 3C) zero-filled
     gradient that each of the three split slices would otherwise scatter into.
+
+    The kernels are :class:`_FusedAttention`'s (readable: ``kernels/reference.py:
+    attention_forward/backward``).
     """
 
     @staticmethod

@@ -90,6 +90,10 @@ class _CrossEntropy(Function):
         loss_i = (1 − ε)(lse_i − x_i[t_i]) + ε (lse_i − mean_j x_ij),
         dL/dx_i = softmax(x_i) − (1 − ε) onehot(t_i) − ε/C   (per row, before reduction).
     Only the (N,) vector lse is saved; softmax is recomputed from it in backward.
+
+    Readable: ``kernels/reference.py: cross_entropy_forward/backward``; fast:
+    ``kernels/numba/rowwise.py`` (CPU), ``kernels/cuda/cross_entropy.cu`` (GPU). Label
+    smoothing's extra terms are written out here.
     """
 
     @staticmethod
@@ -395,8 +399,7 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
 
     Its gradient is dL/dŷ_i = 2 (ŷ_i − y_i) / n.
 
-    The source document (001_9e37b42bf89a0dc3.txt, §4.2) writes the per-sample loss with a
-    ½ instead: ℓ = ½ (y − ŷ)², chosen so that the 2 from the square cancels and the
+    The course's source documents (see lesson 02) write the per-sample loss with a ½ instead: ℓ = ½ (y − ŷ)², chosen so that the 2 from the square cancels and the
     gradient is just dℓ/dŷ = ŷ − y. The two conventions differ only by a constant factor:
         mse_loss(ŷ, y, reduction="sum") = 2 · Σ_i ½ (y_i − ŷ_i)²
         mse_loss(ŷ, y)                   = (2/n) · Σ_i ½ (y_i − ŷ_i)²

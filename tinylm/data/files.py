@@ -1,14 +1,20 @@
-"""Small file helpers shared by the tokenizers and the downloader (private module)."""
+"""Helpers the tokenizers share: atomic text writes, JSON files of a known type, token-id
+checks."""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tinylm.data.errors import DataError
+
+__all__ = ["as_id_list", "atomic_write_text", "read_json_object"]
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
@@ -76,3 +82,21 @@ def read_json_object(path: str | os.PathLike[str], expected_type: str | None) ->
             "was it saved by a different tokenizer or program?"
         )
     return obj
+
+
+def as_id_list(ids: Iterable[int] | np.ndarray, vocab_size: int) -> list[int]:
+    """Turn ``ids`` (list, tuple, or numpy integer array of any shape) into a flat list of ints.
+
+    Raises ValueError for non-integer arrays and for ids outside ``[0, vocab_size)``, naming
+    the first bad id, because a silent wrap-around (negative indexing!) would hide bugs.
+    """
+    if isinstance(ids, np.ndarray):
+        if ids.size and not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(f"token ids must be integers, got an array of dtype {ids.dtype}")
+        flat = ids.reshape(-1).tolist()  # tolist() gives Python ints, much faster than int(x)
+    else:
+        flat = [int(i) for i in ids]
+    for i in flat:
+        if not 0 <= i < vocab_size:
+            raise ValueError(f"token id {i} is out of range for a vocabulary of {vocab_size}")
+    return flat

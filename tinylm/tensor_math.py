@@ -1,0 +1,461 @@
+"""The Tensor's math: operators, comparisons, element-wise functions, reductions and shape
+ops. Each method is a line or two that calls one ``Function`` of :mod:`tinylm.ops`, where the
+forward and backward rules are; :class:`TensorMath` is a base class of
+:class:`tinylm.Tensor`, which adds storage, devices, dtypes and autograd.
+
+Also the helpers that let these methods, and the creation functions, take Python numbers,
+lists and arrays wherever they take tensors.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tinylm import ops
+from tinylm.autograd import Function, TensorBase, TinyLMError
+from tinylm.device import to_device_array
+from tinylm.dtypes import bool_, get_default_dtype, is_floating_point
+
+if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module
+    from tinylm.tensor import Tensor
+
+__all__ = ["TensorMath", "as_operand", "axis_args", "raw", "raw_index", "shape_from_args"]
+
+
+class TensorMath:
+    """Operators and methods that compute new tensors (a base class of ``tinylm.Tensor``)."""
+
+    # ---- arithmetic ---------------------------------------------------------------------
+
+    def _operand(self, other: Any) -> Tensor:
+        return as_operand(other, like=self)
+
+    def _binary(self, function: type[Function], a: Any, b: Any) -> Tensor:
+        """Apply a two-input op, promoting an integer tensor next to a float one (as PyTorch:
+        ``int_tensor * 1.5`` is float32, not float64)."""
+        a, b = self._operand(a), self._operand(b)
+        if is_floating_point(a.dtype) != is_floating_point(b.dtype):
+            target = a.dtype if is_floating_point(a.dtype) else b.dtype
+            a, b = a.to(target), b.to(target)
+        elif function is ops.Div and not is_floating_point(a.dtype):
+            # int / int is a float: the default dtype, as in PyTorch (numpy would give float64)
+            a, b = a.to(get_default_dtype()), b.to(get_default_dtype())
+        return function.apply(a, b)
+
+    def __add__(self, other: Any) -> Tensor:
+        return self._binary(ops.Add, self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return self._binary(ops.Add, other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return self._binary(ops.Sub, self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return self._binary(ops.Sub, other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return self._binary(ops.Mul, self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return self._binary(ops.Mul, other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return self._binary(ops.Div, self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return self._binary(ops.Div, other, self)
+
+    def __pow__(self, exponent: Any) -> Tensor:
+        if isinstance(exponent, int | float) and not isinstance(exponent, builtins.bool):
+            return ops.PowScalar.apply(self, exponent=exponent)
+        return self._binary(ops.Pow, self, exponent)
+
+    def __rpow__(self, base: Any) -> Tensor:
+        return self._binary(ops.Pow, base, self)
+
+    def __neg__(self) -> Tensor:
+        return ops.Neg.apply(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return self._binary(ops.MatMul, self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return self._binary(ops.MatMul, other, self)
+
+    def __abs__(self) -> Tensor:
+        return ops.Abs.apply(self)
+
+    def add(self, other: Any) -> Tensor:
+        return self + other
+
+    def sub(self, other: Any) -> Tensor:
+        return self - other
+
+    def mul(self, other: Any) -> Tensor:
+        return self * other
+
+    def div(self, other: Any) -> Tensor:
+        return self / other
+
+    def pow(self, exponent: Any) -> Tensor:
+        return self**exponent
+
+    def matmul(self, other: Any) -> Tensor:
+        return self @ other
+
+    # ---- comparisons (results are bool tensors; no gradient flows through them) ----------
+
+    def _compare(self, other: Any, fn: Any) -> Tensor:
+        b = raw(other)
+        if hasattr(b, "shape"):
+            ops.check_broadcast("compare", self.data, b)
+        return self._wrap(fn(self.data, b))
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, lambda a, b: a == b)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, lambda a, b: a != b)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._compare(other, lambda a, b: a < b)
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._compare(other, lambda a, b: a <= b)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._compare(other, lambda a, b: a > b)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._compare(other, lambda a, b: a >= b)
+
+    def __invert__(self) -> Tensor:
+        if self.dtype != bool_:
+            raise TinyLMError(f"~: needs a bool tensor, got {self.dtype}")
+        return self._wrap(~self.data)
+
+    def __and__(self, other: Any) -> Tensor:
+        return self._wrap(self.data & raw(other))
+
+    def __or__(self, other: Any) -> Tensor:
+        return self._wrap(self.data | raw(other))
+
+    eq = __eq__
+    ne = __ne__
+    lt = __lt__
+    le = __le__
+    gt = __gt__
+    ge = __ge__
+
+    # ---- elementwise functions ----------------------------------------------------------
+
+    def exp(self) -> Tensor:
+        return ops.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return ops.Log.apply(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.Sqrt.apply(self)
+
+    def tanh(self) -> Tensor:
+        return ops.Tanh.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.Sigmoid.apply(self)
+
+    def relu(self) -> Tensor:
+        return ops.Relu.apply(self)
+
+    def abs(self) -> Tensor:
+        return ops.Abs.apply(self)
+
+    def neg(self) -> Tensor:
+        return ops.Neg.apply(self)
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
+        return ops.Clamp.apply(self, min=min, max=max)
+
+    clip = clamp
+
+    def maximum(self, other: Any) -> Tensor:
+        return self._binary(ops.Maximum, self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return self._binary(ops.Minimum, self, other)
+
+    def masked_fill(self, mask: Any, value: float) -> Tensor:
+        """Replace the elements where ``mask`` (bool, broadcastable) is True by ``value``."""
+        return ops.MaskedFill.apply(self, mask=raw(mask), value=value)
+
+    def softmax(self, dim: int = -1) -> Tensor:
+        return ops.Softmax.apply(self, axis=dim)
+
+    def log_softmax(self, dim: int = -1) -> Tensor:
+        return ops.LogSoftmax.apply(self, axis=dim)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        return ops.Tril.apply(self, diagonal=diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        return ops.Triu.apply(self, diagonal=diagonal)
+
+    # ---- reductions ---------------------------------------------------------------------
+    # numpy names (axis, keepdims) and PyTorch names (dim, keepdim) are both accepted.
+
+    def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim=None):
+        axis, keepdims = axis_args("sum", axis, keepdims, dim, keepdim)
+        return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim=None):
+        axis, keepdims = axis_args("mean", axis, keepdims, dim, keepdim)
+        return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim=None):
+        """The largest values along ``axis`` (values only; use :meth:`argmax` for indices)."""
+        axis, keepdims = axis_args("max", axis, keepdims, dim, keepdim)
+        return ops.Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim=None):
+        """The smallest values along ``axis`` (values only; use :meth:`argmin` for indices)."""
+        axis, keepdims = axis_args("min", axis, keepdims, dim, keepdim)
+        return ops.Min.apply(self, axis=axis, keepdims=keepdims)
+
+    amax = max
+    amin = min
+
+    def var(
+        self,
+        axis: Any = None,
+        keepdims: bool = False,
+        *,
+        dim: Any = None,
+        keepdim: bool | None = None,
+        correction: int = 1,
+        unbiased: bool | None = None,
+    ) -> Tensor:
+        """Variance Σ(x - mean)² / (n - correction); correction=1 (unbiased) as in PyTorch."""
+        axis, keepdims = axis_args("var", axis, keepdims, dim, keepdim)
+        if unbiased is not None:
+            correction = 1 if unbiased else 0
+        axes = self._axes(axis, "var")
+        n = math.prod(self.shape[a] for a in axes)
+        if n - correction <= 0:
+            raise TinyLMError(
+                f"var: {n} element(s) along axis {axis} with correction={correction} "
+                "leave no degrees of freedom"
+            )
+        centred = self - self.mean(axis=axes, keepdims=True)
+        return (centred * centred).sum(axis=axes, keepdims=keepdims) / (n - correction)
+
+    def std(
+        self, axis: Any = None, keepdims: bool = False, *, dim=None, keepdim=None, correction=1
+    ):
+        return self.var(axis, keepdims, dim=dim, keepdim=keepdim, correction=correction).sqrt()
+
+    def logsumexp(self, axis: Any = -1, keepdims: bool = False, *, dim=None, keepdim=None):
+        """log Σ exp(x) along ``axis``, computed as m + log Σ exp(x - m) (no overflow)."""
+        if dim is not None and axis == -1:  # -1 is only the default: dim= replaces it
+            axis = None
+        axis, keepdims = axis_args("logsumexp", axis, keepdims, dim, keepdim)
+        axes = self._axes(axis, "logsumexp")
+        m = self._wrap(self.data.max(axis=axes, keepdims=True))  # a constant shift
+        out = (self - m).exp().sum(axis=axes, keepdims=True).log() + m
+        return out if keepdims else out.squeeze(axes)
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False, *, dim=None, keepdim=None):
+        axis, keepdims = axis_args("argmax", axis, keepdims, dim, keepdim)
+        axis = None if axis is None else self._axis(axis, "argmax")
+        return self._wrap(self.data.argmax(axis=axis, keepdims=keepdims))
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False, *, dim=None, keepdim=None):
+        axis, keepdims = axis_args("argmin", axis, keepdims, dim, keepdim)
+        axis = None if axis is None else self._axis(axis, "argmin")
+        return self._wrap(self.data.argmin(axis=axis, keepdims=keepdims))
+
+    def all(self) -> Tensor:
+        return self._wrap(self.data.all())
+
+    def any(self) -> Tensor:
+        return self._wrap(self.data.any())
+
+    # ---- shape ops ----------------------------------------------------------------------
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return ops.Reshape.apply(self, shape=shape_from_args(shape))
+
+    def view(self, *shape: Any) -> Tensor:
+        """Same as :meth:`reshape` (tinylm does not distinguish views from copies here)."""
+        return self.reshape(*shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        if self.ndim == 0:
+            return self.reshape(1)
+        s, e = start_dim % self.ndim, end_dim % self.ndim
+        new = self.shape[:s] + (-1,) + self.shape[e + 1 :]
+        return self.reshape(new)
+
+    def permute(self, *dims: Any) -> Tensor:
+        return ops.Permute.apply(self, dims=shape_from_args(dims))
+
+    def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
+        """Swap two axes (the last two by default)."""
+        if self.ndim < 2:
+            return self
+        dim0, dim1 = (self._axis(d, "transpose") for d in (dim0, dim1))
+        order = list(range(self.ndim))
+        order[dim0], order[dim1] = order[dim1], order[dim0]
+        return ops.Permute.apply(self, dims=tuple(order))
+
+    @property
+    def T(self) -> Tensor:
+        """All axes reversed (the matrix transpose for 2-D tensors)."""
+        return ops.Permute.apply(self, dims=tuple(reversed(range(self.ndim))))
+
+    def expand(self, *sizes: Any) -> Tensor:
+        """Broadcast to ``sizes`` without copying; -1 keeps a dimension's size."""
+        sizes = shape_from_args(sizes)
+        lead = len(sizes) - self.ndim
+        if lead < 0:
+            raise TinyLMError(
+                f"expand: cannot expand a tensor of shape {self.shape} {self.dtype} to fewer "
+                f"dims {sizes}"
+            )
+        shape = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
+        return ops.Expand.apply(self, shape=shape)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.expand(*other.shape)
+
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        return ops.Expand.apply(self, shape=tuple(shape))
+
+    def squeeze(self, dim: int | tuple[int, ...] | None = None) -> Tensor:
+        """Remove axes of size 1 (all of them, or just ``dim`` if it has size 1)."""
+        if dim is None:
+            shape = tuple(n for n in self.shape if n != 1)
+        else:
+            axes = self._axes(dim, "squeeze")
+            shape = tuple(n for i, n in enumerate(self.shape) if not (i in axes and n == 1))
+        return self.reshape(shape)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        """Insert an axis of size 1 at position ``dim``."""
+        if not -self.ndim - 1 <= dim <= self.ndim:
+            raise TinyLMError(
+                f"unsqueeze: dim {dim} is out of range [{-self.ndim - 1}, {self.ndim}] for a "
+                f"tensor of shape {self.shape} {self.dtype}"
+            )
+        dim = dim % (self.ndim + 1)
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        """Cut along ``dim`` into pieces of a given size (int) or sizes (list), like PyTorch."""
+        dim = self._axis(dim, "split")
+        n = self.shape[dim]
+        if isinstance(split_size_or_sections, int):
+            if split_size_or_sections <= 0:
+                raise TinyLMError(
+                    f"split: split size must be positive, got {split_size_or_sections}"
+                )
+            step = split_size_or_sections
+            sizes = [min(step, n - s) for s in range(0, n, step)]
+        else:
+            sizes = list(split_size_or_sections)
+            if builtins.sum(sizes) != n:
+                raise TinyLMError(
+                    f"split: sizes {sizes} sum to {builtins.sum(sizes)}, but dim {dim} of the "
+                    f"tensor of shape {self.shape} {self.dtype} has size {n}"
+                )
+        pieces, start = [], 0
+        for s in sizes:
+            index = (slice(None),) * dim + (slice(start, start + s),)
+            pieces.append(self[index])
+            start += s
+        return tuple(pieces)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        if chunks <= 0:
+            raise TinyLMError(f"chunk: the number of chunks must be positive, got {chunks}")
+        size = -(-self.shape[self._axis(dim, "chunk")] // chunks)
+        return self.split(size, dim)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.GetItem.apply(self, index=raw_index(index))
+
+    def _axes(self, axis: Any, op: str) -> tuple[int, ...]:
+        """``axis`` (None, int or tuple) as sorted non-negative axes, or an error naming
+        ``op`` and this tensor's shape and dtype."""
+        try:
+            return ops.normalize_axis(axis, self.ndim, op)
+        except TinyLMError as e:
+            raise TinyLMError(f"{e} (tensor of shape {self.shape} {self.dtype})") from None
+
+    def _axis(self, axis: int, op: str) -> int:
+        """One axis, made non-negative, with the same errors as :meth:`_axes`."""
+        if self.ndim == 0 or not isinstance(axis, int | np.integer):
+            raise TinyLMError(
+                f"{op}: needs one integer dim of a tensor with at least 1 dim, got {axis!r} for "
+                f"shape {self.shape} {self.dtype}"
+            )
+        return self._axes(axis, op)[0]
+
+
+def raw(x: Any) -> Any:
+    """The array of a Tensor; anything else as it is."""
+    return x.data if isinstance(x, TensorBase) else x
+
+
+def raw_index(index: Any) -> Any:
+    """Replace Tensors inside an index by their arrays."""
+    if isinstance(index, tuple):
+        return tuple(raw(i) for i in index)
+    return raw(index)
+
+
+def as_operand(x: Any, like: Tensor) -> Tensor:
+    """Turn a Python number or array into a Tensor that combines naturally with ``like``.
+
+    A Python float next to a float32 tensor stays float32 (as in PyTorch), and next to an
+    integer tensor becomes the default float dtype.
+    """
+    if isinstance(x, TensorBase):
+        return x
+    if isinstance(x, builtins.bool | int | float | np.number):
+        if is_floating_point(like.dtype):
+            dtype = like.dtype
+        elif isinstance(x, float | np.floating):
+            dtype = get_default_dtype()
+        else:
+            dtype = like.dtype
+        return type(like)._wrap(like._xp.asarray(x, dtype=dtype))
+    if hasattr(x, "shape"):
+        return type(like)._wrap(to_device_array(x, like.device))
+    return type(like)(x, device=like.device)
+
+
+def axis_args(op: str, axis: Any, keepdims: bool, dim: Any, keepdim: Any) -> tuple[Any, bool]:
+    """numpy's (axis, keepdims) or PyTorch's (dim, keepdim), whichever was given."""
+    if dim is not None:
+        if axis is not None:
+            raise TinyLMError(f"{op}: give either axis= or dim=, not both")
+        axis = dim
+    if keepdim is not None:
+        keepdims = keepdim
+    return axis, bool(keepdims)
+
+
+def shape_from_args(shape: tuple[Any, ...]) -> tuple[int, ...]:
+    """Accept both f(2, 3) and f((2, 3))."""
+    if len(shape) == 1 and isinstance(shape[0], list | tuple):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
