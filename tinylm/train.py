@@ -1,6 +1,7 @@
 """Train a GPT on a text file: the loop behind ``tinylm train``.
 
-The loop is the one the course derives (lesson 09): prepare the data → embed tokens and positions → attention blocks → forward → loss → backpropagation →
+The loop is the one the course derives (lesson 09): prepare the data → embed tokens and
+positions → attention blocks → forward → loss → backpropagation →
 parameter update, repeated; plus what a real run needs: evaluation on held-out text, a
 learning-rate schedule, gradient clipping, checkpoints that can be resumed, a progress bar,
 and a loss curve.

@@ -399,7 +399,8 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
 
     Its gradient is dL/dŷ_i = 2 (ŷ_i − y_i) / n.
 
-    The course's source documents (see lesson 02) write the per-sample loss with a ½ instead: ℓ = ½ (y − ŷ)², chosen so that the 2 from the square cancels and the
+    The course's source documents (see lesson 02) write the per-sample loss with a ½
+    instead: ℓ = ½ (y − ŷ)², chosen so that the 2 from the square cancels and the
     gradient is just dℓ/dŷ = ŷ − y. The two conventions differ only by a constant factor:
         mse_loss(ŷ, y, reduction="sum") = 2 · Σ_i ½ (y_i − ŷ_i)²
         mse_loss(ŷ, y)                   = (2/n) · Σ_i ½ (y_i − ŷ_i)²
