@@ -38,9 +38,14 @@ def test_wheel_contents(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.startswith("tinylm/kernels/") and n.endswith(".py") for n in names)
     assert not any(n.startswith("kernels/") for n in names), "a top-level `kernels` leaked"
-    cu = sorted(p.name for p in (ROOT / "kernels").glob("*.cu"))
-    for name in cu:
-        assert f"tinylm/kernels/{name}" in names, f"{name} missing from the wheel"
+    for path in sorted((ROOT / "kernels").rglob("*.cu*")):  # the CUDA sources and headers
+        name = "tinylm/kernels/" + path.relative_to(ROOT / "kernels").as_posix()
+        assert name in names, f"{name} missing from the wheel"
+    # every package of the source tree is in the wheel (pyproject lists them by hand)
+    for tree, prefix in (("tinylm", "tinylm"), ("kernels", "tinylm/kernels")):
+        for init in sorted((ROOT / tree).rglob("__init__.py")):
+            name = f"{prefix}/{init.relative_to(ROOT / tree).as_posix()}"
+            assert name in names, f"{name} missing from the wheel: add it to pyproject.toml"
 
 
 def test_non_editable_install_imports(wheel, tmp_path):
