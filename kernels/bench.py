@@ -23,9 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinylm.nn.functional import _keeps_probs
-
 from . import registry
+from .policy import attention_keeps_probs
 
 F32 = np.float32
 
@@ -195,12 +194,13 @@ def _make_benches(quick: bool) -> list[Bench]:
         # As tinylm's attention op does: while P = softmax(QKᵀ) is small enough (and on the
         # CPU), the forward keeps it for the backward (a new buffer each call, as in
         # training); otherwise the backward recomputes it from the log-sum-exp.
-        label = f"12x4x{t}x32 causal" + (", P kept" if _keeps_probs(q, 12, 4, t, t) else "")
+        kept = attention_keeps_probs(q, 12, 4, t, t)
+        label = f"12x4x{t}x32 causal" + (", P kept" if kept else "")
         bench = Bench("attention fwd+bwd", label, 8 * q.nbytes)
         for backend in backends:
             fwd, bwd = impl("attention_forward", backend), impl("attention_backward", backend)
             qd, kd, vd, gd = to_dev(backend, q, k, v, gout)
-            p_shape = (12, 4, t, t) if _keeps_probs(qd, 12, 4, t, t) else None
+            p_shape = (12, 4, t, t) if attention_keeps_probs(qd, 12, 4, t, t) else None
 
             def run(fwd=fwd, bwd=bwd, qd=qd, kd=kd, vd=vd, gd=gd, p_shape=p_shape):
                 probs = np.empty(p_shape, dtype=F32) if p_shape else None

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tinylm.kernels import implementations, registry
+from tinylm.kernels import implementations, policy, registry
 
 import tinylm
 import tinylm.nn.functional as F
@@ -108,12 +108,13 @@ def test_argument_errors():
 
 
 def test_saved_and_recomputed_probabilities_give_the_same_gradients(backend, monkeypatch):
-    """Small P is kept by the forward; above _SAVE_PROBS_MAX it is recomputed. Same numbers."""
+    """Small P is kept by the forward; above policy.SAVE_PROBS_MAX it is recomputed. Same
+    numbers."""
     rng = np.random.default_rng(6)
     qkv, up = rng.standard_normal((2, 40, 3 * 2 * 8)), rng.standard_normal((2, 40, 16))
     grads = []
-    for limit in (F._SAVE_PROBS_MAX, 0):
-        monkeypatch.setattr(F, "_SAVE_PROBS_MAX", limit)
+    for limit in (policy.SAVE_PROBS_MAX, 0):
+        monkeypatch.setattr(policy, "SAVE_PROBS_MAX", limit)
         x = tinylm.tensor(qkv, requires_grad=True)
         F.packed_self_attention(x, 2, is_causal=True).backward(up)
         grads.append(x.grad.numpy())

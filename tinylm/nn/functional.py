@@ -27,6 +27,7 @@ from tinylm import ops
 from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.device import array_module, device_of, to_device_array
 from tinylm.kernels import registry
+from tinylm.kernels.policy import attention_keeps_probs
 from tinylm.tensor import Tensor, default_generator
 
 __all__ = [
@@ -858,23 +859,10 @@ class Attention(Function):
         return (gq, gk, gv, g_mask) if has_float_mask else (gq, gk, gv)
 
 
-# On the CPU the forward keeps P = softmax(QKᵀ·scale) for the backward when it is this small
-# (elements; 16 MB in float32), so the backward skips recomputing S = QKᵀ and its exp: about
-# a fifth of its work at a GPT's T = 64. Larger P (long sequences) are recomputed from the
-# saved log-sum-exp, as on the GPU, where flash attention never forms P at all.
-_SAVE_PROBS_MAX = 1 << 22
-
-
-def _keeps_probs(like: Any, b: int, h: int, tq: int, tk: int) -> bool:
-    """Does the attention forward keep P (b, h, tq, tk) for the backward, for arrays like
-    ``like``? On the CPU while P is small; never on the GPU. (The kernel benchmark asks too.)"""
-    return array_module(like) is np and b * h * tq * tk <= _SAVE_PROBS_MAX
-
-
 def _probs_buffer(ctx: Context, like: Any, b: int, h: int, tq: int, tk: int) -> Any:
     """An array for the forward to save P in, or None: no backward will run (no input needs
     a gradient), or P is too large (or on the GPU) and will be recomputed."""
-    if not any(ctx.needs_input_grad) or not _keeps_probs(like, b, h, tq, tk):
+    if not any(ctx.needs_input_grad) or not attention_keeps_probs(like, b, h, tq, tk):
         return None
     return np.empty((b, h, tq, tk), dtype=like.dtype)
 
@@ -883,7 +871,7 @@ class FusedAttention(Function):
     """The same attention without a mask (optionally causal) and without dropout, by the
     registry's fused kernel: it saves the log-sum-exp of each score row and recomputes the
     (Tq, Tk) matrix P from it in backward, except on the CPU when P is small enough to keep
-    (see ``_SAVE_PROBS_MAX``). Shapes (B, H, T, D)."""
+    (see ``tinylm.kernels.policy.attention_keeps_probs``). Shapes (B, H, T, D)."""
 
     @staticmethod
     def forward(ctx: Context, q: Any, k: Any, v: Any, *, scale: float, is_causal: bool) -> Any:
