@@ -18,7 +18,7 @@ import time
 CHILD = r"""
 import sys, time
 import numpy as np
-from tinylm.kernels import numba_kernels as K
+import tinylm.kernels.numba as K
 
 dtypes = [np.dtype(d) for d in sys.argv[1].split(",")]
 rng = np.random.default_rng(0)
