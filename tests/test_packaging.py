@@ -38,9 +38,12 @@ def test_wheel_contents(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.startswith("tinylm/kernels/") and n.endswith(".py") for n in names)
     assert not any(n.startswith("kernels/") for n in names), "a top-level `kernels` leaked"
-    cu = sorted(p.name for p in (ROOT / "kernels").glob("*.cu"))
-    for name in cu:
-        assert f"tinylm/kernels/{name}" in names, f"{name} missing from the wheel"
+    for package in ("numba", "cuda"):
+        assert f"tinylm/kernels/{package}/__init__.py" in names, f"kernels/{package} missing"
+    sources = [p.name for p in (ROOT / "kernels" / "cuda").glob("*.cu*")]
+    assert "common.cuh" in sources
+    for name in sources:
+        assert f"tinylm/kernels/cuda/{name}" in names, f"{name} missing from the wheel"
 
 
 def test_non_editable_install_imports(wheel, tmp_path):

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import tinylm.kernels as K
 from tinylm.kernels import reference
@@ -98,3 +99,13 @@ def test_import_is_lazy():
     first, second = _run_python(code).splitlines()
     assert first == "False False"
     assert second == "False"  # a cpu lookup never touches cupy
+
+
+def test_cuda_backend_takes_numpy_arrays_to_the_reference():
+    """tinylm.kernels.cuda imports with or without CuPy (flash_emulation lives there and runs
+    anywhere); an array that is not a float32 CuPy array always takes the reference."""
+    from tinylm.kernels import cuda
+
+    x = np.linspace(-3, 3, 12, dtype=np.float32).reshape(3, 4)
+    np.testing.assert_array_equal(cuda.softmax_forward(x), reference.softmax_forward(x))
+    np.testing.assert_array_equal(cuda.gelu_forward(x), reference.gelu_forward(x))
