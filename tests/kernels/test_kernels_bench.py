@@ -1,10 +1,21 @@
-"""The kernel benchmark runs end to end in quick mode and prints its table."""
+"""The kernel benchmark (benchmarks/bench_kernels.py) runs end to end in quick mode and prints
+its table, directly and as ``tinylm bench kernels``."""
 
-from tinylm.kernels.bench import main
+import sys
+from pathlib import Path
+
+import pytest
+
+from tinylm import cli
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCH))
 
 
 def test_quick_benchmark_prints_a_table(capsys, tmp_path):
-    assert main(["--quick", "--repeats", "1", "--plot", str(tmp_path / "k.png")]) == 0
+    import bench_kernels
+
+    assert bench_kernels.main(["--quick", "--repeats", "1", "--plot", str(tmp_path / "k.png")]) == 0
     out = capsys.readouterr().out
     assert "memory bandwidth" in out
     for name in ("softmax fwd+bwd", "cross_entropy fwd+bwd", "attention fwd+bwd", "adamw step"):
@@ -13,3 +24,12 @@ def test_quick_benchmark_prints_a_table(capsys, tmp_path):
     # the attention rows run the op as tinylm's autograd does: P kept at these small sizes
     assert "causal, P kept" in out
     assert (tmp_path / "k.png").stat().st_size > 0
+
+
+def test_tinylm_bench_kernels_runs_the_script(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", list(sys.argv))  # the command sets the script's argv
+    with pytest.raises(SystemExit) as done:
+        cli.main(["bench", "kernels", "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: tinylm bench kernels") and "--quick" in out
