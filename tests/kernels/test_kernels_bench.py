@@ -1,6 +1,7 @@
 """The kernel benchmark (benchmarks/bench_kernels.py) runs end to end in quick mode and prints
 its table, directly and as ``tinylm bench kernels``."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -33,3 +34,17 @@ def test_tinylm_bench_kernels_runs_the_script(capsys, monkeypatch):
     assert done.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: tinylm bench kernels") and "--quick" in out
+
+
+def test_compile_time_script_times_every_kernel():
+    """benchmarks/compile_time.py: --help answers without compiling, and its child process
+    (which imports the Numba backend by its module path) times every kernel. The ambient
+    Numba cache is used, so this is quick once the kernels are cached."""
+    import compile_time
+
+    with pytest.raises(SystemExit) as done:
+        compile_time.main(["--help"])
+    assert done.value.code == 0
+    timings = compile_time.run("float32", os.environ.get("NUMBA_CACHE_DIR", ""))
+    names = ("softmax", "log_softmax", "cross_entropy", "layer_norm", "gelu", "attention", "adam")
+    assert {f"{name} float32" for name in names} <= set(timings)
