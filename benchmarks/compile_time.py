@@ -9,6 +9,7 @@ machine code that the first one cached (what every later ``import`` costs).
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import time
 CHILD = r"""
 import sys, time
 import numpy as np
-from tinylm.kernels import numba_kernels as K
+import tinylm.kernels.numba as K
 
 dtypes = [np.dtype(d) for d in sys.argv[1].split(",")]
 rng = np.random.default_rng(0)
@@ -56,6 +57,8 @@ print(repr(timings))
 
 
 def run(dtypes: str, cache: str) -> dict[str, float]:
+    """Seconds per kernel pair for the comma-separated ``dtypes``, measured in a child process
+    whose Numba cache is the folder ``cache`` ("" for Numba's default)."""
     env = {**os.environ, "NUMBA_CACHE_DIR": cache}
     out = subprocess.run(
         [sys.executable, "-c", CHILD, dtypes], env=env, capture_output=True, text=True, check=True
@@ -63,7 +66,10 @@ def run(dtypes: str, cache: str) -> dict[str, float]:
     return eval(out.stdout.strip().splitlines()[-1])  # a dict literal printed by CHILD
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args(argv)  # no options: --help only
     for dtypes in ("float32", "float32,float64"):
         with tempfile.TemporaryDirectory() as cache:
             t0 = time.perf_counter()

@@ -3,6 +3,8 @@
 Installed as the subpackage ``tinylm.kernels`` (see ``package-dir`` in pyproject.toml).
 Kernels see arrays only (NumPy or CuPy), never Tensors. Start reading at ``reference.py``:
 every op is written there plainly, with its equation; the fast versions must agree with it.
+They are the backend packages ``numba`` (CPU) and ``cuda`` (GPU), chosen by ``registry.py``;
+``policy.py`` holds the decisions that callers share. ``README.md`` maps the files.
 
     from tinylm.kernels import lookup
     softmax = lookup("softmax_forward", "cpu")   # Numba if installed, else the reference

@@ -1,4 +1,12 @@
-"""Policies that more than one place asks about (placeholder until the kernels re-layout lands)."""
+"""Decisions that more than one place asks about, made in one place.
+
+* When attention keeps P: the autograd op (``tinylm.nn.functional``) asks before it gives
+  the forward a buffer for P, and the kernel benchmark asks to time the op as training runs it.
+* How much work is too little for threads: the Numba kernels run on the calling thread alone
+  below these sizes (see ``kernels/README.md``, "Measured", for the figures behind them).
+
+Plain constants and NumPy only: importing this imports neither Numba nor CuPy.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +14,27 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SAVE_PROBS_MAX", "attention_keeps_probs"]
+from .reference import get_array_module
 
+__all__ = ["SAVE_PROBS_MAX", "SMALL_ATTENTION_WORK", "SMALL_WORK", "attention_keeps_probs"]
+
+#: Largest P = softmax(QKᵀ·scale) (elements; 16 MB in float32) that the CPU forward keeps for
+#: the backward, which then skips recomputing S = QKᵀ and its exp (about a fifth of its work
+#: at a GPT's T = 64). Larger P (long sequences) are recomputed from the saved log-sum-exp,
+#: as on the GPU, where flash attention never forms P at all.
 SAVE_PROBS_MAX = 1 << 22
+
+#: Elements below which a row-wise or element-wise Numba kernel runs on one thread: waking
+#: the others costs more than they save, and a descheduled one can cost a time slice (~10 ms).
+SMALL_WORK = 1 << 15
+
+#: Attention's B·H·Tq·Tk·D multiply-adds below which it runs on one thread: at small T and D
+#: this much is already ~0.25 ms on one core, and a late helper costs little (it is cancelled).
+SMALL_ATTENTION_WORK = 1 << 19
 
 
 def attention_keeps_probs(like: Any, b: int, h: int, tq: int, tk: int) -> bool:
-    """Does the attention forward keep P (b, h, tq, tk) for the backward?"""
-    return type(like) is np.ndarray and b * h * tq * tk <= SAVE_PROBS_MAX
+    """Does the attention forward keep P (b, h, tq, tk) for the backward, for arrays like
+    ``like``? On the CPU (NumPy arrays) while b·h·tq·tk <= :data:`SAVE_PROBS_MAX`; never on
+    the GPU."""
+    return get_array_module(like) is np and b * h * tq * tk <= SAVE_PROBS_MAX

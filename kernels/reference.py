@@ -21,6 +21,8 @@ import numpy as np
 
 Array = Any  # numpy.ndarray or cupy.ndarray
 
+# The contract: every backend provides these ops (the registry's OPS are this list without
+# get_array_module). Public helpers outside it (write_into, the GELU constants) are not ops.
 __all__ = [
     "get_array_module",
     "softmax_forward",
@@ -262,9 +264,13 @@ def _causal_mask(xp: ModuleType, tq: int, tk: int) -> Array:
     return xp.arange(tk)[None, :] <= xp.arange(tq)[:, None]
 
 
-def _into(dest: Array | None, result: Array) -> Array:
+def write_into(dest: Array | None, result: Array) -> Array:
     """``result`` written into the caller's destination ``dest`` (which may be a strided
-    view) and ``dest`` returned; or ``result`` itself when there is no destination."""
+    view) and ``dest`` returned; or ``result`` itself when there is no destination.
+
+    How every backend honours the ``out=`` / ``grads=`` arguments of the attention ops when
+    its kernel cannot write into a strided view itself. A helper, not an op of the contract
+    (so not in ``__all__``)."""
     if dest is None:
         return result
     dest[...] = result
@@ -303,7 +309,7 @@ def attention_forward(
         probs[...] = p
     result = p @ v
     lse = (m + xp.log(row_sum))[..., 0]
-    return _into(out, result), lse
+    return write_into(out, result), lse
 
 
 def attention_backward(
@@ -344,7 +350,7 @@ def attention_backward(
     gq = scale * (gs @ k)
     gk = scale * (xp.swapaxes(gs, -1, -2) @ q)
     dests = grads if grads is not None else (None, None, None)
-    return tuple(_into(dest, result) for dest, result in zip(dests, (gq, gk, gv), strict=True))
+    return tuple(write_into(dest, result) for dest, result in zip(dests, (gq, gk, gv), strict=True))
 
 
 # --------------------------------------------------------------------------------------------

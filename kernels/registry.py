@@ -5,13 +5,14 @@ Three backends provide the same ops with the same signatures (those of
 
 * ``"numpy"`` - :mod:`tinylm.kernels.reference`; array-module generic, so it also runs on
   CuPy arrays. Always available, the fallback for every device.
-* ``"numba"`` - :mod:`tinylm.kernels.numba_kernels`, fused CPU kernels (device ``"cpu"``).
+* ``"numba"`` - :mod:`tinylm.kernels.numba`, fused CPU kernels (device ``"cpu"``).
 * ``"cupy"`` - :mod:`tinylm.kernels.cuda`, CUDA C kernels (device ``"cuda"``), present only
   when CuPy is installed and sees a GPU.
 
 The backend setting is a preference: ``"auto"`` picks the fastest available for the device
 (cpu: numba, then numpy; cuda: cupy, then numpy); naming a backend uses it wherever it serves
-the device and the reference elsewhere. The initial setting comes from ``TINYLM_BACKEND``.
+the device and the reference elsewhere. The initial setting comes from ``TINYLM_BACKEND``
+(read by :func:`tinylm.environment.backend`).
 
 Nothing heavy is imported here: Numba is imported the first time a Numba kernel is looked up,
 CuPy only when a ``"cuda"`` lookup asks whether a GPU exists.
@@ -21,9 +22,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 from collections.abc import Callable
 from types import ModuleType
+
+from tinylm import environment
 
 from . import reference
 
@@ -33,7 +35,7 @@ OPS = tuple(name for name in reference.__all__ if name != "get_array_module")
 
 # backends that can serve each device, fastest first; the reference ("numpy") closes each list
 _PREFERENCE = {"cpu": ("numba", "numpy"), "cuda": ("cupy", "numpy")}
-_MODULE_OF = {"numba": "tinylm.kernels.numba_kernels", "cupy": "tinylm.kernels.cuda"}
+_MODULE_OF = {"numba": "tinylm.kernels.numba", "cupy": "tinylm.kernels.cuda"}
 
 _cache: dict[str, bool] = {}
 
@@ -44,7 +46,7 @@ def _check_backend(name: str) -> str:
     return name
 
 
-_backend = _check_backend(os.environ.get("TINYLM_BACKEND", "auto").strip().lower() or "auto")
+_backend = _check_backend(environment.backend())
 
 
 def set_backend(name: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -15,6 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    # Built from a copy: setuptools writes build/ and *.egg-info into the source tree, and two
+    # test workers building in the same tree at once break each other's build.
+    source = tmp_path_factory.mktemp("source")
+    junk = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for name in ("tinylm", "kernels"):
+        shutil.copytree(ROOT / name, source / name, ignore=junk)
     out = tmp_path_factory.mktemp("wheel")
     cmd = [
         sys.executable,
@@ -26,7 +35,7 @@ def wheel(tmp_path_factory) -> Path:
         "-q",
         "-w",
         str(out),
-        str(ROOT),
+        str(source),
     ]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
@@ -48,8 +57,10 @@ def test_wheel_contents(wheel):
             assert name in names, f"{name} missing from the wheel: add it to pyproject.toml"
 
 
-def test_non_editable_install_imports(wheel, tmp_path):
-    target = tmp_path / "site"
+@pytest.fixture(scope="module")
+def site(wheel, tmp_path_factory) -> Path:
+    """The wheel installed (not editable) into a folder of its own."""
+    target = tmp_path_factory.mktemp("site")
     subprocess.run(
         [
             sys.executable,
@@ -64,17 +75,29 @@ def test_non_editable_install_imports(wheel, tmp_path):
         ],
         check=True,
     )
+    return target
+
+
+def _run_installed(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=cwd)
+
+
+def test_non_editable_install_imports(site, tmp_path):
     code = (
         "import tinylm, tinylm.testing, tinylm.kernels, tinylm.data;"
+        "import tinylm.kernels.numba, tinylm.kernels.cuda.flash_emulation;"
         "print(tinylm.__file__); print(tinylm.kernels.__file__)"
     )
-    env = {**os.environ, "PYTHONPATH": str(target)}
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        check=True,
-    ).stdout.splitlines()
-    assert all(line.startswith(str(target)) for line in out), out
+    done = _run_installed(site, tmp_path, "-c", code)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.splitlines()
+    assert all(line.startswith(str(site)) for line in out), out
+
+
+def test_bench_outside_a_checkout_is_a_one_line_error(site, tmp_path):
+    """The benchmarks are scripts of the repository, not of the package."""
+    done = _run_installed(site, tmp_path, "-m", "tinylm.cli", "bench", "kernels", "--quick")
+    assert done.returncode == 2
+    assert done.stderr.startswith("tinylm: error: the kernels benchmark lives in the repository")
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -139,15 +139,11 @@ def _add_bench(sub: Any) -> None:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    if args.what == "kernels":
-        from tinylm.kernels import bench
-
-        return int(bench.main(args.rest) or 0)
-    script = _repo_root() / "benchmarks" / "bench_gpt.py"
+    script = _repo_root() / "benchmarks" / f"bench_{args.what}.py"
     if not script.exists():
         raise FileNotFoundError(
-            "the GPT benchmark lives in the repository's benchmarks/ folder; run it from a "
-            "clone (pip install -e .)"
+            f"the {args.what} benchmark lives in the repository's benchmarks/ folder; run it "
+            "from a clone (pip install -e .)"
         )
     import runpy
 

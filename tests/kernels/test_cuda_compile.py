@@ -1,4 +1,4 @@
-"""Every kernels/*.cu compiles for sm_80 and sm_90 (no GPU needed): a syntax error fails CI.
+"""Every kernels/cuda/*.cu compiles for sm_80 and sm_90 (no GPU needed): a syntax error fails CI.
 
 Path 1: nvcc -cubin (preferred, found with shutil.which). Path 2: CuPy's low-level NVRTC
 bindings (-arch=compute_XX), which compile without a device. Skips only when neither exists.
@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
-import tinylm.kernels
+from tinylm.kernels.cuda import KERNEL_DIR
 
-KERNEL_DIR = Path(tinylm.kernels.__file__).resolve().parent
 CU_FILES = sorted(KERNEL_DIR.glob("*.cu"))
 ARCHS = ["80", "90"]
 

@@ -13,7 +13,10 @@ import numpy as np
 import pytest
 
 numba = pytest.importorskip("numba")
-K = pytest.importorskip("tinylm.kernels.numba_kernels")
+from tinylm.kernels import policy, reference  # noqa: E402
+from tinylm.kernels.numba import attention_backward, attention_forward  # noqa: E402
+from tinylm.kernels.numba.jit import take_job  # noqa: E402
+from tinylm.kernels.numba.threads import helper_pool  # noqa: E402
 
 
 @numba.njit(nogil=True)
@@ -21,7 +24,7 @@ def _take_all(counter, n_jobs, taken):
     """Take jobs until none is left; count each job number in ``taken``; return how many."""
     mine = 0
     while True:
-        job = K._take_job(counter)
+        job = take_job(counter)
         if job >= n_jobs:
             return mine
         taken[job] += 1
@@ -52,7 +55,7 @@ def test_take_job_hands_out_every_number_exactly_once_across_threads():
 def test_take_job_rejects_a_counter_of_the_wrong_type():
     @numba.njit
     def take(counter):
-        return K._take_job(counter)
+        return take_job(counter)
 
     with pytest.raises(numba.core.errors.TypingError):
         take(np.zeros(1, dtype=np.int32))
@@ -64,12 +67,19 @@ def _packed_heads(rng, b, t, h, d, dtype):
     return qkv.reshape(b, t, 3, h, d).transpose(2, 0, 3, 1, 4)
 
 
+def _threaded(q, k):
+    """Is attention on q, k enough work to run on several threads? (Else the op would run on
+    the calling thread alone, and the tests below would test nothing about threads.)"""
+    return q.size * k.shape[-2] >= policy.SMALL_ATTENTION_WORK
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("causal", [True, False])
 def test_attention_does_not_depend_on_the_thread_count(dtype, causal):
     rng = np.random.default_rng(7)
     b, t, h, d = 3, 100, 4, 8  # 100: not a multiple of the 32-query block
     q, k, v = _packed_heads(rng, b, t, h, d, dtype)
+    assert _threaded(q, k)
     scale = d**-0.5
     gout = rng.standard_normal((b, h, t, d)).astype(dtype)
     results = {}
@@ -77,16 +87,11 @@ def test_attention_does_not_depend_on_the_thread_count(dtype, causal):
     try:
         for n in sorted({1, 2, numba.config.NUMBA_NUM_THREADS}):
             numba.set_num_threads(n)
-            # call the threaded functions directly, past the wrapper's "small work" shortcut
-            jobs_f = K._any_layout_kernel(K._attention_forward_jobs, np.dtype(dtype))
+            # NaN-filled destinations: an element no job wrote stays NaN
             out = np.full((b, h, t, d), np.nan, dtype=dtype)
-            lse = np.full((b, h, t), np.nan, dtype=dtype)
-            K._on_all_threads(jobs_f, q, k, v, dtype(scale), causal, out, lse, K._no_probs(dtype))
-            jobs_b = K._any_layout_kernel(K._attention_backward_jobs, np.dtype(dtype))
-            grads = [np.full((b, h, t, d), np.nan, dtype=dtype) for _ in range(3)]
-            K._on_all_threads(
-                jobs_b, q, k, v, out, lse, gout, dtype(scale), causal, *grads, K._no_probs(dtype)
-            )
+            out, lse = attention_forward(q, k, v, scale, causal, out=out)
+            grads = tuple(np.full((b, h, t, d), np.nan, dtype=dtype) for _ in range(3))
+            grads = attention_backward(q, k, v, out, lse, gout, scale, causal, grads=grads)
             results[n] = [out, lse, *grads]
     finally:
         numba.set_num_threads(before)
@@ -97,7 +102,7 @@ def test_attention_does_not_depend_on_the_thread_count(dtype, causal):
             np.testing.assert_array_equal(a, b_)  # every job is computed the same way anywhere
 
 
-def test_a_helper_that_never_starts_is_cancelled_not_awaited(monkeypatch):
+def test_a_helper_that_never_starts_is_cancelled_not_awaited():
     """The caller finishes all jobs itself when its helpers are stuck behind other work."""
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("needs two threads")
@@ -105,17 +110,15 @@ def test_a_helper_that_never_starts_is_cancelled_not_awaited(monkeypatch):
     numba.set_num_threads(2)
     release = threading.Event()
     try:
-        K._on_all_threads(lambda counter: None)  # make sure the one-helper pool exists
-        # occupies the pool's only thread; a kernel that waited for its helper would wait
-        # these 10 s, and then find the blocker done
-        blocker = K._pool.submit(release.wait, 10)
+        # occupies the only thread of the pool the attention kernels hand their helper job
+        # to; a kernel that waited for its helper would wait these 10 s, then find it done
+        blocker = helper_pool(1).submit(release.wait, 10)
         rng = np.random.default_rng(0)
-        q, k, v = _packed_heads(rng, 2, 64, 2, 8, np.float32)
-        jobs = K._any_layout_kernel(K._attention_forward_jobs, np.dtype(np.float32))
-        out = np.full((2, 2, 64, 8), np.nan, dtype=np.float32)
-        lse = np.full((2, 2, 64), np.nan, dtype=np.float32)
-        K._on_all_threads(jobs, q, k, v, np.float32(0.35), True, out, lse, K._no_probs(np.float32))
-        want, want_lse = K._ref.attention_forward(q, k, v, 0.35, True)
+        q, k, v = _packed_heads(rng, 2, 128, 2, 16, np.float32)
+        assert _threaded(q, k)
+        out = np.full((2, 2, 128, 16), np.nan, dtype=np.float32)
+        out, lse = attention_forward(q, k, v, 0.25, True, out=out)
+        want, want_lse = reference.attention_forward(q, k, v, 0.25, True)
         np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(lse, want_lse, rtol=1e-5, atol=1e-6)
         assert not blocker.done()  # the call above returned while the helper was still busy

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tinylm.kernels import flash_emulation as E
 from tinylm.kernels import reference as R
+from tinylm.kernels.cuda import flash_emulation as E
 
 
 @settings(max_examples=10, deadline=None)

@@ -8,7 +8,8 @@ compiled kernels themselves.
 
 import numpy as np
 import pytest
-from tinylm.kernels import numba_kernels, reference
+import tinylm.kernels.numba as numba_kernels
+from tinylm.kernels import reference
 
 
 @pytest.mark.parametrize("offset", [0.0, 512.0, -3000.0, 1e4])

@@ -6,9 +6,10 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import tinylm.kernels as K
-from tinylm.kernels import reference, registry
+from tinylm.kernels import reference
 
 
 @pytest.fixture(autouse=True)
@@ -32,10 +33,12 @@ def test_set_backend_numpy_gives_the_reference():
 
 @pytest.mark.skipif("numba" not in K.implementations("gelu_forward"), reason="numba missing")
 def test_auto_prefers_numba_on_cpu():
+    import tinylm.kernels.numba as numba_backend
+
     K.set_backend("auto")
-    assert K.lookup("gelu_forward", "cpu").__module__ == "tinylm.kernels.numba_kernels"
+    assert K.lookup("gelu_forward", "cpu") is numba_backend.gelu_forward
     K.set_backend("numba")
-    assert K.lookup("gelu_forward", "cpu").__module__ == "tinylm.kernels.numba_kernels"
+    assert K.lookup("gelu_forward", "cpu") is numba_backend.gelu_forward
 
 
 def test_backend_that_does_not_serve_the_device_falls_back_to_reference():
@@ -46,7 +49,7 @@ def test_backend_that_does_not_serve_the_device_falls_back_to_reference():
 
 
 def test_cuda_lookup_without_gpu_is_the_reference():
-    if registry._available("cupy"):
+    if "cupy" in K.implementations("softmax_forward", "cuda"):
         pytest.skip("a GPU is present")
     assert K.implementations("softmax_forward", "cuda") == {"numpy": reference.softmax_forward}
     assert K.lookup("softmax_forward", "cuda") is reference.softmax_forward
@@ -96,3 +99,13 @@ def test_import_is_lazy():
     first, second = _run_python(code).splitlines()
     assert first == "False False"
     assert second == "False"  # a cpu lookup never touches cupy
+
+
+def test_cuda_backend_takes_numpy_arrays_to_the_reference():
+    """tinylm.kernels.cuda imports with or without CuPy (flash_emulation lives there and runs
+    anywhere); an array that is not a float32 CuPy array always takes the reference."""
+    from tinylm.kernels import cuda
+
+    x = np.linspace(-3, 3, 12, dtype=np.float32).reshape(3, 4)
+    np.testing.assert_array_equal(cuda.softmax_forward(x), reference.softmax_forward(x))
+    np.testing.assert_array_equal(cuda.gelu_forward(x), reference.gelu_forward(x))

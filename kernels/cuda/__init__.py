@@ -1,4 +1,5 @@
-"""CUDA C kernels (the ``*.cu`` files beside this one) behind the reference signatures.
+"""The ``"cupy"`` backend: CUDA C kernels (the ``*.cu`` files in this folder) behind the
+signatures of ``kernels/reference.py``, which each op here implements under the same name.
 
 Each ``.cu`` file is compiled by CuPy's NVRTC the first time one of its kernels is needed
 (:class:`cupy.RawModule`, cached by CuPy on disk afterwards). The wrappers below take CuPy
@@ -7,8 +8,9 @@ outputs, pick a launch configuration and call the kernel.
 
 The kernels are float32 only. Any other dtype (float64, float16), or an attention head size
 without a compiled variant, runs the reference instead (it is array-module generic, so it
-runs on the GPU through CuPy too). This module imports CuPy at import time: the registry only
-imports it when CuPy is installed and a GPU is present.
+runs on the GPU through CuPy too). The registry imports this package only when CuPy is
+installed and sees a GPU. It also imports without CuPy, for ``flash_emulation`` (a NumPy
+replay of ``attention.cu`` that runs anywhere); every op here is then the reference.
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ import math
 from pathlib import Path
 from typing import Any
 
-import cupy
 import numpy as np
 
-from . import reference as _ref
+from .. import reference
 
-KERNEL_DIR = Path(__file__).resolve().parent
+try:
+    import cupy
+except ImportError:  # no CuPy: flash_emulation still imports, and every op is the reference
+    cupy = None
+
+KERNEL_DIR = Path(__file__).resolve().parent  # the .cu files and common.cuh
 WARPS_PER_BLOCK = 4  # must match common.cuh: one warp per row, 4 rows per block
 ATTENTION_HEAD_DIMS = (32, 64)  # the instantiated template variants of attention.cu
 FWD_BR, BWD_BK = 64, 64  # threads per block of the attention kernels (see attention.cu)
@@ -54,17 +60,20 @@ def _kernel(stem: str, name: str) -> Any:
     return _module(stem).get_function(name)
 
 
-def _float32_only(fn):
-    """Run the CUDA kernel for float32 CuPy arrays; everything else takes the reference."""
-    fallback = getattr(_ref, fn.__name__)
+def _float32_only(fallback):
+    """Decorator: run the CUDA kernel for float32 CuPy arrays; everything else takes
+    ``fallback``, the reference op of the same signature."""
 
-    @functools.wraps(fn)
-    def wrapper(first, *args, **kwargs):
-        if not isinstance(first, cupy.ndarray) or first.dtype != np.float32:
-            return fallback(first, *args, **kwargs)
-        return fn(first, *args, **kwargs)
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(first, *args, **kwargs):
+            if cupy is None or not isinstance(first, cupy.ndarray) or first.dtype != np.float32:
+                return fallback(first, *args, **kwargs)
+            return fn(first, *args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorate
 
 
 def _rows(x: Any) -> Any:
@@ -91,25 +100,25 @@ def _row_op(stem: str, name: str, *arrays: Any) -> Any:
     return out.reshape(arrays[0].shape)
 
 
-@_float32_only
+@_float32_only(reference.softmax_forward)
 def softmax_forward(x: Any) -> Any:
     """See :func:`reference.softmax_forward`."""
     return _row_op("softmax", "softmax_forward", x)
 
 
-@_float32_only
+@_float32_only(reference.softmax_backward)
 def softmax_backward(y: Any, gy: Any) -> Any:
     """See :func:`reference.softmax_backward`."""
     return _row_op("softmax", "softmax_backward", y, gy)
 
 
-@_float32_only
+@_float32_only(reference.log_softmax_forward)
 def log_softmax_forward(x: Any) -> Any:
     """See :func:`reference.log_softmax_forward`."""
     return _row_op("softmax", "log_softmax_forward", x)
 
 
-@_float32_only
+@_float32_only(reference.log_softmax_backward)
 def log_softmax_backward(y: Any, gy: Any) -> Any:
     """See :func:`reference.log_softmax_backward`."""
     return _row_op("softmax", "log_softmax_backward", y, gy)
@@ -118,7 +127,7 @@ def log_softmax_backward(y: Any, gy: Any) -> Any:
 # ---------------------------------------------------------------- cross-entropy
 
 
-@_float32_only
+@_float32_only(reference.cross_entropy_forward)
 def cross_entropy_forward(logits: Any, target: Any, ignore_index: int = -100) -> tuple[Any, Any]:
     """See :func:`reference.cross_entropy_forward`."""
     logits2 = cupy.ascontiguousarray(logits)
@@ -133,7 +142,7 @@ def cross_entropy_forward(logits: Any, target: Any, ignore_index: int = -100) ->
     return loss, lse
 
 
-@_float32_only
+@_float32_only(reference.cross_entropy_backward)
 def cross_entropy_backward(
     logits: Any, target: Any, lse: Any, grad_rows: Any, ignore_index: int = -100
 ) -> Any:
@@ -162,7 +171,7 @@ def cross_entropy_backward(
 # ---------------------------------------------------------------- LayerNorm
 
 
-@_float32_only
+@_float32_only(reference.layer_norm_forward)
 def layer_norm_forward(x: Any, weight: Any, bias: Any, eps: float = 1e-5) -> tuple[Any, Any, Any]:
     """See :func:`reference.layer_norm_forward`."""
     x2 = _rows(x)
@@ -179,7 +188,7 @@ def layer_norm_forward(x: Any, weight: Any, bias: Any, eps: float = 1e-5) -> tup
     return y.reshape(x.shape), mean.reshape(x.shape[:-1]), rstd.reshape(x.shape[:-1])
 
 
-@_float32_only
+@_float32_only(reference.layer_norm_backward)
 def layer_norm_backward(gy: Any, x: Any, weight: Any, mean: Any, rstd: Any) -> tuple[Any, Any, Any]:
     """See :func:`reference.layer_norm_backward`."""
     gy2, x2 = _rows(gy), _rows(x)
@@ -216,25 +225,25 @@ def _gelu_launch(name: str, x: Any, *others: Any) -> Any:
     return out.reshape(x.shape)
 
 
-@_float32_only
+@_float32_only(reference.gelu_forward)
 def gelu_forward(x: Any) -> Any:
     """See :func:`reference.gelu_forward`."""
     return _gelu_launch("gelu_forward", x)
 
 
-@_float32_only
+@_float32_only(reference.gelu_backward)
 def gelu_backward(x: Any, gy: Any) -> Any:
     """See :func:`reference.gelu_backward`."""
     return _gelu_launch("gelu_backward", x, gy)
 
 
-@_float32_only
+@_float32_only(reference.gelu_exact_forward)
 def gelu_exact_forward(x: Any) -> Any:
     """See :func:`reference.gelu_exact_forward`."""
     return _gelu_launch("gelu_exact_forward", x)
 
 
-@_float32_only
+@_float32_only(reference.gelu_exact_backward)
 def gelu_exact_backward(x: Any, gy: Any) -> Any:
     """See :func:`reference.gelu_exact_backward`."""
     return _gelu_launch("gelu_exact_backward", x, gy)
@@ -251,7 +260,7 @@ def _attention_supported(q: Any, v: Any) -> bool:
     return q.shape[-1] in ATTENTION_HEAD_DIMS and v.shape[-1] == q.shape[-1]
 
 
-@_float32_only
+@_float32_only(reference.attention_forward)
 def attention_forward(
     q: Any,
     k: Any,
@@ -265,7 +274,7 @@ def attention_forward(
 
     The flash kernel never forms P, so a request to save it (``probs``) takes the reference."""
     if probs is not None or not _attention_supported(q, v):
-        return _ref.attention_forward(q, k, v, scale, is_causal, out=out, probs=probs)
+        return reference.attention_forward(q, k, v, scale, is_causal, out=out, probs=probs)
     b, h, tq, d = q.shape
     tk = k.shape[-2]
     q3, k3, v3 = _heads(q), _heads(k), _heads(v)
@@ -276,10 +285,10 @@ def attention_forward(
         (FWD_BR,),
         (q3, k3, v3, o3, lse, np.int32(tq), np.int32(tk), np.float32(scale), np.int32(is_causal)),
     )
-    return _ref._into(out, o3.reshape(b, h, tq, d)), lse.reshape(b, h, tq)
+    return reference.write_into(out, o3.reshape(b, h, tq, d)), lse.reshape(b, h, tq)
 
 
-@_float32_only
+@_float32_only(reference.attention_backward)
 def attention_backward(
     q: Any,
     k: Any,
@@ -294,7 +303,7 @@ def attention_backward(
 ) -> tuple[Any, Any, Any]:
     """Flash-attention backward (no atomics); see :func:`reference.attention_backward`."""
     if probs is not None or not _attention_supported(q, v):
-        return _ref.attention_backward(
+        return reference.attention_backward(
             q, k, v, out, lse, gout, scale, is_causal, grads=grads, probs=probs
         )
     b, h, tq, d = q.shape
@@ -316,13 +325,15 @@ def attention_backward(
     )
     results = (gq.reshape(q.shape), gk.reshape(k.shape), gv.reshape(v.shape))
     dests = grads if grads is not None else (None, None, None)
-    return tuple(_ref._into(dest, result) for dest, result in zip(dests, results, strict=True))
+    return tuple(
+        reference.write_into(dest, result) for dest, result in zip(dests, results, strict=True)
+    )
 
 
 # ---------------------------------------------------------------- Adam / AdamW
 
 
-@_float32_only
+@_float32_only(reference.adam_update)
 def adam_update(
     param: Any,
     grad: Any,
@@ -340,7 +351,7 @@ def adam_update(
     """One Adam/AdamW step in place; see :func:`reference.adam_update`."""
     arrays = (param, grad, exp_avg, exp_avg_sq)
     if not all(a.flags.c_contiguous and a.dtype == cupy.float32 for a in arrays):
-        _ref.adam_update(
+        reference.adam_update(
             param, grad, exp_avg, exp_avg_sq, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
             weight_decay=weight_decay, step=step, decoupled=decoupled,
         )  # fmt: skip

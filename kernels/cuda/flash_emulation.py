@@ -5,7 +5,9 @@ with the same tile sizes and the same online-softmax recurrences, one NumPy arra
 CUDA thread (a block's threads become a vector), and the tests compare it to the reference.
 What it cannot check (races, indexing typos in the .cu) is left to the GPU tests.
 
-Shapes as in :mod:`tinylm.kernels.reference`: q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, D).
+Replays (same results up to rounding) ``kernels/reference.py``: attention_forward/
+attention_backward. Shapes as there: q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, D).
+``forward_head`` / ``backward_head`` are one (batch, head)'s loops, which lesson 10 prints.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ def _tile(x: np.ndarray, start: int, size: int) -> np.ndarray:
     return t
 
 
-def _forward_head(q, k, v, scale, is_causal):
+def forward_head(q, k, v, scale, is_causal):
+    """One head's ``attention_forward`` grid: q (Tq, D), k, v (Tk, D) -> out (Tq, D), lse (Tq)."""
     tq, tk = q.shape[0], k.shape[0]
     out = np.empty((tq, v.shape[1]), dtype=q.dtype)
     lse = np.empty(tq, dtype=q.dtype)
@@ -73,13 +76,14 @@ def attention_forward(
     lse = np.empty((b, h, tq), dtype=q.dtype)
     for bi in range(b):
         for hi in range(h):
-            out[bi, hi], lse[bi, hi] = _forward_head(
+            out[bi, hi], lse[bi, hi] = forward_head(
                 q[bi, hi], k[bi, hi], v[bi, hi], scale, is_causal
             )
     return out, lse
 
 
-def _backward_head(q, k, v, out, lse, gout, scale, is_causal):
+def backward_head(q, k, v, out, lse, gout, scale, is_causal):
+    """One head's delta, dkdv and dq grids: (Tq, D) / (Tk, D) arrays -> gq, gk, gv."""
     tq, tk = q.shape[0], k.shape[0]
     delta = (gout * out).sum(axis=1)  # attention_backward_delta
     gq, gk, gv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
@@ -136,7 +140,7 @@ def attention_backward(
     for bi in range(q.shape[0]):
         for hi in range(q.shape[1]):
             args = (q, k, v, out, lse, gout)
-            gq[bi, hi], gk[bi, hi], gv[bi, hi] = _backward_head(
+            gq[bi, hi], gk[bi, hi], gv[bi, hi] = backward_head(
                 *(a[bi, hi] for a in args), scale, is_causal
             )
     return gq, gk, gv

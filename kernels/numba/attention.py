@@ -1,0 +1,426 @@
+"""Attention on the CPU with Numba: blocked per (head, block of queries), threads over heads.
+
+Implements (same names, signatures and results up to rounding) ``kernels/reference.py``:
+attention_forward/attention_backward, for q, k, v (B, H, T, D) in any layout (strided views
+of a packed projection are read in place) and ``out=`` / ``grads=`` destinations that may be
+views too. The forward optionally keeps P in ``probs=`` for the backward (the policy of when
+to ask for it is ``kernels/policy.py``).
+
+One job is one (batch, head); every Numba thread runs the same compiled job function and takes
+jobs from a shared counter (``threads.on_all_threads``). Design notes and measured figures:
+``kernels/README.md``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numba
+import numpy as np
+from numba import njit, types
+
+from .. import reference
+from ..policy import SMALL_ATTENTION_WORK
+from .jit import FASTMATH, fast_exp, sjit, take_job
+from .threads import float32_or_64, on_all_threads
+
+__all__ = ["BLOCK_Q", "attention_backward", "attention_forward"]
+
+
+# --------------------------------------------------------------------------------------------
+# attention: blocked per (head, block of queries), everything for one head stays in cache
+# --------------------------------------------------------------------------------------------
+# For each head and each block of BLOCK_Q query rows, the scores S = Q_blk K^T against the
+# keys that block can see (causal: keys < end of the block) fit in L2 together with K and V,
+# so the three-pass softmax and both products run on cached data; nothing (T, T) is stored.
+# The products are written as a register-blocked loop (below) that LLVM vectorises.
+
+BLOCK_Q = 32
+
+
+@sjit
+def _matmul_nn_acc(c, a, ai, aj, a_transposed, b, m, n, kk):
+    """C[i, j] += sum_p A'[i, p] * B[p, j] for i < m, j < n, p < kk ("axpy" form).
+
+    A'[i, p] is A[ai+i, aj+p], or A[aj+p, ai+i] when ``a_transposed``. Rows of B and C are
+    contiguous and long (n = number of keys), so the innermost loop over j is a vectorised
+    multiply-add. Two rows of C and four values of p are done per sweep over j (register
+    blocking): each B load feeds two rows and each C load/store carries four multiply-adds,
+    while the 8 broadcast A values, 4 B and 2 C vectors still fit AVX2's 16 registers.
+    """
+    i = 0
+    while i + 2 <= m:
+        r0 = ai + i
+        p = 0
+        while p + 4 <= kk:
+            q0 = aj + p
+            if a_transposed:
+                a00, a01, a02, a03 = a[q0, r0], a[q0 + 1, r0], a[q0 + 2, r0], a[q0 + 3, r0]
+                a10, a11 = a[q0, r0 + 1], a[q0 + 1, r0 + 1]
+                a12, a13 = a[q0 + 2, r0 + 1], a[q0 + 3, r0 + 1]
+            else:
+                a00, a01, a02, a03 = a[r0, q0], a[r0, q0 + 1], a[r0, q0 + 2], a[r0, q0 + 3]
+                a10, a11 = a[r0 + 1, q0], a[r0 + 1, q0 + 1]
+                a12, a13 = a[r0 + 1, q0 + 2], a[r0 + 1, q0 + 3]
+            b0, b1, b2, b3 = b[p], b[p + 1], b[p + 2], b[p + 3]
+            c0, c1 = c[i], c[i + 1]
+            for j in range(n):
+                c0[j] += a00 * b0[j] + a01 * b1[j] + a02 * b2[j] + a03 * b3[j]
+                c1[j] += a10 * b0[j] + a11 * b1[j] + a12 * b2[j] + a13 * b3[j]
+            p += 4
+        while p < kk:  # leftover p, two rows at a time
+            bp = b[p]
+            for r in range(2):
+                arp = a[aj + p, r0 + r] if a_transposed else a[r0 + r, aj + p]
+                cr = c[i + r]
+                for j in range(n):
+                    cr[j] += arp * bp[j]
+            p += 1
+        i += 2
+    if i < m:  # odd m: the last row alone
+        cr = c[i]
+        for p in range(kk):
+            aip = a[aj + p, ai + i] if a_transposed else a[ai + i, aj + p]
+            bp = b[p]
+            for j in range(n):
+                cr[j] += aip * bp[j]
+
+
+@sjit
+def _matmul_nt_acc(c, ci, x, y, m, n, kk):
+    """C[ci+i, e] += sum_p X[i, p] * Y[e, p] for i < m, e < n, p < kk ("dot" form).
+
+    Used when the long axis is the summed one (C = P V with Y = V^T): rows of X and Y are
+    contiguous along p, so the loop over p is a vectorised reduction. A 4x2 block of C is
+    summed in registers at once: each iteration loads 6 vectors for 8 multiply-adds.
+    """
+    zero = c.dtype.type(0)
+    i = 0
+    while i + 4 <= m:
+        x0, x1, x2, x3 = x[i], x[i + 1], x[i + 2], x[i + 3]
+        e = 0
+        while e < n:
+            y0, y1 = y[e], y[min(e + 1, n - 1)]  # odd n: the second column repeats, unused
+            s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = zero
+            for p in range(kk):
+                s00 += x0[p] * y0[p]
+                s01 += x0[p] * y1[p]
+                s10 += x1[p] * y0[p]
+                s11 += x1[p] * y1[p]
+                s20 += x2[p] * y0[p]
+                s21 += x2[p] * y1[p]
+                s30 += x3[p] * y0[p]
+                s31 += x3[p] * y1[p]
+            c[ci + i, e] += s00
+            c[ci + i + 1, e] += s10
+            c[ci + i + 2, e] += s20
+            c[ci + i + 3, e] += s30
+            if e + 1 < n:
+                c[ci + i, e + 1] += s01
+                c[ci + i + 1, e + 1] += s11
+                c[ci + i + 2, e + 1] += s21
+                c[ci + i + 3, e + 1] += s31
+            e += 2
+        i += 4
+    while i < m:  # leftover rows
+        xi = x[i]
+        for e in range(n):
+            ye = y[e]
+            acc = zero
+            for p in range(kk):
+                acc += xi[p] * ye[p]
+            c[ci + i, e] += acc
+        i += 1
+
+
+@sjit
+def _padded_length(n):
+    """A row length >= n for scratch arrays whose rows hold n keys, chosen so that rows do not
+    start exactly 4 KiB apart (a multiple of 16 elements but not of 32). With n = 1024 float32
+    keys, rows 4096 bytes apart all fall into the same few sets of the L1 cache and evict
+    each other."""
+    return (n + 16) // 32 * 32 + 16
+
+
+@sjit
+def _gather_transposed(k, v, b, h, n_keys, k_t, v_t):
+    """k_t[:, :n_keys] = Kᵀ and v_t[:, :n_keys] = Vᵀ of head (b, h)'s first n_keys keys and
+    values, copied from k, v (B, H, Tk, ·) in any layout into contiguous (D, ·) scratch."""
+    d, dv = k.shape[3], v.shape[3]
+    for j in range(n_keys):
+        for e in range(d):
+            k_t[e, j] = k[b, h, j, e]
+        for e in range(dv):
+            v_t[e, j] = v[b, h, j, e]
+
+
+# Numba compiles a helper once per pattern of argument types, and a constant 0 or False has a
+# literal type of its own: the calls below compile _matmul_nn_acc three times and
+# _matmul_nt_acc twice. Worth it: with run-time zeros LLVM could not fold the zero offsets.
+
+
+def _attention_forward_jobs(q, k, v, scale, is_causal, out, lse, probs, next_job):
+    """q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv) in any layout -> out, lse (written).
+
+    One job per (batch, head). Every thread runs this function and takes jobs from the shared
+    counter ``next_job`` until none is left (see ``threads.on_all_threads``). A job copies the
+    head's K and V once, then works through its queries in blocks of BLOCK_Q. ``probs`` of
+    shape (0, 0, 0, 0) means "do not save P"; else P's rows are written there for the backward.
+    """
+    n_b, n_h, tq, d = q.shape
+    tk, dv = k.shape[2], v.shape[3]
+    zero, one = q.dtype.type(0), q.dtype.type(1)
+    # scratch for one job, reused by the next: everything a block touches stays in cache
+    ld = _padded_length(tk)
+    q_blk = np.empty((BLOCK_Q, d), dtype=q.dtype)
+    k_t = np.empty((d, ld), dtype=q.dtype)
+    v_t = np.empty((dv, ld), dtype=q.dtype)
+    s = np.empty((BLOCK_Q, ld), dtype=q.dtype)
+    o = np.empty((BLOCK_Q, dv), dtype=q.dtype)
+    while True:
+        bh = take_job(next_job)
+        if bh >= n_b * n_h:
+            break
+        b, h = bh // n_h, bh % n_h
+        # The operands arrive as strided views (e.g. of the (B, T, 3C) qkv projection); copy
+        # them into contiguous scratch, K and V transposed so both products below run along
+        # the long key axis. The copies are O(T·D) next to the O(T²·D) products.
+        _gather_transposed(k, v, b, h, tk, k_t, v_t)
+        for i0 in range(0, tq, BLOCK_Q):  # one block of queries
+            i1 = min(tq, i0 + BLOCK_Q)
+            bq = i1 - i0
+            kend = min(i1, tk) if is_causal else tk  # keys beyond the block's last query are masked
+            for r in range(bq):
+                for e in range(d):
+                    q_blk[r, e] = q[b, h, i0 + r, e]
+            s[:bq, :kend] = 0
+            _matmul_nn_acc(s, q_blk, 0, 0, False, k_t, bq, kend, d)  # S = Q_blk K^T
+            for r in range(bq):
+                n_valid = min(i0 + r + 1, kend) if is_causal else kend  # query i sees keys j <= i
+                row = s[r]
+                m = row[0] * scale
+                for j in range(1, n_valid):
+                    m = max(m, row[j] * scale)
+                total = zero
+                for j in range(n_valid):
+                    e = fast_exp(row[j] * scale - m)
+                    row[j] = e
+                    total += e
+                for j in range(n_valid, kend):
+                    row[j] = 0  # masked: exp(-inf) = 0, never computed
+                inv = one / total
+                for j in range(n_valid):
+                    row[j] *= inv
+                lse[b, h, i0 + r] = m + math.log(total)
+            if probs.shape[0] > 0:  # keep P for the backward (it then skips recomputing S and exp)
+                for r in range(bq):
+                    for j in range(kend):
+                        probs[b, h, i0 + r, j] = s[r, j]
+                    for j in range(kend, tk):
+                        probs[b, h, i0 + r, j] = 0
+            o[:bq] = 0
+            _matmul_nt_acc(o, 0, s, v_t, bq, dv, kend)  # O_blk = P V
+            for r in range(bq):
+                for e in range(dv):
+                    out[b, h, i0 + r, e] = o[r, e]
+
+
+def _attention_backward_jobs(
+    q, k, v, out, lse, gout, scale, is_causal, gq, gk, gv, probs, next_job
+):
+    """All arrays (B, H, T, ·) in any layout; gq, gk, gv are written (every element).
+
+    gK and gV sum over all query blocks of a head, so one job owns a whole head; threads take
+    heads from the shared counter ``next_job`` as in the forward. P is read from ``probs``
+    when the forward saved it (shape not (0, 0, 0, 0)), else recomputed from lse.
+    """
+    n_b, n_h, tq, d = q.shape
+    tk, dv = k.shape[2], v.shape[3]
+    dt = q.dtype
+    zero = dt.type(0)
+    saved = probs.shape[0] > 0
+    # scratch for one head, reused by the next: contiguous copies of its operands (K, V
+    # transposed, as in the forward), and gK, gV accumulated transposed, (D, Tk), so that
+    # their products also run along the keys
+    ld = _padded_length(tk)
+    q_h = np.empty((tq, d), dtype=dt)
+    go_h = np.empty((tq, dv), dtype=dt)
+    delta = np.empty(tq, dtype=dt)
+    k_t = np.empty((d, ld), dtype=dt)
+    v_t = np.empty((dv, ld), dtype=dt)
+    gq_h = np.empty((tq, d), dtype=dt)
+    gk_t = np.empty((d, ld), dtype=dt)
+    gv_t = np.empty((dv, ld), dtype=dt)
+    p = np.empty((BLOCK_Q, ld), dtype=dt)
+    gs = np.empty((BLOCK_Q, ld), dtype=dt)
+    while True:
+        bh = take_job(next_job)
+        if bh >= n_b * n_h:
+            break
+        b, h = bh // n_h, bh % n_h
+        # delta_i = rowsum(gP_i * P_i) = rowsum(gO_i * O_i): a Dv-long sum, not a Tk-long one
+        for i in range(tq):
+            for e in range(d):
+                q_h[i, e] = q[b, h, i, e]
+            acc = zero
+            for e in range(dv):
+                g = gout[b, h, i, e]
+                go_h[i, e] = g
+                acc += g * out[b, h, i, e]
+            delta[i] = acc
+        _gather_transposed(k, v, b, h, tk, k_t, v_t)
+        gq_h[:] = 0
+        gk_t[:] = 0
+        gv_t[:] = 0
+        for i0 in range(0, tq, BLOCK_Q):
+            i1 = min(tq, i0 + BLOCK_Q)
+            bq = i1 - i0
+            kend = min(i1, tk) if is_causal else tk
+            for r in range(bq):
+                for j in range(kend):
+                    p[r, j] = probs[b, h, i0 + r, j] if saved else 0
+                    gs[r, j] = 0
+            if not saved:
+                _matmul_nn_acc(p, q_h, i0, 0, False, k_t, bq, kend, d)  # S = Q K^T
+            _matmul_nn_acc(gs, go_h, i0, 0, False, v_t, bq, kend, dv)  # gP = gO V^T
+            for r in range(bq):
+                i = i0 + r
+                n_valid = min(i + 1, kend) if is_causal else kend
+                for j in range(n_valid):
+                    if saved:
+                        pj = p[r, j]
+                    else:
+                        pj = fast_exp(p[r, j] * scale - lse[b, h, i])  # P recomputed from lse
+                        p[r, j] = pj
+                    gs[r, j] = pj * (gs[r, j] - delta[i]) * scale  # gS, with the scale folded in
+                for j in range(n_valid, kend):
+                    p[r, j] = 0
+                    gs[r, j] = 0
+            _matmul_nn_acc(gv_t, go_h, 0, i0, True, p, dv, kend, bq)  # gV^T += gO^T P
+            _matmul_nn_acc(gk_t, q_h, 0, i0, True, gs, d, kend, bq)  # gK^T += Q^T gS
+            _matmul_nt_acc(gq_h, i0, gs, k_t, bq, d, kend)  # gQ = gS K
+        for i in range(tq):
+            for e in range(d):
+                gq[b, h, i, e] = gq_h[i, e]
+        for j in range(tk):
+            for e in range(d):
+                gk[b, h, j, e] = gk_t[e, j]
+            for e in range(dv):
+                gv[b, h, j, e] = gv_t[e, j]
+
+
+@functools.cache
+def _any_layout_kernel(py_func, dtype: np.dtype):
+    """``py_func`` compiled once for ``dtype`` with its input and output arrays in *any* layout.
+
+    Numba normally compiles one version per combination of layouts (C-contiguous or strided)
+    it is called with; the attention kernels take strided views (heads of a packed qkv
+    projection) as often as contiguous arrays, so an explicit signature with layout 'A' for
+    those (and 'C' for P, always an array of our own) keeps it to one compile per dtype.
+    ``nogil`` lets ``threads.on_all_threads`` run it on several threads at once.
+    Compiled on first use, cached on disk.
+    """
+    f = numba.from_dtype(dtype)
+    a3, a4 = f[:, :, :], f[:, :, :, :]
+    c4 = f[:, :, :, ::1]  # P, always an array of our own: contiguous, so its rows vectorise
+    counter = types.intp[::1]
+    if py_func is _attention_forward_jobs:
+        sig = types.void(a4, a4, a4, f, types.boolean, a4, a3, c4, counter)
+    else:
+        sig = types.void(a4, a4, a4, a4, a3, a4, f, types.boolean, a4, a4, a4, c4, counter)
+    return njit(sig, cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")(py_func)
+
+
+def _multiply_adds(q: np.ndarray, k: np.ndarray, *args, **kwargs) -> int:
+    """B·H·Tq·Tk·D, the multiply-adds of S = Q Kᵀ: the work measure for the small-work rule."""
+    return q.size * k.shape[-2]
+
+
+def _no_probs(dtype: np.dtype) -> np.ndarray:
+    """The kernels' "P is not saved" marker: an empty 4-D array (a typed stand-in for None)."""
+    return np.empty((0, 0, 0, 0), dtype=dtype)
+
+
+def _destination(
+    arr, shape: tuple[int, ...], dtype: np.dtype, name: str, contiguous: bool = False
+) -> np.ndarray:
+    """A caller's output buffer, checked, or a new one."""
+    if arr is None:
+        return np.empty(shape, dtype=dtype)
+    layout_ok = arr.flags.c_contiguous or not contiguous
+    if arr.shape != shape or arr.dtype != dtype or not arr.flags.writeable or not layout_ok:
+        kind = "C-contiguous " if contiguous else ""
+        raise ValueError(
+            f"attention: {name} must be a writeable {kind}{shape} {dtype} array, got "
+            f"{arr.shape} {arr.dtype}"
+        )
+    return arr
+
+
+@float32_or_64(reference.attention_forward, work=_multiply_adds, small_work=SMALL_ATTENTION_WORK)
+def attention_forward(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    scale: float,
+    is_causal: bool = False,
+    out: np.ndarray | None = None,
+    probs: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Blocked fused attention forward; see :func:`reference.attention_forward`.
+
+    Inputs may be strided views (no copy is made); ``out`` may be one too.
+    """
+    dt = q.dtype
+    q, k, v = (np.asarray(a, dtype=dt) for a in (q, k, v))
+    b, h, tq, _ = q.shape
+    out = _destination(out, (b, h, tq, v.shape[-1]), dt, "out")
+    lse = np.empty((b, h, tq), dtype=dt)
+    probs = (
+        _no_probs(dt)
+        if probs is None
+        else _destination(probs, (b, h, tq, k.shape[2]), dt, "probs", contiguous=True)
+    )
+    jobs = _any_layout_kernel(_attention_forward_jobs, dt)
+    on_all_threads(jobs, q, k, v, dt.type(scale), bool(is_causal), out, lse, probs)
+    return out, lse
+
+
+@float32_or_64(reference.attention_backward, work=_multiply_adds, small_work=SMALL_ATTENTION_WORK)
+def attention_backward(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    out: np.ndarray,
+    lse: np.ndarray,
+    gout: np.ndarray,
+    scale: float,
+    is_causal: bool = False,
+    grads: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    probs: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Blocked fused attention backward; see :func:`reference.attention_backward`.
+
+    Inputs may be strided views; ``grads`` = (gq, gk, gv) destinations may be too.
+    """
+    dt = q.dtype
+    q, k, v, out, gout = (np.asarray(a, dtype=dt) for a in (q, k, v, out, gout))
+    lse = np.asarray(lse, dtype=dt)
+    gq, gk, gv = grads if grads is not None else (None, None, None)
+    gq = _destination(gq, q.shape, dt, "gq")
+    gk = _destination(gk, k.shape, dt, "gk")
+    gv = _destination(gv, v.shape, dt, "gv")
+    if probs is None:
+        probs = _no_probs(dt)
+    else:  # read without bounds checks: a wrong shape must stop here
+        probs = np.ascontiguousarray(probs, dtype=dt)
+        if probs.shape != (*q.shape[:3], k.shape[2]):
+            raise ValueError(
+                f"attention: probs must be {(*q.shape[:3], k.shape[2])}, got {probs.shape}"
+            )
+    jobs = _any_layout_kernel(_attention_backward_jobs, dt)
+    on_all_threads(
+        jobs, q, k, v, out, lse, gout, dt.type(scale), bool(is_causal), gq, gk, gv, probs
+    )
+    return gq, gk, gv

@@ -1,0 +1,124 @@
+"""Element-wise Numba kernels: GELU, tanh form and exact (erf) form, forward and backward.
+
+Implements (same names, signatures and results up to rounding) ``kernels/reference.py``:
+gelu_forward/gelu_backward, gelu_exact_forward/gelu_exact_backward.
+
+Each op is one flat ``prange`` loop over the flattened arrays (``<op>_kernel``, public so
+that lessons can print it), which LLVM vectorises when its body has no library call.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from .. import reference
+from .jit import fast_exp, pjit
+from .threads import float32_or_64
+
+__all__ = [
+    "gelu_backward",
+    "gelu_backward_kernel",
+    "gelu_exact_backward",
+    "gelu_exact_backward_kernel",
+    "gelu_exact_forward",
+    "gelu_exact_forward_kernel",
+    "gelu_forward",
+    "gelu_forward_kernel",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# GELU (tanh form) as x * sigmoid(2u): one exp instead of a tanh
+# --------------------------------------------------------------------------------------------
+# 0.5 (1 + tanh(u)) = sigmoid(2u) = 1 / (1 + exp(-2u)), so y = x * s with s = sigmoid(2u).
+# Derivative: dy/dx = s + x * s' = s + x * 2 s (1 - s) * du/dx, du/dx = c (1 + 3 a x^2).
+
+
+@pjit
+def gelu_forward_kernel(x, y):
+    n = x.shape[0]
+    c, a = x.dtype.type(reference.GELU_C), x.dtype.type(reference.GELU_A)
+    one, minus_two = x.dtype.type(1), x.dtype.type(-2)
+    # one flat loop (prange splits it into one contiguous range per thread): LLVM vectorises it
+    for i in prange(n):
+        xi = x[i]
+        u = c * (xi + a * xi * xi * xi)
+        # exp(-2u) -> inf for very negative x gives x / inf = -0: the correct limit
+        y[i] = xi / (one + fast_exp(minus_two * u))
+
+
+@pjit
+def gelu_backward_kernel(x, gy, gx):
+    n = x.shape[0]
+    c, a = x.dtype.type(reference.GELU_C), x.dtype.type(reference.GELU_A)
+    a3 = x.dtype.type(3 * reference.GELU_A)
+    one, two, minus_two = x.dtype.type(1), x.dtype.type(2), x.dtype.type(-2)
+    for i in prange(n):
+        xi = x[i]
+        u = c * (xi + a * xi * xi * xi)
+        s = one / (one + fast_exp(minus_two * u))
+        du = c * (one + a3 * xi * xi)
+        gx[i] = gy[i] * (s + two * xi * s * (one - s) * du)
+
+
+def _elementwise(kernel, x: np.ndarray, *others: np.ndarray) -> np.ndarray:
+    """``kernel(x, *others, out)`` on the flattened arrays (contiguous, in x's dtype); the
+    result has x's shape. Each GELU op below is this call with its own kernel."""
+    x1 = np.ascontiguousarray(x).reshape(-1)
+    rest = [np.ascontiguousarray(a, dtype=x1.dtype).reshape(-1) for a in others]
+    out = np.empty_like(x1)
+    kernel(x1, *rest, out)
+    return out.reshape(x.shape)
+
+
+@float32_or_64(reference.gelu_forward)
+def gelu_forward(x: np.ndarray) -> np.ndarray:
+    """GELU (tanh form), any shape; see :func:`reference.gelu_forward`."""
+    return _elementwise(gelu_forward_kernel, x)
+
+
+@float32_or_64(reference.gelu_backward)
+def gelu_backward(x: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """gx = gy * GELU'(x); see :func:`reference.gelu_backward`."""
+    return _elementwise(gelu_backward_kernel, x, gy)
+
+
+# --------------------------------------------------------------------------------------------
+# GELU, exact: x Φ(x) = 0.5 x (1 + erf(x / sqrt 2)); derivative Φ(x) + x φ(x)
+# --------------------------------------------------------------------------------------------
+# math.erf is libm's erf (erff for float32), one call per element: these loops do not
+# vectorise, but run in parallel and still beat the reference's Python call per element.
+
+
+@pjit
+def gelu_exact_forward_kernel(x, y):
+    half, one, r = x.dtype.type(0.5), x.dtype.type(1), x.dtype.type(reference.SQRT1_2)
+    for i in prange(x.shape[0]):
+        xi = x[i]
+        y[i] = half * xi * (one + math.erf(xi * r))
+
+
+@pjit
+def gelu_exact_backward_kernel(x, gy, gx):
+    half, one, r = x.dtype.type(0.5), x.dtype.type(1), x.dtype.type(reference.SQRT1_2)
+    c = x.dtype.type(reference.INV_SQRT_2PI)
+    for i in prange(x.shape[0]):
+        xi = x[i]
+        cdf = half * (one + math.erf(xi * r))
+        pdf = c * math.exp(-half * xi * xi)
+        gx[i] = gy[i] * (cdf + xi * pdf)
+
+
+@float32_or_64(reference.gelu_exact_forward)
+def gelu_exact_forward(x: np.ndarray) -> np.ndarray:
+    """GELU (exact, erf form), any shape; see :func:`reference.gelu_exact_forward`."""
+    return _elementwise(gelu_exact_forward_kernel, x)
+
+
+@float32_or_64(reference.gelu_exact_backward)
+def gelu_exact_backward(x: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """gx = gy * (Φ(x) + x φ(x)); see :func:`reference.gelu_exact_backward`."""
+    return _elementwise(gelu_exact_backward_kernel, x, gy)

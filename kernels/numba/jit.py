@@ -1,0 +1,134 @@
+"""The building blocks every Numba kernel here is compiled with: JIT presets, a vectorisable
+``exp``, an atomic job counter, and a subtraction that fast-math may not reorder.
+
+Not an op itself: the ops are in the sibling modules, each implementing part of
+``kernels/reference.py``. Numba's disk cache (``cache=True``) checks only the file of the
+function it caches, not the files of what it inlined: after editing this file, empty the
+cache (``NUMBA_CACHE_DIR``, or the ``__pycache__`` beside the kernels) so that the kernels
+using it recompile.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic, overload
+
+__all__ = ["EXACT_MATH", "FASTMATH", "exact_sub", "fast_exp", "pjit", "sjit", "take_job"]
+
+#: fast-math as a set of flags, never ``True``: ``True`` also assumes "no infinities", which
+#: would silently break a ``-inf`` mask. ``reassoc`` lets LLVM vectorise sums and maxima.
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+#: for the exp() helper, which must keep its Cody-Waite range reduction in the written order
+EXACT_MATH = {"nsz", "contract"}
+
+# error_model="numpy": x / 0 gives inf or nan as in NumPy. Python's model puts a zero test
+# and a branch before every division, which stops LLVM from vectorising the loop around it.
+# No kernel divides by a value that can be 0 for valid input.
+
+#: parallel kernels (``prange`` over rows or elements)
+pjit = njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
+#: serial helpers and kernels
+sjit = njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+
+
+@intrinsic
+def _pow2(typingctx, n, like):
+    """2.0**n as a float of the same type as ``like``, built from the exponent bits (n integer)."""
+    if not isinstance(n, types.Integer) or not isinstance(like, types.Float):
+        return None
+    bits, bias, mantissa = (32, 127, 23) if like.bitwidth == 32 else (64, 1023, 52)
+
+    def codegen(context, builder, signature, args):
+        ity = ir.IntType(bits)
+        nv = args[0]
+        if nv.type.width < bits:
+            nv = builder.sext(nv, ity)
+        elif nv.type.width > bits:
+            nv = builder.trunc(nv, ity)
+        exponent = builder.shl(builder.add(nv, ity(bias)), ity(mantissa))
+        return builder.bitcast(exponent, context.get_value_type(like))
+
+    return like(n, like), codegen
+
+
+@intrinsic
+def take_job(typingctx, counter):
+    """``job = counter[0]; counter[0] += 1`` as one indivisible step (LLVM's ``atomicrmw add``).
+
+    ``counter`` is a 1-element ``intp`` array. Threads that share one counter each take the
+    next job number; no number is handed out twice, and a thread that arrives late simply
+    finds fewer jobs left. Usable inside compiled code only (see ``threads.on_all_threads``).
+    """
+    if not (isinstance(counter, types.Array) and counter.dtype == types.intp):
+        return None
+
+    def codegen(context, builder, signature, args):
+        first = context.make_array(signature.args[0])(context, builder, args[0]).data
+        one = context.get_constant(types.intp, 1)
+        return builder.atomic_rmw("add", first, one, "seq_cst")
+
+    return types.intp(counter), codegen
+
+
+# --------------------------------------------------------------------------------------------
+# a vectorisable exp()
+# --------------------------------------------------------------------------------------------
+# There is no SVML on a stock Numba install, so math.exp is one libm call per element and the
+# loop around it cannot use SIMD. For float32 we write exp ourselves with only +, *, floor and
+# a bit-cast, which LLVM vectorises 8 floats at a time:
+#     exp(x) = 2^n * exp(r),  n = round(x / ln 2),  r = x - n ln 2  (|r| <= ln2 / 2)
+# exp(r) is a degree-6 polynomial (Cephes' expf coefficients, ~1 ulp) and 2^n is assembled
+# directly in the exponent bits of an IEEE-754 float. float64 keeps math.exp (exact to 0.5 ulp).
+
+
+def fast_exp(x):  # pragma: no cover - replaced by the overload below inside compiled code
+    """exp(x) inside Numba kernels (vectorisable for float32, math.exp for float64)."""
+    return math.exp(x)
+
+
+@overload(fast_exp, jit_options={"fastmath": EXACT_MATH})
+def _fast_exp_overload(x):
+    if not isinstance(x, types.Float):
+        return None
+    if x.bitwidth == 64:
+
+        def exp64(x):
+            return math.exp(x)
+
+        return exp64
+
+    f = np.float32
+    log2e, ln2_hi, ln2_lo = f(1.44269504088896341), f(0.693359375), f(-2.12194440e-4)
+    lo, hi, half, one, zero = f(-87.33654), f(88.72283), f(0.5), f(1.0), f(0.0)
+    c0, c1, c2 = f(1.9875691500e-4), f(1.3981999507e-3), f(8.3334519073e-3)
+    c3, c4, c5 = f(4.1665795894e-2), f(1.6666665459e-1), f(5.0000001201e-1)
+    inf = f(np.inf)
+
+    def exp32(x):
+        xc = min(max(x, lo), hi)  # keep n in the normal exponent range
+        n = np.floor(xc * log2e + half)  # np.floor keeps float32 (math.floor gives an int64)
+        r = xc - n * ln2_hi - n * ln2_lo  # two-constant ln2: r is exact to ~1 ulp
+        p = ((((c0 * r + c1) * r + c2) * r + c3) * r + c4) * r + c5
+        p = p * r * r + r + one
+        y = p * _pow2(np.int32(n), x)
+        if x < lo:  # underflow, including exp(-inf) = 0 for masks
+            y = zero
+        if x > hi:
+            y = inf
+        if x != x:  # propagate NaN
+            y = x
+        return y
+
+    return exp32
+
+
+@njit(cache=True, fastmath=False)
+def exact_sub(a, b):
+    """a - b compiled without fast-math: LLVM's flags live on each instruction, so even
+    inlined into a fast-math loop this subtraction may not be reassociated (which would
+    turn (x - m) - log s back into the imprecise x - (m + log s))."""
+    return a - b

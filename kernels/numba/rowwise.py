@@ -1,0 +1,317 @@
+"""Row-wise Numba kernels: softmax, log-softmax, cross-entropy and LayerNorm over the last axis.
+
+Implements (same names, signatures and results up to rounding) ``kernels/reference.py``:
+softmax_forward/softmax_backward, log_softmax_forward/log_softmax_backward,
+cross_entropy_forward/cross_entropy_backward, layer_norm_forward/layer_norm_backward.
+
+Each op is a thin wrapper that makes its arrays contiguous ``(rows, C)``, allocates the
+outputs and calls the compiled loop ``<op>_kernel``, which walks each row once (or twice,
+while it is still in cache), rows in parallel (``prange``). The loops are public so that
+lesson 10 can print their source; call the ops, not the loops.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from .. import reference
+from .jit import exact_sub, fast_exp, pjit
+from .threads import float32_or_64
+
+__all__ = [
+    "cross_entropy_backward",
+    "cross_entropy_backward_kernel",
+    "cross_entropy_forward",
+    "cross_entropy_forward_kernel",
+    "layer_norm_backward",
+    "layer_norm_backward_kernel",
+    "layer_norm_forward",
+    "layer_norm_forward_kernel",
+    "log_softmax_backward",
+    "log_softmax_backward_kernel",
+    "log_softmax_forward",
+    "log_softmax_forward_kernel",
+    "softmax_backward",
+    "softmax_backward_kernel",
+    "softmax_forward",
+    "softmax_forward_kernel",
+]
+
+
+def _as_rows(x: np.ndarray) -> np.ndarray:
+    """Contiguous (rows, C) view (or copy) of an (..., C) array."""
+    return np.ascontiguousarray(x).reshape(-1, x.shape[-1])
+
+
+# --------------------------------------------------------------------------------------------
+# softmax / log-softmax over the last axis
+# --------------------------------------------------------------------------------------------
+
+
+@pjit
+def softmax_forward_kernel(x, y):
+    # Numba promotes float32 (op) int to float64: typed constants keep float32 math float32
+    zero, one = x.dtype.type(0), x.dtype.type(1)
+    # three passes per row (max, exp-and-sum, scale): the row stays in cache between passes
+    for i in prange(x.shape[0]):
+        m = x[i, 0]
+        for j in range(1, x.shape[1]):
+            m = max(m, x[i, j])
+        s = zero
+        for j in range(x.shape[1]):
+            e = fast_exp(x[i, j] - m)
+            y[i, j] = e
+            s += e
+        inv = one / s
+        for j in range(x.shape[1]):
+            y[i, j] *= inv
+
+
+@pjit
+def softmax_backward_kernel(y, gy, gx):
+    zero = y.dtype.type(0)
+    for i in prange(y.shape[0]):
+        dot = zero
+        for j in range(y.shape[1]):
+            dot += gy[i, j] * y[i, j]
+        for j in range(y.shape[1]):
+            gx[i, j] = y[i, j] * (gy[i, j] - dot)
+
+
+@pjit
+def log_softmax_forward_kernel(x, y):
+    zero = x.dtype.type(0)
+    for i in prange(x.shape[0]):
+        m = x[i, 0]
+        for j in range(1, x.shape[1]):
+            m = max(m, x[i, j])
+        s = zero
+        for j in range(x.shape[1]):
+            s += fast_exp(x[i, j] - m)
+        # y = (x - m) - log s, not x - (m + log s): when |m| is large, m + log s rounds away
+        # the small log s in float32 (512 + 0.693 keeps only ~4 digits of 0.693).
+        log_s = math.log(s)
+        for j in range(x.shape[1]):
+            y[i, j] = exact_sub(exact_sub(x[i, j], m), log_s)
+
+
+@pjit
+def log_softmax_backward_kernel(y, gy, gx):
+    zero = y.dtype.type(0)
+    for i in prange(y.shape[0]):
+        s = zero
+        for j in range(y.shape[1]):
+            s += gy[i, j]
+        for j in range(y.shape[1]):
+            gx[i, j] = gy[i, j] - fast_exp(y[i, j]) * s
+
+
+@float32_or_64(reference.softmax_forward)
+def softmax_forward(x: np.ndarray) -> np.ndarray:
+    """Fused softmax over the last axis; see :func:`reference.softmax_forward`."""
+    x2 = _as_rows(x)
+    y = np.empty_like(x2)
+    softmax_forward_kernel(x2, y)
+    return y.reshape(x.shape)
+
+
+@float32_or_64(reference.softmax_backward)
+def softmax_backward(y: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """gx = y * (gy - sum(gy * y)); see :func:`reference.softmax_backward`."""
+    y2, gy2 = _as_rows(y), _as_rows(gy)
+    gx = np.empty_like(y2)
+    softmax_backward_kernel(y2, gy2, gx)
+    return gx.reshape(y.shape)
+
+
+@float32_or_64(reference.log_softmax_forward)
+def log_softmax_forward(x: np.ndarray) -> np.ndarray:
+    """Fused log-softmax over the last axis; see :func:`reference.log_softmax_forward`."""
+    x2 = _as_rows(x)
+    y = np.empty_like(x2)
+    log_softmax_forward_kernel(x2, y)
+    return y.reshape(x.shape)
+
+
+@float32_or_64(reference.log_softmax_backward)
+def log_softmax_backward(y: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """gx = gy - exp(y) * sum(gy); see :func:`reference.log_softmax_backward`."""
+    y2, gy2 = _as_rows(y), _as_rows(gy)
+    gx = np.empty_like(y2)
+    log_softmax_backward_kernel(y2, gy2, gx)
+    return gx.reshape(y.shape)
+
+
+# --------------------------------------------------------------------------------------------
+# fused cross-entropy: no (N, V) probability matrix is ever stored by the forward pass
+# --------------------------------------------------------------------------------------------
+
+
+@pjit
+def cross_entropy_forward_kernel(logits, target, ignore_index, loss, lse):
+    zero = logits.dtype.type(0)
+    for i in prange(logits.shape[0]):
+        m = logits[i, 0]
+        for j in range(1, logits.shape[1]):
+            m = max(m, logits[i, j])
+        s = zero
+        for j in range(logits.shape[1]):
+            s += fast_exp(logits[i, j] - m)
+        log_s = math.log(s)
+        lse[i] = m + log_s
+        t = target[i]
+        if t == ignore_index:
+            loss[i] = 0
+        else:
+            # log s - (logit_t - m) keeps full precision for large logits (see log-softmax)
+            loss[i] = exact_sub(log_s, exact_sub(logits[i, t], m))
+
+
+@pjit
+def cross_entropy_backward_kernel(logits, target, lse, grad_rows, ignore_index, dlogits):
+    for i in prange(logits.shape[0]):
+        t = target[i]
+        if t == ignore_index:
+            for j in range(logits.shape[1]):
+                dlogits[i, j] = 0
+            continue
+        g = grad_rows[i]
+        # softmax recomputed from the saved lse: p_j = exp(logit_j - lse)
+        for j in range(logits.shape[1]):
+            dlogits[i, j] = fast_exp(logits[i, j] - lse[i]) * g
+        dlogits[i, t] -= g
+
+
+def _check_targets(target: np.ndarray, n_classes: int, ignore_index: int) -> None:
+    bad = ((target < 0) | (target >= n_classes)) & (target != ignore_index)
+    if bad.any():
+        raise IndexError(f"target {target[bad][0]} out of range for {n_classes} classes")
+
+
+@float32_or_64(reference.cross_entropy_forward)
+def cross_entropy_forward(
+    logits: np.ndarray, target: np.ndarray, ignore_index: int = -100
+) -> tuple[np.ndarray, np.ndarray]:
+    """loss_i = lse_i - logits[i, t_i]; see :func:`reference.cross_entropy_forward`."""
+    logits2 = np.ascontiguousarray(logits)
+    target2 = np.ascontiguousarray(target, dtype=np.int64)
+    _check_targets(target2, logits2.shape[1], ignore_index)
+    loss = np.empty(logits2.shape[0], dtype=logits2.dtype)
+    lse = np.empty_like(loss)
+    cross_entropy_forward_kernel(logits2, target2, ignore_index, loss, lse)
+    return loss, lse
+
+
+@float32_or_64(reference.cross_entropy_backward)
+def cross_entropy_backward(
+    logits: np.ndarray,
+    target: np.ndarray,
+    lse: np.ndarray,
+    grad_rows: np.ndarray,
+    ignore_index: int = -100,
+) -> np.ndarray:
+    """dlogits = (softmax - onehot) * grad_rows; see :func:`reference.cross_entropy_backward`."""
+    logits2 = np.ascontiguousarray(logits)
+    target2 = np.ascontiguousarray(target, dtype=np.int64)
+    _check_targets(target2, logits2.shape[1], ignore_index)
+    lse2 = np.ascontiguousarray(lse, dtype=logits2.dtype)
+    grad2 = np.ascontiguousarray(grad_rows, dtype=logits2.dtype)
+    d = np.empty_like(logits2)
+    cross_entropy_backward_kernel(logits2, target2, lse2, grad2, ignore_index, d)
+    return d
+
+
+# --------------------------------------------------------------------------------------------
+# LayerNorm
+# --------------------------------------------------------------------------------------------
+
+
+@pjit
+def layer_norm_forward_kernel(x, weight, bias, eps, y, mean, rstd):
+    c = x.shape[1]
+    zero, one, inv_c = x.dtype.type(0), x.dtype.type(1), x.dtype.type(1 / c)
+    for i in prange(x.shape[0]):
+        s = zero
+        for j in range(c):
+            s += x[i, j]
+        mu = s * inv_c
+        # two-pass variance sum((x - mu)^2): no cancellation, unlike E[x^2] - mu^2
+        ss = zero
+        for j in range(c):
+            d = x[i, j] - mu
+            ss += d * d
+        r = one / math.sqrt(ss * inv_c + eps)
+        mean[i] = mu
+        rstd[i] = r
+        for j in range(c):
+            y[i, j] = (x[i, j] - mu) * r * weight[j] + bias[j]
+
+
+@pjit
+def layer_norm_backward_kernel(gy, x, weight, mean, rstd, rows_per_chunk, gx, gw_part, gb_part):
+    n, c = x.shape
+    zero, inv_c = x.dtype.type(0), x.dtype.type(1 / c)
+    # gweight/gbias are sums over rows: each chunk of rows owns one row of partial sums, so
+    # threads never write to the same memory; the partials are added up afterwards.
+    for chunk in prange(gw_part.shape[0]):
+        for i in range(chunk * rows_per_chunk, min(n, (chunk + 1) * rows_per_chunk)):
+            mu, r = mean[i], rstd[i]
+            sum_g = zero
+            sum_gxhat = zero
+            for j in range(c):
+                xhat = (x[i, j] - mu) * r
+                g = gy[i, j] * weight[j]
+                sum_g += g
+                sum_gxhat += g * xhat
+                gw_part[chunk, j] += gy[i, j] * xhat
+                gb_part[chunk, j] += gy[i, j]
+            mean_g, mean_gxhat = sum_g * inv_c, sum_gxhat * inv_c
+            for j in range(c):
+                xhat = (x[i, j] - mu) * r
+                gx[i, j] = r * (gy[i, j] * weight[j] - mean_g - xhat * mean_gxhat)
+
+
+@float32_or_64(reference.layer_norm_forward)
+def layer_norm_forward(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fused LayerNorm forward; see :func:`reference.layer_norm_forward`."""
+    x2 = _as_rows(x)
+    dt = x2.dtype
+    w = np.ascontiguousarray(weight, dtype=dt)
+    b = np.ascontiguousarray(bias, dtype=dt)
+    y = np.empty_like(x2)
+    mean = np.empty(x2.shape[0], dtype=dt)
+    rstd = np.empty_like(mean)
+    layer_norm_forward_kernel(x2, w, b, dt.type(eps), y, mean, rstd)
+    return y.reshape(x.shape), mean.reshape(x.shape[:-1]), rstd.reshape(x.shape[:-1])
+
+
+@float32_or_64(reference.layer_norm_backward)
+def layer_norm_backward(
+    gy: np.ndarray, x: np.ndarray, weight: np.ndarray, mean: np.ndarray, rstd: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fused LayerNorm backward; see :func:`reference.layer_norm_backward`."""
+    x2, gy2 = _as_rows(x), _as_rows(gy)
+    dt = x2.dtype
+    n, c = x2.shape
+    n_chunks = max(1, min(n, 32))  # fixed count: the result does not depend on the thread count
+    rows_per_chunk = -(-n // n_chunks)
+    gx = np.empty_like(x2)
+    gw_part = np.zeros((n_chunks, c), dtype=dt)
+    gb_part = np.zeros((n_chunks, c), dtype=dt)
+    layer_norm_backward_kernel(
+        gy2,
+        x2,
+        np.ascontiguousarray(weight, dtype=dt),
+        np.ascontiguousarray(mean, dtype=dt).reshape(-1),
+        np.ascontiguousarray(rstd, dtype=dt).reshape(-1),
+        rows_per_chunk,
+        gx,
+        gw_part,
+        gb_part,
+    )
+    return gx.reshape(x.shape), gw_part.sum(axis=0), gb_part.sum(axis=0)
