@@ -323,9 +323,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         plan = Path(tmp) / "plan.npz"
         np.savez(plan, **make_plan(args, len(train), len(val), vocab_size))
-        # The same OpenBLAS setting that `import tinylm` makes when it loads before numpy
-        # (this script imports numpy first); PyTorch does not use OpenBLAS.
-        env = {"OPENBLAS_THREAD_TIMEOUT": "12", **os.environ}
+        # The thread settings `import tinylm` makes when it loads before numpy (this script
+        # imports numpy first), for both workers alike.
+        from tinylm.environment import THREAD_DEFAULTS
+
+        env = {**THREAD_DEFAULTS, **os.environ}
         workers = {}
         for name in frameworks:
             cmd = [sys.executable, __file__, "--worker", name, "--plan", str(plan)]
