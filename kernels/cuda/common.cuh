@@ -9,6 +9,12 @@
 #define FULL_MASK 0xffffffffu
 #define WARP_SIZE 32
 
+// NVRTC, which cupy.RawModule compiles with, has no <math.h> and so no INFINITY; nvcc includes
+// it implicitly. The bit pattern 0x7f800000 is float +inf.
+#ifndef INFINITY
+#define INFINITY __int_as_float(0x7f800000)
+#endif
+
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
     for (int offset = WARP_SIZE / 2; offset > 0; offset >>= 1) {
