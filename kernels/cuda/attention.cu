@@ -41,14 +41,14 @@ __device__ __forceinline__ bool visible(int i, int j, int Tq, int Tk, int is_cau
 }
 
 template <int D>
-__global__ void attention_forward(const float* __restrict__ q, const float* __restrict__ k,
+__global__ void __launch_bounds__(FWD_BR) attention_forward(const float* __restrict__ q, const float* __restrict__ k,
                                   const float* __restrict__ v, float* __restrict__ out,
                                   float* __restrict__ lse, int Tq, int Tk, float scale,
                                   int is_causal) {
     __shared__ float Ks[FWD_BC][D];
     __shared__ float Vs[FWD_BC][D];
-    const long long h = blockIdx.y;
-    const int i0 = blockIdx.x * FWD_BR;
+    const long long h = blockIdx.x;  // (batch, head): grid.x, the axis without a 65535 cap
+    const int i0 = blockIdx.y * FWD_BR;
     const int i = i0 + threadIdx.x;
     const bool row_ok = i < Tq;
     float qi[D], acc[D];
@@ -115,7 +115,7 @@ __global__ void attention_backward_delta(const float* __restrict__ out,
 }
 
 template <int D>
-__global__ void attention_backward_dkdv(const float* __restrict__ q, const float* __restrict__ k,
+__global__ void __launch_bounds__(BWD_BK) attention_backward_dkdv(const float* __restrict__ q, const float* __restrict__ k,
                                         const float* __restrict__ v,
                                         const float* __restrict__ gout,
                                         const float* __restrict__ lse,
@@ -126,8 +126,8 @@ __global__ void attention_backward_dkdv(const float* __restrict__ q, const float
     __shared__ float Gs[BWD_BQ][D];
     __shared__ float lse_s[BWD_BQ];
     __shared__ float delta_s[BWD_BQ];
-    const long long h = blockIdx.y;
-    const int j0 = blockIdx.x * BWD_BK;
+    const long long h = blockIdx.x;
+    const int j0 = blockIdx.y * BWD_BK;
     const int j = j0 + threadIdx.x;
     const bool key_ok = j < Tk;
     float kj[D], vj[D], gkj[D], gvj[D];
@@ -174,15 +174,15 @@ __global__ void attention_backward_dkdv(const float* __restrict__ q, const float
 }
 
 template <int D>
-__global__ void attention_backward_dq(const float* __restrict__ q, const float* __restrict__ k,
+__global__ void __launch_bounds__(FWD_BR) attention_backward_dq(const float* __restrict__ q, const float* __restrict__ k,
                                       const float* __restrict__ v, const float* __restrict__ gout,
                                       const float* __restrict__ lse,
                                       const float* __restrict__ delta, float* __restrict__ gq,
                                       int Tq, int Tk, float scale, int is_causal) {
     __shared__ float Ks[FWD_BC][D];
     __shared__ float Vs[FWD_BC][D];
-    const long long h = blockIdx.y;
-    const int i0 = blockIdx.x * FWD_BR;
+    const long long h = blockIdx.x;  // (batch, head): grid.x, the axis without a 65535 cap
+    const int i0 = blockIdx.y * FWD_BR;
     const int i = i0 + threadIdx.x;
     const bool row_ok = i < Tq;
     float qi[D], gi[D], gqi[D];

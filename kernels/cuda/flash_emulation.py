@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
-# tile sizes of attention.cu
-FWD_BR = 64  # query rows (threads) per block, forward and dq
-FWD_BC = 32  # keys per shared-memory tile, forward and dq
-BWD_BK = 64  # key rows (threads) per block, dk/dv
-BWD_BQ = 32  # queries per shared-memory tile, dk/dv
+from . import build
+
+# the tile sizes attention.cu is compiled with, read from its #defines
+_TILES = build.defines("attention.cu")
+FWD_BR = _TILES["FWD_BR"]  # query rows per block, forward and dq
+FWD_BC = _TILES["FWD_BC"]  # keys per shared-memory tile, forward and dq
+BWD_BK = _TILES["BWD_BK"]  # key rows per block, dk/dv
+BWD_BQ = _TILES["BWD_BQ"]  # queries per shared-memory tile, dk/dv
 
 
 def _visible(i: np.ndarray, j: np.ndarray, tq: int, tk: int, is_causal: bool) -> np.ndarray:

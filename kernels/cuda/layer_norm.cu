@@ -3,7 +3,7 @@
 //   forward:   y = (x - mean) * rstd * weight + bias,  rstd = 1 / sqrt(var + eps)
 //   backward:  xhat = (x - mean) * rstd, g = gy * weight
 //              gx = rstd * (g - mean(g) - xhat * mean(g * xhat))             (one warp per row)
-//              gweight = sum_rows gy * xhat, gbias = sum_rows gy            (one thread per column)
+//              gweight = sum_rows gy * xhat, gbias = sum_rows gy     (partial sums, see below)
 #include "common.cuh"
 
 extern "C" __global__ void layer_norm_forward(const float* __restrict__ x,
@@ -61,18 +61,24 @@ extern "C" __global__ void layer_norm_backward_params(const float* __restrict__ 
                                                       const float* __restrict__ x,
                                                       const float* __restrict__ mean,
                                                       const float* __restrict__ rstd,
-                                                      float* __restrict__ gweight,
-                                                      float* __restrict__ gbias, long long N,
-                                                      int C) {
-    // adjacent threads own adjacent columns, so every row read is coalesced; no atomics
+                                                      float* __restrict__ gweight_parts,
+                                                      float* __restrict__ gbias_parts,
+                                                      long long N, int C, long long rows_per_part) {
+    // Block (bx, part) sums rows [part * rows_per_part, +rows_per_part) of its columns into
+    // row `part` of the (parts, C) outputs, which the host adds: one thread looping over all
+    // N rows would leave most of the GPU idle. Adjacent threads own adjacent columns, so every
+    // row read is coalesced; no atomics, so the sums do not depend on block order.
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C) return;
+    long long part = blockIdx.y;
+    long long begin = part * rows_per_part;
+    long long end = min(N, begin + rows_per_part);
     float gw = 0.f, gb = 0.f;
-    for (long long i = 0; i < N; ++i) {
+    for (long long i = begin; i < end; ++i) {
         float g = gy[i * C + c];
         gw += g * (x[i * C + c] - mean[i]) * rstd[i];
         gb += g;
     }
-    gweight[c] = gw;
-    gbias[c] = gb;
+    gweight_parts[part * C + c] = gw;
+    gbias_parts[part * C + c] = gb;
 }
