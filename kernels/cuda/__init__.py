@@ -40,7 +40,7 @@ except ImportError:  # no CuPy: flash_emulation still imports, and every op is t
 KERNEL_DIR = build.KERNEL_DIR
 WARPS_PER_BLOCK = build.defines("common.cuh")["WARPS_PER_BLOCK"]  # rows per row-wise block
 ATTENTION_HEAD_DIMS = build.attention_head_dims()  # the instantiated variants of attention.cu
-ATTENTION_TILES = build.defines("attention.cu")  # FWD_BR, FWD_BC, BWD_BK, BWD_BQ
+ATTENTION_TILES = build.defines("attention.cu")  # FWD_BR, FWD_BC, BWD_BK, BWD_BQ, ...
 FLAT_THREADS = 256  # threads per block of the element-wise (grid-stride) kernels
 LN_PARAMS_THREADS = 128  # columns per block of layer_norm_backward_params
 LN_PARAMS_ROWS = 64  # rows summed by one thread of layer_norm_backward_params, at least
@@ -84,12 +84,15 @@ def flat_launch(n: int, threads: int = FLAT_THREADS) -> Launch:
     return check_launch((min(blocks_for(n, threads), MAX_GRID_YZ),), (threads,))
 
 
-def attention_launch(bh: int, t: int, rows_per_block: int) -> Launch:
-    """(batch x head) in grid.x, blocks of ``rows_per_block`` rows of length ``t`` in grid.y.
+def attention_launch(bh: int, t: int, rows_per_block: int, d: int) -> Launch:
+    """(batch x head) in grid.x, blocks of ``rows_per_block`` of the ``t`` rows in grid.y, and
+    ``d / COLS_PER_THREAD`` threads per row (attention.cu splits a row of 64 over 2 threads).
 
     grid.x allows 2^31 - 1 blocks and grid.y only 65 535: B*H is the axis that grows (a batch
     of 2048 sequences of 32 heads is 65 536), T / rows_per_block stays small."""
-    return check_launch((max(1, bh), blocks_for(t, rows_per_block)), (rows_per_block,))
+    threads_per_row = d // ATTENTION_TILES["COLS_PER_THREAD"]
+    grid = (max(1, bh), blocks_for(t, rows_per_block))
+    return check_launch(grid, (rows_per_block * threads_per_row,))
 
 
 def layer_norm_params_launch(n_rows: int, n_cols: int) -> tuple[Launch, int]:
@@ -365,7 +368,7 @@ def attention_forward(
     q3, k3, v3 = _heads(q), _heads(k), _heads(v)
     o3 = cupy.empty_like(q3)
     lse = cupy.empty((b * h, tq), dtype=cupy.float32)
-    grid, block = attention_launch(b * h, tq, ATTENTION_TILES["FWD_BR"])
+    grid, block = attention_launch(b * h, tq, ATTENTION_TILES["FWD_BR"], d)
     get_kernel("attention", f"attention_forward<{d}>")(
         grid,
         block,
@@ -404,11 +407,11 @@ def attention_backward(
     )
     gq, gk, gv = cupy.empty_like(q3), cupy.empty_like(k3), cupy.empty_like(v3)
     common = (np.int32(tq), np.int32(tk), np.float32(scale), np.int32(is_causal))
-    grid, block = attention_launch(b * h, tk, ATTENTION_TILES["BWD_BK"])
+    grid, block = attention_launch(b * h, tk, ATTENTION_TILES["BWD_BK"], d)
     get_kernel("attention", f"attention_backward_dkdv<{d}>")(
         grid, block, (q3, k3, v3, g3, lse2, delta, gk, gv, *common)
     )
-    grid, block = attention_launch(b * h, tq, ATTENTION_TILES["FWD_BR"])
+    grid, block = attention_launch(b * h, tq, ATTENTION_TILES["FWD_BR"], d)
     get_kernel("attention", f"attention_backward_dq<{d}>")(
         grid, block, (q3, k3, v3, g3, lse2, delta, gq, *common)
     )

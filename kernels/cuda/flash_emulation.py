@@ -2,8 +2,10 @@
 
 No GPU is needed to check the *algorithm* of a tiled kernel: this module runs the same loops
 with the same tile sizes and the same online-softmax recurrences, one NumPy array entry per
-CUDA thread (a block's threads become a vector), and the tests compare it to the reference.
-What it cannot check (races, indexing typos in the .cu) is left to the GPU tests.
+row of CUDA threads (a block's rows become a vector), and the tests compare it to the
+reference. attention.cu splits a row of D = 64 over two threads; that changes only the order
+in which a dot product's terms are added, which the emulation does not replay. What it cannot
+check (races, indexing typos in the .cu) is left to the GPU tests.
 
 Replays (same results up to rounding) ``kernels/reference.py``: attention_forward/
 attention_backward. Shapes as there: q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, D).
@@ -44,7 +46,7 @@ def forward_head(q, k, v, scale, is_causal):
     out = np.empty((tq, v.shape[1]), dtype=q.dtype)
     lse = np.empty(tq, dtype=q.dtype)
     for i0 in range(0, tq, FWD_BR):  # one CUDA block
-        i = i0 + np.arange(FWD_BR)  # one entry per thread
+        i = i0 + np.arange(FWD_BR)  # one entry per row of threads
         qi = _tile(q, i0, FWD_BR)
         m = np.full(FWD_BR, -np.inf, dtype=q.dtype)
         l = np.zeros(FWD_BR, dtype=q.dtype)
@@ -56,7 +58,7 @@ def forward_head(q, k, v, scale, is_causal):
             vis = _visible(i[:, None], j[None, :], tq, tk, is_causal)
             s = np.where(vis, scale * (qi @ ks.T), -np.inf)
             m_new = np.maximum(m, s.max(axis=1))
-            upd = m_new != -np.inf  # `if (m_new != -INFINITY)` per thread
+            upd = m_new != -np.inf  # `if (m_new != -INFINITY)` per row
             with np.errstate(invalid="ignore"):
                 corr = np.where(upd, np.exp(m - m_new), 1)
                 p = np.where(upd[:, None], np.exp(s - m_new[:, None]), 0)
@@ -65,7 +67,7 @@ def forward_head(q, k, v, scale, is_causal):
             m = np.where(upd, m_new, m)
         rows = slice(i0, min(tq, i0 + FWD_BR))
         n = rows.stop - rows.start
-        out[rows] = acc[:n] / l[:n, None]  # padded threads (rows >= Tq) write nothing
+        out[rows] = acc[:n] / l[:n, None]  # padded rows (>= Tq) write nothing
         lse[rows] = m[:n] + np.log(l[:n])
     return out, lse
 
@@ -90,7 +92,7 @@ def backward_head(q, k, v, out, lse, gout, scale, is_causal):
     tq, tk = q.shape[0], k.shape[0]
     delta = (gout * out).sum(axis=1)  # attention_backward_delta
     gq, gk, gv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
-    # attention_backward_dkdv: one thread per key row, tiles of queries in shared memory
+    # attention_backward_dkdv: one row of threads per key, tiles of queries in shared memory
     for j0 in range(0, tk, BWD_BK):
         j = j0 + np.arange(BWD_BK)
         kj, vj = _tile(k, j0, BWD_BK), _tile(v, j0, BWD_BK)
@@ -108,7 +110,7 @@ def backward_head(q, k, v, out, lse, gout, scale, is_causal):
             gkj += scale * (gs @ qs)
         n = min(tk, j0 + BWD_BK) - j0
         gk[j0 : j0 + n], gv[j0 : j0 + n] = gkj[:n], gvj[:n]
-    # attention_backward_dq: one thread per query row, tiles of keys in shared memory
+    # attention_backward_dq: one row of threads per query, tiles of keys in shared memory
     for i0 in range(0, tq, FWD_BR):
         i = i0 + np.arange(FWD_BR)
         qi, gi = _tile(q, i0, FWD_BR), _tile(gout, i0, FWD_BR)

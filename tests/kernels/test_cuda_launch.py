@@ -3,7 +3,7 @@
 ``tinylm.kernels.cuda`` reaches CuPy only through its module name ``cupy`` and through
 ``get_kernel``. Here ``cupy`` is NumPy and ``get_kernel`` returns a recorder that checks every
 launch against the kernel's own parameter list, read from its ``.cu`` source: the grid within
-CUDA's limits and never 0, the block within ``__launch_bounds__``, one argument per
+CUDA's limits and never 0, the block the size ``__launch_bounds__`` names, one argument per
 parameter, each pointer a C-contiguous array of the parameter's dtype (float32 / int64) and
 each scalar exactly the parameter's type (a float64 where the kernel reads a float32 would be
 read as garbage). The GPU tests (test_cuda_runtime.py) check the numbers.
@@ -24,13 +24,21 @@ from tinylm.kernels.cuda import build
 POINTER = {"float": np.float32, "long long": np.int64}
 SCALAR = {"float": np.float32, "int": np.int32, "long long": np.int64}
 KERNEL = re.compile(
-    r"__global__\s+void\s+(?:__launch_bounds__\((\w+)\)\s+)?(\w+)\s*\(([^)]*)\)", re.DOTALL
+    r"__global__\s+void\s+(?:__launch_bounds__\(((?:[^()]|\([^()]*\))*)\)\s+)?(\w+)\s*\(([^)]*)\)"
 )
 
 
-def kernel_parameters(stem: str) -> dict[str, tuple[int | None, list[tuple[str, type]]]]:
-    """{kernel: (launch bound or None, [(kind, dtype), ...])} read from ``<stem>.cu``."""
-    tiles = build.defines(f"{stem}.cu")
+def launch_bound(expression: str, stem: str, d: int) -> int:
+    """The value of a ``__launch_bounds__`` expression such as ``FWD_BR * (D / COLS_PER_THREAD)``
+    for head size ``d``, with the source's #defines."""
+    names = {**build.defines(f"{stem}.cu"), "D": d}
+    arithmetic = re.sub(r"[A-Za-z_]\w*", lambda m: str(names[m.group()]), expression)
+    assert re.fullmatch(r"[\d\s*/+()-]+", arithmetic), arithmetic
+    return eval(arithmetic.replace("/", "//"))  # integers and + - * / ( ) only: C's arithmetic
+
+
+def kernel_parameters(stem: str) -> dict[str, tuple[str | None, list[tuple[str, type]]]]:
+    """{kernel: (launch-bound expression or None, [(kind, dtype), ...])} read from ``<stem>.cu``."""
     found = {}
     for bound, name, params in KERNEL.findall(build.source(stem)):
         parsed = []
@@ -41,7 +49,7 @@ def kernel_parameters(stem: str) -> dict[str, tuple[int | None, list[tuple[str, 
                 parsed.append(("pointer", POINTER[ctype.rstrip("*").strip()]))
             else:
                 parsed.append(("scalar", SCALAR[ctype]))
-        found[name] = (tiles[bound] if bound else None, parsed)
+        found[name] = (bound or None, parsed)
     return found
 
 
@@ -53,8 +61,10 @@ class LaunchRecorder:
         self.launches: list[tuple[str, tuple, tuple]] = []
 
     def get_kernel(self, stem: str, name: str):
-        base = name.split("<")[0]
-        bound, params = self.params[stem][base]
+        base, _, template = name.partition("<")
+        expression, params = self.params[stem][base]
+        d = int(template.rstrip(">")) if template else 0
+        bound = launch_bound(expression, stem, d) if expression else None
 
         def launch(grid, block, args):
             self.check(name, bound, params, grid, block, args)
@@ -67,7 +77,8 @@ class LaunchRecorder:
         assert all(type(g) is int for g in (*grid, *block)), (name, grid, block)
         cuda.check_launch(grid, block)  # raises on a 0-sized or oversized grid
         if bound is not None:
-            assert math.prod(block) <= bound, f"{name}: block {block} > launch bound {bound}"
+            # the attention kernels map threadIdx.x to (row, part) assuming exactly this many
+            assert math.prod(block) == bound, f"{name}: block {block} != launch bound {bound}"
         assert len(args) == len(params), f"{name}: {len(args)} arguments for {len(params)}"
         for i, (arg, (kind, dtype)) in enumerate(zip(args, params)):
             if kind == "pointer":
@@ -138,8 +149,11 @@ def test_kernel_parameters_are_read_from_the_sources():
     params = kernel_parameters("adam")["adam_update"][1]
     assert len(params) == 14 and params[0] == ("pointer", np.float32)
     assert params[-1] == ("scalar", np.int64)
-    bound, _ = kernel_parameters("attention")["attention_backward_dkdv"]
-    assert bound == cuda.ATTENTION_TILES["BWD_BK"]
+    expression, _ = kernel_parameters("attention")["attention_backward_dkdv"]
+    for d, threads_per_row in ((32, 1), (64, 2)):
+        want = cuda.ATTENTION_TILES["BWD_BK"] * threads_per_row
+        assert launch_bound(expression, "attention", d) == want
+        assert cuda.attention_launch(3, 100, cuda.ATTENTION_TILES["BWD_BK"], d)[1] == (want,)
 
 
 # ---------------------------------------------------------------- launch arithmetic
@@ -149,18 +163,20 @@ def test_a_grid_is_never_empty():
     assert cuda.blocks_for(0, 4) == 1
     assert cuda.row_launch(0) == ((1,), (128,))
     assert cuda.flat_launch(0)[0] == (1,)
-    assert cuda.attention_launch(0, 0, 64)[0] == (1, 1)
+    assert cuda.attention_launch(0, 0, 64, 32)[0] == (1, 1)
     assert cuda.layer_norm_params_launch(0, 0)[0][0] == (1, 1)
 
 
 def test_batch_times_heads_goes_in_grid_x():
     """B*H = 70 000 (> 65 535) launches; in grid.y it could not."""
-    grid, block = cuda.attention_launch(70_000, 100, 64)
-    assert grid == (70_000, 2) and block == (64,)
+    grid, block = cuda.attention_launch(70_000, 100, 64, 64)
+    assert grid == (70_000, 2) and block == (128,)
     with pytest.raises(ValueError, match="grid dimension y"):
         cuda.check_launch((2, 70_000), (64,))
     with pytest.raises(ValueError, match="grid dimension y"):
-        cuda.attention_launch(1, 64 * 65_536, 64)  # T past 4.2M rows says so, not a launch error
+        cuda.attention_launch(
+            1, 64 * 65_536, 64, 32
+        )  # T past 4.2M rows says so, not a launch error
 
 
 @settings(max_examples=50, deadline=None)

@@ -174,3 +174,120 @@ def test_attention_into_packed_destinations(causal):
     )
     for got, w in zip(heads(gqkv, 3), want):
         np.testing.assert_allclose(cupy.asnumpy(got), w, rtol=1e-4, atol=1e-4)
+
+
+# ---------------------------------------------------------------- launch risks (issue 23)
+
+
+def _gradient_layouts(g: np.ndarray) -> dict[str, object]:
+    """An upstream gradient as it may reach the kernels: every layout the wrappers accept."""
+    dev = cupy.asarray(g)
+    return {
+        "float64": dev.astype(cupy.float64),
+        "float16": dev.astype(cupy.float16),
+        "transposed": cupy.asfortranarray(dev),
+        "strided": cupy.repeat(dev, 2, axis=-1)[..., ::2],
+        "broadcast": cupy.broadcast_to(dev[:1], dev.shape),
+    }
+
+
+@pytest.mark.parametrize("layout", ["float64", "float16", "transposed", "strided", "broadcast"])
+def test_gradients_in_any_layout(layout, poisoned_empty):
+    from tinylm.kernels import cuda
+
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((6, 70)).astype(np.float32)
+    g = rng.standard_normal((6, 70)).astype(np.float32)
+    w = rng.standard_normal(70).astype(np.float32)
+    gd = _gradient_layouts(g)[layout]
+    g_host = cupy.asnumpy(gd).astype(np.float64)  # what the kernel must see, in float64
+    for op, first in [
+        ("softmax_backward", reference.softmax_forward(x)),
+        ("log_softmax_backward", reference.log_softmax_forward(x)),
+        ("gelu_backward", x),
+        ("gelu_exact_backward", x),
+    ]:
+        got = getattr(cuda, op)(cupy.asarray(first), gd)
+        assert got.dtype == cupy.float32, op
+        want = getattr(reference, op)(first.astype(np.float64), g_host)
+        np.testing.assert_allclose(cupy.asnumpy(got), want, rtol=1e-4, atol=1e-4, err_msg=op)
+    _, mean, rstd = reference.layer_norm_forward(x, w, np.zeros_like(w), 1e-5)
+    got = cuda.layer_norm_backward(
+        gd.astype(cupy.float32),  # gy is the first argument: its dtype picks the kernel
+        _gradient_layouts(x)[layout],
+        cupy.asarray(w),
+        cupy.asarray(mean),
+        cupy.asarray(rstd),
+    )
+    want = reference.layer_norm_backward(
+        g_host, cupy.asnumpy(_gradient_layouts(x)[layout]).astype(np.float64), w, mean, rstd
+    )
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(cupy.asnumpy(a), b, rtol=1e-3, atol=1e-3)
+
+
+def test_layer_norm_parameter_grads_over_many_parts(poisoned_empty):
+    """N = 20 000 rows: hundreds of partial sums, added on the host."""
+    from tinylm.kernels import cuda
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((20_000, 96)).astype(np.float32)
+    g = rng.standard_normal((20_000, 96)).astype(np.float32)
+    w = rng.standard_normal(96).astype(np.float32)
+    _, mean, rstd = reference.layer_norm_forward(x, w, np.zeros_like(w), 1e-5)
+    got = cuda.layer_norm_backward(*(cupy.asarray(a) for a in (g, x, w, mean, rstd)))
+    want = reference.layer_norm_backward(g.astype(np.float64), x.astype(np.float64), w, mean, rstd)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(cupy.asnumpy(a), b, rtol=1e-4, atol=1e-4 * np.abs(b).max())
+
+
+@pytest.mark.parametrize("d", [32, 64])
+def test_attention_with_more_than_65535_heads(d, poisoned_empty):
+    """B*H = 70 000 > 65 535: B*H rides in grid.x, which has room for it."""
+    rng = np.random.default_rng(8)
+    q, k, v = (rng.standard_normal((1, 70_000, 3, d)).astype(np.float32) for _ in range(3))
+    kw = {"scale": d**-0.5, "is_causal": True}
+    _check("attention_forward", (q, k, v), kw)
+    out, lse = reference.attention_forward(q, k, v, **kw)
+    gout = rng.standard_normal(out.shape).astype(np.float32)
+    _check("attention_backward", (q, k, v, out, lse, gout), kw, tol=1e-4)
+
+
+def test_empty_inputs():
+    from tinylm.kernels import cuda
+
+    x = cupy.zeros((0, 7), cupy.float32)
+    assert cuda.softmax_forward(x).shape == (0, 7)
+    assert cuda.gelu_forward(cupy.zeros((3, 0), cupy.float32)).shape == (3, 0)
+    q = cupy.zeros((2, 3, 0, 32), cupy.float32)
+    out, lse = cuda.attention_forward(q, q, q, 0.2, True)
+    assert out.shape == (2, 3, 0, 32) and lse.shape == (2, 3, 0)
+    cupy.cuda.Device().synchronize()  # a bad launch would surface here
+
+
+@pytest.mark.parametrize("bad", [5, -1])
+def test_cross_entropy_target_out_of_range(bad):
+    from tinylm.kernels import cuda
+
+    logits = cupy.asarray(np.random.default_rng(9).standard_normal((3, 5)), dtype=cupy.float32)
+    with pytest.raises(IndexError, match=f"target {bad} out of range for 5 classes"):
+        cuda.cross_entropy_forward(logits, cupy.asarray([0, bad, 4]), -100)
+
+
+def test_adam_with_a_float64_strided_gradient():
+    from tinylm.kernels import cuda
+
+    rng = np.random.default_rng(10)
+    p = rng.standard_normal((40, 30)).astype(np.float32)
+    p_gpu, m_gpu, v_gpu = (
+        cupy.asarray(p),
+        cupy.zeros_like(cupy.asarray(p)),
+        cupy.zeros((40, 30), cupy.float32),
+    )
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    hyper = dict(lr=3e-3, beta1=0.9, beta2=0.95, eps=1e-8, weight_decay=0.1, decoupled=True)
+    for step in range(1, 21):
+        g = rng.standard_normal((30, 40))
+        cuda.adam_update(p_gpu, cupy.asarray(g).T, m_gpu, v_gpu, step=step, **hyper)
+        reference.adam_update(p, g.T.astype(np.float32), m, v, step=step, **hyper)
+    np.testing.assert_allclose(cupy.asnumpy(p_gpu), p, rtol=1e-5, atol=1e-5)
