@@ -76,3 +76,26 @@ def name_expressions(stem: str) -> tuple[str, ...]:
     if stem != "attention":
         return ()
     return tuple(f"{k}<{d}>" for d in attention_head_dims() for k in ATTENTION_KERNELS)
+
+
+_KERNEL = re.compile(
+    r"__global__\s+void\s+"
+    r"(?:__launch_bounds__\((?P<bounds>(?:[^()]|\([^()]*\))*)\)\s+)?"
+    r"(?P<name>\w+)\s*\((?P<params>[^)]*)\)"
+)
+
+
+def kernel_signatures(stem: str) -> dict[str, tuple[str | None, tuple[str, ...]]]:
+    """``{kernel: (launch-bounds expression or None, parameter C types)}`` of ``<stem>.cu``,
+    read from its definitions: e.g. ``"adam_update": (None, ("float*", ..., "long long"))``.
+
+    Types lose ``const`` and ``__restrict__`` (``"float*"``, ``"long long*"``, ``"int"``,
+    ``"float"``); what the launcher passes is checked against them (the tests)."""
+    found = {}
+    for match in _KERNEL.finditer(source(stem)):
+        types = []
+        for param in match["params"].split(","):
+            words = param.replace("__restrict__", " ").replace("const", " ").split()[:-1]
+            types.append(" ".join(words).replace(" *", "*"))
+        found[match["name"]] = (match["bounds"] or None, tuple(types))
+    return found

@@ -21,11 +21,7 @@ from hypothesis import strategies as st
 from tinylm.kernels import cuda, reference
 from tinylm.kernels.cuda import build
 
-POINTER = {"float": np.float32, "long long": np.int64}
-SCALAR = {"float": np.float32, "int": np.int32, "long long": np.int64}
-KERNEL = re.compile(
-    r"__global__\s+void\s+(?:__launch_bounds__\(((?:[^()]|\([^()]*\))*)\)\s+)?(\w+)\s*\(([^)]*)\)"
-)
+DTYPES = {"float": np.float32, "int": np.int32, "long long": np.int64}
 
 
 def launch_bound(expression: str, stem: str, d: int) -> int:
@@ -38,19 +34,14 @@ def launch_bound(expression: str, stem: str, d: int) -> int:
 
 
 def kernel_parameters(stem: str) -> dict[str, tuple[str | None, list[tuple[str, type]]]]:
-    """{kernel: (launch-bound expression or None, [(kind, dtype), ...])} read from ``<stem>.cu``."""
-    found = {}
-    for bound, name, params in KERNEL.findall(build.source(stem)):
-        parsed = []
-        for param in params.split(","):
-            words = param.replace("__restrict__", " ").replace("const", " ").split()
-            ctype = " ".join(words[:-1])
-            if ctype.endswith("*"):
-                parsed.append(("pointer", POINTER[ctype.rstrip("*").strip()]))
-            else:
-                parsed.append(("scalar", SCALAR[ctype]))
-        found[name] = (bound or None, parsed)
-    return found
+    """{kernel: (launch-bound expression or None, [(kind, dtype), ...])} of ``<stem>.cu``."""
+    return {
+        name: (bound, [
+            ("pointer", DTYPES[t[:-1]]) if t.endswith("*") else ("scalar", DTYPES[t])
+            for t in types
+        ])
+        for name, (bound, types) in build.kernel_signatures(stem).items()
+    }  # fmt: skip
 
 
 class LaunchRecorder:
