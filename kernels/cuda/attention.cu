@@ -36,7 +36,7 @@
 // deterministic. flash_emulation.py replays these loops in NumPy with the same tile sizes.
 #include "common.cuh"
 
-// The tile sizes. The launcher and flash_emulation.py read these four lines (build.py).
+// The tile sizes: the launcher and flash_emulation.py read these lines (build.defines).
 #define FWD_BR 64           // query rows per block, forward and dq
 #define FWD_BC 32           // keys per shared-memory tile, forward and dq
 #define BWD_BK 64           // key rows per block, dk/dv
