@@ -302,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     except (TinyLMError, ValueError, FileNotFoundError, json.JSONDecodeError, OSError) as e:
         print(f"tinylm: error: {_one_line(e, args)}", file=sys.stderr)
         return 2
+    except MemoryError as e:
+        print(f"tinylm: error: out of memory: {_one_line(e, args)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("tinylm: interrupted", file=sys.stderr)
         return 130

@@ -553,6 +553,13 @@ def _train(cfg: TrainConfig, resume: bool, stop_at: int | None, overwrite: bool)
         rng = np.random.default_rng(cfg.seed)
         model = GPT(replace(cfg.model, vocab_size=dataset.vocab_size))
     cfg = replace(cfg, model=model.config)  # what is saved is the model that is trained
+    shortest = min(len(dataset.train), len(dataset.val))
+    if shortest <= cfg.model.block_size:  # found now, not at the first evaluation
+        raise TinyLMError(
+            f"block_size={cfg.model.block_size} needs more than {cfg.model.block_size} tokens "
+            f"in each split, but the {'train' if len(dataset.train) == shortest else 'val'} "
+            f"split has {shortest} (use a smaller --block-size or more text)"
+        )
     _check_free_space(model, ckpt)
     model = model.to(cfg.device)
     optimizer = model.configure_optimizers(cfg.lr, cfg.weight_decay, (cfg.beta1, cfg.beta2))
@@ -570,8 +577,18 @@ def _train(cfg: TrainConfig, resume: bool, stop_at: int | None, overwrite: bool)
     # the iteration of the newest good checkpoint on disk, for the message if we diverge
     kept: int | None = start_iter if resume else None
 
+    last_batch: tuple[np.ndarray, np.ndarray] | None = None  # the latest step's, for save()
+
     def save(it: int) -> None:
+        """Save iteration ``it``, if the model's loss on the latest batch is finite: weights
+        blown up to 1e30 are finite, yet no checkpoint to keep."""
         nonlocal kept
+        if last_batch is not None:
+            with tinylm.no_grad():
+                model.eval()  # no dropout: the random streams stay those of the run
+                _, loss = model(_to(last_batch[0], cfg), _to(last_batch[1], cfg))
+                model.train()
+            check_finite(f"the loss after iteration {it}", loss.item(), it)
         save_checkpoint(ckpt, model, optimizer, it, cfg, dataset, (rng, eval_rng), history)
         kept = it
 
@@ -623,6 +640,7 @@ def _train(cfg: TrainConfig, resume: bool, stop_at: int | None, overwrite: bool)
                     schedule.step()
                     it += 1
                     timed_iters += 1
+                    last_batch = (x, y)
                     history["train_step"].append([it, loss_value])
                     rate = timed_iters * tokens_per_iter / (time.perf_counter() - t0)
                     bar.set_postfix(loss=f"{loss_value:.4f}", tok_s=f"{rate:,.0f}")
