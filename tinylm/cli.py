@@ -75,7 +75,9 @@ def _train_config(args: argparse.Namespace) -> Any:
     flags = {n: getattr(args, n) for n, _, _ in _train_flags() if getattr(args, n) is not None}
     cfg = TrainConfig.from_json(args.config) if args.config else TrainConfig()
     if args.resume:
-        base = checkpoint_config(checkpoint_path(flags.get("out_dir", cfg.out_dir)))
+        # the run continues where its checkpoint is now, wherever it was first written
+        flags.setdefault("out_dir", cfg.out_dir)
+        base = checkpoint_config(checkpoint_path(flags["out_dir"]))
         cfg = TrainConfig.from_json(args.config, base=base) if args.config else base
     return TrainConfig.from_dict(flags, source=_FLAGS, base=cfg)
 
@@ -283,7 +285,7 @@ def _one_line(error: BaseException, args: argparse.Namespace) -> str:
     from tinylm.checks import ConfigError
 
     if isinstance(error, ConfigError) and error.owner in (_FLAGS, "generate"):
-        if hasattr(args, error.field):
+        if getattr(args, error.field, None) is not None:  # the value came from this flag
             return f"--{error.field.replace('_', '-')} {error.problem}"
     return " ".join(str(error).split())  # one line, whatever the message held
 
@@ -298,6 +300,13 @@ def main(argv: list[str] | None = None) -> int:
             from tinylm.kernels import registry
 
             registry.get_backend()  # a bad TINYLM_BACKEND: say so before any work
+        if args.command in ("train", "generate"):
+            import numpy as np
+
+            # they find NaN and inf themselves and report them in one line, so numpy's
+            # floating-point warnings would only add lines in front of it
+            with np.errstate(all="ignore"):
+                return _COMMANDS[args.command][1](args)
         return _COMMANDS[args.command][1](args)
     except (TinyLMError, ValueError, FileNotFoundError, json.JSONDecodeError, OSError) as e:
         print(f"tinylm: error: {_one_line(e, args)}", file=sys.stderr)
