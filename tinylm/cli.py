@@ -317,6 +317,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tinylm: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if argv is None:  # the process is ours: a late Ctrl-C must not end it in a traceback
+            import signal
+
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":
