@@ -8,7 +8,8 @@
     tinylm data download shakespeare
     tinylm lessons                     # list; `tinylm lessons run 03` runs one
 
-Errors in flags or files print one line (``tinylm: error: ...``) and exit with status 2.
+Errors in flags or files print one line (``tinylm: error: ...``) and exit with status 2;
+Ctrl-C exits with status 130 (``tinylm train`` saves its completed steps first).
 """
 
 from __future__ import annotations
