@@ -466,6 +466,8 @@ def _prepare_output(cfg: TrainConfig, ckpt: Path, resume: bool, overwrite: bool)
             f"{ckpt} already exists; continue it with --resume, replace it with --overwrite, "
             "or choose another --out-dir"
         )
+    if cfg.plot and Path(cfg.plot).is_dir():
+        raise TinyLMError(f"plot: {cfg.plot} is a folder; give the figure's file name")
     folders = [("out_dir", Path(cfg.out_dir))]
     if cfg.plot:
         folders.append(("plot", Path(cfg.plot).parent))

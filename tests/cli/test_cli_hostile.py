@@ -249,12 +249,20 @@ CASES = [
         ["train", *TINY, "--out-dir", "new", "--block-size", "100000"],
         "block_size=100000 needs more than 100000 tokens in each split, but the val split",
     ),
+    (
+        "data-is-a-device",
+        ["train", *TINY, "--out-dir", "new", "--data", "/dev/zero"],
+        "/dev/zero: not a regular file",
+    ),
+    ("plot-is-a-folder", ["train", *TINY, "--out-dir", "new", "--plot", "out"], "is a folder"),
+    ("config-is-a-folder", ["train", "--config", "out"], "config file out cannot be read"),
     ("checkpoint-is-a-folder", ["generate", "--ckpt", "out"], "it is a folder"),
     ("checkpoint-is-text", ["generate", "--ckpt", "notes.txt"], "wrong file signature"),
     ("config-file-missing", ["train", "--config", "missing.json"], "does not exist"),
 ]
 SKIP = {
     "disk-full-at-the-final-save": os.name != "posix",
+    "data-is-a-device": not os.path.exists("/dev/zero"),
     "backend-cupy-without-gpu": HAS_GPU,
     "device-cuda-without-gpu": HAS_GPU,
 }
