@@ -46,6 +46,7 @@ __all__ = [
     "TrainConfig",
     "TrainingDiverged",
     "checkpoint_config",
+    "checkpoint_path",
     "estimate_loss",
     "load_checkpoint",
     "train",
