@@ -41,22 +41,35 @@ _cache: dict[str, bool] = {}
 
 
 def _check_backend(name: str) -> str:
+    """``name`` if it is a backend that can run here; else a ValueError saying why not."""
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}; valid backends: {', '.join(BACKENDS)}")
+    if name in _MODULE_OF and not _available(name):
+        needs = "Numba" if name == "numba" else "CuPy and a CUDA GPU"
+        raise ValueError(f"backend {name!r} needs {needs}, which this machine does not have")
     return name
 
 
-_backend = _check_backend(environment.backend())
-
-
 def set_backend(name: str) -> None:
-    """Choose the backend: ``"auto"``, ``"numpy"``, ``"numba"`` or ``"cupy"``."""
-    global _backend
+    """Choose the backend: ``"auto"``, ``"numpy"``, ``"numba"`` or ``"cupy"``.
+
+    Raises:
+        ValueError: an unknown name, or a backend this machine cannot run (``"numba"``
+            without Numba, ``"cupy"`` without CuPy and a GPU).
+    """
+    global _backend, _environment_error
     _backend = _check_backend(name)
+    _environment_error = None
 
 
 def get_backend() -> str:
-    """The current backend setting (``"auto"`` unless changed or set by TINYLM_BACKEND)."""
+    """The current backend setting (``"auto"`` unless changed or set by TINYLM_BACKEND).
+
+    Raises:
+        ValueError: TINYLM_BACKEND holds a value that cannot be used (see :func:`set_backend`).
+    """
+    if _environment_error is not None:
+        raise ValueError(_environment_error)
     return _backend
 
 
@@ -82,6 +95,22 @@ def _cuda_device_present() -> bool:
     except Exception:  # a broken driver or toolkit means "no GPU", not a crash at lookup
         return False
 
+
+def _backend_from_environment() -> tuple[str, str | None]:
+    """The initial setting from TINYLM_BACKEND, and the reason it cannot be used (or None).
+
+    A bad value must not break ``import tinylm`` (``tinylm info`` has to run to show it):
+    it is remembered, and ``get_backend`` and every lookup report it until ``set_backend``
+    replaces it.
+    """
+    value = environment.backend()
+    try:
+        return _check_backend(value), None
+    except ValueError as e:
+        return "auto", f"TINYLM_BACKEND={value}: {e}"
+
+
+_backend, _environment_error = _backend_from_environment()
 
 _loaded: dict[str, ModuleType] = {}
 
@@ -115,6 +144,8 @@ def implementations(op: str, device: str = "cpu") -> dict[str, Callable]:
 def lookup(op: str, device: str = "cpu") -> Callable:
     """The implementation of ``op`` to use on ``device`` under the current backend setting."""
     _check(op, device)
+    if _environment_error is not None:
+        raise ValueError(_environment_error)
     candidates = _PREFERENCE[device] if _backend == "auto" else (_backend, "numpy")
     for backend in candidates:
         if backend in _PREFERENCE[device] and _available(backend):

@@ -8,7 +8,8 @@
     tinylm data download shakespeare
     tinylm lessons                     # list; `tinylm lessons run 03` runs one
 
-Errors in flags or files print one line (``tinylm: error: ...``) and exit with status 2.
+Errors in flags or files print one line (``tinylm: error: ...``) and exit with status 2;
+Ctrl-C exits with status 130 (``tinylm train`` saves its completed steps first).
 """
 
 from __future__ import annotations
@@ -51,7 +52,13 @@ def _add_train(sub: Any) -> None:
         "training config is a flag; --config FILE reads them from JSON (flags win).",
     )
     p.add_argument("--config", help="JSON file with training settings")
-    p.add_argument("--resume", action="store_true", help="continue from OUT_DIR/ckpt.npz")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from OUT_DIR/ckpt.npz, with its settings (flags may change the run's, "
+        "not the model's)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT_DIR/ckpt.npz")
     for name, value, _ in _train_flags():
         flag = "--" + name.replace("_", "-")
         if isinstance(value, bool):
@@ -61,23 +68,37 @@ def _add_train(sub: Any) -> None:
             p.add_argument(flag, dest=name, type=kind, default=None, help=f"default: {value}")
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    from tinylm.train import TrainConfig, train
+def _train_config(args: argparse.Namespace) -> Any:
+    """The run's TrainConfig: the defaults (with --resume: the checkpoint's own config), then
+    the --config file's settings, then the flags given."""
+    from tinylm.train import TrainConfig, checkpoint_config, checkpoint_path
 
+    flags = {n: getattr(args, n) for n, _, _ in _train_flags() if getattr(args, n) is not None}
     cfg = TrainConfig.from_json(args.config) if args.config else TrainConfig()
-    given = [(name, is_model) for name, _, is_model in _train_flags()]
-    model = {
-        n: getattr(args, n) for n, is_model in given if is_model and getattr(args, n) is not None
-    }
-    run = {
-        n: getattr(args, n)
-        for n, is_model in given
-        if not is_model and getattr(args, n) is not None
-    }
-    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, **model), **run)
-    summary = train(cfg, resume=args.resume)
+    if args.resume:
+        # the run continues where its checkpoint is now, wherever it was first written
+        flags.setdefault("out_dir", cfg.out_dir)
+        base = checkpoint_config(checkpoint_path(flags["out_dir"]))
+        cfg = TrainConfig.from_json(args.config, base=base) if args.config else base
+    return TrainConfig.from_dict(flags, source=_FLAGS, base=cfg)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from tinylm.train import train
+
+    cfg = _train_config(args)
+    summary = train(cfg, resume=args.resume, overwrite=args.overwrite)
     if summary["interrupted"]:
-        print(f"checkpoint saved to {summary['checkpoint']}; continue with --resume")
+        if summary["iters"] < cfg.max_iters:
+            print(
+                f"checkpoint saved to {summary['checkpoint']} at iteration {summary['iters']}; "
+                "continue with --resume"
+            )
+        else:
+            print(
+                f"checkpoint saved to {summary['checkpoint']}: all {summary['iters']} "
+                "iterations done; the final evaluation or the sample was skipped"
+            )
         return 130
     print(
         f"done: {summary['iters']} iterations, train loss {summary['train_loss']:.4f}, "
@@ -106,20 +127,19 @@ def _add_generate(sub: Any) -> None:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    import tempfile
-
     import numpy as np
 
     import tinylm
+    from tinylm.checks import check_int
     from tinylm.train import load_checkpoint, tokenizer_from_checkpoint
 
+    seed = check_int(_FLAGS, "seed", args.seed, minimum=0)
     model, state = load_checkpoint(args.ckpt)
-    with tempfile.TemporaryDirectory() as tmp:
-        tokenizer = tokenizer_from_checkpoint(state, Path(tmp))
+    tokenizer = tokenizer_from_checkpoint(state)
     ids = tokenizer.encode(args.prompt)
     if not ids:
         raise ValueError("the prompt is empty after tokenization")
-    tinylm.manual_seed(args.seed)
+    tinylm.manual_seed(seed)
     out = model.generate(
         np.array([ids]),
         args.max_new_tokens,
@@ -173,7 +193,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "platform": platform.platform(),
-        "backend": registry.get_backend(),
+        "backend": _backend_or_problem(),
         "cuda available": tinylm.cuda_is_available(),
     }
     for name in ("numba", "cupy", "torch"):
@@ -200,6 +220,15 @@ def _cmd_info(args: argparse.Namespace) -> int:
     for k, v in lines.items():
         print(f"{k:<{width}}  {v}")
     return 0
+
+
+def _backend_or_problem() -> str:
+    from tinylm.kernels import registry
+
+    try:
+        return registry.get_backend()
+    except ValueError as e:  # a bad TINYLM_BACKEND: `info` is where one looks to see why
+        return f"unusable: {e}"
 
 
 def _add_data(sub: Any) -> None:
@@ -249,16 +278,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_FLAGS = "flags"  # the owner named by errors in command-line values (see _one_line)
+
+
+def _one_line(error: BaseException, args: argparse.Namespace) -> str:
+    """The error as the one line the user sees: a bad flag value is named as its flag."""
+    from tinylm.checks import ConfigError
+
+    if isinstance(error, ConfigError) and error.owner in (_FLAGS, "generate"):
+        if getattr(args, error.field, None) is not None:  # the value came from this flag
+            return f"--{error.field.replace('_', '-')} {error.problem}"
+    return " ".join(str(error).split())  # one line, whatever the message held
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tinylm`` command. Returns the exit status."""
     args = build_parser().parse_args(argv)
     from tinylm.autograd import TinyLMError
 
     try:
+        if args.command not in ("info", "data"):
+            from tinylm.kernels import registry
+
+            registry.get_backend()  # a bad TINYLM_BACKEND: say so before any work
+        if args.command in ("train", "generate"):
+            import numpy as np
+
+            # they find NaN and inf themselves and report them in one line, so numpy's
+            # floating-point warnings would only add lines in front of it
+            with np.errstate(all="ignore"):
+                return _COMMANDS[args.command][1](args)
         return _COMMANDS[args.command][1](args)
     except (TinyLMError, ValueError, FileNotFoundError, json.JSONDecodeError, OSError) as e:
-        print(f"tinylm: error: {e}", file=sys.stderr)
+        print(f"tinylm: error: {_one_line(e, args)}", file=sys.stderr)
         return 2
+    except MemoryError as e:
+        print(f"tinylm: error: out of memory: {_one_line(e, args)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tinylm: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if argv is None:  # the process is ours: a late Ctrl-C must not end it in a traceback
+            import signal
+
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Read (each by the function of the same topic below):
 
 =======================  ==================================================================
 ``TINYLM_BACKEND``       kernel backend at start-up: ``auto`` (default), ``numpy``,
-                         ``numba`` or ``cupy`` (see ``tinylm.set_backend``)
+                         ``numba`` or ``cupy`` (see ``tinylm.set_backend``); a bad
+                         value is reported by the first kernel lookup, not at import
 ``TINYLM_FAST``          ``1``: lessons run with short iteration counts (set in CI)
 ``TINYLM_PLOTS_DIR``     where lessons write their figures (default: the repository's
                          ``plots/``)

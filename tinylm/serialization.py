@@ -13,21 +13,27 @@ The file format is a plain ``.npz`` (a zip of ``.npy`` arrays) that numpy alone 
 Nothing is pickled: loading uses ``np.load(..., allow_pickle=False)``, so opening a
 checkpoint cannot run code hidden in it.
 
-Saving is atomic: the file is written to a temporary name in the same folder, flushed to
-disk (``fsync``) and only then renamed over ``path`` (``os.replace`` is atomic). A crash or
-an error while saving leaves the previous checkpoint untouched.
+Saving is atomic (``tinylm.atomic_write``): the file is written to a temporary name in the
+same folder, flushed to disk (``fsync``) and only then renamed over ``path`` (``os.replace``
+is atomic). A crash or an error while saving leaves the previous checkpoint untouched, and
+the next save removes the temporary file a killed one left behind.
+
+Loading trusts nothing in the file: before anything is allocated, every member's declared
+size is checked against the size of the file and against the shape and dtype its header
+declares, and the manifest may nest at most :data:`MAX_DEPTH` levels.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
-import tempfile
 import zipfile
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
+from tinylm.atomic_write import atomic_write
 from tinylm.autograd import TinyLMError
 from tinylm.device import normalize_device, to_device_array
 from tinylm.tensor import Tensor
@@ -37,10 +43,16 @@ __all__ = ["load", "save"]
 _FORMAT = "tinylm-checkpoint"
 _VERSION = 1
 _MANIFEST = "__manifest__"
+#: how deeply containers may nest; a state dict needs about 5 levels
+MAX_DEPTH = 100
+#: the most a deflated member can expand (deflate's limit is about 1032:1)
+_MAX_DEFLATE_RATIO = 1032
 
 
-def _encode(obj: Any, arrays: dict[str, np.ndarray], where: str) -> Any:
+def _encode(obj: Any, arrays: dict[str, np.ndarray], where: str, depth: int = 0) -> Any:
     """Turn ``obj`` into a JSON-able node, moving its arrays into ``arrays``."""
+    if depth > MAX_DEPTH:
+        raise TypeError(f"save: {where[:80]}… nests deeper than {MAX_DEPTH} levels")
 
     def store(a: Any) -> str:
         a = np.asarray(to_device_array(a, "cpu"))
@@ -69,13 +81,13 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray], where: str) -> Any:
                 raise TypeError(
                     f"save: {where} has a key {k!r}; only str and int keys can be saved"
                 )
-            items.append([k, _encode(v, arrays, f"{where}[{k!r}]")])
+            items.append([k, _encode(v, arrays, f"{where}[{k!r}]", depth + 1)])
         return {"t": "dict", "items": items}
     if isinstance(obj, list | tuple):
         kind = "list" if isinstance(obj, list) else "tuple"
         return {
             "t": kind,
-            "items": [_encode(v, arrays, f"{where}[{i}]") for i, v in enumerate(obj)],
+            "items": [_encode(v, arrays, f"{where}[{i}]", depth + 1) for i, v in enumerate(obj)],
         }
     raise TypeError(
         f"save: {where} has type {type(obj).__name__}, which cannot be saved; use dicts, "
@@ -96,36 +108,15 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
     manifest = json.dumps({"format": _FORMAT, "version": _VERSION, "root": root})
     arrays[_MANIFEST] = np.frombuffer(manifest.encode("utf-8"), dtype=np.uint8)
 
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())  # the bytes are on disk before the rename makes them visible
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    _fsync_folder(folder)
+    def write(f: IO[bytes]) -> None:
+        np.savez(f, **arrays)
+
+    atomic_write(path, write)
 
 
-def _fsync_folder(folder: str) -> None:
-    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _decode(node: Any, arrays: dict[str, np.ndarray], device: str | None) -> Any:
+def _decode(node: Any, arrays: dict[str, np.ndarray], device: str | None, depth: int = 0) -> Any:
+    if depth > MAX_DEPTH:
+        raise ValueError(f"the manifest nests deeper than {MAX_DEPTH} levels")
     kind = node["t"]
     if kind == "value":
         return node["v"]
@@ -140,11 +131,71 @@ def _decode(node: Any, arrays: dict[str, np.ndarray], device: str | None) -> Any
     if kind == "scalar":
         return arrays[node["a"]][()]
     if kind == "dict":
-        return {k: _decode(v, arrays, device) for k, v in node["items"]}
+        return {k: _decode(v, arrays, device, depth + 1) for k, v in node["items"]}
     if kind in ("list", "tuple"):
-        items = [_decode(v, arrays, device) for v in node["items"]]
+        items = [_decode(v, arrays, device, depth + 1) for v in node["items"]]
         return items if kind == "list" else tuple(items)
     raise ValueError(f"unknown node type {kind!r}")
+
+
+def _check_member(info: zipfile.ZipInfo, archive_size: int) -> None:
+    """A member's declared sizes must be possible for a file of ``archive_size`` bytes."""
+    if not info.filename.endswith(".npy"):
+        raise ValueError(f"member {info.filename!r} is not a .npy array")
+    if info.compress_size > archive_size:
+        raise ValueError(
+            f"member {info.filename!r} declares {info.compress_size} bytes in a file of "
+            f"{archive_size}"
+        )
+    if info.compress_type == zipfile.ZIP_STORED:
+        limit = info.compress_size
+    elif info.compress_type == zipfile.ZIP_DEFLATED:
+        limit = _MAX_DEFLATE_RATIO * info.compress_size + 1024
+    else:
+        raise ValueError(f"member {info.filename!r} uses an unsupported compression method")
+    if info.file_size > limit:
+        raise ValueError(
+            f"member {info.filename!r} declares {info.file_size} bytes, more than its "
+            f"{info.compress_size} stored bytes can hold"
+        )
+
+
+def _read_npy(f: IO[bytes], info: zipfile.ZipInfo) -> np.ndarray:
+    """One ``.npy`` member, after checking that its header's shape × dtype is its size."""
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(f)
+    elif version == (2, 0):
+        shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(f)
+    else:
+        raise ValueError(f"member {info.filename!r} has unsupported .npy version {version}")
+    if dtype.hasobject:
+        raise ValueError(f"member {info.filename!r} holds Python objects (would need pickle)")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if f.tell() + nbytes != info.file_size:
+        raise ValueError(
+            f"member {info.filename!r} declares shape {shape} {dtype} ({nbytes} bytes) but "
+            f"holds {info.file_size - f.tell()} bytes"
+        )
+    buffer = bytearray(nbytes)  # a bytearray, so the array made from it is writable
+    if f.readinto(buffer) != nbytes or f.read(1):  # reading to the end also checks the CRC
+        raise ValueError(f"member {info.filename!r} is shorter or longer than declared")
+    return np.frombuffer(buffer, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
+
+
+def _read_arrays(path: str) -> dict[str, np.ndarray]:
+    """Every member of the ``.npz`` at ``path``, by name without ``.npy``; all sizes are
+    checked before the first array is allocated."""
+    archive_size = os.path.getsize(path)
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        for info in members:
+            _check_member(info, archive_size)
+        arrays = {}
+        for info in members:
+            with archive.open(info) as f:
+                arrays[info.filename[: -len(".npy")]] = _read_npy(f, info)
+    return arrays
 
 
 def load(path: str | os.PathLike[str], device: str | None = None) -> Any:
@@ -155,7 +206,8 @@ def load(path: str | os.PathLike[str], device: str | None = None) -> Any:
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        TinyLMError (a ValueError): the file is truncated, corrupt, or not a tinylm
+        TinyLMError (a ValueError): the file is truncated, corrupt, inconsistent (sizes that
+            do not add up, nesting deeper than :data:`MAX_DEPTH`), or not a tinylm
             checkpoint; the message names the path.
     """
     path = os.fspath(path)
@@ -166,22 +218,15 @@ def load(path: str | os.PathLike[str], device: str | None = None) -> Any:
     def bad(reason: str) -> TinyLMError:
         return TinyLMError(f"load: {path!r} is not a readable tinylm checkpoint: {reason}")
 
+    if os.path.isdir(path):
+        raise bad("it is a folder")
     with open(path, "rb") as f:
         head = f.read(4)
     if head != b"PK\x03\x04":  # every .npz is a zip archive, which starts with this
         what = "it is a single .npy array" if head[:2] == b"\x93N" else "wrong file signature"
         raise bad(f"{what}, not an .npz archive")
     try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise bad("it is a single .npy array, not an .npz archive")
-        try:
-            # reading every member here also verifies each one's CRC (truncation, bit rot)
-            arrays = {name: data[name] for name in data.files}
-        finally:
-            data.close()
-    except TinyLMError:
-        raise
+        arrays = _read_arrays(path)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
         raise bad(f"{type(e).__name__}: {e} (truncated, corrupt, or another format)") from e
     if _MANIFEST not in arrays:
@@ -195,5 +240,7 @@ def load(path: str | os.PathLike[str], device: str | None = None) -> Any:
                 f"written by a newer tinylm (format version {manifest['version']} > {_VERSION})"
             )
         return _decode(manifest["root"], arrays, target)
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
+    except RecursionError:
+        raise bad(f"broken manifest: it nests deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
         raise bad(f"broken manifest: {e}") from e

@@ -43,7 +43,7 @@ from tinylm.dtypes import (
 from tinylm.random import Generator, default_generator
 from tinylm.tensor_math import TensorMath, raw, raw_index
 
-__all__ = ["Tensor"]
+__all__ = ["Tensor", "increment_version"]
 
 
 class _VersionCounter:
@@ -120,7 +120,13 @@ class Tensor(TensorMath, TensorBase):
 
     @property
     def data(self) -> Any:
-        """The underlying numpy/cupy array (no gradient tracking)."""
+        """The underlying numpy/cupy array (no gradient tracking).
+
+        Assigning ``t.data = array`` counts as an in-place change (backward through a graph
+        that saved ``t`` then raises). Writing *into* the array (``t.data[0] = 1``) bypasses
+        the tensor, as PyTorch's ``.data`` does: use ``with tinylm.no_grad(): t[0] = 1``
+        or :func:`increment_version` so that backward can notice.
+        """
         return self._data
 
     @data.setter
@@ -403,6 +409,16 @@ class Tensor(TensorMath, TensorBase):
         gen = generator or default_generator
         values = gen.numpy.uniform(a, b, size=self.shape).astype(self.dtype)
         return self._inplace("uniform_", to_device_array(values, self.device))
+
+
+def increment_version(tensor: Tensor) -> None:
+    """Record that ``tensor``'s memory was changed in place by code that bypasses Tensor's
+    in-place methods (a kernel writing into ``tensor.data``, as the optimizers' updates do).
+
+    Backward then refuses a graph that saved the old values instead of computing wrong
+    gradients with the new ones — PyTorch's ``torch.autograd.graph.increment_version``.
+    """
+    tensor._version_counter.value += 1
 
 
 # ---------------------------------------------------------------------------------------

@@ -28,8 +28,13 @@ def _batch(seed=0, B=3, T=8, vocab=11):
 def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="divisible"):
         GPTConfig(n_embd=10, n_head=3)
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="n_layer must be an integer ≥ 1, got 0"):
         GPTConfig(n_layer=0)
+    # the range is checked before the divisibility (no ZeroDivisionError), types before both
+    with pytest.raises(ValueError, match="n_head must be an integer ≥ 1, got 0"):
+        GPTConfig(n_head=0)
+    with pytest.raises(ValueError, match="n_embd must be an integer, got 64.5"):
+        GPTConfig(n_embd=64.5)
 
 
 def test_forward_shapes_and_initial_loss_near_uniform():

@@ -131,13 +131,16 @@ def load_text(
 
     Raises:
         DataError: (one-line message naming the file) if the file is missing, is a folder,
-            is empty, looks binary (NUL bytes, or too much invalid UTF-8), or is too short.
+            is not a regular file, is empty, looks binary (NUL bytes, or too much
+            invalid UTF-8), or is too short.
     """
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file")
     if path.is_dir():
         raise DataError(f"{path}: is a folder, expected a text file")
+    if not path.is_file():  # /dev/zero or a pipe would be read forever
+        raise DataError(f"{path}: not a regular file (a device or a pipe?), expected a text file")
     raw = path.read_bytes()
     if not raw.strip():
         raise DataError(f"{path}: file is empty (or whitespace only)")

@@ -15,14 +15,15 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlparse
 
 from tinylm import environment
+from tinylm.atomic_write import atomic_write
 from tinylm.data.errors import DownloadError
 
 #: Environment variable that overrides the default cache folder.
@@ -129,39 +130,32 @@ def download(
         # A cached file that fails verification is refetched rather than trusted.
 
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{filename}.", suffix=".part")
-    try:
+
+    def fetch(f: BinaryIO) -> None:
         h = hashlib.sha256()
-        with os.fdopen(fd, "wb") as f:
-            request = urllib.request.Request(url, headers={"User-Agent": "tinylm"})
-            try:
-                with urllib.request.urlopen(request, timeout=timeout) as response:
-                    while block := response.read(_BLOCK):
-                        h.update(block)
-                        f.write(block)
-            except urllib.error.HTTPError as e:
-                raise DownloadError(
-                    f"downloading {name!r} from {url} failed: HTTP {e.code} {e.reason}"
-                ) from None
-            except (urllib.error.URLError, OSError) as e:
-                reason = getattr(e, "reason", e)
-                raise DownloadError(
-                    f"downloading {name!r} from {url} failed: {reason} "
-                    "(no network? behind a proxy? try url=... for a mirror)"
-                ) from None
-            f.flush()
-            os.fsync(f.fileno())
+        request = urllib.request.Request(url, headers={"User-Agent": "tinylm"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                while block := response.read(_BLOCK):
+                    h.update(block)
+                    f.write(block)
+        except urllib.error.HTTPError as e:
+            raise DownloadError(
+                f"downloading {name!r} from {url} failed: HTTP {e.code} {e.reason}"
+            ) from None
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise DownloadError(
+                f"downloading {name!r} from {url} failed: {reason} "
+                "(no network? behind a proxy? try url=... for a mirror)"
+            ) from None
         got = h.hexdigest()
         if expected is not None and got != expected:
             raise DownloadError(
                 f"checksum mismatch for {name!r} from {url}: expected sha256 {expected}, "
                 f"got {got}; the file was not saved"
             )
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+
+    # the file appears only complete and verified; an interrupted download leaves nothing
+    atomic_write(target, fetch)
     return target

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tinylm.atomic_write import atomic_write
 from tinylm.data.errors import DataError
 
 __all__ = ["as_id_list", "atomic_write_text", "read_json_object"]
@@ -20,29 +20,17 @@ __all__ = ["as_id_list", "atomic_write_text", "read_json_object"]
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` so that readers never see a half-written file.
 
-    We write to a temporary file in the *same folder* and then ``os.replace`` it onto the
-    destination. ``os.replace`` is atomic on POSIX and Windows only within one file system,
-    which is why the temporary file must live next to the target, not in ``/tmp``.
+    ``tinylm.atomic_write`` writes a temporary file in the *same folder* and then
+    ``os.replace``-s it onto the destination (atomic only within one file system, which is
+    why the temporary file must live next to the target, not in ``/tmp``). The folder is
+    created if needed.
 
     Returns the destination as a :class:`~pathlib.Path`.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            # fsync so that a crash right after os.replace cannot leave an empty file behind.
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        # Never leave the temporary file lying around, whatever went wrong.
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    data = text.encode("utf-8")
+    atomic_write(path, lambda f: f.write(data))
     return path
 
 

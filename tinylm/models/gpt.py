@@ -25,6 +25,7 @@ import tinylm
 import tinylm.nn.functional as F
 from tinylm import nn
 from tinylm.autograd import TinyLMError
+from tinylm.checks import ConfigError, check_bool, check_float, check_int
 from tinylm.tensor import Tensor
 
 __all__ = ["GPT", "GPTConfig"]
@@ -51,15 +52,27 @@ class GPTConfig:
     bias: bool = True
 
     def __post_init__(self) -> None:
-        if self.n_embd % self.n_head:
-            raise TinyLMError(
-                f"GPTConfig: n_embd={self.n_embd} must be divisible by n_head={self.n_head}"
-            )
+        self.validate()
+
+    def validate(self) -> GPTConfig:
+        """Check every field's type and range (ints become plain ``int``), and that the heads
+        divide the width.
+
+        Raises:
+            ConfigError: the first field that is wrong, named, with its value.
+        """
+        # types and ranges first, so that n_head=0 is reported as such, not as a division by 0
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            if getattr(self, name) <= 0:
-                raise TinyLMError(f"GPTConfig: {name} must be positive, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise TinyLMError(f"GPTConfig: dropout must be in [0, 1), got {self.dropout}")
+            setattr(self, name, check_int("GPTConfig", name, getattr(self, name), minimum=1))
+        self.dropout = check_float("GPTConfig", "dropout", self.dropout, minimum=0.0, below=1.0)
+        self.bias = check_bool("GPTConfig", "bias", self.bias)
+        if self.n_embd % self.n_head:
+            raise ConfigError(
+                "GPTConfig",
+                "n_embd",
+                f"must be divisible by n_head={self.n_head}, got {self.n_embd}",
+            )
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -178,30 +191,62 @@ class GPT(nn.Module):
         When the context grows past ``block_size`` the model can only see the last
         ``block_size`` tokens; then the cache is rebuilt from that window each step, which
         gives exactly the tokens of the uncached path.
+
+        Raises:
+            TinyLMError: ``idx`` is empty, not integer or out of the vocabulary;
+                ``max_new_tokens`` < 0; ``top_k`` neither None nor ≥ 1; ``temperature`` not
+                in (0, inf) (unless ``greedy``); the logits hold NaN or inf.
         """
-        if temperature <= 0 and not greedy:
-            raise TinyLMError(f"generate: temperature must be > 0, got {temperature}")
+        max_new_tokens = check_int("generate", "max_new_tokens", max_new_tokens, minimum=0)
+        greedy = check_bool("generate", "greedy", greedy)
+        if not greedy:
+            temperature = check_float("generate", "temperature", temperature, positive=True)
+        if top_k is not None:
+            top_k = check_int("generate", "top_k", top_k, minimum=1)
+        tokens = _prompt_tokens(idx, self.config.vocab_size)
         was_training = self.training
         self.eval()
-        idx = idx if isinstance(idx, Tensor) else tinylm.tensor(np.asarray(idx))
-        if idx.ndim == 1:
-            idx = idx.unsqueeze(0)
         gen = generator or tinylm.default_generator
-        tokens = idx.numpy().astype(np.int64)
         block = self.config.block_size
         cache: nn.KVCache | None = None
-        for _ in range(max_new_tokens):
-            if use_cache and cache is not None and cache.length < block:
-                logits, _ = self(tokens[:, -1:], cache=cache)  # only the newest token
-            else:
-                context = tokens[:, -block:]
-                cache = nn.KVCache() if use_cache else None
-                logits, _ = self(context, cache=cache)
-            last = logits.numpy()[:, -1, :].astype(np.float64)  # (B, vocab)
-            next_token = _pick_next(last, temperature, top_k, greedy, gen.numpy)
-            tokens = np.concatenate([tokens, next_token[:, None]], axis=1)
-        self.train(was_training)
+        try:
+            for _ in range(max_new_tokens):
+                if use_cache and cache is not None and cache.length < block:
+                    logits, _ = self(tokens[:, -1:], cache=cache)  # only the newest token
+                else:
+                    context = tokens[:, -block:]
+                    cache = nn.KVCache() if use_cache else None
+                    logits, _ = self(context, cache=cache)
+                last = logits.numpy()[:, -1, :].astype(np.float64)  # (B, vocab)
+                if not np.isfinite(last).all():
+                    raise TinyLMError(
+                        f"generate: the model's logits hold NaN or inf after {tokens.shape[1]} "
+                        "tokens; its weights are broken (a diverged training run?)"
+                    )
+                next_token = _pick_next(last, temperature, top_k, greedy, gen.numpy)
+                tokens = np.concatenate([tokens, next_token[:, None]], axis=1)
+        finally:
+            self.train(was_training)
         return tinylm.tensor(tokens)
+
+
+def _prompt_tokens(idx: Any, vocab_size: int) -> np.ndarray:
+    """The prompt as an int64 (B, T) array of token ids, checked: integers, T ≥ 1, in range."""
+    ids = idx.numpy() if isinstance(idx, Tensor) else np.asarray(idx)
+    if ids.ndim == 1:
+        ids = ids[None, :]
+    if ids.ndim != 2:
+        raise TinyLMError(f"generate: idx must have shape (T,) or (B, T), got {ids.shape}")
+    if ids.shape[0] == 0 or ids.shape[1] == 0:
+        raise TinyLMError(f"generate: the prompt is empty (shape {ids.shape}); give ≥ 1 token")
+    if ids.dtype.kind not in "iu":  # a float id 1.7 must not quietly become token 1
+        raise TinyLMError(f"generate: idx must hold integer token ids, got dtype {ids.dtype}")
+    if ids.min() < 0 or ids.max() >= vocab_size:
+        bad = ids.min() if ids.min() < 0 else ids.max()
+        raise TinyLMError(
+            f"generate: token id {bad} is out of range for a vocabulary of {vocab_size}"
+        )
+    return ids.astype(np.int64)
 
 
 def _pick_next(

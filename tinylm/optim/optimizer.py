@@ -6,7 +6,9 @@ PyTorch. Groups let one optimizer treat parameters differently — the usual cas
 no weight decay on biases and LayerNorm weights (see :func:`weight_decay_groups`).
 
 ``step()`` reads each parameter's ``.grad`` and updates ``.data`` in place, under
-``no_grad`` (an update is not part of the model's computation).
+``no_grad`` (an update is not part of the model's computation), and bumps the parameter's
+version counter, so that backward through a graph built before the step raises instead of
+using the updated values.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 
 from tinylm.autograd import TinyLMError, enable_grad, no_grad
 from tinylm.device import device_of, to_device_array
-from tinylm.tensor import Tensor
+from tinylm.tensor import Tensor, increment_version
 
 __all__ = ["Optimizer", "weight_decay_groups"]
 
@@ -110,6 +112,8 @@ class Optimizer:
                             f"match parameter shape {p.shape}"
                         )
                     self._update(p, grad, self.state.setdefault(p, {}), group)
+                    # as in PyTorch: a graph that saved p before this step cannot backward
+                    increment_version(p)
         return loss
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]):
