@@ -126,8 +126,9 @@ def test_cache_dir_from_environment(server, tmp_path, monkeypatch):
 
 
 def test_registered_hash_matches_reference_copy():
-    # Only where the reference copy exists (the package itself never reads this path).
-    reference = Path("/work/shared/data/tinyshakespeare.txt")
+    # Only where a development checkout has the reference copy beside it (the package itself
+    # never reads this path).
+    reference = Path(__file__).resolve().parents[3] / "shared" / "data" / "tinyshakespeare.txt"
     if not reference.is_file():
         pytest.skip("no local reference copy of tiny-shakespeare")
     digest = hashlib.sha256(reference.read_bytes()).hexdigest()
