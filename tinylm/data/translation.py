@@ -421,15 +421,27 @@ class TranslationTask:
 
 
 def make_translation_task(
-    seed: int = 0, held_out_fraction: float = 0.1, phrase_repeats: int = 4
+    seed: int = 0,
+    held_out_fraction: float = 0.1,
+    phrase_repeats: int = 8,
+    shared_vocab: bool = False,
 ) -> TranslationTask:
     """Build the pairs and splits described in the module docstring.
 
     ``seed`` picks the held-out numbers (``held_out_fraction`` of 1–999); every number
-    appears alone and in each template that allows it.
+    appears alone and in each template that allows it. The hand-written phrases are few
+    next to the number sentences, so training sees each ``phrase_repeats`` times.
+    ``shared_vocab``: one vocabulary of both languages' words, used on both sides (for a
+    model with shared embeddings).
     """
     if not 0.0 < held_out_fraction < 1.0:
         raise DataError(f"held_out_fraction must be in (0, 1), got {held_out_fraction}")
+    if (
+        isinstance(phrase_repeats, bool)
+        or not isinstance(phrase_repeats, int)
+        or phrase_repeats < 1
+    ):
+        raise DataError(f"phrase_repeats must be a positive int, got {phrase_repeats!r}")
     numbers = np.random.default_rng(seed).permutation(np.arange(1, 1000))
     n_held = round(999 * held_out_fraction)
     held, seen = sorted(int(n) for n in numbers[:n_held]), sorted(int(n) for n in numbers[n_held:])
@@ -453,10 +465,10 @@ def make_translation_task(
         "phrases": list(HELD_OUT_PHRASES),
     }
     everything = train + [p for split in held_out.values() for p in split]
-    return TranslationTask(
-        train=train,
-        held_out=held_out,
-        held_out_numbers=held,
-        source_vocab=Vocabulary.from_sentences((en for en, _ in everything), "English"),
-        target_vocab=Vocabulary.from_sentences((fr for _, fr in everything), "French"),
-    )
+    if shared_vocab:
+        both = Vocabulary.from_sentences((s for p in everything for s in p), "English-French")
+        source_vocab = target_vocab = both
+    else:
+        source_vocab = Vocabulary.from_sentences((en for en, _ in everything), "English")
+        target_vocab = Vocabulary.from_sentences((fr for _, fr in everything), "French")
+    return TranslationTask(train, held_out, held, source_vocab, target_vocab)
