@@ -40,9 +40,11 @@ from tinylm.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from tinylm.optim.lr_scheduler import WarmupCosineLR
 
 __all__ = [
+    "TINY_SETTINGS",
     "TranslateConfig",
     "Translator",
     "add_subcommand",
+    "cached_translator",
     "run_subcommand",
     "train_translator",
 ]
@@ -222,6 +224,31 @@ def load_checkpoint(path: str | Path) -> tuple[Seq2Seq, dict[str, Any]]:
     except (KeyError, TypeError) as e:
         raise TinyLMError(f"{path} is not a tinylm translation checkpoint ({e})") from None
     return model, state
+
+
+#: A model small enough to train in seconds (the fast mode of lesson 11 and the examples):
+#: it gets most held-out numbers right, and not yet the phrases.
+TINY_SETTINGS: dict[str, Any] = dict(
+    n_embd=32, n_head=2, n_encoder_layer=1, n_decoder_layer=1, batch_size=32, lr=5e-3,
+    min_lr=5e-4, warmup_iters=10, max_iters=250, eval_interval=50, plot=None,
+)  # fmt: skip
+
+
+def cached_translator(progress: bool = True) -> tuple[Translator, bool]:
+    """The translator that ``TranslateConfig()`` trains, kept in
+    ``tinylm.environment.cache_dir() / "translate" / "ckpt.npz"`` (never in the repository):
+    trained there the first time (a few minutes), loaded afterwards.
+
+    Returns (translator, whether it was loaded from the cache).
+    """
+    from tinylm.environment import cache_dir
+
+    folder = cache_dir() / "translate"
+    path = folder / "ckpt.npz"
+    if path.exists():
+        return Translator.load(path), True
+    cfg = replace(TranslateConfig(), out_dir=str(folder), plot=None, progress=progress)
+    return train_translator(cfg)["translator"], False
 
 
 # ---------------------------------------------------------------------------------------
