@@ -11,8 +11,9 @@ give French:
        (greedy) until <eos>, reading the memory through cross-attention at every step;
     4. decode: the ids back to French words, special tokens skipped.
 
-Then it times generation on the 100 held-out numbers: greedy with the KV cache, greedy
-re-running the whole prefix each step, and beam search, in generated tokens per second.
+Then it times generation on the 600 held-out number sentences in one batch (best of three):
+greedy with the KV cache, greedy re-running the whole prefix each step, and beam search, in
+generated tokens per second.
 
 Default mode loads the model cached under ``tinylm.environment.cache_dir() / "translate"``
 by an earlier run (or trains and caches it there first, a few minutes on two cores). It prints
@@ -61,13 +62,16 @@ def main() -> None:
     print(f"   as tokens:     {[target.itos[i] for i in out]}")
     print(f"4. decoded: {target.decode(out)}")
 
-    sentences = [en for en, _ in make_translation_task().held_out["numbers"]]
-    print(f"\ngeneration speed on {len(sentences)} held-out numbers, one batch:")
+    sentences = [en for en, _ in make_translation_task().held_out["number sentences"]]
+    print(f"\ngeneration speed on {len(sentences)} held-out number sentences, one batch:")
     for name, kw in (("greedy, KV cache", {}), ("greedy, no cache", {"use_cache": False}),
                      ("beam search (4), KV cache", {"num_beams": 4})):  # fmt: skip
-        start = time.perf_counter()
-        rows = translator.generate(sentences, **kw)
-        seconds = time.perf_counter() - start
+        seconds = []
+        for _ in range(1 if args.fast else 3):  # the best of three: shared cores are noisy
+            start = time.perf_counter()
+            rows = translator.generate(sentences, **kw)
+            seconds.append(time.perf_counter() - start)
+        seconds = min(seconds)
         tokens = int(((rows != Vocabulary.pad_id) & (rows != Vocabulary.bos_id)).sum())
         print(f"  {name:26s} {tokens / seconds:8,.0f} tokens/s ({tokens} tokens, {seconds:.2f} s)")
     assert source.vocab_size == model.config.src_vocab_size
