@@ -7,6 +7,7 @@
     tinylm info
     tinylm data download shakespeare
     tinylm lessons                     # list; `tinylm lessons run 03` runs one
+    tinylm translate train | tinylm translate text "I love you"   (tinylm/translate.py)
 
 Errors in flags or files print one line (``tinylm: error: ...``) and exit with status 2;
 Ctrl-C exits with status 130 (``tinylm train`` saves its completed steps first).
@@ -260,6 +261,18 @@ def _cmd_lessons(args: argparse.Namespace) -> int:
     return lessons.cli(args.rest)
 
 
+def _add_translate(sub: Any) -> None:
+    from tinylm.translate import add_subcommand
+
+    add_subcommand(sub)
+
+
+def _cmd_translate(args: argparse.Namespace) -> int:
+    from tinylm.translate import run_subcommand
+
+    return run_subcommand(args)
+
+
 _COMMANDS = {
     "train": (_add_train, _cmd_train),
     "generate": (_add_generate, _cmd_generate),
@@ -267,6 +280,7 @@ _COMMANDS = {
     "info": (_add_info, _cmd_info),
     "data": (_add_data, _cmd_data),
     "lessons": (_add_lessons, _cmd_lessons),
+    "translate": (_add_translate, _cmd_translate),
 }
 
 

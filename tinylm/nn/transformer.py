@@ -68,6 +68,13 @@ class KVCache:
     def store_memory(self, layer: Module, k: Tensor, v: Tensor) -> None:
         self._cross[id(layer)] = (k, v)
 
+    def reorder(self, rows: Any) -> None:
+        """Keep batch rows ``rows`` (ints, repeats allowed) of every stored key and value, in
+        that order: beam search calls it when the surviving beams descend from other rows."""
+        for store in (self._self, self._cross):
+            for layer, (k, v) in store.items():
+                store[layer] = (k[rows], v[rows])
+
 
 class MultiHeadAttention(Module):
     """MultiHead(Q, K, V) = Concat(head_1 … head_h) W_O,  head_i = Attention(Q W_Qi, K W_Ki,
