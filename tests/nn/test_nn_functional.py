@@ -375,6 +375,99 @@ class TestAttention(OpTests):
     )
 
 
+@st.composite
+def fused_attention_shapes(draw):
+    """(B, H, T, D) q, k, v: the shapes that take the fused kernel (no mask, no dropout)."""
+    b, h = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    tq, tk = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    d, dv = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    return ((b, h, tq, d), (b, h, tk, d), (b, h, tk, dv))
+
+
+class TestFusedAttention(OpTests):
+    """Every example through the fused attention op (TestAttention's masks mostly take the
+    composed path)."""
+
+    spec = OpSpec(
+        name="scaled_dot_product_attention (fused kernel)",
+        fn=F.scaled_dot_product_attention,
+        reference=sdpa_reference,
+        inputs=[dict(min_value=-3, max_value=3)] * 3,
+        shapes=fused_attention_shapes(),
+        kwargs=st.fixed_dictionaries({"is_causal": st.booleans()}),
+        rtol=1e-9,
+    )
+
+
+@pytest.fixture(scope="class")
+def default_backend():
+    """The registry's default backend (Numba on the CPU) for one class, inside this file's
+    reference-kernel fixture."""
+    previous = registry.get_backend()
+    registry.set_backend("auto")
+    yield
+    registry.set_backend(previous)
+
+
+# The kernel-backed functions' batteries once more on the default backend, so that every
+# property (the upstream gradients in any layout above all) reaches the kernels' entry points.
+
+
+@pytest.mark.usefixtures("default_backend")
+class TestGeluKernel(TestGelu):
+    pass
+
+
+@pytest.mark.usefixtures("default_backend")
+class TestGeluExactKernel(TestGeluExact):
+    pass
+
+
+@pytest.mark.usefixtures("default_backend")
+class TestSoftmaxKernel(TestSoftmax):
+    pass
+
+
+@pytest.mark.usefixtures("default_backend")
+class TestLogSoftmaxKernel(TestLogSoftmax):
+    pass
+
+
+@pytest.mark.usefixtures("default_backend")
+class TestLayerNormKernel(TestLayerNorm):
+    pass
+
+
+@pytest.mark.usefixtures("default_backend")
+class TestCrossEntropyKernel(TestCrossEntropy):
+    pass
+
+
+@pytest.mark.usefixtures("default_backend")
+class TestFusedAttentionKernel(TestFusedAttention):
+    pass
+
+
+def test_attention_backward_through_sum_on_every_backend():
+    """The reported case: the gradient of ``.sum()`` is a read-only broadcast view, which the
+    Numba attention backward's signature once refused (``No matching definition``)."""
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((12, 4, 64, 32)).astype(np.float32) for _ in range(3))
+    grads = {}
+    for backend in registry.implementations("attention_backward", "cpu"):
+        registry.set_backend(backend)
+        try:
+            ts = [tinylm.tensor(a, requires_grad=True) for a in (q, k, v)]
+            F.scaled_dot_product_attention(*ts, is_causal=True).sum().backward()
+            grads[backend] = [t.grad.numpy() for t in ts]
+        finally:
+            registry.set_backend("numpy")
+    for backend, got in grads.items():
+        for a, w in zip(got, grads["numpy"]):
+            assert a.dtype == np.float32
+            np.testing.assert_allclose(a, w, rtol=1e-4, atol=1e-5, err_msg=backend)
+
+
 # ---------------------------------------------------------------------------------------
 # functions with a parameter that needs its own gradient check
 # ---------------------------------------------------------------------------------------
