@@ -384,7 +384,7 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
         )
     xp = root._xp
     if gradient is None:
-        if root.size != 1:
+        if root.data.size != 1:  # the array's element count
             raise RuntimeError(
                 f"backward: gradient can be implied only for a single-element output, but the "
                 f"output has shape {root.shape}; pass gradient= of that shape, or reduce it "

@@ -12,19 +12,35 @@ from __future__ import annotations
 import builtins
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from tinylm import ops
 from tinylm.autograd import Function, TensorBase, TinyLMError
-from tinylm.device import to_device_array
+from tinylm.device import array_module, to_device_array
 from tinylm.dtypes import bool_, get_default_dtype, is_floating_point
 
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module
     from tinylm.tensor import Tensor
 
-__all__ = ["TensorMath", "as_operand", "axis_args", "raw", "raw_index", "shape_from_args"]
+__all__ = [
+    "TensorMath",
+    "ValuesIndices",
+    "as_operand",
+    "axis_args",
+    "raw",
+    "raw_index",
+    "shape_from_args",
+]
+
+
+class ValuesIndices(NamedTuple):
+    """What ``max``/``min`` along a dim, ``sort`` and ``topk`` return, as in PyTorch: unpack
+    it (``values, indices = x.max(1)``) or read ``.values`` and ``.indices``."""
+
+    values: Tensor
+    indices: Tensor
 
 
 class TensorMath:
@@ -94,11 +110,13 @@ class TensorMath:
     def __abs__(self) -> Tensor:
         return ops.Abs.apply(self)
 
-    def add(self, other: Any) -> Tensor:
-        return self + other
+    def add(self, other: Any, alpha: float = 1) -> Tensor:
+        """self + alpha · other."""
+        return self + (other if alpha == 1 else other * alpha)
 
-    def sub(self, other: Any) -> Tensor:
-        return self - other
+    def sub(self, other: Any, alpha: float = 1) -> Tensor:
+        """self − alpha · other."""
+        return self - (other if alpha == 1 else other * alpha)
 
     def mul(self, other: Any) -> Tensor:
         return self * other
@@ -220,18 +238,42 @@ class TensorMath:
         axis, keepdims = axis_args("mean", axis, keepdims, dim, keepdim)
         return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
 
-    def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim=None):
-        """The largest values along ``axis`` (values only; use :meth:`argmax` for indices)."""
-        axis, keepdims = axis_args("max", axis, keepdims, dim, keepdim)
-        return ops.Max.apply(self, axis=axis, keepdims=keepdims)
+    def max(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims=None):
+        """As in PyTorch: ``x.max()`` the largest value; ``x.max(dim)`` the pair
+        ``(values, indices)`` along one dim (the gradient goes to the element at the index);
+        ``x.max(other)`` the element-wise maximum. numpy's ``axis=`` (one axis or several)
+        gives the values only, as :meth:`amax` does (ties share the gradient evenly)."""
+        if isinstance(dim, TensorBase):
+            return self.maximum(dim)
+        return self._extreme(ops.Max, dim, keepdim, axis, keepdims)
 
-    def min(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim=None):
-        """The smallest values along ``axis`` (values only; use :meth:`argmin` for indices)."""
-        axis, keepdims = axis_args("min", axis, keepdims, dim, keepdim)
-        return ops.Min.apply(self, axis=axis, keepdims=keepdims)
+    def min(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims=None):
+        """The smallest values: the mirror image of :meth:`max`."""
+        if isinstance(dim, TensorBase):
+            return self.minimum(dim)
+        return self._extreme(ops.Min, dim, keepdim, axis, keepdims)
 
-    amax = max
-    amin = min
+    def _extreme(self, op: type[Function], dim: Any, keepdim: bool, axis: Any, keepdims: Any):
+        name = op.reduce
+        if isinstance(dim, int | np.integer) and not isinstance(dim, builtins.bool):
+            if axis is not None:
+                raise TinyLMError(f"{name}: give either axis= or dim=, not both")
+            d = self._axis(dim, name)
+            indices = self._wrap(getattr(self.data, "arg" + name)(axis=d, keepdims=True))
+            values = self.gather(d, indices)
+            if not keepdim:
+                values, indices = values.squeeze(d), indices.squeeze(d)
+            return ValuesIndices(values, indices)
+        axis, keep = axis_args(name, axis, keepdim if keepdims is None else keepdims, dim, None)
+        return op.apply(self, axis=axis, keepdims=keep)
+
+    def amax(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """The largest values over one dim, several, or all (``None`` or ``()``)."""
+        return ops.Max.apply(self, axis=None if dim == () else dim, keepdims=keepdim)
+
+    def amin(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """The smallest values over one dim, several, or all (``None`` or ``()``)."""
+        return ops.Min.apply(self, axis=None if dim == () else dim, keepdims=keepdim)
 
     def var(
         self,
@@ -281,6 +323,10 @@ class TensorMath:
         axis, keepdims = axis_args("argmin", axis, keepdims, dim, keepdim)
         axis = None if axis is None else self._axis(axis, "argmin")
         return self._wrap(self.data.argmin(axis=axis, keepdims=keepdims))
+
+    def cumsum(self, dim: int) -> Tensor:
+        """y_i = x_0 + … + x_i along ``dim`` (integers and bools sum as int64)."""
+        return ops.CumSum.apply(self, axis=dim)
 
     def all(self) -> Tensor:
         return self._wrap(self.data.all())
@@ -392,6 +438,92 @@ class TensorMath:
     def __getitem__(self, index: Any) -> Tensor:
         return ops.GetItem.apply(self, index=raw_index(index))
 
+    # ---- sorting, gathering, scattering -------------------------------------------------
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+        """``(values, indices)`` sorted along ``dim``; equal values keep their order (the
+        sort is always stable) and NaN counts as the largest value, as in PyTorch."""
+        indices = self.argsort(dim, descending, stable)
+        return ValuesIndices(self.gather(self._axis(dim, "sort"), indices), indices)
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+        """The indices that sort the tensor along ``dim`` (int64; see :meth:`sort`)."""
+        return self._wrap(_argsort(self.data, self._axis(dim, "argsort"), descending))
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+        """``(values, indices)`` of the ``k`` largest (or smallest) elements along ``dim``,
+        largest first (smallest first when ``largest=False``)."""
+        d = self._axis(dim, "topk")
+        if isinstance(k, builtins.bool) or not isinstance(k, int | np.integer):
+            raise TinyLMError(f"topk: k must be an int, got {k!r}")
+        if not 0 <= k <= self.shape[d]:
+            raise TinyLMError(
+                f"topk: k={k} is out of range for dim {dim} of size {self.shape[d]} (tensor of "
+                f"shape {self.shape} {self.dtype})"
+            )
+        order = _argsort(self.data, d, descending=largest)
+        indices = self._wrap(order[(slice(None),) * d + (slice(0, k),)])
+        return ValuesIndices(self.gather(d, indices), indices)
+
+    def gather(self, dim: int, index: Any) -> Tensor:
+        """out[i][j] = x[index[i][j]][j] for dim 0 (x[i][index[i][j]] for dim 1, and so on):
+        ``index`` has x's number of dims and is no longer than x along the other dims.
+        The gradient adds each element of g back to the place it was picked from."""
+        d = self._axis(dim, "gather")
+        idx = self._index("gather", index, d, full=True)
+        return ops.GetItem.apply(self, index=ops.along_axis_index(idx, d))
+
+    def index_select(self, dim: int, index: Any) -> Tensor:
+        """The slices ``index[0], index[1], …`` (a 1-D integer index) along ``dim``."""
+        d = self._axis(dim, "index_select")
+        idx = self._index("index_select", index, d, full=False)
+        return ops.GetItem.apply(self, index=(slice(None),) * d + (idx,))
+
+    def scatter_add(self, dim: int, index: Any, src: Any) -> Tensor:
+        """A copy of x with src added at the places ``index`` names along ``dim``:
+        y[index[i][j]][j] += src[i][j] for dim 0 (the mirror image of :meth:`gather`)."""
+        d = self._axis(dim, "scatter_add")
+        idx = self._index("scatter_add", index, d, full=True)
+        src = self._operand(src)
+        if src.ndim != self.ndim or any(i > s for i, s in zip(idx.shape, src.shape)):
+            raise TinyLMError(
+                f"scatter_add: src of shape {src.shape} must have the dims of index {idx.shape}"
+                " and be at least as long along each"
+            )
+        if src.dtype != self.dtype:
+            raise TinyLMError(
+                f"scatter_add: src has dtype {src.dtype}, but the tensor has {self.dtype}"
+            )
+        return ops.ScatterAdd.apply(self, src, axis=d, index=idx)
+
+    def _index(self, op: str, index: Any, dim: int, full: bool) -> Any:
+        """``index`` as an integer array in [0, size of ``dim``), or an error naming ``op``.
+        ``full``: it has this tensor's dims and is no longer along the others (gather);
+        else it is 1-D (index_select)."""
+        idx = raw(index)
+        idx = idx if hasattr(idx, "shape") else np.asarray(idx)
+        idx = to_device_array(idx, self.device)
+        if idx.dtype.kind not in "iu":
+            raise TinyLMError(f"{op}: index must hold integers, got dtype {idx.dtype}")
+        if full and (
+            idx.ndim != self.ndim
+            or any(i > s for k, (i, s) in enumerate(zip(idx.shape, self.shape)) if k != dim)
+        ):
+            raise TinyLMError(
+                f"{op}: index of shape {idx.shape} must have the {self.ndim} dims of the tensor "
+                f"{self.shape} {self.dtype}, and be no longer along any dim but {dim}"
+            )
+        if not full and idx.ndim > 1:
+            raise TinyLMError(f"{op}: index must be 1-D, got shape {idx.shape}")
+        n = self.shape[dim]
+        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
+            bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+            raise TinyLMError(
+                f"{op}: index {bad} is out of range for dim {dim} of size {n} (tensor of shape "
+                f"{self.shape} {self.dtype})"
+            )
+        return idx.reshape(-1) if not full else idx
+
     def _axes(self, axis: Any, op: str) -> tuple[int, ...]:
         """``axis`` (None, int or tuple) as sorted non-negative axes, or an error naming
         ``op`` and this tensor's shape and dtype."""
@@ -408,6 +540,17 @@ class TensorMath:
                 f"shape {self.shape} {self.dtype}"
             )
         return self._axes(axis, op)[0]
+
+
+def _argsort(x: Any, axis: int, descending: bool) -> Any:
+    """Stable sort order along ``axis`` (int64). Descending: the ascending order of the
+    reversed array, reversed again, so equal values still keep their original order and NaN
+    (last when ascending) comes first."""
+    xp = array_module(x)
+    if not descending:
+        return xp.argsort(x, axis=axis, kind="stable").astype(np.int64, copy=False)
+    flipped = xp.argsort(xp.flip(x, axis), axis=axis, kind="stable")
+    return (x.shape[axis] - 1 - xp.flip(flipped, axis)).astype(np.int64, copy=False)
 
 
 def raw(x: Any) -> Any:

@@ -292,7 +292,7 @@ def binary_cross_entropy(
     _check_reduction("binary_cross_entropy", reduction)
     target = _float_target("binary_cross_entropy", target, input)
     xp = input._xp
-    if input.size and (bool((input.data < 0).any()) or bool((input.data > 1).any())):
+    if input.numel() and (bool((input.data < 0).any()) or bool((input.data > 1).any())):
         raise TinyLMError(
             f"binary_cross_entropy: input must be probabilities in [0, 1] (shape {input.shape}, "
             f"min {float(xp.min(input.data))}, max {float(xp.max(input.data))}); "
