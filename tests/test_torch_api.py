@@ -284,3 +284,29 @@ def test_register_buffer_persistent_false_stays_out_of_the_state_dict() -> None:
         m.register_buffer("count", lib.zeros(1))
         assert sorted(m.state_dict()) == ["bias", "count", "weight"]
         assert sorted(name for name, _ in m.named_buffers()) == ["count", "mask"]
+
+
+@pytest.mark.parametrize("shape", [(5,), (4, 5), (3, 5, 2), (2, 5, 3, 2)], ids=str)
+def test_cross_entropy_and_nll_take_pytorch_layouts(shape: tuple[int, ...]) -> None:
+    """Class scores (C,), (N, C) or (N, C, d1, …), class axis second, as in PyTorch."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape)
+    target_shape = shape[:1] + shape[2:] if len(shape) > 1 else ()
+    target = rng.integers(0, 5, target_shape)
+    if target.ndim:
+        target.flat[0] = -1
+    class_dim = 1 if len(shape) > 1 else 0
+    for reduction in ("mean", "sum", "none"):
+        for smoothing in (0.0, 0.2):
+            both(
+                lambda lib, t, y, r=reduction, s=smoothing: (
+                    F if lib is tinylm else TF
+                ).cross_entropy(t, y, ignore_index=-1, reduction=r, label_smoothing=s),
+                [x, target],
+            )
+        both(
+            lambda lib, t, y, r=reduction: (F if lib is tinylm else TF).nll_loss(
+                t.log_softmax(class_dim), y, ignore_index=-1, reduction=r
+            ),
+            [x, target],
+        )

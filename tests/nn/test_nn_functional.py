@@ -63,7 +63,13 @@ def np_reduce(loss, reduction):
     return {"mean": np.mean, "sum": np.sum, "none": lambda a: a}[reduction](loss)
 
 
+def classes_last(x):
+    """PyTorch's (N, C, d1, …) class scores with the class axis moved last."""
+    return np.moveaxis(x, 1, -1) if x.ndim > 2 else x
+
+
 def np_cross_entropy(x, target, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    x = classes_last(x)
     c = x.shape[-1]
     logp = np_log_softmax(x.reshape(-1, c))
     t = target.reshape(-1)
@@ -79,6 +85,7 @@ def np_cross_entropy(x, target, ignore_index=-100, reduction="mean", label_smoot
 
 
 def np_nll(logp, target, ignore_index=-100, reduction="mean"):
+    logp = classes_last(logp)
     c = logp.shape[-1]
     t = target.reshape(-1)
     valid = t != ignore_index
@@ -139,14 +146,19 @@ def layer_norm_shapes(draw):
 
 @st.composite
 def logits_shapes(draw):
-    lead = draw(st_tl.shapes(min_dims=1, max_dims=2, max_side=4))
-    return (lead + (draw(st.integers(1, 5)),),)
+    """PyTorch's layouts: (C,), (N, C), (N, C, d1) and (N, C, d1, d2)."""
+    c = draw(st.integers(1, 5))
+    n, *rest = draw(st_tl.shapes(min_dims=1, max_dims=3, max_side=4))
+    return ((n, c, *rest) if draw(st.integers(0, 4)) else (c,),)
 
 
 @st.composite
 def class_targets(draw, logits_shape, ignore_index=-100):
-    c = logits_shape[-1]
-    t = draw(hnp.arrays(np.int64, logits_shape[:-1], elements=st.integers(0, c - 1)))
+    """Targets for class scores in PyTorch's layout: the shape without the class axis (dim 1,
+    or dim 0 of a 1-D input)."""
+    c = logits_shape[1] if len(logits_shape) > 1 else logits_shape[0]
+    shape = logits_shape[:1] + logits_shape[2:] if len(logits_shape) > 1 else ()
+    t = draw(hnp.arrays(np.int64, shape, elements=st.integers(0, c - 1)))
     ignored = draw(hnp.arrays(bool, t.shape))
     ignored.flat[0] = False  # keep one real target: a mean over none is NaN by definition
     return np.where(ignored, ignore_index, t)
@@ -499,7 +511,7 @@ def test_cross_entropy_is_nll_of_log_softmax(data, shape):
     x = data.draw(st_tl.arrays(shape=shape[0]))
     t = data.draw(class_targets(shape[0]))
     a = F.cross_entropy(tinylm.tensor(x), t)
-    b = F.nll_loss(F.log_softmax(tinylm.tensor(x), -1), t)
+    b = F.nll_loss(F.log_softmax(tinylm.tensor(x), 1 if x.ndim > 1 else 0), t)
     np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-12)
 
 
@@ -603,7 +615,7 @@ def test_float32_stays_float32_through_every_function():
         F.gelu(x),
         F.layer_norm(x, 4, tinylm.ones(4), tinylm.zeros(4)),
         F.dropout(x, 0.3),
-        F.cross_entropy(x, np.zeros((2, 3), dtype=np.int64), label_smoothing=0.1),
+        F.cross_entropy(x, np.zeros((2, 4), dtype=np.int64), label_smoothing=0.1),
         F.mse_loss(x, tinylm.zeros(2, 3, 4)),
         F.binary_cross_entropy_with_logits(x, tinylm.ones(2, 3, 4)),
         F.scaled_dot_product_attention(x, x, x, is_causal=True),
@@ -624,8 +636,11 @@ def test_errors_name_the_op_shapes_and_dtypes():
         F.linear(x, tinylm.randn(4, 3, dtype=tinylm.float64))
     with pytest.raises(TinyLMError, match="target value 7 is out of range for 3 classes"):
         F.cross_entropy(x, [0, 7])
-    with pytest.raises(TinyLMError, match="class axis LAST"):
-        F.cross_entropy(tinylm.randn(2, 3, 4), np.zeros((2, 4), dtype=np.int64))
+    with pytest.raises(
+        TinyLMError,
+        match=r"class axis is dim 1 \(as in PyTorch\), so target must have shape \(2, 4\)",
+    ):
+        F.cross_entropy(tinylm.randn(2, 3, 4), np.zeros((2, 3), dtype=np.int64))
     with pytest.raises(TinyLMError, match="integer class indices"):
         F.cross_entropy(x, np.zeros(2))
     with pytest.raises(TinyLMError, match="reduction must be one of"):
@@ -666,7 +681,7 @@ def test_kernel_backed_functions_agree_across_backends(dtype):
             F.softmax(t["x"], 1),
             F.log_softmax(t["x"], -1),
             F.layer_norm(t["x"], 8, t["g"], t["g"] * 0.5),
-            F.cross_entropy(t["x"], target),
+            F.cross_entropy(t["x"].reshape(-1, 8), target.reshape(-1)),
             F.scaled_dot_product_attention(t["q"], t["k"], t["v"]),
             F.scaled_dot_product_attention(t["q"], t["k"], t["v"], is_causal=True),
         ]
