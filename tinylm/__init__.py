@@ -13,6 +13,7 @@ from tinylm import environment
 environment.apply_thread_defaults()  # before numpy loads OpenBLAS, when we are first
 
 from tinylm.autograd import (  # noqa: E402
+    Context,
     Function,
     TinyLMError,
     enable_grad,
@@ -238,6 +239,7 @@ __all__ = [
     "nn",
     "optim",
     "save",
+    "Context",
     "Function",
     "Generator",
     "Tensor",
