@@ -156,7 +156,7 @@ class Context:
 
     **Arrays backward reads** (inputs, the output, intermediates): pass them to
     ``ctx.save_for_backward(a, b, ...)`` in ``forward`` and read them back in ``backward`` as
-    ``a, b = ctx.saved_arrays`` (a tuple, in the order saved; call it once). Saving them
+    ``a, b = ctx.saved_arrays`` (a tuple, in the order saved). Saving them
     there, not as attributes, lets the engine notice an in-place change to an input or the
     output between forward and backward and raise an error instead of using changed values.
 
