@@ -310,3 +310,12 @@ def test_cross_entropy_and_nll_take_pytorch_layouts(shape: tuple[int, ...]) -> N
             ),
             [x, target],
         )
+
+
+def test_t_transposes_matrices_only_as_torch() -> None:
+    x = np.arange(6.0).reshape(2, 3)
+    both(lambda lib, t: (t.t(), t[0].t()), [x])
+    with pytest.raises(RuntimeError):
+        torch.zeros(2, 2, 2).t()
+    with pytest.raises(TinyLMError, match="t: expects a tensor of at most 2 dims"):
+        tinylm.zeros(2, 2, 2).t()

@@ -63,7 +63,7 @@ from tinylm.dtypes import (  # noqa: E402
 )
 from tinylm.random import Generator, default_generator, manual_seed  # noqa: E402
 from tinylm.tensor import Tensor  # noqa: E402
-from tinylm.tensor_math import ValuesIndices  # noqa: E402
+from tinylm.tensor_indexing import ValuesIndices  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -42,6 +42,7 @@ from tinylm.dtypes import (
     is_floating_point,
 )
 from tinylm.random import Generator, default_generator
+from tinylm.tensor_indexing import TensorIndexing
 from tinylm.tensor_math import TensorMath, raw, raw_index
 
 __all__ = ["Tensor"]
@@ -56,7 +57,7 @@ class _VersionCounter:
         self.value = 0
 
 
-class Tensor(TensorMath, TensorBase):
+class Tensor(TensorMath, TensorIndexing, TensorBase):
     """An n-dimensional array with reverse-mode automatic differentiation.
 
     Args:
