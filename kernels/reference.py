@@ -9,6 +9,8 @@ Conventions used in all docstrings:
 * ``(..., C)`` means any number of leading axes followed by the reduced axis of size ``C``.
 * Output dtype = input dtype (float32 or float64); inputs are never modified, except by
   :func:`adam_update`, whose whole purpose is to update its state in place.
+* An upstream gradient (``gy``, ``gout``, ``grad_rows``) may come in any layout: a read-only
+  broadcast view, a transposed one, or float64 for a float32 op (it is converted first).
 """
 
 from __future__ import annotations
@@ -56,6 +58,12 @@ def get_array_module(x: Array) -> ModuleType:
     return np
 
 
+def _in_dtype_of(g: Array, x: Array) -> Array:
+    """The upstream gradient ``g`` in the dtype of the op's input ``x`` (no copy when it has
+    it): float64 numbers times a float32 array would make the result float64."""
+    return g.astype(x.dtype, copy=False)
+
+
 # --------------------------------------------------------------------------------------------
 # softmax and log-softmax over the last axis
 # --------------------------------------------------------------------------------------------
@@ -78,6 +86,7 @@ def softmax_backward(y: Array, gy: Array) -> Array:
     Shapes: y, gy (..., C) -> gx (..., C). From dy_i/dx_j = y_i (delta_ij - y_j):
     gx_j = sum_i gy_i y_i (delta_ij - y_j) = y_j (gy_j - sum_i gy_i y_i).
     """
+    gy = _in_dtype_of(gy, y)
     return y * (gy - (gy * y).sum(axis=-1, keepdims=True))
 
 
@@ -99,6 +108,7 @@ def log_softmax_backward(y: Array, gy: Array) -> Array:
     softmax = exp(y).
     """
     xp = get_array_module(y)
+    gy = _in_dtype_of(gy, y)
     return gy - xp.exp(y) * gy.sum(axis=-1, keepdims=True)
 
 
@@ -135,6 +145,7 @@ def cross_entropy_backward(
     softmax(logits) = exp(logits - lse) reuses the forward's lse. Ignored rows are all zeros.
     """
     xp = get_array_module(logits)
+    lse, grad_rows = _in_dtype_of(lse, logits), _in_dtype_of(grad_rows, logits)
     n = logits.shape[0]
     ignored = target == ignore_index
     d = xp.exp(logits - lse[:, None])
@@ -179,6 +190,7 @@ def layer_norm_backward(
     The two mean terms are the gradient flowing through mean and through rstd.
     """
     c = x.shape[-1]
+    gy = _in_dtype_of(gy, x)
     xhat = (x - mean[..., None]) * rstd[..., None]
     g = gy * weight
     gx = rstd[..., None] * (
@@ -210,6 +222,7 @@ def gelu_backward(x: Array, gy: Array) -> Array:
     Shapes: x, gy (any, equal) -> gx. t = tanh(u) as in the forward; (1 - t^2) = dtanh/du.
     """
     xp = get_array_module(x)
+    gy = _in_dtype_of(gy, x)
     u = GELU_C * (x + GELU_A * x * x * x)
     t = xp.tanh(u)
     du = GELU_C * (1.0 + 3.0 * GELU_A * x * x)
@@ -249,6 +262,7 @@ def gelu_exact_backward(x: Array, gy: Array) -> Array:
     Shapes: x, gy (any, equal) -> gx.
     """
     xp = get_array_module(x)
+    gy = _in_dtype_of(gy, x)
     cdf = 0.5 * (1.0 + erf(x * SQRT1_2))
     pdf = INV_SQRT_2PI * xp.exp(-0.5 * x * x)
     return gy * (cdf + x * pdf)
@@ -336,6 +350,7 @@ def attention_backward(
     ``probs``: the P that the forward saved, if it did (then P is not recomputed).
     """
     xp = get_array_module(q)
+    out, lse, gout = (_in_dtype_of(a, q) for a in (out, lse, gout))
     if probs is not None:
         p = probs
     else:

@@ -508,3 +508,22 @@ def test_augmented_assignment_on_a_non_leaf_keeps_the_graph_correct():
     u = np.random.default_rng(0).standard_normal(4)
     y.backward(u)
     np.testing.assert_allclose(x.grad.numpy(), 4 * u)
+
+
+def test_the_context_docstring_example_runs_and_says_what_a_custom_op_needs() -> None:
+    """help(tinylm.Context) is the reference for writing a Function: its example must run,
+    and it must name every part of the protocol."""
+    import textwrap
+
+    doc = tinylm.Context.__doc__
+    for part in ("save_for_backward", "saved_arrays", "needs_input_grad", "ctx.axis", "Tensors"):
+        assert part in doc, part
+    block = doc.split("A complete custom op::", 1)[1].split("\n\n    ``backward`` returns", 1)[0]
+    namespace: dict[str, object] = {}
+    exec(textwrap.dedent(block), namespace)  # noqa: S102 - our own docstring
+    x = namespace["x"]
+    expected = 1 / (1 + np.exp(-2.0 * x.numpy()))
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12)
+    ctx = tinylm.Context((True,))
+    with pytest.raises(AttributeError, match="ctx.saved_arrays"):
+        ctx.saved_tensors  # noqa: B018 - PyTorch's name, answered with tinylm's

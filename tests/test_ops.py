@@ -252,15 +252,22 @@ def reduction_kwargs(shapes: tuple[tuple[int, ...], ...], allow_none: bool = Tru
 
 
 def call_reduction(name: str):
-    """x.<name>(...) spelled in one of the three accepted styles."""
+    """x.<name>(...) spelled in one of the three accepted styles. ``max``/``min`` along one
+    int dim give PyTorch's (values, indices): the values are compared here, the indices in
+    ``test_max_min_along_a_dim_give_values_and_indices``."""
 
     def fn(x: tinylm.Tensor, axis: Any, keepdims: bool, style: str, **extra: Any):
         method = getattr(x, name)
         if style == "numpy":
-            return method(axis=axis, keepdims=keepdims, **extra)
-        if style == "torch":
-            return method(dim=axis, keepdim=keepdims, **extra)
-        return method(axis, keepdims, **extra)
+            out = method(axis=axis, keepdims=keepdims, **extra)
+        elif style == "torch":
+            out = method(dim=axis, keepdim=keepdims, **extra)
+        else:
+            out = method(axis, keepdims, **extra)
+        if name in ("max", "min") and style != "numpy" and isinstance(axis, int):
+            assert isinstance(out, tinylm.ValuesIndices), f"{name}({axis}) gave {type(out)}"
+            return out.values
+        return out
 
     return fn
 

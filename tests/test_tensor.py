@@ -162,7 +162,8 @@ UNARY = [
     lambda x: x.clamp(-0.5, 0.5),
     lambda x: x.sum(),
     lambda x: x.mean(0),
-    lambda x: x.max(1),
+    lambda x: x.max(1).values,  # PyTorch's (values, indices) along a dim
+    lambda x: x.amax(1),
     lambda x: x.min(),
     lambda x: x.var(),
     lambda x: x.std(1),
@@ -252,7 +253,12 @@ def test_dtype_conversions() -> None:
 def test_properties() -> None:
     x = tinylm.randn(2, 3, 4)
     assert x.shape == (2, 3, 4) and isinstance(x.shape, tuple)
-    assert x.ndim == 3 and x.dim() == 3 and x.size == 24 and x.numel() == 24
+    assert x.ndim == 3 and x.dim() == 3 and x.numel() == 24
+    # PyTorch's size(): the shape, or one extent
+    assert x.size() == (2, 3, 4) and x.size(1) == 3 and x.size(-1) == 4
+    with pytest.raises(tinylm.TinyLMError, match="size: dim 3 is out of range"):
+        x.size(3)
+    assert tinylm.tensor(2.0).size() == () and tinylm.tensor(2.0).numel() == 1
     assert x.dtype == F32 and x.dtype == np.float32
     assert x.device == "cpu"
     assert len(x) == 2 and [t.shape for t in x] == [(3, 4), (3, 4)]

@@ -138,6 +138,28 @@ def _numbers_after(message: str, labels: list[str]) -> list[str]:
     return out
 
 
+def test_gradcheck_message_gives_the_input_value_the_meaning_and_the_raw_derivative() -> None:
+    """The value of the input at the worst element, a sentence saying that both numbers are
+    derivatives of Σ u·f for a random u, and (few outputs) the unweighted df/dx both ways:
+    here backward adds 5 at x[1, 2] whatever the upstream gradient, while f = (2x).sum(1)
+    has df/dx[1, 2] = (0, 2, 0)."""
+    x = leaf(3, 4)
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(lambda t: DoubleWrongAtOneElement.apply(t).sum(1), [x], seed=3)
+    message = str(info.value)
+    assert f"input 0 element (1, 2) (where the input is {x.numpy()[1, 2]:.6g})" in message
+    assert "Both numbers are ∂(Σ u·f)/∂x at that element" in message
+    assert "random upstream gradient (seed 3)" in message
+    assert "df/dx[1, 2] (one entry per output element) is [5. 7. 5.] by backward" in message
+    assert "[0. 2. 0.] by central differences" in message
+    # many outputs: no raw derivative; a random direction: the directional meaning
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(lambda t: DoubleWrongAtOneElement.apply(t), [leaf(5, 5)])
+    assert "Unweighted" not in str(info.value)
+    with pytest.raises(GradcheckError, match=r"along a random unit direction v of the input"):
+        gradcheck(lambda t: DoubleGradOffByFactor.apply(t), [leaf(*LARGE)])
+
+
 def test_gradcheck_can_return_false_instead_of_raising() -> None:
     assert not gradcheck(
         lambda t: DoubleGradOffByFactor.apply(t), [leaf(2, 2)], raise_exception=False

@@ -6,11 +6,14 @@ class) → ``creation`` (``tensor``, ``zeros``, ``randn`` …) → ``nn`` → ``
 ``models`` → ``train`` and ``cli``. ``environment`` lists every environment variable.
 """
 
+from typing import Any
+
 from tinylm import environment
 
 environment.apply_thread_defaults()  # before numpy loads OpenBLAS, when we are first
 
 from tinylm.autograd import (  # noqa: E402
+    Context,
     Function,
     TinyLMError,
     enable_grad,
@@ -29,6 +32,7 @@ from tinylm.creation import (  # noqa: E402
     linspace,
     maximum,
     minimum,
+    multinomial,
     ones,
     ones_like,
     rand,
@@ -50,6 +54,8 @@ from tinylm.dtypes import (  # noqa: E402
     float32,
     float64,
     get_default_dtype,
+    int8,
+    int16,
     int32,
     int64,
     set_default_dtype,
@@ -57,6 +63,7 @@ from tinylm.dtypes import (  # noqa: E402
 )
 from tinylm.random import Generator, default_generator, manual_seed  # noqa: E402
 from tinylm.tensor import Tensor  # noqa: E402
+from tinylm.tensor_indexing import ValuesIndices  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -142,6 +149,76 @@ def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     return x.mean(dim, keepdim)
 
 
+def max(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
+    """``max(x)``, ``max(x, dim)`` → (values, indices), ``max(a, b)``: see Tensor.max."""
+    return x.max(dim, keepdim)
+
+
+def min(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
+    """``min(x)``, ``min(x, dim)`` → (values, indices), ``min(a, b)``: see Tensor.min."""
+    return x.min(dim, keepdim)
+
+
+def amax(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    return x.amax(dim, keepdim)
+
+
+def amin(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    return x.amin(dim, keepdim)
+
+
+def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return x.argmax(dim, keepdim)
+
+
+def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return x.argmin(dim, keepdim)
+
+
+def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+    return x.sort(dim, descending, stable)
+
+
+def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    return x.argsort(dim, descending, stable)
+
+
+def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:  # noqa: A002
+    return x.topk(k, dim, largest, sorted)
+
+
+def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    return x.gather(dim, index)
+
+
+def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    return x.index_select(dim, index)
+
+
+def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    return x.scatter_add(dim, index, src)
+
+
+def cumsum(x: Tensor, dim: int) -> Tensor:
+    return x.cumsum(dim)
+
+
+def numel(x: Tensor) -> int:
+    return x.numel()
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    return x.flatten(start_dim, end_dim)
+
+
+def squeeze(x: Tensor, dim: Any = None) -> Tensor:
+    return x.squeeze(dim)
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    return x.unsqueeze(dim)
+
+
 def set_backend(name: str) -> None:
     """Choose the kernel backend: "auto", "numpy" (the readable reference), "numba", "cupy"."""
     from tinylm.kernels import registry
@@ -157,21 +234,30 @@ def get_backend() -> str:
 
 __all__ = [
     "data",
+    "double",
     "load",
     "nn",
     "optim",
     "save",
+    "Context",
     "Function",
     "Generator",
     "Tensor",
     "TinyLMError",
+    "ValuesIndices",
     "abs",
+    "amax",
+    "amin",
     "arange",
+    "argmax",
+    "argmin",
+    "argsort",
     "bool_",
     "cat",
     "clamp",
     "concat",
     "cuda_is_available",
+    "cumsum",
     "default_generator",
     "empty",
     "enable_grad",
@@ -180,23 +266,34 @@ __all__ = [
     "float16",
     "float32",
     "float64",
+    "flatten",
     "full",
     "full_like",
+    "gather",
     "get_backend",
     "get_default_dtype",
+    "half",
+    "index_select",
+    "int8",
+    "int16",
     "int32",
     "int64",
     "is_grad_enabled",
     "linspace",
+    "long",
     "log",
     "log_softmax",
     "manual_seed",
     "masked_fill",
     "matmul",
+    "max",
     "maximum",
     "mean",
+    "min",
     "minimum",
+    "multinomial",
     "no_grad",
+    "numel",
     "ones",
     "ones_like",
     "permute",
@@ -207,23 +304,41 @@ __all__ = [
     "randn_like",
     "relu",
     "reshape",
+    "scatter_add",
     "set_backend",
     "set_default_dtype",
     "set_grad_enabled",
     "sigmoid",
+    "short",
     "softmax",
+    "sort",
     "split",
     "sqrt",
+    "squeeze",
     "stack",
     "sum",
     "tanh",
     "tensor",
+    "topk",
     "transpose",
     "tril",
     "triu",
     "uint8",
+    "unsqueeze",
     "where",
     "zeros",
     "zeros_like",
     "__version__",
 ]
+
+
+# PyTorch's other names of the dtypes. int, float and bool shadow Python's builtins here, so
+# they are not in __all__ (``from tinylm import *`` must not replace ``int``); use them as
+# ``tinylm.float``, like ``torch.float``.
+long = int64
+short = int16
+half = float16
+double = float64
+int = int32  # noqa: A001
+float = float32  # noqa: A001
+bool = bool_  # noqa: A001

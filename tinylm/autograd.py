@@ -152,11 +152,56 @@ class TensorBase:
 
 
 class Context:
-    """Scratch space that ``forward`` fills for ``backward``.
+    """What ``forward`` leaves for ``backward``: the ``ctx`` argument of both.
 
-    Attributes:
-        needs_input_grad: one bool per tensor input; ``backward`` may skip the gradient
-            of inputs that do not need one (and return ``None`` for them).
+    **Arrays backward reads** (inputs, the output, intermediates): pass them to
+    ``ctx.save_for_backward(a, b, ...)`` in ``forward`` and read them back in ``backward`` as
+    ``a, b = ctx.saved_arrays`` (a tuple, in the order saved). Saving them
+    there, not as attributes, lets the engine notice an in-place change to an input or the
+    output between forward and backward and raise an error instead of using changed values.
+
+    **Anything else** — shapes, an axis, a flag, a mask or an index that gets no gradient,
+    a kernel's workspace — is a plain attribute: ``ctx.axis = axis``, read back as
+    ``ctx.axis``. Store arrays (``x.data``), never Tensors: a Tensor on ctx would keep its
+    graph alive.
+
+    **needs_input_grad**: one bool per Tensor input, True where a gradient is wanted. Read
+    it in ``backward`` to skip work and return ``None`` for the others (also usable in
+    ``forward``, e.g. to save nothing when no input needs a gradient). When no input needs
+    one, nothing calls backward and the engine drops what forward saved.
+
+    tinylm's Functions see raw arrays (numpy, or cupy on a GPU), not Tensors as PyTorch's
+    do: ``saved_arrays`` is what PyTorch calls ``saved_tensors``. A complete custom op::
+
+        import numpy as np
+        import tinylm
+        from tinylm import Function
+        from tinylm.testing import gradcheck
+
+        class Softplus(Function):
+            \"\"\"y = log(1 + e^(βx)) / β;  dy/dx = σ(βx) = 1 / (1 + e^(−βx)).\"\"\"
+
+            @staticmethod
+            def forward(ctx, x, *, beta=1.0):     # arrays in, one array out
+                ctx.save_for_backward(x)          # an array backward reads
+                ctx.beta = beta                   # anything else: an attribute
+                return np.logaddexp(0, beta * x) / beta
+
+            @staticmethod
+            def backward(ctx, g):                 # g = dL/dy, y's shape
+                (x,) = ctx.saved_arrays
+                if not ctx.needs_input_grad[0]:
+                    return None
+                return g / (1 + np.exp(-ctx.beta * x))   # dL/dx = g · σ(βx)
+
+        x = tinylm.randn(5, dtype=tinylm.float64, requires_grad=True)
+        y = Softplus.apply(x, beta=2.0)           # Tensors positional, parameters by keyword
+        y.sum().backward()                        # x.grad = σ(2x)
+        assert gradcheck(lambda t: Softplus.apply(t, beta=2.0), [x])
+
+    ``backward`` returns one gradient per Tensor input (a tuple when there are several), of
+    the input's shape or of the broadcast shape the engine sums back; ``g`` may arrive in
+    any layout (a read-only broadcast view, say), so never write into it.
     """
 
     def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
@@ -164,8 +209,16 @@ class Context:
         self.saved_arrays: tuple[Any, ...] = ()
 
     def save_for_backward(self, *arrays: Any) -> None:
-        """Keep arrays that ``backward`` will need (inputs, outputs or intermediates)."""
+        """Keep arrays that ``backward`` reads (inputs, outputs or intermediates); backward
+        gets them back, in this order, as ``ctx.saved_arrays``."""
         self.saved_arrays = arrays
+
+    @property
+    def saved_tensors(self) -> tuple[Any, ...]:
+        raise AttributeError(
+            "Context has no saved_tensors: tinylm's Functions work on arrays, and backward "
+            "reads what forward saved as ctx.saved_arrays"
+        )
 
 
 class Node:
@@ -384,7 +437,7 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
         )
     xp = root._xp
     if gradient is None:
-        if root.size != 1:
+        if root.data.size != 1:  # the array's element count
             raise RuntimeError(
                 f"backward: gradient can be implied only for a single-element output, but the "
                 f"output has shape {root.shape}; pass gradient= of that shape, or reduce it "

@@ -1,8 +1,9 @@
 """Creating tensors (PyTorch's names and signatures) and functions of several tensors.
 
 ``tensor``, ``zeros``, ``ones``, ``full``, ``arange``, ``linspace``, ``eye``, the random
-``randn``, ``rand``, ``randint`` (drawn from :mod:`tinylm.random`'s generator on the CPU and
-moved to their device, so a seed gives the same numbers everywhere), the ``*_like`` forms,
+``randn``, ``rand``, ``randint``, ``multinomial`` (drawn from :mod:`tinylm.random`'s
+generator on the CPU and moved to their device, so a seed gives the same numbers
+everywhere), the ``*_like`` forms,
 and ``cat``/``concat``, ``stack``, ``split``, ``where``, ``maximum``, ``minimum``.
 """
 
@@ -33,6 +34,7 @@ __all__ = [
     "linspace",
     "maximum",
     "minimum",
+    "multinomial",
     "ones",
     "ones_like",
     "rand",
@@ -166,6 +168,50 @@ def randint(
     gen = generator or default_generator
     values = gen.numpy.integers(low, high, size=tuple(size)).astype(dtype or int64)
     return _finish(values, device, False)
+
+
+def multinomial(
+    input: Tensor,
+    num_samples: int,
+    replacement: bool = False,
+    *,
+    generator: Generator | None = None,
+) -> Tensor:
+    """Draw category indices with probabilities proportional to the weights in each row.
+
+    Args:
+        input: weights (C,) or (N, C), ≥ 0 and finite, not all 0 in a row; they need not sum
+            to 1 (``softmax`` output, counts, …).
+        num_samples: draws per row; without ``replacement`` at most the number of non-zero
+            weights in a row (a category once drawn is out).
+        replacement: draw with replacement.
+    Returns:
+        int64 indices (num_samples,) or (N, num_samples), on ``input``'s device.
+    """
+    w = input.numpy().astype(np.float64) if isinstance(input, Tensor) else np.asarray(input, float)
+    if w.ndim not in (1, 2) or w.shape[-1] == 0:
+        raise TinyLMError(f"multinomial: input must be weights (C,) or (N, C), got shape {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise TinyLMError("multinomial: weights must be finite and non-negative")
+    rows = w.reshape(-1, w.shape[-1])
+    totals = rows.sum(axis=1)
+    nonzero = (rows > 0).sum(axis=1)
+    if np.any(totals <= 0):
+        raise TinyLMError("multinomial: a row of weights sums to 0: there is nothing to draw")
+    if num_samples <= 0 or (not replacement and num_samples > nonzero.min()):
+        raise TinyLMError(
+            f"multinomial: cannot draw {num_samples} sample(s) "
+            + ("" if replacement else f"without replacement from {nonzero.min()} non-zero weights")
+        )
+    rng = (generator or default_generator).numpy
+    draws = np.stack(
+        [
+            rng.choice(len(r), size=num_samples, replace=replacement, p=r / t)
+            for r, t in zip(rows, totals)
+        ]
+    )
+    out = draws.reshape(w.shape[:-1] + (num_samples,)).astype(np.int64)
+    return _finish(out, input.device if isinstance(input, Tensor) else None, False)
 
 
 def _like(t: Tensor, dtype: Any, device: Any) -> tuple[Any, Any]:

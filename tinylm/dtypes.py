@@ -23,6 +23,8 @@ __all__ = [
     "float64",
     "array_from_python",
     "get_default_dtype",
+    "int8",
+    "int16",
     "int32",
     "int64",
     "is_floating_point",
@@ -34,6 +36,8 @@ __all__ = [
 float16 = np.dtype(np.float16)
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
+int8 = np.dtype(np.int8)
+int16 = np.dtype(np.int16)
 int32 = np.dtype(np.int32)
 int64 = np.dtype(np.int64)
 uint8 = np.dtype(np.uint8)

@@ -33,6 +33,7 @@ from tinylm.device import (
 from tinylm.dtypes import (
     array_from_python,
     bool_,
+    float16,
     float32,
     float64,
     get_default_dtype,
@@ -41,6 +42,7 @@ from tinylm.dtypes import (
     is_floating_point,
 )
 from tinylm.random import Generator, default_generator
+from tinylm.tensor_indexing import TensorIndexing
 from tinylm.tensor_math import TensorMath, raw, raw_index
 
 __all__ = ["Tensor", "increment_version"]
@@ -55,7 +57,7 @@ class _VersionCounter:
         self.value = 0
 
 
-class Tensor(TensorMath, TensorBase):
+class Tensor(TensorMath, TensorIndexing, TensorBase):
     """An n-dimensional array with reverse-mode automatic differentiation.
 
     Args:
@@ -191,15 +193,26 @@ class Tensor(TensorMath, TensorBase):
     def device(self) -> Device:
         return device_of(self._data)
 
-    @property
-    def size(self) -> int:
-        """Number of elements (numpy's ``.size``; see also :meth:`numel`)."""
-        return int(self._data.size)
+    def size(self, dim: int | None = None) -> Any:
+        """The shape, as in PyTorch: ``x.size()`` is the tuple of extents, ``x.size(d)`` the
+        extent of axis ``d`` (negative counts from the end). The number of elements is
+        :meth:`numel` (numpy's ``.size`` attribute has no counterpart here)."""
+        if dim is None:
+            return self.shape
+        if isinstance(dim, bool) or not isinstance(dim, int | np.integer):
+            raise TinyLMError(f"size: dim must be an int, got {dim!r}")
+        if not -max(self.ndim, 1) <= dim < max(self.ndim, 1) or self.ndim == 0:
+            raise TinyLMError(
+                f"size: dim {dim} is out of range for a tensor of shape {self.shape} {self.dtype}"
+            )
+        return self.shape[dim]
 
     def numel(self) -> int:
+        """The number of elements: the product of the shape."""
         return int(self._data.size)
 
     def dim(self) -> int:
+        """The number of axes (``ndim``)."""
         return self.ndim
 
     def __len__(self) -> int:
@@ -236,7 +249,7 @@ class Tensor(TensorMath, TensorBase):
 
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number."""
-        if self.size != 1:
+        if self.numel() != 1:
             raise TinyLMError(f"item: only one-element tensors have an item, shape is {self.shape}")
         return self.numpy().reshape(()).item()
 
@@ -250,9 +263,9 @@ class Tensor(TensorMath, TensorBase):
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.size != 1:
+        if self.numel() != 1:
             raise TinyLMError(
-                f"the truth value of a tensor with {self.size} elements is ambiguous; "
+                f"the truth value of a tensor with {self.numel()} elements is ambiguous; "
                 "use .any() or .all()"
             )
         return bool(self.item())
@@ -282,6 +295,9 @@ class Tensor(TensorMath, TensorBase):
 
     def double(self) -> Tensor:
         return self.to(float64)
+
+    def half(self) -> Tensor:
+        return self.to(float16)
 
     def long(self) -> Tensor:
         return self.to(int64)
@@ -399,6 +415,45 @@ class Tensor(TensorMath, TensorBase):
 
     def copy_(self, src: Any) -> Tensor:
         return self._inplace("copy_", raw(src))
+
+    def _inplace_from(self, op: str, compute: Any) -> Tensor:
+        """PyTorch's in-place form ``x.op_(...)``: ``compute(x)``, the out-of-place op on a
+        detached x, written into x's own memory (same checks and errors as the op)."""
+        self._check_inplace(op)
+        with autograd.no_grad():
+            return self._inplace(op, compute(self.detach()).data)
+
+    def masked_fill_(self, mask: Any, value: float) -> Tensor:
+        return self._inplace_from("masked_fill_", lambda x: x.masked_fill(mask, value))
+
+    def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:
+        return self._inplace_from("clamp_", lambda x: x.clamp(min, max))
+
+    clip_ = clamp_
+
+    def lerp_(self, end: Any, weight: Any) -> Tensor:
+        """x ← x + weight·(end − x), e.g. an exponential moving average of weights."""
+        return self._inplace_from("lerp_", lambda x: x + (raw(end) - x) * raw(weight))
+
+    def addcmul_(self, tensor1: Any, tensor2: Any, value: float = 1) -> Tensor:
+        """x ← x + value · tensor1 · tensor2."""
+        return self._inplace_from("addcmul_", lambda x: x + value * (x._operand(tensor1) * tensor2))
+
+    def addcdiv_(self, tensor1: Any, tensor2: Any, value: float = 1) -> Tensor:
+        """x ← x + value · tensor1 / tensor2."""
+        return self._inplace_from("addcdiv_", lambda x: x + value * (x._operand(tensor1) / tensor2))
+
+    def scatter_add_(self, dim: int, index: Any, src: Any) -> Tensor:
+        return self._inplace_from("scatter_add_", lambda x: x.scatter_add(dim, index, src))
+
+    def index_fill_(self, dim: int, index: Any, value: float) -> Tensor:
+        """Set the slices ``index`` along ``dim`` to ``value``."""
+        self._check_inplace("index_fill_")
+        d = self._axis(dim, "index_fill_")
+        idx = self._index("index_fill_", index, d, full=False)
+        self._data[(slice(None),) * d + (idx,)] = value
+        self._version_counter.value += 1
+        return self
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None):
         gen = generator or default_generator

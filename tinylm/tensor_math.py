@@ -20,11 +20,19 @@ from tinylm import ops
 from tinylm.autograd import Function, TensorBase, TinyLMError
 from tinylm.device import to_device_array
 from tinylm.dtypes import bool_, get_default_dtype, is_floating_point
+from tinylm.tensor_indexing import ValuesIndices
 
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module
     from tinylm.tensor import Tensor
 
-__all__ = ["TensorMath", "as_operand", "axis_args", "raw", "raw_index", "shape_from_args"]
+__all__ = [
+    "TensorMath",
+    "as_operand",
+    "axis_args",
+    "raw",
+    "raw_index",
+    "shape_from_args",
+]
 
 
 class TensorMath:
@@ -94,11 +102,13 @@ class TensorMath:
     def __abs__(self) -> Tensor:
         return ops.Abs.apply(self)
 
-    def add(self, other: Any) -> Tensor:
-        return self + other
+    def add(self, other: Any, alpha: float = 1) -> Tensor:
+        """self + alpha · other."""
+        return self + (other if alpha == 1 else other * alpha)
 
-    def sub(self, other: Any) -> Tensor:
-        return self - other
+    def sub(self, other: Any, alpha: float = 1) -> Tensor:
+        """self − alpha · other."""
+        return self - (other if alpha == 1 else other * alpha)
 
     def mul(self, other: Any) -> Tensor:
         return self * other
@@ -220,18 +230,42 @@ class TensorMath:
         axis, keepdims = axis_args("mean", axis, keepdims, dim, keepdim)
         return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
 
-    def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim=None):
-        """The largest values along ``axis`` (values only; use :meth:`argmax` for indices)."""
-        axis, keepdims = axis_args("max", axis, keepdims, dim, keepdim)
-        return ops.Max.apply(self, axis=axis, keepdims=keepdims)
+    def max(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims=None):
+        """As in PyTorch: ``x.max()`` the largest value; ``x.max(dim)`` the pair
+        ``(values, indices)`` along one dim (the gradient goes to the element at the index);
+        ``x.max(other)`` the element-wise maximum. numpy's ``axis=`` (one axis or several)
+        gives the values only, as :meth:`amax` does (ties share the gradient evenly)."""
+        if isinstance(dim, TensorBase):
+            return self.maximum(dim)
+        return self._extreme(ops.Max, dim, keepdim, axis, keepdims)
 
-    def min(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim=None):
-        """The smallest values along ``axis`` (values only; use :meth:`argmin` for indices)."""
-        axis, keepdims = axis_args("min", axis, keepdims, dim, keepdim)
-        return ops.Min.apply(self, axis=axis, keepdims=keepdims)
+    def min(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims=None):
+        """The smallest values: the mirror image of :meth:`max`."""
+        if isinstance(dim, TensorBase):
+            return self.minimum(dim)
+        return self._extreme(ops.Min, dim, keepdim, axis, keepdims)
 
-    amax = max
-    amin = min
+    def _extreme(self, op: type[Function], dim: Any, keepdim: bool, axis: Any, keepdims: Any):
+        name = op.reduce
+        if isinstance(dim, int | np.integer) and not isinstance(dim, builtins.bool):
+            if axis is not None:
+                raise TinyLMError(f"{name}: give either axis= or dim=, not both")
+            d = self._axis(dim, name)
+            indices = self._wrap(getattr(self.data, "arg" + name)(axis=d, keepdims=True))
+            values = self.gather(d, indices)
+            if not keepdim:
+                values, indices = values.squeeze(d), indices.squeeze(d)
+            return ValuesIndices(values, indices)
+        axis, keep = axis_args(name, axis, keepdim if keepdims is None else keepdims, dim, None)
+        return op.apply(self, axis=axis, keepdims=keep)
+
+    def amax(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """The largest values over one dim, several, or all (``None`` or ``()``)."""
+        return ops.Max.apply(self, axis=None if dim == () else dim, keepdims=keepdim)
+
+    def amin(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """The smallest values over one dim, several, or all (``None`` or ``()``)."""
+        return ops.Min.apply(self, axis=None if dim == () else dim, keepdims=keepdim)
 
     def var(
         self,
@@ -282,6 +316,10 @@ class TensorMath:
         axis = None if axis is None else self._axis(axis, "argmin")
         return self._wrap(self.data.argmin(axis=axis, keepdims=keepdims))
 
+    def cumsum(self, dim: int) -> Tensor:
+        """y_i = x_0 + … + x_i along ``dim`` (integers and bools sum as int64)."""
+        return ops.CumSum.apply(self, axis=dim)
+
     def all(self) -> Tensor:
         return self._wrap(self.data.all())
 
@@ -315,6 +353,12 @@ class TensorMath:
         order = list(range(self.ndim))
         order[dim0], order[dim1] = order[dim1], order[dim0]
         return ops.Permute.apply(self, dims=tuple(order))
+
+    def t(self) -> Tensor:
+        """The transpose of a matrix (tensors of at most 2 dims, as in PyTorch)."""
+        if self.ndim > 2:
+            raise TinyLMError(f"t: expects a tensor of at most 2 dims, got shape {self.shape}")
+        return self.transpose(0, 1) if self.ndim == 2 else self
 
     @property
     def T(self) -> Tensor:

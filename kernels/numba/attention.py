@@ -23,7 +23,7 @@ from numba import njit, types
 from .. import reference
 from ..policy import SMALL_ATTENTION_WORK
 from .jit import FASTMATH, fast_exp, sjit, take_job
-from .threads import float32_or_64, on_all_threads
+from .threads import float32_or_64, kernel_input, on_all_threads
 
 __all__ = ["BLOCK_Q", "attention_backward", "attention_forward"]
 
@@ -315,20 +315,24 @@ def _any_layout_kernel(py_func, dtype: np.dtype):
     """``py_func`` compiled once for ``dtype`` with its input and output arrays in *any* layout.
 
     Numba normally compiles one version per combination of layouts (C-contiguous or strided)
-    it is called with; the attention kernels take strided views (heads of a packed qkv
-    projection) as often as contiguous arrays, so an explicit signature with layout 'A' for
-    those (and 'C' for P, always an array of our own) keeps it to one compile per dtype.
+    and read-only flags it is called with; the attention kernels take strided views (heads of
+    a packed qkv projection) as often as contiguous arrays, and read-only ones (the broadcast
+    gradient of a ``sum``) too, so an explicit signature keeps it to one compile per dtype:
+    layout 'A' for every array, read-only for those it only reads (a writeable array is
+    accepted there as well), and 'C' for P, always an array of our own.
     ``nogil`` lets ``threads.on_all_threads`` run it on several threads at once.
     Compiled on first use, cached on disk.
     """
     f = numba.from_dtype(dtype)
-    a3, a4 = f[:, :, :], f[:, :, :, :]
+    a3, a4 = f[:, :, :], f[:, :, :, :]  # written
+    r3, r4 = (types.Array(f, n, "A", readonly=True) for n in (3, 4))  # only read
     c4 = f[:, :, :, ::1]  # P, always an array of our own: contiguous, so its rows vectorise
+    rc4 = types.Array(f, 4, "C", readonly=True)
     counter = types.intp[::1]
     if py_func is _attention_forward_jobs:
-        sig = types.void(a4, a4, a4, f, types.boolean, a4, a3, c4, counter)
+        sig = types.void(r4, r4, r4, f, types.boolean, a4, a3, c4, counter)
     else:
-        sig = types.void(a4, a4, a4, a4, a3, a4, f, types.boolean, a4, a4, a4, c4, counter)
+        sig = types.void(r4, r4, r4, r4, r3, r4, f, types.boolean, a4, a4, a4, rc4, counter)
     return njit(sig, cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")(py_func)
 
 
@@ -370,10 +374,10 @@ def attention_forward(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Blocked fused attention forward; see :func:`reference.attention_forward`.
 
-    Inputs may be strided views (no copy is made); ``out`` may be one too.
+    Inputs may be strided or read-only views (no copy is made); ``out`` may be strided too.
     """
     dt = q.dtype
-    q, k, v = (np.asarray(a, dtype=dt) for a in (q, k, v))
+    q, k, v = (kernel_input(a, dt, contiguous=False) for a in (q, k, v))
     b, h, tq, _ = q.shape
     out = _destination(out, (b, h, tq, v.shape[-1]), dt, "out")
     lse = np.empty((b, h, tq), dtype=dt)
@@ -402,11 +406,12 @@ def attention_backward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Blocked fused attention backward; see :func:`reference.attention_backward`.
 
-    Inputs may be strided views; ``grads`` = (gq, gk, gv) destinations may be too.
+    Inputs may be strided or read-only views, e.g. the broadcast gradient of a ``sum`` (no
+    copy is made); ``grads`` = (gq, gk, gv) destinations may be strided too.
     """
     dt = q.dtype
-    q, k, v, out, gout = (np.asarray(a, dtype=dt) for a in (q, k, v, out, gout))
-    lse = np.asarray(lse, dtype=dt)
+    arrays = (q, k, v, out, lse, gout)
+    q, k, v, out, lse, gout = (kernel_input(a, dt, contiguous=False) for a in arrays)
     gq, gk, gv = grads if grads is not None else (None, None, None)
     gq = _destination(gq, q.shape, dt, "gq")
     gk = _destination(gk, k.shape, dt, "gk")

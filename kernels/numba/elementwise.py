@@ -16,7 +16,7 @@ from numba import prange
 
 from .. import reference
 from .jit import fast_exp, pjit
-from .threads import float32_or_64
+from .threads import float32_or_64, kernel_input
 
 __all__ = [
     "gelu_backward",
@@ -67,8 +67,7 @@ def gelu_backward_kernel(x, gy, gx):
 def _elementwise(kernel, x: np.ndarray, *others: np.ndarray) -> np.ndarray:
     """``kernel(x, *others, out)`` on the flattened arrays (contiguous, in x's dtype); the
     result has x's shape. Each GELU op below is this call with its own kernel."""
-    x1 = np.ascontiguousarray(x).reshape(-1)
-    rest = [np.ascontiguousarray(a, dtype=x1.dtype).reshape(-1) for a in others]
+    x1, *rest = (kernel_input(a, x.dtype).reshape(-1) for a in (x, *others))
     out = np.empty_like(x1)
     kernel(x1, *rest, out)
     return out.reshape(x.shape)

@@ -1,8 +1,9 @@
 """Adam and AdamW with Numba: one fused, in-place pass over each parameter array.
 
 Implements (same name, signature and results up to rounding) ``kernels/reference.py``:
-adam_update. Other dtypes than float32/float64, and arrays that are not C-contiguous (an
-in-place update must write the caller's own memory), take the reference.
+adam_update. Other dtypes than float32/float64, and a parameter or state that is not
+C-contiguous (an in-place update must write the caller's own memory), take the reference; the
+gradient, only read, may come in any layout.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from numba import njit, prange
 from .. import reference
 from ..policy import SMALL_WORK
 from .jit import FASTMATH, pjit, sjit
+from .threads import kernel_input
 
 __all__ = ["adam_update"]
 
@@ -71,6 +73,8 @@ def adam_update(
     decoupled: bool,
 ) -> None:
     """One fused Adam/AdamW step in place; see :func:`reference.adam_update`."""
+    if param.dtype in (np.float32, np.float64):
+        grad = kernel_input(grad, param.dtype)  # read only: any layout or dtype will do
     arrays = (param, grad, exp_avg, exp_avg_sq)
     if param.dtype not in (np.float32, np.float64) or not all(
         a.flags.c_contiguous and a.dtype == param.dtype for a in arrays

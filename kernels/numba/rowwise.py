@@ -4,10 +4,11 @@ Implements (same names, signatures and results up to rounding) ``kernels/referen
 softmax_forward/softmax_backward, log_softmax_forward/log_softmax_backward,
 cross_entropy_forward/cross_entropy_backward, layer_norm_forward/layer_norm_backward.
 
-Each op is a thin wrapper that makes its arrays contiguous ``(rows, C)``, allocates the
-outputs and calls the compiled loop ``<op>_kernel``, which walks each row once (or twice,
-while it is still in cache), rows in parallel (``prange``). The loops are public so that
-lesson 10 can print their source; call the ops, not the loops.
+Each op is a thin wrapper that makes its arrays contiguous ``(rows, C)`` in the op's dtype
+(``threads.kernel_input``: gradients arrive in any layout), allocates the outputs and calls
+the compiled loop ``<op>_kernel``, which walks each row once (or twice, while it is still in
+cache), rows in parallel (``prange``). The loops are public so that lesson 10 can print their
+source; call the ops, not the loops.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from numba import prange
 
 from .. import reference
 from .jit import exact_sub, fast_exp, pjit
-from .threads import float32_or_64
+from .threads import float32_or_64, kernel_input
 
 __all__ = [
     "cross_entropy_backward",
@@ -41,9 +42,9 @@ __all__ = [
 ]
 
 
-def _as_rows(x: np.ndarray) -> np.ndarray:
-    """Contiguous (rows, C) view (or copy) of an (..., C) array."""
-    return np.ascontiguousarray(x).reshape(-1, x.shape[-1])
+def _as_rows(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Contiguous (rows, C) view (or copy) of an (..., C) array, in ``dtype``."""
+    return kernel_input(x, dtype).reshape(-1, x.shape[-1])
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,7 +113,7 @@ def log_softmax_backward_kernel(y, gy, gx):
 @float32_or_64(reference.softmax_forward)
 def softmax_forward(x: np.ndarray) -> np.ndarray:
     """Fused softmax over the last axis; see :func:`reference.softmax_forward`."""
-    x2 = _as_rows(x)
+    x2 = _as_rows(x, x.dtype)
     y = np.empty_like(x2)
     softmax_forward_kernel(x2, y)
     return y.reshape(x.shape)
@@ -121,7 +122,7 @@ def softmax_forward(x: np.ndarray) -> np.ndarray:
 @float32_or_64(reference.softmax_backward)
 def softmax_backward(y: np.ndarray, gy: np.ndarray) -> np.ndarray:
     """gx = y * (gy - sum(gy * y)); see :func:`reference.softmax_backward`."""
-    y2, gy2 = _as_rows(y), _as_rows(gy)
+    y2, gy2 = _as_rows(y, y.dtype), _as_rows(gy, y.dtype)
     gx = np.empty_like(y2)
     softmax_backward_kernel(y2, gy2, gx)
     return gx.reshape(y.shape)
@@ -130,7 +131,7 @@ def softmax_backward(y: np.ndarray, gy: np.ndarray) -> np.ndarray:
 @float32_or_64(reference.log_softmax_forward)
 def log_softmax_forward(x: np.ndarray) -> np.ndarray:
     """Fused log-softmax over the last axis; see :func:`reference.log_softmax_forward`."""
-    x2 = _as_rows(x)
+    x2 = _as_rows(x, x.dtype)
     y = np.empty_like(x2)
     log_softmax_forward_kernel(x2, y)
     return y.reshape(x.shape)
@@ -139,7 +140,7 @@ def log_softmax_forward(x: np.ndarray) -> np.ndarray:
 @float32_or_64(reference.log_softmax_backward)
 def log_softmax_backward(y: np.ndarray, gy: np.ndarray) -> np.ndarray:
     """gx = gy - exp(y) * sum(gy); see :func:`reference.log_softmax_backward`."""
-    y2, gy2 = _as_rows(y), _as_rows(gy)
+    y2, gy2 = _as_rows(y, y.dtype), _as_rows(gy, y.dtype)
     gx = np.empty_like(y2)
     log_softmax_backward_kernel(y2, gy2, gx)
     return gx.reshape(y.shape)
@@ -196,8 +197,8 @@ def cross_entropy_forward(
     logits: np.ndarray, target: np.ndarray, ignore_index: int = -100
 ) -> tuple[np.ndarray, np.ndarray]:
     """loss_i = lse_i - logits[i, t_i]; see :func:`reference.cross_entropy_forward`."""
-    logits2 = np.ascontiguousarray(logits)
-    target2 = np.ascontiguousarray(target, dtype=np.int64)
+    logits2 = kernel_input(logits, logits.dtype)
+    target2 = kernel_input(target, np.int64)
     _check_targets(target2, logits2.shape[1], ignore_index)
     loss = np.empty(logits2.shape[0], dtype=logits2.dtype)
     lse = np.empty_like(loss)
@@ -214,11 +215,10 @@ def cross_entropy_backward(
     ignore_index: int = -100,
 ) -> np.ndarray:
     """dlogits = (softmax - onehot) * grad_rows; see :func:`reference.cross_entropy_backward`."""
-    logits2 = np.ascontiguousarray(logits)
-    target2 = np.ascontiguousarray(target, dtype=np.int64)
+    logits2 = kernel_input(logits, logits.dtype)
+    target2 = kernel_input(target, np.int64)
     _check_targets(target2, logits2.shape[1], ignore_index)
-    lse2 = np.ascontiguousarray(lse, dtype=logits2.dtype)
-    grad2 = np.ascontiguousarray(grad_rows, dtype=logits2.dtype)
+    lse2, grad2 = (kernel_input(a, logits2.dtype) for a in (lse, grad_rows))
     d = np.empty_like(logits2)
     cross_entropy_backward_kernel(logits2, target2, lse2, grad2, ignore_index, d)
     return d
@@ -279,10 +279,9 @@ def layer_norm_forward(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fused LayerNorm forward; see :func:`reference.layer_norm_forward`."""
-    x2 = _as_rows(x)
-    dt = x2.dtype
-    w = np.ascontiguousarray(weight, dtype=dt)
-    b = np.ascontiguousarray(bias, dtype=dt)
+    dt = x.dtype
+    x2 = _as_rows(x, dt)
+    w, b = (kernel_input(a, dt) for a in (weight, bias))
     y = np.empty_like(x2)
     mean = np.empty(x2.shape[0], dtype=dt)
     rstd = np.empty_like(mean)
@@ -290,13 +289,13 @@ def layer_norm_forward(
     return y.reshape(x.shape), mean.reshape(x.shape[:-1]), rstd.reshape(x.shape[:-1])
 
 
-@float32_or_64(reference.layer_norm_backward)
+@float32_or_64(reference.layer_norm_backward, dtype_arg=1)  # the dtype of x, not of gy
 def layer_norm_backward(
     gy: np.ndarray, x: np.ndarray, weight: np.ndarray, mean: np.ndarray, rstd: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fused LayerNorm backward; see :func:`reference.layer_norm_backward`."""
-    x2, gy2 = _as_rows(x), _as_rows(gy)
-    dt = x2.dtype
+    dt = x.dtype  # the op's dtype (gy may arrive in another)
+    x2, gy2 = _as_rows(x, dt), _as_rows(gy, dt)
     n, c = x2.shape
     n_chunks = max(1, min(n, 32))  # fixed count: the result does not depend on the thread count
     rows_per_chunk = -(-n // n_chunks)
@@ -306,9 +305,9 @@ def layer_norm_backward(
     layer_norm_backward_kernel(
         gy2,
         x2,
-        np.ascontiguousarray(weight, dtype=dt),
-        np.ascontiguousarray(mean, dtype=dt).reshape(-1),
-        np.ascontiguousarray(rstd, dtype=dt).reshape(-1),
+        kernel_input(weight, dt),
+        kernel_input(mean, dt).reshape(-1),
+        kernel_input(rstd, dt).reshape(-1),
         rows_per_chunk,
         gx,
         gw_part,

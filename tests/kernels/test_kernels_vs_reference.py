@@ -350,3 +350,62 @@ def test_attention_saved_probabilities(backend, dtype, causal, tq, tk):
     without = bwd(q, k, v, out, lse, g, 0.4, causal)
     for a, w in zip(with_p, without):
         np.testing.assert_allclose(a, w, rtol=TOL[dtype] * 10, atol=TOL[dtype] * 10)
+
+
+# The position of the upstream gradient among each backward op's arguments.
+GRADIENT_ARG = {
+    "softmax_backward": 1,
+    "log_softmax_backward": 1,
+    "cross_entropy_backward": 3,
+    "layer_norm_backward": 0,
+    "gelu_backward": 1,
+    "gelu_exact_backward": 1,
+    "attention_backward": 5,
+}
+
+
+def _layout(g: np.ndarray, layout: str, rng: np.random.Generator) -> np.ndarray:
+    """``g`` in ``layout`` (its values, except "broadcast": new ones, constant along axis 0)."""
+    if layout == "read-only":
+        g = g.copy()
+        g.flags.writeable = False
+        return g
+    if layout == "broadcast":  # as the gradient of a sum arrives: read-only, strides 0
+        return np.broadcast_to(_randn(rng, (1, *g.shape[1:]), g.dtype), g.shape)
+    if layout == "transposed":
+        return np.asfortranarray(g)
+    if layout == "strided":
+        return np.repeat(g, 2, axis=-1)[..., ::2]
+    if layout == "float64":
+        return g.astype(np.float64) + rng.standard_normal(g.shape) * 1e-3  # not float32 values
+    raise ValueError(layout)
+
+
+@pytest.mark.parametrize("backend", ["numpy", *FAST_BACKENDS])
+@pytest.mark.parametrize("layout", ["read-only", "broadcast", "transposed", "strided", "float64"])
+@pytest.mark.parametrize("op", list(GRADIENT_ARG))
+def test_upstream_gradient_in_any_layout(op, layout, backend):
+    """Every backward accepts its upstream gradient in any layout: read-only, broadcast
+    (zero strides), transposed, strided, or float64 into a float32 op (converted first, as
+    PyTorch converts). The result equals the op's on a contiguous float32 copy."""
+    case = next(c for c in CASES if c.op == op)
+    rng = np.random.default_rng(3)
+    fn = implementations(op, "cpu")[backend]
+
+    @settings(max_examples=3, deadline=None, database=None)
+    @given(data=st.data())
+    def check(data):
+        args, kwargs = case.make(rng, np.float32, data)
+        i = GRADIENT_ARG[op]
+        g = _layout(args[i], layout, rng)
+        plain = np.ascontiguousarray(g, dtype=np.float32)
+        got = _as_tuple(fn(*args[:i], g, *args[i + 1 :], **kwargs))
+        want = _as_tuple(fn(*args[:i], plain, *args[i + 1 :], **kwargs))
+        for k, (a, w) in enumerate(zip(got, want)):
+            assert a.dtype == np.float32, f"output {k} has dtype {a.dtype}"
+            if backend == "numpy":  # numpy sums a strided axis in another order: a few ulps
+                np.testing.assert_allclose(a, w, rtol=1e-6, atol=1e-6, err_msg=f"output {k}")
+            else:  # the kernels copy it into the layout they were compiled for: bit for bit
+                np.testing.assert_array_equal(a, w, err_msg=f"output {k}")
+
+    check()

@@ -63,7 +63,13 @@ def np_reduce(loss, reduction):
     return {"mean": np.mean, "sum": np.sum, "none": lambda a: a}[reduction](loss)
 
 
+def classes_last(x):
+    """PyTorch's (N, C, d1, …) class scores with the class axis moved last."""
+    return np.moveaxis(x, 1, -1) if x.ndim > 2 else x
+
+
 def np_cross_entropy(x, target, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    x = classes_last(x)
     c = x.shape[-1]
     logp = np_log_softmax(x.reshape(-1, c))
     t = target.reshape(-1)
@@ -79,6 +85,7 @@ def np_cross_entropy(x, target, ignore_index=-100, reduction="mean", label_smoot
 
 
 def np_nll(logp, target, ignore_index=-100, reduction="mean"):
+    logp = classes_last(logp)
     c = logp.shape[-1]
     t = target.reshape(-1)
     valid = t != ignore_index
@@ -139,14 +146,19 @@ def layer_norm_shapes(draw):
 
 @st.composite
 def logits_shapes(draw):
-    lead = draw(st_tl.shapes(min_dims=1, max_dims=2, max_side=4))
-    return (lead + (draw(st.integers(1, 5)),),)
+    """PyTorch's layouts: (C,), (N, C), (N, C, d1) and (N, C, d1, d2)."""
+    c = draw(st.integers(1, 5))
+    n, *rest = draw(st_tl.shapes(min_dims=1, max_dims=3, max_side=4))
+    return ((n, c, *rest) if draw(st.integers(0, 4)) else (c,),)
 
 
 @st.composite
 def class_targets(draw, logits_shape, ignore_index=-100):
-    c = logits_shape[-1]
-    t = draw(hnp.arrays(np.int64, logits_shape[:-1], elements=st.integers(0, c - 1)))
+    """Targets for class scores in PyTorch's layout: the shape without the class axis (dim 1,
+    or dim 0 of a 1-D input)."""
+    c = logits_shape[1] if len(logits_shape) > 1 else logits_shape[0]
+    shape = logits_shape[:1] + logits_shape[2:] if len(logits_shape) > 1 else ()
+    t = draw(hnp.arrays(np.int64, shape, elements=st.integers(0, c - 1)))
     ignored = draw(hnp.arrays(bool, t.shape))
     ignored.flat[0] = False  # keep one real target: a mean over none is NaN by definition
     return np.where(ignored, ignore_index, t)
@@ -375,6 +387,99 @@ class TestAttention(OpTests):
     )
 
 
+@st.composite
+def fused_attention_shapes(draw):
+    """(B, H, T, D) q, k, v: the shapes that take the fused kernel (no mask, no dropout)."""
+    b, h = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    tq, tk = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    d, dv = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    return ((b, h, tq, d), (b, h, tk, d), (b, h, tk, dv))
+
+
+class TestFusedAttention(OpTests):
+    """Every example through the fused attention op (TestAttention's masks mostly take the
+    composed path)."""
+
+    spec = OpSpec(
+        name="scaled_dot_product_attention (fused kernel)",
+        fn=F.scaled_dot_product_attention,
+        reference=sdpa_reference,
+        inputs=[dict(min_value=-3, max_value=3)] * 3,
+        shapes=fused_attention_shapes(),
+        kwargs=st.fixed_dictionaries({"is_causal": st.booleans()}),
+        rtol=1e-9,
+    )
+
+
+@pytest.fixture(scope="class")
+def default_backend():
+    """The registry's default backend (Numba on the CPU) for one class, inside this file's
+    reference-kernel fixture."""
+    previous = registry.get_backend()
+    registry.set_backend("auto")
+    yield
+    registry.set_backend(previous)
+
+
+# The kernel-backed functions' batteries once more on the default backend, so that every
+# property (the upstream gradients in any layout above all) reaches the kernels' entry points.
+
+
+@pytest.mark.usefixtures("default_backend")
+class TestGeluKernel(TestGelu):
+    pass
+
+
+@pytest.mark.usefixtures("default_backend")
+class TestGeluExactKernel(TestGeluExact):
+    pass
+
+
+@pytest.mark.usefixtures("default_backend")
+class TestSoftmaxKernel(TestSoftmax):
+    pass
+
+
+@pytest.mark.usefixtures("default_backend")
+class TestLogSoftmaxKernel(TestLogSoftmax):
+    pass
+
+
+@pytest.mark.usefixtures("default_backend")
+class TestLayerNormKernel(TestLayerNorm):
+    pass
+
+
+@pytest.mark.usefixtures("default_backend")
+class TestCrossEntropyKernel(TestCrossEntropy):
+    pass
+
+
+@pytest.mark.usefixtures("default_backend")
+class TestFusedAttentionKernel(TestFusedAttention):
+    pass
+
+
+def test_attention_backward_through_sum_on_every_backend():
+    """The reported case: the gradient of ``.sum()`` is a read-only broadcast view, which the
+    Numba attention backward's signature once refused (``No matching definition``)."""
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((12, 4, 64, 32)).astype(np.float32) for _ in range(3))
+    grads = {}
+    for backend in registry.implementations("attention_backward", "cpu"):
+        registry.set_backend(backend)
+        try:
+            ts = [tinylm.tensor(a, requires_grad=True) for a in (q, k, v)]
+            F.scaled_dot_product_attention(*ts, is_causal=True).sum().backward()
+            grads[backend] = [t.grad.numpy() for t in ts]
+        finally:
+            registry.set_backend("numpy")
+    for backend, got in grads.items():
+        for a, w in zip(got, grads["numpy"]):
+            assert a.dtype == np.float32
+            np.testing.assert_allclose(a, w, rtol=1e-4, atol=1e-5, err_msg=backend)
+
+
 # ---------------------------------------------------------------------------------------
 # functions with a parameter that needs its own gradient check
 # ---------------------------------------------------------------------------------------
@@ -406,7 +511,7 @@ def test_cross_entropy_is_nll_of_log_softmax(data, shape):
     x = data.draw(st_tl.arrays(shape=shape[0]))
     t = data.draw(class_targets(shape[0]))
     a = F.cross_entropy(tinylm.tensor(x), t)
-    b = F.nll_loss(F.log_softmax(tinylm.tensor(x), -1), t)
+    b = F.nll_loss(F.log_softmax(tinylm.tensor(x), 1 if x.ndim > 1 else 0), t)
     np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-12)
 
 
@@ -510,7 +615,7 @@ def test_float32_stays_float32_through_every_function():
         F.gelu(x),
         F.layer_norm(x, 4, tinylm.ones(4), tinylm.zeros(4)),
         F.dropout(x, 0.3),
-        F.cross_entropy(x, np.zeros((2, 3), dtype=np.int64), label_smoothing=0.1),
+        F.cross_entropy(x, np.zeros((2, 4), dtype=np.int64), label_smoothing=0.1),
         F.mse_loss(x, tinylm.zeros(2, 3, 4)),
         F.binary_cross_entropy_with_logits(x, tinylm.ones(2, 3, 4)),
         F.scaled_dot_product_attention(x, x, x, is_causal=True),
@@ -531,8 +636,11 @@ def test_errors_name_the_op_shapes_and_dtypes():
         F.linear(x, tinylm.randn(4, 3, dtype=tinylm.float64))
     with pytest.raises(TinyLMError, match="target value 7 is out of range for 3 classes"):
         F.cross_entropy(x, [0, 7])
-    with pytest.raises(TinyLMError, match="class axis LAST"):
-        F.cross_entropy(tinylm.randn(2, 3, 4), np.zeros((2, 4), dtype=np.int64))
+    with pytest.raises(
+        TinyLMError,
+        match=r"class axis is dim 1 \(as in PyTorch\), so target must have shape \(2, 4\)",
+    ):
+        F.cross_entropy(tinylm.randn(2, 3, 4), np.zeros((2, 3), dtype=np.int64))
     with pytest.raises(TinyLMError, match="integer class indices"):
         F.cross_entropy(x, np.zeros(2))
     with pytest.raises(TinyLMError, match="reduction must be one of"):
@@ -573,7 +681,7 @@ def test_kernel_backed_functions_agree_across_backends(dtype):
             F.softmax(t["x"], 1),
             F.log_softmax(t["x"], -1),
             F.layer_norm(t["x"], 8, t["g"], t["g"] * 0.5),
-            F.cross_entropy(t["x"], target),
+            F.cross_entropy(t["x"].reshape(-1, 8), target.reshape(-1)),
             F.scaled_dot_product_attention(t["q"], t["k"], t["v"]),
             F.scaled_dot_product_attention(t["q"], t["k"], t["v"], is_causal=True),
         ]

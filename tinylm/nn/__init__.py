@@ -6,10 +6,12 @@
 * :mod:`tinylm.nn.layers` — ``Linear``, ``Embedding``, ``LayerNorm``, ``Dropout`` …;
 * :mod:`tinylm.nn.transformer` — the one transformer stack every model reuses:
   ``MultiHeadAttention`` (self, causal and cross attention), ``MLP``, ``TransformerBlock``,
-  ``KVCache``.
+  ``KVCache``;
+* :mod:`tinylm.nn.init` — PyTorch's in-place initialisers (``normal_``, ``xavier_uniform_`` …);
+* :mod:`tinylm.nn.utils` — ``clip_grad_norm_``, ``clip_grad_value_``.
 """
 
-from tinylm.nn import functional
+from tinylm.nn import functional, init, utils
 from tinylm.nn.layers import (
     GELU,
     Dropout,
@@ -52,4 +54,6 @@ __all__ = [
     "SinusoidalPositionalEncoding",
     "TransformerBlock",
     "functional",
+    "init",
+    "utils",
 ]

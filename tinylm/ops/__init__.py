@@ -7,9 +7,11 @@ by the engine (``tinylm.autograd.unbroadcast``), so binary ops return gradients 
 broadcast shape.
 
 * :mod:`~tinylm.ops.elementwise` — ``+ − × ÷ **``, max/min, where; exp, log, tanh, σ, …
-* :mod:`~tinylm.ops.reductions` — sum, mean, max, min; softmax and log-softmax (kernels)
-* :mod:`~tinylm.ops.shape` — reshape, permute, expand, indexing, concat, stack, tril,
-  masked_fill; copies to fresh memory, another dtype, another device
+* :mod:`~tinylm.ops.reductions` — sum, mean, max, min, cumsum; softmax and log-softmax
+  (kernels)
+* :mod:`~tinylm.ops.shape` — reshape, permute, expand, indexing (also what gather and
+  index_select are), scatter_add, concat, stack, tril, masked_fill; copies to fresh memory,
+  another dtype, another device
 * :mod:`~tinylm.ops.matmul` — ``A @ B``
 
 The functions of neural networks (linear, layer_norm, cross_entropy, attention …) are
@@ -41,7 +43,16 @@ from tinylm.ops.elementwise import (
     sigmoid_array,
 )
 from tinylm.ops.matmul import MatMul
-from tinylm.ops.reductions import LogSoftmax, Max, Mean, Min, Softmax, Sum, normalize_axis
+from tinylm.ops.reductions import (
+    CumSum,
+    LogSoftmax,
+    Max,
+    Mean,
+    Min,
+    Softmax,
+    Sum,
+    normalize_axis,
+)
 from tinylm.ops.shape import (
     Cast,
     Clone,
@@ -51,10 +62,12 @@ from tinylm.ops.shape import (
     MaskedFill,
     Permute,
     Reshape,
+    ScatterAdd,
     Stack,
     ToDevice,
     Tril,
     Triu,
+    along_axis_index,
 )
 
 __all__ = [
@@ -64,6 +77,7 @@ __all__ = [
     "Clamp",
     "Clone",
     "Concat",
+    "CumSum",
     "Div",
     "Exp",
     "Expand",
@@ -84,6 +98,7 @@ __all__ = [
     "PowScalar",
     "Relu",
     "Reshape",
+    "ScatterAdd",
     "Sigmoid",
     "Softmax",
     "Sqrt",
@@ -95,6 +110,7 @@ __all__ = [
     "Tril",
     "Triu",
     "Where",
+    "along_axis_index",
     "check_broadcast",
     "normalize_axis",
     "sigmoid_array",

@@ -1,4 +1,5 @@
-"""Reductions (sum, mean, max, min) and the row-wise softmax and log-softmax.
+"""Reductions (sum, mean, max, min), the cumulative sum, and the row-wise softmax and
+log-softmax.
 
 A reduction's backward puts the reduced axes back (as size 1) and broadcasts g over them.
 """
@@ -14,7 +15,7 @@ from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.device import array_module, device_type
 from tinylm.kernels import registry
 
-__all__ = ["LogSoftmax", "Max", "Mean", "Min", "Softmax", "Sum", "normalize_axis"]
+__all__ = ["CumSum", "LogSoftmax", "Max", "Mean", "Min", "Softmax", "Sum", "normalize_axis"]
 
 # ---------------------------------------------------------------------------------------
 # Reductions
@@ -109,6 +110,30 @@ class Min(Max):
     """y = min_axes x;  the gradient goes to the minimal element(s), split evenly at ties."""
 
     reduce = "min"
+
+
+class CumSum(Function):
+    """y_i = Σ_{j ≤ i} x_j along ``axis`` (PyTorch's ``cumsum``; integers and bools sum as int64).
+
+    x_j appears in every y_i with i ≥ j, so dL/dx_j = Σ_{i ≥ j} g_i: the cumulative sum of g
+    taken from the far end (flip, cumsum, flip back).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, axis: int) -> Any:
+        axes = normalize_axis(axis, x.ndim, "cumsum")
+        ctx.axes = axes
+        if not axes:  # a 0-d tensor: the sum of one element is itself
+            return x.copy()
+        kind = x.dtype.kind
+        return array_module(x).cumsum(x, axis=axes[0], dtype=np.int64 if kind in "biu" else None)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        if not ctx.axes:
+            return g
+        xp, a = array_module(g), ctx.axes[0]
+        return xp.flip(xp.cumsum(xp.flip(g, a), axis=a), a)
 
 
 # ---------------------------------------------------------------------------------------

@@ -20,10 +20,12 @@ __all__ = [
     "MaskedFill",
     "Permute",
     "Reshape",
+    "ScatterAdd",
     "Stack",
     "ToDevice",
     "Tril",
     "Triu",
+    "along_axis_index",
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -126,6 +128,43 @@ class GetItem(Function):
         else:
             gx[index] = g  # basic indexing never selects an element twice
         return gx
+
+
+def along_axis_index(index: Any, axis: int) -> tuple[Any, ...]:
+    """The advanced index that ``gather`` and ``scatter_add`` use: for every position p of
+    ``index``, the element whose coordinate along ``axis`` is ``index[p]`` and whose other
+    coordinates are p's own. (For axis 0 of a 2-D array: x[index[i, j], j].)"""
+    xp = array_module(index)
+    grids = list(xp.ix_(*[xp.arange(n) for n in index.shape]))
+    grids[axis] = index
+    return tuple(grids)
+
+
+class ScatterAdd(Function):
+    """y = x, then y[index[i, j], j] += src[i, j] (axis 0 of a 2-D array; likewise for any
+    axis and number of dims). Only the part of ``src`` of ``index``'s shape is used.
+
+    dL/dx = g (x is copied through);  dL/dsrc[i, j] = g[index[i, j], j], the place each
+    element of src was added to (several may share a place: each gets that place's g).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, src: Any, *, axis: int, index: Any) -> Any:
+        where = along_axis_index(index, axis)
+        used = tuple(slice(0, n) for n in index.shape)
+        y = x.copy()
+        array_module(x).add.at(y, where, src[used])  # add.at: repeated places add up
+        ctx.meta = (src.shape, where, used)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
+        src_shape, where, used = ctx.meta
+        gsrc = None
+        if ctx.needs_input_grad[1]:
+            gsrc = array_module(g).zeros(src_shape, dtype=g.dtype)
+            gsrc[used] = g[where]
+        return g, gsrc
 
 
 class MaskedFill(Function):

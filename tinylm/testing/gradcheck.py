@@ -13,6 +13,10 @@ transposed or permuted gradient (dV vs dK in attention, say) can still sum corre
 
 Small inputs are checked element by element; large ones along a few random directions v,
 comparing (uᵀJ)·v with (uᵀf(x + εv) − uᵀf(x − εv)) / 2ε.
+
+A failure names the worst mismatch: which input, which element (and the input's value there)
+or direction, the two numbers — both derivatives of uᵀf, so they depend on the random u — and,
+for an element of a function with few outputs, the raw derivatives ∂f/∂x_i themselves.
 """
 
 from __future__ import annotations
@@ -99,12 +103,7 @@ def gradcheck(
     rng = np.random.default_rng(seed)
 
     # Analytic side: one backward pass with a random upstream gradient u.
-    leaves = [
-        Tensor(t.numpy().copy(), device=t.device, requires_grad=t.requires_grad)
-        if isinstance(t, Tensor)
-        else t
-        for t in inputs
-    ]
+    leaves = [_leaf(t) for t in inputs]
     outputs = _outputs(fn(*leaves))
     upstream = [rng.standard_normal(o.shape) for o in outputs]
     differentiable = [(o, u) for o, u in zip(outputs, upstream) if o.requires_grad]
@@ -132,7 +131,38 @@ def gradcheck(
         with no_grad():
             return [o.numpy().astype(np.float64) for o in _outputs(fn(*args))]
 
+    def raw_derivatives(i: int, flat: int) -> str:
+        """∂f/∂x_i unweighted, one entry per output element, by backward (one pass per
+        output element, with a one-hot upstream gradient) and by central differences."""
+        delta = np.zeros(inputs[i].shape)
+        delta.flat[flat] = eps
+        plus, minus = f_at(i, delta), f_at(i, -delta)
+        numeric = np.concatenate([((p - m) / (2 * eps)).reshape(-1) for p, m in zip(plus, minus)])
+        if numeric.size > _MAX_RAW_OUTPUTS:
+            return ""
+        at = ", ".join(str(int(k)) for k in np.unravel_index(flat, inputs[i].shape))
+        fresh = [_leaf(t) for t in inputs]
+        outs = _outputs(fn(*fresh))
+        by_backward = []
+        for o in outs:
+            for k in range(o.numel()):
+                if not o.requires_grad:
+                    by_backward.append(0.0)
+                    continue
+                fresh[i].grad = None
+                one_hot = np.zeros(o.shape)
+                one_hot.flat[k] = 1.0
+                o.backward(gradient=one_hot.astype(o.dtype), retain_graph=True)
+                g = fresh[i].grad
+                by_backward.append(0.0 if g is None else float(g.numpy().reshape(-1)[flat]))
+        return (
+            f"\nUnweighted, df/dx[{at}] (one entry per output element) is "
+            f"{np.array2string(np.array(by_backward), precision=6)} by backward and "
+            f"{np.array2string(numeric, precision=6)} by central differences."
+        )
+
     worst: tuple[float, str] = (-np.inf, "")
+    worst_element: tuple[int, int] | None = None
     ok = True
     for i in checked:
         shape = inputs[i].shape
@@ -144,6 +174,10 @@ def gradcheck(
                 delta = delta.reshape(shape)
                 numeric = _central_difference(f_at(i, delta), f_at(i, -delta), upstream, eps)
                 a = analytic[i].reshape(-1)[flat]
+                # plain ints: numpy 2 would print (np.int64(1), np.int64(2))
+                where = tuple(int(k) for k in np.unravel_index(flat, shape))
+                value = float(inputs[i].numpy().reshape(-1)[flat])
+                before = worst
                 ok, worst = _compare(
                     ok,
                     worst,
@@ -151,21 +185,51 @@ def gradcheck(
                     numeric,
                     atol,
                     rtol,
-                    # plain ints: numpy 2 would print (np.int64(1), np.int64(2))
-                    f"input {i} element {tuple(int(k) for k in np.unravel_index(flat, shape))}",
+                    f"input {i} element {where} (where the input is {value:.6g})",
                 )
+                if worst is not before:
+                    worst_element = (i, flat)
         else:
             for d in range(n_directions):
                 v = rng.standard_normal(shape)
                 v /= np.linalg.norm(v)
                 numeric = _central_difference(f_at(i, eps * v), f_at(i, -eps * v), upstream, eps)
                 a = float(np.sum(analytic[i] * v))
+                before = worst
                 ok, worst = _compare(
                     ok, worst, a, numeric, atol, rtol, f"input {i} random direction {d}"
                 )
+                if worst is not before:
+                    worst_element = None
     if not ok and raise_exception:
-        raise GradcheckError(f"gradcheck failed; worst mismatch: {worst[1]}")
+        if worst_element is None:
+            meaning = (
+                "Both numbers are the derivative of Σ u·f along a random unit direction v of "
+                "the input, (uᵀJ)·v"
+            )
+        else:
+            meaning = "Both numbers are ∂(Σ u·f)/∂x at that element"
+        message = (
+            f"gradcheck failed; worst mismatch: {worst[1]}.\n{meaning}: f is fn's output, u "
+            f"the random upstream gradient (seed {seed}), so they are what "
+            f"backward(gradient=u) computes; 'analytic' comes from backward, 'numeric' from "
+            f"central differences with eps={eps:g}."
+        )
+        if worst_element is not None:
+            message += raw_derivatives(*worst_element)
+        raise GradcheckError(message)
     return ok
+
+
+#: the raw derivatives are printed for functions with at most this many output elements
+_MAX_RAW_OUTPUTS = 16
+
+
+def _leaf(t: Any) -> Any:
+    """A fresh copy of an input (a leaf with the same requires_grad); non-Tensors as they are."""
+    if not isinstance(t, Tensor):
+        return t
+    return Tensor(t.numpy().copy(), device=t.device, requires_grad=t.requires_grad)
 
 
 def _compare(

@@ -19,7 +19,10 @@ layouts):
 * ``test_gradcheck`` — backward agrees with finite differences (random upstream gradient);
 * ``test_inputs_not_mutated`` — forward and backward leave the inputs' values alone;
 * ``test_grad_does_not_alias`` — no ``.grad`` shares memory with an input, output or other grad;
-* ``test_graph_freed`` — a second backward through the same graph raises a clear error.
+* ``test_graph_freed`` — a second backward through the same graph raises a clear error;
+* ``test_any_upstream_gradient`` — backward takes the upstream gradient in any layout:
+  read-only, broadcast (zero strides), transposed, strided, and float64 into the op run in
+  float32, giving the gradients of a fresh contiguous array with the same values.
 """
 
 from __future__ import annotations
@@ -185,6 +188,53 @@ def _check_graph_freed(spec: OpSpec, data: Any, arrays: list[np.ndarray], kwargs
         out.backward(upstream)
 
 
+def _grads(spec: OpSpec, arrays: list[np.ndarray], kwargs: dict, upstream: Any) -> list[Any]:
+    """The inputs' gradients for ``upstream`` as dL/d(output) (None where there is none)."""
+    leaves = _leaves(spec, arrays)
+    spec.fn(*leaves, **kwargs).backward(upstream)
+    return [None if t.grad is None else t.grad.numpy() for t in leaves]
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a = a.copy()
+    a.flags.writeable = False
+    return a
+
+
+def _check_any_upstream(spec: OpSpec, data: Any, arrays: list[np.ndarray], kwargs: dict) -> None:
+    """Backward takes the upstream gradient in any layout (read-only, broadcast, transposed,
+    strided; float64 into the op run in float32), with the gradients of a contiguous copy.
+
+    The layouts of real upstream gradients: ``x.sum()`` hands its input a read-only view
+    with all strides 0, a transpose hands on a transposed view; a user may pass float64.
+    """
+    shape = spec.fn(*[Tensor(a) for a in arrays], **kwargs).shape
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    kept = data.draw(st.lists(st.booleans(), min_size=len(shape), max_size=len(shape)))
+    u = rng.standard_normal(shape)
+    small = rng.standard_normal([n if k else 1 for n, k in zip(shape, kept)])
+    layouts = {
+        "read-only": _read_only(u),
+        "broadcast": np.broadcast_to(small, shape),
+        "transposed": np.asfortranarray(u) if u.ndim else u,  # (asfortranarray: 0-d -> 1-d)
+        "strided": st_tl.noncontiguous(u, "strided"),
+    }
+    for layout, g in layouts.items():
+        want = _grads(spec, arrays, kwargs, np.array(g))  # the same values, contiguous
+        got = _grads(spec, arrays, kwargs, g)
+        for i, (a, b) in enumerate(zip(got, want)):
+            if b is not None:
+                message = f"{spec.name}: {layout} upstream, input {i}"
+                np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=message)
+    arrays32 = [a.astype(np.float32) for a in arrays]
+    want = _grads(spec, arrays32, kwargs, u.astype(np.float32))
+    got = _grads(spec, arrays32, kwargs, u)  # float64 into float32, as PyTorch allows
+    for i, (a, b) in enumerate(zip(got, want)):
+        if b is not None:
+            assert a.dtype == np.float32, f"{spec.name}: float64 upstream gave a {a.dtype} grad"
+            np.testing.assert_array_equal(a, b, err_msg=f"{spec.name}: float64 upstream, input {i}")
+
+
 _BATTERY = [
     ("test_forward_matches_reference", _check_forward, np.float64),
     ("test_float32_forward", _check_float32, np.float32),
@@ -192,4 +242,5 @@ _BATTERY = [
     ("test_inputs_not_mutated", _check_not_mutated, np.float64),
     ("test_grad_does_not_alias", _check_no_alias, np.float64),
     ("test_graph_freed", _check_graph_freed, np.float64),
+    ("test_any_upstream_gradient", _check_any_upstream, np.float64),
 ]

@@ -13,6 +13,7 @@ public wrapper with the derivation in its docstring. One file per family:
   cross-entropies, ``mse_loss``
 * :mod:`~tinylm.nn.functional.attention` — ``scaled_dot_product_attention``,
   ``packed_self_attention``, ``attention_weights``, ``causal_mask``
+* :mod:`~tinylm.nn.functional.shaping` — ``one_hot``, ``pad``
 
 The heavy ones (``softmax``, ``layer_norm``, ``gelu``, ``cross_entropy``, attention without
 a mask) call the kernel registry (:mod:`tinylm.kernels`), which hands out the Numba kernel on
@@ -40,9 +41,11 @@ from tinylm.nn.functional.losses import (
     nll_loss,
 )
 from tinylm.nn.functional.normalization import layer_norm
+from tinylm.nn.functional.shaping import PAD_MODES, one_hot, pad
 
 __all__ = [
     "GELU_FORMS",
+    "PAD_MODES",
     "attention_weights",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
@@ -56,7 +59,9 @@ __all__ = [
     "log_softmax",
     "mse_loss",
     "nll_loss",
+    "one_hot",
     "packed_self_attention",
+    "pad",
     "relu",
     "scaled_dot_product_attention",
     "softmax",

@@ -53,8 +53,22 @@ def _unreduce(g: Any, shape: tuple[int, ...], reduction: str) -> Any:
     return xp.broadcast_to(g, shape)
 
 
-def _class_targets(op: str, target: Any, logits: Any, ignore_index: int) -> Any:
-    """Check integer class targets (shape = logits.shape[:-1]); return them flat, int64."""
+def _classes_last(op: str, input: Tensor) -> Tensor:
+    """PyTorch's layouts of class scores — (C,), (N, C), or (N, C, d1, d2, …) with the class
+    axis second — as (…, C): the class axis moved last, where the kernels want it."""
+    if input.ndim < 1 or input.shape[1 if input.ndim > 1 else 0] == 0:
+        raise TinyLMError(
+            f"{op}: input must be class scores (C,), (N, C) or (N, C, d1, …), got shape "
+            f"{input.shape} {input.dtype}"
+        )
+    if input.ndim <= 2:
+        return input
+    return input.permute(0, *range(2, input.ndim), 1)
+
+
+def _class_targets(op: str, target: Any, logits: Any, ignore_index: int, shape: Any) -> Any:
+    """Check integer class targets against the class-last ``logits`` (their shape is
+    logits.shape[:-1]); return them flat, int64. ``shape`` is the input's own shape."""
     t = as_array(op, target, logits, "target")
     xp = array_module(t)
     if not xp.issubdtype(t.dtype, xp.integer):
@@ -64,8 +78,10 @@ def _class_targets(op: str, target: Any, logits: Any, ignore_index: int) -> Any:
         )
     if t.shape != logits.shape[:-1]:
         raise TinyLMError(
-            f"{op}: target shape {t.shape} does not match input {logits.shape} {logits.dtype}; "
-            f"tinylm puts the class axis LAST, so target must have shape {logits.shape[:-1]}"
+            f"{op}: target shape {t.shape} does not match input {tuple(shape)} {logits.dtype}: "
+            f"the class axis is dim 1 (as in PyTorch), so target must have shape "
+            f"{logits.shape[:-1]}; for scores with the classes last, pass "
+            f"input.reshape(-1, C) and target.reshape(-1)"
         )
     t = t.reshape(-1).astype(np.int64, copy=False)
     n_classes = logits.shape[-1]
@@ -160,21 +176,20 @@ def cross_entropy(
     loss_i = −log softmax(x_i)[t_i] = log Σ_j e^{x_ij} − x_i[t_i], reduced over the rows.
 
     Args:
-        input: logits (N, C), or (B, T, C) / any (..., C). **The class axis is the last
-            one** — what language models produce. (PyTorch expects (N, C, d1, …) with the
-            class axis second; ``torch_logits.movedim(1, -1)`` converts.)
-        target: integer class indices of shape ``input.shape[:-1]``.
+        input: logits (C,), (N, C), or (N, C, d1, d2, …) with the class axis second, as in
+            PyTorch. A language model's (B, T, V) logits go in as ``logits.reshape(-1, V)``
+            with ``targets.reshape(-1)``.
+        target: integer class indices: (), (N,) or (N, d1, d2, …).
         ignore_index: targets equal to it contribute nothing (no loss, no gradient).
         reduction: "mean" (over the non-ignored targets), "sum" or "none" (shape of target).
         label_smoothing: ε in [0, 1]: the target distribution is (1 − ε)·onehot + ε/C.
     """
     _check_reduction("cross_entropy", reduction)
     eps = check_probability("cross_entropy", label_smoothing, "label_smoothing")
-    if input.ndim < 1 or input.shape[-1] == 0:
-        raise TinyLMError(f"cross_entropy: input must be (..., C) logits, got {input.shape}")
-    t = _class_targets("cross_entropy", target, input.data, ignore_index)
+    logits = _classes_last("cross_entropy", input)
+    t = _class_targets("cross_entropy", target, logits.data, ignore_index, input.shape)
     return _CrossEntropy.apply(
-        input, target=t, ignore_index=ignore_index, reduction=reduction, label_smoothing=eps
+        logits, target=t, ignore_index=ignore_index, reduction=reduction, label_smoothing=eps
     )
 
 
@@ -220,13 +235,13 @@ def nll_loss(
 ) -> Tensor:
     """Negative log-likelihood: loss_i = −input_i[t_i] for log-probabilities ``input``.
 
-    ``cross_entropy(x, t) == nll_loss(log_softmax(x), t)``. Class axis last, as there.
+    ``cross_entropy(x, t) == nll_loss(log_softmax(x, dim=1), t)``: the same layouts, class
+    axis second for (N, C, d1, …).
     """
     _check_reduction("nll_loss", reduction)
-    if input.ndim < 1:
-        raise TinyLMError(f"nll_loss: input must be (..., C) log-probabilities, got {input.shape}")
-    t = _class_targets("nll_loss", target, input.data, ignore_index)
-    return _NLLLoss.apply(input, target=t, ignore_index=ignore_index, reduction=reduction)
+    logp = _classes_last("nll_loss", input)
+    t = _class_targets("nll_loss", target, logp.data, ignore_index, input.shape)
+    return _NLLLoss.apply(logp, target=t, ignore_index=ignore_index, reduction=reduction)
 
 
 class _BinaryCrossEntropy(Function):
@@ -292,7 +307,7 @@ def binary_cross_entropy(
     _check_reduction("binary_cross_entropy", reduction)
     target = _float_target("binary_cross_entropy", target, input)
     xp = input._xp
-    if input.size and (bool((input.data < 0).any()) or bool((input.data > 1).any())):
+    if input.numel() and (bool((input.data < 0).any()) or bool((input.data > 1).any())):
         raise TinyLMError(
             f"binary_cross_entropy: input must be probabilities in [0, 1] (shape {input.shape}, "
             f"min {float(xp.min(input.data))}, max {float(xp.max(input.data))}); "

@@ -1,0 +1,321 @@
+"""The PyTorch API that tinylm follows, checked against PyTorch itself: the same call in both,
+the same values and gradients (float64, with a random upstream gradient), the same errors
+where PyTorch refuses. Skipped without torch (a test-only dependency).
+
+The ops' own batteries (gradcheck over hypothesis shapes, layouts …) are in
+``tests/test_ops_indexing.py``; this file pins down that the *meaning* is PyTorch's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinylm
+import tinylm.nn.functional as F
+from tinylm import TinyLMError
+from tinylm.testing import strategies as st_tl
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+pytestmark = pytest.mark.torch
+
+
+def both(
+    fn: Callable[..., Any], arrays: list[np.ndarray], seed: int = 0
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """fn(lib, *tensors) in tinylm and in torch: outputs and the inputs' gradients, each as
+    pairs (tinylm, torch), after a backward with one random upstream gradient per output."""
+    results = []
+    for lib in (tinylm, torch):
+        ts = [lib.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
+        outs = fn(lib, *ts)
+        outs = list(outs) if isinstance(outs, tuple | list) else [outs]
+        rng = np.random.default_rng(seed)
+        total = None
+        for o in outs:
+            if o.dtype in (tinylm.float64, torch.float64):
+                term = (o * lib.tensor(rng.standard_normal(tuple(o.shape)))).sum()
+                total = term if total is None else total + term
+        if total is not None:
+            total.backward()
+        grads = [t.grad for t in ts if t.grad is not None]
+        results.append(
+            [np.asarray(o.detach().numpy()) for o in outs] + [np.asarray(g.numpy()) for g in grads]
+        )
+    ours, theirs = results
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, a.dtype, b.shape, b.dtype)
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    return ours, theirs
+
+
+def distinct(shape: tuple[int, ...], seed: int) -> np.ndarray:
+    """Values without ties (a permutation of a grid), so that orders are unambiguous."""
+    n = math.prod(shape)
+    return np.random.default_rng(seed).permutation(n).reshape(shape) / 4.0 - n / 8
+
+
+shapes_2_3 = st_tl.shapes(min_dims=2, max_dims=3, max_side=5)
+
+
+@settings(max_examples=10, deadline=None)
+@given(shape=shapes_2_3, seed=st.integers(0, 1000), data=st.data())
+def test_sorting_and_extremes_match_torch(shape: Any, seed: int, data: Any) -> None:
+    x = distinct(shape, seed)
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
+    k = data.draw(st.integers(1, shape[dim]), label="k")
+    both(lambda lib, t: t.sort(dim, descending=True), [x])
+    both(lambda lib, t: lib.sort(t, dim), [x])
+    both(lambda lib, t: lib.argsort(t, dim, descending=True), [x])
+    both(lambda lib, t: lib.topk(t, k, dim), [x])
+    both(lambda lib, t: t.topk(k, dim, largest=False), [x])
+    both(lambda lib, t: t.max(dim), [x])
+    both(lambda lib, t: lib.min(t, dim, keepdim=True), [x])
+    both(lambda lib, t: (t.max(), t.amax(dim), lib.amin(t, (0, 1))), [x])
+    both(lambda lib, t: (lib.argmax(t), lib.argmin(t, dim, keepdim=True)), [x])
+    both(lambda lib, t: lib.max(t, t.flip(0) if lib is torch else t[::-1]), [x])
+
+
+def test_max_along_a_dim_gives_the_first_index_and_its_gradient_at_a_tie() -> None:
+    """At a tie both pick the first maximal element, and only it gets the gradient; the
+    reduction max() (and amax) shares the gradient between the tied elements instead."""
+    x = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]])
+    both(lambda lib, t: t.max(1), [x])
+    both(lambda lib, t: t.max(), [x])
+    both(lambda lib, t: t.amax(1), [x])
+
+
+@settings(max_examples=10, deadline=None)
+@given(shape=shapes_2_3, seed=st.integers(0, 1000), data=st.data())
+def test_gather_index_select_scatter_add_cumsum_match_torch(shape, seed, data) -> None:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape)
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
+    n = shape[dim]
+    index_shape = list(shape)
+    index_shape[dim] = data.draw(st.integers(1, 6), label="picks")
+    index = rng.integers(0, n, index_shape)
+    src = rng.standard_normal(index_shape)
+    picks = rng.integers(0, n, 7)
+    both(lambda lib, t, i: lib.gather(t, dim, i), [x, index])
+    both(lambda lib, t, i: t.index_select(dim, i), [x, picks])
+    both(lambda lib, t, i, s: t.scatter_add(dim, i, s), [x, index, src])
+    both(lambda lib, t: (lib.cumsum(t, dim), t.cumsum(0)), [x])
+
+
+def test_pad_matches_torch_in_every_mode() -> None:
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 5))
+    both(lambda lib, t: (F if lib is tinylm else TF).pad(t, (1, 2, -1, 3), value=1.5), [x])
+    for mode, pads in [
+        ("reflect", (2, 3, 1, 2)),
+        ("replicate", (3, 1, 0, 4)),
+        ("circular", (4, 2, 1, 3)),
+    ]:
+        both(lambda lib, t, m=mode, p=pads: (F if lib is tinylm else TF).pad(t, p, mode=m), [x])
+
+
+def test_one_hot_size_numel_and_dtype_names_match_torch() -> None:
+    idx = np.array([[0, 3], [2, 1]])
+    np.testing.assert_array_equal(
+        F.one_hot(tinylm.tensor(idx), 5).numpy(), TF.one_hot(torch.tensor(idx), 5).numpy()
+    )
+    ours, theirs = tinylm.zeros(2, 3, 4), torch.zeros(2, 3, 4)
+    assert tuple(theirs.size()) == ours.size() and ours.size(-2) == theirs.size(-2) == 3
+    assert ours.numel() == theirs.numel() and ours.dim() == theirs.dim()
+    for name in ("long", "int", "short", "float", "double", "half", "bool", "float32", "int64"):
+        assert str(getattr(torch, name)) == f"torch.{getattr(tinylm, name)}", name
+    assert tinylm.tensor([1, 2], dtype=tinylm.long).long().dtype == tinylm.int64
+    assert tinylm.tensor([1.5]).double().dtype == tinylm.double
+    assert tinylm.tensor([1.5]).half().dtype == tinylm.half
+
+
+def test_in_place_forms_match_torch() -> None:
+    rng = np.random.default_rng(0)
+    x, y, z = (rng.standard_normal((3, 4)) for _ in range(3))
+    z = np.abs(z) + 0.5
+    mask = x > 0
+    for lib in (tinylm, torch):
+        t = lib.tensor(x)
+        a, b, c = lib.tensor(x), lib.tensor(y), lib.tensor(z)
+        t.masked_fill_(lib.tensor(mask), -1.0).clamp_(-0.5, 0.8).lerp_(b, 0.25)
+        t.addcmul_(b, c, value=0.5).addcdiv_(b, c, value=-2.0)
+        t.scatter_add_(1, lib.tensor([[0, 0], [3, 1], [2, 2]]), a[:, :2])
+        t.index_fill_(0, lib.tensor([2]), 7.0)
+        result = t.add(a, alpha=3.0).sub(b, alpha=0.5)
+        if lib is tinylm:
+            ours = result.numpy()
+        else:
+            np.testing.assert_allclose(ours, result.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_in_place_forms_refuse_a_leaf_that_requires_grad_while_recording() -> None:
+    w = tinylm.randn(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="masked_fill_: in-place changes"):
+        w.masked_fill_(w > 0, 0.0)
+    with tinylm.no_grad():
+        w.clamp_(max=0.0)  # allowed under no_grad, as PyTorch
+    assert float(w.max()) <= 0.0
+
+
+def test_multinomial_draws_like_torch() -> None:
+    """Other random numbers than PyTorch's, the same distribution and the same rules."""
+    p = np.array([[0.1, 0.0, 0.6, 0.3], [1.0, 1.0, 0.0, 2.0]])  # weights, not normalised
+    tinylm.manual_seed(0)
+    draws = tinylm.multinomial(tinylm.tensor(p), 20000, replacement=True)
+    assert draws.dtype == tinylm.long and draws.shape == (2, 20000)
+    for row, weights in zip(draws.numpy(), p):
+        freq = np.bincount(row, minlength=4) / row.size
+        np.testing.assert_allclose(freq, weights / weights.sum(), atol=0.015)
+    without = tinylm.multinomial(tinylm.tensor(p), 3).numpy()
+    # without replacement: every non-zero category once, in some order
+    assert [set(r) for r in without] == [{0, 2, 3}, {0, 1, 3}]
+    for bad, n, message in [
+        ([[0.5, -0.1]], 1, "non-negative"),
+        ([[0.0, 0.0]], 1, "sums to 0"),
+        ([[0.5, 0.0, 0.5]], 4, "without replacement from 2 non-zero"),
+    ]:
+        with pytest.raises(RuntimeError):
+            torch.multinomial(torch.tensor(bad), n)
+        with pytest.raises(TinyLMError, match=message):
+            tinylm.multinomial(tinylm.tensor(bad), n)
+    # PyTorch documents that num_samples without replacement may not exceed the non-zero
+    # weights, but returns a zero-weight category instead of saying so; tinylm says so.
+    with pytest.raises(TinyLMError, match="cannot draw 3 sample"):
+        tinylm.multinomial(tinylm.tensor([0.5, 0.0, 0.5]), 3)
+
+
+def test_nn_init_follows_torch_formulas() -> None:
+    """Gains equal torch's; each initialiser fills in place, keeps requires_grad, records no
+    graph, and draws from the distribution torch's formula gives (moments of 200k draws)."""
+    for name, param in [
+        ("linear", None),
+        ("tanh", None),
+        ("relu", None),
+        ("leaky_relu", 0.2),
+        ("selu", None),
+        ("sigmoid", None),
+    ]:
+        assert tinylm.nn.init.calculate_gain(name, param) == pytest.approx(
+            torch.nn.init.calculate_gain(name, param)
+        )
+    w = tinylm.nn.Parameter(tinylm.zeros(400, 500))
+    fan_in, fan_out = 500, 400
+    cases = [
+        ("uniform_", dict(a=-2.0, b=3.0), 0.5, math.sqrt(25 / 12)),
+        ("normal_", dict(mean=1.0, std=0.02), 1.0, 0.02),
+        ("xavier_uniform_", dict(gain=2.0), 0.0, 2.0 * math.sqrt(2.0 / (fan_in + fan_out))),
+        ("xavier_normal_", {}, 0.0, math.sqrt(2.0 / (fan_in + fan_out))),
+        ("kaiming_uniform_", dict(a=math.sqrt(5)), 0.0, math.sqrt(1 / 3) / math.sqrt(fan_in)),
+        (
+            "kaiming_normal_",
+            dict(mode="fan_out", nonlinearity="relu"),
+            0.0,
+            math.sqrt(2.0 / fan_out),
+        ),
+    ]
+    for name, kwargs, mean, std in cases:
+        out = getattr(tinylm.nn.init, name)(w, **kwargs)
+        assert out is w and w.requires_grad and w.grad_fn is None, name
+        values = w.numpy()
+        assert abs(values.mean() - mean) < 5 * std / math.sqrt(values.size) + 1e-12, name
+        assert values.std() == pytest.approx(std, rel=0.01), name
+    tinylm.nn.init.trunc_normal_(w, std=1.0, a=-0.5, b=1.0)
+    assert w.numpy().min() >= -0.5 and w.numpy().max() <= 1.0
+    theirs = torch.nn.init.trunc_normal_(torch.zeros(400, 500), std=1.0, a=-0.5, b=1.0)
+    assert w.numpy().mean() == pytest.approx(theirs.mean().item(), abs=0.01)
+    assert w.numpy().std() == pytest.approx(theirs.std().item(), abs=0.01)
+    for fill, value in [("zeros_", 0.0), ("ones_", 1.0)]:
+        getattr(tinylm.nn.init, fill)(w)
+        assert (w.numpy() == value).all()
+    tinylm.nn.init.constant_(w, 0.5)
+    assert (w.numpy() == np.float32(0.5)).all() and w.dtype == tinylm.float32
+    with pytest.raises(TinyLMError, match="fan in and fan out need a tensor with at least 2 dims"):
+        tinylm.nn.init.xavier_uniform_(tinylm.zeros(3))
+
+
+def test_nn_init_is_reproducible_from_the_seed() -> None:
+    a, b = tinylm.zeros(3, 4), tinylm.zeros(3, 4)
+    tinylm.manual_seed(5)
+    tinylm.nn.init.kaiming_uniform_(a)
+    tinylm.manual_seed(5)
+    tinylm.nn.init.kaiming_uniform_(b)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    gen = tinylm.Generator(5)
+    tinylm.nn.init.normal_(b, generator=gen)
+    assert not np.array_equal(a.numpy(), b.numpy())
+
+
+def test_nn_utils_clipping_matches_torch() -> None:
+    rng = np.random.default_rng(0)
+    shapes = [(3, 4), (4,), (2, 2)]
+    grads = [rng.standard_normal(s) * 3 for s in shapes]
+    for norm_type in (2.0, 1.0, math.inf):
+        ours = [tinylm.nn.Parameter(tinylm.zeros(*s, dtype=tinylm.float64)) for s in shapes]
+        theirs = [torch.nn.Parameter(torch.zeros(*s, dtype=torch.float64)) for s in shapes]
+        for o, t, g in zip(ours, theirs, grads):
+            o.grad, t.grad = tinylm.tensor(g), torch.tensor(g)
+        total = tinylm.nn.utils.clip_grad_norm_(ours, 1.5, norm_type=norm_type)
+        total_t = torch.nn.utils.clip_grad_norm_(theirs, 1.5, norm_type=norm_type)
+        assert (
+            isinstance(total, tinylm.Tensor) and total.shape == () and total.dtype == tinylm.float64
+        )
+        assert total.item() == pytest.approx(total_t.item(), rel=1e-12)
+        for o, t in zip(ours, theirs):
+            np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+    tinylm.nn.utils.clip_grad_value_(ours, 0.1)
+    torch.nn.utils.clip_grad_value_(theirs, 0.1)
+    for o, t in zip(ours, theirs):
+        np.testing.assert_array_equal(o.grad.numpy(), t.grad.numpy())
+
+
+def test_register_buffer_persistent_false_stays_out_of_the_state_dict() -> None:
+    for lib in (tinylm, torch):
+        m = lib.nn.Linear(2, 2)
+        m.register_buffer("mask", lib.ones(2, 2), persistent=False)
+        m.register_buffer("count", lib.zeros(1))
+        assert sorted(m.state_dict()) == ["bias", "count", "weight"]
+        assert sorted(name for name, _ in m.named_buffers()) == ["count", "mask"]
+
+
+@pytest.mark.parametrize("shape", [(5,), (4, 5), (3, 5, 2), (2, 5, 3, 2)], ids=str)
+def test_cross_entropy_and_nll_take_pytorch_layouts(shape: tuple[int, ...]) -> None:
+    """Class scores (C,), (N, C) or (N, C, d1, …), class axis second, as in PyTorch."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape)
+    target_shape = shape[:1] + shape[2:] if len(shape) > 1 else ()
+    target = rng.integers(0, 5, target_shape)
+    if target.ndim:
+        target.flat[0] = -1
+    class_dim = 1 if len(shape) > 1 else 0
+    for reduction in ("mean", "sum", "none"):
+        for smoothing in (0.0, 0.2):
+            both(
+                lambda lib, t, y, r=reduction, s=smoothing: (
+                    F if lib is tinylm else TF
+                ).cross_entropy(t, y, ignore_index=-1, reduction=r, label_smoothing=s),
+                [x, target],
+            )
+        both(
+            lambda lib, t, y, r=reduction: (F if lib is tinylm else TF).nll_loss(
+                t.log_softmax(class_dim), y, ignore_index=-1, reduction=r
+            ),
+            [x, target],
+        )
+
+
+def test_t_transposes_matrices_only_as_torch() -> None:
+    x = np.arange(6.0).reshape(2, 3)
+    both(lambda lib, t: (t.t(), t[0].t()), [x])
+    with pytest.raises(RuntimeError):
+        torch.zeros(2, 2, 2).t()
+    with pytest.raises(TinyLMError, match="t: expects a tensor of at most 2 dims"):
+        tinylm.zeros(2, 2, 2).t()
