@@ -6,7 +6,10 @@
 * :mod:`tinylm.nn.layers` — ``Linear``, ``Embedding``, ``LayerNorm``, ``Dropout`` …;
 * :mod:`tinylm.nn.transformer` — the one transformer stack every model reuses:
   ``MultiHeadAttention`` (self, causal and cross attention), ``MLP``, ``TransformerBlock``,
-  ``KVCache``.
+  ``KVCache``;
+* :mod:`tinylm.nn.lora` — ``LoRALinear`` (a frozen Linear plus a trainable low-rank update)
+  and the helpers that adapt a whole model: ``apply_lora``, ``merge_lora``,
+  ``unmerge_lora``, ``lora_state_dict``, ``load_lora_state_dict``.
 """
 
 from tinylm.nn import functional
@@ -20,6 +23,14 @@ from tinylm.nn.layers import (
     Linear,
     ReLU,
     SinusoidalPositionalEncoding,
+)
+from tinylm.nn.lora import (
+    LoRALinear,
+    apply_lora,
+    load_lora_state_dict,
+    lora_state_dict,
+    merge_lora,
+    unmerge_lora,
 )
 from tinylm.nn.module import (
     IncompatibleKeys,
@@ -42,6 +53,7 @@ __all__ = [
     "LayerNorm",
     "LearnedPositionalEmbedding",
     "Linear",
+    "LoRALinear",
     "Module",
     "ModuleDict",
     "ModuleList",
@@ -51,5 +63,10 @@ __all__ = [
     "Sequential",
     "SinusoidalPositionalEncoding",
     "TransformerBlock",
+    "apply_lora",
     "functional",
+    "load_lora_state_dict",
+    "lora_state_dict",
+    "merge_lora",
+    "unmerge_lora",
 ]
