@@ -5,7 +5,8 @@ the built-in corpus (the English text of the Python reference that ships with Py
 its tokenizer. The first call trains it (about two minutes for ``"default"`` on two CPU
 cores, seconds for ``"fast"``) and stores the checkpoint under
 ``tinylm.environment.cache_dir()/backbones/``, in a folder named by a hash of the training
-configuration and of the corpus text; every later call with the same configuration loads it.
+configuration, the corpus text and tinylm's version; every later call with the same
+configuration loads it.
 Nothing is written to the repository.
 """
 
@@ -20,6 +21,7 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
+import tinylm
 from tinylm import environment
 from tinylm.autograd import TinyLMError
 from tinylm.data import CharTokenizer, load_default_corpus, load_tokenizer
@@ -67,12 +69,15 @@ BACKBONES: dict[str, TrainConfig] = {
 
 def backbone_dir(name: str = "default") -> Path:
     """Where the backbone ``name`` is (or will be) cached: ``cache_dir()/backbones/NAME-HASH``
-    with HASH from its :class:`TrainConfig` and the corpus, so a changed configuration or
-    another Python's documentation trains a new one instead of loading a stale one."""
+    with HASH from its :class:`TrainConfig`, the corpus and tinylm's version, so a changed
+    configuration or another Python's documentation trains a new one instead of loading a
+    stale one. (Changing tinylm's training code without its version is not noticed: delete
+    the folder then.)"""
     cfg = _config(name)
     run = {k: v for k, v in asdict(cfg).items() if k not in ("out_dir", "progress")}
     corpus = hashlib.sha256(load_default_corpus().encode("utf-8")).hexdigest()
-    key = hashlib.sha256(json.dumps([run, corpus], sort_keys=True).encode()).hexdigest()[:12]
+    identity = [run, corpus, tinylm.__version__]
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
     return environment.cache_dir() / "backbones" / f"{name}-{key}"
 
 
