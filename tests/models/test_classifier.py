@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -138,6 +140,17 @@ def test_bad_masks_and_arguments_are_one_clear_error():
         GPTForSequenceClassification(GPT(CONFIG), 2, pooling="max")
     with pytest.raises(TinyLMError, match="num_labels"):
         GPTForSequenceClassification(GPT(CONFIG), 1)
+
+
+@pytest.mark.parametrize(
+    "first", ["tinylm.train", "tinylm.models", "tinylm.models.pretrained", "tinylm.cli"]
+)
+def test_modules_import_first_in_a_fresh_interpreter(first):
+    """models.pretrained uses tinylm.train, which uses models.gpt: whichever is imported first,
+    no module may meet a half-imported one."""
+    code = f"import {first}; from tinylm.models import pretrained_backbone; import tinylm.train"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-1500:]
 
 
 def test_pretrained_backbone_is_trained_once_then_loaded(tmp_path, monkeypatch):
