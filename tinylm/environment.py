@@ -9,7 +9,8 @@ Read (each by the function of the same topic below):
 ``TINYLM_FAST``          ``1``: lessons run with short iteration counts (set in CI)
 ``TINYLM_PLOTS_DIR``     where lessons write their figures (default: the repository's
                          ``plots/``)
-``TINYLM_CACHE``         where downloaded data sets are kept (default ``~/.cache/tinylm``)
+``TINYLM_CACHE``         where downloaded data sets and pre-trained backbones are kept
+                         (default ``~/.cache/tinylm``)
 =======================  ==================================================================
 
 Set, as defaults only (a value the user set is kept), by :func:`apply_thread_defaults` when

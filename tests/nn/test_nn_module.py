@@ -366,3 +366,13 @@ def test_gelu_and_relu_modules():
     np.testing.assert_array_equal(nn.ReLU()(x).numpy(), [0.0, 0.5, 2.0])
     with pytest.raises(TinyLMError, match="approximate must be 'none' or 'tanh'"):
         nn.GELU("erf")
+
+
+def test_requires_grad_and_trainable_parameter_count():
+    m = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+    assert m.num_parameters() == m.num_parameters(trainable_only=True) == 16 + 10
+    m[0].requires_grad_(False)
+    assert m.num_parameters() == 26 and m.num_parameters(trainable_only=True) == 10
+    assert not m[0].weight.requires_grad and m[1].weight.requires_grad
+    m.requires_grad_()
+    assert m.num_parameters(trainable_only=True) == 26

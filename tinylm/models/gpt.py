@@ -123,13 +123,12 @@ class GPT(nn.Module):
                     p.zero_()
                 # LayerNorm weights stay at 1.
 
-    def forward(
-        self, idx: Any, targets: Any = None, cache: nn.KVCache | None = None
-    ) -> tuple[Tensor, Tensor | None]:
-        """idx: (B, T) token ids -> logits (B, T, vocab_size), and the loss if targets given.
+    def hidden_states(self, idx: Any, cache: nn.KVCache | None = None) -> Tensor:
+        """idx: (B, T) token ids -> the final hidden states LN(h^(L)), (B, T, n_embd).
 
-        With a ``cache`` (:class:`tinylm.nn.KVCache`), idx holds only the positions after
-        those the cache has seen.
+        What the language-model head turns into logits, and what a task head (e.g.
+        :class:`tinylm.models.GPTForSequenceClassification`) pools: position t has seen the
+        tokens ≤ t. With a ``cache``, idx holds only the positions after those it has seen.
         """
         idx = idx if isinstance(idx, Tensor) else tinylm.tensor(np.asarray(idx))
         if idx.ndim != 2:
@@ -145,23 +144,32 @@ class GPT(nn.Module):
         x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C) + (T, C) broadcasts
         for block in self.h:
             x = block(x, cache=cache)
-        logits = self.lm_head(self.ln_f(x))
+        return self.ln_f(x)
+
+    def forward(
+        self, idx: Any, targets: Any = None, cache: nn.KVCache | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        """idx: (B, T) token ids -> logits (B, T, vocab_size), and the loss if targets given.
+
+        With a ``cache`` (:class:`tinylm.nn.KVCache`), idx holds only the positions after
+        those the cache has seen.
+        """
+        logits = self.lm_head(self.hidden_states(idx, cache))
+        B, T = logits.shape[:2]
         loss = None
         if targets is not None:
             targets = targets if isinstance(targets, Tensor) else tinylm.tensor(targets)
             loss = F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T))
         return logits, loss
 
-    def num_parameters(self) -> int:
-        """Parameters counted once (the tied embedding/head matrix counts once)."""
-        return int(sum(p.numel() for p in self.parameters()))
-
     def configure_optimizers(
         self, lr: float, weight_decay: float = 0.1, betas: tuple[float, float] = (0.9, 0.99)
     ) -> tinylm.optim.AdamW:
-        """AdamW with decay on matrices only: biases and LayerNorm gains are not decayed."""
-        decay = [p for p in self.parameters() if p.ndim >= 2]
-        no_decay = [p for p in self.parameters() if p.ndim < 2]
+        """AdamW with decay on matrices only: biases and LayerNorm gains are not decayed.
+        Frozen parameters (``requires_grad=False``) are left out."""
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        decay = [p for p in trainable if p.ndim >= 2]
+        no_decay = [p for p in trainable if p.ndim < 2]
         groups = [
             {"params": decay, "weight_decay": weight_decay},
             {"params": no_decay, "weight_decay": 0.0},

@@ -9,6 +9,9 @@
   ``KVCache``;
 * :mod:`tinylm.nn.init` — PyTorch's in-place initialisers (``normal_``, ``xavier_uniform_`` …);
 * :mod:`tinylm.nn.utils` — ``clip_grad_norm_``, ``clip_grad_value_``.
+* :mod:`tinylm.nn.lora` — ``LoRALinear`` (a frozen Linear plus a trainable low-rank update)
+  and the helpers that adapt a whole model: ``apply_lora``, ``merge_lora``,
+  ``unmerge_lora``, ``lora_state_dict``, ``load_lora_state_dict``.
 """
 
 from tinylm.nn import functional, init, utils
@@ -22,6 +25,14 @@ from tinylm.nn.layers import (
     Linear,
     ReLU,
     SinusoidalPositionalEncoding,
+)
+from tinylm.nn.lora import (
+    LoRALinear,
+    apply_lora,
+    load_lora_state_dict,
+    lora_state_dict,
+    merge_lora,
+    unmerge_lora,
 )
 from tinylm.nn.module import (
     IncompatibleKeys,
@@ -44,6 +55,7 @@ __all__ = [
     "LayerNorm",
     "LearnedPositionalEmbedding",
     "Linear",
+    "LoRALinear",
     "Module",
     "ModuleDict",
     "ModuleList",
@@ -53,7 +65,12 @@ __all__ = [
     "Sequential",
     "SinusoidalPositionalEncoding",
     "TransformerBlock",
+    "apply_lora",
     "functional",
     "init",
     "utils",
+    "load_lora_state_dict",
+    "lora_state_dict",
+    "merge_lora",
+    "unmerge_lora",
 ]

@@ -217,7 +217,8 @@ class Module:
             yield b
 
     def num_parameters(self, trainable_only: bool = False) -> int:
-        """The number of scalar weights (shared parameters counted once)."""
+        """The number of scalar weights (shared parameters counted once); with
+        ``trainable_only``, only those of parameters with ``requires_grad=True``."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
     def get_submodule(self, target: str) -> Module:
@@ -248,6 +249,8 @@ class Module:
         return self.train(False)
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Freeze (False) or unfreeze every parameter of this module and its descendants.
+        Frozen parameters get no ``.grad``, and optimizers skip them."""
         for p in self.parameters():
             p.requires_grad = requires_grad
         return self

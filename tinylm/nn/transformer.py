@@ -155,6 +155,8 @@ class MultiHeadAttention(Module):
             return self._split_heads((self.q_proj, self.k_proj, self.v_proj)[part](x))
         c = self.embed_dim
         rows = slice(part * c, (part + 1) * c)  # this part's rows of the packed W and b
+        if not isinstance(self.c_attn, Linear):  # wrapped (e.g. LoRA): only its forward knows W
+            return self._split_heads(self.c_attn(x)[..., rows])
         bias = self.c_attn.bias[rows] if self.c_attn.bias is not None else None
         return self._split_heads(F.linear(x, self.c_attn.weight[rows], bias))
 

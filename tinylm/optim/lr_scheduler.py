@@ -20,6 +20,8 @@ __all__ = [
     "LambdaLR",
     "StepLR",
     "WarmupCosineLR",
+    "get_linear_schedule_with_warmup",
+    "linear_warmup_decay",
     "warmup_cosine_lr",
 ]
 
@@ -175,3 +177,38 @@ class WarmupCosineLR(LRScheduler):
 
     def lr_at(self, step: int, base_lr: float) -> float:
         return warmup_cosine_lr(step, base_lr, self.warmup_steps, self.max_steps, self.min_lr)
+
+
+def linear_warmup_decay(step: int, warmup_steps: int, total_steps: int) -> float:
+    """The factor of the fine-tuning schedule of BERT and Hugging Face's
+    ``get_linear_schedule_with_warmup``: linear warm-up from 0 to 1, then linear decay to 0.
+
+        step < W:   f = step / W
+        step ≥ W:   f = max(0, (S − step) / (S − W))
+    with W = ``warmup_steps`` and S = ``total_steps`` (f = 0 from step S on).
+    """
+    if step < warmup_steps:
+        return step / max(1, warmup_steps)
+    return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+
+def get_linear_schedule_with_warmup(
+    optimizer: Optimizer, num_warmup_steps: int, num_training_steps: int, last_epoch: int = -1
+) -> LambdaLR:
+    """lr = base_lr · :func:`linear_warmup_decay` (step): Hugging Face ``transformers``'
+    function of the same name and arguments, as a :class:`LambdaLR`.
+
+    As there, the very first step has lr = 0 when ``num_warmup_steps`` > 0: warm-up starts
+    from nothing, so the first updates, made while Adam's moment estimates are still noisy,
+    are the smallest.
+    """
+    if num_warmup_steps < 0 or num_training_steps <= 0:
+        raise TinyLMError(
+            "get_linear_schedule_with_warmup: need num_warmup_steps ≥ 0 and "
+            f"num_training_steps > 0, got {num_warmup_steps} and {num_training_steps}"
+        )
+
+    def factor(step: int) -> float:
+        return linear_warmup_decay(step, num_warmup_steps, num_training_steps)
+
+    return LambdaLR(optimizer, factor, last_epoch)

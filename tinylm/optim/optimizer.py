@@ -59,10 +59,10 @@ class Optimizer:
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{type(self).__name__}: can only optimize Tensors, got {type(p)}")
-            if not p.requires_grad or not p.is_leaf:
+            if not p.is_leaf:
                 raise TinyLMError(
-                    f"{type(self).__name__}: a parameter of shape {p.shape} is not a leaf "
-                    "tensor that requires grad, so it would never be updated"
+                    f"{type(self).__name__}: a tensor of shape {p.shape} is not a leaf tensor "
+                    "(it is computed from others), so it cannot be optimized"
                 )
             if id(p) in seen:
                 raise TinyLMError(
@@ -91,7 +91,8 @@ class Optimizer:
                     p.grad = Tensor._wrap(p._xp.zeros_like(p.data))
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient.
+        """Update every parameter that has a gradient; skip those whose ``.grad`` is None
+        (frozen with ``requires_grad=False``, or unused by the loss), as PyTorch does.
 
         ``closure``, if given, re-evaluates the model and returns the loss (it runs with
         gradients enabled, before the update); its value is returned.

@@ -1,6 +1,7 @@
 """Tools for testing gradients and ops, used by tinylm's own tests and by learners.
 
 * :func:`gradcheck` — analytic gradients vs central finite differences (float64 only);
+  :func:`module_function` lets it differentiate a Module's parameters too;
 * :mod:`tinylm.testing.strategies` — hypothesis strategies: arrays with per-op bounds,
   broadcastable shapes, matmul shape pairs, non-contiguous layouts, CI profiles;
 * :mod:`tinylm.testing.op_tests` — :class:`OpSpec` / :class:`OpTests`, a test battery
@@ -12,9 +13,17 @@
 
 from typing import Any
 
-from tinylm.testing.gradcheck import GradcheckError, gradcheck
+from tinylm.testing.gradcheck import GradcheckError, gradcheck, module_function
 
-__all__ = ["GradcheckError", "OpSpec", "OpTests", "gradcheck", "op_tests", "strategies"]
+__all__ = [
+    "GradcheckError",
+    "OpSpec",
+    "OpTests",
+    "gradcheck",
+    "module_function",
+    "op_tests",
+    "strategies",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -29,7 +29,7 @@ import numpy as np
 from tinylm.autograd import no_grad
 from tinylm.tensor import Tensor
 
-__all__ = ["GradcheckError", "gradcheck"]
+__all__ = ["GradcheckError", "gradcheck", "module_function"]
 
 
 class GradcheckError(AssertionError):
@@ -255,3 +255,31 @@ def _compare(
             else "",
         )
     return ok, worst
+
+
+def module_function(module: Any) -> tuple[Callable[..., Any], list[Tensor]]:
+    """``(fn, params)`` for gradchecking a Module with respect to its parameters too.
+
+    ``fn(x, *ps, **kwargs)`` runs ``module(x, **kwargs)`` with the tensors ``ps`` in place of
+    its parameters ``params`` (in ``named_parameters`` order), then puts the parameters
+    back, so ``gradcheck(fn, [x, *params])`` perturbs and differentiates every weight.
+    """
+    slots = [
+        (mod, name)
+        for _, mod in module.named_modules()
+        for name, p in mod._parameters.items()
+        if p is not None
+    ]
+    params = [mod._parameters[name] for mod, name in slots]
+
+    def fn(x: Any, *ps: Tensor, **kwargs: Any) -> Any:
+        saved = [mod._parameters[name] for mod, name in slots]
+        for (mod, name), p in zip(slots, ps):
+            mod._parameters[name] = p
+        try:
+            return module(x, **kwargs)
+        finally:
+            for (mod, name), p in zip(slots, saved):
+                mod._parameters[name] = p
+
+    return fn, params

@@ -1,0 +1,101 @@
+"""What makes a speed figure trustworthy on a shared, drifting machine.
+
+* **Paired rounds.** The compared programs take turns, round after round, and each round's
+  ratio is taken between neighbours in time, so a drift of the machine's speed over minutes
+  cancels. :func:`ratio_summary` reports the median ratio and the spread of the rounds' ratios
+  (10th to 90th percentile, relative to the median); a spread over ``UNSTABLE_SPREAD`` marks
+  the run unstable: its figure is not a figure.
+* **Nobody else on the cores.** :class:`OthersCPU` measures the CPU time that processes other
+  than the measured ones used during a round (Linux: ``/proc``). A round in which they used
+  more than ``BUSY_CORES`` of a core is reported as disturbed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+UNSTABLE_SPREAD = 0.20  # (p90 − p10) / median of the per-round ratios
+BUSY_CORES = 0.10  # CPU used by other processes during a round, in cores
+
+
+def _busy_ticks() -> int | None:
+    """All CPUs' busy time since boot (user, nice, system, irq, softirq, steal), in ticks."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return user + nice + system + irq + softirq + steal
+
+
+def _process_ticks(pid: int) -> int:
+    """CPU time of process ``pid`` (all its threads), in ticks; 0 when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    return int(fields[11]) + int(fields[12])  # utime, stime
+
+
+class OthersCPU:
+    """CPU (in cores) used by processes other than ``pids`` between ``start()`` and ``stop()``.
+
+    ``stop()`` returns None where /proc is missing (not Linux): then nothing is known.
+    """
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def start(self) -> None:
+        import time
+
+        self._t0 = time.perf_counter()
+        self._busy0 = _busy_ticks()
+        self._own0 = sum(_process_ticks(p) for p in self.pids)
+
+    def stop(self) -> float | None:
+        import time
+
+        busy = _busy_ticks()
+        if busy is None or self._busy0 is None:
+            return None
+        own = sum(_process_ticks(p) for p in self.pids)
+        seconds = time.perf_counter() - self._t0
+        others = max(0, (busy - self._busy0) - (own - self._own0)) / self.tick
+        return others / max(seconds, 1e-9)
+
+
+@dataclass
+class RatioSummary:
+    median: float
+    p10: float
+    p90: float
+    spread: float  # (p90 − p10) / median
+    unstable: bool
+    rounds: int
+
+    def describe(self) -> str:
+        verdict = (
+            f"UNSTABLE: spread {self.spread:.0%} > {UNSTABLE_SPREAD:.0%}, not a figure"
+            if self.unstable
+            else f"stable: spread {self.spread:.0%} ≤ {UNSTABLE_SPREAD:.0%}"
+        )
+        return (
+            f"median {self.median:.2f}x over {self.rounds} paired rounds "
+            f"(10th-90th percentile {self.p10:.2f}x-{self.p90:.2f}x; {verdict})"
+        )
+
+
+def ratio_summary(ratios: list[float]) -> RatioSummary:
+    """The median of the per-round ratios and how widely they spread."""
+    r = np.asarray(ratios, dtype=float)
+    median = float(np.median(r))
+    p10, p90 = (float(v) for v in np.percentile(r, [10, 90]))
+    spread = (p90 - p10) / median if median > 0 else float("inf")
+    return RatioSummary(median, p10, p90, spread, spread > UNSTABLE_SPREAD, len(r))
