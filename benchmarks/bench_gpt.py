@@ -23,7 +23,17 @@ Either way the val loss over 200 further batches (seed + 1) is reported too: wit
 batches, the figure moves by about 0.01 from one draw of batches to the next.
 
     python benchmarks/bench_gpt.py --data ../shared/data/tinyshakespeare.txt
-    python benchmarks/bench_gpt.py --iters 50          # quick look (also: tinylm bench gpt)
+    python benchmarks/bench_gpt.py --iters 300 --round 30   # 10 rounds (tinylm bench gpt …)
+    python benchmarks/bench_gpt.py --iters 300 --round 30 --same-process
+
+Timing: each framework trains in its own process, as a user runs it (the user's environment,
+nothing added), and the two take turns in rounds of ``--round`` steps. Each round's time is
+the median step of the round; the ratio tinylm/torch is taken per pair of neighbouring rounds
+(the first pair, with compilation and warm-up, is left out) and reported as its median with
+its spread (see ``benchmarks/timing.py``); a spread over 20 % marks the run unstable, and a
+round during which other processes used the cores is reported and left out.
+``--same-process`` runs both in one process that imports PyTorch and trains with it first, as
+a notebook comparing the two would (no RSS figures then).
 
 Reported: ms/iter of each (training steps only, evaluation excluded), the ratio, peak RSS
 of each, and the validation losses at the end.
@@ -77,6 +87,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "is installed) or tinylm's seeded ones",
     )
     p.add_argument("--only", choices=["tinylm", "torch"], default=None)
+    p.add_argument(
+        "--same-process",
+        action="store_true",
+        help="both frameworks in one process that imports and uses PyTorch first",
+    )
     p.add_argument(
         "--round", type=int, default=50, help="iterations per turn (the frameworks alternate)"
     )
@@ -307,59 +322,124 @@ def collect_result(name: str, worker: subprocess.Popen) -> dict | None:
     return json.loads(lines[-1][len("RESULT ") :])
 
 
+def run_same_process(args: argparse.Namespace, plan_path: Path) -> dict | None:
+    """Both frameworks in this process: PyTorch imported and trained first, then the two
+    take turns. Returns the results (as the workers report them) with per-round times."""
+    import torch  # noqa: F401 - imported (and used, below) before tinylm, on purpose
+    from timing import OthersCPU
+
+    from tinylm.data import windows
+
+    train, val, vocab_size = load_splits(args)
+    with np.load(plan_path, allow_pickle=False) as f:
+        plan = {k: f[k] for k in f.files}
+    state = {k: v for k, v in plan.items() if not k.endswith("starts")}
+    setups = {"torch": setup_torch(args, vocab_size, state)}
+    setups["tinylm"] = setup_tinylm(args, vocab_size, state)
+    T = args.block_size
+    times: dict[str, list[float]] = {"torch": [], "tinylm": []}
+    others: list[float | None] = []
+    last = {}
+    gc.freeze()
+    monitor = OthersCPU([os.getpid()])
+    for start in range(0, args.iters, args.round):
+        monitor.start()
+        for name in ("torch", "tinylm"):
+            step = setups[name][0]
+            for it in range(start, min(start + args.round, args.iters)):
+                x, y = windows(train, plan["train_starts"][it], T)
+                t0 = time.perf_counter()
+                last[name] = step(it, x, y)
+                times[name].append(time.perf_counter() - t0)
+        others.append(monitor.stop())
+    results = {}
+    for name, (_, loss_of) in setups.items():
+        result = summarize(name, times[name], float(last[name].item()), args.round)
+        result["val_loss"] = float(
+            np.mean([loss_of(*windows(val, s, T)) for s in plan["val_starts"]])
+        )
+        result["nanogpt_train_loss"] = result["nanogpt_val_loss"] = None
+        result["peak_rss_mb"] = None  # one process: the two cannot be told apart
+        result["others_cpu"] = others
+        results[name] = result
+    return results
+
+
+def run_workers(args: argparse.Namespace, plan: Path, frameworks: list[str]) -> dict | None:
+    """Each framework in its own process, taking turns round by round."""
+    from timing import OthersCPU
+
+    env = dict(os.environ)  # each worker runs as a user would: nothing added
+    workers = {}
+    for name in frameworks:
+        cmd = [sys.executable, __file__, "--worker", name, "--plan", str(plan)]
+        cmd += [a for a in (args.argv if args.argv is not None else sys.argv[1:])]
+        cmd += ["--protocol", args.protocol]
+        workers[name] = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
+    n_rounds = -(-args.iters // args.round)
+    monitor = OthersCPU([os.getpid(), *(w.pid for w in workers.values())])
+    others: list[float | None] = []
+    for r in range(n_rounds):
+        monitor.start()
+        for name, w in workers.items():  # one round each, in turn
+            w.stdin.write("go\n")
+            w.stdin.flush()
+            line = w.stdout.readline()
+            while line and line.strip() != "ROUND":  # pass on anything else it prints
+                print(line, end="", file=sys.stderr)
+                line = w.stdout.readline()
+            if not line:
+                w.kill()
+                print(f"{name} worker failed (see its messages above)", file=sys.stderr)
+                return None
+        others.append(monitor.stop())
+        print(f"  round {r + 1}/{n_rounds}", end="\r", flush=True)
+    results = {}
+    for name, w in workers.items():
+        result = collect_result(name, w)
+        if result is None:
+            return None
+        result["others_cpu"] = others
+        results[name] = result
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    args.argv = argv
     if args.worker:
         print("RESULT " + json.dumps(run_worker(args)))
         return 0
+
+    sys.path.insert(0, str(HERE))  # timing.py, torch_gpt.py
+    from timing import BUSY_CORES, ratio_summary
 
     frameworks = [args.only] if args.only else ["tinylm", "torch"]
     protocol = choose_protocol(args, frameworks)
     if protocol is None:
         return 2
+    if args.same_process and frameworks != ["tinylm", "torch"]:
+        print("--same-process needs both frameworks (PyTorch, no --only)", file=sys.stderr)
+        return 2
     args.protocol = protocol
     train, val, vocab_size = load_splits(args)
-    results = {}
     with tempfile.TemporaryDirectory() as tmp:
         plan = Path(tmp) / "plan.npz"
         np.savez(plan, **make_plan(args, len(train), len(val), vocab_size))
-        # The thread settings `import tinylm` makes when it loads before numpy (this script
-        # imports numpy first), for both workers alike.
-        from tinylm.environment import THREAD_DEFAULTS
-
-        env = {**THREAD_DEFAULTS, **os.environ}
-        workers = {}
-        for name in frameworks:
-            cmd = [sys.executable, __file__, "--worker", name, "--plan", str(plan)]
-            cmd += [a for a in (argv if argv is not None else sys.argv[1:])]
-            cmd += ["--protocol", protocol]
-            workers[name] = subprocess.Popen(
-                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
-            )
-        n_rounds = -(-args.iters // args.round)
+        mode = "in one process, PyTorch first" if args.same_process else "in separate processes"
         print(
             f"training {' and '.join(frameworks)} for {args.iters} iterations "
-            f"({protocol} weights and batches), alternating rounds of {args.round} ...",
+            f"({protocol} weights and batches) {mode}, alternating rounds of {args.round} ...",
             flush=True,
         )
-        for r in range(n_rounds):
-            for name, w in workers.items():  # one round each, in turn
-                w.stdin.write("go\n")
-                w.stdin.flush()
-                line = w.stdout.readline()
-                while line and line.strip() != "ROUND":  # pass on anything else it prints
-                    print(line, end="", file=sys.stderr)
-                    line = w.stdout.readline()
-                if not line:
-                    w.kill()
-                    print(f"{name} worker failed (see its messages above)", file=sys.stderr)
-                    return 1
-            print(f"  round {r + 1}/{n_rounds}", end="\r", flush=True)
-        for name, w in workers.items():
-            result = collect_result(name, w)
-            if result is None:
-                return 1
-            results[name] = result
+        if args.same_process:
+            results = run_same_process(args, plan)
+        else:
+            results = run_workers(args, plan, frameworks)
+        if results is None:
+            return 1
 
     print()
     print(
@@ -372,33 +452,52 @@ def main(argv: list[str] | None = None) -> int:
         header += f" {'nanoGPT eval: train':>20s} {'val':>7s}"
     print(header)
     for r in results.values():
+        rss = f"{r['peak_rss_mb']:12.0f}" if r["peak_rss_mb"] is not None else f"{'-':>12s}"
         line = (
-            f"{r['name']:8s} {r['ms_per_iter']:9.1f} {r['peak_rss_mb']:12.0f} "
+            f"{r['name']:8s} {r['ms_per_iter']:9.1f} {rss} "
             f"{r['val_loss']:9.4f} {r['last_train_loss']:11.4f}"
         )
         if protocol == "nanogpt":
             line += f" {r['nanogpt_train_loss']:20.4f} {r['nanogpt_val_loss']:7.4f}"
         print(line)
     print(
-        f"val loss: mean over {n_val} val batches (seed {args.seed + 1}); train loss: the last "
-        "step's batch"
+        f"ms/iter: median step; val loss: mean over {n_val} val batches (seed {args.seed + 1}); "
+        "train loss: the last step's batch"
         + (
             f"; nanoGPT eval: the 20 + 20 batches nanoGPT's train.py draws at step {args.iters}"
             if protocol == "nanogpt"
             else ""
         )
     )
-    if len(results) == 2:
-        ratio = results["tinylm"]["ms_per_iter"] / results["torch"]["ms_per_iter"]
-        mem = results["tinylm"]["peak_rss_mb"] / results["torch"]["peak_rss_mb"]
-        print(f"tinylm / torch: time {ratio:.2f}x, peak memory {mem:.2f}x (lower is better)")
-        per_round = np.array(results["tinylm"]["round_ms"]) / np.array(results["torch"]["round_ms"])
+    others = next(iter(results.values()))["others_cpu"]
+    busy = [i for i, o in enumerate(others) if o is not None and o > BUSY_CORES]
+    if busy:
         print(
-            f"time ratio per round (same minutes for both): min {per_round.min():.2f}x, "
-            f"median {np.median(per_round):.2f}x, max {per_round.max():.2f}x"
+            f"{len(busy)} of {len(others)} rounds were disturbed: other processes used "
+            f"> {BUSY_CORES} core (up to {max(others[i] for i in busy):.2f}); left out below"
         )
-        results["ratio_time"] = ratio
-        results["ratio_rss"] = mem
+    if len(results) == 2:
+        keep = [i for i in range(1, len(others)) if i not in busy]  # round 0: warm-up
+        t_ours = np.array(results["tinylm"]["round_ms"])
+        t_ref = np.array(results["torch"]["round_ms"])
+        if len(keep) < 5:
+            print(f"only {len(keep)} undisturbed rounds after the first: not a figure (need ≥ 5)")
+        results["unstable"] = len(keep) < 5
+        if keep:
+            summary = ratio_summary(list(t_ours[keep] / t_ref[keep]))
+            print(f"tinylm / torch time: {summary.describe()}")
+            for name, t in (("tinylm", t_ours), ("torch", t_ref)):
+                print(
+                    f"  {name}: median {np.median(t[keep]):.1f} ms/iter, rounds "
+                    f"{t[keep].min():.1f}-{t[keep].max():.1f}"
+                )
+            results["ratio_time"] = summary.median
+            results["ratio_time_spread"] = summary.spread
+            results["unstable"] = summary.unstable or len(keep) < 5
+        if results["tinylm"]["peak_rss_mb"] is not None:
+            mem = results["tinylm"]["peak_rss_mb"] / results["torch"]["peak_rss_mb"]
+            print(f"tinylm / torch peak memory: {mem:.2f}x (lower is better)")
+            results["ratio_rss"] = mem
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

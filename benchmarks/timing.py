@@ -22,7 +22,7 @@ UNSTABLE_SPREAD = 0.20  # (p90 − p10) / median of the per-round ratios
 BUSY_CORES = 0.10  # CPU used by other processes during a round, in cores
 
 
-def _busy_ticks() -> int | None:
+def busy_ticks() -> int | None:
     """All CPUs' busy time since boot (user, nice, system, irq, softirq, steal), in ticks."""
     try:
         fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
@@ -56,13 +56,13 @@ class OthersCPU:
         import time
 
         self._t0 = time.perf_counter()
-        self._busy0 = _busy_ticks()
+        self._busy0 = busy_ticks()
         self._own0 = sum(_process_ticks(p) for p in self.pids)
 
     def stop(self) -> float | None:
         import time
 
-        busy = _busy_ticks()
+        busy = busy_ticks()
         if busy is None or self._busy0 is None:
             return None
         own = sum(_process_ticks(p) for p in self.pids)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -128,7 +130,41 @@ def test_benchmark_trains_both_frameworks_alike_on_nanogpts_draws(tmp_path, caps
         assert np.isfinite(ours[key])
         # Same weights, same batches, float32 on both sides: the same numbers to rounding.
         np.testing.assert_allclose(ours[key], ref[key], rtol=1e-4, err_msg=key)
-    assert ours["ms_per_iter"] > 0 and result["ratio_time"] > 0
+    assert ours["ms_per_iter"] > 0 and len(ours["round_ms"]) == 2
+    # two rounds, the first of them warm-up: never enough for a figure
+    assert result["unstable"] is True
+
+
+def test_ratio_summary_marks_a_wide_spread_unstable():
+    import timing
+
+    steady = timing.ratio_summary([0.9, 0.92, 0.91, 0.93, 0.9])
+    assert steady.median == 0.91 and not steady.unstable and "stable" in steady.describe()
+    wild = timing.ratio_summary([0.44, 1.2, 0.9, 1.79, 1.0])
+    assert wild.unstable and "UNSTABLE" in wild.describe()
+
+
+def test_others_cpu_sees_a_busy_process_and_not_the_measured_one():
+    import subprocess
+
+    import timing
+
+    spin = "import time\nt = time.time()\nwhile time.time() - t < 1.5: pass"
+    if timing.busy_ticks() is None:
+        pytest.skip("no /proc/stat here")
+    busy = subprocess.Popen([sys.executable, "-c", spin])
+    monitor = timing.OthersCPU([os.getpid()])
+    monitor.start()
+    time.sleep(1.0)
+    others = monitor.stop()
+    busy.wait()
+    assert others > 0.5  # the spinning child: almost a whole core
+    monitor = timing.OthersCPU([os.getpid()])
+    monitor.start()
+    t = time.time()
+    while time.time() - t < 0.5:  # the measured process itself is busy: not "others"
+        pass
+    assert monitor.stop() < 0.5
 
 
 def test_benchmark_seeded_protocol_runs_without_nanogpt_draws(tmp_path):
