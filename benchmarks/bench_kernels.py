@@ -69,9 +69,8 @@ def _time_once(fn: Callable[[], object]) -> float:
 
 
 def _torch():
-    # Numba's OpenMP threads and PyTorch's share the cores of this process: importing tinylm
-    # (above) set OMP_WAIT_POLICY=PASSIVE before PyTorch loads its own OpenMP runtime, so
-    # neither library's idle threads spin on the cores the other is using.
+    # PyTorch in this process, as a user comparing the two would have it: tinylm's kernels run
+    # on tinylm's own threads, which sleep while PyTorch runs (kernels/parallel.py)
     try:
         import torch
 

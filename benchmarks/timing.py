@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def busy_ticks() -> int | None:
     return user + nice + system + irq + softirq + steal
 
 
-def _process_ticks(pid: int) -> int:
+def process_ticks(pid: int) -> int:
     """CPU time of process ``pid`` (all its threads), in ticks; 0 when it is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -48,25 +49,25 @@ class OthersCPU:
     ``stop()`` returns None where /proc is missing (not Linux): then nothing is known.
     """
 
-    def __init__(self, pids: list[int]) -> None:
+    def __init__(self, pids: list[int], read_busy=None, read_process=None, clock=None) -> None:
         self.pids = pids
         self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        # the two readers of /proc, replaceable so that the arithmetic can be tested alone
+        self.read_busy = read_busy or busy_ticks
+        self.read_process = read_process or process_ticks
+        self.clock = clock or time.perf_counter
 
     def start(self) -> None:
-        import time
-
-        self._t0 = time.perf_counter()
-        self._busy0 = busy_ticks()
-        self._own0 = sum(_process_ticks(p) for p in self.pids)
+        self._t0 = self.clock()
+        self._busy0 = self.read_busy()
+        self._own0 = sum(self.read_process(p) for p in self.pids)
 
     def stop(self) -> float | None:
-        import time
-
-        busy = busy_ticks()
+        busy = self.read_busy()
         if busy is None or self._busy0 is None:
             return None
-        own = sum(_process_ticks(p) for p in self.pids)
-        seconds = time.perf_counter() - self._t0
+        own = sum(self.read_process(p) for p in self.pids)
+        seconds = self.clock() - self._t0
         others = max(0, (busy - self._busy0) - (own - self._own0)) / self.tick
         return others / max(seconds, 1e-9)
 

@@ -8,11 +8,7 @@ class) → ``creation`` (``tensor``, ``zeros``, ``randn`` …) → ``nn`` → ``
 
 from typing import Any
 
-from tinylm import environment
-
-environment.apply_thread_defaults()  # before numpy loads OpenBLAS, when we are first
-
-from tinylm.autograd import (  # noqa: E402
+from tinylm.autograd import (
     Context,
     Function,
     TinyLMError,
@@ -21,7 +17,7 @@ from tinylm.autograd import (  # noqa: E402
     no_grad,
     set_grad_enabled,
 )
-from tinylm.creation import (  # noqa: E402
+from tinylm.creation import (
     arange,
     cat,
     concat,
@@ -47,8 +43,8 @@ from tinylm.creation import (  # noqa: E402
     zeros,
     zeros_like,
 )
-from tinylm.device import cuda_is_available  # noqa: E402
-from tinylm.dtypes import (  # noqa: E402
+from tinylm.device import cuda_is_available
+from tinylm.dtypes import (
     bool_,
     float16,
     float32,
@@ -61,15 +57,15 @@ from tinylm.dtypes import (  # noqa: E402
     set_default_dtype,
     uint8,
 )
-from tinylm.random import Generator, default_generator, manual_seed  # noqa: E402
-from tinylm.tensor import Tensor  # noqa: E402
-from tinylm.tensor_indexing import ValuesIndices  # noqa: E402
+from tinylm.random import Generator, default_generator, manual_seed
+from tinylm.tensor import Tensor
+from tinylm.tensor_indexing import ValuesIndices
 
 __version__ = "0.1.0"
 
 # Higher layers last: they import the names above from this (partially loaded) package.
-from tinylm import data, nn, optim  # noqa: E402
-from tinylm.serialization import load, save  # noqa: E402
+from tinylm import data, nn, optim
+from tinylm.serialization import load, save
 
 
 # Function forms of the Tensor methods, with PyTorch's names: tinylm.exp(x) == x.exp().
@@ -219,6 +215,21 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
     return x.unsqueeze(dim)
 
 
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads for tinylm's CPU kernels (as ``torch.set_num_threads``); see
+    ``kernels/parallel.py``. NumPy's matrix products keep their own threads."""
+    from tinylm.kernels import parallel
+
+    parallel.set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """How many threads tinylm's CPU kernels use (default: the cores this process may use)."""
+    from tinylm.kernels import parallel
+
+    return parallel.get_num_threads()
+
+
 def set_backend(name: str) -> None:
     """Choose the kernel backend: "auto", "numpy" (the readable reference), "numba", "cupy"."""
     from tinylm.kernels import registry
@@ -272,6 +283,7 @@ __all__ = [
     "gather",
     "get_backend",
     "get_default_dtype",
+    "get_num_threads",
     "half",
     "index_select",
     "int8",
@@ -308,6 +320,7 @@ __all__ = [
     "set_backend",
     "set_default_dtype",
     "set_grad_enabled",
+    "set_num_threads",
     "sigmoid",
     "short",
     "softmax",

@@ -203,12 +203,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
             lines[name] = getattr(module, "__version__", "?")
         except Exception:
             lines[name] = "not installed"
-    try:
-        import numba
-
-        lines["numba threads"] = numba.get_num_threads()
-    except Exception:
-        pass
+    lines["threads"] = tinylm.get_num_threads()
     for op in (
         "softmax_forward",
         "cross_entropy_forward",

@@ -13,8 +13,9 @@ Read (each by the function of the same topic below):
                          (default ``~/.cache/tinylm``)
 =======================  ==================================================================
 
-Set, as defaults only (a value the user set is kept), by :func:`apply_thread_defaults` when
-``tinylm`` is imported — see :data:`THREAD_DEFAULTS` for why.
+tinylm sets none: its CPU kernels run on its own threads (``kernels/parallel.py``), which
+sleep when idle, so it needs no setting of OpenMP's or OpenBLAS's (and would change other
+libraries' behaviour in the same process by making one).
 """
 
 from __future__ import annotations
@@ -23,30 +24,11 @@ import os
 from pathlib import Path
 
 __all__ = [
-    "THREAD_DEFAULTS",
-    "apply_thread_defaults",
     "backend",
     "cache_dir",
     "fast",
     "plots_dir",
 ]
-
-#: Defaults for the thread pools that a training step alternates between: OpenBLAS's (matrix
-#: products) and the OpenMP runtime's (Numba's parallel kernels). Idle threads of either
-#: busy-wait for the next call and steal the cores the other pool needs; these make them
-#: sleep instead. Each runtime reads its variable when it loads, so they only take effect
-#: when tinylm is imported before numpy (as by the ``tinylm`` command) or before the first
-#: parallel kernel.
-THREAD_DEFAULTS = {
-    "OPENBLAS_THREAD_TIMEOUT": "12",  # 2^12 cycles instead of 2^28 before a thread sleeps
-    "OMP_WAIT_POLICY": "PASSIVE",
-}
-
-
-def apply_thread_defaults() -> None:
-    """Set each of :data:`THREAD_DEFAULTS` that the user has not set."""
-    for name, value in THREAD_DEFAULTS.items():
-        os.environ.setdefault(name, value)
 
 
 def backend() -> str:

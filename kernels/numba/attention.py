@@ -7,7 +7,7 @@ views too. The forward optionally keeps P in ``probs=`` for the backward (the po
 to ask for it is ``kernels/policy.py``).
 
 One job is one (batch, head); every Numba thread runs the same compiled job function and takes
-jobs from a shared counter (``threads.on_all_threads``). Design notes and measured figures:
+jobs from a shared counter (``parallel.on_all_threads``). Design notes and measured figures:
 ``kernels/README.md``.
 """
 
@@ -21,9 +21,10 @@ import numpy as np
 from numba import njit, types
 
 from .. import reference
+from ..parallel import on_all_threads
 from ..policy import SMALL_ATTENTION_WORK
 from .jit import FASTMATH, fast_exp, sjit, take_job
-from .threads import float32_or_64, kernel_input, on_all_threads
+from .threads import float32_or_64, kernel_input
 
 __all__ = ["BLOCK_Q", "attention_backward", "attention_forward"]
 
@@ -164,7 +165,7 @@ def _attention_forward_jobs(q, k, v, scale, is_causal, out, lse, probs, next_job
     """q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv) in any layout -> out, lse (written).
 
     One job per (batch, head). Every thread runs this function and takes jobs from the shared
-    counter ``next_job`` until none is left (see ``threads.on_all_threads``). A job copies the
+    counter ``next_job`` until none is left (see ``parallel.on_all_threads``). A job copies the
     head's K and V once, then works through its queries in blocks of BLOCK_Q. ``probs`` of
     shape (0, 0, 0, 0) means "do not save P"; else P's rows are written there for the backward.
     """
@@ -320,7 +321,7 @@ def _any_layout_kernel(py_func, dtype: np.dtype):
     gradient of a ``sum``) too, so an explicit signature keeps it to one compile per dtype:
     layout 'A' for every array, read-only for those it only reads (a writeable array is
     accepted there as well), and 'C' for P, always an array of our own.
-    ``nogil`` lets ``threads.on_all_threads`` run it on several threads at once.
+    ``nogil`` lets ``parallel.on_all_threads`` run it on several threads at once.
     Compiled on first use, cached on disk.
     """
     f = numba.from_dtype(dtype)
@@ -362,7 +363,7 @@ def _destination(
     return arr
 
 
-@float32_or_64(reference.attention_forward, work=_multiply_adds, small_work=SMALL_ATTENTION_WORK)
+@float32_or_64(reference.attention_forward)
 def attention_forward(
     q: np.ndarray,
     k: np.ndarray,
@@ -387,11 +388,12 @@ def attention_forward(
         else _destination(probs, (b, h, tq, k.shape[2]), dt, "probs", contiguous=True)
     )
     jobs = _any_layout_kernel(_attention_forward_jobs, dt)
-    on_all_threads(jobs, q, k, v, dt.type(scale), bool(is_causal), out, lse, probs)
+    small = _multiply_adds(q, k) < SMALL_ATTENTION_WORK
+    on_all_threads(jobs, q, k, v, dt.type(scale), bool(is_causal), out, lse, probs, serial=small)
     return out, lse
 
 
-@float32_or_64(reference.attention_backward, work=_multiply_adds, small_work=SMALL_ATTENTION_WORK)
+@float32_or_64(reference.attention_backward)
 def attention_backward(
     q: np.ndarray,
     k: np.ndarray,
@@ -425,7 +427,9 @@ def attention_backward(
                 f"attention: probs must be {(*q.shape[:3], k.shape[2])}, got {probs.shape}"
             )
     jobs = _any_layout_kernel(_attention_backward_jobs, dt)
+    small = _multiply_adds(q, k) < SMALL_ATTENTION_WORK
     on_all_threads(
-        jobs, q, k, v, out, lse, gout, dt.type(scale), bool(is_causal), gq, gk, gv, probs
-    )
+        jobs, q, k, v, out, lse, gout, dt.type(scale), bool(is_causal), gq, gk, gv, probs,
+        serial=small,
+    )  # fmt: skip
     return gq, gk, gv

@@ -3,8 +3,9 @@
 Implements (same names, signatures and results up to rounding) ``kernels/reference.py``:
 gelu_forward/gelu_backward, gelu_exact_forward/gelu_exact_backward.
 
-Each op is one flat ``prange`` loop over the flattened arrays (``<op>_kernel``, public so
-that lessons can print it), which LLVM vectorises when its body has no library call.
+Each op is one flat loop over a range of the flattened arrays (``<op>_kernel(start, end,
+...)``, public so that lessons can print it), which LLVM vectorises when its body has no
+library call; ``parallel.parallel_ranges`` runs it on tinylm's threads, a range each.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange
 
 from .. import reference
-from .jit import fast_exp, pjit
+from ..parallel import parallel_ranges
+from .jit import fast_exp, rjit
 from .threads import float32_or_64, kernel_input
 
 __all__ = [
@@ -37,26 +38,25 @@ __all__ = [
 # Derivative: dy/dx = s + x * s' = s + x * 2 s (1 - s) * du/dx, du/dx = c (1 + 3 a x^2).
 
 
-@pjit
-def gelu_forward_kernel(x, y):
-    n = x.shape[0]
+@rjit
+def gelu_forward_kernel(start, end, x, y):
+    x, y = x[start:end], y[start:end]
     c, a = x.dtype.type(reference.GELU_C), x.dtype.type(reference.GELU_A)
     one, minus_two = x.dtype.type(1), x.dtype.type(-2)
-    # one flat loop (prange splits it into one contiguous range per thread): LLVM vectorises it
-    for i in prange(n):
+    for i in range(x.shape[0]):  # one flat loop with no branch: LLVM vectorises it
         xi = x[i]
         u = c * (xi + a * xi * xi * xi)
         # exp(-2u) -> inf for very negative x gives x / inf = -0: the correct limit
         y[i] = xi / (one + fast_exp(minus_two * u))
 
 
-@pjit
-def gelu_backward_kernel(x, gy, gx):
-    n = x.shape[0]
+@rjit
+def gelu_backward_kernel(start, end, x, gy, gx):
+    x, gy, gx = x[start:end], gy[start:end], gx[start:end]
     c, a = x.dtype.type(reference.GELU_C), x.dtype.type(reference.GELU_A)
     a3 = x.dtype.type(3 * reference.GELU_A)
     one, two, minus_two = x.dtype.type(1), x.dtype.type(2), x.dtype.type(-2)
-    for i in prange(n):
+    for i in range(x.shape[0]):
         xi = x[i]
         u = c * (xi + a * xi * xi * xi)
         s = one / (one + fast_exp(minus_two * u))
@@ -69,7 +69,7 @@ def _elementwise(kernel, x: np.ndarray, *others: np.ndarray) -> np.ndarray:
     result has x's shape. Each GELU op below is this call with its own kernel."""
     x1, *rest = (kernel_input(a, x.dtype).reshape(-1) for a in (x, *others))
     out = np.empty_like(x1)
-    kernel(x1, *rest, out)
+    parallel_ranges(kernel, x1.shape[0], x1, *rest, out)
     return out.reshape(x.shape)
 
 
@@ -92,19 +92,21 @@ def gelu_backward(x: np.ndarray, gy: np.ndarray) -> np.ndarray:
 # vectorise, but run in parallel and still beat the reference's Python call per element.
 
 
-@pjit
-def gelu_exact_forward_kernel(x, y):
+@rjit
+def gelu_exact_forward_kernel(start, end, x, y):
+    x, y = x[start:end], y[start:end]
     half, one, r = x.dtype.type(0.5), x.dtype.type(1), x.dtype.type(reference.SQRT1_2)
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         xi = x[i]
         y[i] = half * xi * (one + math.erf(xi * r))
 
 
-@pjit
-def gelu_exact_backward_kernel(x, gy, gx):
+@rjit
+def gelu_exact_backward_kernel(start, end, x, gy, gx):
+    x, gy, gx = x[start:end], gy[start:end], gx[start:end]
     half, one, r = x.dtype.type(0.5), x.dtype.type(1), x.dtype.type(reference.SQRT1_2)
     c = x.dtype.type(reference.INV_SQRT_2PI)
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         xi = x[i]
         cdf = half * (one + math.erf(xi * r))
         pdf = c * math.exp(-half * xi * xi)

@@ -11,14 +11,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .. import reference
-from ..policy import SMALL_WORK
-from .jit import FASTMATH, pjit, sjit
+from ..parallel import parallel_ranges
+from .jit import FASTMATH, rjit
 from .threads import kernel_input
 
-__all__ = ["adam_update"]
+__all__ = ["adam_kernel", "adam_update"]
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy", inline="always")
@@ -37,24 +37,14 @@ def _adam_element(p, g, m, v, decay, l2, beta1, beta2, eps, step_size, inv_bc2_s
     return p * decay - step_size * m / (math.sqrt(v) * inv_bc2_sqrt + eps), m, v
 
 
-@pjit
-def _adam_kernel(param, grad, m, v, decay, l2, beta1, beta2, eps, step_size, inv_bc2_sqrt):
-    """One flat loop with no branch inside, so LLVM vectorises it (8 floats per instruction)."""
-    for i in prange(param.shape[0]):
-        param[i], m[i], v[i] = _adam_element(
-            param[i], grad[i], m[i], v[i], decay, l2, beta1, beta2, eps, step_size, inv_bc2_sqrt
-        )
-
-
-@sjit
-def _adam_kernel_serial(param, grad, m, v, decay, l2, beta1, beta2, eps, step_size, inv_bc2_sqrt):
-    """The same loop without threads, for the many small tensors of a model (biases,
-    LayerNorm gains): cheaper than switching the thread count around a parallel call, which
-    is what the other kernels' small-work path does. (A separate function, not a second
-    compile of the one above: Numba's cache would hand one's machine code to the other.)"""
+@rjit
+def adam_kernel(start, end, param, grad, m, v, decay, l2, beta1, beta2, eps, step_size, rsqrt_bc2):
+    """Coordinates ``start:end``: one flat loop with no branch inside, so LLVM vectorises it
+    (8 floats per instruction)."""
+    param, grad, m, v = param[start:end], grad[start:end], m[start:end], v[start:end]
     for i in range(param.shape[0]):
         param[i], m[i], v[i] = _adam_element(
-            param[i], grad[i], m[i], v[i], decay, l2, beta1, beta2, eps, step_size, inv_bc2_sqrt
+            param[i], grad[i], m[i], v[i], decay, l2, beta1, beta2, eps, step_size, rsqrt_bc2
         )
 
 
@@ -90,8 +80,9 @@ def adam_update(
     step_size = lr / (1.0 - beta1**step)
     inv_bc2_sqrt = 1.0 / math.sqrt(1.0 - beta2**step)
     decay, l2 = (1.0 - lr * weight_decay, 0.0) if decoupled else (1.0, weight_decay)
-    kernel = _adam_kernel_serial if param.size < SMALL_WORK else _adam_kernel
-    kernel(
+    parallel_ranges(
+        adam_kernel,
+        param.size,
         *(a.reshape(-1) for a in arrays),
         f(decay), f(l2), (f(beta1), f(1.0 - beta1)), (f(beta2), f(1.0 - beta2)), f(eps),
         f(step_size), f(inv_bc2_sqrt),

@@ -6,9 +6,10 @@ cross_entropy_forward/cross_entropy_backward, layer_norm_forward/layer_norm_back
 
 Each op is a thin wrapper that makes its arrays contiguous ``(rows, C)`` in the op's dtype
 (``threads.kernel_input``: gradients arrive in any layout), allocates the outputs and calls
-the compiled loop ``<op>_kernel``, which walks each row once (or twice, while it is still in
-cache), rows in parallel (``prange``). The loops are public so that lesson 10 can print their
-source; call the ops, not the loops.
+the compiled loop ``<op>_kernel(start, end, ...)``, which walks each of rows ``start:end`` once
+(or twice, while it is still in cache); ``parallel.parallel_ranges`` runs it on tinylm's
+threads, a range of rows each. The loops are public so that lesson 10 can print their source;
+call the ops, not the loops.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange
 
 from .. import reference
-from .jit import exact_sub, fast_exp, pjit
+from ..parallel import parallel_ranges
+from .jit import exact_sub, fast_exp, rjit
 from .threads import float32_or_64, kernel_input
 
 __all__ = [
@@ -52,12 +53,13 @@ def _as_rows(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-@pjit
-def softmax_forward_kernel(x, y):
+@rjit
+def softmax_forward_kernel(start, end, x, y):
+    x, y = x[start:end], y[start:end]
     # Numba promotes float32 (op) int to float64: typed constants keep float32 math float32
     zero, one = x.dtype.type(0), x.dtype.type(1)
     # three passes per row (max, exp-and-sum, scale): the row stays in cache between passes
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         m = x[i, 0]
         for j in range(1, x.shape[1]):
             m = max(m, x[i, j])
@@ -71,10 +73,11 @@ def softmax_forward_kernel(x, y):
             y[i, j] *= inv
 
 
-@pjit
-def softmax_backward_kernel(y, gy, gx):
+@rjit
+def softmax_backward_kernel(start, end, y, gy, gx):
+    y, gy, gx = y[start:end], gy[start:end], gx[start:end]
     zero = y.dtype.type(0)
-    for i in prange(y.shape[0]):
+    for i in range(y.shape[0]):
         dot = zero
         for j in range(y.shape[1]):
             dot += gy[i, j] * y[i, j]
@@ -82,10 +85,11 @@ def softmax_backward_kernel(y, gy, gx):
             gx[i, j] = y[i, j] * (gy[i, j] - dot)
 
 
-@pjit
-def log_softmax_forward_kernel(x, y):
+@rjit
+def log_softmax_forward_kernel(start, end, x, y):
+    x, y = x[start:end], y[start:end]
     zero = x.dtype.type(0)
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         m = x[i, 0]
         for j in range(1, x.shape[1]):
             m = max(m, x[i, j])
@@ -99,10 +103,11 @@ def log_softmax_forward_kernel(x, y):
             y[i, j] = exact_sub(exact_sub(x[i, j], m), log_s)
 
 
-@pjit
-def log_softmax_backward_kernel(y, gy, gx):
+@rjit
+def log_softmax_backward_kernel(start, end, y, gy, gx):
+    y, gy, gx = y[start:end], gy[start:end], gx[start:end]
     zero = y.dtype.type(0)
-    for i in prange(y.shape[0]):
+    for i in range(y.shape[0]):
         s = zero
         for j in range(y.shape[1]):
             s += gy[i, j]
@@ -115,7 +120,7 @@ def softmax_forward(x: np.ndarray) -> np.ndarray:
     """Fused softmax over the last axis; see :func:`reference.softmax_forward`."""
     x2 = _as_rows(x, x.dtype)
     y = np.empty_like(x2)
-    softmax_forward_kernel(x2, y)
+    parallel_ranges(softmax_forward_kernel, x2.shape[0], x2, y, work=x2.size)
     return y.reshape(x.shape)
 
 
@@ -124,7 +129,7 @@ def softmax_backward(y: np.ndarray, gy: np.ndarray) -> np.ndarray:
     """gx = y * (gy - sum(gy * y)); see :func:`reference.softmax_backward`."""
     y2, gy2 = _as_rows(y, y.dtype), _as_rows(gy, y.dtype)
     gx = np.empty_like(y2)
-    softmax_backward_kernel(y2, gy2, gx)
+    parallel_ranges(softmax_backward_kernel, y2.shape[0], y2, gy2, gx, work=y2.size)
     return gx.reshape(y.shape)
 
 
@@ -133,7 +138,7 @@ def log_softmax_forward(x: np.ndarray) -> np.ndarray:
     """Fused log-softmax over the last axis; see :func:`reference.log_softmax_forward`."""
     x2 = _as_rows(x, x.dtype)
     y = np.empty_like(x2)
-    log_softmax_forward_kernel(x2, y)
+    parallel_ranges(log_softmax_forward_kernel, x2.shape[0], x2, y, work=x2.size)
     return y.reshape(x.shape)
 
 
@@ -142,7 +147,7 @@ def log_softmax_backward(y: np.ndarray, gy: np.ndarray) -> np.ndarray:
     """gx = gy - exp(y) * sum(gy); see :func:`reference.log_softmax_backward`."""
     y2, gy2 = _as_rows(y, y.dtype), _as_rows(gy, y.dtype)
     gx = np.empty_like(y2)
-    log_softmax_backward_kernel(y2, gy2, gx)
+    parallel_ranges(log_softmax_backward_kernel, y2.shape[0], y2, gy2, gx, work=y2.size)
     return gx.reshape(y.shape)
 
 
@@ -151,10 +156,12 @@ def log_softmax_backward(y: np.ndarray, gy: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-@pjit
-def cross_entropy_forward_kernel(logits, target, ignore_index, loss, lse):
+@rjit
+def cross_entropy_forward_kernel(start, end, logits, target, ignore_index, loss, lse):
+    logits, target = logits[start:end], target[start:end]
+    loss, lse = loss[start:end], lse[start:end]
     zero = logits.dtype.type(0)
-    for i in prange(logits.shape[0]):
+    for i in range(logits.shape[0]):
         m = logits[i, 0]
         for j in range(1, logits.shape[1]):
             m = max(m, logits[i, j])
@@ -171,9 +178,13 @@ def cross_entropy_forward_kernel(logits, target, ignore_index, loss, lse):
             loss[i] = exact_sub(log_s, exact_sub(logits[i, t], m))
 
 
-@pjit
-def cross_entropy_backward_kernel(logits, target, lse, grad_rows, ignore_index, dlogits):
-    for i in prange(logits.shape[0]):
+@rjit
+def cross_entropy_backward_kernel(
+    start, end, logits, target, lse, grad_rows, ignore_index, dlogits
+):
+    logits, target, lse = logits[start:end], target[start:end], lse[start:end]
+    grad_rows, dlogits = grad_rows[start:end], dlogits[start:end]
+    for i in range(logits.shape[0]):
         t = target[i]
         if t == ignore_index:
             for j in range(logits.shape[1]):
@@ -202,7 +213,9 @@ def cross_entropy_forward(
     _check_targets(target2, logits2.shape[1], ignore_index)
     loss = np.empty(logits2.shape[0], dtype=logits2.dtype)
     lse = np.empty_like(loss)
-    cross_entropy_forward_kernel(logits2, target2, ignore_index, loss, lse)
+    n = logits2.shape[0]
+    kernel = cross_entropy_forward_kernel
+    parallel_ranges(kernel, n, logits2, target2, ignore_index, loss, lse, work=logits2.size)
     return loss, lse
 
 
@@ -220,7 +233,8 @@ def cross_entropy_backward(
     _check_targets(target2, logits2.shape[1], ignore_index)
     lse2, grad2 = (kernel_input(a, logits2.dtype) for a in (lse, grad_rows))
     d = np.empty_like(logits2)
-    cross_entropy_backward_kernel(logits2, target2, lse2, grad2, ignore_index, d)
+    kernel, n = cross_entropy_backward_kernel, logits2.shape[0]
+    parallel_ranges(kernel, n, logits2, target2, lse2, grad2, ignore_index, d, work=d.size)
     return d
 
 
@@ -229,11 +243,12 @@ def cross_entropy_backward(
 # --------------------------------------------------------------------------------------------
 
 
-@pjit
-def layer_norm_forward_kernel(x, weight, bias, eps, y, mean, rstd):
+@rjit
+def layer_norm_forward_kernel(start, end, x, weight, bias, eps, y, mean, rstd):
+    x, y, mean, rstd = x[start:end], y[start:end], mean[start:end], rstd[start:end]
     c = x.shape[1]
     zero, one, inv_c = x.dtype.type(0), x.dtype.type(1), x.dtype.type(1 / c)
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         s = zero
         for j in range(c):
             s += x[i, j]
@@ -250,28 +265,34 @@ def layer_norm_forward_kernel(x, weight, bias, eps, y, mean, rstd):
             y[i, j] = (x[i, j] - mu) * r * weight[j] + bias[j]
 
 
-@pjit
-def layer_norm_backward_kernel(gy, x, weight, mean, rstd, rows_per_chunk, gx, gw_part, gb_part):
+@rjit
+def layer_norm_backward_kernel(
+    start, end, gy, x, weight, mean, rstd, rows_per_chunk, gx, gw_part, gb_part
+):
     n, c = x.shape
     zero, inv_c = x.dtype.type(0), x.dtype.type(1 / c)
     # gweight/gbias are sums over rows: each chunk of rows owns one row of partial sums, so
-    # threads never write to the same memory; the partials are added up afterwards.
-    for chunk in prange(gw_part.shape[0]):
-        for i in range(chunk * rows_per_chunk, min(n, (chunk + 1) * rows_per_chunk)):
-            mu, r = mean[i], rstd[i]
+    # threads never write to the same memory; the partials are added up afterwards. A call
+    # does chunks start:end.
+    for chunk in range(start, end):
+        lo, hi = chunk * rows_per_chunk, min(n, (chunk + 1) * rows_per_chunk)
+        xc, gyc, gxc, mc, rc = x[lo:hi], gy[lo:hi], gx[lo:hi], mean[lo:hi], rstd[lo:hi]
+        gw, gb = gw_part[chunk], gb_part[chunk]
+        for i in range(xc.shape[0]):
+            mu, r = mc[i], rc[i]
             sum_g = zero
             sum_gxhat = zero
             for j in range(c):
-                xhat = (x[i, j] - mu) * r
-                g = gy[i, j] * weight[j]
+                xhat = (xc[i, j] - mu) * r
+                g = gyc[i, j] * weight[j]
                 sum_g += g
                 sum_gxhat += g * xhat
-                gw_part[chunk, j] += gy[i, j] * xhat
-                gb_part[chunk, j] += gy[i, j]
+                gw[j] += gyc[i, j] * xhat
+                gb[j] += gyc[i, j]
             mean_g, mean_gxhat = sum_g * inv_c, sum_gxhat * inv_c
             for j in range(c):
-                xhat = (x[i, j] - mu) * r
-                gx[i, j] = r * (gy[i, j] * weight[j] - mean_g - xhat * mean_gxhat)
+                xhat = (xc[i, j] - mu) * r
+                gxc[i, j] = r * (gyc[i, j] * weight[j] - mean_g - xhat * mean_gxhat)
 
 
 @float32_or_64(reference.layer_norm_forward)
@@ -285,7 +306,9 @@ def layer_norm_forward(
     y = np.empty_like(x2)
     mean = np.empty(x2.shape[0], dtype=dt)
     rstd = np.empty_like(mean)
-    layer_norm_forward_kernel(x2, w, b, dt.type(eps), y, mean, rstd)
+    n = x2.shape[0]
+    kernel = layer_norm_forward_kernel
+    parallel_ranges(kernel, n, x2, w, b, dt.type(eps), y, mean, rstd, work=x2.size)
     return y.reshape(x.shape), mean.reshape(x.shape[:-1]), rstd.reshape(x.shape[:-1])
 
 
@@ -302,7 +325,9 @@ def layer_norm_backward(
     gx = np.empty_like(x2)
     gw_part = np.zeros((n_chunks, c), dtype=dt)
     gb_part = np.zeros((n_chunks, c), dtype=dt)
-    layer_norm_backward_kernel(
+    parallel_ranges(
+        layer_norm_backward_kernel,
+        n_chunks,
         gy2,
         x2,
         kernel_input(weight, dt),
@@ -312,5 +337,6 @@ def layer_norm_backward(
         gx,
         gw_part,
         gb_part,
+        work=x2.size,
     )
     return gx.reshape(x.shape), gw_part.sum(axis=0), gb_part.sum(axis=0)

@@ -1,8 +1,10 @@
-"""The Numba attention kernels share their jobs between threads through one atomic counter.
+"""tinylm's threads (kernels/parallel.py): the attention kernels share their jobs through one
+atomic counter, the other kernels take ranges of rows.
 
-What must hold whatever the threads do: every job is done exactly once, the result does not
-depend on how many threads there are or which thread took which job, and a helper thread that
-never got to start does not leave the call waiting or the output unwritten.
+What must hold whatever the threads do: every job and every row is done exactly once, the
+result does not depend on how many threads there are or which thread took which piece, and a
+helper thread that never got to start does not leave the call waiting or the output
+unwritten.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import numpy as np
 import pytest
 
 numba = pytest.importorskip("numba")
-from tinylm.kernels import policy, reference  # noqa: E402
+from tinylm.kernels import numba as nk  # noqa: E402
+from tinylm.kernels import parallel, policy, reference  # noqa: E402
 from tinylm.kernels.numba import attention_backward, attention_forward  # noqa: E402
 from tinylm.kernels.numba.jit import take_job  # noqa: E402
-from tinylm.kernels.numba.threads import helper_pool  # noqa: E402
 
 
 @numba.njit(nogil=True)
@@ -83,10 +85,10 @@ def test_attention_does_not_depend_on_the_thread_count(dtype, causal):
     scale = d**-0.5
     gout = rng.standard_normal((b, h, t, d)).astype(dtype)
     results = {}
-    before = numba.get_num_threads()
+    before = parallel.get_num_threads()
     try:
-        for n in sorted({1, 2, numba.config.NUMBA_NUM_THREADS}):
-            numba.set_num_threads(n)
+        for n in (1, 2, 3):
+            parallel.set_num_threads(n)
             # NaN-filled destinations: an element no job wrote stays NaN
             out = np.full((b, h, t, d), np.nan, dtype=dtype)
             out, lse = attention_forward(q, k, v, scale, causal, out=out)
@@ -94,7 +96,7 @@ def test_attention_does_not_depend_on_the_thread_count(dtype, causal):
             grads = attention_backward(q, k, v, out, lse, gout, scale, causal, grads=grads)
             results[n] = [out, lse, *grads]
     finally:
-        numba.set_num_threads(before)
+        parallel.set_num_threads(before)
     first, *others = results.values()
     assert not any(np.isnan(a).any() for a in first)
     for other in others:
@@ -104,15 +106,13 @@ def test_attention_does_not_depend_on_the_thread_count(dtype, causal):
 
 def test_a_helper_that_never_starts_is_cancelled_not_awaited():
     """The caller finishes all jobs itself when its helpers are stuck behind other work."""
-    if numba.config.NUMBA_NUM_THREADS < 2:
-        pytest.skip("needs two threads")
-    before = numba.get_num_threads()
-    numba.set_num_threads(2)
+    before = parallel.get_num_threads()
+    parallel.set_num_threads(2)
     release = threading.Event()
     try:
         # occupies the only thread of the pool the attention kernels hand their helper job
         # to; a kernel that waited for its helper would wait these 10 s, then find it done
-        blocker = helper_pool(1).submit(release.wait, 10)
+        blocker = parallel.helper_pool(1).submit(release.wait, 10)
         rng = np.random.default_rng(0)
         q, k, v = _packed_heads(rng, 2, 128, 2, 16, np.float32)
         assert _threaded(q, k)
@@ -124,4 +124,66 @@ def test_a_helper_that_never_starts_is_cancelled_not_awaited():
         assert not blocker.done()  # the call above returned while the helper was still busy
     finally:
         release.set()
-        numba.set_num_threads(before)
+        parallel.set_num_threads(before)
+
+
+def test_parallel_ranges_covers_every_row_once_on_any_thread_count():
+    seen = []
+
+    def kernel(start, end, log):
+        log.extend(range(start, end))
+
+    before = parallel.get_num_threads()
+    try:
+        for n_threads in (1, 2, 3, 5):
+            parallel.set_num_threads(n_threads)
+            for n in (0, 1, 7, 100_000):
+                seen.clear()
+                parallel.parallel_ranges(kernel, n, seen, work=policy.SMALL_WORK)
+                assert sorted(seen) == list(range(n))
+    finally:
+        parallel.set_num_threads(before)
+
+
+def _every_op(rng, dtype):
+    """Each threaded row-wise, element-wise and optimizer kernel on enough work to thread."""
+    x = rng.standard_normal((300, 257)).astype(dtype)  # 257: no multiple of a vector width
+    g = rng.standard_normal(x.shape).astype(dtype)
+    w, b = rng.standard_normal(257).astype(dtype), rng.standard_normal(257).astype(dtype)
+    t = rng.integers(0, 257, 300)
+    y = nk.softmax_forward(x)
+    ly = nk.log_softmax_forward(x)
+    loss, lse = nk.cross_entropy_forward(x, t, -100)
+    ln, mean, rstd = nk.layer_norm_forward(x, w, b, 1e-5)
+    p, m, v = x.copy(), np.zeros_like(x), np.zeros_like(x)
+    nk.adam_update(p, g, m, v, lr=1e-3, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.1,
+                   step=3, decoupled=True)  # fmt: skip
+    return [
+        y, nk.softmax_backward(y, g), ly, nk.log_softmax_backward(ly, g), loss, lse,
+        nk.cross_entropy_backward(x, t, lse, g[:, 0], -100), ln, mean, rstd,
+        *nk.layer_norm_backward(g, x, w, mean, rstd), nk.gelu_forward(x),
+        nk.gelu_backward(x, g), nk.gelu_exact_forward(x), nk.gelu_exact_backward(x, g), p, m, v,
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_kernel_gives_the_same_bits_on_any_thread_count(dtype):
+    x = np.zeros((300, 257))
+    assert x.size >= policy.SMALL_WORK  # else the kernels would not use the threads at all
+    before = parallel.get_num_threads()
+    results = []
+    try:
+        for n_threads in (1, 2, 3):
+            parallel.set_num_threads(n_threads)
+            results.append(_every_op(np.random.default_rng(1), dtype))
+    finally:
+        parallel.set_num_threads(before)
+    for other in results[1:]:
+        for a, b in zip(results[0], other, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_set_num_threads_refuses_nonsense():
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="set_num_threads"):
+            parallel.set_num_threads(bad)

@@ -59,7 +59,16 @@ def compare(ours: list[dict], theirs: list[dict], dtype: str) -> None:
 def compare_parameters(ours: Any, theirs: Any, dtype: str) -> None:
     for (n, a), (m, b) in zip(ours.named_parameters(), theirs.named_parameters()):
         assert n == m
-        np.testing.assert_allclose(numpy_of(a), numpy_of(b), **TOL[dtype], err_msg=n)
+        a, b = numpy_of(a), numpy_of(b)
+        if dtype == "float32" and n.endswith("attn.c_attn.bias"):
+            # The key bias (the middle third) gets zero gradient in exact arithmetic: it adds
+            # q·b_k to every score of a row, and softmax ignores a row's shift. In float32 its
+            # gradient is rounding noise (~1e-7), which Adam divides by √v of the same noise:
+            # steps of about ±lr in a direction the noise picks. Those coordinates are compared
+            # in float64, where the noise (~1e-17) stays far below Adam's ε.
+            c = a.shape[0] // 3
+            a, b = np.delete(a, np.s_[c : 2 * c]), np.delete(b, np.s_[c : 2 * c])
+        np.testing.assert_allclose(a, b, **TOL[dtype], err_msg=n)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
