@@ -176,3 +176,28 @@ def test_others_cpu_leaves_out_the_measured_processes():
     monitor.tick = 100
     monitor.start()
     assert monitor.stop() == pytest.approx(0.25)  # 0.5 s of others' CPU over 2 s
+
+
+def test_step_profile_accounts_for_the_whole_step():
+    """benchmarks/profile_gpt_step.py: the op rows and "engine and Python" add up to the step,
+    and the ops a GPT step must run are all there (the timers reached them). In its own
+    process: the timers it installs stay until the process ends."""
+    import subprocess
+
+    flags = ["--steps", "3", "--warmup", "1", "--n-layer", "1", "--n-head", "2"]
+    flags += ["--n-embd", "16", "--block-size", "8", "--batch-size", "2", "--threads", "1"]
+    run = subprocess.run(
+        [sys.executable, str(BENCH / "profile_gpt_step.py"), *flags, "--min-ms", "0"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    step_ms = float(lines[0].split("median step ")[1].split(" ms")[0])
+    rows = {line[:40].strip(): float(line[40:].split()[0]) for line in lines[2:]}
+    for op in ("_Linear.forward", "_Linear.backward", "_PackedSelfAttention.backward"):
+        assert op in rows, rows
+    assert "optimizer.step" in rows and "engine and Python" in rows
+    # medians of parts need not add up exactly to the median of sums, but nearly
+    assert sum(rows.values()) == pytest.approx(step_ms, rel=0.5)
