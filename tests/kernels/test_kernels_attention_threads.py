@@ -187,3 +187,37 @@ def test_set_num_threads_refuses_nonsense():
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="set_num_threads"):
             parallel.set_num_threads(bad)
+
+
+def test_no_kernel_uses_numbas_openmp_threads_whatever_was_imported_first():
+    """The mechanism behind "speed does not depend on import order": with PyTorch imported
+    and used first, a whole GPT training step never starts Numba's parallel runtime (whose
+    OpenMP layer would bind to PyTorch's libgomp and fight its threads), and no kernel source
+    asks for it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    kernels = Path(__file__).resolve().parents[2] / "kernels"
+    for source in kernels.rglob("*.py"):
+        text = source.read_text()
+        assert "prange(" not in text and "parallel=True" not in text, source
+    child = """
+import importlib.util, numpy as np
+if importlib.util.find_spec("torch"):
+    import torch
+    torch.ones(64, 64, requires_grad=True).matmul(torch.ones(64, 64)).sum().backward()
+import tinylm, numba.np.ufunc.parallel as numba_parallel
+from tinylm.models.gpt import GPT, GPTConfig
+tinylm.set_num_threads(2)
+model = GPT(GPTConfig(vocab_size=11, block_size=64, n_layer=1, n_head=2, n_embd=64))
+opt = model.configure_optimizers(1e-3, 0.1, (0.9, 0.99))
+x = np.random.default_rng(0).integers(0, 11, (16, 64))
+_, loss = model(tinylm.tensor(x), tinylm.tensor(x))
+loss.backward()
+opt.step()
+print("numba parallel runtime started:", numba_parallel._is_initialized)
+"""
+    run = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert "numba parallel runtime started: False" in run.stdout
