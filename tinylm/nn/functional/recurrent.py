@@ -95,7 +95,8 @@ class _LSTMRecurrence(Function):
     h0, c0 (B, H); mask (T, B) bool or None → (T + 2, B, H) = [output h_1..h_T, h_n, c_n].
     Step t: a = xproj[t] + h W_hhᵀ, then the fused cell. Where mask[t, b] is False (padding
     after sequence b's end) the state is carried unchanged and the output is 0, so h_n, c_n
-    are each sequence's state at its own last step.
+    are each sequence's state at its own last step; the steps after the longest sequence's
+    end are skipped.
     Backward (backpropagation through time), from t = T−1 down to 0, with dh, dc the
     gradients reaching the state after step t (plus the output's gradient for dh):
         d a_t, dc_prev = cell backward(dh, dc)
@@ -116,7 +117,9 @@ class _LSTMRecurrence(Function):
         states_h[0], states_c[0] = h0, c0
         w_t = w_hh.T
         gates = xp.empty((batch, four_h), dtype=xproj.dtype)
-        for t in range(steps):
+        # steps after the longest sequence's end are padding for every sequence: skipped
+        active = steps if mask is None else int(mask.any(axis=1).sum())
+        for t in range(active):
             xp.matmul(states_h[t], w_t, out=gates)
             gates += xproj[t]
             h, c, acts[t] = step(gates, states_c[t])
@@ -128,9 +131,11 @@ class _LSTMRecurrence(Function):
                 out[t] = xp.where(m, h, 0)
                 states_h[t + 1] = xp.where(m, h, states_h[t])
                 states_c[t + 1] = xp.where(m, c, states_c[t])
+        out[active:steps] = 0
+        states_h[active + 1 :], states_c[active + 1 :] = states_h[active], states_c[active]
         out[steps], out[steps + 1] = states_h[steps], states_c[steps]
         ctx.save_for_backward(acts, states_h, states_c, w_hh)
-        ctx.mask = mask
+        ctx.mask, ctx.active = mask, active
         return out
 
     @staticmethod
@@ -142,8 +147,9 @@ class _LSTMRecurrence(Function):
         step_back = kernel("lstm_cell_backward", acts)
         g = g.astype(acts.dtype, copy=False)
         dgates = xp.empty_like(acts)
+        dgates[ctx.active :] = 0  # skipped padding: the state passed through unchanged
         dh, dc = g[steps].copy(), g[steps + 1].copy()  # reaching the state after the last step
-        for t in range(steps - 1, -1, -1):
+        for t in range(ctx.active - 1, -1, -1):
             dh_new, dc_new = dh + g[t], dc
             if mask is not None:
                 m = mask[t][:, None]
