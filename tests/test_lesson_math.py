@@ -5,7 +5,7 @@ seen the text, so some TeX that is correct on its own does not survive: an escap
 ``\\_`` inside math (``$\\theta^\\*$``) shows the backslash, a bare ``^*`` can be read as
 emphasis, a ``|`` inside math in a table row splits the cell, and an odd number of ``$`` in
 a paragraph leaves the rest of it as raw TeX. These tests reject those patterns in every
-lesson (and in lessons/README.md and SOURCES.md).
+lesson, solution, lessons/README.md and SOURCES.md.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ import pytest
 
 from tinylm import lessons
 
-FILES = sorted(lessons.LESSONS_DIR.glob("[0-9][0-9]_*.md")) + [
-    lessons.LESSONS_DIR / "README.md",
-    lessons.LESSONS_DIR / "SOURCES.md",
-]
+FILES = (
+    sorted(lessons.LESSONS_DIR.glob("[0-9][0-9]_*.md"))
+    + sorted(lessons.LESSONS_DIR.glob("solutions/[0-9][0-9]_*.md"))
+    + [lessons.LESSONS_DIR / "README.md", lessons.LESSONS_DIR / "SOURCES.md"]
+)
 FENCE = re.compile(r"^```.*?^```[ \t]*$", re.S | re.M)
 INLINE_CODE = re.compile(r"`[^`\n]*`")
 DISPLAY = re.compile(r"\$\$.*?\$\$", re.S)
@@ -77,7 +78,9 @@ def math_problems(markdown: str) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+@pytest.mark.parametrize(
+    "path", FILES, ids=[str(p.relative_to(lessons.LESSONS_DIR)) for p in FILES]
+)
 def test_math_renders_on_github(path: Path) -> None:
     problems = math_problems(path.read_text(encoding="utf-8"))
     assert not problems, f"{path.name}:\n" + "\n".join(problems)
