@@ -75,3 +75,41 @@ def test_problems_reports_unlinked_citations_and_missing_anchors(tmp_path: Path)
         (1, "citation not linked"),
     ]
     assert lc.main(["--check", str(md)]) == 1
+
+
+# The four lessons lessons/README.md links before they are merged (issues 20–22).
+PLANNED_LESSONS = {"13_lstm.md", "14_inference.md", "15_backprop_by_hand.md", "16_trained_gpt.md"}
+MD_LINK = re.compile(r"\]\((?P<file>[\w./-]+\.md)(?:#(?P<anchor>[\w.-]+))?\)")
+
+
+def github_slug(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to '-'."""
+    heading = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # a link keeps its text
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_github_slug() -> None:
+    assert github_slug("Step 2: cross-entropy, fused forward and backward") == (
+        "step-2-cross-entropy-fused-forward-and-backward"
+    )
+    assert github_slug("Minimising R: the training loop of [001 §3.1](SOURCES.md#001-3-1)") == (
+        "minimising-r-the-training-loop-of-001-31"
+    )
+
+
+def test_equation_map_table_has_twenty_rows_with_resolving_links() -> None:
+    readme = (lc.LESSONS_DIR / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Where each equation of the source documents is treated", 1)[1]
+    rows = re.findall(r"^\| (\d+) \|", section.split("\n## ", 1)[0], re.M)
+    assert rows == [str(i) for i in range(1, 21)], rows
+    for match in MD_LINK.finditer(readme):
+        target = lc.LESSONS_DIR / match["file"]
+        if not target.is_file():
+            assert match["file"] in PLANNED_LESSONS, f"lessons/README.md links {match['file']}"
+            continue
+        if match["anchor"] and match["file"] != lc.SOURCES_FILE:
+            text = re.sub(
+                r"^```.*?^```[ \t]*$", "", target.read_text(encoding="utf-8"), flags=re.S | re.M
+            )
+            slugs = {github_slug(h) for h in re.findall(r"^#+ (.+)$", text, re.M)}
+            assert match["anchor"] in slugs, f"{match['file']} has no heading #{match['anchor']}"
