@@ -11,6 +11,7 @@ still in cache), in parallel, with the inner loops vectorised by LLVM.
 ``elementwise.py``  GELU (tanh and exact)
 ``attention.py``    blocked attention, forward and backward
 ``optimizers.py``   Adam / AdamW
+``quantized.py``    int8 weight-only linear (inference)
 ==================  ======================================================================
 
 Kernels are compiled lazily on first call, once for float32 and once for float64
@@ -22,6 +23,7 @@ imports it only when a CPU op is first looked up.
 from .attention import attention_backward, attention_forward
 from .elementwise import gelu_backward, gelu_exact_backward, gelu_exact_forward, gelu_forward
 from .optimizers import adam_update
+from .quantized import int8_linear
 from .rowwise import (
     cross_entropy_backward,
     cross_entropy_forward,
@@ -49,4 +51,5 @@ __all__ = [
     "attention_forward",
     "attention_backward",
     "adam_update",
+    "int8_linear",
 ]
