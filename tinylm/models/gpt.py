@@ -142,7 +142,8 @@ class GPT(nn.Module):
                 f"GPT: sequence of length {start + T} is longer than block_size "
                 f"{self.config.block_size}"
             )
-        pos = tinylm.arange(start, start + T, device=self.wte.weight.device)
+        # ln_f's device: after tinylm.quantize_int8 the embeddings hold int8 buffers, no weight
+        pos = tinylm.arange(start, start + T, device=self.ln_f.weight.device)
         x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C) + (T, C) broadcasts
         for block in self.h:
             x = block(x, cache=cache)
