@@ -161,8 +161,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _add_bench(sub: Any) -> None:
-    p = sub.add_parser("bench", help="benchmarks: `kernels` or `gpt` (extra flags pass through)")
-    p.add_argument("what", choices=["kernels", "gpt"])
+    p = sub.add_parser(
+        "bench", help="benchmarks: `kernels`, `gpt` or `generate` (extra flags pass through)"
+    )
+    p.add_argument("what", choices=["kernels", "gpt", "generate"])
     p.add_argument("rest", nargs=argparse.REMAINDER, help="flags for the benchmark")
 
 
