@@ -22,7 +22,7 @@ Where the initial weights and batches come from (``--protocol``):
 Either way the val loss over 200 further batches (seed + 1) is reported too: with 20
 batches, the figure moves by about 0.01 from one draw of batches to the next.
 
-    python benchmarks/bench_gpt.py --data ../shared/data/tinyshakespeare.txt
+    python benchmarks/bench_gpt.py --data "$(tinylm data download shakespeare)"
     python benchmarks/bench_gpt.py --iters 300 --round 30   # 10 rounds (tinylm bench gpt …)
     python benchmarks/bench_gpt.py --iters 300 --round 30 --same-process
 

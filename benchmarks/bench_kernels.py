@@ -224,7 +224,44 @@ def _make_benches(quick: bool) -> list[Bench]:
         opt = torch.optim.AdamW([pt], lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
         bench.runs["torch"] = opt.step
     benches.append(bench)
+
+    # -- one LSTM layer over a sequence, the public path: tensors in, forward + backward
+    # (the input projection, the recurrence's matrix products and the fused cell kernels)
+    t, n, i, h = (10, 4, 8, 16) if quick else (100, 32, 50, 128)
+    x, g = randn(t, n, i), randn(t, n, h)
+    # the cell kernels' traffic per step and row: forward reads 4H + H, writes 2H + 4H;
+    # backward reads 4H + 4H, writes 4H + H
+    bench = Bench("lstm fwd+bwd", f"T{t} B{n} I{i} H{h}", 24 * h * n * t * x.itemsize)
+    for backend, device in backends.items():
+        if device == "cpu":
+            bench.runs[backend] = _tinylm_lstm(backend, x, g)
+    if torch is not None:
+        torch.manual_seed(0)
+        lstm_t = torch.nn.LSTM(i, h)
+        xt, gt = torch.tensor(x, requires_grad=True), torch.tensor(g)
+        bench.runs["torch"] = lambda m=lstm_t, xt=xt, gt=gt: m(xt)[0].backward(gt)
+    benches.append(bench)
     return benches
+
+
+def _tinylm_lstm(backend: str, x: np.ndarray, g: np.ndarray) -> Callable[[], None]:
+    """``tinylm.nn.LSTM`` forward + backward on (T, B, I) float32 ``x``, upstream gradient
+    ``g``, with the cell kernels of ``backend``."""
+    import tinylm
+
+    tinylm.manual_seed(0)
+    lstm = tinylm.nn.LSTM(x.shape[-1], g.shape[-1])
+    xt, gt = tinylm.tensor(x, requires_grad=True), tinylm.tensor(g)
+
+    def run() -> None:
+        before = registry.get_backend()
+        registry.set_backend(backend)
+        try:
+            lstm(xt)[0].backward(gt)
+        finally:
+            registry.set_backend(before)
+
+    return run
 
 
 def run_benches(benches: list[Bench], repeats: int) -> None:
@@ -311,11 +348,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=None, help="best-of-N (default 10, quick 3)")
     parser.add_argument("--plot", type=Path, default=Path("plots/kernels.png"))
     parser.add_argument("--no-plot", action="store_true", help="skip the bar chart")
+    parser.add_argument("--only", help="run only the rows whose name contains this (e.g. lstm)")
     args = parser.parse_args(argv)
     repeats = args.repeats or (3 if args.quick else 10)
 
     bandwidth = measure_copy_bandwidth(32 * 2**20 if args.quick else 256 * 2**20)
     benches = _make_benches(args.quick)
+    if args.only:
+        benches = [b for b in benches if args.only in b.name]
     run_benches(benches, repeats)
     torch = _torch()
     print(f"memory bandwidth (np.copyto, read+write): {bandwidth:.1f} GB/s; best of {repeats}")

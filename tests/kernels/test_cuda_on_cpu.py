@@ -224,6 +224,20 @@ def test_rowwise_and_elementwise_kernels(on_cpu, shape):
         _close(getattr(cuda, op)(*args), getattr(reference, op)(*f64(*args)), 2e-5, op)
 
 
+@pytest.mark.parametrize("rows,hidden", [(1, 1), (3, 33), (32, 128)])
+def test_lstm_cell_kernels(on_cpu, rows, hidden):
+    gates, c_prev = f32(rows, 4 * hidden, scale=4), f32(rows, hidden, scale=2)
+    got = cuda.lstm_cell_forward(gates, c_prev)
+    want = reference.lstm_cell_forward(*f64(gates, c_prev))
+    _close(got, want, 2e-5, "lstm_cell_forward")
+    h, c, act = got
+    dh, dc = f32(rows, hidden), f32(rows, hidden)
+    got = cuda.lstm_cell_backward(act, c_prev, c, dh, dc)
+    want = reference.lstm_cell_backward(*f64(act, c_prev, c, dh, dc))
+    _close(got, want, 2e-5, "lstm_cell_backward")
+    assert on_cpu == ["lstm_cell_forward", "lstm_cell_backward"]
+
+
 @pytest.mark.parametrize("n", [1, 7, 200])  # 200 rows: four partial sums of the parameter grads
 def test_layer_norm_kernels(on_cpu, n):
     x, g, w, b = f32(n, 48, scale=2), f32(n, 48), f32(48), f32(48)

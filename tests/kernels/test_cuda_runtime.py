@@ -88,6 +88,17 @@ def test_rowwise_kernels(shape, poisoned_empty):
     _check("layer_norm_backward", (g, x, w, mean, rstd), {}, tol=1e-4)
 
 
+@pytest.mark.parametrize("rows,hidden", [(1, 1), (32, 128), (3, 1000)])
+def test_lstm_cell(rows, hidden, poisoned_empty):
+    rng = np.random.default_rng(2)
+    gates = (rng.standard_normal((rows, 4 * hidden)) * 4).astype(np.float32)
+    c_prev = (rng.standard_normal((rows, hidden)) * 2).astype(np.float32)
+    _check("lstm_cell_forward", (gates, c_prev), {})
+    _, c, act = reference.lstm_cell_forward(gates, c_prev)
+    dh, dc = (rng.standard_normal((rows, hidden)).astype(np.float32) for _ in range(2))
+    _check("lstm_cell_backward", (act, c_prev, c, dh, dc), {})
+
+
 @pytest.mark.parametrize("v", [5, 1000, 50257])
 def test_cross_entropy(v, poisoned_empty):
     rng = np.random.default_rng(1)

@@ -19,7 +19,13 @@ def test_quick_benchmark_prints_a_table(capsys, tmp_path):
     assert bench_kernels.main(["--quick", "--repeats", "1", "--plot", str(tmp_path / "k.png")]) == 0
     out = capsys.readouterr().out
     assert "memory bandwidth" in out
-    for name in ("softmax fwd+bwd", "cross_entropy fwd+bwd", "attention fwd+bwd", "adamw step"):
+    for name in (
+        "softmax fwd+bwd",
+        "cross_entropy fwd+bwd",
+        "attention fwd+bwd",
+        "adamw step",
+        "lstm fwd+bwd",
+    ):
         assert name in out
     assert "numba/numpy" in out
     # the attention rows run the op as tinylm's autograd does: P kept at these small sizes

@@ -126,6 +126,20 @@ def _attn_bwd(rng, dt, data):
     return (q, k, v, out.astype(dt), lse.astype(dt), gout), kw
 
 
+def _lstm_fwd(rng, dt, data):
+    lead = data.draw(st.lists(st.integers(1, 5), min_size=1, max_size=2), label="lead")
+    h = data.draw(st.integers(1, 40), label="H")
+    scale = data.draw(st.sampled_from([1.0, 5.0, 30.0]), label="scale")  # saturated gates too
+    return (_randn(rng, (*lead, 4 * h), dt, scale), _randn(rng, (*lead, h), dt, 2)), {}
+
+
+def _lstm_bwd(rng, dt, data):
+    (gates, c_prev), _ = _lstm_fwd(rng, dt, data)
+    _, c, act = reference.lstm_cell_forward(gates.astype(np.float64), c_prev.astype(np.float64))
+    dh, dc = _randn(rng, c.shape, dt), _randn(rng, c.shape, dt)
+    return (act.astype(dt), c_prev, c.astype(dt), dh, dc), {}
+
+
 CASES = [
     Case("softmax_forward", _softmax_fwd),
     Case("softmax_backward", _softmax_bwd),
@@ -141,6 +155,8 @@ CASES = [
     Case("gelu_exact_backward", _gelu_bwd),
     Case("attention_forward", _attn_fwd),
     Case("attention_backward", _attn_bwd),
+    Case("lstm_cell_forward", _lstm_fwd),
+    Case("lstm_cell_backward", _lstm_bwd),
 ]
 
 
@@ -198,7 +214,12 @@ def _strided_args(op: str, rng: np.random.Generator) -> tuple[tuple, dict]:
         "gelu_exact_forward": ((x,), {}),
         "gelu_exact_backward": ((x, g), {}),
         "attention_forward": ((q, k, v), {"scale": 0.5, "is_causal": True}),
+        "lstm_cell_forward": ((_strided(rng, 6, 36), x), {}),
     }
+    if op == "lstm_cell_backward":
+        _, c, act = reference.lstm_cell_forward(_strided(rng, 6, 36), x)
+        act = np.ascontiguousarray(act.T).T  # a transposed view of the saved gates
+        return (act, x, np.ascontiguousarray(c.T).T, g, _strided(rng, 6, 9)), {}
     if op == "attention_backward":
         out, lse = reference.attention_forward(q, k, v, 0.5, True)
         gout = rng.standard_normal((2, 5, 3, 4)).transpose(0, 2, 1, 3)
@@ -221,6 +242,8 @@ STRIDED_OPS = [
     "gelu_exact_backward",
     "attention_forward",
     "attention_backward",
+    "lstm_cell_forward",
+    "lstm_cell_backward",
 ]
 
 
@@ -361,6 +384,7 @@ GRADIENT_ARG = {
     "gelu_backward": 1,
     "gelu_exact_backward": 1,
     "attention_backward": 5,
+    "lstm_cell_backward": 3,  # dh; dc (argument 4) in the test below
 }
 
 
@@ -409,3 +433,34 @@ def test_upstream_gradient_in_any_layout(op, layout, backend):
                 np.testing.assert_array_equal(a, w, err_msg=f"output {k}")
 
     check()
+
+
+@pytest.mark.parametrize("backend", ["numpy", *FAST_BACKENDS])
+@pytest.mark.parametrize("layout", ["read-only", "broadcast", "transposed", "strided", "float64"])
+def test_lstm_cell_gradient_of_c_in_any_layout(layout, backend):
+    """The LSTM backward's second upstream gradient (dc, argument 4) in any layout too."""
+    rng = np.random.default_rng(4)
+    fn = implementations("lstm_cell_backward", "cpu")[backend]
+    gates, c_prev = _randn(rng, (5, 28), np.float32, 3), _randn(rng, (5, 7), np.float32)
+    _, c, act = reference.lstm_cell_forward(gates, c_prev)
+    dh, dc = _randn(rng, (5, 7), np.float32), _randn(rng, (5, 7), np.float32)
+    g = _layout(dc, layout, rng)
+    got = fn(act, c_prev, c, dh, g)
+    want = fn(act, c_prev, c, dh, np.ascontiguousarray(g, dtype=np.float32))
+    for a, w in zip(got, want):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, w, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["numpy", *FAST_BACKENDS])
+def test_lstm_cell_rejects_gates_that_are_not_four_times_the_state(backend):
+    """A fused kernel indexes 4H columns without bounds checks: a wrong width is an error."""
+    fwd = implementations("lstm_cell_forward", "cpu")[backend]
+    bwd = implementations("lstm_cell_backward", "cpu")[backend]
+    g, c = np.zeros((2, 10), np.float32), np.zeros((2, 3), np.float32)
+    with pytest.raises(ValueError, match=r"gates must be \(\.\.\., 4H\) for c_prev \(\.\.\., H\)"):
+        fwd(g, c)
+    with pytest.raises(ValueError, match=r"gates must be"):
+        bwd(g, c, c, c, c)
+    with pytest.raises(ValueError, match=r"gates must be"):
+        fwd(np.zeros((3, 12), np.float32), c)

@@ -7,6 +7,8 @@
 * :mod:`tinylm.nn.transformer` — the one transformer stack every model reuses:
   ``MultiHeadAttention`` (self, causal and cross attention), ``MLP``, ``TransformerBlock``,
   ``KVCache``;
+* :mod:`tinylm.nn.recurrent` — ``LSTMCell``, ``LSTM`` (PyTorch's parameters, plus ``lengths=``
+  for padded batches);
 * :mod:`tinylm.nn.init` — PyTorch's in-place initialisers (``normal_``, ``xavier_uniform_`` …);
 * :mod:`tinylm.nn.utils` — ``clip_grad_norm_``, ``clip_grad_value_``.
 * :mod:`tinylm.nn.lora` — ``LoRALinear`` (a frozen Linear plus a trainable low-rank update)
@@ -45,6 +47,7 @@ from tinylm.nn.module import (
     Sequential,
 )
 from tinylm.nn.quantized import QuantizedEmbedding, QuantizedLinear, quantize_int8
+from tinylm.nn.recurrent import LSTM, LSTMCell
 from tinylm.nn.transformer import MLP, KVCache, MultiHeadAttention, TransformerBlock
 
 __all__ = [
@@ -58,6 +61,8 @@ __all__ = [
     "Identity",
     "IncompatibleKeys",
     "KVCache",
+    "LSTM",
+    "LSTMCell",
     "LayerNorm",
     "LearnedPositionalEmbedding",
     "Linear",

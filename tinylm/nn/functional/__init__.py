@@ -14,6 +14,7 @@ public wrapper with the derivation in its docstring. One file per family:
 * :mod:`~tinylm.nn.functional.attention` — ``scaled_dot_product_attention``,
   ``packed_self_attention``, ``attention_weights``, ``causal_mask``
 * :mod:`~tinylm.nn.functional.shaping` — ``one_hot``, ``pad``
+* :mod:`~tinylm.nn.functional.recurrent` — ``lstm_cell``, ``lstm_layer``
 
 The heavy ones (``softmax``, ``layer_norm``, ``gelu``, ``cross_entropy``, attention without
 a mask) call the kernel registry (:mod:`tinylm.kernels`), which hands out the Numba kernel on
@@ -41,6 +42,7 @@ from tinylm.nn.functional.losses import (
     nll_loss,
 )
 from tinylm.nn.functional.normalization import layer_norm
+from tinylm.nn.functional.recurrent import lstm_cell, lstm_layer
 from tinylm.nn.functional.shaping import PAD_MODES, one_hot, pad
 
 __all__ = [
@@ -57,6 +59,8 @@ __all__ = [
     "layer_norm",
     "linear",
     "log_softmax",
+    "lstm_cell",
+    "lstm_layer",
     "mse_loss",
     "nll_loss",
     "one_hot",

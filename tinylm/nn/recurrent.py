@@ -1,0 +1,181 @@
+"""Recurrent layers: ``LSTMCell`` (one step) and ``LSTM`` (stacked layers over a sequence).
+
+PyTorch's parameter names, shapes, gate order (i, f, g, o) and initialisation
+(every weight and bias ~ U(−1/√H, 1/√H)), so a ``torch.nn.LSTM``'s ``state_dict`` loads as
+it is. The equations and their gradients are in :mod:`tinylm.nn.functional.recurrent`.
+
+One deliberate extension: ``LSTM.forward(input, hx, lengths=...)`` takes the true length of
+each padded sequence, where PyTorch takes a ``PackedSequence`` (``pack_padded_sequence``).
+Padding then never changes a sequence's final state, and its outputs are 0, as PyTorch's
+``pad_packed_sequence`` gives them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tinylm.autograd import TinyLMError
+from tinylm.creation import stack
+from tinylm.device import normalize_device, to_device_array
+from tinylm.dtypes import get_default_dtype
+from tinylm.nn import functional as F
+from tinylm.nn.functional.common import check_probability
+from tinylm.nn.module import Module, Parameter
+from tinylm.random import default_generator
+from tinylm.tensor import Tensor
+
+__all__ = ["LSTM", "LSTMCell"]
+
+
+def _uniform_parameter(bound: float, shape: tuple[int, ...], dtype: Any, device: Any) -> Parameter:
+    """A Parameter ~ U(−bound, bound) of ``shape``, in ``dtype`` (default float32) on ``device``."""
+    dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
+    values = default_generator.numpy.uniform(-bound, bound, size=shape).astype(dtype)
+    return Parameter(Tensor._wrap(to_device_array(values, normalize_device(device))))
+
+
+class LSTMCell(Module):
+    """One LSTM step: (h, c) = cell(x, (h_prev, c_prev)).
+
+    Parameters (PyTorch's): weight_ih (4H, I), weight_hh (4H, H), bias_ih, bias_hh (4H,),
+    the rows in gate order i, f, g, o. ``forward(input (B, I), hx=None)`` → (h, c), each
+    (B, H); ``hx=None`` starts from zeros. Unbatched (1-D) input is not supported: add a
+    batch axis of 1.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bias
+        k = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
+        four_h = 4 * self.hidden_size
+        self.weight_ih = _uniform_parameter(k, (four_h, self.input_size), dtype, device)
+        self.weight_hh = _uniform_parameter(k, (four_h, self.hidden_size), dtype, device)
+        if bias:
+            self.bias_ih = _uniform_parameter(k, (four_h,), dtype, device)
+            self.bias_hh = _uniform_parameter(k, (four_h,), dtype, device)
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+
+    def forward(
+        self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor]:
+        if input.ndim != 2:
+            raise TinyLMError(
+                f"LSTMCell: input must be (batch, input_size), got {tuple(input.shape)}; "
+                f"unbatched input is not supported, add a batch axis of 1"
+            )
+        return F.lstm_cell(input, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, bias={self.bias}"
+
+
+class LSTM(Module):
+    """A stack of ``num_layers`` LSTM layers over a sequence (``torch.nn.LSTM``).
+
+    Parameters of layer k (PyTorch's names and shapes): ``weight_ih_l{k}`` (4H, I for k = 0,
+    else H), ``weight_hh_l{k}`` (4H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (4H,).
+
+    ``forward(input, hx=None, lengths=None)``: input (T, B, I), or (B, T, I) with
+    ``batch_first=True``; hx = (h_0, c_0) each (num_layers, B, H), zeros if None →
+    ``output, (h_n, c_n)``: output (T, B, H) (or (B, T, H)), the last layer's h at every step;
+    h_n, c_n (num_layers, B, H). ``lengths`` (B integers in [1, T]) marks everything after a
+    sequence's length as padding (tinylm's stand-in for ``pack_padded_sequence``). Dropout
+    ``dropout`` is applied to the output of every layer but the last, while training.
+
+    Not supported (an error, not a silent difference): ``bidirectional=True``,
+    ``proj_size > 0``, unbatched (2-D) input.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        if bidirectional:
+            raise TinyLMError("LSTM: bidirectional=True is not supported (one direction only)")
+        if proj_size:
+            raise TinyLMError(f"LSTM: proj_size={proj_size} is not supported (only 0)")
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
+            raise TinyLMError(f"LSTM: num_layers must be an integer ≥ 1, got {num_layers!r}")
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        self.num_layers, self.bias, self.batch_first = num_layers, bias, bool(batch_first)
+        self.dropout = check_probability("LSTM", dropout, "dropout")
+        k = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
+        four_h = 4 * self.hidden_size
+        for layer in range(num_layers):
+            width = self.input_size if layer == 0 else self.hidden_size
+            shapes = {
+                f"weight_ih_l{layer}": (four_h, width),
+                f"weight_hh_l{layer}": (four_h, self.hidden_size),
+            }
+            if bias:
+                shapes[f"bias_ih_l{layer}"] = (four_h,)
+                shapes[f"bias_hh_l{layer}"] = (four_h,)
+            for name, shape in shapes.items():
+                setattr(self, name, _uniform_parameter(k, shape, dtype, device))
+
+    def _layer_parameters(self, layer: int) -> tuple[Any, ...]:
+        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        return tuple(getattr(self, f"{n}_l{layer}", None) for n in names)
+
+    def forward(
+        self,
+        input: Tensor,
+        hx: tuple[Tensor, Tensor] | None = None,
+        lengths: Any = None,
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        if input.ndim != 3:
+            raise TinyLMError(
+                f"LSTM: input must be 3-D ({'batch, seq' if self.batch_first else 'seq, batch'}"
+                f", input_size), got {tuple(input.shape)}; unbatched input is not supported"
+            )
+        x = input.transpose(0, 1) if self.batch_first else input
+        batch = x.shape[1]
+        want = (self.num_layers, batch, self.hidden_size)
+        if hx is not None:
+            for name, t in zip(("h_0", "c_0"), hx):
+                if tuple(t.shape) != want:
+                    raise TinyLMError(f"LSTM: {name} must be {want}, got {tuple(t.shape)}")
+        h_n, c_n = [], []
+        for layer in range(self.num_layers):
+            state = None if hx is None else (hx[0][layer], hx[1][layer])
+            x, h, c = F.lstm_layer(x, state, *self._layer_parameters(layer), lengths=lengths)
+            h_n.append(h)
+            c_n.append(c)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, training=True)
+        output = x.transpose(0, 1) if self.batch_first else x
+        return output, (stack(h_n), stack(c_n))
+
+    def extra_repr(self) -> str:
+        extra = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            extra += f", num_layers={self.num_layers}"
+        if not self.bias:
+            extra += ", bias=False"
+        if self.batch_first:
+            extra += ", batch_first=True"
+        if self.dropout:
+            extra += f", dropout={self.dropout}"
+        return extra
