@@ -42,6 +42,7 @@ __all__ = [
     "attention_forward",
     "attention_backward",
     "adam_update",
+    "int8_linear",
     "lstm_cell_forward",
     "lstm_cell_backward",
 ]
@@ -414,6 +415,26 @@ def adam_update(
     bias_correction2_sqrt = math.sqrt(1.0 - beta2**step)
     denom = xp.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
     param -= step_size * (exp_avg / denom)
+
+
+# --------------------------------------------------------------------------------------------
+# int8 weight-only linear layer (inference)
+# --------------------------------------------------------------------------------------------
+
+
+def int8_linear(x: Array, qweight: Array, scale: Array, bias: Array | None = None) -> Array:
+    """y = x Ŵᵀ + b with the dequantised weight Ŵ[n, k] = scale[n] · qweight[n, k].
+
+    Shapes: x (..., K) float32/float64, qweight (N, K) int8, scale (N,), bias (N,) or None →
+    y (..., N) in x's dtype. The scales are per output channel (row n of the weight), so
+    scale[n] factors out of row n's dot product: y[..., n] = scale[n] Σ_k x[..., k] q[n, k] + b[n];
+    the fast kernels use that form and never build Ŵ. This reference builds it, plainly.
+    """
+    w = qweight.astype(x.dtype) * scale.astype(x.dtype)[:, None]  # (N, K) dequantised
+    y = x @ w.T
+    if bias is not None:
+        y = y + bias.astype(x.dtype)
+    return y
 
 
 # --------------------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ __version__ = "0.1.0"
 
 # Higher layers last: they import the names above from this (partially loaded) package.
 from tinylm import data, nn, optim
+from tinylm.nn.quantized import quantize_int8
 from tinylm.serialization import load, save
 
 
@@ -249,6 +250,7 @@ __all__ = [
     "load",
     "nn",
     "optim",
+    "quantize_int8",
     "save",
     "Context",
     "Function",

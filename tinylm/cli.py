@@ -125,6 +125,11 @@ def _add_generate(sub: Any) -> None:
     p.add_argument("--greedy", action="store_true", help="always take the most probable token")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-cache", action="store_true", help="recompute the prefix every token")
+    p.add_argument(
+        "--int8",
+        action="store_true",
+        help="quantise the weights to int8 first (tinylm.quantize_int8)",
+    )
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -136,6 +141,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     seed = check_int(_FLAGS, "seed", args.seed, minimum=0)
     model, state = load_checkpoint(args.ckpt)
+    if args.int8:
+        tinylm.quantize_int8(model)
     tokenizer = tokenizer_from_checkpoint(state)
     ids = tokenizer.encode(args.prompt)
     if not ids:
@@ -154,8 +161,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _add_bench(sub: Any) -> None:
-    p = sub.add_parser("bench", help="benchmarks: `kernels` or `gpt` (extra flags pass through)")
-    p.add_argument("what", choices=["kernels", "gpt"])
+    p = sub.add_parser(
+        "bench", help="benchmarks: `kernels`, `gpt` or `generate` (extra flags pass through)"
+    )
+    p.add_argument("what", choices=["kernels", "gpt", "generate"])
     p.add_argument("rest", nargs=argparse.REMAINDER, help="flags for the benchmark")
 
 

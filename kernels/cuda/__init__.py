@@ -495,6 +495,26 @@ def adam_update(
     )
 
 
+# ---------------------------------------------------------------- int8 linear (inference)
+
+
+@_gpu_kernel_for(reference.int8_linear)
+def int8_linear(x: Any, qweight: Any, scale: Any, bias: Any = None) -> Any:
+    """x (..., K) @ dequant(qweight (N, K) int8, scale (N,))ᵀ + bias → (..., N); see
+    :func:`reference.int8_linear`. One warp per output entry (``row_launch`` over M·N)."""
+    n_out, k = qweight.shape
+    x2 = _rows(x, k)
+    m = x2.shape[0]
+    q = cupy.ascontiguousarray(qweight, dtype=cupy.int8)
+    b = cupy.zeros(n_out, dtype=cupy.float32) if bias is None else _f32(bias)
+    y = cupy.empty((m, n_out), dtype=cupy.float32)
+    grid, block = row_launch(m * n_out)
+    get_kernel("int8_linear", "int8_linear")(
+        grid, block, (x2, q, _f32(scale), b, y, np.int64(m), np.int32(n_out), np.int32(k))
+    )
+    return y.reshape(*x.shape[:-1], n_out)
+
+
 # ---------------------------------------------------------------- LSTM cell
 
 

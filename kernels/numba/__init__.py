@@ -11,6 +11,7 @@ still in cache), in parallel, with the inner loops vectorised by LLVM.
 ``elementwise.py``  GELU (tanh and exact)
 ``attention.py``    blocked attention, forward and backward
 ``optimizers.py``   Adam / AdamW
+``quantized.py``    int8 weight-only linear (inference)
 ``recurrent.py``    the LSTM cell's element-wise part (gates -> c, h), forward and backward
 ==================  ======================================================================
 
@@ -23,6 +24,7 @@ imports it only when a CPU op is first looked up.
 from .attention import attention_backward, attention_forward
 from .elementwise import gelu_backward, gelu_exact_backward, gelu_exact_forward, gelu_forward
 from .optimizers import adam_update
+from .quantized import int8_linear
 from .recurrent import lstm_cell_backward, lstm_cell_forward
 from .rowwise import (
     cross_entropy_backward,
@@ -51,6 +53,7 @@ __all__ = [
     "attention_forward",
     "attention_backward",
     "adam_update",
+    "int8_linear",
     "lstm_cell_forward",
     "lstm_cell_backward",
 ]

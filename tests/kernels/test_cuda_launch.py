@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from tinylm.kernels import cuda, reference
 from tinylm.kernels.cuda import build
 
-DTYPES = {"float": np.float32, "int": np.int32, "long long": np.int64}
+DTYPES = {"float": np.float32, "int": np.int32, "long long": np.int64, "signed char": np.int8}
 
 
 def launch_bound(expression: str, stem: str, d: int) -> int:
@@ -243,6 +243,7 @@ def _calls(layout: str):
         ("cross_entropy_backward", (first(logits), target, lay(lse[:, None])[:, 0], lay(lse))),
         ("attention_forward", (first(q), lay(k), lay(v), 0.2, True)),
         ("attention_backward", (first(q), lay(k), lay(v), lay(out), lay(alse), lay(gout), 0.2)),
+        ("int8_linear", (first(x), np.ones((4, 33), np.int8), lay(w)[0, :4], lay(b)[0, :4])),
         ("lstm_cell_forward", (first(gates), lay(c_prev))),
         ("lstm_cell_backward", (first(act), lay(c_prev), lay(c), lay(dh), lay(dc))),
     ]

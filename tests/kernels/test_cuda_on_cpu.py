@@ -280,3 +280,18 @@ def test_adam_kernel(on_cpu, decoupled):
     assert on_cpu == ["adam_update"] * 5
     np.testing.assert_allclose(p, p_ref, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(v, v_ref, rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (1, 128, 65), (5, 33, 7), (3, 100, 40)])
+def test_int8_linear_kernel(on_cpu, m, k, n):
+    x, scale, bias = f32(m, k), np.abs(f32(n)) * 0.01, f32(n)
+    q = rng.integers(-127, 128, (n, k)).astype(np.int8)
+    got = cuda.int8_linear(x, q, scale, bias)
+    _close(got, reference.int8_linear(*f64(x), q, *f64(scale, bias)), 2e-5, "int8_linear")
+    _close(
+        cuda.int8_linear(x, q, scale),
+        reference.int8_linear(*f64(x), q, *f64(scale)),
+        2e-5,
+        "no bias",
+    )
+    assert on_cpu == ["int8_linear", "int8_linear"]

@@ -302,3 +302,19 @@ def test_adam_with_a_float64_strided_gradient():
         cuda.adam_update(p_gpu, cupy.asarray(g).T, m_gpu, v_gpu, step=step, **hyper)
         reference.adam_update(p, g.T.astype(np.float32), m, v, step=step, **hyper)
     np.testing.assert_allclose(cupy.asnumpy(p_gpu), p, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("m,k,n", [(1, 128, 65), (7, 384, 1000), (64 * 64, 128, 512)])
+def test_int8_linear(m, k, n, poisoned_empty):
+    from tinylm.kernels import cuda
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    q = rng.integers(-127, 128, (n, k)).astype(np.int8)
+    scale = (rng.random(n) * 0.01).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    got = cupy.asnumpy(cuda.int8_linear(*(cupy.asarray(a) for a in (x, q, scale, bias))))
+    want = reference.int8_linear(x.astype(np.float64), q, scale.astype(np.float64), bias)
+    mag = np.abs(x) @ np.abs(q * scale[:, None].astype(np.float64)).T + np.abs(bias)
+    assert not np.isnan(got).any()
+    assert (np.abs(got - want) <= (k + 2) * np.finfo(np.float32).eps * mag).all()

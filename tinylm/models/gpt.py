@@ -86,6 +86,8 @@ class GPT(nn.Module):
 
     ``forward(idx (B, T) int, targets (B, T) int | None) -> (logits (B, T, vocab), loss)``
     where loss is the mean cross-entropy −(1/N) Σ log p(target | context), or None.
+    ``forward(idx, labels=idx)`` is the Hugging Face form (document 000 §5.2): the model
+    shifts, so position t predicts labels[t + 1]; labels equal to −100 are ignored.
     """
 
     def __init__(self, config: GPTConfig) -> None:
@@ -140,26 +142,43 @@ class GPT(nn.Module):
                 f"GPT: sequence of length {start + T} is longer than block_size "
                 f"{self.config.block_size}"
             )
-        pos = tinylm.arange(start, start + T, device=self.wte.weight.device)
+        # ln_f's device: after tinylm.quantize_int8 the embeddings hold int8 buffers, no weight
+        pos = tinylm.arange(start, start + T, device=self.ln_f.weight.device)
         x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C) + (T, C) broadcasts
         for block in self.h:
             x = block(x, cache=cache)
         return self.ln_f(x)
 
     def forward(
-        self, idx: Any, targets: Any = None, cache: nn.KVCache | None = None
+        self,
+        idx: Any,
+        targets: Any = None,
+        cache: nn.KVCache | None = None,
+        labels: Any = None,
     ) -> tuple[Tensor, Tensor | None]:
         """idx: (B, T) token ids -> logits (B, T, vocab_size), and the loss if targets given.
 
+        ``targets`` (B, T) are already the next tokens: loss = CE(logits[:, t], targets[:, t]).
+        ``labels`` (B, T) are the tokens themselves, as in Hugging Face's causal LMs and
+        document 000 §5.2 (``labels = input_ids``): the model shifts them, loss =
+        mean over t < T−1 of CE(logits[:, t], labels[:, t + 1]), skipping labels of −100.
         With a ``cache`` (:class:`tinylm.nn.KVCache`), idx holds only the positions after
         those the cache has seen.
+
+        Raises:
+            TinyLMError: both ``targets`` and ``labels``; labels not shaped like idx; T < 2
+                with labels (nothing to predict).
         """
+        if targets is not None and labels is not None:
+            raise TinyLMError("GPT: give targets (already shifted) or labels, not both")
         logits = self.lm_head(self.hidden_states(idx, cache))
         B, T = logits.shape[:2]
         loss = None
         if targets is not None:
             targets = targets if isinstance(targets, Tensor) else tinylm.tensor(targets)
             loss = F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T))
+        elif labels is not None:
+            loss = _shifted_loss(logits, labels)
         return logits, loss
 
     def configure_optimizers(
@@ -236,6 +255,18 @@ class GPT(nn.Module):
         finally:
             self.train(was_training)
         return tinylm.tensor(tokens)
+
+
+def _shifted_loss(logits: Tensor, labels: Any) -> Tensor:
+    """Mean CE of predicting labels[:, t + 1] from logits[:, t] (B, T, V); −100 is ignored."""
+    lab = labels.numpy() if isinstance(labels, Tensor) else np.asarray(labels)
+    B, T, V = logits.shape
+    if lab.shape != (B, T):
+        raise TinyLMError(f"GPT: labels must have the shape of idx {(B, T)}, got {lab.shape}")
+    if T < 2:
+        raise TinyLMError("GPT: labels need T ≥ 2 tokens (position t predicts token t + 1)")
+    shifted = tinylm.tensor(np.ascontiguousarray(lab[:, 1:]).reshape(B * (T - 1)))
+    return F.cross_entropy(logits[:, :-1, :].reshape(B * (T - 1), V), shifted)
 
 
 def _prompt_tokens(idx: Any, vocab_size: int) -> np.ndarray:

@@ -14,6 +14,8 @@
 * :mod:`tinylm.nn.lora` — ``LoRALinear`` (a frozen Linear plus a trainable low-rank update)
   and the helpers that adapt a whole model: ``apply_lora``, ``merge_lora``,
   ``unmerge_lora``, ``lora_state_dict``, ``load_lora_state_dict``.
+* :mod:`tinylm.nn.quantized` — int8 weight-only inference: ``QuantizedLinear``,
+  ``QuantizedEmbedding``, ``quantize_int8`` (also ``tinylm.quantize_int8``).
 """
 
 from tinylm.nn import functional, init, utils
@@ -44,10 +46,14 @@ from tinylm.nn.module import (
     Parameter,
     Sequential,
 )
+from tinylm.nn.quantized import QuantizedEmbedding, QuantizedLinear, quantize_int8
 from tinylm.nn.recurrent import LSTM, LSTMCell
 from tinylm.nn.transformer import MLP, KVCache, MultiHeadAttention, TransformerBlock
 
 __all__ = [
+    "QuantizedEmbedding",
+    "QuantizedLinear",
+    "quantize_int8",
     "GELU",
     "MLP",
     "Dropout",
