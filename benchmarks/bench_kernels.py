@@ -19,6 +19,11 @@ percentile spread (``benchmarks/timing.py``); a row whose spread exceeds 20 % is
 UNSTABLE: that ratio is not a figure. Rounds during which other processes used the cores are
 counted in the header. The ms columns are medians over rounds; compare ratios, not times.
 
+``--baseline PYTHON`` adds a third worker: tinylm as installed for that interpreter (the
+virtual environment of another checkout, e.g. ``main`` before a change), taking its turns
+with the others; ``vs base`` is its time over this checkout's (>1: this one faster), paired
+per round the same way — a before/after figure that a drifting machine cannot fake.
+
 ``numba/numpy`` is the kernel's speed-up over the reference; ``GB/s`` is the bytes every
 fused pass must move (inputs read once, outputs written once) over the Numba time, and
 ``%copy`` compares it with a measured large ``np.copyto`` (read + write).
@@ -41,6 +46,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 F32 = np.float32
 KINDS = ("kernel", "public")
+BASE = "baseline"  # the worker of --baseline: tinylm as another interpreter has it
 
 
 @dataclass
@@ -119,7 +125,7 @@ def _inputs(quick: bool) -> dict:
     return out
 
 
-def _rows(quick: bool) -> list[tuple[str, str, str, int]]:
+def op_rows(quick: bool) -> list[tuple[str, str, str, int]]:
     """(name, shape, input key, bytes moved) of every op, in table order."""
     s, inp = _shapes(quick), _inputs(quick)
     rows = []
@@ -175,7 +181,7 @@ def tinylm_runs(quick: bool) -> list[Bench]:
         return tinylm.tensor(a, requires_grad=grad)
 
     benches = []
-    for name, shape, key, nbytes in _rows(quick):
+    for name, shape, key, nbytes in op_rows(quick):
         kb, pb = Bench(name, shape, "kernel", nbytes), Bench(name, shape, "public", nbytes)
         arrays = inp[key]
         for backend in devices:
@@ -268,7 +274,7 @@ def torch_runs(quick: bool) -> list[Bench]:
     inp = _inputs(quick)
     T = torch.tensor  # a copy of the NumPy array, as tinylm.tensor makes
     benches = []
-    for name, shape, key, nbytes in _rows(quick):
+    for name, shape, key, nbytes in op_rows(quick):
         kb, pb = Bench(name, shape, "kernel", nbytes), Bench(name, shape, "public", nbytes)
         a = inp[key]
         if name in ("softmax", "log_softmax"):
@@ -393,7 +399,9 @@ def run_separate(args: argparse.Namespace, frameworks: list[str]) -> tuple[list,
 
     workers, infos = {}, {}
     for name in frameworks:
-        cmd = [sys.executable, __file__, "--worker", name, "--repeats", str(args.repeats)]
+        python = args.baseline if name == BASE else sys.executable
+        role = "tinylm" if name == BASE else name
+        cmd = [python, __file__, "--worker", role, "--repeats", str(args.repeats)]
         cmd += ["--quick"] if args.quick else []
         workers[name] = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ)
@@ -418,8 +426,9 @@ def run_separate(args: argparse.Namespace, frameworks: list[str]) -> tuple[list,
                 if got is None:
                     print(f"{name} worker failed (see its messages above)", file=sys.stderr)
                     return None
+                suffix = "@base" if name == BASE else ""
                 for key, times in got.items():
-                    merged.setdefault(key, {}).update(times)
+                    merged.setdefault(key, {}).update({b + suffix: t for b, t in times.items()})
             rounds.append((merged, monitor.stop()))
             print(f"  round {r + 1}/{args.rounds}", end="\r", file=sys.stderr, flush=True)
     finally:
@@ -461,7 +470,7 @@ def summarize(rounds: list[tuple[dict, float | None]], quick: bool) -> list[dict
     from timing import ratio_summary
 
     table = []
-    for name, shape, _key, nbytes in _rows(quick):
+    for name, shape, _key, nbytes in op_rows(quick):
         for kind in KINDS:
             key = f"{name}|{shape}|{kind}"
             per_round = [r[key] for r, _ in rounds if key in r]
@@ -471,30 +480,37 @@ def summarize(rounds: list[tuple[dict, float | None]], quick: bool) -> list[dict
             ours = "tinylm" if kind == "public" else "numba" if "numba" in backends else "numpy"
             ratios = [t["torch"] / t[ours] for t in per_round if "torch" in t and ours in t]
             row["vs_torch"] = ratio_summary(ratios) if ratios else None
+            base = [t[ours + "@base"] / t[ours] for t in per_round if ours + "@base" in t]
+            row["vs_base"] = ratio_summary(base) if base else None
             table.append(row)
     return table
 
 
 def format_table(table: list[dict], bandwidth: float | None) -> str:
-    names = ("numpy", "numba", "tinylm", "cupy", "torch")
+    names = ("numpy", "numba", "tinylm", "cupy", "torch", "numba@base", "tinylm@base")
     backends = [b for b in names if any(b in r["ms"] for r in table)]
+    compared = ["vs torch"] + (["vs base"] if any(r.get("vs_base") for r in table) else [])
     head = ["op", "shape", "row", *(f"{b} ms" for b in backends)]
-    head += ["vs torch", "p10-p90", "spread", "numba/numpy", "GB/s", "%copy", ""]
+    for c in compared:
+        head += [c, "p10-p90", "spread"]
+    head += ["numba/numpy", "GB/s", "%copy", ""]
     lines = []
     for r in table:
-        ms, s = r["ms"], r["vs_torch"]
+        ms = r["ms"]
         row = [r["name"], r["shape"], r["kind"]]
         row += [f"{ms[b]:.3f}" if b in ms else "" for b in backends]
-        if s is not None:
-            row += [f"{s.median:.2f}x", f"{s.p10:.2f}-{s.p90:.2f}", f"{s.spread:.0%}"]
-        else:
-            row += ["-", "-", "-"]
+        summaries = [r["vs_torch"]] + ([r.get("vs_base")] if len(compared) > 1 else [])
+        for s in summaries:
+            if s is not None:
+                row += [f"{s.median:.2f}x", f"{s.p10:.2f}-{s.p90:.2f}", f"{s.spread:.0%}"]
+            else:
+                row += ["-", "-", "-"]
         nb = ms.get("numba")
         row.append(f"{ms['numpy'] / nb:.2f}x" if nb and "numpy" in ms else "")
         gbs = r["nbytes"] / (nb * 1e-3) / 1e9 if nb else None
         row.append(f"{gbs:.1f}" if gbs else "")
         row.append(f"{100 * gbs / bandwidth:.0f}%" if gbs and bandwidth else "")
-        row.append("UNSTABLE" if s is not None and s.unstable else "")
+        row.append("UNSTABLE" if any(s is not None and s.unstable for s in summaries) else "")
         lines.append(row)
     widths = [max(len(str(x[i])) for x in [head, *lines]) for i in range(len(head))]
     out = ["  ".join(str(c).ljust(w) for c, w in zip(x, widths)).rstrip() for x in [head, *lines]]
@@ -542,6 +558,9 @@ def main(argv: list[str] | None = None) -> int:
         "--same-process", action="store_true", help="PyTorch imported first, in this process"
     )
     parser.add_argument("--no-torch", action="store_true", help="tinylm only")
+    parser.add_argument(
+        "--baseline", metavar="PYTHON", help="also time the tinylm of this interpreter (before)"
+    )
     parser.add_argument("--plot", type=Path, default=Path("plots/kernels.png"))
     parser.add_argument("--no-plot", action="store_true", help="skip the bar chart")
     parser.add_argument("--worker", choices=["tinylm", "torch"], help=argparse.SUPPRESS)
@@ -568,6 +587,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.same_process and "torch" not in frameworks:
         print("--same-process needs PyTorch", file=sys.stderr)
         return 2
+    if args.baseline:
+        if args.same_process:
+            print("--baseline runs in separate processes only", file=sys.stderr)
+            return 2
+        frameworks.append(BASE)
     runner = run_same_process if args.same_process else run_separate
     got = runner(args, frameworks)
     if got is None:
@@ -587,6 +611,8 @@ def main(argv: list[str] | None = None) -> int:
     table = summarize(rounds, args.quick)
     print(format_table(table, bandwidth))
     print("vs torch: PyTorch's time / tinylm's (>1: tinylm faster), median over paired rounds")
+    if args.baseline:
+        print(f"vs base: the time of {args.baseline}'s tinylm / this checkout's (>1: faster now)")
     if not args.no_plot and "torch" in frameworks:
         save_plot(table, args.plot)
         print(f"plot saved to {args.plot}")

@@ -24,14 +24,17 @@ def _table_rows(out: str) -> list[list[str]]:
 
 
 def test_quick_benchmark_in_separate_processes(capsys, tmp_path):
-    """The default: a tinylm worker and a PyTorch worker take turns; each op has a kernel
-    row and a public row, each with its ratio against PyTorch."""
+    """The default: a tinylm worker and a PyTorch worker take turns (here with a baseline
+    tinylm too); each op has a kernel row and a public row, each with its ratio against
+    PyTorch."""
     import bench_kernels
 
     argv = ["--quick", "--rounds", "1", "--repeats", "1", "--plot", str(tmp_path / "k.png")]
+    argv += ["--baseline", sys.executable]  # a third worker: "before", here the same code
     assert bench_kernels.main(argv) == 0
     out = capsys.readouterr().out
     assert "separate processes" in out and "memory bandwidth" in out
+    assert "vs base" in out and "tinylm@base ms" in out
     rows = _table_rows(out)
     kind = [next(c for c in r if c in ("kernel", "public")) for r in rows]
     assert {(r[0], k) for r, k in zip(rows, kind)} == {
@@ -48,7 +51,7 @@ def test_quick_benchmark_in_one_process_torch_first(capsys):
     assert bench_kernels.main(argv) == 0
     out = capsys.readouterr().out
     assert "2 alternating rounds (one process, PyTorch first)" in out
-    assert len(_table_rows(out)) == 2 * len(bench_kernels._rows(quick=True))
+    assert len(_table_rows(out)) == 2 * len(bench_kernels.op_rows(quick=True))
 
 
 def test_summary_marks_a_spread_ratio_unstable():
@@ -56,7 +59,7 @@ def test_summary_marks_a_spread_ratio_unstable():
     and the times and ratios reported are the medians over rounds."""
     import bench_kernels
 
-    rows = bench_kernels._rows(quick=True)
+    rows = bench_kernels.op_rows(quick=True)
     rounds = []
     for wobble in [1.0, 1.0, 1.0, 2.0, 0.5]:
         times = {}
