@@ -23,7 +23,9 @@ The engine, not each op, takes care of the bookkeeping that is the same for ever
 
 * **un-broadcasting** — if ``x`` of shape (3, 1) was broadcast to (2, 3, 4) by an op, the
   gradient that arrives has shape (2, 3, 4); the engine sums it back to (3, 1);
-* **accumulation** — a tensor used twice receives the sum of both gradients;
+* **accumulation** — a tensor used twice receives the sum of both gradients (added into
+  an array only the engine holds where there is one, and a leaf keeps such an array as its
+  ``.grad`` without a copy: see ``Function.fresh_grads``);
 * **freeing the graph** after backward (unless ``retain_graph=True``);
 * **checking** that no tensor saved for backward was modified in place since.
 """
