@@ -21,7 +21,6 @@ __all__ = [
     "EXACT_MATH",
     "FASTMATH",
     "exact_sub",
-    "exp_f32",
     "fast_erf",
     "fast_exp",
     "rjit",
@@ -140,56 +139,29 @@ def _fast_exp_overload(x):
 
 
 # --------------------------------------------------------------------------------------------
-# a vectorisable erf(), and an exp() rounded as libm's, for float32
+# a vectorisable erf()
 # --------------------------------------------------------------------------------------------
-# libm's erff is one call per element (it was the exact GELU's whole cost). For float32 the
-# value is computed in float64 from two polynomials fitted here (float64 Lawson-weighted least
-# squares, i.e. near-minimax), both evaluated and one selected, so the loop has no branch and
-# LLVM vectorises it (4 doubles wide):
-#     |x| <= ERF_SPLIT:  erf(x) = x + x p(x^2)       p of degree 7, fitted to erf(x)/x - 1
-#     |x| >  ERF_SPLIT:  erf(x) = ±(1 - exp(q(|x|)))  q of degree 10, fitted to log erfc(x)
+# libm's erff is one call per element too (the exact GELU's whole cost). For float32, two
+# polynomials fitted here (float64 Lawson-weighted least squares, i.e. near-minimax, of the
+# errors below; coefficients then rounded to float32), both evaluated and one selected, so the
+# loop has no branch and LLVM vectorises it:
+#     |x| <= ERF_SPLIT:  erf(x) = x + x p(x^2)       p of degree 5, fitted to erf(x)/x - 1
+#     |x| >  ERF_SPLIT:  erf(x) = ±(1 - exp(q(|x|)))  q of degree 6, fitted to log erfc(x)
 # The second form keeps erfc's relative accuracy where erf is close to 1; beyond |x| = 4
-# erfc(x) < 2^-25, so float32 erf is exactly ±1 and |x| is clamped there. Fitted errors are
-# ~1e-11, so the float32 result is the correctly rounded erf(x) except within ~1e-4 ulp of a
-# rounding tie, as glibc's erff and PyTorch's erf nearly always are too: a GELU written as
-# PyTorch writes it then gives PyTorch's float32 numbers (tests/parity). float64 keeps math.erf.
-# ``exp_f32`` is exp rounded the same way, for the GELU backward's density e^(-x^2/2).
+# erfc(x) < 2^-25, so float32 erf is exactly ±1 and |x| is clamped there. Measured against
+# math.erf: at most 2 ulp (tests/kernels/test_kernels_precision.py). float64 keeps math.erf.
 
 ERF_SPLIT = 0.921875  # 59/64: where q's fitted interval starts
-_ERF_P = (
-    0.1283791670848605, -0.37612638745794563, 0.11283787829852954, -0.0268658111774049,
-    0.005222314100211137, -0.0008506136257589031, 0.00011453214211830376, -1.0289376485367319e-05,
-)  # fmt: skip
+_ERF_P = (0.12837915, -0.37612495, 0.11281817, -0.026766634, 0.0049932012, -0.00059909414)
 _ERF_Q = (
-    4.030794762531969e-05, -1.128672113754451, -0.6356694387455193, -0.10458217887605925,
-    0.021357519115229984, -0.0016198913021903683, -0.0007316942019056083,
-    0.00033308921966657135, -6.827828386740675e-05, 7.528718049765182e-06,
-    -3.597633664309541e-07,
-)  # fmt: skip
-
-
-def _exp_f64_impl():
-    """exp(x) in float64 for x in [-120, 100] (clamped), vectorisable: 2^n e^r, |r| <= ln2/2,
-    e^r by its Taylor series to r^11 (relative error < 1e-13, far below float32's ulp)."""
-    log2e, half = 1.4426950408889634, 0.5
-    ln2_hi, ln2_lo = 6.93145751953125e-1, 1.42860682030941723212e-6  # Cody-Waite split
-    inv = [1.0 / math.factorial(k) for k in range(12)]
-    c11, c10, c9, c8, c7, c6, c5, c4, c3, c2 = (inv[k] for k in range(11, 1, -1))
-
-    def exp64(x):
-        xc = min(max(x, -120.0), 100.0)  # n stays in float64's normal exponent range
-        n = np.floor(xc * log2e + half)
-        r = xc - n * ln2_hi - n * ln2_lo
-        p = (
-            (((((((c11 * r + c10) * r + c9) * r + c8) * r + c7) * r + c6) * r + c5) * r + c4) * r
-            + c3
-        ) * r + c2  # noqa: E501
-        return (p * r * r + r + 1.0) * _pow2(np.int64(n), xc)
-
-    return exp64
-
-
-_exp64 = njit(_exp_f64_impl(), fastmath=EXACT_MATH, inline="always")
+    -0.00019854655,
+    -1.1276637,
+    -0.6372022,
+    -0.10391408,
+    0.02221848,
+    -0.0030411007,
+    0.00019572151,
+)
 
 
 def fast_erf(x):  # pragma: no cover - replaced by the overload below inside compiled code
@@ -197,12 +169,7 @@ def fast_erf(x):  # pragma: no cover - replaced by the overload below inside com
     return math.erf(x)
 
 
-def exp_f32(x):  # pragma: no cover - replaced by the overload below inside compiled code
-    """exp(x) inside Numba kernels, float32 rounded as libm's expf (vectorisable)."""
-    return math.exp(x)
-
-
-@overload(fast_erf, jit_options={"fastmath": EXACT_MATH}, inline="always")
+@overload(fast_erf, jit_options={"fastmath": EXACT_MATH})
 def _fast_erf_overload(x):
     if not isinstance(x, types.Float):
         return None
@@ -213,53 +180,27 @@ def _fast_erf_overload(x):
 
         return erf64
 
-    p0, p1, p2, p3, p4, p5, p6, p7 = _ERF_P
-    q0, q1, q2, q3, q4, q5, q6, q7, q8, q9, q10 = _ERF_Q
+    f = np.float32
+    p0, p1, p2, p3, p4, p5 = (f(c) for c in _ERF_P)
+    q0, q1, q2, q3, q4, q5, q6 = (f(c) for c in _ERF_Q)
+    split, four, one, zero = f(ERF_SPLIT), f(4.0), f(1.0), f(0.0)
 
     def erf32(x):
-        a = np.float64(x)
-        t = min(abs(a), 4.0)  # also inf -> 4, where 1 - exp(q) rounds to 1 in float32
-        s = a * a
-        p = ((((((p7 * s + p6) * s + p5) * s + p4) * s + p3) * s + p2) * s + p1) * s + p0
-        y = a + a * p
-        q = q10 * t + q9
-        q = ((((((q * t + q8) * t + q7) * t + q6) * t + q5) * t + q4) * t + q3) * t + q2
-        q = (q * t + q1) * t + q0
-        tail = 1.0 - _exp64(q)
-        if a < 0.0:
+        t = min(abs(x), four)  # also inf -> 4, where 1 - exp(q) is 1 in float32
+        s = x * x
+        p = ((((p5 * s + p4) * s + p3) * s + p2) * s + p1) * s + p0
+        y = x + x * p
+        q = (((((q6 * t + q5) * t + q4) * t + q3) * t + q2) * t + q1) * t + q0
+        tail = one - fast_exp(q)
+        if x < zero:
             tail = -tail
-        if t > ERF_SPLIT:
+        if t > split:
             y = tail
-        if a != a:  # propagate NaN
-            y = a
-        return np.float32(y)
+        if x != x:  # propagate NaN
+            y = x
+        return y
 
     return erf32
-
-
-@overload(exp_f32, jit_options={"fastmath": EXACT_MATH}, inline="always")
-def _exp_f32_overload(x):
-    if not isinstance(x, types.Float):
-        return None
-    if x.bitwidth == 64:
-
-        def exp64(x):
-            return math.exp(x)
-
-        return exp64
-
-    def exp32(x):
-        a = np.float64(x)
-        y = _exp64(a)  # below -120 or above 100 the float32 result is 0 or inf anyway
-        if a < -120.0:
-            y = 0.0
-        if a > 100.0:
-            y = np.inf
-        if a != a:
-            y = a
-        return np.float32(y)
-
-    return exp32
 
 
 @njit(cache=True, fastmath=False)

@@ -5,10 +5,9 @@ m = 512, m + log s keeps only ~4 correct digits of log s in float32. Fast-math
 reassociation can silently turn the first form into the second, so this is checked on the
 compiled kernels themselves.
 
-The float32 ``fast_erf`` and ``exp_f32`` of the exact GELU are polynomial approximations
-evaluated in float64: their error is measured here against ``math.erf`` / ``math.exp`` (exact
-to the last bit in float64) in units in the last place of the float32 result. Rounded to
-float32 they are correctly rounded (0.5 ulp) but within a hair of a rounding tie.
+The float32 ``fast_erf`` of the exact GELU is a polynomial approximation: its error is
+measured here against ``math.erf`` (exact to the last bit in float64) in units in the last
+place of the float32 result.
 """
 
 import math
@@ -20,11 +19,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from numba import njit
 from tinylm.kernels import reference
-from tinylm.kernels.numba.jit import ERF_SPLIT, FASTMATH, exp_f32, fast_erf
+from tinylm.kernels.numba.jit import ERF_SPLIT, FASTMATH, fast_erf
 
-# the stated bound: correctly rounded but near ties (measured maximum 0.50016 ulp over 77
-# million float32 values for erf, 0.5 for exp)
-ERF_ULP = 0.501
+ERF_ULP = 2.0  # the stated bound (measured maximum 1.2 ulp over 77 million float32 values)
 
 
 @njit(fastmath=FASTMATH, error_model="numpy")
@@ -34,12 +31,6 @@ def _erf_loop(x, y):
         y[i] = fast_erf(x[i])
 
 
-@njit(fastmath=FASTMATH, error_model="numpy")
-def _exp_loop(x, y):
-    for i in range(x.shape[0]):
-        y[i] = exp_f32(x[i])
-
-
 def _erf32(x: np.ndarray) -> np.ndarray:
     x = np.ascontiguousarray(x, dtype=np.float32)
     y = np.empty_like(x)
@@ -47,9 +38,9 @@ def _erf32(x: np.ndarray) -> np.ndarray:
     return y
 
 
-def _ulp_error(x32: np.ndarray, got: np.ndarray, fn=math.erf) -> np.ndarray:
-    """|got - fn(x)| in units of the float32 spacing at fn(x), fn(x) exact in float64."""
-    exact = np.array([fn(float(v)) for v in x32], dtype=np.float64)
+def _ulp_error(x32: np.ndarray, got: np.ndarray) -> np.ndarray:
+    """|got - erf(x)| in units of the float32 spacing at erf(x), erf(x) exact in float64."""
+    exact = np.array([math.erf(float(v)) for v in x32], dtype=np.float64)
     ulp = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
     return np.abs(got.astype(np.float64) - exact) / ulp
 
@@ -108,18 +99,3 @@ def test_cross_entropy_keeps_float32_precision_far_from_zero(offset):
     exact, _ = reference.cross_entropy_forward(logits.astype(np.float64), target, -100)
     got, _ = numba_kernels.cross_entropy_forward(logits, target, -100)
     np.testing.assert_allclose(got, exact, rtol=2e-6, atol=2e-6)
-
-
-def test_exp_f32_is_correctly_rounded_where_float32_is_finite():
-    # every 997th float32 in [0, 88.7] (above, exp overflows float32), both signs
-    hi = np.array(88.7, np.float32).view(np.int32)
-    x = np.arange(0, hi, 997, dtype=np.int32).view(np.float32)
-    x = np.concatenate([x, -x])
-    y = np.empty_like(x)
-    _exp_loop(x, y)
-    err = _ulp_error(x, y, math.exp)
-    assert err.max() <= ERF_ULP, (x[err.argmax()], err.max())
-    edges = np.array([0.0, -np.inf, np.inf, -200.0, 200.0, np.nan], np.float32)
-    y = np.empty_like(edges)
-    _exp_loop(edges, y)
-    np.testing.assert_array_equal(y, [1.0, 0.0, np.inf, 0.0, np.inf, np.nan])
