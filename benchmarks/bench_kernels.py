@@ -149,8 +149,9 @@ HYPER = dict(lr=1e-3, beta1=0.9, beta2=0.95, eps=1e-8, weight_decay=0.1)
 GELU = {"gelu_tanh": ("gelu", "tanh"), "gelu_exact": ("gelu_exact", "none")}
 
 
-def tinylm_runs(quick: bool) -> list[Bench]:
-    """The tinylm process's rows: kernels (reference, Numba, CuPy) and the public API."""
+def tinylm_runs(quick: bool, reference: bool = True) -> list[Bench]:
+    """The tinylm process's rows: kernels (reference, Numba, CuPy) and the public API;
+    ``reference=False`` leaves out the NumPy reference (slow: minutes at full size)."""
     from tinylm.kernels import registry
     from tinylm.kernels.policy import attention_keeps_probs
 
@@ -159,7 +160,7 @@ def tinylm_runs(quick: bool) -> list[Bench]:
     import tinylm.optim
 
     inp = _inputs(quick)
-    devices = {"numpy": "cpu"}
+    devices = {"numpy": "cpu"} if reference else {}
     if "numba" in registry.implementations("softmax_forward", "cpu"):
         devices["numba"] = "cpu"
     if "cupy" in registry.implementations("softmax_forward", "cuda"):
@@ -358,14 +359,14 @@ def warm_up(benches: list[Bench]) -> None:
                 fn()
 
 
-def make_runs(framework: str, quick: bool) -> list[Bench]:
-    return tinylm_runs(quick) if framework == "tinylm" else torch_runs(quick)
+def make_runs(framework: str, quick: bool, reference: bool = True) -> list[Bench]:
+    return tinylm_runs(quick, reference) if framework == "tinylm" else torch_runs(quick)
 
 
-def run_worker(framework: str, quick: bool, repeats: int) -> None:
+def run_worker(framework: str, quick: bool, repeats: int, reference: bool = True) -> None:
     """A worker process: build and warm up the rows, then one round per ``go`` line on
     stdin, answering ``ROUND {json}``; ``INFO {json}`` once first."""
-    benches = make_runs(framework, quick)
+    benches = make_runs(framework, quick, reference)
     warm_up(benches)
     info: dict = {"framework": framework}
     if framework == "torch":
@@ -403,6 +404,7 @@ def run_separate(args: argparse.Namespace, frameworks: list[str]) -> tuple[list,
         role = "tinylm" if name == BASE else name
         cmd = [python, __file__, "--worker", role, "--repeats", str(args.repeats)]
         cmd += ["--quick"] if args.quick else []
+        cmd += ["--no-reference"] if args.no_reference else []
         workers[name] = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ)
         )
@@ -444,7 +446,10 @@ def run_same_process(args: argparse.Namespace, frameworks: list[str]) -> tuple[l
     would have it); the frameworks take turns round by round."""
     from timing import OthersCPU
 
-    benches = {name: make_runs(name, args.quick) for name in sorted(frameworks, reverse=True)}
+    benches = {
+        name: make_runs(name, args.quick, not args.no_reference)
+        for name in sorted(frameworks, reverse=True)
+    }
     for b in benches.values():  # "torch" first
         warm_up(b)
     infos = {"tinylm": {"bandwidth": measure_copy_bandwidth(32 * 2**20 if args.quick else 2**28)}}
@@ -559,6 +564,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-torch", action="store_true", help="tinylm only")
     parser.add_argument(
+        "--no-reference", action="store_true", help="leave out the NumPy reference (slow)"
+    )
+    parser.add_argument(
         "--baseline", metavar="PYTHON", help="also time the tinylm of this interpreter (before)"
     )
     parser.add_argument("--plot", type=Path, default=Path("plots/kernels.png"))
@@ -567,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.repeats = args.repeats or (3 if args.quick else 10)
     if args.worker:
-        run_worker(args.worker, args.quick, args.repeats)
+        run_worker(args.worker, args.quick, args.repeats, not args.no_reference)
         return 0
 
     sys.path.insert(0, str(HERE))  # timing.py

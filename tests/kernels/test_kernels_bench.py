@@ -48,10 +48,11 @@ def test_quick_benchmark_in_one_process_torch_first(capsys):
     import bench_kernels
 
     argv = ["--quick", "--rounds", "2", "--repeats", "1", "--same-process", "--no-plot"]
-    assert bench_kernels.main(argv) == 0
+    assert bench_kernels.main([*argv, "--no-reference"]) == 0
     out = capsys.readouterr().out
     assert "2 alternating rounds (one process, PyTorch first)" in out
     assert len(_table_rows(out)) == 2 * len(bench_kernels.op_rows(quick=True))
+    assert "numpy ms" not in out and "numba ms" in out  # --no-reference
 
 
 def test_summary_marks_a_spread_ratio_unstable():
