@@ -527,3 +527,77 @@ def test_the_context_docstring_example_runs_and_says_what_a_custom_op_needs() ->
     ctx = tinylm.Context((True,))
     with pytest.raises(AttributeError, match="ctx.saved_arrays"):
         ctx.saved_tensors  # noqa: B018 - PyTorch's name, answered with tinylm's
+
+
+# ---------------------------------------------------------------------------------------
+# Ownership of gradient arrays: Functions with fresh_grads hand over new arrays, which the
+# engine keeps as .grad or adds into instead of copying; nothing else is ever kept or changed
+# ---------------------------------------------------------------------------------------
+
+
+class _Double(Function):
+    """y = 2x; backward returns a new array each time (and records it for the tests)."""
+
+    fresh_grads = True
+    returned: list[np.ndarray] = []
+
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, g):
+        out = 2 * g
+        _Double.returned.append(out)
+        return out
+
+
+class _DoubleNotFresh(_Double):
+    fresh_grads = False
+
+
+def test_a_fresh_gradient_becomes_the_leafs_grad_without_a_copy():
+    _Double.returned.clear()
+    x = leaf(3, 4)
+    g = RNG.standard_normal((3, 4))
+    _Double.apply(x).backward(tinylm.tensor(g))
+    assert x.grad.data is _Double.returned[-1]
+    np.testing.assert_array_equal(x.grad.data, 2 * g)
+    x.grad = None
+    _DoubleNotFresh.apply(x).backward(tinylm.tensor(g))  # not declared fresh: copied
+    assert not np.shares_memory(x.grad.data, _Double.returned[-1])
+    np.testing.assert_array_equal(x.grad.data, 2 * g)
+
+
+def test_contributions_are_added_into_an_owned_array_never_into_a_users():
+    """x gets the user's own gradient array through Add (g itself, not owned) and a fresh
+    array through _Double: the sum goes into the fresh one, the user's array is unchanged."""
+    _Double.returned.clear()
+    x = leaf(2, 5)
+    g = RNG.standard_normal((2, 5))
+    g_before = g.copy()
+    (x + _Double.apply(x)).backward(tinylm.tensor(g))
+    np.testing.assert_array_equal(g, g_before)
+    np.testing.assert_array_equal(x.grad.data, g + 2 * g)
+    assert x.grad.data is _Double.returned[-1]  # the sum went into the owned array
+    # two fresh contributions: added into one of them, the other left as it was
+    _Double.returned.clear()
+    x.grad = None
+    (_Double.apply(x) + _Double.apply(x)).backward(tinylm.tensor(g))
+    first, second = _Double.returned
+    assert x.grad.data is first or x.grad.data is second
+    other = second if x.grad.data is first else first
+    np.testing.assert_array_equal(other, 2 * g)
+    np.testing.assert_array_equal(x.grad.data, 4 * g)
+
+
+def test_grads_of_two_leaves_never_share_memory_through_fresh_ops():
+    """A shared upstream gradient (Add gives g to both inputs) reaches two leaves through
+    fresh ops and through plain ones: every .grad is memory of its own."""
+    a, b = leaf(4, 3), leaf(4, 3)
+    y = tinylm.nn.functional.gelu(a) + b + tinylm.nn.functional.softmax(a + b, dim=-1)
+    y.sum().backward()
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    before = b.grad.data.copy()
+    a.grad.data[...] = 0  # writing one leaf's grad leaves the other's alone
+    np.testing.assert_array_equal(b.grad.data, before)

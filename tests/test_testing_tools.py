@@ -394,7 +394,7 @@ def test_battery_catches_aliased_grads(monkeypatch: pytest.MonkeyPatch) -> None:
     """An engine that stored the incoming gradient as .grad without copying would make
     a.grad and b.grad of ``a + b`` the same memory (Add passes g to both)."""
     monkeypatch.setattr(
-        Tensor, "_accumulate_grad", lambda self, g: setattr(self, "grad", Tensor._wrap(g))
+        Tensor, "_accumulate_grad", lambda self, g, **_: setattr(self, "grad", Tensor._wrap(g))
     )
     battery = _battery(lambda a, b: a + b, reference=np.add, n_inputs=2)
     with pytest.raises(AssertionError, match="aliases"):

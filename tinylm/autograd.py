@@ -23,7 +23,9 @@ The engine, not each op, takes care of the bookkeeping that is the same for ever
 
 * **un-broadcasting** — if ``x`` of shape (3, 1) was broadcast to (2, 3, 4) by an op, the
   gradient that arrives has shape (2, 3, 4); the engine sums it back to (3, 1);
-* **accumulation** — a tensor used twice receives the sum of both gradients;
+* **accumulation** — a tensor used twice receives the sum of both gradients (added into
+  an array only the engine holds where there is one, and a leaf keeps such an array as its
+  ``.grad`` without a copy: see ``Function.fresh_grads``);
 * **freeing the graph** after backward (unless ``retain_graph=True``);
 * **checking** that no tensor saved for backward was modified in place since.
 """
@@ -295,6 +297,12 @@ class Function:
     """
 
     is_view = False
+    #: True when ``backward`` returns only new arrays that nothing else holds (a kernel's
+    #: output, a matrix product), one per input: the engine then keeps such an array as a
+    #: leaf's ``.grad`` or adds the next gradient into it, where it would otherwise copy.
+    #: Leave it False for a backward that may hand back ``g`` itself, a view of it, or one
+    #: array for two inputs (``Add``: ``g`` for both).
+    fresh_grads = False
 
     @staticmethod
     def forward(ctx: Context, *arrays: Any, **params: Any) -> Any:  # pragma: no cover
@@ -389,6 +397,16 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     return grad
 
 
+def _add_gradients(a: tuple[Any, bool], b: tuple[Any, bool]) -> tuple[Any, bool]:
+    """The sum of two (gradient, owned) contributions to one tensor, same shape and dtype:
+    added into one that only the engine holds (no new array), else a new sum."""
+    for (into, into_owned), (other, _) in ((a, b), (b, a)):
+        if into_owned and type(into) is np.ndarray and into.flags.writeable:
+            np.add(into, other, out=into)
+            return into, True
+    return a[0] + b[0], True
+
+
 def _topological_order(root: Tensor) -> list[Tensor]:
     """Tensors of the graph ending at ``root``, each after all tensors it depends on.
 
@@ -453,16 +471,19 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
         grad = grad.astype(root.dtype, copy=False)
 
     order = _topological_order(root)
-    grads: dict[int, Any] = {id(root): grad}
+    # tensor id -> (gradient, owned): owned when only the engine holds that array (a new sum,
+    # a conversion, the output of a fresh_grads backward), so it may be kept or added into
+    grads: dict[int, tuple[Any, bool]] = {id(root): (grad, gradient is None)}
     for tensor in reversed(order):
-        g = grads.pop(id(tensor), None)
+        g, owned = grads.pop(id(tensor), (None, False))
         if g is None:
             continue
         node = tensor._node
-        if node is None or tensor._retains_grad:
-            tensor._accumulate_grad(g)
-        if node is None:
+        if node is None:  # a leaf: g is used nowhere after this
+            tensor._accumulate_grad(g, owned=owned)
             continue
+        if tensor._retains_grad:  # backward still reads g below: .grad gets a copy
+            tensor._accumulate_grad(g)
         for saved, version in node.saved_versions:
             if saved._version != version:
                 raise RuntimeError(
@@ -478,19 +499,25 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
                 f"{node.name}.backward returned {len(input_grads)} gradients "
                 f"for {len(node.inputs)} inputs"
             )
+        fresh = node.function.fresh_grads
         for k, (inp, ig) in enumerate(zip(node.inputs, input_grads)):
             if ig is None or not inp.requires_grad:
                 continue
+            owned = fresh
             if ig.ndim >= inp.ndim:  # fewer dims cannot be a broadcast: reported just below
-                ig = unbroadcast(ig, inp.shape)
+                summed = unbroadcast(ig, inp.shape)
+                owned = owned or summed is not ig  # a sum is a new array
+                ig = summed
             if ig.shape != inp.shape:
                 raise RuntimeError(
                     f"{node.name}.backward produced a gradient of shape {ig.shape} "
                     f"for input {k} of shape {inp.shape} {inp.dtype}"
                 )
             if ig.dtype != inp.dtype:
-                ig = ig.astype(inp.dtype)
+                ig, owned = ig.astype(inp.dtype), True
             key = id(inp)
-            grads[key] = ig if key not in grads else grads[key] + ig
+            if key in grads:
+                ig, owned = _add_gradients(grads[key], (ig, owned))
+            grads[key] = (ig, owned)
         if not retain_graph:
             node.free()

@@ -340,8 +340,12 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
             raise RuntimeError("retain_grad: tensor does not require grad")
         self._retains_grad = True
 
-    def _accumulate_grad(self, g: Any) -> None:
+    def _accumulate_grad(self, g: Any, owned: bool = False) -> None:
+        """Add ``g`` to ``.grad``; ``owned``: the engine alone holds ``g`` (autograd.py)."""
         if self.grad is None:
+            if owned and g.dtype == self.dtype and g.flags.c_contiguous:
+                self.grad = Tensor._wrap(g)  # nothing else holds g: kept, not copied
+                return
             # A fresh copy: .grad must never alias another tensor's memory.
             self.grad = Tensor._wrap(self._xp.array(g, dtype=self.dtype, copy=True))
         else:

@@ -13,24 +13,74 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
 
-def test_quick_benchmark_prints_a_table(capsys, tmp_path):
+OPS = ("softmax", "log_softmax", "layer_norm", "gelu_tanh", "gelu_exact", "cross_entropy",
+       "attention", "adamw", "lstm")  # fmt: skip
+
+
+def _table_rows(out: str) -> list[list[str]]:
+    lines = out.splitlines()
+    first = next(i for i, ln in enumerate(lines) if ln.startswith("op "))
+    return [ln.split() for ln in lines[first + 2 :] if ln.split() and ln.split()[0] in OPS]
+
+
+def test_quick_benchmark_in_separate_processes(capsys, tmp_path):
+    """The default: a tinylm worker and a PyTorch worker take turns (here with a baseline
+    tinylm too); each op has a kernel row and a public row, each with its ratio against
+    PyTorch."""
     import bench_kernels
 
-    assert bench_kernels.main(["--quick", "--repeats", "1", "--plot", str(tmp_path / "k.png")]) == 0
+    argv = ["--quick", "--rounds", "1", "--repeats", "1", "--plot", str(tmp_path / "k.png")]
+    argv += ["--baseline", sys.executable]  # a third worker: "before", here the same code
+    assert bench_kernels.main(argv) == 0
     out = capsys.readouterr().out
-    assert "memory bandwidth" in out
-    for name in (
-        "softmax fwd+bwd",
-        "cross_entropy fwd+bwd",
-        "attention fwd+bwd",
-        "adamw step",
-        "lstm fwd+bwd",
-    ):
-        assert name in out
-    assert "numba/numpy" in out
-    # the attention rows run the op as tinylm's autograd does: P kept at these small sizes
-    assert "causal, P kept" in out
+    assert "separate processes" in out and "memory bandwidth" in out
+    assert "vs base" in out and "tinylm@base ms" in out
+    rows = _table_rows(out)
+    kind = [next(c for c in r if c in ("kernel", "public")) for r in rows]
+    assert {(r[0], k) for r, k in zip(rows, kind)} == {
+        (op, kind) for op in OPS for kind in ("kernel", "public")
+    }
+    assert all(any(c.endswith("x") and c[:-1].replace(".", "").isdigit() for c in r) for r in rows)
     assert (tmp_path / "k.png").stat().st_size > 0
+
+
+def test_quick_benchmark_in_one_process_torch_first(capsys):
+    import bench_kernels
+
+    argv = ["--quick", "--rounds", "2", "--repeats", "1", "--same-process", "--no-plot"]
+    assert bench_kernels.main([*argv, "--no-reference"]) == 0
+    out = capsys.readouterr().out
+    assert "2 alternating rounds (one process, PyTorch first)" in out
+    assert len(_table_rows(out)) == 2 * len(bench_kernels.op_rows(quick=True))
+    assert "numpy ms" not in out and "numba ms" in out  # --no-reference
+
+
+def test_summary_marks_a_spread_ratio_unstable():
+    """Per-round ratios are paired: a row whose rounds disagree by more than 20 % is marked,
+    and the times and ratios reported are the medians over rounds."""
+    import bench_kernels
+
+    rows = bench_kernels.op_rows(quick=True)
+    rounds = []
+    for wobble in [1.0, 1.0, 1.0, 2.0, 0.5]:
+        times = {}
+        for name, shape, _, _ in rows:
+            steady = name != "softmax"  # softmax's torch time wobbles from round to round
+            times[f"{name}|{shape}|kernel"] = {
+                "numpy": 4e-3, "numba": 1e-3, "torch": 2e-3 * (1.0 if steady else wobble)
+            }  # fmt: skip
+            times[f"{name}|{shape}|public"] = {"tinylm": 2e-3, "torch": 1e-3}
+        rounds.append((times, None))
+    table = bench_kernels.summarize(rounds, quick=True)
+    by = {(t["name"], t["shape"], t["kind"]): t for t in table}
+    soft = by[("softmax", "64x96", "kernel")]["vs_torch"]
+    ln = by[("layer_norm", "64x32", "kernel")]["vs_torch"]
+    assert soft.unstable and soft.median == 2.0
+    assert not ln.unstable and ln.median == 2.0 and ln.spread == 0
+    assert by[("layer_norm", "64x32", "public")]["vs_torch"].median == 0.5
+    text = bench_kernels.format_table(table, bandwidth=10.0)
+    marked = [ln.split()[:3] for ln in text.splitlines() if ln.endswith("UNSTABLE")]
+    assert marked == [["softmax", "64x96", "kernel"]]
 
 
 def test_tinylm_bench_kernels_runs_the_script(capsys, monkeypatch):

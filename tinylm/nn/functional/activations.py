@@ -62,6 +62,8 @@ class _GELU(Function):
     ``kernels/cuda/gelu.cu`` (GPU).
     """
 
+    fresh_grads = True  # backward returns new arrays only (autograd.Function)
+
     @staticmethod
     def forward(ctx: Context, x: Any, *, approximate: str) -> Any:
         ctx.save_for_backward(x)
@@ -78,8 +80,9 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """GELU(x) = x Φ(x), Φ the standard normal CDF; as in PyTorch, ``approximate="tanh"``
     gives ½ x (1 + tanh(√(2/π)(x + 0.044715 x³))) instead, the form GPT-2 uses.
 
-    The two differ by at most ~5e-4 (near x = ±2). The tanh form's kernel is the faster
-    one (one vectorised exp per element, where the exact form calls erf per element).
+    The two differ by at most ~5e-4 (near x = ±2). Both kernels vectorise on the CPU: one
+    ``exp`` per element for tanh, a polynomial ``erf`` (``kernels/numba/jit.py: fast_erf``,
+    ≤ 2 ulp in float32) for the exact form.
     """
     if approximate not in GELU_FORMS:
         raise TinyLMError(

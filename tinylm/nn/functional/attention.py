@@ -118,6 +118,8 @@ class _FusedAttention(Function):
     attention; replayed in numpy by ``kernels/cuda/flash_emulation.py``).
     """
 
+    fresh_grads = True  # backward returns new arrays only (autograd.Function)
+
     @staticmethod
     def forward(ctx: Context, q: Any, k: Any, v: Any, *, scale: float, is_causal: bool) -> Any:
         probs = _probs_buffer(ctx, q, *q.shape[:3], k.shape[2])
@@ -158,6 +160,8 @@ class _PackedSelfAttention(Function):
     The kernels are :class:`_FusedAttention`'s (readable: ``kernels/reference.py:
     attention_forward/backward``).
     """
+
+    fresh_grads = True  # backward returns new arrays only (autograd.Function)
 
     @staticmethod
     def forward(ctx: Context, qkv: Any, *, num_heads: int, scale: float, is_causal: bool) -> Any:

@@ -25,6 +25,8 @@ class _Linear(Function):
     One matrix product each, instead of the batched products of a composed ``x @ W.T + b``.
     """
 
+    fresh_grads = True  # backward returns new arrays only (autograd.Function)
+
     @staticmethod
     def forward(ctx: Context, x: Any, weight: Any, *bias: Any) -> Any:
         b = bias[0] if bias else None

@@ -112,6 +112,8 @@ class _CrossEntropy(Function):
     smoothing's extra terms are written out here.
     """
 
+    fresh_grads = True  # backward returns new arrays only (autograd.Function)
+
     @staticmethod
     def forward(
         ctx: Context,

@@ -28,6 +28,8 @@ class _LayerNorm(Function):
     ``kernels/numba/rowwise.py`` (CPU), ``kernels/cuda/layer_norm.cu`` (GPU).
     """
 
+    fresh_grads = True  # backward returns new arrays only (autograd.Function)
+
     @staticmethod
     def forward(ctx: Context, x: Any, *affine: Any, n_features: int, eps: float) -> Any:
         xp = array_module(x)
