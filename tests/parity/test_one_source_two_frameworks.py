@@ -24,6 +24,7 @@ from parity_program import GPTConfig, define  # noqa: E402 - after the skip
 pytestmark = pytest.mark.torch
 
 TOL = {"float64": dict(rtol=1e-10, atol=1e-12), "float32": dict(rtol=1e-5, atol=1e-6)}
+F32_NORMWISE = 1e-5  # float32 gradients: ‖tinylm − torch‖ / ‖torch‖
 
 
 def numpy_of(t: Any) -> np.ndarray:
@@ -50,6 +51,14 @@ def compare(ours: list[dict], theirs: list[dict], dtype: str) -> None:
         for name in a["grads"]:
             ga, gb = numpy_of(a["grads"][name]), numpy_of(b["grads"][name])
             assert ga.dtype == gb.dtype
+            if dtype == "float32":
+                # An entry of a weight gradient is a sum over the batch; the two BLAS libraries
+                # add in orders that depend on the CPU, so an entry that cancels to 1e-4 from
+                # terms of 1e-3 keeps their rounding (seen: 7e-9 on one CPU, not on another).
+                # float32 is compared as matmul error bounds are stated: normwise.
+                err = np.linalg.norm(ga - gb) / (np.linalg.norm(gb) or 1.0)
+                assert err < F32_NORMWISE, f"step {step}: {name}: ‖Δ‖/‖g‖ = {err:.2e}"
+                continue
             scale = float(np.abs(gb).max()) or 1.0
             np.testing.assert_allclose(
                 ga, gb, rtol=tol["rtol"], atol=tol["atol"] * scale, err_msg=f"step {step}: {name}"
