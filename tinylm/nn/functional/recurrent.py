@@ -51,9 +51,18 @@ class _LSTMCell(Function):
         return kernel("lstm_cell_backward", act)(act, c_prev, c, g[..., :hs], g[..., hs:])
 
 
-def _check_state(op: str, name: str, t: Tensor, shape: tuple[int, ...]) -> None:
-    if tuple(t.shape) != shape:
-        raise TinyLMError(f"{op}: {name} must have shape {shape}, got {tuple(t.shape)}")
+def _initial_state(
+    op: str, hx: Any, input: Tensor, batch: int, hs: int, names: tuple[str, str]
+) -> tuple[Tensor, Tensor]:
+    """``hx`` = (h, c) checked to be (batch, hs) each, or zeros like ``input`` when None."""
+    if hx is None:
+        zeros = Tensor._wrap(array_module(input.data).zeros((batch, hs), dtype=input.dtype))
+        return zeros, zeros
+    h, c = hx
+    for name, t in zip(names, (h, c)):
+        if tuple(t.shape) != (batch, hs):
+            raise TinyLMError(f"{op}: {name} must have shape {(batch, hs)}, got {tuple(t.shape)}")
+    return h, c
 
 
 def lstm_cell(
@@ -75,13 +84,7 @@ def lstm_cell(
             f"got input {tuple(input.shape)} and weight_ih {tuple(weight_ih.shape)}"
         )
     b, hs = input.shape[0], weight_ih.shape[0] // 4
-    if hx is None:
-        xp = array_module(input.data)
-        zeros = Tensor._wrap(xp.zeros((b, hs), dtype=input.dtype))
-        hx = (zeros, zeros)
-    h, c = hx
-    _check_state("lstm_cell", "h", h, (b, hs))
-    _check_state("lstm_cell", "c", c, (b, hs))
+    h, c = _initial_state("lstm_cell", hx, input, b, hs, ("h", "c"))
     check_same_dtype("lstm_cell", input=input, weight_ih=weight_ih, weight_hh=weight_hh, h=h, c=c)
     gates = linear(input, weight_ih, bias_ih) + linear(h, weight_hh, bias_hh)
     hc = _LSTMCell.apply(gates, c)
@@ -211,13 +214,7 @@ def lstm_layer(
             f"lstm: weight_hh must be (4*hidden_size, hidden_size) = {(4 * hs, hs)}, "
             f"got {tuple(weight_hh.shape)}"
         )
-    if hx is None:
-        xp = array_module(input.data)
-        zeros = Tensor._wrap(xp.zeros((batch, hs), dtype=input.dtype))
-        hx = (zeros, zeros)
-    h0, c0 = hx
-    _check_state("lstm", "h0", h0, (batch, hs))
-    _check_state("lstm", "c0", c0, (batch, hs))
+    h0, c0 = _initial_state("lstm", hx, input, batch, hs, ("h0", "c0"))
     check_same_dtype("lstm", input=input, weight_ih=weight_ih, weight_hh=weight_hh, h0=h0, c0=c0)
     if bias_ih is not None and bias_hh is not None:
         bias = bias_ih + bias_hh  # both biases add to every step's gates: add them once
