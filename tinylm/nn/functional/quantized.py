@@ -31,6 +31,8 @@ class _Int8Linear(Function):
 
     Shapes: x (..., K) float, q (N, K) int8, scale (N,), b (N,) → y (..., N). The kernel
     turns each int8 into a float in a register; the float weight is never built.
+    Readable: ``kernels/reference.py: int8_linear``; fast: ``kernels/numba/quantized.py``
+    (CPU) and ``kernels/cuda/int8_linear.cu`` (GPU).
     """
 
     @staticmethod
