@@ -45,6 +45,8 @@ __all__ = [
     "int8_linear",
     "lstm_cell_forward",
     "lstm_cell_backward",
+    "lstm_recurrence_forward",
+    "lstm_recurrence_backward",
 ]
 
 
@@ -510,3 +512,107 @@ def lstm_cell_backward(
     dg = dc_total * i * (1.0 - g * g)
     do = dh * t * o * (1.0 - o)
     return xp.concatenate([di, df, dg, do], axis=-1), dc_total * f
+
+
+# --------------------------------------------------------------------------------------------
+# LSTM recurrence: one layer over T steps (the per-step matrix product and the cell)
+# --------------------------------------------------------------------------------------------
+
+
+def lstm_active_steps(mask: Array | None, steps: int) -> int:
+    """How many leading steps hold at least one real (unpadded) position: ``steps`` when
+    ``mask`` is None. The steps after the longest sequence's end are padding for every
+    sequence, so the recurrence skips them (a helper, not an op)."""
+    return steps if mask is None else int(mask.any(axis=1).sum())
+
+
+def lstm_recurrence_forward(
+    xproj: Array,
+    w_hh: Array,
+    h0: Array,
+    c0: Array,
+    mask: Array | None = None,
+    *,
+    cell: Any = None,
+) -> tuple[Array, Array, Array, Array]:
+    """One LSTM layer over T steps, after the input projection of all steps.
+
+    Shapes: xproj (T, B, 4H) = x W_ih^T + b_ih + b_hh for every step at once, w_hh (4H, H),
+    h0, c0 (B, H), mask (T, B) bool or None
+            -> out (T + 2, B, H) = [output h_1 .. h_T, h_n, c_n],
+               act (T, B, 4H), states_h, states_c (T + 1, B, H).
+    Step t:  gates = xproj[t] + h_{t-1} W_hh^T,  then h_t, c_t = the cell (lstm_cell_forward).
+    Where mask[t, b] is False (padding after sequence b's end) the state is carried unchanged
+    and the output and ``act`` are 0, so h_n, c_n are each sequence's state at its own last
+    step.
+    ``act`` (the activated gates) and the states (before step 0 and after every step) are what
+    the backward pass reads. ``cell`` is the cell step (default :func:`lstm_cell_forward`; the
+    CUDA backend passes its fused kernel).
+    """
+    xp = get_array_module(xproj)
+    cell = cell or lstm_cell_forward
+    steps, batch, four_h = xproj.shape
+    hs = four_h // 4
+    out = xp.zeros((steps + 2, batch, hs), dtype=xproj.dtype)
+    act = xp.zeros((steps, batch, four_h), dtype=xproj.dtype)
+    states_h = xp.empty((steps + 1, batch, hs), dtype=xproj.dtype)
+    states_c = xp.empty((steps + 1, batch, hs), dtype=xproj.dtype)
+    states_h[0], states_c[0] = h0, c0
+    active = lstm_active_steps(mask, steps)
+    for t in range(active):
+        gates = xproj[t] + states_h[t] @ w_hh.T
+        h, c, act[t] = cell(gates, states_c[t])
+        if mask is not None:  # padding: the state passes through, the output is 0
+            m = mask[t][:, None]
+            h, c = xp.where(m, h, states_h[t]), xp.where(m, c, states_c[t])
+            out[t], act[t] = xp.where(m, h, 0), xp.where(m, act[t], 0)
+        else:
+            out[t] = h
+        states_h[t + 1], states_c[t + 1] = h, c
+    states_h[active + 1 :], states_c[active + 1 :] = states_h[active], states_c[active]
+    out[steps], out[steps + 1] = states_h[steps], states_c[steps]
+    return out, act, states_h, states_c
+
+
+def lstm_recurrence_backward(
+    g: Array,
+    act: Array,
+    states_h: Array,
+    states_c: Array,
+    w_hh: Array,
+    mask: Array | None = None,
+    *,
+    cell: Any = None,
+) -> tuple[Array, Array, Array, Array]:
+    """Backpropagation through time for :func:`lstm_recurrence_forward`.
+
+    Shapes: g (T + 2, B, H), the gradient of its ``out``; act (T, B, 4H), states_h,
+    states_c (T + 1, B, H), w_hh (4H, H), mask (T, B) or None
+            -> dxproj (T, B, 4H), dw_hh (4H, H), dh0 (B, H), dc0 (B, H).
+    From t = T-1 down to 0, with dh, dc the gradients reaching the state after step t
+    (dh, dc start as g's h_n and c_n rows):
+        d gates_t, dc_prev = cell backward (lstm_cell_backward) at dh + g[t], dc
+        dh_prev = d gates_t W_hh        (gates_t = xproj[t] + h_{t-1} W_hh^T)
+        dxproj[t] = d gates_t,   dW_hh = sum over t of d gates_t^T h_{t-1} (one product at the end)
+    At padding (mask False) the state passed through unchanged: dh, dc pass back as they are,
+    and the output there was a constant 0, so g[t] is dropped. ``cell`` is the cell's backward
+    (default :func:`lstm_cell_backward`).
+    """
+    xp = get_array_module(act)
+    cell = cell or lstm_cell_backward
+    steps, batch, four_h = act.shape
+    g = _in_dtype_of(g, act)
+    dxproj = xp.zeros_like(act)
+    dh, dc = g[steps].copy(), g[steps + 1].copy()
+    for t in range(lstm_active_steps(mask, steps) - 1, -1, -1):
+        dh_t, dc_t = dh + g[t], dc
+        if mask is not None:
+            m = mask[t][:, None]
+            dh_t, dc_t = xp.where(m, dh_t, 0), xp.where(m, dc_t, 0)
+        dxproj[t], dc_prev = cell(act[t], states_c[t], states_c[t + 1], dh_t, dc_t)
+        dh_prev = dxproj[t] @ w_hh
+        if mask is not None:
+            dh_prev, dc_prev = xp.where(m, dh_prev, dh), xp.where(m, dc_prev, dc)
+        dh, dc = dh_prev, dc_prev
+    dw_hh = dxproj.reshape(-1, four_h).T @ states_h[:steps].reshape(steps * batch, -1)
+    return dxproj, dw_hh, dh, dc

@@ -545,3 +545,24 @@ def lstm_cell_backward(act: Any, c_prev: Any, c: Any, dh: Any, dc: Any) -> tuple
         grid, block, (a2, *rest, dgates, dc_prev, np.int64(n), np.int32(hs))
     )
     return dgates.reshape(act.shape), dc_prev.reshape(c_prev.shape)
+
+
+# ---------------------------------------------------------------- LSTM recurrence
+
+
+def lstm_recurrence_forward(
+    xproj: Any, w_hh: Any, h0: Any, c0: Any, mask: Any = None
+) -> tuple[Any, Any, Any, Any]:
+    """One LSTM layer over T steps; see :func:`reference.lstm_recurrence_forward`. The steps
+    are launched from the host: per step a cuBLAS product and the fused cell kernel above."""
+    return reference.lstm_recurrence_forward(xproj, w_hh, h0, c0, mask, cell=lstm_cell_forward)
+
+
+def lstm_recurrence_backward(
+    g: Any, act: Any, states_h: Any, states_c: Any, w_hh: Any, mask: Any = None
+) -> tuple[Any, Any, Any, Any]:
+    """Backpropagation through time; see :func:`reference.lstm_recurrence_backward`, with the
+    fused cell backward kernel above at each step."""
+    return reference.lstm_recurrence_backward(
+        g, act, states_h, states_c, w_hh, mask, cell=lstm_cell_backward
+    )

@@ -12,7 +12,7 @@ still in cache), in parallel, with the inner loops vectorised by LLVM.
 ``attention.py``    blocked attention, forward and backward
 ``optimizers.py``   Adam / AdamW
 ``quantized.py``    int8 weight-only linear (inference)
-``recurrent.py``    the LSTM cell's element-wise part (gates -> c, h), forward and backward
+``recurrent.py``    the LSTM: the cell (gates -> c, h) and a layer's recurrence, fwd and bwd
 ==================  ======================================================================
 
 Kernels are compiled lazily on first call, once for float32 and once for float64
@@ -25,7 +25,12 @@ from .attention import attention_backward, attention_forward
 from .elementwise import gelu_backward, gelu_exact_backward, gelu_exact_forward, gelu_forward
 from .optimizers import adam_update
 from .quantized import int8_linear
-from .recurrent import lstm_cell_backward, lstm_cell_forward
+from .recurrent import (
+    lstm_cell_backward,
+    lstm_cell_forward,
+    lstm_recurrence_backward,
+    lstm_recurrence_forward,
+)
 from .rowwise import (
     cross_entropy_backward,
     cross_entropy_forward,
@@ -56,4 +61,6 @@ __all__ = [
     "int8_linear",
     "lstm_cell_forward",
     "lstm_cell_backward",
+    "lstm_recurrence_forward",
+    "lstm_recurrence_backward",
 ]

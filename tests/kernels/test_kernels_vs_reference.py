@@ -140,6 +140,27 @@ def _lstm_bwd(rng, dt, data):
     return (act.astype(dt), c_prev, c.astype(dt), dh, dc), {}
 
 
+def _lstm_seq_fwd(rng, dt, data):
+    steps, batch = data.draw(st.integers(1, 6), label="T"), data.draw(st.integers(1, 5), label="B")
+    h = data.draw(st.integers(1, 24), label="H")
+    xproj = _randn(rng, (steps, batch, 4 * h), dt, data.draw(st.sampled_from([1.0, 5.0])))
+    w_hh = _randn(rng, (4 * h, h), dt, 0.5)
+    h0, c0 = _randn(rng, (batch, h), dt), _randn(rng, (batch, h), dt)
+    mask = None
+    if data.draw(st.booleans(), label="padded"):  # lengths in [1, T]: padding, skipped steps
+        lengths = rng.integers(1, steps + 1, size=batch)
+        mask = np.arange(steps)[:, None] < lengths[None, :]
+    return (xproj, w_hh, h0, c0, mask), {}
+
+
+def _lstm_seq_bwd(rng, dt, data):
+    (xproj, w_hh, h0, c0, mask), _ = _lstm_seq_fwd(rng, dt, data)
+    f64 = (a.astype(np.float64) for a in (xproj, w_hh, h0, c0))
+    out, act, states_h, states_c = reference.lstm_recurrence_forward(*f64, mask)
+    g = _randn(rng, out.shape, dt)
+    return (g, act.astype(dt), states_h.astype(dt), states_c.astype(dt), w_hh, mask), {}
+
+
 CASES = [
     Case("softmax_forward", _softmax_fwd),
     Case("softmax_backward", _softmax_bwd),
@@ -157,6 +178,8 @@ CASES = [
     Case("attention_backward", _attn_bwd),
     Case("lstm_cell_forward", _lstm_fwd),
     Case("lstm_cell_backward", _lstm_bwd),
+    Case("lstm_recurrence_forward", _lstm_seq_fwd),
+    Case("lstm_recurrence_backward", _lstm_seq_bwd),
 ]
 
 
@@ -169,10 +192,11 @@ def assert_matches_reference(fn, args, kwargs, dtype, xp=np):
     originals = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     dev_args = [xp.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
     got = [xp.asnumpy(o) if xp is not np else o for o in _as_tuple(fn(*dev_args, **kwargs))]
-    ref_args = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in originals]
+    floats = [a for a in originals if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+    ref_args = [a.astype(np.float64) if any(a is f for f in floats) else a for a in originals]
     want = _as_tuple(getattr(reference, fn.__name__)(*ref_args, **kwargs))
     tol = TOL[dtype]
-    scale = max(1.0, *(float(np.abs(a).max()) for a in originals if a.size and a.dtype.kind == "f"))
+    scale = max(1.0, *(float(np.abs(a).max()) for a in floats if a.size))
     for i, (g, w) in enumerate(zip(got, want)):
         assert g.dtype == dtype, f"output {i} has dtype {g.dtype}, expected {np.dtype(dtype)}"
         assert g.shape == w.shape, f"output {i} has shape {g.shape}, expected {w.shape}"
@@ -220,6 +244,19 @@ def _strided_args(op: str, rng: np.random.Generator) -> tuple[tuple, dict]:
         _, c, act = reference.lstm_cell_forward(_strided(rng, 6, 36), x)
         act = np.ascontiguousarray(act.T).T  # a transposed view of the saved gates
         return (act, x, np.ascontiguousarray(c.T).T, g, _strided(rng, 6, 9)), {}
+    if op.startswith("lstm_recurrence"):  # (T, B, 4H) inputs as transposed views
+        xproj = rng.standard_normal((12, 3, 4)).transpose(2, 1, 0)
+        w_hh, h0 = _strided(rng, 12, 3), _strided(rng, 3, 3)
+        mask = np.array([[True, True, True], [True, False, True], [True, False, False]] * 1)
+        mask = np.vstack([mask, [[False, False, False]]])  # a last step that is all padding
+        if op == "lstm_recurrence_forward":
+            return (xproj, w_hh, h0, h0 * 0.5, mask), {}
+        out, act, states_h, states_c = reference.lstm_recurrence_forward(
+            xproj, w_hh, h0, h0 * 0.5, mask
+        )
+        g = rng.standard_normal(out.shape[::-1]).T
+        t = lambda a: np.ascontiguousarray(a.T).T  # noqa: E731 - saved arrays as views
+        return (g, t(act), t(states_h), t(states_c), w_hh, mask), {}
     if op == "attention_backward":
         out, lse = reference.attention_forward(q, k, v, 0.5, True)
         gout = rng.standard_normal((2, 5, 3, 4)).transpose(0, 2, 1, 3)
@@ -244,6 +281,8 @@ STRIDED_OPS = [
     "attention_backward",
     "lstm_cell_forward",
     "lstm_cell_backward",
+    "lstm_recurrence_forward",
+    "lstm_recurrence_backward",
 ]
 
 
@@ -385,6 +424,7 @@ GRADIENT_ARG = {
     "gelu_exact_backward": 1,
     "attention_backward": 5,
     "lstm_cell_backward": 3,  # dh; dc (argument 4) in the test below
+    "lstm_recurrence_backward": 0,
 }
 
 

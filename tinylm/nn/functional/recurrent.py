@@ -96,76 +96,33 @@ class _LSTMRecurrence(Function):
 
     Shapes: xproj (T, B, 4H) = x W_ihᵀ + b_ih + b_hh for every step at once, W_hh (4H, H),
     h0, c0 (B, H); mask (T, B) bool or None → (T + 2, B, H) = [output h_1..h_T, h_n, c_n].
-    Step t: a = xproj[t] + h W_hhᵀ, then the fused cell. Where mask[t, b] is False (padding
-    after sequence b's end) the state is carried unchanged and the output is 0, so h_n, c_n
-    are each sequence's state at its own last step; the steps after the longest sequence's
-    end are skipped.
+    Step t: a = xproj[t] + h W_hhᵀ, then the cell. Where mask[t, b] is False (padding after
+    sequence b's end) the state is carried unchanged and the output is 0, so h_n, c_n are each
+    sequence's state at its own last step; the steps after the longest sequence's end are
+    skipped.
     Backward (backpropagation through time), from t = T−1 down to 0, with dh, dc the
     gradients reaching the state after step t (plus the output's gradient for dh):
         d a_t, dc_prev = cell backward(dh, dc)
-        dh_prev = d a_t W_hh  (+ dh itself where the step was padding; dc likewise)
+        dh_prev = d a_t W_hh  (dh itself where the step was padding; dc likewise)
         dW_hh = Σ_t d a_tᵀ h_{t−1}  (one matrix product over all steps),  dxproj[t] = d a_t
+    Readable: ``kernels/reference.py: lstm_recurrence_forward/lstm_recurrence_backward`` (a
+    loop over steps calling the cell); fast: ``kernels/numba/recurrent.py`` (one BLAS product
+    and one fused step kernel per step); on a GPU the same loop with ``kernels/cuda/lstm.cu``.
     """
 
     @staticmethod
     def forward(ctx: Context, xproj: Any, w_hh: Any, h0: Any, c0: Any, *, mask: Any) -> Any:
-        xp = array_module(xproj)
-        steps, batch, four_h = xproj.shape
-        hs = four_h // 4
-        step = kernel("lstm_cell_forward", xproj)
-        out = xp.empty((steps + 2, batch, hs), dtype=xproj.dtype)
-        acts = xp.empty((steps, batch, four_h), dtype=xproj.dtype)
-        states_h = xp.empty((steps + 1, batch, hs), dtype=xproj.dtype)  # h before/after steps
-        states_c = xp.empty((steps + 1, batch, hs), dtype=xproj.dtype)
-        states_h[0], states_c[0] = h0, c0
-        w_t = w_hh.T
-        gates = xp.empty((batch, four_h), dtype=xproj.dtype)
-        # steps after the longest sequence's end are padding for every sequence: skipped
-        active = steps if mask is None else int(mask.any(axis=1).sum())
-        for t in range(active):
-            xp.matmul(states_h[t], w_t, out=gates)
-            gates += xproj[t]
-            h, c, acts[t] = step(gates, states_c[t])
-            if mask is None:
-                out[t] = states_h[t + 1] = h
-                states_c[t + 1] = c
-            else:
-                m = mask[t][:, None]
-                out[t] = xp.where(m, h, 0)
-                states_h[t + 1] = xp.where(m, h, states_h[t])
-                states_c[t + 1] = xp.where(m, c, states_c[t])
-        out[active:steps] = 0
-        states_h[active + 1 :], states_c[active + 1 :] = states_h[active], states_c[active]
-        out[steps], out[steps + 1] = states_h[steps], states_c[steps]
-        ctx.save_for_backward(acts, states_h, states_c, w_hh)
-        ctx.mask, ctx.active = mask, active
+        run = kernel("lstm_recurrence_forward", xproj)
+        out, act, states_h, states_c = run(xproj, w_hh, h0, c0, mask)
+        ctx.save_for_backward(act, states_h, states_c, w_hh)
+        ctx.mask = mask
         return out
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple[Any, ...]:
-        acts, states_h, states_c, w_hh = ctx.saved_arrays
-        mask = ctx.mask
-        xp = array_module(acts)
-        steps, batch, four_h = acts.shape
-        step_back = kernel("lstm_cell_backward", acts)
-        g = g.astype(acts.dtype, copy=False)
-        dgates = xp.empty_like(acts)
-        dgates[ctx.active :] = 0  # skipped padding: the state passed through unchanged
-        dh, dc = g[steps].copy(), g[steps + 1].copy()  # reaching the state after the last step
-        for t in range(ctx.active - 1, -1, -1):
-            dh_new, dc_new = dh + g[t], dc
-            if mask is not None:
-                m = mask[t][:, None]
-                dh_new, dc_new = xp.where(m, dh_new, 0), xp.where(m, dc_new, 0)
-            dgates[t], dc_prev = step_back(acts[t], states_c[t], states_c[t + 1], dh_new, dc_new)
-            dh_prev = dgates[t] @ w_hh
-            if mask is not None:  # padding passed the state through unchanged
-                dh_prev += xp.where(m, 0, dh)
-                dc_prev += xp.where(m, 0, dc)
-            dh, dc = dh_prev, dc_prev
-        d2 = dgates.reshape(-1, four_h)
-        dw = d2.T @ states_h[:steps].reshape(-1, states_h.shape[-1])
-        return dgates, dw, dh, dc
+        act, states_h, states_c, w_hh = ctx.saved_arrays
+        run = kernel("lstm_recurrence_backward", act)
+        return run(g, act, states_h, states_c, w_hh, ctx.mask)
 
 
 def lengths_mask(lengths: Any, steps: int, batch: int, like: Any) -> Any:
