@@ -16,7 +16,15 @@ import numpy as np
 
 from .reference import get_array_module
 
-__all__ = ["SAVE_PROBS_MAX", "SMALL_ATTENTION_WORK", "SMALL_WORK", "attention_keeps_probs"]
+__all__ = [
+    "BLAS_SPIN_S",
+    "LARGE_ATTENTION_WORK",
+    "LARGE_WORK",
+    "SAVE_PROBS_MAX",
+    "SMALL_ATTENTION_WORK",
+    "SMALL_WORK",
+    "attention_keeps_probs",
+]
 
 #: Largest P = softmax(QKᵀ·scale) (elements; 16 MB in float32) that the CPU forward keeps for
 #: the backward, which then skips recomputing S = QKᵀ and its exp (about a fifth of its work
@@ -31,6 +39,20 @@ SMALL_WORK = 1 << 15
 #: Attention's B·H·Tq·Tk·D multiply-adds below which it runs on one thread: at small T and D
 #: this much is already ~0.25 ms on one core, and a late helper costs little (it is cancelled).
 SMALL_ATTENTION_WORK = 1 << 19
+
+#: Seconds after a matrix product during which NumPy's BLAS keeps its threads awake: OpenBLAS's
+#: idle threads spin (burning a core each) for ~60 ms before they sleep (measured: 61 ms of CPU
+#: during a 100 ms pause after one product). A tinylm helper thread started in that window
+#: shares its core with a spinning BLAS thread, and the calling thread waits for it: a GPT
+#: step, whose kernels all run between products, was ~10 % faster with its kernels on one
+#: thread. So within this window a kernel runs on the calling thread unless its work is large.
+BLAS_SPIN_S = 0.1
+
+#: Elements (row-wise and element-wise kernels) and multiply-adds (attention) from which a
+#: kernel uses all threads even right after a matrix product: long enough that the helpers'
+#: share outweighs the core they share with a spinning BLAS thread.
+LARGE_WORK = 1 << 22
+LARGE_ATTENTION_WORK = 1 << 26
 
 
 def attention_keeps_probs(like: Any, b: int, h: int, tq: int, tk: int) -> bool:

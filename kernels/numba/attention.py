@@ -21,8 +21,8 @@ import numpy as np
 from numba import njit, types
 
 from .. import reference
-from ..parallel import on_all_threads
-from ..policy import SMALL_ATTENTION_WORK
+from ..parallel import blas_threads_awake, on_all_threads
+from ..policy import LARGE_ATTENTION_WORK, SMALL_ATTENTION_WORK
 from .jit import FASTMATH, fast_exp, sjit, take_job
 from .threads import float32_or_64, kernel_input
 
@@ -342,6 +342,14 @@ def _multiply_adds(q: np.ndarray, k: np.ndarray, *args, **kwargs) -> int:
     return q.size * k.shape[-2]
 
 
+def _one_thread(q: np.ndarray, k: np.ndarray) -> bool:
+    """Run on the calling thread alone: too little work to share (``SMALL_ATTENTION_WORK``),
+    or a moderate amount right after a matrix product, while BLAS's threads still spin on the
+    other cores (``parallel.blas_threads_awake``, ``LARGE_ATTENTION_WORK``)."""
+    work = _multiply_adds(q, k)
+    return work < SMALL_ATTENTION_WORK or (work < LARGE_ATTENTION_WORK and blas_threads_awake())
+
+
 def _no_probs(dtype: np.dtype) -> np.ndarray:
     """The kernels' "P is not saved" marker: an empty 4-D array (a typed stand-in for None)."""
     return np.empty((0, 0, 0, 0), dtype=dtype)
@@ -388,7 +396,7 @@ def attention_forward(
         else _destination(probs, (b, h, tq, k.shape[2]), dt, "probs", contiguous=True)
     )
     jobs = _any_layout_kernel(_attention_forward_jobs, dt)
-    small = _multiply_adds(q, k) < SMALL_ATTENTION_WORK
+    small = _one_thread(q, k)
     on_all_threads(jobs, q, k, v, dt.type(scale), bool(is_causal), out, lse, probs, serial=small)
     return out, lse
 
@@ -427,7 +435,7 @@ def attention_backward(
                 f"attention: probs must be {(*q.shape[:3], k.shape[2])}, got {probs.shape}"
             )
     jobs = _any_layout_kernel(_attention_backward_jobs, dt)
-    small = _multiply_adds(q, k) < SMALL_ATTENTION_WORK
+    small = _one_thread(q, k)
     on_all_threads(
         jobs, q, k, v, out, lse, gout, dt.type(scale), bool(is_causal), gq, gk, gv, probs,
         serial=small,
