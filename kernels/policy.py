@@ -17,6 +17,7 @@ import numpy as np
 from .reference import get_array_module
 
 __all__ = [
+    "ATTENTION_BLAS_MAX_SCORES",
     "BLAS_SPIN_S",
     "LARGE_ATTENTION_WORK",
     "LARGE_WORK",
@@ -39,6 +40,12 @@ SMALL_WORK = 1 << 15
 #: Attention's B·H·Tq·Tk·D multiply-adds below which it runs on one thread: at small T and D
 #: this much is already ~0.25 ms on one core, and a late helper costs little (it is cancelled).
 SMALL_ATTENTION_WORK = 1 << 19
+
+#: Largest Tq·Tk per head for which the CPU attention with P kept runs on BLAS products (the
+#: full (Tq, Tk) products, masked half included) instead of the blocked kernels (which skip
+#: the masked keys). One thread, causal, 12x4 heads of D = 32, forward + backward: T = 64
+#: 1.9 → 1.2 ms, T = 128 5.0 → 4.5 ms, T = 256 17.5 → 28 ms.
+ATTENTION_BLAS_MAX_SCORES = 128 * 128
 
 #: Seconds after a matrix product during which NumPy's BLAS keeps its threads awake: OpenBLAS's
 #: idle threads spin (burning a core each) for ~60 ms before they sleep (measured: 61 ms of CPU

@@ -10,7 +10,8 @@ One job is one (batch, head); every Numba thread runs the same compiled job func
 jobs from a shared counter (``parallel.on_all_threads``). Design notes and measured figures:
 ``kernels/README.md``.
 
-When the forward keeps P (short sequences: ``policy.attention_keeps_probs``), P is a whole
+When the forward keeps P and the sequence is short (``policy.attention_keeps_probs``,
+``policy.ATTENTION_BLAS_MAX_SCORES``), P is a whole
 (B, H, Tq, Tk) array anyway, so both passes are NumPy's batched matrix products (BLAS, reading
 the strided heads in place) around two fused row kernels: the scaled, masked softmax with its
 log-sum-exp, and its backward ``gS = scale · P ⊙ (gP − rowsum(gO ⊙ O))``. At a GPT's T = 64
@@ -28,7 +29,7 @@ from numba import njit, types
 
 from .. import reference
 from ..parallel import blas_threads_awake, note_blas_product, on_all_threads, parallel_ranges
-from ..policy import LARGE_ATTENTION_WORK, SMALL_ATTENTION_WORK
+from ..policy import ATTENTION_BLAS_MAX_SCORES, LARGE_ATTENTION_WORK, SMALL_ATTENTION_WORK
 from .jit import FASTMATH, fast_exp, rjit, row_max, sjit, take_job
 from .threads import float32_or_64, kernel_input
 
@@ -372,6 +373,14 @@ def attention_probs_backward_kernel(start, end, p, gp, out, gout, scale):
                 gp[r, i, j] = scale * p[r, i, j] * (gp[r, i, j] - delta)
 
 
+def _by_blas(q: np.ndarray, k: np.ndarray, probs: np.ndarray) -> bool:
+    """Attention by BLAS products: P kept, nothing empty, and a short sequence
+    (``policy.ATTENTION_BLAS_MAX_SCORES``: longer causal ones are faster blocked, skipping the
+    masked keys)."""
+    tq, tk = q.shape[2], k.shape[2]
+    return probs.size > 0 and q.size > 0 and k.size > 0 and tq * tk <= ATTENTION_BLAS_MAX_SCORES
+
+
 def _rows(a: np.ndarray) -> np.ndarray:
     """(B, H, T, X) → contiguous (B·H, T, X), a view where it can be."""
     return np.ascontiguousarray(a).reshape(-1, a.shape[-2], a.shape[-1])
@@ -496,7 +505,7 @@ def attention_forward(
         if probs is None
         else _destination(probs, (b, h, tq, k.shape[2]), dt, "probs", contiguous=True)
     )
-    if probs.size and q.size and k.size:  # P kept (and nothing empty): BLAS products
+    if _by_blas(q, k, probs):
         return _forward_keeping_probs(q, k, v, scale, is_causal, out, probs)
     jobs = _any_layout_kernel(_attention_forward_jobs, dt)
     small = _one_thread(q, k)
@@ -537,7 +546,7 @@ def attention_backward(
             raise ValueError(
                 f"attention: probs must be {(*q.shape[:3], k.shape[2])}, got {probs.shape}"
             )
-    if probs.size and q.size and k.size:
+    if _by_blas(q, k, probs):
         return _backward_from_probs(q, k, v, out, gout, scale, probs, gq, gk, gv)
     jobs = _any_layout_kernel(_attention_backward_jobs, dt)
     small = _one_thread(q, k)

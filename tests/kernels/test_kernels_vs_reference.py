@@ -350,10 +350,14 @@ def test_attention_backward_rejects_saved_probabilities_of_the_wrong_shape(backe
 @pytest.mark.parametrize("backend", ["numpy", *FAST_BACKENDS])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("causal", [True, False])
-@pytest.mark.parametrize("tq,tk", [(37, 37), (5, 70), (70, 5)])
+@pytest.mark.parametrize("tq,tk", [(37, 37), (5, 70), (70, 5), (130, 130)])
 def test_attention_saved_probabilities(backend, dtype, causal, tq, tk):
     """probs= makes the forward keep P (every element written, masked ones 0) and the backward
-    use it instead of recomputing: the gradients must not change."""
+    use it instead of recomputing: the gradients must not change. (130, 130) is past
+    policy.ATTENTION_BLAS_MAX_SCORES: the blocked kernels keep P there, BLAS products below."""
+    from tinylm.kernels.policy import ATTENTION_BLAS_MAX_SCORES
+
+    assert (tq * tk > ATTENTION_BLAS_MAX_SCORES) == (tq == 130)
     rng = np.random.default_rng(8)
     q, k, v = (_randn(rng, (2, 3, t, 6), dtype) for t in (tq, tk, tk))
     fwd = implementations("attention_forward", "cpu")[backend]
