@@ -11,7 +11,11 @@ there. NumPy's BLAS keeps its own threads for the matrix products, between the k
 
 * :func:`parallel_ranges` — ``kernel(start, end, *args)`` over contiguous pieces of ``[0, n)``;
 * :func:`on_all_threads` — a job function that takes job numbers from a shared counter;
-* :func:`set_num_threads` / :func:`get_num_threads` — as ``torch.set_num_threads``.
+* :func:`set_num_threads` / :func:`get_num_threads` — as ``torch.set_num_threads``;
+* :func:`note_blas_product` / :func:`blas_threads_awake` — the ops that call NumPy's matrix
+  products say when they did, and a kernel of moderate size that follows within
+  ``policy.BLAS_SPIN_S`` runs on the calling thread: BLAS's own threads are still spinning on
+  the other cores then, and a helper would have to share one with them.
 
 NumPy only: importing this imports neither Numba nor CuPy.
 """
@@ -19,18 +23,22 @@ NumPy only: importing this imports neither Numba nor CuPy.
 from __future__ import annotations
 
 import itertools
+import math
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
-from .policy import SMALL_WORK
+from .policy import BLAS_SPIN_S, LARGE_WORK, SMALL_WORK
 
 __all__ = [
+    "blas_threads_awake",
     "get_num_threads",
     "helper_pool",
+    "note_blas_product",
     "on_all_threads",
     "parallel_ranges",
     "set_num_threads",
@@ -47,6 +55,7 @@ def _available_cores() -> int:
 _num_threads = _available_cores()
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
+_last_product = -math.inf  # time.perf_counter() at the end of the last noted matrix product
 
 
 def get_num_threads() -> int:
@@ -61,6 +70,23 @@ def set_num_threads(n: int) -> None:
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise ValueError(f"set_num_threads: need an integer ≥ 1, got {n!r}")
     _num_threads = int(n)
+
+
+def note_blas_product(when: float | None = None) -> None:
+    """Record that a NumPy matrix product (BLAS, with its own threads) has just finished.
+
+    The ops that call BLAS (``Linear``, ``MatMul``, the embedding's one-hot product) call this
+    right after their products; :func:`blas_threads_awake` reads it. ``when``: the
+    ``time.perf_counter()`` of the product instead of now (``-math.inf``: none yet, as tests
+    that need the threads say)."""
+    global _last_product
+    _last_product = time.perf_counter() if when is None else when
+
+
+def blas_threads_awake() -> bool:
+    """True within ``policy.BLAS_SPIN_S`` of the last noted matrix product, while BLAS's idle
+    threads still spin on the other cores (OpenBLAS's do, for ~60 ms)."""
+    return time.perf_counter() - _last_product < BLAS_SPIN_S
 
 
 def helper_pool(n_helpers: int) -> ThreadPoolExecutor:
@@ -93,10 +119,18 @@ def parallel_ranges(kernel: Callable, n: int, *args: Any, work: int | None = Non
 
     ``kernel`` is a compiled ``nogil`` function, so the threads really run at once. It runs on
     the calling thread alone for the whole range when ``work`` (default ``n``) is below
-    ``policy.SMALL_WORK``: waking threads would cost more than they save. Otherwise ``[0, n)``
-    is cut into two pieces per thread, which the threads take in turn.
+    ``policy.SMALL_WORK`` (waking threads would cost more than they save), or below
+    ``policy.LARGE_WORK`` right after a matrix product (:func:`blas_threads_awake`: the other
+    cores are busy with BLAS's spinning threads). Otherwise ``[0, n)`` is cut into two pieces
+    per thread, which the threads take in turn.
     """
-    if _num_threads == 1 or n < 2 or (n if work is None else work) < SMALL_WORK:
+    work = n if work is None else work
+    if (
+        _num_threads == 1
+        or n < 2
+        or work < SMALL_WORK
+        or (work < LARGE_WORK and blas_threads_awake())
+    ):
         kernel(0, n, *args)
         return
     pieces = min(n, 2 * _num_threads)

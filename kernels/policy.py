@@ -16,7 +16,16 @@ import numpy as np
 
 from .reference import get_array_module
 
-__all__ = ["SAVE_PROBS_MAX", "SMALL_ATTENTION_WORK", "SMALL_WORK", "attention_keeps_probs"]
+__all__ = [
+    "ATTENTION_BLAS_MAX_SCORES",
+    "BLAS_SPIN_S",
+    "LARGE_ATTENTION_WORK",
+    "LARGE_WORK",
+    "SAVE_PROBS_MAX",
+    "SMALL_ATTENTION_WORK",
+    "SMALL_WORK",
+    "attention_keeps_probs",
+]
 
 #: Largest P = softmax(QKᵀ·scale) (elements; 16 MB in float32) that the CPU forward keeps for
 #: the backward, which then skips recomputing S = QKᵀ and its exp (about a fifth of its work
@@ -31,6 +40,26 @@ SMALL_WORK = 1 << 15
 #: Attention's B·H·Tq·Tk·D multiply-adds below which it runs on one thread: at small T and D
 #: this much is already ~0.25 ms on one core, and a late helper costs little (it is cancelled).
 SMALL_ATTENTION_WORK = 1 << 19
+
+#: Largest Tq·Tk per head for which the CPU attention with P kept runs on BLAS products (the
+#: full (Tq, Tk) products, masked half included) instead of the blocked kernels (which skip
+#: the masked keys). One thread, causal, 12x4 heads of D = 32, forward + backward: T = 64
+#: 1.9 → 1.2 ms, T = 128 5.0 → 4.5 ms, T = 256 17.5 → 28 ms.
+ATTENTION_BLAS_MAX_SCORES = 128 * 128
+
+#: Seconds after a matrix product during which NumPy's BLAS keeps its threads awake: OpenBLAS's
+#: idle threads spin (burning a core each) for ~60 ms before they sleep (measured: 61 ms of CPU
+#: during a 100 ms pause after one product). A tinylm helper thread started in that window
+#: shares its core with a spinning BLAS thread, and the calling thread waits for it: a GPT
+#: step, whose kernels all run between products, was ~10 % faster with its kernels on one
+#: thread. So within this window a kernel runs on the calling thread unless its work is large.
+BLAS_SPIN_S = 0.1
+
+#: Elements (row-wise and element-wise kernels) and multiply-adds (attention) from which a
+#: kernel uses all threads even right after a matrix product: long enough that the helpers'
+#: share outweighs the core they share with a spinning BLAS thread.
+LARGE_WORK = 1 << 22
+LARGE_ATTENTION_WORK = 1 << 26
 
 
 def attention_keeps_probs(like: Any, b: int, h: int, tq: int, tk: int) -> bool:

@@ -601,3 +601,23 @@ def test_grads_of_two_leaves_never_share_memory_through_fresh_ops():
     before = b.grad.data.copy()
     a.grad.data[...] = 0  # writing one leaf's grad leaves the other's alone
     np.testing.assert_array_equal(b.grad.data, before)
+
+
+def test_grad_mode_belongs_to_each_thread():
+    """no_grad() in one thread leaves recording on in another, and a new thread starts with
+    recording on whatever the thread that started it has set."""
+    import threading
+
+    seen = {}
+
+    def worker(name):
+        x = tinylm.tensor([1.0, 2.0], requires_grad=True)
+        seen[name] = (tinylm.is_grad_enabled(), (x * 2).requires_grad)
+
+    with tinylm.no_grad():
+        t = threading.Thread(target=worker, args=("started inside no_grad",))
+        t.start()
+        t.join()
+        assert not tinylm.is_grad_enabled()
+    assert seen["started inside no_grad"] == (True, True)
+    assert tinylm.is_grad_enabled()

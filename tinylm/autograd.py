@@ -71,12 +71,21 @@ class TinyLMError(ValueError):
 # Grad mode: is the engine recording operations right now?
 # ---------------------------------------------------------------------------------------
 
-_state = threading.local()
+
+class _GradMode(threading.local):
+    """Each thread's grad mode; on by default (the class attribute, until a thread sets its
+    own: a plain attribute read, where ``getattr(local, name, default)`` costs an exception
+    when the name is missing)."""
+
+    grad_enabled = True
+
+
+_state = _GradMode()
 
 
 def is_grad_enabled() -> bool:
     """True when operations are being recorded for backward."""
-    return getattr(_state, "grad_enabled", True)
+    return _state.grad_enabled
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -321,19 +330,27 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
         """Run ``forward`` on the inputs' arrays and record the op for backward."""
+        # One pass over the inputs: type check, arrays, which need a gradient, and whether
+        # any array is not NumPy's (numpy arrays all live on the CPU; only other arrays need
+        # their devices compared).
+        arrays = []
+        needs = []
+        all_numpy = True
         for i, t in enumerate(inputs):
             if not isinstance(t, TensorBase):
                 raise TypeError(f"{cls.op_name()}: input {i} must be a Tensor, got {type(t)}")
-        arrays = tuple(t.data for t in inputs)
-        # numpy arrays all live on the CPU: only other arrays need their devices compared
-        mixed = not all(type(a) is np.ndarray for a in arrays)
-        if mixed and len({t.device for t in inputs}) > 1:
+            a = t.data
+            arrays.append(a)
+            needs.append(t.requires_grad)
+            if type(a) is not np.ndarray:
+                all_numpy = False
+        if not all_numpy and len({t.device for t in inputs}) > 1:
             raise TinyLMError(
                 f"{cls.op_name()}: inputs live on different devices "
                 f"({', '.join(t.device for t in inputs)}); move them with .to(device)"
             )
-        record = is_grad_enabled() and any(t.requires_grad for t in inputs)
-        ctx = Context(tuple(t.requires_grad for t in inputs) if record else (False,) * len(inputs))
+        record = _state.grad_enabled and any(needs)
+        ctx = Context(tuple(needs) if record else (False,) * len(inputs))
         try:
             out = cls.forward(ctx, *arrays, **params)
         except TinyLMError as e:
@@ -344,7 +361,7 @@ class Function:
             raise TinyLMError(_with_inputs(f"{cls.op_name()}: {e}", inputs, params)) from e
 
         result = type(inputs[0])._wrap(out, requires_grad=record)
-        if cls.is_view and inputs and _may_share(out, inputs[0].data):
+        if cls.is_view and inputs and _may_share(out, arrays[0]):
             result._version_counter = inputs[0]._version_counter
         if record:
             node = Node(cls, ctx, inputs)
@@ -352,9 +369,12 @@ class Function:
             # in-place change before backward is an error instead of a wrong gradient.
             saved = [a for a in ctx.saved_arrays if hasattr(a, "shape")]
             if saved:
-                for t in (*inputs, result):
-                    if any(_may_share(a, t.data) for a in saved):
-                        node.saved_versions.append((t, t._version))
+                result_data = result.data  # out, or the ndarray _wrap made of a numpy scalar
+                for t, data in (*zip(inputs, arrays), (result, result_data)):
+                    for a in saved:
+                        if _may_share(a, data):
+                            node.saved_versions.append((t, t._version))
+                            break
             result._node = node
         else:
             ctx.saved_arrays = ()  # nothing will call backward: free what forward saved
@@ -504,17 +524,17 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
             if ig is None or not inp.requires_grad:
                 continue
             owned = fresh
-            if ig.ndim >= inp.ndim:  # fewer dims cannot be a broadcast: reported just below
-                summed = unbroadcast(ig, inp.shape)
-                owned = owned or summed is not ig  # a sum is a new array
-                ig = summed
-            if ig.shape != inp.shape:
-                raise RuntimeError(
-                    f"{node.name}.backward produced a gradient of shape {ig.shape} "
-                    f"for input {k} of shape {inp.shape} {inp.dtype}"
-                )
-            if ig.dtype != inp.dtype:
-                ig, owned = ig.astype(inp.dtype), True
+            shape, dtype = inp.shape, inp.dtype
+            if ig.shape != shape:
+                if ig.ndim >= len(shape):  # fewer dims cannot be a broadcast: reported below
+                    ig, owned = unbroadcast(ig, shape), True  # a sum is a new array
+                if ig.shape != shape:
+                    raise RuntimeError(
+                        f"{node.name}.backward produced a gradient of shape {ig.shape} "
+                        f"for input {k} of shape {shape} {dtype}"
+                    )
+            if ig.dtype != dtype:
+                ig, owned = ig.astype(dtype), True
             key = id(inp)
             if key in grads:
                 ig, owned = _add_gradients(grads[key], (ig, owned))

@@ -9,6 +9,13 @@ to ask for it is ``kernels/policy.py``).
 One job is one (batch, head); every Numba thread runs the same compiled job function and takes
 jobs from a shared counter (``parallel.on_all_threads``). Design notes and measured figures:
 ``kernels/README.md``.
+
+When the forward keeps P and the sequence is short (``policy.attention_keeps_probs``,
+``policy.ATTENTION_BLAS_MAX_SCORES``), P is a whole
+(B, H, Tq, Tk) array anyway, so both passes are NumPy's batched matrix products (BLAS, reading
+the strided heads in place) around two fused row kernels: the scaled, masked softmax with its
+log-sum-exp, and its backward ``gS = scale · P ⊙ (gP − rowsum(gO ⊙ O))``. At a GPT's T = 64
+that is 1.3x (forward) and 1.8x (backward) faster than the blocked kernels' own products.
 """
 
 from __future__ import annotations
@@ -21,12 +28,18 @@ import numpy as np
 from numba import njit, types
 
 from .. import reference
-from ..parallel import on_all_threads
-from ..policy import SMALL_ATTENTION_WORK
-from .jit import FASTMATH, fast_exp, sjit, take_job
+from ..parallel import blas_threads_awake, note_blas_product, on_all_threads, parallel_ranges
+from ..policy import ATTENTION_BLAS_MAX_SCORES, LARGE_ATTENTION_WORK, SMALL_ATTENTION_WORK
+from .jit import FASTMATH, fast_exp, rjit, row_max, sjit, take_job
 from .threads import float32_or_64, kernel_input
 
-__all__ = ["BLOCK_Q", "attention_backward", "attention_forward"]
+__all__ = [
+    "BLOCK_Q",
+    "attention_backward",
+    "attention_forward",
+    "attention_probs_backward_kernel",
+    "attention_probs_kernel",
+]
 
 
 # --------------------------------------------------------------------------------------------
@@ -311,6 +324,103 @@ def _attention_backward_jobs(
                 gv[b, h, j, e] = gv_t[e, j]
 
 
+# --------------------------------------------------------------------------------------------
+# attention with P kept: S = Q K^T and the other products by BLAS, the rows by these kernels
+# --------------------------------------------------------------------------------------------
+
+
+@rjit
+def attention_probs_kernel(start, end, s, scale, is_causal, lse):
+    """Rows of heads ``start:end`` of s (B·H, Tq, Tk), scores Q Kᵀ, in place → P, and lse.
+
+    P = softmax(scale · S) over the keys each query sees (causal: key j ≤ query i, as in
+    PyTorch; masked entries 0), lse = log Σ_j exp(scale · S_ij), as the blocked forward."""
+    s, lse = s[start:end], lse[start:end]
+    tq, tk = s.shape[1], s.shape[2]
+    zero, one = s.dtype.type(0), s.dtype.type(1)
+    for r in range(s.shape[0]):
+        for i in range(tq):
+            n = min(i + 1, tk) if is_causal else tk
+            row = s[r, i]
+            for j in range(n):
+                row[j] *= scale
+            m = row_max(row[:n])
+            total = zero
+            for j in range(n):
+                e = fast_exp(row[j] - m)
+                row[j] = e
+                total += e
+            inv = one / total
+            for j in range(n):
+                row[j] *= inv
+            for j in range(n, tk):
+                row[j] = zero  # masked: exp(-inf) = 0, never computed
+            lse[r, i] = m + math.log(total)
+
+
+@rjit
+def attention_probs_backward_kernel(start, end, p, gp, out, gout, scale):
+    """Heads ``start:end``: gP (B·H, Tq, Tk) = gO Vᵀ in place → gS = scale · P ⊙ (gP − δ),
+    δ_i = Σ_e gO_ie O_ie (= Σ_j P_ij gP_ij, the softmax backward's row sum, from D terms
+    instead of Tk). out, gout: (B·H, Tq, D)."""
+    p, gp, out, gout = p[start:end], gp[start:end], out[start:end], gout[start:end]
+    for r in range(p.shape[0]):
+        for i in range(p.shape[1]):
+            delta = p.dtype.type(0)
+            for e in range(out.shape[2]):
+                delta += gout[r, i, e] * out[r, i, e]
+            for j in range(p.shape[2]):
+                gp[r, i, j] = scale * p[r, i, j] * (gp[r, i, j] - delta)
+
+
+def _by_blas(q: np.ndarray, k: np.ndarray, probs: np.ndarray) -> bool:
+    """Attention by BLAS products: P kept, nothing empty, and a short sequence
+    (``policy.ATTENTION_BLAS_MAX_SCORES``: longer causal ones are faster blocked, skipping the
+    masked keys)."""
+    tq, tk = q.shape[2], k.shape[2]
+    return probs.size > 0 and q.size > 0 and k.size > 0 and tq * tk <= ATTENTION_BLAS_MAX_SCORES
+
+
+def _rows(a: np.ndarray) -> np.ndarray:
+    """(B, H, T, X) → contiguous (B·H, T, X), a view where it can be."""
+    return np.ascontiguousarray(a).reshape(-1, a.shape[-2], a.shape[-1])
+
+
+def _forward_keeping_probs(q, k, v, scale, is_causal, out, probs):
+    """The forward when P is kept (``probs``, contiguous): S by BLAS into ``probs``, the rows'
+    softmax and lse by :func:`attention_probs_kernel`, O = P V by BLAS into ``out``."""
+    b, h, tq, _ = q.shape
+    np.matmul(q, np.swapaxes(k, -1, -2), out=probs)
+    lse = np.empty((b, h, tq), dtype=q.dtype)
+    p3 = probs.reshape(b * h, tq, -1)
+    parallel_ranges(
+        attention_probs_kernel, b * h, p3, q.dtype.type(scale), bool(is_causal),
+        lse.reshape(b * h, tq), work=probs.size,
+    )  # fmt: skip
+    np.matmul(probs, v, out=out)
+    note_blas_product()
+    return out, lse
+
+
+def _backward_from_probs(q, k, v, out, gout, scale, probs, gq, gk, gv):
+    """The backward from a kept P: gV = Pᵀ gO, gP = gO Vᵀ (BLAS), gS by
+    :func:`attention_probs_backward_kernel`, gQ = gS K, gK = gSᵀ Q (BLAS, into the
+    destinations)."""
+    b, h, tq, _ = q.shape
+    np.matmul(np.swapaxes(probs, -1, -2), gout, out=gv)
+    # C-contiguous, so that the (B·H, Tq, Tk) view the kernel writes is this array itself
+    # (matmul may pick another layout for its own output, e.g. for a broadcast gO)
+    gs = np.matmul(gout, np.swapaxes(v, -1, -2), out=np.empty(probs.shape, dtype=q.dtype))
+    parallel_ranges(
+        attention_probs_backward_kernel, b * h, probs.reshape(b * h, tq, -1),
+        gs.reshape(b * h, tq, -1), _rows(out), _rows(gout), q.dtype.type(scale), work=gs.size,
+    )  # fmt: skip
+    np.matmul(gs, k, out=gq)
+    np.matmul(np.swapaxes(gs, -1, -2), q, out=gk)
+    note_blas_product()
+    return gq, gk, gv
+
+
 @functools.cache
 def _any_layout_kernel(py_func, dtype: np.dtype):
     """``py_func`` compiled once for ``dtype`` with its input and output arrays in *any* layout.
@@ -340,6 +450,14 @@ def _any_layout_kernel(py_func, dtype: np.dtype):
 def _multiply_adds(q: np.ndarray, k: np.ndarray, *args, **kwargs) -> int:
     """B·H·Tq·Tk·D, the multiply-adds of S = Q Kᵀ: the work measure for the small-work rule."""
     return q.size * k.shape[-2]
+
+
+def _one_thread(q: np.ndarray, k: np.ndarray) -> bool:
+    """Run on the calling thread alone: too little work to share (``SMALL_ATTENTION_WORK``),
+    or a moderate amount right after a matrix product, while BLAS's threads still spin on the
+    other cores (``parallel.blas_threads_awake``, ``LARGE_ATTENTION_WORK``)."""
+    work = _multiply_adds(q, k)
+    return work < SMALL_ATTENTION_WORK or (work < LARGE_ATTENTION_WORK and blas_threads_awake())
 
 
 def _no_probs(dtype: np.dtype) -> np.ndarray:
@@ -387,8 +505,10 @@ def attention_forward(
         if probs is None
         else _destination(probs, (b, h, tq, k.shape[2]), dt, "probs", contiguous=True)
     )
+    if _by_blas(q, k, probs):
+        return _forward_keeping_probs(q, k, v, scale, is_causal, out, probs)
     jobs = _any_layout_kernel(_attention_forward_jobs, dt)
-    small = _multiply_adds(q, k) < SMALL_ATTENTION_WORK
+    small = _one_thread(q, k)
     on_all_threads(jobs, q, k, v, dt.type(scale), bool(is_causal), out, lse, probs, serial=small)
     return out, lse
 
@@ -426,8 +546,10 @@ def attention_backward(
             raise ValueError(
                 f"attention: probs must be {(*q.shape[:3], k.shape[2])}, got {probs.shape}"
             )
+    if _by_blas(q, k, probs):
+        return _backward_from_probs(q, k, v, out, gout, scale, probs, gq, gk, gv)
     jobs = _any_layout_kernel(_attention_backward_jobs, dt)
-    small = _multiply_adds(q, k) < SMALL_ATTENTION_WORK
+    small = _one_thread(q, k)
     on_all_threads(
         jobs, q, k, v, out, lse, gout, dt.type(scale), bool(is_causal), gq, gk, gv, probs,
         serial=small,

@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import reference
 from ..parallel import parallel_ranges
-from .jit import exact_sub, fast_exp, rjit
+from .jit import exact_sub, fast_exp, rjit, row_max
 from .threads import float32_or_64, kernel_input
 
 __all__ = [
@@ -60,9 +60,7 @@ def softmax_forward_kernel(start, end, x, y):
     zero, one = x.dtype.type(0), x.dtype.type(1)
     # three passes per row (max, exp-and-sum, scale): the row stays in cache between passes
     for i in range(x.shape[0]):
-        m = x[i, 0]
-        for j in range(1, x.shape[1]):
-            m = max(m, x[i, j])
+        m = row_max(x[i])
         s = zero
         for j in range(x.shape[1]):
             e = fast_exp(x[i, j] - m)
@@ -90,9 +88,7 @@ def log_softmax_forward_kernel(start, end, x, y):
     x, y = x[start:end], y[start:end]
     zero = x.dtype.type(0)
     for i in range(x.shape[0]):
-        m = x[i, 0]
-        for j in range(1, x.shape[1]):
-            m = max(m, x[i, j])
+        m = row_max(x[i])
         s = zero
         for j in range(x.shape[1]):
             s += fast_exp(x[i, j] - m)
@@ -162,9 +158,7 @@ def cross_entropy_forward_kernel(start, end, logits, target, ignore_index, loss,
     loss, lse = loss[start:end], lse[start:end]
     zero = logits.dtype.type(0)
     for i in range(logits.shape[0]):
-        m = logits[i, 0]
-        for j in range(1, logits.shape[1]):
-            m = max(m, logits[i, j])
+        m = row_max(logits[i])
         s = zero
         for j in range(logits.shape[1]):
             s += fast_exp(logits[i, j] - m)

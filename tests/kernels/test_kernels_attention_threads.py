@@ -9,6 +9,7 @@ unwritten.
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -61,6 +62,14 @@ def test_take_job_rejects_a_counter_of_the_wrong_type():
 
     with pytest.raises(numba.core.errors.TypingError):
         take(np.zeros(1, dtype=np.int32))
+
+
+@pytest.fixture(autouse=True)
+def _no_recent_product():
+    """Every test here starts as if no matrix product had run lately: right after one, kernels
+    of moderate size stay on the calling thread (``parallel.blas_threads_awake``), and the
+    tests below are about the threads."""
+    parallel.note_blas_product(when=-math.inf)
 
 
 def _packed_heads(rng, b, t, h, d, dtype):
@@ -221,3 +230,53 @@ print("numba parallel runtime started:", numba_parallel._is_initialized)
     run = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
     assert "numba parallel runtime started: False" in run.stdout
+
+
+def test_right_after_a_matrix_product_moderate_work_stays_on_the_calling_thread():
+    """Within policy.BLAS_SPIN_S of a product, BLAS's threads still spin on the other cores:
+    work below policy.LARGE_WORK runs as one range on the calling thread; larger work, and
+    any work once the window has passed, is shared out again."""
+    calls = []
+
+    def kernel(start, end, log):
+        log.append((start, end, threading.get_ident()))
+
+    before = parallel.get_num_threads()
+    parallel.set_num_threads(2)
+    try:
+        n = policy.SMALL_WORK
+        parallel.note_blas_product()
+        assert parallel.blas_threads_awake()
+        parallel.parallel_ranges(kernel, n, calls)
+        assert calls == [(0, n, threading.get_ident())]
+
+        calls.clear()
+        parallel.parallel_ranges(kernel, n, calls, work=policy.LARGE_WORK)
+        assert len(calls) == 4  # two pieces per thread
+        assert sorted(c[:2] for c in calls) == [(k * n // 4, (k + 1) * n // 4) for k in range(4)]
+
+        calls.clear()
+        parallel.note_blas_product(when=-math.inf)
+        assert not parallel.blas_threads_awake()
+        parallel.parallel_ranges(kernel, n, calls)
+        assert len(calls) == 4
+    finally:
+        parallel.set_num_threads(before)
+
+
+def test_the_ops_that_call_blas_note_their_products():
+    import tinylm
+    import tinylm.nn.functional as F
+
+    x = tinylm.randn(4, 8, requires_grad=True)
+    w = tinylm.randn(3, 8, requires_grad=True)
+    for run in (
+        lambda: F.linear(x, w),
+        lambda: F.linear(x, w).sum().backward(),
+        lambda: x @ w.T,
+        lambda: (x @ w.T).sum().backward(),
+        lambda: F.embedding([0, 2], w).sum().backward(),
+    ):
+        parallel.note_blas_product(when=-math.inf)
+        run()
+        assert parallel.blas_threads_awake()

@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from numba import njit
 from tinylm.kernels import reference
-from tinylm.kernels.numba.jit import ERF_SPLIT, FASTMATH, fast_erf
+from tinylm.kernels.numba.jit import ERF_SPLIT, FASTMATH, fast_erf, row_max
 
 ERF_ULP = 2.0  # the stated bound (measured maximum 1.2 ulp over 77 million float32 values)
 
@@ -99,3 +99,19 @@ def test_cross_entropy_keeps_float32_precision_far_from_zero(offset):
     exact, _ = reference.cross_entropy_forward(logits.astype(np.float64), target, -100)
     got, _ = numba_kernels.cross_entropy_forward(logits, target, -100)
     np.testing.assert_allclose(got, exact, rtol=2e-6, atol=2e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_max_is_the_maximum_at_every_length(dtype):
+    # eight interleaved running maxima, then a tail: every length from 1 to 3 blocks and the
+    # maximum at every position, -inf entries (masks) and a row of -inf included
+    rng = np.random.default_rng(0)
+    for n in range(1, 26):
+        for where in range(n):
+            row = rng.standard_normal(n).astype(dtype)
+            row[rng.random(n) < 0.3] = -np.inf
+            row[where] = 100.0
+            assert row_max(row) == 100.0
+        assert row_max(np.full(n, -np.inf, dtype=dtype)) == -np.inf
+        strided = rng.standard_normal(2 * n).astype(dtype)[::2]
+        assert row_max(strided) == strided.max()

@@ -389,10 +389,14 @@ def test_attention_backward_rejects_saved_probabilities_of_the_wrong_shape(backe
 @pytest.mark.parametrize("backend", ["numpy", *FAST_BACKENDS])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("causal", [True, False])
-@pytest.mark.parametrize("tq,tk", [(37, 37), (5, 70), (70, 5)])
+@pytest.mark.parametrize("tq,tk", [(37, 37), (5, 70), (70, 5), (130, 130)])
 def test_attention_saved_probabilities(backend, dtype, causal, tq, tk):
     """probs= makes the forward keep P (every element written, masked ones 0) and the backward
-    use it instead of recomputing: the gradients must not change."""
+    use it instead of recomputing: the gradients must not change. (130, 130) is past
+    policy.ATTENTION_BLAS_MAX_SCORES: the blocked kernels keep P there, BLAS products below."""
+    from tinylm.kernels.policy import ATTENTION_BLAS_MAX_SCORES
+
+    assert (tq * tk > ATTENTION_BLAS_MAX_SCORES) == (tq == 130)
     rng = np.random.default_rng(8)
     q, k, v = (_randn(rng, (2, 3, t, 6), dtype) for t in (tq, tk, tk))
     fwd = implementations("attention_forward", "cpu")[backend]
@@ -412,6 +416,40 @@ def test_attention_saved_probabilities(backend, dtype, causal, tq, tk):
     without = bwd(q, k, v, out, lse, g, 0.4, causal)
     for a, w in zip(with_p, without):
         np.testing.assert_allclose(a, w, rtol=TOL[dtype] * 10, atol=TOL[dtype] * 10)
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("gout_layout", ["contiguous", "broadcast", "heads of (B, T, C)"])
+def test_attention_with_saved_probabilities_in_the_packed_layout(backend, causal, gout_layout):
+    """As the GPT calls it: q, k, v heads of one (B, T, 3C) array, out= heads of a (B, T, C)
+    array, grads= heads of a (B, T, 3C) array, P kept; the upstream gradient in any layout
+    (the CPU forward's BLAS products read and write these views in place)."""
+    rng = np.random.default_rng(3)
+    b, t, h, d = 2, 9, 3, 4
+    qkv = _randn(rng, (b, t, 3 * h * d), np.float64)
+    q, k, v = qkv.reshape(b, t, 3, h, d).transpose(2, 0, 3, 1, 4)
+    out = np.full((b, t, h * d), np.nan).reshape(b, t, h, d).transpose(0, 2, 1, 3)
+    probs = np.full((b, h, t, t), np.nan)
+    fwd = implementations("attention_forward", "cpu")[backend]
+    bwd = implementations("attention_backward", "cpu")[backend]
+    got_out, lse = fwd(q, k, v, 0.3, causal, out=out, probs=probs)
+    assert got_out is out
+    want_out, want_lse = reference.attention_forward(q, k, v, 0.3, causal)
+    np.testing.assert_allclose(out, want_out, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(lse, want_lse, rtol=1e-12, atol=1e-12)
+    g = _randn(rng, out.shape, np.float64)
+    if gout_layout == "broadcast":
+        g = np.broadcast_to(g[:1, :1], g.shape)
+    elif gout_layout == "heads of (B, T, C)":
+        g = np.ascontiguousarray(g.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)
+    gqkv = np.full(qkv.shape, np.nan)
+    grads = tuple(gqkv.reshape(b, t, 3, h, d).transpose(2, 0, 3, 1, 4))
+    got = bwd(q, k, v, out, lse, g, 0.3, causal, grads=grads, probs=probs)
+    want = reference.attention_backward(q, k, v, want_out, want_lse, g, 0.3, causal)
+    for a, dest, w in zip(got, grads, want):
+        assert a is dest
+        np.testing.assert_allclose(a, w, rtol=1e-11, atol=1e-12)
 
 
 # The position of the upstream gradient among each backward op's arguments.

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
+from tinylm.kernels.parallel import note_blas_product
 
 __all__ = ["MatMul"]
 
@@ -43,7 +44,9 @@ class MatMul(Function):
                 f"matmul: batch dims of {a.shape} and {b.shape} do not broadcast"
             ) from None
         ctx.save_for_backward(a, b)
-        return a @ b
+        c = a @ b
+        note_blas_product()  # BLAS's threads spin for a while now (kernels/parallel.py)
+        return c
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
@@ -64,4 +67,5 @@ class MatMul(Function):
             gb = a2.swapaxes(-1, -2) @ g
             if b.ndim == 1:
                 gb = gb[..., 0]
+        note_blas_product()
         return ga, gb

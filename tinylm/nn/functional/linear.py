@@ -8,6 +8,7 @@ import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.device import array_module
+from tinylm.kernels.parallel import note_blas_product
 from tinylm.nn.functional.common import as_array, check_same_dtype
 from tinylm.tensor import Tensor
 
@@ -44,6 +45,7 @@ class _Linear(Function):
         check_same_dtype("linear", input=x, weight=weight, bias=b)
         x2 = x.reshape(-1, x.shape[-1])
         y = x2 @ weight.T
+        note_blas_product()  # BLAS's threads spin for a while now (kernels/parallel.py)
         if b is not None:
             y += b
         ctx.save_for_backward(x, weight)
@@ -56,6 +58,7 @@ class _Linear(Function):
         g2 = g.reshape(-1, weight.shape[0])
         gx = (g2 @ weight).reshape(x.shape) if ctx.needs_input_grad[0] else None
         gw = g2.T @ x.reshape(-1, x.shape[-1]) if ctx.needs_input_grad[1] else None
+        note_blas_product()
         if not ctx.has_bias:
             return gx, gw
         gb = g2.sum(axis=0) if ctx.needs_input_grad[2] else None
@@ -105,6 +108,7 @@ class _Embedding(Function):
             one_hot = np.zeros((num, idx.size), dtype=g.dtype)
             one_hot[idx, np.arange(idx.size)] = 1
             gw = one_hot @ g2
+            note_blas_product()
         else:
             order = np.argsort(idx, kind="stable")
             sorted_idx = idx[order]
