@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import reference
-from ..parallel import parallel_ranges
+from ..parallel import note_blas_product, parallel_ranges
 from .jit import fast_exp, rjit
 from .threads import float32_or_64, kernel_input
 
@@ -186,6 +186,7 @@ def lstm_recurrence_forward(
     active = reference.lstm_active_steps(mask, steps)
     for t in range(active):
         np.matmul(states_h[t], w_t, out=hw)
+        note_blas_product()  # BLAS's threads spin now: a large step kernel stays on this thread
         parallel_ranges(
             lstm_step_forward_kernel, batch, hw, xproj[t], keep[t], states_h[t], states_c[t],
             act[t], states_h[t + 1], states_c[t + 1], out[t], work=hw.size,
@@ -229,6 +230,7 @@ def lstm_recurrence_backward(
             dc, keep[t], dxproj[t], dc_prev, work=act[t].size,
         )  # fmt: skip
         np.matmul(dxproj[t], w, out=dh_prev)
+        note_blas_product()
         if carry is not None:
             dh_prev[carry] = dh_carry
         dh, dh_prev = dh_prev, dh  # the buffers swap roles: no allocation per step
