@@ -23,6 +23,7 @@ from tinylm.autograd import TinyLMError
 from tinylm.creation import concat
 from tinylm.device import array_module
 from tinylm.nn import functional as F
+from tinylm.nn.functional.attention import _heads_of
 from tinylm.nn.functional.common import check_probability
 from tinylm.nn.layers import GELU, Dropout, LayerNorm, Linear
 from tinylm.nn.module import Module
@@ -42,24 +43,84 @@ class KVCache:
 
     Each attention module keeps its own entry (keyed by the module), (B, H, T, D) tensors.
     Start a new ``KVCache()`` for every new sequence.
+
+    Storage. Appending by concatenation, ``K ← concat(K, k_new)``, copies all T cached rows
+    at every step: O(T) memory traffic per token just to grow the cache. When no autograd
+    graph runs through the cache (generation, under ``tinylm.no_grad()``), the keys and
+    values live instead in arrays with room to spare, (B, H, capacity, D): a step writes its
+    new rows in place, and attention reads the filled part [:, :, :T] as a view. When the
+    room runs out the capacity doubles (a copy every doubling: O(1) copies per token on
+    average), starting at ``capacity`` positions (give the model's longest context, e.g.
+    GPT's ``block_size``, and it never grows). A step whose keys or values carry a
+    graph (training through the cache) concatenates tensors as before, so gradients reach
+    every cached position.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = capacity
         self._self: dict[int, tuple[Tensor, Tensor]] = {}
         self._cross: dict[int, tuple[Tensor, Tensor]] = {}
+        # per layer, the arrays (B, H, capacity, D) whose first T positions _self shows
+        self._room: dict[int, tuple[Any, Any]] = {}
 
     @property
     def length(self) -> int:
         """The number of positions the self-attention layers have seen (0 when empty)."""
         return max((k.shape[2] for k, _ in self._self.values()), default=0)
 
+    def length_of(self, layer: Module) -> int:
+        """The number of positions ``layer`` has cached (0 before its first step)."""
+        entry = self._self.get(id(layer))
+        return 0 if entry is None else entry[0].shape[2]
+
     def append(self, layer: Module, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        """Add the new positions' keys and values of ``layer``; return all of them so far."""
-        if id(layer) in self._self:
-            old_k, old_v = self._self[id(layer)]
-            k, v = concat([old_k, k], dim=2), concat([old_v, v], dim=2)
-        self._self[id(layer)] = (k, v)
-        return k, v
+        """Add the new positions' keys and values of ``layer``, k (B, H, T_new, D) and v
+        (B, H, T_new, Dv); return all of them so far, (B, H, T, D) and (B, H, T, Dv)."""
+        old = self._self.get(id(layer))
+        graph = k.requires_grad or v.requires_grad
+        if old is not None:
+            graph = graph or old[0].requires_grad or old[1].requires_grad
+        if graph:  # keep the graph: new tensors that depend on the old ones and the new
+            self._room.pop(id(layer), None)
+            if old is not None:
+                k, v = concat([old[0], k], dim=2), concat([old[1], v], dim=2)
+            self._self[id(layer)] = (k, v)
+            return k, v
+        start = 0 if old is None else old[0].shape[2]
+        if old is not None and (old[0].shape[:2] != k.shape[:2] or old[1].shape[:2] != v.shape[:2]):
+            raise TinyLMError(
+                f"KVCache: new keys {k.shape} and values {v.shape} do not continue the cached "
+                f"{old[0].shape} and {old[1].shape} (same batch and heads needed)"
+            )
+        end = start + k.shape[2]
+        room = self._room.get(id(layer))
+        if room is None or room[0].shape[2] < end:
+            room = self._grow(old, k, v, end)
+            self._room[id(layer)] = room
+        room[0][:, :, start:end] = k.data
+        room[1][:, :, start:end] = v.data
+        keys, values = Tensor._wrap(room[0][:, :, :end]), Tensor._wrap(room[1][:, :, :end])
+        self._self[id(layer)] = (keys, values)
+        return keys, values
+
+    def _grow(
+        self, old: tuple[Tensor, Tensor] | None, k: Tensor, v: Tensor, needed: int
+    ) -> tuple[Any, Any]:
+        """New arrays with room for ≥ ``needed`` positions (the initial capacity, doubled
+        until it fits), holding the ``old`` keys and values in front."""
+        capacity = max(self.capacity, 1)
+        while capacity < needed:
+            capacity *= 2
+        xp = array_module(k.data)
+        b, h, _, d = k.shape
+        room = (
+            xp.empty((b, h, capacity, d), dtype=k.dtype),
+            xp.empty((b, h, capacity, v.shape[3]), dtype=v.dtype),
+        )
+        if old is not None:
+            n = old[0].shape[2]
+            room[0][:, :, :n], room[1][:, :, :n] = old[0].data, old[1].data
+        return room
 
     def memory(self, layer: Module) -> tuple[Tensor, Tensor] | None:
         """The cross-attention keys and values ``layer`` stored, or None at the first step."""
@@ -74,6 +135,7 @@ class KVCache:
         for store in (self._self, self._cross):
             for layer, (k, v) in store.items():
                 store[layer] = (k[rows], v[rows])
+        self._room.clear()  # the next append moves the reordered keys into new room
 
 
 class MultiHeadAttention(Module):
@@ -160,11 +222,40 @@ class MultiHeadAttention(Module):
         bias = self.c_attn.bias[rows] if self.c_attn.bias is not None else None
         return self._split_heads(F.linear(x, self.c_attn.weight[rows], bias))
 
-    def _self_attention_qkv(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def _self_attention_qkv(
+        self, x: Tensor, qkv: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """q, k, v (B, h, T, C/h) of x; ``qkv`` is c_attn(x) when the caller has it already."""
         if not self.packed:
             return self._project(x, 0), self._project(x, 1), self._project(x, 2)
-        q, k, v = self.c_attn(x).split(self.embed_dim, dim=2)
+        q, k, v = (qkv if qkv is not None else self.c_attn(x)).split(self.embed_dim, dim=2)
         return self._split_heads(q), self._split_heads(k), self._split_heads(v)
+
+    def _decode(self, qkv: Tensor, cache: KVCache) -> Tensor | None:
+        """Cached self-attention of T new positions from their packed projection qkv
+        (B, T, 3C) → (B, T, C) before c_proj, in 1–2 ops; or None where it does not apply.
+
+        What the general path in :meth:`forward` computes, for the case that generation runs
+        once per token: no autograd graph (qkv carries none, so views of its array are
+        exact), no mask, no dropout. Instead of split + reshape + transpose of q, k and v
+        (9 ops) the heads are read in place as views of qkv, k and v are written straight
+        into the cache's storage, and attention runs once. It does not apply to a causal
+        chunk of T > 1 positions after cached ones (query i then sees keys ≤ offset + i,
+        a mask the fused kernel does not build).
+        """
+        b, t, _ = qkv.shape
+        offset = cache.length_of(self)
+        if self.causal and t > 1 and offset:
+            return None
+        q, k, v = (Tensor._wrap(a) for a in _heads_of(qkv.data, 3, self.num_heads))
+        keys, values = cache.append(self, k, v)  # (B, h, offset + T, C/h), views
+        if offset == 0:  # the prompt: plain self-attention, reading every head inside qkv
+            return F.packed_self_attention(qkv, self.num_heads, is_causal=self.causal)
+        # One new query (or non-causal queries) sees every cached key: no mask needed.
+        y = F.scaled_dot_product_attention(q, keys, values)  # (B, h, T, C/h)
+        if t == 1:  # (B, h, 1, C/h) holds the heads side by side already, as (B, 1, C)
+            return y.reshape(b, 1, self.embed_dim)
+        return y.transpose(1, 2).reshape(b, t, self.embed_dim)
 
     def forward(
         self,
@@ -203,7 +294,13 @@ class MultiHeadAttention(Module):
                     cache.store_memory(self, *kv)
             k, v = kv
         else:
-            q, k, v = self._self_attention_qkv(query)
+            qkv = None
+            if cache is not None and self.packed and attn_mask is None and not need_weights:
+                qkv = self.c_attn(query)
+                y = None if qkv.requires_grad or p else self._decode(qkv, cache)
+                if y is not None:
+                    return self.resid_dropout(self.c_proj(y))
+            q, k, v = self._self_attention_qkv(query, qkv)
             if cache is not None:
                 offset = k.shape[2]
                 k, v = cache.append(self, k, v)

@@ -304,9 +304,10 @@ def scaled_dot_product_attention(
     same_batch = query.shape[:-2] == key.shape[:-2] == value.shape[:-2]
     if attn_mask is None and p == 0.0 and same_batch and query.ndim <= 4:
         lead = (1,) * (4 - query.ndim)  # the kernels take (B, H, T, D)
-        q4, k4, v4 = (t.reshape(lead + t.shape) for t in (query, key, value))
-        out = _FusedAttention.apply(q4, k4, v4, scale=scale, is_causal=bool(is_causal))
-        return out.reshape(query.shape[:-1] + (value.shape[-1],)) if lead else out
+        if lead:  # (a reshape to the same shape would still cost an op each)
+            query, key, value = (t.reshape(lead + t.shape) for t in (query, key, value))
+        out = _FusedAttention.apply(query, key, value, scale=scale, is_causal=bool(is_causal))
+        return out.reshape(out.shape[len(lead) :]) if lead else out
     keep, float_mask = _attention_keep(attn_mask, bool(is_causal), query, key)
     drop = None
     if p > 0.0:
