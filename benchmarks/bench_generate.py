@@ -13,8 +13,9 @@ prefill and n steps); tokens/s = n / seconds. Without the cache every step re-ru
 context (O(T²) attention, O(T) matmuls per token); with it each step runs one position
 against the cached keys and values (O(T) per token). One such call with the cache lasts only
 50–100 ms, short enough for one hiccup of the machine (another process, a page fault, the
-garbage collector) to move it by half: so a round times the call ``--repeats`` times in a
-row and keeps the median of those as its figure for the variant.
+garbage collector) to move it by half: so a round times the call up to ``--repeats`` times
+in a row, stopping once ``--min-seconds`` have been spent (a call without the cache, long and
+steady by itself, runs once), and keeps the median of those as its figure for the variant.
 
 Timing, as in ``benchmarks/bench_gpt.py``: each framework runs in its own process, as a user
 runs it (the user's environment, nothing added), on the same weights (drawn once with
@@ -53,7 +54,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--new-tokens", type=int, default=32, help="tokens generated per measurement")
     p.add_argument("--rounds", type=int, default=7, help="rounds (the first is warm-up)")
     p.add_argument(
-        "--repeats", type=int, default=5, help="timed calls per variant in a round (median kept)"
+        "--repeats", type=int, default=5, help="timed calls per variant in a round, at most"
+    )
+    p.add_argument(
+        "--min-seconds", type=float, default=0.3, help="…or fewer once this much time is spent"
     )
     p.add_argument("--n-layer", type=int, default=4)
     p.add_argument("--n-head", type=int, default=4)
@@ -171,8 +175,9 @@ def setup_torch(args: argparse.Namespace) -> dict:
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    """Wait for "go", run one round (every variant at every T, each the median of
-    ``--repeats`` timed calls), print ``ROUND {times}``."""
+    """Wait for "go", run one round (every variant at every T, each the median of up to
+    ``--repeats`` timed calls, fewer once ``--min-seconds`` are spent), print
+    ``ROUND {times}``."""
     if args.worker == "torch":
         sys.path.insert(0, str(HERE))
     variants = setup_tinylm(args) if args.worker == "tinylm" else setup_torch(args)
@@ -183,8 +188,8 @@ def run_worker(args: argparse.Namespace) -> int:
         times, tokens = {}, {}
         for name, generate in variants.items():
             for t, p in ps.items():
-                calls = []
-                for _ in range(args.repeats):
+                calls: list[float] = []
+                while len(calls) < args.repeats and sum(calls) < args.min_seconds:
                     t0 = time.perf_counter()
                     out = generate(p)
                     calls.append(time.perf_counter() - t0)

@@ -233,29 +233,25 @@ class MultiHeadAttention(Module):
 
     def _decode(self, qkv: Tensor, cache: KVCache) -> Tensor | None:
         """Cached self-attention of T new positions from their packed projection qkv
-        (B, T, 3C) → (B, T, C) before c_proj, in 1–2 ops; or None where it does not apply.
+        (B, T, 3C) → (B, T, C) before c_proj, in one op; or None where it does not apply.
 
         What the general path in :meth:`forward` computes, for the case that generation runs
         once per token: no autograd graph (qkv carries none, so views of its array are
-        exact), no mask, no dropout. Instead of split + reshape + transpose of q, k and v
-        (9 ops) the heads are read in place as views of qkv, k and v are written straight
-        into the cache's storage, and attention runs once. It does not apply to a causal
-        chunk of T > 1 positions after cached ones (query i then sees keys ≤ offset + i,
-        a mask the fused kernel does not build).
+        exact), no mask, no dropout. Instead of split + reshape + transpose of q, k and v,
+        attention, transpose + reshape back (11 ops), k and v are written straight from qkv
+        into the cache's storage and one op reads the queries inside qkv. It does not apply
+        to a causal chunk of T > 1 positions after cached ones (query i then sees keys
+        ≤ offset + i, a mask the fused kernels do not build).
         """
-        b, t, _ = qkv.shape
         offset = cache.length_of(self)
-        if self.causal and t > 1 and offset:
+        if self.causal and qkv.shape[1] > 1 and offset:
             return None
-        q, k, v = (Tensor._wrap(a) for a in _heads_of(qkv.data, 3, self.num_heads))
+        _, k, v = (Tensor._wrap(a) for a in _heads_of(qkv.data, 3, self.num_heads))
         keys, values = cache.append(self, k, v)  # (B, h, offset + T, C/h), views
         if offset == 0:  # the prompt: plain self-attention, reading every head inside qkv
             return F.packed_self_attention(qkv, self.num_heads, is_causal=self.causal)
-        # One new query (or non-causal queries) sees every cached key: no mask needed.
-        y = F.scaled_dot_product_attention(q, keys, values)  # (B, h, T, C/h)
-        if t == 1:  # (B, h, 1, C/h) holds the heads side by side already, as (B, 1, C)
-            return y.reshape(b, 1, self.embed_dim)
-        return y.transpose(1, 2).reshape(b, t, self.embed_dim)
+        # one new query (or non-causal queries) sees every cached key: no mask needed
+        return F.cached_self_attention(qkv, keys, values, self.num_heads)
 
     def forward(
         self,
