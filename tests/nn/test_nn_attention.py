@@ -299,6 +299,10 @@ def test_cache_storage_keeps_earlier_views_and_refuses_another_batch():
         np.testing.assert_array_equal(keys.numpy(), k.numpy())
         np.testing.assert_array_equal(values.numpy(), v.numpy())
         assert cache.length_of(layer) == 3
+        roomy = nn.KVCache(capacity=8)
+        first, _ = roomy.append(layer, k[:, :, :1], v[:, :, :1])
+        keys, _ = roomy.append(layer, k[:, :, 1:], v[:, :, 1:])
+        assert np.shares_memory(first.data, keys.data)  # written in place while there is room
         with pytest.raises(TinyLMError, match="do not continue"):
             cache.append(layer, tinylm.tensor(rand(2, 2, 1, 4)), tinylm.tensor(rand(2, 2, 1, 4)))
 

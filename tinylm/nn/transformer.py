@@ -47,9 +47,12 @@ class KVCache:
     Storage. Appending by concatenation, ``K ← concat(K, k_new)``, copies all T cached rows
     at every step: O(T) memory traffic per token just to grow the cache. When no autograd
     graph runs through the cache (generation, under ``tinylm.no_grad()``), the keys and
-    values live instead in arrays with room to spare, (B, H, capacity, D): a step writes its
-    new rows in place, and attention reads the filled part [:, :, :T] as a view. When the
-    room runs out the capacity doubles (a copy every doubling: O(1) copies per token on
+    values live instead in arrays with room to spare: a step writes its new rows in place,
+    and attention reads the filled part as a view. The arrays are time-major, (capacity, B,
+    H, D), so that the filled part [:T] is one contiguous block in which every key is a
+    contiguous row: the view handed out is its (B, H, T, D) transpose, and the decoding
+    kernel reads the rows in place (``kernels/numba/attention.py``). When the room runs
+    out the capacity doubles (a copy every doubling: O(1) copies per token on
     average), starting at ``capacity`` positions (give the model's longest context, e.g.
     GPT's ``block_size``, and it never grows). A step whose keys or values carry a
     graph (training through the cache) concatenates tensors as before, so gradients reach
@@ -60,7 +63,7 @@ class KVCache:
         self.capacity = capacity
         self._self: dict[int, tuple[Tensor, Tensor]] = {}
         self._cross: dict[int, tuple[Tensor, Tensor]] = {}
-        # per layer, the arrays (B, H, capacity, D) whose first T positions _self shows
+        # per layer, the arrays (capacity, B, H, D) whose first T positions _self shows
         self._room: dict[int, tuple[Any, Any]] = {}
 
     @property
@@ -94,32 +97,33 @@ class KVCache:
             )
         end = start + k.shape[2]
         room = self._room.get(id(layer))
-        if room is None or room[0].shape[2] < end:
+        if room is None or len(room[0]) < end:  # (capacity, B, H, D)
             room = self._grow(old, k, v, end)
             self._room[id(layer)] = room
-        room[0][:, :, start:end] = k.data
-        room[1][:, :, start:end] = v.data
-        keys, values = Tensor._wrap(room[0][:, :, :end]), Tensor._wrap(room[1][:, :, :end])
+        room[0][start:end] = k.data.transpose(2, 0, 1, 3)  # (T_new, B, H, D)
+        room[1][start:end] = v.data.transpose(2, 0, 1, 3)
+        keys, values = (Tensor._wrap(a[:end].transpose(1, 2, 0, 3)) for a in room)
         self._self[id(layer)] = (keys, values)
         return keys, values
 
     def _grow(
         self, old: tuple[Tensor, Tensor] | None, k: Tensor, v: Tensor, needed: int
     ) -> tuple[Any, Any]:
-        """New arrays with room for ≥ ``needed`` positions (the initial capacity, doubled
-        until it fits), holding the ``old`` keys and values in front."""
+        """New time-major arrays (capacity, B, H, D) with room for ≥ ``needed`` positions
+        (the initial capacity, doubled until it fits), the ``old`` keys and values in front."""
         capacity = max(self.capacity, 1)
         while capacity < needed:
             capacity *= 2
         xp = array_module(k.data)
         b, h, _, d = k.shape
         room = (
-            xp.empty((b, h, capacity, d), dtype=k.dtype),
-            xp.empty((b, h, capacity, v.shape[3]), dtype=v.dtype),
+            xp.empty((capacity, b, h, d), dtype=k.dtype),
+            xp.empty((capacity, b, h, v.shape[3]), dtype=v.dtype),
         )
         if old is not None:
             n = old[0].shape[2]
-            room[0][:, :, :n], room[1][:, :, :n] = old[0].data, old[1].data
+            room[0][:n] = old[0].data.transpose(2, 0, 1, 3)
+            room[1][:n] = old[1].data.transpose(2, 0, 1, 3)
         return room
 
     def memory(self, layer: Module) -> tuple[Tensor, Tensor] | None:
@@ -237,17 +241,17 @@ class MultiHeadAttention(Module):
 
         What the general path in :meth:`forward` computes, for the case that generation runs
         once per token: no autograd graph (qkv carries none, so views of its array are
-        exact), no mask, no dropout. Instead of split + reshape + transpose of q, k and v,
-        attention, transpose + reshape back (11 ops), k and v are written straight from qkv
-        into the cache's storage and one op reads the queries inside qkv. It does not apply
-        to a causal chunk of T > 1 positions after cached ones (query i then sees keys
-        ≤ offset + i, a mask the fused kernels do not build).
+        exact), no mask, eval mode (no dropout). Instead of split + reshape + transpose of
+        q, k and v, attention, transpose + reshape back (11 ops), k and v are written
+        straight from qkv into the cache's storage and one op reads the queries inside qkv.
+        It does not apply to a causal chunk of T > 1 positions after cached ones (query i
+        then sees keys ≤ offset + i, a mask the fused kernels do not build).
         """
         offset = cache.length_of(self)
         if self.causal and qkv.shape[1] > 1 and offset:
             return None
-        _, k, v = (Tensor._wrap(a) for a in _heads_of(qkv.data, 3, self.num_heads))
-        keys, values = cache.append(self, k, v)  # (B, h, offset + T, C/h), views
+        _, k, v = _heads_of(qkv.data, 3, self.num_heads)  # views (B, h, T, C/h), no copy
+        keys, values = cache.append(self, Tensor._wrap(k), Tensor._wrap(v))  # all, views
         if offset == 0:  # the prompt: plain self-attention, reading every head inside qkv
             return F.packed_self_attention(qkv, self.num_heads, is_causal=self.causal)
         # one new query (or non-causal queries) sees every cached key: no mask needed
@@ -263,7 +267,13 @@ class MultiHeadAttention(Module):
         average_attn_weights: bool = True,
         cache: KVCache | None = None,
     ) -> Tensor | tuple[Tensor, Tensor]:
-        cross = key is not None
+        cross, qkv = key is not None, None
+        if not cross and cache is not None and self.packed and attn_mask is None:
+            if query.ndim == 3 and not need_weights:  # decoding: the short path, if it applies
+                qkv = self.c_attn(query)  # (reused by the general path below if it does not)
+                y = None if qkv.requires_grad or self.training else self._decode(qkv, cache)
+                if y is not None:
+                    return self.resid_dropout(self.c_proj(y))
         value = value if value is not None else key
         for name, t in (("query", query), ("key", key), ("value", value)):
             if t is not None and t.ndim != 3:
@@ -290,12 +300,6 @@ class MultiHeadAttention(Module):
                     cache.store_memory(self, *kv)
             k, v = kv
         else:
-            qkv = None
-            if cache is not None and self.packed and attn_mask is None and not need_weights:
-                qkv = self.c_attn(query)
-                y = None if qkv.requires_grad or p else self._decode(qkv, cache)
-                if y is not None:
-                    return self.resid_dropout(self.c_proj(y))
             q, k, v = self._self_attention_qkv(query, qkv)
             if cache is not None:
                 offset = k.shape[2]
