@@ -272,8 +272,8 @@ class MultiHeadAttention(Module):
             if query.ndim == 3 and not need_weights:  # decoding: the short path, if it applies
                 qkv = self.c_attn(query)  # (reused by the general path below if it does not)
                 y = None if qkv.requires_grad or self.training else self._decode(qkv, cache)
-                if y is not None:
-                    return self.resid_dropout(self.c_proj(y))
+                if y is not None:  # (eval mode: resid_dropout is the identity)
+                    return self.c_proj(y)
         value = value if value is not None else key
         for name, t in (("query", query), ("key", key), ("value", value)):
             if t is not None and t.ndim != 3:

@@ -41,7 +41,8 @@ class _Linear(Function):
                 f"linear: bias has shape {b.shape}, expected ({weight.shape[0]},) for weight "
                 f"{weight.shape}"
             )
-        check_same_dtype("linear", input=x, weight=weight, bias=b)
+        if x.dtype != weight.dtype or (b is not None and b.dtype != x.dtype):
+            check_same_dtype("linear", input=x, weight=weight, bias=b)  # raises, naming them
         x2 = x.reshape(-1, x.shape[-1])
         y = x2 @ weight.T
         if b is not None:

@@ -32,10 +32,13 @@ class _LayerNorm(Function):
 
     @staticmethod
     def forward(ctx: Context, x: Any, *affine: Any, n_features: int, eps: float) -> Any:
-        xp = array_module(x)
         # no weight = weight 1, no bias = bias 0 (their gradients are simply not returned)
-        weight = affine[0].reshape(-1) if affine else xp.ones(n_features, dtype=x.dtype)
-        bias = affine[1].reshape(-1) if len(affine) > 1 else xp.zeros(n_features, x.dtype)
+        if len(affine) == 2:
+            weight, bias = affine[0].reshape(-1), affine[1].reshape(-1)
+        else:
+            xp = array_module(x)
+            weight = affine[0].reshape(-1) if affine else xp.ones(n_features, dtype=x.dtype)
+            bias = xp.zeros(n_features, x.dtype)
         rows = x.reshape(-1, n_features)  # the normalised axes flattened into one of C
         y, mean, rstd = kernel("layer_norm_forward", x)(rows, weight, bias, eps)
         ctx.save_for_backward(rows, weight, mean, rstd)
