@@ -79,31 +79,37 @@ class KVCache:
     def append(self, layer: Module, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         """Add the new positions' keys and values of ``layer``, k (B, H, T_new, D) and v
         (B, H, T_new, Dv); return all of them so far, (B, H, T, D) and (B, H, T, Dv)."""
-        old = self._self.get(id(layer))
+        key = id(layer)
+        old = self._self.get(key)
         graph = k.requires_grad or v.requires_grad
         if old is not None:
             graph = graph or old[0].requires_grad or old[1].requires_grad
         if graph:  # keep the graph: new tensors that depend on the old ones and the new
-            self._room.pop(id(layer), None)
+            self._room.pop(key, None)
             if old is not None:
                 k, v = concat([old[0], k], dim=2), concat([old[1], v], dim=2)
-            self._self[id(layer)] = (k, v)
+            self._self[key] = (k, v)
             return k, v
-        start = 0 if old is None else old[0].shape[2]
-        if old is not None and (old[0].shape[:2] != k.shape[:2] or old[1].shape[:2] != v.shape[:2]):
-            raise TinyLMError(
-                f"KVCache: new keys {k.shape} and values {v.shape} do not continue the cached "
-                f"{old[0].shape} and {old[1].shape} (same batch and heads needed)"
-            )
-        end = start + k.shape[2]
-        room = self._room.get(id(layer))
+        k_new, v_new = k.data, v.data
+        start = 0
+        if old is not None:
+            old_k, old_v = old[0].data, old[1].data
+            if old_k.shape[:2] != k_new.shape[:2] or old_v.shape[:2] != v_new.shape[:2]:
+                raise TinyLMError(
+                    f"KVCache: new keys {k_new.shape} and values {v_new.shape} do not continue "
+                    f"the cached {old_k.shape} and {old_v.shape} (same batch and heads needed)"
+                )
+            start = old_k.shape[2]
+        end = start + k_new.shape[2]
+        room = self._room.get(key)
         if room is None or len(room[0]) < end:  # (capacity, B, H, D)
-            room = self._grow(old, k, v, end)
-            self._room[id(layer)] = room
-        room[0][start:end] = k.data.transpose(2, 0, 1, 3)  # (T_new, B, H, D)
-        room[1][start:end] = v.data.transpose(2, 0, 1, 3)
-        keys, values = (Tensor._wrap(a[:end].transpose(1, 2, 0, 3)) for a in room)
-        self._self[id(layer)] = (keys, values)
+            room = self._room[key] = self._grow(old, k, v, end)
+        room_k, room_v = room
+        room_k[start:end] = k_new.transpose(2, 0, 1, 3)  # (T_new, B, H, D)
+        room_v[start:end] = v_new.transpose(2, 0, 1, 3)
+        keys = Tensor._wrap(room_k[:end].transpose(1, 2, 0, 3))  # (B, H, T, D) views
+        values = Tensor._wrap(room_v[:end].transpose(1, 2, 0, 3))
+        self._self[key] = (keys, values)
         return keys, values
 
     def _grow(

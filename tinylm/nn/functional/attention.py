@@ -253,9 +253,10 @@ class _CachedSelfAttention(Function):
         ctx: Context, qkv: Any, keys: Any, values: Any, *, num_heads: int, scale: float
     ) -> Any:
         b, t, width = qkv.shape
-        q = _heads_of(qkv, 3, num_heads)[0]
+        d = width // (3 * num_heads)
+        q = qkv.reshape(b, t, 3, num_heads, d)[:, :, 0].transpose(0, 2, 1, 3)  # (B, H, T, D)
         y = array_module(qkv).empty((b, t, width // 3), dtype=qkv.dtype)
-        (y_heads,) = _heads_of(y, 1, num_heads)
+        y_heads = y.reshape(b, t, num_heads, d).transpose(0, 2, 1, 3)  # its (B, H, T, D) view
         probs = _probs_buffer(ctx, qkv, b, num_heads, t, keys.shape[2])
         attention = kernel("attention_forward", qkv)
         _, lse = attention(q, keys, values, scale, False, out=y_heads, probs=probs)
@@ -310,14 +311,16 @@ def cached_self_attention(
         )
     b, _, width = qkv.shape
     d = width // (3 * num_heads)
-    if keys.shape[:2] != (b, num_heads) or keys.shape[3:] != (d,) or values.shape != keys.shape:
+    k_shape = keys.shape
+    if k_shape[:2] != (b, num_heads) or k_shape[3:] != (d,) or values.shape != k_shape:
         raise TinyLMError(
             f"{op}: keys and values must both be (B, H, Tk, D) = ({b}, {num_heads}, Tk, {d}) "
-            f"for qkv {qkv.shape}, got {keys.shape} and {values.shape}"
+            f"for qkv {qkv.shape}, got {k_shape} and {values.shape}"
         )
-    if not np.issubdtype(qkv.dtype, np.floating):
+    if qkv.dtype.kind != "f":
         raise TinyLMError(f"{op}: qkv must be floating point, got {qkv.shape} {qkv.dtype}")
-    check_same_dtype(op, qkv=qkv.data, keys=keys.data, values=values.data)
+    if keys.dtype != qkv.dtype or values.dtype != qkv.dtype:
+        check_same_dtype(op, qkv=qkv.data, keys=keys.data, values=values.data)  # raises
     scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
     return _CachedSelfAttention.apply(qkv, keys, values, num_heads=num_heads, scale=scale)
 
