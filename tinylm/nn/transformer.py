@@ -23,7 +23,6 @@ from tinylm.autograd import TinyLMError
 from tinylm.creation import concat
 from tinylm.device import array_module
 from tinylm.nn import functional as F
-from tinylm.nn.functional.attention import _heads_of
 from tinylm.nn.functional.common import check_probability
 from tinylm.nn.layers import GELU, Dropout, LayerNorm, Linear
 from tinylm.nn.module import Module
@@ -256,7 +255,9 @@ class MultiHeadAttention(Module):
         offset = cache.length_of(self)
         if self.causal and qkv.shape[1] > 1 and offset:
             return None
-        _, k, v = _heads_of(qkv.data, 3, self.num_heads)  # views (B, h, T, C/h), no copy
+        b, t, _ = qkv.shape
+        heads = qkv.data.reshape(b, t, 3, self.num_heads, self.head_dim)  # a view, no copy
+        k, v = (heads[:, :, i].transpose(0, 2, 1, 3) for i in (1, 2))  # (B, h, T, C/h)
         keys, values = cache.append(self, Tensor._wrap(k), Tensor._wrap(v))  # all, views
         if offset == 0:  # the prompt: plain self-attention, reading every head inside qkv
             return F.packed_self_attention(qkv, self.num_heads, is_causal=self.causal)
