@@ -33,14 +33,31 @@ __all__ = ["BLAS_MIN_ROWS", "TILE", "int8_linear", "int8_linear_kernel"]
 def int8_linear_kernel(start, end, x, q, scale, bias, y):
     # x (M, K) float, q (N, K) int8, scale (N,), bias (N,), y (M, N): output channels start:end
     q, scale, bias = q[start:end], scale[start:end], bias[start:end]
-    zero = x.dtype.type(0)
+    f = x.dtype.type
+    zero = f(0)
     m, k_size = x.shape
-    for n in range(q.shape[0]):
-        for i in range(m):  # row n of q stays in L1 while every row of x passes by
-            acc = zero
+    n_q = q.shape[0]
+    n = 0
+    while n + 4 <= n_q:  # four output channels at once: each x[i, k] loaded feeds four sums
+        for i in range(m):  # rows n … n+3 of q stay in L1 while every row of x passes by
+            a0 = a1 = a2 = a3 = zero
             for k in range(k_size):  # int8 → float in a register; LLVM vectorises the loop
-                acc += x[i, k] * x.dtype.type(q[n, k])
-            y[i, start + n] = scale[n] * acc + bias[n]
+                xk = x[i, k]
+                a0 += xk * f(q[n, k])
+                a1 += xk * f(q[n + 1, k])
+                a2 += xk * f(q[n + 2, k])
+                a3 += xk * f(q[n + 3, k])
+            y[i, start + n] = scale[n] * a0 + bias[n]
+            y[i, start + n + 1] = scale[n + 1] * a1 + bias[n + 1]
+            y[i, start + n + 2] = scale[n + 2] * a2 + bias[n + 2]
+            y[i, start + n + 3] = scale[n + 3] * a3 + bias[n + 3]
+        n += 4
+    for r in range(n, n_q):  # the last channels, one at a time
+        for i in range(m):
+            acc = zero
+            for k in range(k_size):
+                acc += x[i, k] * f(q[r, k])
+            y[i, start + r] = scale[r] * acc + bias[r]
 
 
 #: rows of x from which the product runs on dequantised tiles through BLAS (see the top)
