@@ -247,8 +247,9 @@ class MultiHeadAttention(Module):
         What the general path in :meth:`forward` computes, for the case that generation runs
         once per token: no autograd graph (qkv carries none, so views of its array are
         exact), no mask, eval mode (no dropout). Instead of split + reshape + transpose of
-        q, k and v, attention, transpose + reshape back (11 ops), k and v are written
-        straight from qkv into the cache's storage and one op reads the queries inside qkv.
+        q, k and v (9 ops), two concatenations onto the cache, attention, and transpose +
+        reshape back (14 ops), k and v are written straight from qkv into the cache's
+        storage and one op reads the queries inside qkv.
         It does not apply to a causal chunk of T > 1 positions after cached ones (query i
         then sees keys ≤ offset + i, a mask the fused kernels do not build).
         """
