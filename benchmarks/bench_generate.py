@@ -3,22 +3,27 @@ KV cache, tinylm float32 and int8 (``tinylm.quantize_int8``) against PyTorch eag
 generating with the same weights and its own KV cache (written here, benchmark code only).
 
     python benchmarks/bench_generate.py                       # (tinylm bench generate …)
-    python benchmarks/bench_generate.py --contexts 32,64,128,256 --new-tokens 32 --rounds 7
+    python benchmarks/bench_generate.py --contexts 64,128,256 --new-tokens 32 --rounds 7 \
+        --repeats 5
     python benchmarks/bench_generate.py --only tinylm         # without PyTorch
 
 What one measurement is: for a context length T, a prompt of T − n tokens is extended by
 n = ``--new-tokens`` greedy tokens, the call a user makes (``GPT.generate``: the prompt's
 prefill and n steps); tokens/s = n / seconds. Without the cache every step re-runs the whole
 context (O(T²) attention, O(T) matmuls per token); with it each step runs one position
-against the cached keys and values (O(T) per token).
+against the cached keys and values (O(T) per token). One such call with the cache lasts only
+50–100 ms, short enough for one hiccup of the machine (another process, a page fault, the
+garbage collector) to move it by half: so a round times the call up to ``--repeats`` times
+in a row, stopping once ``--min-seconds`` have been spent (a call without the cache, long and
+steady by itself, runs once), and keeps the median of those as its figure for the variant.
 
 Timing, as in ``benchmarks/bench_gpt.py``: each framework runs in its own process, as a user
 runs it (the user's environment, nothing added), on the same weights (drawn once with
 ``tinylm.manual_seed``, saved to a plain .npz both load); the processes take turns round by
-round, each round measuring every variant once; the first round (compilation, warm-up) is
-left out. Reported per variant: the median tokens/s over the rounds and the spread
-(10th–90th percentile over the median), and the ratio tinylm / PyTorch per pair of
-neighbouring rounds (``timing.ratio_summary``; over 20 % spread = unstable, not a figure).
+round, each round measuring every variant once (the median of its repeats); the first round
+(compilation, warm-up) is left out. Reported per variant: the median tokens/s over the rounds
+and the spread (10th–90th percentile over the median), and the ratio tinylm / PyTorch per
+pair of neighbouring rounds (``timing.ratio_summary``; over 20 % spread = unstable, not a figure).
 Rounds in which other processes used the cores (``timing.OthersCPU``) are counted and said.
 A plot of tokens/s against T goes to ``--plot`` (default ``plots/bench_generate.png``).
 """
@@ -45,9 +50,15 @@ VARIANTS = {
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--contexts", default="32,64,128,256", help="context lengths T, comma-separated")
+    p.add_argument("--contexts", default="64,128,256", help="context lengths T, comma-separated")
     p.add_argument("--new-tokens", type=int, default=32, help="tokens generated per measurement")
     p.add_argument("--rounds", type=int, default=7, help="rounds (the first is warm-up)")
+    p.add_argument(
+        "--repeats", type=int, default=5, help="timed calls per variant in a round, at most"
+    )
+    p.add_argument(
+        "--min-seconds", type=float, default=0.3, help="…or fewer once this much time is spent"
+    )
     p.add_argument("--n-layer", type=int, default=4)
     p.add_argument("--n-head", type=int, default=4)
     p.add_argument("--n-embd", type=int, default=128)
@@ -60,8 +71,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weights", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.context_list = [int(t) for t in args.contexts.split(",")]
-    if args.new_tokens < 1 or args.rounds < 2 or min(args.context_list) <= args.new_tokens:
-        p.error("need --new-tokens ≥ 1, --rounds ≥ 2 and every context > --new-tokens")
+    if (
+        args.new_tokens < 1
+        or args.rounds < 2
+        or args.repeats < 1
+        or min(args.context_list) <= args.new_tokens
+    ):
+        p.error(
+            "need --new-tokens ≥ 1, --rounds ≥ 2, --repeats ≥ 1 and every context > --new-tokens"
+        )
     return args
 
 
@@ -157,7 +175,9 @@ def setup_torch(args: argparse.Namespace) -> dict:
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    """Wait for "go", run one round (every variant at every T), print ``ROUND {times}``."""
+    """Wait for "go", run one round (every variant at every T, each the median of up to
+    ``--repeats`` timed calls, fewer once ``--min-seconds`` are spent), print
+    ``ROUND {times}``."""
     if args.worker == "torch":
         sys.path.insert(0, str(HERE))
     variants = setup_tinylm(args) if args.worker == "tinylm" else setup_torch(args)
@@ -168,9 +188,12 @@ def run_worker(args: argparse.Namespace) -> int:
         times, tokens = {}, {}
         for name, generate in variants.items():
             for t, p in ps.items():
-                t0 = time.perf_counter()
-                out = generate(p)
-                times[f"{name}|{t}"] = time.perf_counter() - t0
+                calls: list[float] = []
+                while len(calls) < args.repeats and sum(calls) < args.min_seconds:
+                    t0 = time.perf_counter()
+                    out = generate(p)
+                    calls.append(time.perf_counter() - t0)
+                times[f"{name}|{t}"] = float(np.median(calls))
                 tokens[f"{name}|{t}"] = out[0, -args.new_tokens :].tolist()
         print("ROUND " + json.dumps({"times": times, "tokens": tokens}), flush=True)
     return 0

@@ -17,7 +17,8 @@ def test_bench_generate_tiny(tmp_path, capsys):
     import bench_generate
 
     out = tmp_path / "g.json"
-    argv = ["--contexts", "6,9", "--new-tokens", "3", "--rounds", "2", "--n-layer", "1"]
+    argv = ["--contexts", "6,9", "--new-tokens", "3", "--rounds", "2", "--repeats", "2"]
+    argv += ["--n-layer", "1"]
     argv += [
         "--n-head",
         "2",
@@ -46,3 +47,6 @@ def test_bad_arguments_are_refused():
 
     with pytest.raises(SystemExit):
         bench_generate.parse_args(["--contexts", "4", "--new-tokens", "4"])
+    with pytest.raises(SystemExit):
+        bench_generate.parse_args(["--repeats", "0"])
+    assert bench_generate.parse_args([]).repeats == 5  # a round's figure: median of 5 calls

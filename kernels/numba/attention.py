@@ -35,6 +35,7 @@ from .threads import float32_or_64, kernel_input
 
 __all__ = [
     "BLOCK_Q",
+    "DECODE_MAX_Q",
     "attention_backward",
     "attention_forward",
     "attention_probs_backward_kernel",
@@ -167,6 +168,56 @@ def _gather_transposed(k, v, b, h, n_keys, k_t, v_t):
             k_t[e, j] = k[b, h, j, e]
         for e in range(dv):
             v_t[e, j] = v[b, h, j, e]
+
+
+# A decoding step: one query row (or a few) against keys and values that a KV cache keeps
+# time-major, (Tk, B, H, D) contiguous, so each key and value row is a contiguous D-vector.
+# The blocked kernel above would first copy K and V of every head transposed into scratch,
+# which for one query row costs several times the row itself and runs on strided reads (its
+# arrays have layout 'A'); here the rows are read in place as contiguous vectors instead.
+DECODE_MAX_Q = 4
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _decode_rows(q, k_tm, v_tm, scale, out, lse):
+    """out[b, h, i] = softmax(q[b, h, i] · K[b, h]ᵀ · scale) V[b, h], every key visible.
+
+    q (B, H, Tq, D) in any layout; k_tm (Tk, B, H, D) and v_tm (Tk, B, H, Dv) C-contiguous
+    (K[b, h, j] is k_tm[j, b, h]); writes out (B, H, Tq, Dv) and lse (B, H, Tq).
+    """
+    n_b, n_h, tq, d = q.shape
+    tk, dv = k_tm.shape[0], v_tm.shape[3]
+    zero, one = q.dtype.type(0), q.dtype.type(1)
+    q_row = np.empty(d, dtype=q.dtype)
+    s = np.empty(tk, dtype=q.dtype)
+    o = np.empty(dv, dtype=q.dtype)
+    for b in range(n_b):
+        for h in range(n_h):
+            for i in range(tq):
+                for e in range(d):
+                    q_row[e] = q[b, h, i, e]
+                m = -np.inf
+                for j in range(tk):
+                    k_row = k_tm[j, b, h]  # contiguous: the dot product vectorises
+                    acc = zero
+                    for e in range(d):
+                        acc += q_row[e] * k_row[e]
+                    s[j] = acc * scale
+                    m = max(m, s[j])
+                total = zero
+                for j in range(tk):
+                    s[j] = fast_exp(s[j] - m)
+                    total += s[j]
+                inv = one / total
+                o[:] = zero
+                for j in range(tk):
+                    p = s[j] * inv
+                    v_row = v_tm[j, b, h]
+                    for e in range(dv):
+                        o[e] += p * v_row[e]
+                for e in range(dv):
+                    out[b, h, i, e] = o[e]
+                lse[b, h, i] = m + math.log(total)
 
 
 # Numba compiles a helper once per pattern of argument types, and a constant 0 or False has a
@@ -507,6 +558,12 @@ def attention_forward(
     )
     if _by_blas(q, k, probs):
         return _forward_keeping_probs(q, k, v, scale, is_causal, out, probs)
+    decode = _multiply_adds(q, k) < SMALL_ATTENTION_WORK and tq <= DECODE_MAX_Q
+    if decode and not is_causal and probs.shape[0] == 0:
+        k_tm, v_tm = k.transpose(2, 0, 1, 3), v.transpose(2, 0, 1, 3)
+        if k_tm.flags.c_contiguous and v_tm.flags.c_contiguous:  # a KV cache's layout
+            _decode_rows(q, k_tm, v_tm, dt.type(scale), out, lse)
+            return out, lse
     jobs = _any_layout_kernel(_attention_forward_jobs, dt)
     small = _one_thread(q, k)
     on_all_threads(jobs, q, k, v, dt.type(scale), bool(is_causal), out, lse, probs, serial=small)

@@ -296,11 +296,9 @@ def layer_norm_forward(
     """Fused LayerNorm forward; see :func:`reference.layer_norm_forward`."""
     dt = x.dtype
     x2 = _as_rows(x, dt)
-    w, b = (kernel_input(a, dt) for a in (weight, bias))
-    y = np.empty_like(x2)
-    mean = np.empty(x2.shape[0], dtype=dt)
-    rstd = np.empty_like(mean)
+    w, b = kernel_input(weight, dt), kernel_input(bias, dt)
     n = x2.shape[0]
+    y, mean, rstd = np.empty_like(x2), np.empty(n, dtype=dt), np.empty(n, dtype=dt)
     kernel = layer_norm_forward_kernel
     parallel_ranges(kernel, n, x2, w, b, dt.type(eps), y, mean, rstd, work=x2.size)
     return y.reshape(x.shape), mean.reshape(x.shape[:-1]), rstd.reshape(x.shape[:-1])

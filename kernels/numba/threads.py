@@ -32,11 +32,12 @@ def kernel_input(a: np.ndarray, dtype: Any, contiguous: bool = True) -> np.ndarr
     the kernel was compiled for. An array already in it (the common case: a fresh product of
     the op before) is returned as it is, without a copy.
     """
-    dtype = np.dtype(dtype)
     if not contiguous:  # the kernel reads any strides, and its signature accepts read-only
         return np.asarray(a, dtype=dtype)
-    if a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable:
-        return a
+    if a.dtype == dtype:
+        flags = a.flags  # (each .flags builds a new object: read it once)
+        if flags.c_contiguous and flags.writeable:
+            return a
     return np.array(a, dtype=dtype, order="C")  # one copy: broadcast, strided, read-only
 
 

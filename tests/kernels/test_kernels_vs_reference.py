@@ -367,6 +367,30 @@ def test_attention_writes_into_strided_destinations(backend, dtype, causal):
         np.testing.assert_allclose(a, w, rtol=TOL[dtype], atol=TOL[dtype] * 10, err_msg=f"grad {i}")
 
 
+@pytest.mark.parametrize("backend", ["numpy", *FAST_BACKENDS])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("tq, tk", [(1, 1), (1, 70), (2, 9), (4, 33), (5, 33)])
+def test_attention_on_time_major_keys_of_a_kv_cache(backend, dtype, tq, tk):
+    """Keys and values as a KV cache keeps them: (B, H, Tk, D) views of time-major
+    (Tk, B, H, D) storage (the Numba kernel's decoding path for Tq ≤ DECODE_MAX_Q, the
+    blocked path above it), queries inside a packed projection, out= a strided view: the
+    float64 reference's values."""
+    rng = np.random.default_rng(tq * 100 + tk)
+    b, h, d = 2, 3, 8
+    (q,) = _packed_heads(rng.standard_normal((b, tq, h * d)).astype(dtype), 1, h)
+    k, v = (rng.standard_normal((tk, b, h, d)).astype(dtype).transpose(1, 2, 0, 3) for _ in "kv")
+    y = np.full((b, tq, h * d), np.nan, dtype)
+    (y_heads,) = _packed_heads(y, 1, h)
+    fwd = implementations("attention_forward", "cpu")[backend]
+    out, lse = fwd(q, k, v, d**-0.5, False, out=y_heads)
+    assert out is y_heads and not np.isnan(y).any()
+    want_out, want_lse = reference.attention_forward(
+        *(a.astype(np.float64) for a in (q, k, v)), d**-0.5, False
+    )
+    np.testing.assert_allclose(y_heads, want_out, rtol=TOL[dtype], atol=TOL[dtype])
+    np.testing.assert_allclose(lse, want_lse, rtol=TOL[dtype], atol=TOL[dtype])
+
+
 @pytest.mark.parametrize("backend", FAST_BACKENDS)
 def test_attention_rejects_a_wrong_destination(backend):
     q = np.zeros((1, 1, 4, 2), np.float32)

@@ -134,3 +134,17 @@ def test_training_is_reproducible_from_a_seed():
         return out
 
     assert run() == run()
+
+
+def test_cache_that_grows_token_by_token_gives_the_full_forward_logits():
+    """Under no_grad the cache writes into storage with room for 1 position at first, which
+    doubles (1 → 2 → 4 → 8) while 8 tokens go in one at a time: each step's logits are the
+    full causal pass's at that position."""
+    model = _model(seed=9)
+    tokens = np.random.default_rng(9).integers(0, 11, (2, 8))
+    with tinylm.no_grad():
+        full, _ = model(tokens)
+        cache = tinylm.nn.KVCache(capacity=1)
+        steps = [model(tokens[:, t : t + 1], cache=cache)[0].numpy() for t in range(8)]
+    assert cache.length == 8
+    np.testing.assert_allclose(np.concatenate(steps, axis=1), full.numpy(), rtol=1e-5, atol=1e-6)

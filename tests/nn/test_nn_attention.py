@@ -264,20 +264,47 @@ def test_packed_cross_attention_matches_the_equations_and_gradchecks():
     gradcheck(lambda a, m, *ps: fn(a, *ps, key=m, attn_mask=pad), [xq, mem, *params])
 
 
-@pytest.mark.parametrize("chunks", [(5,), (1, 1, 1, 1, 1), (2, 3), (3, 1, 1)])
-def test_cached_decoding_in_chunks_equals_one_causal_pass(chunks):
+@pytest.mark.parametrize("graph", [True, False], ids=["graph", "no_grad"])
+@pytest.mark.parametrize("chunks", [(5,), (1, 1, 1, 1, 1), (2, 3), (3, 1, 1), (1, 2, 1, 1)])
+def test_cached_decoding_in_chunks_equals_one_causal_pass(chunks, graph):
     """A KV cache fed several new positions at once: query i of a chunk after L cached
-    positions sees keys j ≤ L + i, as in the full causal pass."""
+    positions sees keys j ≤ L + i, as in the full causal pass. With a graph (the parameters
+    require grad) the cache concatenates; under no_grad it writes into storage that starts
+    with room for 2 positions and doubles (2 → 4 → 8) on the way."""
     tinylm.manual_seed(7)
     block = nn.TransformerBlock(8, 2).double().eval()
     x = tinylm.tensor(rand(2, 5, 8, seed=3))
     full = block(x).numpy()
-    cache, start, outs = nn.KVCache(), 0, []
-    for n in chunks:
-        outs.append(block(x[:, start : start + n], cache=cache).numpy())
-        start += n
-        assert cache.length == start
+    cache, start, outs = nn.KVCache(capacity=2), 0, []
+    with tinylm.set_grad_enabled(graph):
+        for n in chunks:
+            out = block(x[:, start : start + n], cache=cache)
+            assert out.requires_grad == graph
+            outs.append(out.numpy())
+            start += n
+            assert cache.length == start
     np.testing.assert_allclose(np.concatenate(outs, axis=1), full, rtol=1e-12, atol=1e-13)
+
+
+def test_cache_storage_keeps_earlier_views_and_refuses_another_batch():
+    """Under no_grad the keys handed out at a step stay what they were after later appends
+    (and after the storage grows); new keys must continue the cached batch and heads."""
+    cache, layer = nn.KVCache(capacity=2), object()
+    k, v = (tinylm.tensor(rand(1, 2, 3, 4, seed=s)) for s in (1, 2))
+    with tinylm.no_grad():
+        first, _ = cache.append(layer, k[:, :, :1], v[:, :, :1])
+        kept = first.numpy().copy()
+        keys, values = cache.append(layer, k[:, :, 1:], v[:, :, 1:])  # 3 > 2: grows
+        np.testing.assert_array_equal(first.numpy(), kept)
+        np.testing.assert_array_equal(keys.numpy(), k.numpy())
+        np.testing.assert_array_equal(values.numpy(), v.numpy())
+        assert cache.length_of(layer) == 3
+        roomy = nn.KVCache(capacity=8)
+        first, _ = roomy.append(layer, k[:, :, :1], v[:, :, :1])
+        keys, _ = roomy.append(layer, k[:, :, 1:], v[:, :, 1:])
+        assert np.shares_memory(first.data, keys.data)  # written in place while there is room
+        with pytest.raises(TinyLMError, match="do not continue"):
+            cache.append(layer, tinylm.tensor(rand(2, 2, 1, 4)), tinylm.tensor(rand(2, 2, 1, 4)))
 
 
 def test_cross_attention_block_caches_the_memory_and_equals_the_full_pass():

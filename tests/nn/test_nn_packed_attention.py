@@ -119,3 +119,51 @@ def test_saved_and_recomputed_probabilities_give_the_same_gradients(backend, mon
         F.packed_self_attention(x, 2, is_causal=True).backward(up)
         grads.append(x.grad.numpy())
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12, atol=1e-13)
+
+
+# ---------------------------------------------------------------------------------------
+# cached_self_attention: the queries inside qkv against a KV cache's keys and values
+# ---------------------------------------------------------------------------------------
+
+
+def composed_cached(qkv, keys, values, num_heads):
+    """The readable composition cached_self_attention equals (its docstring's)."""
+    b, t, width = qkv.shape
+    c = width // 3
+    q = qkv[..., :c].reshape(b, t, num_heads, c // num_heads).transpose(1, 2)
+    y = F.scaled_dot_product_attention(q, keys, values)
+    return y.transpose(1, 2).reshape(b, t, c)
+
+
+@pytest.mark.parametrize("t, tk", [(1, 1), (1, 9), (2, 5), (3, 40)])
+def test_cached_equals_the_composition_value_and_gradient(backend, t, tk):
+    b, h, d = 2, 3, 4
+    rng = np.random.default_rng(t * 100 + tk)
+    arrays = (rng.standard_normal((b, t, 3 * h * d)), *rng.standard_normal((2, b, h, tk, d)))
+    upstream = rng.standard_normal((b, t, h * d))
+    results = []
+    for fn in (F.cached_self_attention, composed_cached):
+        inputs = [tinylm.tensor(a, requires_grad=True) for a in arrays]
+        y = fn(*inputs, h)
+        y.backward(upstream)
+        results.append([y.numpy()] + [x.grad.numpy() for x in inputs])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    assert not results[0][1][..., h * d :].any()  # keys and values were not read from qkv
+
+
+def test_cached_gradcheck(backend):
+    rng = np.random.default_rng(5)
+    qkv, keys, values = (
+        tinylm.tensor(rng.standard_normal(s), requires_grad=True)
+        for s in ((2, 1, 12), (2, 2, 4, 2), (2, 2, 4, 2))
+    )
+    assert gradcheck(lambda *xs: F.cached_self_attention(*xs, 2), [qkv, keys, values])
+
+
+def test_cached_rejects_keys_that_do_not_fit():
+    qkv = tinylm.zeros(1, 1, 12)
+    with pytest.raises(TinyLMError, match="keys and values must both be"):
+        F.cached_self_attention(qkv, tinylm.zeros(1, 2, 3, 4), tinylm.zeros(1, 2, 3, 4), 2)
+    with pytest.raises(TinyLMError, match="num_heads"):
+        F.cached_self_attention(qkv, tinylm.zeros(1, 2, 3, 2), tinylm.zeros(1, 2, 3, 2), 0)

@@ -230,7 +230,10 @@ class GPT(nn.Module):
             temperature = check_float("generate", "temperature", temperature, positive=True)
         if top_k is not None:
             top_k = check_int("generate", "top_k", top_k, minimum=1)
-        tokens = _prompt_tokens(idx, self.config.vocab_size)
+        prompt = _prompt_tokens(idx, self.config.vocab_size)
+        B, n = prompt.shape  # n: tokens so far
+        tokens = np.empty((B, n + max_new_tokens), dtype=np.int64)  # filled as we go
+        tokens[:, :n] = prompt
         was_training = self.training
         self.eval()
         gen = generator or tinylm.default_generator
@@ -239,19 +242,20 @@ class GPT(nn.Module):
         try:
             for _ in range(max_new_tokens):
                 if use_cache and cache is not None and cache.length < block:
-                    logits, _ = self(tokens[:, -1:], cache=cache)  # only the newest token
+                    h = self.hidden_states(tokens[:, n - 1 : n], cache)  # only the newest token
                 else:
-                    context = tokens[:, -block:]
-                    cache = nn.KVCache() if use_cache else None
-                    logits, _ = self(context, cache=cache)
-                last = logits.numpy()[:, -1, :].astype(np.float64)  # (B, vocab)
+                    context = tokens[:, max(0, n - block) : n]
+                    # room for the whole window at once: the cache never grows
+                    cache = nn.KVCache(capacity=block) if use_cache else None
+                    h = self.hidden_states(context, cache)[:, -1:]  # the last position's
+                last = self.lm_head(h).numpy()[:, -1, :].astype(np.float64)  # (B, vocab)
                 if not np.isfinite(last).all():
                     raise TinyLMError(
-                        f"generate: the model's logits hold NaN or inf after {tokens.shape[1]} "
-                        "tokens; its weights are broken (a diverged training run?)"
+                        f"generate: the model's logits hold NaN or inf after {n} tokens; its "
+                        "weights are broken (a diverged training run?)"
                     )
-                next_token = _pick_next(last, temperature, top_k, greedy, gen.numpy)
-                tokens = np.concatenate([tokens, next_token[:, None]], axis=1)
+                tokens[:, n] = _pick_next(last, temperature, top_k, greedy, gen.numpy)
+                n += 1
         finally:
             self.train(was_training)
         return tinylm.tensor(tokens)

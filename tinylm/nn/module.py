@@ -240,8 +240,14 @@ class Module:
 
     def train(self, mode: bool = True) -> Module:
         """Training mode (dropout active) for this module and all descendants."""
-        for m in self.modules():
-            object.__setattr__(m, "training", bool(mode))
+        mode = bool(mode)
+        # a plain walk over the sub-module dicts, not modules(): generation switches modes at
+        # every call, and modules() builds every descendant's dotted name on the way
+        todo = [self]
+        while todo:
+            m = todo.pop()
+            object.__setattr__(m, "training", mode)
+            todo.extend(c for c in m._modules.values() if c is not None)
         return self
 
     def eval(self) -> Module:

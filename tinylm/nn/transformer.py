@@ -42,24 +42,94 @@ class KVCache:
 
     Each attention module keeps its own entry (keyed by the module), (B, H, T, D) tensors.
     Start a new ``KVCache()`` for every new sequence.
+
+    Storage. Appending by concatenation, ``K ← concat(K, k_new)``, copies all T cached rows
+    at every step: O(T) memory traffic per token just to grow the cache. When no autograd
+    graph runs through the cache (generation, under ``tinylm.no_grad()``), the keys and
+    values live instead in arrays with room to spare: a step writes its new rows in place,
+    and attention reads the filled part as a view. The arrays are time-major, (capacity, B,
+    H, D), so that the filled part [:T] is one contiguous block in which every key is a
+    contiguous row: the view handed out is its (B, H, T, D) transpose, and the decoding
+    kernel reads the rows in place (``kernels/numba/attention.py``). When the room runs
+    out the capacity doubles (a copy every doubling: O(1) copies per token on
+    average), starting at ``capacity`` positions (give the model's longest context, e.g.
+    GPT's ``block_size``, and it never grows). A step whose keys or values carry a
+    graph (training through the cache) concatenates tensors as before, so gradients reach
+    every cached position.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = capacity
         self._self: dict[int, tuple[Tensor, Tensor]] = {}
         self._cross: dict[int, tuple[Tensor, Tensor]] = {}
+        # per layer, the arrays (capacity, B, H, D) whose first T positions _self shows
+        self._room: dict[int, tuple[Any, Any]] = {}
 
     @property
     def length(self) -> int:
         """The number of positions the self-attention layers have seen (0 when empty)."""
         return max((k.shape[2] for k, _ in self._self.values()), default=0)
 
+    def length_of(self, layer: Module) -> int:
+        """The number of positions ``layer`` has cached (0 before its first step)."""
+        entry = self._self.get(id(layer))
+        return 0 if entry is None else entry[0].shape[2]
+
     def append(self, layer: Module, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        """Add the new positions' keys and values of ``layer``; return all of them so far."""
-        if id(layer) in self._self:
-            old_k, old_v = self._self[id(layer)]
-            k, v = concat([old_k, k], dim=2), concat([old_v, v], dim=2)
-        self._self[id(layer)] = (k, v)
-        return k, v
+        """Add the new positions' keys and values of ``layer``, k (B, H, T_new, D) and v
+        (B, H, T_new, Dv); return all of them so far, (B, H, T, D) and (B, H, T, Dv)."""
+        key = id(layer)
+        old = self._self.get(key)
+        graph = k.requires_grad or v.requires_grad
+        if old is not None:
+            graph = graph or old[0].requires_grad or old[1].requires_grad
+        if graph:  # keep the graph: new tensors that depend on the old ones and the new
+            self._room.pop(key, None)
+            if old is not None:
+                k, v = concat([old[0], k], dim=2), concat([old[1], v], dim=2)
+            self._self[key] = (k, v)
+            return k, v
+        k_new, v_new = k.data, v.data
+        start = 0
+        if old is not None:
+            old_k, old_v = old[0].data, old[1].data
+            if old_k.shape[:2] != k_new.shape[:2] or old_v.shape[:2] != v_new.shape[:2]:
+                raise TinyLMError(
+                    f"KVCache: new keys {k_new.shape} and values {v_new.shape} do not continue "
+                    f"the cached {old_k.shape} and {old_v.shape} (same batch and heads needed)"
+                )
+            start = old_k.shape[2]
+        end = start + k_new.shape[2]
+        room = self._room.get(key)
+        if room is None or len(room[0]) < end:  # (capacity, B, H, D)
+            room = self._room[key] = self._grow(old, k, v, end)
+        room_k, room_v = room
+        room_k[start:end] = k_new.transpose(2, 0, 1, 3)  # (T_new, B, H, D)
+        room_v[start:end] = v_new.transpose(2, 0, 1, 3)
+        keys = Tensor._wrap(room_k[:end].transpose(1, 2, 0, 3))  # (B, H, T, D) views
+        values = Tensor._wrap(room_v[:end].transpose(1, 2, 0, 3))
+        self._self[key] = (keys, values)
+        return keys, values
+
+    def _grow(
+        self, old: tuple[Tensor, Tensor] | None, k: Tensor, v: Tensor, needed: int
+    ) -> tuple[Any, Any]:
+        """New time-major arrays (capacity, B, H, D) with room for ≥ ``needed`` positions
+        (the initial capacity, doubled until it fits), the ``old`` keys and values in front."""
+        capacity = max(self.capacity, 1)
+        while capacity < needed:
+            capacity *= 2
+        xp = array_module(k.data)
+        b, h, _, d = k.shape
+        room = (
+            xp.empty((capacity, b, h, d), dtype=k.dtype),
+            xp.empty((capacity, b, h, v.shape[3]), dtype=v.dtype),
+        )
+        if old is not None:
+            n = old[0].shape[2]
+            room[0][:n] = old[0].data.transpose(2, 0, 1, 3)
+            room[1][:n] = old[1].data.transpose(2, 0, 1, 3)
+        return room
 
     def memory(self, layer: Module) -> tuple[Tensor, Tensor] | None:
         """The cross-attention keys and values ``layer`` stored, or None at the first step."""
@@ -74,6 +144,7 @@ class KVCache:
         for store in (self._self, self._cross):
             for layer, (k, v) in store.items():
                 store[layer] = (k[rows], v[rows])
+        self._room.clear()  # the next append moves the reordered keys into new room
 
 
 class MultiHeadAttention(Module):
@@ -160,11 +231,39 @@ class MultiHeadAttention(Module):
         bias = self.c_attn.bias[rows] if self.c_attn.bias is not None else None
         return self._split_heads(F.linear(x, self.c_attn.weight[rows], bias))
 
-    def _self_attention_qkv(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def _self_attention_qkv(
+        self, x: Tensor, qkv: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """q, k, v (B, h, T, C/h) of x; ``qkv`` is c_attn(x) when the caller has it already."""
         if not self.packed:
             return self._project(x, 0), self._project(x, 1), self._project(x, 2)
-        q, k, v = self.c_attn(x).split(self.embed_dim, dim=2)
+        q, k, v = (qkv if qkv is not None else self.c_attn(x)).split(self.embed_dim, dim=2)
         return self._split_heads(q), self._split_heads(k), self._split_heads(v)
+
+    def _decode(self, qkv: Tensor, cache: KVCache) -> Tensor | None:
+        """Cached self-attention of T new positions from their packed projection qkv
+        (B, T, 3C) → (B, T, C) before c_proj, in one op; or None where it does not apply.
+
+        What the general path in :meth:`forward` computes, for the case that generation runs
+        once per token: no autograd graph (qkv carries none, so views of its array are
+        exact), no mask, eval mode (no dropout). Instead of split + reshape + transpose of
+        q, k and v (9 ops), two concatenations onto the cache, attention, and transpose +
+        reshape back (14 ops), k and v are written straight from qkv into the cache's
+        storage and one op reads the queries inside qkv.
+        It does not apply to a causal chunk of T > 1 positions after cached ones (query i
+        then sees keys ≤ offset + i, a mask the fused kernels do not build).
+        """
+        offset = cache.length_of(self)
+        if self.causal and qkv.shape[1] > 1 and offset:
+            return None
+        b, t, _ = qkv.shape
+        heads = qkv.data.reshape(b, t, 3, self.num_heads, self.head_dim)  # a view, no copy
+        k, v = (heads[:, :, i].transpose(0, 2, 1, 3) for i in (1, 2))  # (B, h, T, C/h)
+        keys, values = cache.append(self, Tensor._wrap(k), Tensor._wrap(v))  # all, views
+        if offset == 0:  # the prompt: plain self-attention, reading every head inside qkv
+            return F.packed_self_attention(qkv, self.num_heads, is_causal=self.causal)
+        # one new query (or non-causal queries) sees every cached key: no mask needed
+        return F.cached_self_attention(qkv, keys, values, self.num_heads)
 
     def forward(
         self,
@@ -176,7 +275,13 @@ class MultiHeadAttention(Module):
         average_attn_weights: bool = True,
         cache: KVCache | None = None,
     ) -> Tensor | tuple[Tensor, Tensor]:
-        cross = key is not None
+        cross, qkv = key is not None, None
+        if not cross and cache is not None and self.packed and attn_mask is None:
+            if query.ndim == 3 and not need_weights:  # decoding: the short path, if it applies
+                qkv = self.c_attn(query)  # (reused by the general path below if it does not)
+                y = None if qkv.requires_grad or self.training else self._decode(qkv, cache)
+                if y is not None:  # (eval mode: resid_dropout is the identity)
+                    return self.c_proj(y)
         value = value if value is not None else key
         for name, t in (("query", query), ("key", key), ("value", value)):
             if t is not None and t.ndim != 3:
@@ -203,7 +308,7 @@ class MultiHeadAttention(Module):
                     cache.store_memory(self, *kv)
             k, v = kv
         else:
-            q, k, v = self._self_attention_qkv(query)
+            q, k, v = self._self_attention_qkv(query, qkv)
             if cache is not None:
                 offset = k.shape[2]
                 k, v = cache.append(self, k, v)

@@ -12,7 +12,8 @@ public wrapper with the derivation in its docstring. One file per family:
 * :mod:`~tinylm.nn.functional.losses` — ``cross_entropy``, ``nll_loss``, the binary
   cross-entropies, ``mse_loss``
 * :mod:`~tinylm.nn.functional.attention` — ``scaled_dot_product_attention``,
-  ``packed_self_attention``, ``attention_weights``, ``causal_mask``
+  ``packed_self_attention``, ``cached_self_attention``, ``attention_weights``,
+  ``causal_mask``
 * :mod:`~tinylm.nn.functional.shaping` — ``one_hot``, ``pad``
 * :mod:`~tinylm.nn.functional.recurrent` — ``lstm_cell``, ``lstm_layer``
 
@@ -28,6 +29,7 @@ Shapes: ``N`` rows (a batch, or batch × time flattened), ``C`` classes or chann
 from tinylm.nn.functional.activations import GELU_FORMS, gelu, log_softmax, relu, softmax
 from tinylm.nn.functional.attention import (
     attention_weights,
+    cached_self_attention,
     causal_mask,
     packed_self_attention,
     scaled_dot_product_attention,
@@ -51,6 +53,7 @@ __all__ = [
     "attention_weights",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "cached_self_attention",
     "causal_mask",
     "cross_entropy",
     "dropout",

@@ -17,6 +17,7 @@ from tinylm.tensor import Tensor
 
 __all__ = [
     "attention_weights",
+    "cached_self_attention",
     "causal_mask",
     "packed_self_attention",
     "scaled_dot_product_attention",
@@ -232,6 +233,98 @@ def packed_self_attention(
     )
 
 
+class _CachedSelfAttention(Function):
+    """The queries of T new positions, inside their packed projection qkv (B, T, 3C), against
+    every key and value so far (B, H, Tk, D) (a KV cache's, the new positions' included) →
+    y (B, T, C). No mask: each query sees every key (one new token, or non-causal attention).
+
+    As in :class:`_PackedSelfAttention` the kernel reads the queries in place and writes y
+    straight in the (B, T, C) layout the output projection takes: the same numbers as
+    ``scaled_dot_product_attention(q, K, V)`` between a split of q into heads and a merge
+    of y, without those layout ops. The kernels are :class:`_FusedAttention`'s (readable:
+    ``kernels/reference.py: attention_forward/backward``); the gradient of qkv is zero
+    outside its query columns.
+    """
+
+    fresh_grads = True  # backward returns new arrays only (autograd.Function)
+
+    @staticmethod
+    def forward(
+        ctx: Context, qkv: Any, keys: Any, values: Any, *, num_heads: int, scale: float
+    ) -> Any:
+        b, t, width = qkv.shape
+        d = width // (3 * num_heads)
+        q = qkv.reshape(b, t, 3, num_heads, d)[:, :, 0].transpose(0, 2, 1, 3)  # (B, H, T, D)
+        y = array_module(qkv).empty((b, t, width // 3), dtype=qkv.dtype)
+        y_heads = y.reshape(b, t, num_heads, d).transpose(0, 2, 1, 3)  # its (B, H, T, D) view
+        probs = _probs_buffer(ctx, qkv, b, num_heads, t, keys.shape[2])
+        attention = kernel("attention_forward", qkv)
+        _, lse = attention(q, keys, values, scale, False, out=y_heads, probs=probs)
+        ctx.save_for_backward(qkv, keys, values, y, lse)
+        ctx.meta = (num_heads, scale, probs)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple[Any, Any, Any]:
+        qkv, keys, values, y, lse = ctx.saved_arrays
+        num_heads, scale, probs = ctx.meta
+        gqkv = array_module(qkv).zeros_like(qkv)  # the key and value columns get none
+        (y_heads,) = _heads_of(y, 1, num_heads)
+        (g_heads,) = _heads_of(g, 1, num_heads)
+        _, gk, gv = kernel("attention_backward", qkv)(
+            _heads_of(qkv, 3, num_heads)[0], keys, values, y_heads, lse, g_heads, scale, False,
+            grads=(_heads_of(gqkv, 3, num_heads)[0], None, None), probs=probs,
+        )  # fmt: skip
+        return gqkv, gk, gv
+
+
+def cached_self_attention(
+    qkv: Tensor, keys: Tensor, values: Tensor, num_heads: int, scale: float | None = None
+) -> Tensor:
+    """Self-attention of new positions against every position so far (a decoding step).
+
+    Args:
+        qkv: (B, T, 3C), the packed projection of the T new positions (the layout of
+            :func:`packed_self_attention`); only its queries, columns [0, C), are read.
+        keys, values: (B, H, Tk, D), the keys and values of all Tk positions so far, the
+            new ones included (what ``nn.KVCache.append`` returns).
+        num_heads: H. scale: defaults to 1/√D.
+    Returns:
+        (B, T, C): the heads' outputs side by side, ready for the output projection.
+
+    Every query sees every key: exact for one new token of a causal decoder (it comes after
+    all the cached ones), or for non-causal attention. Equal to::
+
+        q = qkv[..., :C].reshape(B, T, H, D).transpose(1, 2)
+        y = scaled_dot_product_attention(q, keys, values)
+        y = y.transpose(1, 2).reshape(B, T, C)
+
+    without the layout copies (see :class:`_CachedSelfAttention`).
+    """
+    op = "cached_self_attention"
+    if isinstance(num_heads, bool) or not isinstance(num_heads, int) or num_heads <= 0:
+        raise TinyLMError(f"{op}: num_heads must be a positive int, got {num_heads!r}")
+    if qkv.ndim != 3 or qkv.shape[-1] % (3 * num_heads):
+        raise TinyLMError(
+            f"{op}: qkv must be (B, T, 3C) with C divisible by num_heads={num_heads}, got "
+            f"{qkv.shape} {qkv.dtype}"
+        )
+    b, _, width = qkv.shape
+    d = width // (3 * num_heads)
+    k_shape = keys.shape
+    if k_shape[:2] != (b, num_heads) or k_shape[3:] != (d,) or values.shape != k_shape:
+        raise TinyLMError(
+            f"{op}: keys and values must both be (B, H, Tk, D) = ({b}, {num_heads}, Tk, {d}) "
+            f"for qkv {qkv.shape}, got {k_shape} and {values.shape}"
+        )
+    if qkv.dtype.kind != "f":
+        raise TinyLMError(f"{op}: qkv must be floating point, got {qkv.shape} {qkv.dtype}")
+    if keys.dtype != qkv.dtype or values.dtype != qkv.dtype:
+        check_same_dtype(op, qkv=qkv.data, keys=keys.data, values=values.data)  # raises
+    scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
+    return _CachedSelfAttention.apply(qkv, keys, values, num_heads=num_heads, scale=scale)
+
+
 def _attention_keep(attn_mask: Any, is_causal: bool, q: Tensor, k: Tensor) -> tuple[Any, Any]:
     """Split a mask argument into (bool keep-array or None, additive float Tensor or None)."""
     xp = q._xp
@@ -304,9 +397,10 @@ def scaled_dot_product_attention(
     same_batch = query.shape[:-2] == key.shape[:-2] == value.shape[:-2]
     if attn_mask is None and p == 0.0 and same_batch and query.ndim <= 4:
         lead = (1,) * (4 - query.ndim)  # the kernels take (B, H, T, D)
-        q4, k4, v4 = (t.reshape(lead + t.shape) for t in (query, key, value))
-        out = _FusedAttention.apply(q4, k4, v4, scale=scale, is_causal=bool(is_causal))
-        return out.reshape(query.shape[:-1] + (value.shape[-1],)) if lead else out
+        if lead:  # (a reshape to the same shape would still cost an op each)
+            query, key, value = (t.reshape(lead + t.shape) for t in (query, key, value))
+        out = _FusedAttention.apply(query, key, value, scale=scale, is_causal=bool(is_causal))
+        return out.reshape(out.shape[len(lead) :]) if lead else out
     keep, float_mask = _attention_keep(attn_mask, bool(is_causal), query, key)
     drop = None
     if p > 0.0:

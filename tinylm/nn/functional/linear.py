@@ -42,9 +42,10 @@ class _Linear(Function):
                 f"linear: bias has shape {b.shape}, expected ({weight.shape[0]},) for weight "
                 f"{weight.shape}"
             )
-        check_same_dtype("linear", input=x, weight=weight, bias=b)
+        if x.dtype != weight.dtype or (b is not None and b.dtype != x.dtype):
+            check_same_dtype("linear", input=x, weight=weight, bias=b)  # raises, naming them
         x2 = x.reshape(-1, x.shape[-1])
-        y = x2 @ weight.T
+        y = x2.dot(weight.T)  # the BLAS product of x2 @ W.T, dispatched with less overhead
         note_blas_product()  # BLAS's threads spin for a while now (kernels/parallel.py)
         if b is not None:
             y += b

@@ -32,14 +32,17 @@ class _LayerNorm(Function):
 
     @staticmethod
     def forward(ctx: Context, x: Any, *affine: Any, n_features: int, eps: float) -> Any:
-        xp = array_module(x)
         # no weight = weight 1, no bias = bias 0 (their gradients are simply not returned)
-        weight = affine[0].reshape(-1) if affine else xp.ones(n_features, dtype=x.dtype)
-        bias = affine[1].reshape(-1) if len(affine) > 1 else xp.zeros(n_features, x.dtype)
+        if len(affine) == 2:
+            weight, bias = affine[0].reshape(-1), affine[1].reshape(-1)
+        else:
+            xp = array_module(x)
+            weight = affine[0].reshape(-1) if affine else xp.ones(n_features, dtype=x.dtype)
+            bias = xp.zeros(n_features, x.dtype)
         rows = x.reshape(-1, n_features)  # the normalised axes flattened into one of C
         y, mean, rstd = kernel("layer_norm_forward", x)(rows, weight, bias, eps)
         ctx.save_for_backward(rows, weight, mean, rstd)
-        ctx.shapes = (x.shape, tuple(a.shape for a in affine))
+        ctx.shapes = (x.shape, [a.shape for a in affine])
         return y.reshape(x.shape)
 
     @staticmethod
@@ -66,16 +69,21 @@ def layer_norm(
     over the last ``len(normalized_shape)`` axes. weight and bias have ``normalized_shape``.
     """
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if input.shape[input.ndim - len(shape) :] != shape or len(shape) > input.ndim:
+    x_shape = input.shape
+    if len(shape) > len(x_shape) or x_shape[len(x_shape) - len(shape) :] != shape:
         raise TinyLMError(
-            f"layer_norm: input {input.shape} {input.dtype} does not end with "
-            f"normalized_shape {shape}"
+            f"layer_norm: input {x_shape} {input.dtype} does not end with normalized_shape {shape}"
         )
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.shape != shape:
             raise TinyLMError(f"layer_norm: {name} has shape {t.shape}, expected {shape}")
     if bias is not None and weight is None:
         raise TinyLMError("layer_norm: a bias needs a weight (pass weight=ones)")
-    check_same_dtype("layer_norm", input=input, weight=weight, bias=bias)
-    affine = [t for t in (weight, bias) if t is not None]
-    return _LayerNorm.apply(input, *affine, n_features=math.prod(shape), eps=float(eps))
+    n_features, eps = math.prod(shape), float(eps)
+    if weight is None:
+        return _LayerNorm.apply(input, n_features=n_features, eps=eps)
+    if weight.dtype != input.dtype or (bias is not None and bias.dtype != input.dtype):
+        check_same_dtype("layer_norm", input=input, weight=weight, bias=bias)  # raises
+    if bias is None:
+        return _LayerNorm.apply(input, weight, n_features=n_features, eps=eps)
+    return _LayerNorm.apply(input, weight, bias, n_features=n_features, eps=eps)
