@@ -22,7 +22,6 @@ NumPy only: importing this imports neither Numba nor CuPy.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
 import os
@@ -36,7 +35,6 @@ import numpy as np
 from .policy import BLAS_SPIN_S, LARGE_WORK, SMALL_WORK
 
 __all__ = [
-    "one_blas_thread",
     "blas_threads_awake",
     "get_num_threads",
     "helper_pool",
@@ -72,31 +70,6 @@ def set_num_threads(n: int) -> None:
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise ValueError(f"set_num_threads: need an integer ≥ 1, got {n!r}")
     _num_threads = int(n)
-
-
-_blas_controller: Any = None
-
-
-def one_blas_thread() -> contextlib.AbstractContextManager:
-    """A context in which NumPy's BLAS computes its products on the calling thread alone.
-
-    For a loop of small products in series, such as an LSTM's steps (32 x 128 by 128 x 512:
-    ~50 us each): a second BLAS thread saves little on each, and between the products it spins
-    on the other core, so on a busy machine every product waits for a descheduled thread
-    (measured at load 13: LSTM forward + backward 146-216 ms with two BLAS threads, 72 ms
-    with one). Uses ``threadpoolctl`` (a dependency; made once, ~30 ms); where it cannot be
-    imported, nothing changes."""
-    global _blas_controller
-    if _blas_controller is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # pragma: no cover - a dependency, but the kernels run without it
-            _blas_controller = False
-        else:
-            _blas_controller = ThreadpoolController()
-    if _blas_controller is False:
-        return contextlib.nullcontext()
-    return _blas_controller.limit(limits=1, user_api="blas")
 
 
 def note_blas_product(when: float | None = None) -> None:

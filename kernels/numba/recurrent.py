@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import reference
-from ..parallel import note_blas_product, one_blas_thread, parallel_ranges
+from ..parallel import note_blas_product, parallel_ranges
 from .jit import fast_exp, rjit
 from .threads import float32_or_64, kernel_input
 
@@ -184,14 +184,13 @@ def lstm_recurrence_forward(
     states_h[0], states_c[0] = h0, c0
     hw = np.empty((batch, four_h), dtype=dt)
     active = reference.lstm_active_steps(mask, steps)
-    with one_blas_thread():  # small products in series (parallel.one_blas_thread)
-        for t in range(active):
-            np.matmul(states_h[t], w_t, out=hw)
-            note_blas_product()  # BLAS threads spin now: a large step kernel stays on this one
-            parallel_ranges(
-                lstm_step_forward_kernel, batch, hw, xproj[t], keep[t], states_h[t],
-                states_c[t], act[t], states_h[t + 1], states_c[t + 1], out[t], work=hw.size,
-            )  # fmt: skip
+    for t in range(active):
+        np.matmul(states_h[t], w_t, out=hw)
+        note_blas_product()  # BLAS's threads spin now: a large step kernel stays on this thread
+        parallel_ranges(
+            lstm_step_forward_kernel, batch, hw, xproj[t], keep[t], states_h[t], states_c[t],
+            act[t], states_h[t + 1], states_c[t + 1], out[t], work=hw.size,
+        )  # fmt: skip
     out[active:steps], act[active:] = 0, 0
     states_h[active + 1 :], states_c[active + 1 :] = states_h[active], states_c[active]
     out[steps], out[steps + 1] = states_h[steps], states_c[steps]
@@ -222,21 +221,20 @@ def lstm_recurrence_backward(
     dxproj[active:] = 0  # skipped padding: no gradient reaches those steps' gates
     dh, dc = g[steps].copy(), g[steps + 1].copy()  # reaching the state after the last step
     dh_prev, dc_prev = np.empty_like(dh), np.empty_like(dc)
-    with one_blas_thread():
-        for t in range(active - 1, -1, -1):
-            carry = None if mask is None else ~keep[t]
-            if carry is not None:
-                dh_carry = dh[carry]  # padding rows pass dh back unchanged (before g is added)
-            parallel_ranges(
-                lstm_step_backward_kernel, batch, act[t], states_c[t], states_c[t + 1], dh,
-                g[t], dc, keep[t], dxproj[t], dc_prev, work=act[t].size,
-            )  # fmt: skip
-            np.matmul(dxproj[t], w, out=dh_prev)
-            note_blas_product()
-            if carry is not None:
-                dh_prev[carry] = dh_carry
-            dh, dh_prev = dh_prev, dh  # the buffers swap roles: no allocation per step
-            dc, dc_prev = dc_prev, dc
+    for t in range(active - 1, -1, -1):
+        carry = None if mask is None else ~keep[t]
+        if carry is not None:
+            dh_carry = dh[carry]  # padding rows pass dh back unchanged (before the kernel adds g)
+        parallel_ranges(
+            lstm_step_backward_kernel, batch, act[t], states_c[t], states_c[t + 1], dh, g[t],
+            dc, keep[t], dxproj[t], dc_prev, work=act[t].size,
+        )  # fmt: skip
+        np.matmul(dxproj[t], w, out=dh_prev)
+        note_blas_product()
+        if carry is not None:
+            dh_prev[carry] = dh_carry
+        dh, dh_prev = dh_prev, dh  # the buffers swap roles: no allocation per step
+        dc, dc_prev = dc_prev, dc
     dw_hh = dxproj.reshape(-1, four_h).T @ states_h[:steps].reshape(steps * batch, -1)
     return dxproj, dw_hh, dh, dc
 

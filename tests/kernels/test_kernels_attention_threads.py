@@ -280,18 +280,3 @@ def test_the_ops_that_call_blas_note_their_products():
         parallel.note_blas_product(when=-math.inf)
         run()
         assert parallel.blas_threads_awake()
-
-
-def test_one_blas_thread_limits_numpys_blas_and_restores_it():
-    """Inside ``one_blas_thread`` NumPy's BLAS reports one thread; after it, its own count
-    again. (The LSTM's per-step products run inside it.)"""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    blas = threadpoolctl.ThreadpoolController().select(user_api="blas")
-    if not blas.info():
-        pytest.skip("NumPy's BLAS is not one threadpoolctl can see")
-    before = [lib["num_threads"] for lib in blas.info()]
-    with parallel.one_blas_thread():
-        inside = threadpoolctl.ThreadpoolController().select(user_api="blas").info()
-        assert [lib["num_threads"] for lib in inside] == [1] * len(before)
-    after = threadpoolctl.ThreadpoolController().select(user_api="blas").info()
-    assert [lib["num_threads"] for lib in after] == before
