@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import reference
 from ..parallel import parallel_ranges
+from ..policy import SMALL_WORK
 from .jit import rjit
 from .threads import float32_or_64, kernel_input
 
@@ -94,5 +95,8 @@ def int8_linear(
     # 16 of them count as one unit of work. Generation (one row) of a 128 × 512 layer then stays
     # on one thread: 12 µs there, 35 µs with a second one woken (measured under load)
     work = x2.shape[0] * n_out * k // 16
-    parallel_ranges(int8_linear_kernel, n_out, x2, q, s, b, y, work=work)
+    if work < SMALL_WORK:  # what parallel_ranges would decide, without its ~0.6 µs per call
+        int8_linear_kernel(0, n_out, x2, q, s, b, y)
+    else:
+        parallel_ranges(int8_linear_kernel, n_out, x2, q, s, b, y, work=work)
     return y.reshape(*x.shape[:-1], n_out)
