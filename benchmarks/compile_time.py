@@ -30,6 +30,11 @@ for dt in dtypes:
     w, b = np.ones(40, dt), np.zeros(40, dt)
     t = rng.integers(0, 40, 64)
     q = rng.standard_normal((2, 2, 40, 16)).astype(dt)
+    p = np.empty((2, 2, 40, 40), dt)  # attention's kept probabilities (the BLAS path)
+    q1 = q[:, :, :1].copy()  # one new query against a KV cache's time-major keys (decoding)
+    kv = np.ascontiguousarray(q.transpose(2, 0, 1, 3)).transpose(1, 2, 0, 3)
+    x3, w_hh, h0 = x.reshape(4, 16, 40), x[:40, :10].copy(), np.zeros((16, 10), dt)
+    q8, s8 = rng.integers(-127, 128, (20, 40)).astype(np.int8), np.ones(20, dt)
     calls = {
         "softmax": lambda: K.softmax_backward(K.softmax_forward(x), g),
         "log_softmax": lambda: K.log_softmax_backward(K.log_softmax_forward(x), g),
@@ -47,6 +52,16 @@ for dt in dtypes:
                 *K.lstm_cell_forward(x, x[:, :10])
             )
         ),
+        "attention_probs": lambda: K.attention_backward(
+            q, q, q, *K.attention_forward(q, q, q, 0.25, True, probs=p), q, 0.25, True, probs=p
+        ),
+        "attention_decode": lambda: K.attention_forward(q1, kv, kv, 0.25, False),
+        "lstm_recurrence": lambda: K.lstm_recurrence_backward(
+            *(lambda o, a, sh, sc: (o, a, sh, sc, w_hh))(
+                *K.lstm_recurrence_forward(x3, w_hh, h0, h0)
+            )
+        ),
+        "int8_linear": lambda: (K.int8_linear(x, q8, s8), K.int8_linear(x[:1], q8, s8)),
         "adam": lambda: [
             K.adam_update(p, p.copy(), np.zeros_like(p), np.zeros_like(p), lr=1e-3, beta1=0.9,
                           beta2=0.99, eps=1e-8, weight_decay=0.1, step=1, decoupled=True)

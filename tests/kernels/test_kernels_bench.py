@@ -102,5 +102,9 @@ def test_compile_time_script_times_every_kernel():
         compile_time.main(["--help"])
     assert done.value.code == 0
     timings = compile_time.run("float32", os.environ.get("NUMBA_CACHE_DIR", ""))
-    names = ("softmax", "log_softmax", "cross_entropy", "layer_norm", "gelu", "attention", "adam")
+    names = (
+        "softmax", "log_softmax", "cross_entropy", "layer_norm", "gelu", "gelu_exact",
+        "attention", "attention_probs", "attention_decode", "lstm", "lstm_recurrence",
+        "int8_linear", "adam",
+    )  # fmt: skip
     assert {f"{name} float32" for name in names} <= set(timings)
