@@ -40,17 +40,17 @@ __all__ = [
 @rjit
 def _cell_forward_row(z, a, cp, cr, hr):
     """One row of the cell: the activated gates a = [i, f, g, o] (4H) from the pre-activations
-    ``z`` (4H), c = f ⊙ c_prev + i ⊙ g into ``cr`` and h = o ⊙ tanh(c) into ``hr``. A short
-    loop per gate block, reading z and writing a (separate arrays): loops LLVM vectorises
-    (one loop indexing five 2-D arrays ran 4x slower, updating z in place 2x slower)."""
+    ``z`` (4H), c = f ⊙ c_prev + i ⊙ g into ``cr`` and h = o ⊙ tanh(c) into ``hr``.
+
+    One loop over all 4H gates, with m = 2 on the g block and 1 elsewhere:
+    a = m σ(m z) − (m − 1) is σ(z) for i, f, o and 2σ(2z) − 1 = tanh(z) for g. A single long
+    loop that LLVM vectorises ran 2x faster than one short loop per gate block (same results
+    to the bit); z and a are separate arrays (updating z in place was 2x slower)."""
     hs = cp.shape[0]
     one, two = a.dtype.type(1), a.dtype.type(2)
-    for j in range(2 * hs):  # i, f: σ(z) = 1 / (1 + e^(-z))
-        a[j] = one / (one + fast_exp(-z[j]))
-    for j in range(2 * hs, 3 * hs):  # g: tanh(z) = 2σ(2z) - 1
-        a[j] = two / (one + fast_exp(-two * z[j])) - one
-    for j in range(3 * hs, 4 * hs):  # o
-        a[j] = one / (one + fast_exp(-z[j]))
+    for j in range(4 * hs):
+        m = two if 2 * hs <= j < 3 * hs else one
+        a[j] = m / (one + fast_exp(-m * z[j])) - (m - one)
     for j in range(hs):
         cj = a[hs + j] * cp[j] + a[j] * a[2 * hs + j]  # c = f ⊙ c_prev + i ⊙ g
         cr[j] = cj
