@@ -331,6 +331,20 @@ def _packed_heads(a: np.ndarray, n_parts: int, h: int) -> tuple[np.ndarray, ...]
     return tuple(parts[i] for i in range(n_parts))
 
 
+def _forward_into(fwd, q, k, v, y, y_heads, scale, causal, dtype):
+    """Attention forward with out= a strided view ``y_heads`` of ``y`` (filled with NaN):
+    every element written, equal to the float64 reference. Returns lse and the reference's
+    out and lse."""
+    out, lse = fwd(q, k, v, scale, causal, out=y_heads)
+    assert out is y_heads and not np.isnan(y).any()
+    want_out, want_lse = reference.attention_forward(
+        *(a.astype(np.float64) for a in (q, k, v)), scale, causal
+    )
+    np.testing.assert_allclose(y_heads, want_out, rtol=TOL[dtype], atol=TOL[dtype])
+    np.testing.assert_allclose(lse, want_lse, rtol=TOL[dtype], atol=TOL[dtype])
+    return lse, want_out, want_lse
+
+
 @pytest.mark.parametrize("backend", ["numpy", *FAST_BACKENDS])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("causal", [True, False])
@@ -346,13 +360,7 @@ def test_attention_writes_into_strided_destinations(backend, dtype, causal):
     (y_heads,) = _packed_heads(y, 1, h)
     fwd = implementations("attention_forward", "cpu")[backend]
     bwd = implementations("attention_backward", "cpu")[backend]
-    out, lse = fwd(q, k, v, d**-0.5, causal, out=y_heads)
-    assert out is y_heads and not np.isnan(y).any()
-    want_out, want_lse = reference.attention_forward(
-        *(a.astype(np.float64) for a in (q, k, v)), d**-0.5, causal
-    )
-    np.testing.assert_allclose(y_heads, want_out, rtol=TOL[dtype], atol=TOL[dtype])
-    np.testing.assert_allclose(lse, want_lse, rtol=TOL[dtype], atol=TOL[dtype])
+    lse, want_out, want_lse = _forward_into(fwd, q, k, v, y, y_heads, d**-0.5, causal, dtype)
 
     g = rng.standard_normal((b, t, h * d)).astype(dtype)
     (g_heads,) = _packed_heads(g, 1, h)
@@ -382,13 +390,7 @@ def test_attention_on_time_major_keys_of_a_kv_cache(backend, dtype, tq, tk):
     y = np.full((b, tq, h * d), np.nan, dtype)
     (y_heads,) = _packed_heads(y, 1, h)
     fwd = implementations("attention_forward", "cpu")[backend]
-    out, lse = fwd(q, k, v, d**-0.5, False, out=y_heads)
-    assert out is y_heads and not np.isnan(y).any()
-    want_out, want_lse = reference.attention_forward(
-        *(a.astype(np.float64) for a in (q, k, v)), d**-0.5, False
-    )
-    np.testing.assert_allclose(y_heads, want_out, rtol=TOL[dtype], atol=TOL[dtype])
-    np.testing.assert_allclose(lse, want_lse, rtol=TOL[dtype], atol=TOL[dtype])
+    _forward_into(fwd, q, k, v, y, y_heads, d**-0.5, False, dtype)
 
 
 @pytest.mark.parametrize("backend", FAST_BACKENDS)

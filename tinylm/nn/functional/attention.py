@@ -192,6 +192,21 @@ class _PackedSelfAttention(Function):
         return gqkv
 
 
+def _check_packed(op: str, qkv: Tensor, num_heads: int) -> int:
+    """D, the head width, after checking ``num_heads`` (a positive int) and ``qkv``: floating
+    point, (B, T, 3C) with C divisible by ``num_heads``."""
+    if isinstance(num_heads, bool) or not isinstance(num_heads, int) or num_heads <= 0:
+        raise TinyLMError(f"{op}: num_heads must be a positive int, got {num_heads!r}")
+    if qkv.ndim != 3 or qkv.shape[-1] % (3 * num_heads):
+        raise TinyLMError(
+            f"{op}: qkv must be (B, T, 3C) with C divisible by num_heads={num_heads}, got "
+            f"{qkv.shape} {qkv.dtype}"
+        )
+    if qkv.dtype.kind != "f":
+        raise TinyLMError(f"{op}: qkv must be floating point, got {qkv.shape} {qkv.dtype}")
+    return qkv.shape[-1] // (3 * num_heads)
+
+
 def packed_self_attention(
     qkv: Tensor, num_heads: int, is_causal: bool = False, scale: float | None = None
 ) -> Tensor:
@@ -216,17 +231,7 @@ def packed_self_attention(
 
     but without the copies between layouts (see :class:`_PackedSelfAttention`).
     """
-    op = "packed_self_attention"
-    if isinstance(num_heads, bool) or not isinstance(num_heads, int) or num_heads <= 0:
-        raise TinyLMError(f"{op}: num_heads must be a positive int, got {num_heads!r}")
-    if qkv.ndim != 3 or qkv.shape[-1] % (3 * num_heads):
-        raise TinyLMError(
-            f"{op}: qkv must be (B, T, 3C) with C divisible by num_heads={num_heads}, got "
-            f"{qkv.shape} {qkv.dtype}"
-        )
-    if not np.issubdtype(qkv.dtype, np.floating):
-        raise TinyLMError(f"{op}: qkv must be floating point, got {qkv.shape} {qkv.dtype}")
-    d = qkv.shape[-1] // (3 * num_heads)
+    d = _check_packed("packed_self_attention", qkv, num_heads)
     scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
     return _PackedSelfAttention.apply(
         qkv, num_heads=num_heads, scale=scale, is_causal=bool(is_causal)
@@ -253,10 +258,9 @@ class _CachedSelfAttention(Function):
         ctx: Context, qkv: Any, keys: Any, values: Any, *, num_heads: int, scale: float
     ) -> Any:
         b, t, width = qkv.shape
-        d = width // (3 * num_heads)
-        q = qkv.reshape(b, t, 3, num_heads, d)[:, :, 0].transpose(0, 2, 1, 3)  # (B, H, T, D)
+        q = _heads_of(qkv, 3, num_heads)[0]  # (B, H, T, D), a view
         y = array_module(qkv).empty((b, t, width // 3), dtype=qkv.dtype)
-        y_heads = y.reshape(b, t, num_heads, d).transpose(0, 2, 1, 3)  # its (B, H, T, D) view
+        (y_heads,) = _heads_of(y, 1, num_heads)
         probs = _probs_buffer(ctx, qkv, b, num_heads, t, keys.shape[2])
         attention = kernel("attention_forward", qkv)
         _, lse = attention(q, keys, values, scale, False, out=y_heads, probs=probs)
@@ -302,23 +306,14 @@ def cached_self_attention(
     without the layout copies (see :class:`_CachedSelfAttention`).
     """
     op = "cached_self_attention"
-    if isinstance(num_heads, bool) or not isinstance(num_heads, int) or num_heads <= 0:
-        raise TinyLMError(f"{op}: num_heads must be a positive int, got {num_heads!r}")
-    if qkv.ndim != 3 or qkv.shape[-1] % (3 * num_heads):
-        raise TinyLMError(
-            f"{op}: qkv must be (B, T, 3C) with C divisible by num_heads={num_heads}, got "
-            f"{qkv.shape} {qkv.dtype}"
-        )
-    b, _, width = qkv.shape
-    d = width // (3 * num_heads)
+    d = _check_packed(op, qkv, num_heads)
+    b = qkv.shape[0]
     k_shape = keys.shape
     if k_shape[:2] != (b, num_heads) or k_shape[3:] != (d,) or values.shape != k_shape:
         raise TinyLMError(
             f"{op}: keys and values must both be (B, H, Tk, D) = ({b}, {num_heads}, Tk, {d}) "
             f"for qkv {qkv.shape}, got {k_shape} and {values.shape}"
         )
-    if qkv.dtype.kind != "f":
-        raise TinyLMError(f"{op}: qkv must be floating point, got {qkv.shape} {qkv.dtype}")
     if keys.dtype != qkv.dtype or values.dtype != qkv.dtype:
         check_same_dtype(op, qkv=qkv.data, keys=keys.data, values=values.data)  # raises
     scale = 1.0 / math.sqrt(d) if scale is None else float(scale)

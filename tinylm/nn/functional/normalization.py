@@ -33,12 +33,9 @@ class _LayerNorm(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, *affine: Any, n_features: int, eps: float) -> Any:
         # no weight = weight 1, no bias = bias 0 (their gradients are simply not returned)
-        if len(affine) == 2:
-            weight, bias = affine[0].reshape(-1), affine[1].reshape(-1)
-        else:
-            xp = array_module(x)
-            weight = affine[0].reshape(-1) if affine else xp.ones(n_features, dtype=x.dtype)
-            bias = xp.zeros(n_features, x.dtype)
+        xp = array_module(x)
+        weight = affine[0].reshape(-1) if affine else xp.ones(n_features, dtype=x.dtype)
+        bias = affine[1].reshape(-1) if len(affine) > 1 else xp.zeros(n_features, x.dtype)
         rows = x.reshape(-1, n_features)  # the normalised axes flattened into one of C
         y, mean, rstd = kernel("layer_norm_forward", x)(rows, weight, bias, eps)
         ctx.save_for_backward(rows, weight, mean, rstd)
@@ -79,11 +76,7 @@ def layer_norm(
             raise TinyLMError(f"layer_norm: {name} has shape {t.shape}, expected {shape}")
     if bias is not None and weight is None:
         raise TinyLMError("layer_norm: a bias needs a weight (pass weight=ones)")
-    n_features, eps = math.prod(shape), float(eps)
-    if weight is None:
-        return _LayerNorm.apply(input, n_features=n_features, eps=eps)
-    if weight.dtype != input.dtype or (bias is not None and bias.dtype != input.dtype):
+    affine = () if weight is None else (weight,) if bias is None else (weight, bias)
+    if any(t.dtype != input.dtype for t in affine):
         check_same_dtype("layer_norm", input=input, weight=weight, bias=bias)  # raises
-    if bias is None:
-        return _LayerNorm.apply(input, weight, n_features=n_features, eps=eps)
-    return _LayerNorm.apply(input, weight, bias, n_features=n_features, eps=eps)
+    return _LayerNorm.apply(input, *affine, n_features=math.prod(shape), eps=float(eps))
