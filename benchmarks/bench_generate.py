@@ -265,6 +265,13 @@ def summarize(args: argparse.Namespace, measured: dict) -> dict:
                 "spread": float((p90 - p10) / np.median(rates)),
             }
     ratios = {}
+    if "tinylm" in measured["rounds"]:  # the int8 target: int8 speed / float32 speed, per round
+        tl = measured["rounds"]["tinylm"][1:]
+        for key in tl[0]["times"]:
+            if key.startswith("int8"):
+                f32 = key.replace("int8", "f32")
+                per_round = [r["times"][f32] / r["times"][key] for r in tl]
+                ratios[f"tinylm {key} / tinylm {f32}"] = ratio_summary(per_round)
     if "torch" in measured["rounds"] and "tinylm" in measured["rounds"]:
         tl, tt = measured["rounds"]["tinylm"][1:], measured["rounds"]["torch"][1:]
         for key in tt[0]["times"]:

@@ -69,13 +69,16 @@ def test_int8_linear_takes_strided_and_readonly_inputs(backend):
 @pytest.mark.parametrize("rows", [1, 15, 16, 100])
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_numba_rows_on_both_sides_of_the_blas_tiles(dtype, rows, with_bias):
-    """From BLAS_MIN_ROWS rows on, the Numba backend multiplies dequantised tiles of TILE
-    output channels through BLAS; N = 2·TILE + 5 leaves a partial last tile."""
+    """From BLAS_MIN_ROWS rows on, the Numba backend multiplies dequantised tiles of
+    tile_rows(K) output channels through BLAS; N = 2·tile_rows(K) + 5 leaves a partial last
+    tile."""
     from tinylm.kernels.numba import quantized
 
     assert quantized.BLAS_MIN_ROWS == 16  # rows 15 and 16 sit on both sides
     rng = np.random.default_rng(rows)
-    x, q, scale, bias = _inputs(rng, (rows,), 70, 2 * quantized.TILE + 5, dtype, with_bias)
+    n = 2 * quantized.tile_rows(700) + 5
+    assert n < 300  # several tiles, not one
+    x, q, scale, bias = _inputs(rng, (rows,), 700, n, dtype, with_bias)
     got = quantized.int8_linear(x, q, scale, bias)
     f64 = [a.astype(np.float64) if a is not None else None for a in (x, scale, bias)]
     want = reference.int8_linear(f64[0], q, f64[1], f64[2])
