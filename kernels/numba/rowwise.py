@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import reference
 from ..parallel import parallel_ranges
-from .jit import exact_sub, fast_exp, rjit, row_max
+from .jit import exact_sub, fast_exp, rjit, row_max, sjit
 from .threads import float32_or_64, kernel_input
 
 __all__ = [
@@ -191,10 +191,21 @@ def cross_entropy_backward_kernel(
         dlogits[i, t] -= g
 
 
+@sjit
+def _first_bad_target(target, n_classes, ignore_index):
+    # one pass, no temporaries (NumPy's mask took five passes and ~10 µs at N = 768)
+    for i in range(target.shape[0]):
+        t = target[i]
+        if (t < 0 or t >= n_classes) and t != ignore_index:
+            return i
+    return -1
+
+
 def _check_targets(target: np.ndarray, n_classes: int, ignore_index: int) -> None:
-    bad = ((target < 0) | (target >= n_classes)) & (target != ignore_index)
-    if bad.any():
-        raise IndexError(f"target {target[bad][0]} out of range for {n_classes} classes")
+    """The kernels index logits[i, t_i] without bounds checks: a bad target stops here."""
+    i = _first_bad_target(target, n_classes, ignore_index)
+    if i >= 0:
+        raise IndexError(f"target {target[i]} out of range for {n_classes} classes")
 
 
 @float32_or_64(reference.cross_entropy_forward)

@@ -85,6 +85,8 @@ def _class_targets(op: str, target: Any, logits: Any, ignore_index: int, shape: 
         )
     t = t.reshape(-1).astype(np.int64, copy=False)
     n_classes = logits.shape[-1]
+    if t.size and 0 <= int(t.min()) and int(t.max()) < n_classes:
+        return t  # the common case, in two passes without temporaries
     bad = ((t < 0) | (t >= n_classes)) & (t != ignore_index)
     if bool(bad.any()):
         value = int(t[xp.flatnonzero(bad)[0]])
