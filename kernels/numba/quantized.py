@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import reference
-from ..parallel import parallel_ranges
+from ..parallel import note_blas_product, parallel_ranges
 from ..policy import SMALL_WORK
 from .jit import rjit
 from .threads import float32_or_64, kernel_input
@@ -110,6 +110,7 @@ def _tiles_through_blas(x2, q, scale, bias):
         n1 = min(n0 + w.shape[0], n_out)
         dequantize_kernel(q[n0:n1], scale[n0:n1], w[: n1 - n0])
         np.matmul(x2, w[: n1 - n0].T, out=y[:, n0:n1])
+    note_blas_product()  # BLAS's threads spin for a while now, as after a float Linear
     y += bias
     return y
 
