@@ -35,7 +35,7 @@ SAVE_PROBS_MAX = 1 << 22
 
 #: Elements below which a row-wise or element-wise Numba kernel runs on one thread: waking
 #: the others costs more than they save, and a descheduled one can cost a time slice (~10 ms).
-SMALL_WORK = 1 << 15
+SMALL_WORK = 1 << 17
 
 #: Attention's B·H·Tq·Tk·D multiply-adds below which it runs on one thread: at small T and D
 #: this much is already ~0.25 ms on one core, and a late helper costs little (it is cancelled).

@@ -121,7 +121,8 @@ def test_a_helper_that_never_starts_is_cancelled_not_awaited():
     try:
         # occupies the only thread of the pool the attention kernels hand their helper job
         # to; a kernel that waited for its helper would wait these 10 s, then find it done
-        blocker = parallel.helper_pool(1).submit(release.wait, 10)
+        blocker = parallel.helpers(1)[0]
+        assert blocker.post(lambda: release.wait(10))
         rng = np.random.default_rng(0)
         q, k, v = _packed_heads(rng, 2, 128, 2, 16, np.float32)
         assert _threaded(q, k)
@@ -130,9 +131,10 @@ def test_a_helper_that_never_starts_is_cancelled_not_awaited():
         want, want_lse = reference.attention_forward(q, k, v, 0.25, True)
         np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(lse, want_lse, rtol=1e-5, atol=1e-6)
-        assert not blocker.done()  # the call above returned while the helper was still busy
+        assert blocker.state == parallel.Helper.RUNNING  # the call returned; it is still busy
     finally:
         release.set()
+        blocker.finish()
         parallel.set_num_threads(before)
 
 
@@ -156,10 +158,10 @@ def test_parallel_ranges_covers_every_row_once_on_any_thread_count():
 
 def _every_op(rng, dtype):
     """Each threaded row-wise, element-wise and optimizer kernel on enough work to thread."""
-    x = rng.standard_normal((300, 257)).astype(dtype)  # 257: no multiple of a vector width
+    x = rng.standard_normal((600, 257)).astype(dtype)  # 257: no multiple of a vector width
     g = rng.standard_normal(x.shape).astype(dtype)
     w, b = rng.standard_normal(257).astype(dtype), rng.standard_normal(257).astype(dtype)
-    t = rng.integers(0, 257, 300)
+    t = rng.integers(0, 257, 600)
     y = nk.softmax_forward(x)
     ly = nk.log_softmax_forward(x)
     loss, lse = nk.cross_entropy_forward(x, t, -100)
@@ -177,7 +179,7 @@ def _every_op(rng, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_every_kernel_gives_the_same_bits_on_any_thread_count(dtype):
-    x = np.zeros((300, 257))
+    x = np.zeros((600, 257))
     assert x.size >= policy.SMALL_WORK  # else the kernels would not use the threads at all
     before = parallel.get_num_threads()
     results = []
@@ -280,3 +282,47 @@ def test_the_ops_that_call_blas_note_their_products():
         parallel.note_blas_product(when=-math.inf)
         run()
         assert parallel.blas_threads_awake()
+
+
+def test_a_helper_hands_back_what_its_job_raised_and_refuses_a_second_job():
+    helper = parallel.helpers(1)[0]
+    started, release = threading.Event(), threading.Event()
+
+    def job():
+        started.set()
+        release.wait(10)
+        raise ZeroDivisionError("from the helper")
+
+    assert helper.post(job)
+    assert started.wait(10)  # running: finish() must wait for it, not cancel it
+    try:
+        assert not helper.post(lambda: None)  # busy with the first job: refused, not queued
+    finally:
+        release.set()
+    with pytest.raises(ZeroDivisionError, match="from the helper"):
+        helper.finish()
+    assert helper.state == parallel.Helper.IDLE
+    assert helper.post(lambda: None)  # free again
+    helper.finish()
+
+
+def test_a_forked_child_makes_its_own_helpers():
+    """After os.fork the child has none of the parent's threads: waiting on one would hang."""
+    import multiprocessing
+
+    before = parallel.get_num_threads()
+    parallel.set_num_threads(2)
+    try:
+        parallel.helpers(1)  # the parent's helper exists before the fork
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            got = pool.apply_async(_sum_on_two_threads, (100_000,)).get(timeout=60)
+    finally:
+        parallel.set_num_threads(before)
+    assert got == sum(range(100_000))
+
+
+def _sum_on_two_threads(n: int) -> int:
+    parallel.set_num_threads(2)
+    parts = []
+    parallel.parallel_ranges(lambda s, e, out: out.append(sum(range(s, e))), n, parts, work=1 << 30)
+    return sum(parts)
