@@ -43,6 +43,7 @@ __all__ = [
     "attention_backward",
     "adam_update",
     "int8_linear",
+    "transformer_block_decode",
     "lstm_cell_forward",
     "lstm_cell_backward",
     "lstm_recurrence_forward",
@@ -437,6 +438,64 @@ def int8_linear(x: Array, qweight: Array, scale: Array, bias: Array | None = Non
     if bias is not None:
         y = y + bias.astype(x.dtype)
     return y
+
+
+# --------------------------------------------------------------------------------------------
+# One decoding step of a whole transformer block (inference)
+# --------------------------------------------------------------------------------------------
+
+
+def transformer_block_decode(
+    x: Array,
+    cache_k: Array,
+    cache_v: Array,
+    pos: int,
+    ln_1: tuple[Array, Array],
+    qkv: tuple[Array, Array, Array],
+    proj: tuple[Array, Array, Array],
+    ln_2: tuple[Array, Array],
+    fc: tuple[Array, Array, Array],
+    fc_proj: tuple[Array, Array, Array],
+    num_heads: int,
+    eps_1: float,
+    eps_2: float,
+    exact_gelu: bool,
+) -> Array:
+    """A pre-norm (GPT-2) block on one new position per sequence, after ``pos`` cached ones:
+
+        a = LN_1(x);  q, k, v = a W_qkvᵀ + b_qkv;  K[pos], V[pos] = k, v      (the cache grows)
+        x = x + Concat_h(softmax(q_h K_h[:pos+1]ᵀ / √D) V_h[:pos+1]) W_projᵀ + b_proj
+        y = x + GELU(LN_2(x) W_fcᵀ + b_fc) W_fc_projᵀ + b_fc_proj
+
+    Shapes: x (B, C); cache_k, cache_v (capacity, B, H, D) time-major, as ``nn.KVCache`` keeps
+    them, rows [0, pos) filled, row ``pos`` written here; ln = (weight, bias) each (C,); a
+    linear layer = (W (N, K) in x's dtype or int8, scale (N,), bias (N,)): the weight is
+    scale[:, None] · W (scale = 1 for a float W, bias = 0 for a layer without one).
+    GELU: tanh form, or exact (erf) with ``exact_gelu``. Returns y (B, C).
+
+    The same arithmetic as the module path (``nn.TransformerBlock`` in eval mode with a
+    cache), composed here from the other reference ops. The fast kernel runs it as one
+    compiled call instead of some 20 ops, each with its own Python around it.
+    """
+    b, c = x.shape
+    d = c // num_heads
+
+    def linear(h: Array, w: Array, scale: Array, bias: Array) -> Array:
+        return h @ (w.astype(h.dtype) * scale.astype(h.dtype)[:, None]).T + bias
+
+    a = layer_norm_forward(x, *ln_1, eps_1)[0]
+    packed = linear(a, *qkv)  # (B, 3C): queries, keys, values side by side
+    q, k, v = (packed[:, i * c : (i + 1) * c].reshape(b, num_heads, d) for i in range(3))
+    cache_k[pos], cache_v[pos] = k, v
+    keys = cache_k[: pos + 1].transpose(1, 2, 0, 3)  # (B, H, T, D)
+    values = cache_v[: pos + 1].transpose(1, 2, 0, 3)
+    scores = (q[:, :, None, :] @ keys.swapaxes(-1, -2))[:, :, 0] / math.sqrt(d)  # (B, H, T)
+    p = softmax_forward(scores)
+    heads = (p[:, :, None, :] @ values)[:, :, 0]  # (B, H, D)
+    x = x + linear(heads.reshape(b, c), *proj)
+    f = linear(layer_norm_forward(x, *ln_2, eps_2)[0], *fc)
+    f = gelu_exact_forward(f) if exact_gelu else gelu_forward(f)
+    return x + linear(f, *fc_proj)
 
 
 # --------------------------------------------------------------------------------------------

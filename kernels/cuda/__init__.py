@@ -566,3 +566,14 @@ def lstm_recurrence_backward(
     return reference.lstm_recurrence_backward(
         g, act, states_h, states_c, w_hh, mask, cell=lstm_cell_backward
     )
+
+
+# ---------------------------------------------------------------- a block's decoding step
+
+
+def transformer_block_decode(x: Any, cache_k: Any, cache_v: Any, pos: int, *rest: Any) -> Any:
+    """One decoding step of a transformer block; see
+    :func:`reference.transformer_block_decode`. On the GPU the reference's composition (its
+    ops run through CuPy): ``nn.TransformerBlock`` takes this fused path on the CPU only, where
+    the Python around each op, not the arithmetic, is what a step costs."""
+    return reference.transformer_block_decode(x, cache_k, cache_v, pos, *rest)

@@ -12,6 +12,7 @@ still in cache), in parallel, with the inner loops vectorised by LLVM.
 ``attention.py``    blocked attention, forward and backward
 ``optimizers.py``   Adam / AdamW
 ``quantized.py``    int8 weight-only linear (inference)
+``decode.py``       a transformer block's decoding step as one call (inference)
 ``recurrent.py``    the LSTM: the cell (gates -> c, h) and a layer's recurrence, fwd and bwd
 ==================  ======================================================================
 
@@ -22,6 +23,7 @@ imports it only when a CPU op is first looked up.
 """
 
 from .attention import attention_backward, attention_forward
+from .decode import transformer_block_decode
 from .elementwise import gelu_backward, gelu_exact_backward, gelu_exact_forward, gelu_forward
 from .optimizers import adam_update
 from .quantized import int8_linear
@@ -59,6 +61,7 @@ __all__ = [
     "attention_backward",
     "adam_update",
     "int8_linear",
+    "transformer_block_decode",
     "lstm_cell_forward",
     "lstm_cell_backward",
     "lstm_recurrence_forward",

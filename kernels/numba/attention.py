@@ -179,7 +179,7 @@ DECODE_MAX_Q = 4
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def _decode_rows(q, k_tm, v_tm, scale, out, lse):
+def decode_rows(q, k_tm, v_tm, scale, out, lse):
     """out[b, h, i] = softmax(q[b, h, i] · K[b, h]ᵀ · scale) V[b, h], every key visible.
 
     q (B, H, Tq, D) in any layout; k_tm (Tk, B, H, D) and v_tm (Tk, B, H, Dv) C-contiguous
@@ -562,7 +562,7 @@ def attention_forward(
     if decode and not is_causal and probs.shape[0] == 0:
         k_tm, v_tm = k.transpose(2, 0, 1, 3), v.transpose(2, 0, 1, 3)
         if k_tm.flags.c_contiguous and v_tm.flags.c_contiguous:  # a KV cache's layout
-            _decode_rows(q, k_tm, v_tm, dt.type(scale), out, lse)
+            decode_rows(q, k_tm, v_tm, dt.type(scale), out, lse)
             return out, lse
     jobs = _any_layout_kernel(_attention_forward_jobs, dt)
     small = _one_thread(q, k)

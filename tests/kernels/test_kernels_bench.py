@@ -105,6 +105,6 @@ def test_compile_time_script_times_every_kernel():
     names = (
         "softmax", "log_softmax", "cross_entropy", "layer_norm", "gelu", "gelu_exact",
         "attention", "attention_probs", "attention_decode", "lstm", "lstm_recurrence",
-        "int8_linear", "adam",
+        "int8_linear", "block_decode", "adam",
     )  # fmt: skip
     assert {f"{name} float32" for name in names} <= set(timings)

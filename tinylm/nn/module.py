@@ -24,7 +24,30 @@ from tinylm.autograd import TinyLMError, no_grad
 from tinylm.device import device_of, normalize_device, to_device_array
 from tinylm.tensor import Tensor
 
-__all__ = ["IncompatibleKeys", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential"]
+__all__ = [
+    "IncompatibleKeys",
+    "Module",
+    "ModuleDict",
+    "ModuleList",
+    "Parameter",
+    "Sequential",
+    "structure_generation",
+]
+
+_generation = 0  # counts changes to any module's parameters, buffers and sub-modules
+
+
+def structure_generation() -> int:
+    """A number that changes whenever any Module gains, loses or replaces a parameter, a
+    buffer or a sub-module (not when their values change). A cache of what a module is made
+    of (``nn.TransformerBlock``'s fused decoding step keeps its weights' arrays) stays valid
+    while it is unchanged."""
+    return _generation
+
+
+def _changed() -> None:
+    global _generation
+    _generation += 1
 
 
 class Parameter(Tensor):
@@ -88,6 +111,7 @@ class Module:
             )
 
     def _forget(self, name: str) -> None:
+        _changed()
         for store in (self._parameters, self._buffers, self._modules):
             store.pop(name, None)
         self._non_persistent.discard(name)
@@ -109,12 +133,15 @@ class Module:
                     f"{type(self).__name__}; wrap it in nn.Parameter (or assign None)"
                 )
             self._parameters[name] = None
+            _changed()
         elif "_buffers" in self.__dict__ and name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"buffer {name!r} must be a Tensor or None, got {type(value)}")
             self._buffers[name] = value
+            _changed()
         elif "_modules" in self.__dict__ and name in self._modules and value is None:
             self._modules[name] = None
+            _changed()
         else:
             object.__setattr__(self, name, value)
 
@@ -476,6 +503,7 @@ class ModuleList(Module):
         items = list(self._modules.values())
         items.insert(index, module)
         self._modules.clear()
+        _changed()
         for i, m in enumerate(items):
             self.add_module(str(i), m)
 

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from tinylm.autograd import TinyLMError
+import numpy as np
+
+from tinylm.autograd import TinyLMError, is_grad_enabled
 from tinylm.creation import concat
 from tinylm.device import array_module
 from tinylm.nn import functional as F
-from tinylm.nn.functional.common import check_probability
+from tinylm.nn.functional.common import check_probability, kernel
 from tinylm.nn.layers import GELU, Dropout, LayerNorm, Linear
-from tinylm.nn.module import Module
+from tinylm.nn.module import Module, structure_generation
+from tinylm.nn.quantized import QuantizedLinear
 from tinylm.tensor import Tensor
 
 __all__ = ["KVCache", "MLP", "MultiHeadAttention", "TransformerBlock"]
@@ -130,6 +133,23 @@ class KVCache:
             room[0][:n] = old[0].data.transpose(2, 0, 1, 3)
             room[1][:n] = old[1].data.transpose(2, 0, 1, 3)
         return room
+
+    def free_row(self, layer: Module) -> tuple[Any, Any, int] | None:
+        """Where a one-position step of ``layer`` may write its key and value in place:
+        (keys, values, t), the time-major storage (capacity, B, H, D) and the row t to
+        fill; None when there is no free row (no storage yet, a graph through the cache, or
+        the capacity reached: then :meth:`append` makes room)."""
+        room, entry = self._room.get(id(layer)), self._self.get(id(layer))
+        if room is None or entry is None or entry[0].shape[2] >= len(room[0]):
+            return None
+        return room[0], room[1], entry[0].shape[2]
+
+    def filled_row(self, layer: Module, t: int) -> None:
+        """After a step wrote row ``t`` of :meth:`free_row`'s storage: ``layer`` has seen
+        t + 1 positions."""
+        room_k, room_v = self._room[id(layer)]
+        keys = Tensor._wrap(room_k[: t + 1].transpose(1, 2, 0, 3))  # (B, H, T, D) views
+        self._self[id(layer)] = (keys, Tensor._wrap(room_v[: t + 1].transpose(1, 2, 0, 3)))
 
     def memory(self, layer: Module) -> tuple[Tensor, Tensor] | None:
         """The cross-attention keys and values ``layer`` stored, or None at the first step."""
@@ -434,7 +454,133 @@ class TransformerBlock(Module):
             raise TinyLMError(
                 "TransformerBlock: memory= was given to a block built without cross_attention"
             )
+        if cache is not None and attn_mask is None and not self.cross_attention:
+            y = self._fused_decode(x, cache)
+            if y is not None:
+                return y
         x = x + self.attn(self.ln_1(x), attn_mask=attn_mask, cache=cache)
         if self.cross_attention:
             x = x + self.cross_attn(self.ln_cross(x), memory, attn_mask=memory_mask, cache=cache)
         return x + self.mlp(self.ln_2(x))
+
+    def _fused_decode(self, x: Tensor, cache: KVCache) -> Tensor | None:
+        """The block on one new position per sequence as one kernel call
+        (``kernels: transformer_block_decode``), or None where that does not apply.
+
+        Generation runs each block once per token on a (B, 1, C) input; the ~20 ops of the
+        module path then cost far more in their Python than in arithmetic. The fused call
+        computes the same (eval mode, nothing recorded) from the same weights, float or int8
+        (``quantize_int8``). It applies on the CPU to GPT-2's block as built here: packed
+        ``c_attn``, causal self-attention, plain or quantised Linear layers (not LoRA's
+        wrappers), a GELU MLP, affine LayerNorms, and a cache with a free row for this layer
+        (after the prompt, which runs the module path and makes that room).
+        """
+        if (
+            self.training
+            or x.ndim != 3
+            or x.shape[1] != 1
+            or type(x.data) is not np.ndarray
+            or (is_grad_enabled() and (x.requires_grad or _any_grad(self)))
+        ):
+            return None
+        weights = self._decode_weights(x.dtype)
+        if weights is None:
+            return None
+        attn, ln_1, ln_2, act, norms, layers = weights
+        row = cache.free_row(attn)
+        if row is None or row[0].dtype != x.dtype:
+            return None
+        keys, values, t = row
+        b, _, c = x.shape
+        y = kernel("transformer_block_decode", x.data)(
+            x.data.reshape(b, c), keys, values, t, norms[0], *layers[:2], norms[1], *layers[2:],
+            attn.num_heads, ln_1.eps, ln_2.eps, act.approximate == "none",
+        )  # fmt: skip
+        cache.filled_row(attn, t)
+        return Tensor._wrap(y.reshape(b, 1, c))
+
+    def _decode_weights(self, dtype: Any) -> tuple[Any, ...] | None:
+        """(attn, ln_1, ln_2, the GELU, [LN (w, b)] x 2, [linear (W, scale, bias)] x 4) for
+        the fused step, or None
+        where the block is not one it computes (see :meth:`_fused_decode`).
+
+        Gathering them walks ~35 module attributes (~20 µs, as long as the step itself), so
+        they are kept, with the tensors they came from: valid while no module changed what
+        it is made of (``nn.module.structure_generation``) and every tensor still holds the
+        same array (an optimizer changes values in place; ``.data =`` swaps the array)."""
+        kept = self.__dict__.get("_decode_kept")
+        if kept is not None:
+            generation, kept_dtype, sources, weights = kept
+            if (
+                generation == structure_generation()
+                and kept_dtype == dtype
+                and all(t.data is a for t, a in sources)
+            ):
+                return weights
+        weights, sources = _gather_decode_weights(self, dtype)
+        self._decode_kept = (structure_generation(), dtype, sources, weights)
+        return weights
+
+
+def _gather_decode_weights(block: TransformerBlock, dtype: Any) -> tuple[Any, list]:
+    """(weights or None, [(tensor, its array)]) of :meth:`TransformerBlock._decode_weights`."""
+    attn, mlp = block.attn, block.mlp
+    if dtype not in (np.float32, np.float64) or not (
+        attn.packed and attn.causal and type(mlp.act) is GELU
+    ):
+        return None, []
+    modules = (attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj, block.ln_1, block.ln_2)
+    sources = [
+        (t, t.data) for m in modules for t in (*m.parameters(), *m.buffers()) if t is not None
+    ]
+    layers = [_linear_arrays(m, dtype) for m in modules[:4]]
+    norms = [_norm_arrays(m, dtype) for m in modules[4:]]
+    if None in layers or None in norms:
+        return None, sources
+    return (attn, block.ln_1, block.ln_2, mlp.act, norms, layers), sources
+
+
+def _any_grad(module: Module) -> bool:
+    return any(p.requires_grad for p in module.parameters())
+
+
+def _linear_arrays(layer: Module, dtype: Any) -> tuple[Any, Any, Any] | None:
+    """(W, scale, bias) of a plain or quantised Linear as the fused decode reads them (scale 1
+    for float weights, bias 0 without one); None for any other module (a LoRA wrapper)."""
+    if type(layer) is Linear:
+        w = layer.weight.data
+        scale = _ones(w.shape[0], dtype)
+    elif type(layer) is QuantizedLinear:
+        w, scale = layer.qweight.data, layer.scale.data
+    else:
+        return None
+    bias = layer.bias.data if layer.bias is not None else _zeros(w.shape[0], dtype)
+    if type(w) is not np.ndarray or scale.dtype != dtype or bias.dtype != dtype:
+        return None
+    return w, scale, bias
+
+
+def _norm_arrays(norm: Module, dtype: Any) -> tuple[Any, Any] | None:
+    """(weight, bias) of a LayerNorm over the last axis, bias 0 without one; else None."""
+    if type(norm) is not LayerNorm or norm.weight is None or len(norm.normalized_shape) != 1:
+        return None
+    w = norm.weight.data
+    bias = norm.bias.data if norm.bias is not None else _zeros(w.shape[0], dtype)
+    return (w, bias) if w.dtype == dtype and bias.dtype == dtype else None
+
+
+_constants: dict[tuple[str, int, Any], Any] = {}
+
+
+def _ones(n: int, dtype: Any) -> Any:
+    key = ("ones", n, np.dtype(dtype))
+    if key not in _constants:
+        _constants[key] = np.ones(n, dtype=dtype)  # read by the kernel only, never written
+    return _constants[key]
+
+
+def _zeros(n: int, dtype: Any) -> Any:
+    key = ("zeros", n, np.dtype(dtype))
+    if key not in _constants:
+        _constants[key] = np.zeros(n, dtype=dtype)
+    return _constants[key]
