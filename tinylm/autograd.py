@@ -370,15 +370,36 @@ class Function:
             saved = [a for a in ctx.saved_arrays if hasattr(a, "shape")]
             if saved:
                 result_data = result.data  # out, or the ndarray _wrap made of a numpy scalar
+                owners = {id(_owner(a)) for a in saved}
                 for t, data in (*zip(inputs, arrays), (result, result_data)):
-                    for a in saved:
-                        if _may_share(a, data):
-                            node.saved_versions.append((t, t._version))
-                            break
+                    owner = _owner(data)
+                    if owner is None:  # memory NumPy does not own alone: compare bounds
+                        shares = any(_may_share(a, data) for a in saved)
+                    else:
+                        shares = id(owner) in owners
+                    if shares:
+                        node.saved_versions.append((t, t._version))
             result._node = node
         else:
             ctx.saved_arrays = ()  # nothing will call backward: free what forward saved
         return result
+
+
+def _owner(a: Any) -> Any:
+    """The ndarray that owns ``a``'s memory (``a`` itself, or the end of its chain of
+    ``.base``), or None where that is not known: not a NumPy array, or memory from another
+    object (``np.frombuffer``, a memory map), which other arrays may view too. Two arrays
+    with different owners cannot overlap, which one identity test tells (bounds checks by
+    ``np.may_share_memory`` took ~0.7 µs a pair, ~7 µs an op that saves four arrays)."""
+    if type(a) is not np.ndarray:
+        return None
+    while True:
+        base = a.base
+        if base is None:
+            return a
+        if type(base) is not np.ndarray:
+            return None
+        a = base
 
 
 def _may_share(a: Any, b: Any) -> bool:
