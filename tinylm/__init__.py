@@ -8,6 +8,7 @@ class) → ``creation`` (``tensor``, ``zeros``, ``randn`` …) → ``nn`` → ``
 
 from typing import Any
 
+from tinylm import allocator
 from tinylm.autograd import (
     Context,
     Function,
@@ -67,6 +68,8 @@ __version__ = "0.1.0"
 from tinylm import data, nn, optim
 from tinylm.nn.quantized import quantize_int8
 from tinylm.serialization import load, save
+
+allocator.keep_freed_memory()  # freed arrays' memory kept for the next ones: tinylm/allocator.py
 
 
 # Function forms of the Tensor methods, with PyTorch's names: tinylm.exp(x) == x.exp().

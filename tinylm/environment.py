@@ -11,11 +11,15 @@ Read (each by the function of the same topic below):
                          ``plots/``)
 ``TINYLM_CACHE``         where downloaded data sets and pre-trained backbones are kept
                          (default ``~/.cache/tinylm``)
+``TINYLM_MALLOC``        ``default``: leave glibc's malloc as it is; otherwise ``import
+                         tinylm`` keeps freed memory for reuse (``tinylm/allocator.py``)
 =======================  ==================================================================
 
 tinylm sets none: its CPU kernels run on its own threads (``kernels/parallel.py``), which
 sleep when idle, so it needs no setting of OpenMP's or OpenBLAS's (and would change other
-libraries' behaviour in the same process by making one).
+libraries' behaviour in the same process by making one). The one process-wide setting it
+makes is glibc's malloc thresholds (``tinylm/allocator.py``), with ``mallopt``, not through
+the environment.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ __all__ = [
     "backend",
     "cache_dir",
     "fast",
+    "malloc",
     "plots_dir",
 ]
 
@@ -34,6 +39,11 @@ __all__ = [
 def backend() -> str:
     """``TINYLM_BACKEND``, lower-cased; ``"auto"`` when unset or empty."""
     return os.environ.get("TINYLM_BACKEND", "").strip().lower() or "auto"
+
+
+def malloc() -> str:
+    """``TINYLM_MALLOC``, lower-cased; ``"keep"`` (tinylm's setting) when unset or empty."""
+    return os.environ.get("TINYLM_MALLOC", "").strip().lower() or "keep"
 
 
 def fast() -> bool:
