@@ -117,12 +117,18 @@ def test_a_helper_that_never_starts_is_cancelled_not_awaited():
     """The caller finishes all jobs itself when its helpers are stuck behind other work."""
     before = parallel.get_num_threads()
     parallel.set_num_threads(2)
-    release = threading.Event()
+    started, release = threading.Event(), threading.Event()
+
+    def block() -> None:
+        started.set()
+        release.wait(10)
+
     try:
-        # occupies the only thread of the pool the attention kernels hand their helper job
-        # to; a kernel that waited for its helper would wait these 10 s, then find it done
+        # occupies the only helper the attention kernels could hand a job to; a kernel that
+        # waited for its helper would wait these 10 s
         blocker = parallel.helpers(1)[0]
-        assert blocker.post(lambda: release.wait(10))
+        assert blocker.post(block)
+        assert started.wait(10)
         rng = np.random.default_rng(0)
         q, k, v = _packed_heads(rng, 2, 128, 2, 16, np.float32)
         assert _threaded(q, k)
@@ -254,14 +260,16 @@ def test_right_after_a_matrix_product_moderate_work_stays_on_the_calling_thread(
 
         calls.clear()
         parallel.parallel_ranges(kernel, n, calls, work=policy.LARGE_WORK)
-        assert len(calls) == 4  # two pieces per thread
-        assert sorted(c[:2] for c in calls) == [(k * n // 4, (k + 1) * n // 4) for k in range(4)]
+        pieces = 2 * parallel.PIECES_PER_THREAD
+        assert len(calls) == pieces
+        want = [(k * n // pieces, (k + 1) * n // pieces) for k in range(pieces)]
+        assert sorted(c[:2] for c in calls) == want
 
         calls.clear()
         parallel.note_blas_product(when=-math.inf)
         assert not parallel.blas_threads_awake()
         parallel.parallel_ranges(kernel, n, calls)
-        assert len(calls) == 4
+        assert len(calls) == 2 * parallel.PIECES_PER_THREAD
     finally:
         parallel.set_num_threads(before)
 
