@@ -21,7 +21,6 @@ musl) nothing is done.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import platform
 
 from tinylm import environment
@@ -41,7 +40,7 @@ def keep_freed_memory() -> bool:
     if environment.malloc() == "default" or platform.system() != "Linux":
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL(None)  # the process's own symbols, libc's among them
     except OSError:
         return False
     if not (hasattr(libc, "gnu_get_libc_version") and hasattr(libc, "mallopt")):
