@@ -36,6 +36,16 @@ for dt in dtypes:
     x3, w_hh, h0 = x.reshape(4, 16, 40), x[:40, :10].copy(), np.zeros((16, 10), dt)
     q8, s8 = rng.integers(-127, 128, (20, 40)).astype(np.int8), np.ones(20, dt)
     kv8 = np.zeros((4, 2, 2, 4), dt)  # a block decoding step: time-major cache, 2 heads of 4
+    q32 = rng.integers(-127, 128, (32, 32)).astype(np.int8)
+
+    def block(weights, dt=dt, kv8=kv8, x=x, w=w, b=b):
+        # a block of width 8 (MLP 32) whose linear layers are slices of weights
+        lin = lambda n, k: (weights[:n, :k], np.ones(n, dt), np.zeros(n, dt))  # noqa: E731
+        return K.transformer_block_decode(
+            x[:2, :8], kv8.copy(), kv8.copy(), 1, (w[:8], b[:8]), lin(24, 8), lin(8, 8),
+            (w[:8], b[:8]), lin(32, 8), lin(8, 32), 2, 1e-5, 1e-5, False,
+        )  # fmt: skip
+
     calls = {
         "softmax": lambda: K.softmax_backward(K.softmax_forward(x), g),
         "log_softmax": lambda: K.log_softmax_backward(K.log_softmax_forward(x), g),
@@ -63,18 +73,7 @@ for dt in dtypes:
             )
         ),
         "int8_linear": lambda: (K.int8_linear(x, q8, s8), K.int8_linear(x[:1], q8, s8)),
-        "block_decode": lambda: [  # float and int8 weights
-            K.transformer_block_decode(
-                x[:2, :8], kv8.copy(), kv8.copy(), 1, (w[:8], b[:8]), *lin, 2, 1e-5, 1e-5, False
-            )
-            for lin in (
-                [(x[:24, :8], s8[:1].repeat(24), b[:24]), (x[:8, :8], w[:8], b[:8]), (w[:8], b[:8]),
-                 (x[:32, :8], w[:32], b[:32]), (x[:8, :32], w[:8], b[:8])],
-                [(q8[:, :8].repeat(2, 0)[:24], w[:24], b[:24]), (q8[:8, :8], w[:8], b[:8]),
-                 (w[:8], b[:8]), (q8[:, :8].repeat(2, 0)[:32], w[:32], b[:32]),
-                 (q8[:8, :32], w[:8], b[:8])],
-            )
-        ],
+        "block_decode": lambda: (block(x[:32, :32]), block(q32)),  # float and int8 weights
         "adam": lambda: [
             K.adam_update(p, p.copy(), np.zeros_like(p), np.zeros_like(p), lr=1e-3, beta1=0.9,
                           beta2=0.99, eps=1e-8, weight_decay=0.1, step=1, decoupled=True)

@@ -95,3 +95,17 @@ def test_not_taken_where_it_does_not_apply(fused_calls):
     nn.apply_lora(block, target_modules=["c_attn"], r=2)  # a wrapped projection
     _steps(block, x)
     assert "transformer_block_decode" not in fused_calls
+
+
+def test_a_layer_of_another_dtype_gets_the_module_paths_error(fused_calls):
+    """A float64 Linear in a float32 block: the fused step must not convert it silently."""
+    tinylm.manual_seed(4)
+    block = nn.TransformerBlock(8, 2, bias=False).eval()
+    x = tinylm.randn(1, 2, 8)
+    cache = nn.KVCache(capacity=8)
+    with tinylm.no_grad():
+        block(x[:, :1], cache=cache)  # the prompt makes the cache's room
+        block.mlp.c_fc = nn.Linear(8, 32, bias=False).double()
+        with pytest.raises(tinylm.TinyLMError, match="linear"):
+            block(x[:, 1:2], cache=cache)
+    assert "transformer_block_decode" not in fused_calls

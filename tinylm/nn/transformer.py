@@ -501,8 +501,8 @@ class TransformerBlock(Module):
 
     def _decode_weights(self, dtype: Any) -> tuple[Any, ...] | None:
         """(attn, ln_1, ln_2, the GELU, [LN (w, b)] x 2, [linear (W, scale, bias)] x 4) for
-        the fused step, or None
-        where the block is not one it computes (see :meth:`_fused_decode`).
+        the fused step, or None where the block is not one it computes (see
+        :meth:`_fused_decode`).
 
         Gathering them walks ~35 module attributes (~20 µs, as long as the step itself), so
         they are kept, with the tensors they came from: valid while no module changed what
@@ -546,15 +546,18 @@ def _any_grad(module: Module) -> bool:
 
 def _linear_arrays(layer: Module, dtype: Any) -> tuple[Any, Any, Any] | None:
     """(W, scale, bias) of a plain or quantised Linear as the fused decode reads them (scale 1
-    for float weights, bias 0 without one); None for any other module (a LoRA wrapper)."""
+    for float weights, bias 0 without one); None for any other module (a LoRA wrapper) or a
+    dtype other than the input's (the module path then raises its dtype error)."""
     if type(layer) is Linear:
         w = layer.weight.data
-        scale = _ones(w.shape[0], dtype)
+        scale = _constant(1, w.shape[0], dtype)
+        if w.dtype != dtype:
+            return None
     elif type(layer) is QuantizedLinear:
         w, scale = layer.qweight.data, layer.scale.data
     else:
         return None
-    bias = layer.bias.data if layer.bias is not None else _zeros(w.shape[0], dtype)
+    bias = layer.bias.data if layer.bias is not None else _constant(0, w.shape[0], dtype)
     if type(w) is not np.ndarray or scale.dtype != dtype or bias.dtype != dtype:
         return None
     return w, scale, bias
@@ -565,22 +568,17 @@ def _norm_arrays(norm: Module, dtype: Any) -> tuple[Any, Any] | None:
     if type(norm) is not LayerNorm or norm.weight is None or len(norm.normalized_shape) != 1:
         return None
     w = norm.weight.data
-    bias = norm.bias.data if norm.bias is not None else _zeros(w.shape[0], dtype)
+    bias = norm.bias.data if norm.bias is not None else _constant(0, w.shape[0], dtype)
     return (w, bias) if w.dtype == dtype and bias.dtype == dtype else None
 
 
-_constants: dict[tuple[str, int, Any], Any] = {}
+_constants: dict[tuple[int, int, Any], Any] = {}
 
 
-def _ones(n: int, dtype: Any) -> Any:
-    key = ("ones", n, np.dtype(dtype))
+def _constant(value: int, n: int, dtype: Any) -> Any:
+    """An (n,) array of ``value`` in ``dtype``, made once: the scale 1 of a float layer, the
+    bias 0 of a layer without one (read by the kernel, never written)."""
+    key = (value, n, np.dtype(dtype))
     if key not in _constants:
-        _constants[key] = np.ones(n, dtype=dtype)  # read by the kernel only, never written
-    return _constants[key]
-
-
-def _zeros(n: int, dtype: Any) -> Any:
-    key = ("zeros", n, np.dtype(dtype))
-    if key not in _constants:
-        _constants[key] = np.zeros(n, dtype=dtype)
+        _constants[key] = np.full(n, value, dtype=dtype)
     return _constants[key]
