@@ -22,7 +22,9 @@ __all__ = [
     "FASTMATH",
     "exact_sub",
     "fast_erf",
+    "fast_erf_gauss",
     "fast_exp",
+    "fast_exp_nonpositive",
     "rjit",
     "row_max",
     "sjit",
@@ -146,23 +148,107 @@ def _fast_exp_overload(x):
 # polynomials fitted here (float64 Lawson-weighted least squares, i.e. near-minimax, of the
 # errors below; coefficients then rounded to float32), both evaluated and one selected, so the
 # loop has no branch and LLVM vectorises it:
-#     |x| <= ERF_SPLIT:  erf(x) = x + x p(x^2)       p of degree 5, fitted to erf(x)/x - 1
-#     |x| >  ERF_SPLIT:  erf(x) = ±(1 - exp(q(|x|)))  q of degree 6, fitted to log erfc(x)
-# The second form keeps erfc's relative accuracy where erf is close to 1; beyond |x| = 4
-# erfc(x) < 2^-25, so float32 erf is exactly ±1 and |x| is clamped there. Measured against
-# math.erf: at most 2 ulp (tests/kernels/test_kernels_precision.py). float64 keeps math.erf.
+#     |x| <= ERF_SPLIT:  erf(x) = x + x p(x^2)             p of degree 5, fitted to erf(x)/x - 1
+#     |x| >  ERF_SPLIT:  erf(x) = ±(1 - e^{-x^2} R(|x|))   R of degree 8 in |x| - 2, fitted to
+#                                                         erfc(x) e^{x^2}, weighted by e^{-x^2}
+# The second form keeps erfc's accuracy where erf is close to 1, and its e^{-x^2} is the
+# Gaussian the exact GELU's backward needs anyway (φ(x) = e^{-x²/2}/√(2π)): it computes one
+# exp for both (fast_erf_gauss). Beyond |x| = 4, e^{-x^2} < 2^-23 and erf is ±1 in float32, so
+# R's argument is clamped there. Measured against math.erf: under 1 ulp on a dense grid
+# (tests/kernels/test_kernels_precision.py bounds it at 2). float64 keeps math.erf.
 
-ERF_SPLIT = 0.921875  # 59/64: where q's fitted interval starts
+ERF_SPLIT = 0.921875  # 59/64: where R's fitted interval starts
 _ERF_P = (0.12837915, -0.37612495, 0.11281817, -0.026766634, 0.0049932012, -0.00059909414)
-_ERF_Q = (
-    -0.00019854655,
-    -1.1276637,
-    -0.6372022,
-    -0.10391408,
-    0.02221848,
-    -0.0030411007,
-    0.00019572151,
+_ERF_R = (
+    0.25539547,
+    -0.10679822,
+    0.041805994,
+    -0.015428161,
+    0.005470878,
+    -0.0019052154,
+    0.00047741365,
+    -0.00017421623,
+    0.00012801179,
 )
+
+
+def fast_exp_nonpositive(x):  # pragma: no cover - replaced by the overload below
+    """exp(x) for x ≤ 0 inside Numba kernels: fast_exp without the overflow and NaN tests
+    (three vector operations fewer; a NaN x gives a finite value, so the caller must test)."""
+    return math.exp(x)
+
+
+@overload(fast_exp_nonpositive, jit_options={"fastmath": EXACT_MATH})
+def _fast_exp_nonpositive_overload(x):
+    if not isinstance(x, types.Float):
+        return None
+    if x.bitwidth == 64:
+
+        def exp64(x):
+            return math.exp(x)
+
+        return exp64
+
+    f = np.float32
+    log2e, ln2_hi, ln2_lo = f(1.44269504088896341), f(0.693359375), f(-2.12194440e-4)
+    lo, half, one, zero = f(-87.33654), f(0.5), f(1.0), f(0.0)
+    c0, c1, c2 = f(1.9875691500e-4), f(1.3981999507e-3), f(8.3334519073e-3)
+    c3, c4, c5 = f(4.1665795894e-2), f(1.6666665459e-1), f(5.0000001201e-1)
+
+    def exp32(x):  # fast_exp's steps, x ≤ 0 assumed
+        xc = max(x, lo)
+        n = np.floor(xc * log2e + half)
+        r = xc - n * ln2_hi - n * ln2_lo
+        p = ((((c0 * r + c1) * r + c2) * r + c3) * r + c4) * r + c5
+        p = p * r * r + r + one
+        y = p * _pow2(np.int32(n), x)
+        if x < lo:  # underflow, -inf included
+            y = zero
+        return y
+
+    return exp32
+
+
+def fast_erf_gauss(x, gauss):  # pragma: no cover - replaced by the overload below
+    """erf(x) inside Numba kernels when ``gauss`` = exp(-x*x) is already at hand (float32:
+    the polynomials above; float64: math.erf, ``gauss`` unused)."""
+    return math.erf(x)
+
+
+@overload(fast_erf_gauss, jit_options={"fastmath": EXACT_MATH})
+def _fast_erf_gauss_overload(x, gauss):
+    if not isinstance(x, types.Float):
+        return None
+    if x.bitwidth == 64:
+
+        def erf64(x, gauss):
+            return math.erf(x)
+
+        return erf64
+
+    f = np.float32
+    p0, p1, p2, p3, p4, p5 = (f(c) for c in _ERF_P)
+    r0, r1, r2, r3, r4, r5, r6, r7, r8 = (f(c) for c in _ERF_R)
+    split, two, four, one, zero = f(ERF_SPLIT), f(2.0), f(4.0), f(1.0), f(0.0)
+
+    def erf32(x, gauss):
+        s = x * x
+        p = ((((p5 * s + p4) * s + p3) * s + p2) * s + p1) * s + p0
+        y = x + x * p
+        a = min(abs(x), four)  # also inf -> 4, where gauss is 0 and the tail is exactly 1
+        u = a - two
+        r = (((r8 * u + r7) * u + r6) * u + r5) * u + r4
+        r = (((r * u + r3) * u + r2) * u + r1) * u + r0
+        tail = one - gauss * r
+        if x < zero:
+            tail = -tail
+        if a > split:
+            y = tail
+        if x != x:  # propagate NaN
+            y = x
+        return y
+
+    return erf32
 
 
 def fast_erf(x):  # pragma: no cover - replaced by the overload below inside compiled code
@@ -181,25 +267,8 @@ def _fast_erf_overload(x):
 
         return erf64
 
-    f = np.float32
-    p0, p1, p2, p3, p4, p5 = (f(c) for c in _ERF_P)
-    q0, q1, q2, q3, q4, q5, q6 = (f(c) for c in _ERF_Q)
-    split, four, one, zero = f(ERF_SPLIT), f(4.0), f(1.0), f(0.0)
-
     def erf32(x):
-        t = min(abs(x), four)  # also inf -> 4, where 1 - exp(q) is 1 in float32
-        s = x * x
-        p = ((((p5 * s + p4) * s + p3) * s + p2) * s + p1) * s + p0
-        y = x + x * p
-        q = (((((q6 * t + q5) * t + q4) * t + q3) * t + q2) * t + q1) * t + q0
-        tail = one - fast_exp(q)
-        if x < zero:
-            tail = -tail
-        if t > split:
-            y = tail
-        if x != x:  # propagate NaN
-            y = x
-        return y
+        return fast_erf_gauss(x, fast_exp_nonpositive(-(x * x)))
 
     return erf32
 
