@@ -5,10 +5,11 @@ runtime): in a process that loaded PyTorch first, Numba's OpenMP layer picks up 
 ``libgomp``, and the two runtimes' spinning threads took a GPT step from 50 ms to 270 ms
 (figures in ``kernels/README.md``). Instead each kernel is a serial ``nogil`` function of a
 range of rows, and this module runs it on ``get_num_threads()`` threads at once: the calling
-thread and :class:`Helper` threads (one per extra core, each woken by a lock). Idle helpers
-sleep (they never spin), so tinylm's
-speed does not depend on what else is loaded, and it sets no environment variable to get
-there. NumPy's BLAS keeps its own threads for the matrix products, between the kernels.
+thread and :class:`Helper` threads (one per extra core). A helper spins for its next job
+for ``HELPER_SPIN_S`` (0.1 ms) after each one and then sleeps on a lock, so an idle process
+burns no core, tinylm's speed does not depend on what else is loaded, and it sets no
+environment variable to get there. NumPy's BLAS keeps its own threads for the matrix
+products, between the kernels.
 
 * :func:`parallel_ranges` — ``kernel(start, end, *args)`` over contiguous pieces of ``[0, n)``;
 * :func:`on_all_threads` — a job function that takes job numbers from a shared counter;
@@ -18,7 +19,8 @@ there. NumPy's BLAS keeps its own threads for the matrix products, between the k
   ``policy.BLAS_SPIN_S`` runs on the calling thread: BLAS's own threads are still spinning on
   the other cores then, and a helper would have to share one with them.
 
-NumPy only: importing this imports neither Numba nor CuPy.
+NumPy only: importing this imports neither Numba nor CuPy (the first helper imports
+``numba/spin.py``).
 """
 
 from __future__ import annotations
@@ -92,15 +94,34 @@ def blas_threads_awake() -> bool:
     return time.perf_counter() - _last_product < BLAS_SPIN_S
 
 
+#: after a job, a helper spins this long for the next one before it sleeps: ops follow each
+#: other within tens of µs (a forward, the engine, its backward), and a sleeping helper wakes
+#: 15-40 µs late on a VM whose idle cores halt; the spin costs at most this much of a core
+HELPER_SPIN_S = 100e-6
+#: the caller spins this long for a started helper to finish before it sleeps on a lock
+FINISH_SPIN_S = 2e-3
+#: a helper that sees a new job waits this long before it asks for the GIL (see hand_over)
+SETTLE_S = 3e-6
+_POSTED, _FINISHED = 0, 1  # the slots of Helper.flags
+_spins_per_s: float | None = None  # spin.spins_per_second(), measured with the first helper
+spin: Any = None  # the module numba/spin.py, imported with the first helper (it needs Numba)
+
+
+def _spins(seconds: float) -> int:
+    return max(1, int(seconds * (_spins_per_s or 1e7)))
+
+
 class Helper:
-    """One helper thread, which sleeps until it is handed a job and takes one job at a time.
+    """One helper thread, which takes one job at a time and waits for the next.
 
     The caller that hands it a job (:meth:`post`) later calls :meth:`finish`, which cancels the
     job if the helper has not started it yet (the caller did the work itself) and otherwise
-    waits for it to end. Two C-level locks carry the hand-offs ("go" wakes the helper, "done"
-    wakes the caller), a third guards the state: ``concurrent.futures`` made a Future and a
-    Condition per job, and took ~45 µs a call where this takes ~28 µs (a 64 Ki-element kernel of
-    18 µs on one thread, two threads, median of 3000 calls).
+    waits for it to end. The hand-offs go through ``flags`` (``[number of the last posted job,
+    number of the last finished one]``) and compiled loops that watch them without the GIL
+    (``numba/spin.py``): after a job the helper spins ``HELPER_SPIN_S`` for the next one, and
+    the caller spins for the helper's end, so back-to-back jobs involve no sleeping thread.
+    Past those spins both sleep on a lock ("go" wakes the helper, "done" the caller); a third
+    lock guards the state (figures: kernels/README.md, "Measured").
     """
 
     IDLE, POSTED, RUNNING, FINISHED = range(4)
@@ -111,9 +132,11 @@ class Helper:
         self.error: BaseException | None = None
         self.guard = threading.Lock()
         self.go, self.done = threading.Lock(), threading.Lock()
-        self.go.acquire()  # released once per job: the helper's wake-up
-        self.done.acquire()  # released when a job it started has ended
-        self.go_pending = False  # "go" released and not yet taken
+        self.go.acquire()  # released to wake the helper when it sleeps
+        self.done.acquire()  # released once per job it started, when that job has ended
+        self.sleeping = False  # waiting on "go" (set under guard)
+        self.posted = 0  # number of the last job posted
+        self.flags = np.zeros(2, dtype=np.int64)
         threading.Thread(target=self._loop, name=name, daemon=True).start()
 
     def post(self, job: Callable[[], None]) -> bool:
@@ -122,8 +145,10 @@ class Helper:
             if self.state != Helper.IDLE:
                 return False
             self.job, self.state, self.error = job, Helper.POSTED, None
-            if not self.go_pending:
-                self.go_pending = True
+            self.posted += 1
+            self.flags[_POSTED] = self.posted  # a spinning helper sees this at once
+            if self.sleeping:
+                self.sleeping = False
                 self.go.release()
         return True
 
@@ -134,7 +159,8 @@ class Helper:
             if self.state == Helper.POSTED:  # not started: the caller did all the work
                 self.state, self.job = Helper.IDLE, None
                 return
-        self.done.acquire()
+        spin.wait_for_value(self.flags, _FINISHED, self.posted, _spins(FINISH_SPIN_S))
+        self.done.acquire()  # at once if the spin saw the end; else sleeps until it
         with self.guard:
             self.state, self.job = Helper.IDLE, None
             error, self.error = self.error, None
@@ -142,11 +168,20 @@ class Helper:
             raise error
 
     def _loop(self) -> None:
+        seen = finished = 0  # the last job number looked at, and the last one run
         while True:
-            self.go.acquire()
+            if not spin.hand_over(
+                self.flags, _FINISHED, finished, _POSTED, seen, _spins(HELPER_SPIN_S),
+                _spins(SETTLE_S),
+            ):  # fmt: skip
+                with self.guard:
+                    self.sleeping = self.posted == seen  # else a job came in meanwhile
+                    sleep = self.sleeping
+                if sleep:
+                    self.go.acquire()
             with self.guard:
-                self.go_pending = False
-                if self.state != Helper.POSTED:  # cancelled before it woke
+                seen = self.posted
+                if self.state != Helper.POSTED:  # cancelled before it got here
                     continue
                 self.state, job = Helper.RUNNING, self.job
             try:
@@ -155,14 +190,21 @@ class Helper:
                 self.error = e
             with self.guard:
                 self.state = Helper.FINISHED
+            finished = seen
             self.done.release()
 
 
 def helpers(n_helpers: int) -> list[Helper]:
     """The first ``n_helpers`` helper threads, made on first use (they are never stopped: an
     idle one sleeps in a lock)."""
+    global _spins_per_s, spin
     if len(_helpers) < n_helpers:
-        with _helpers_lock:  # two calling threads must not both add the same helper
+        with _helpers_lock:
+            if spin is None:
+                from .numba import spin as compiled_waits
+
+                _spins_per_s = compiled_waits.spins_per_second()
+                spin = compiled_waits  # two calling threads must not both add the same helper
             while len(_helpers) < n_helpers:
                 _helpers.append(Helper(f"tinylm-{len(_helpers) + 1}"))
     return _helpers[:n_helpers]
