@@ -57,7 +57,7 @@ def _available_cores() -> int:
 
 
 _num_threads = _available_cores()
-PIECES_PER_THREAD = 8  #: how finely parallel_ranges cuts its range (see there)
+PIECES_PER_THREAD = 2  #: how finely parallel_ranges cuts its range (see there)
 _helpers: list[Helper] = []  # the helper threads, made on first use (see helpers())
 _helpers_lock = threading.Lock()
 _last_product = -math.inf  # time.perf_counter() at the end of the last noted matrix product
@@ -239,9 +239,10 @@ def parallel_ranges(kernel: Callable, n: int, *args: Any, work: int | None = Non
     ``policy.LARGE_WORK`` right after a matrix product (:func:`blas_threads_awake`: the other
     cores are busy with BLAS's spinning threads). Otherwise ``[0, n)`` is cut into
     :data:`PIECES_PER_THREAD` pieces per thread, which the threads take in turn: a helper
-    wakes 20-50 µs after the caller starts, and with pieces that small it still gets its
-    share of an op of ~0.2 ms (exact GELU 768x512 on two threads: 156 µs with 2 pieces per
-    thread, 125 µs with 8; one thread 197 µs).
+    that starts late (asleep after 0.1 ms without work) still gets a share, and a spinning
+    one starts ~5 µs after the caller. More pieces cost more: each piece is a call from
+    Python, and two threads returning at once hand the GIL over with a wake-up (figures in
+    kernels/README.md, "Measured").
     """
     work = n if work is None else work
     if (
