@@ -439,7 +439,7 @@ def _read_tagged(worker: subprocess.Popen, tag: str) -> dict | None:
 def run_separate(args: argparse.Namespace, frameworks: list[str]) -> tuple[list, dict] | None:
     """Each framework in its own process (the user's environment, nothing added), taking
     turns round by round, the order swapped every round. Returns the rounds and infos."""
-    from timing import OthersCPU
+    from timing import OthersCPU, settle
 
     workers, infos = {}, {}
     for name in frameworks:
@@ -465,6 +465,7 @@ def run_separate(args: argparse.Namespace, frameworks: list[str]) -> tuple[list,
             order = frameworks if r % 2 == 0 else frameworks[::-1]
             for name in order:
                 w = workers[name]
+                settle()  # the other worker's BLAS / OpenMP threads asleep first
                 w.stdin.write("go\n")
                 w.stdin.flush()
                 got = _read_tagged(w, "ROUND")
@@ -487,7 +488,7 @@ def run_separate(args: argparse.Namespace, frameworks: list[str]) -> tuple[list,
 def run_same_process(args: argparse.Namespace, frameworks: list[str]) -> tuple[list, dict]:
     """Both in this process, PyTorch imported and run first (as a notebook comparing the two
     would have it); the frameworks take turns round by round."""
-    from timing import OthersCPU
+    from timing import OthersCPU, settle
 
     benches = {
         name: make_runs(name, args.quick, not args.no_reference)
@@ -502,6 +503,7 @@ def run_same_process(args: argparse.Namespace, frameworks: list[str]) -> tuple[l
         merged: dict[str, dict[str, float]] = {}
         names = list(benches) if r % 2 == 0 else list(benches)[::-1]
         for name in names:
+            settle()
             for key, times in measure_round(benches[name], args.repeats).items():
                 merged.setdefault(key, {}).update(times)
         rounds.append((merged, monitor.stop()))

@@ -5,6 +5,11 @@
   cancels. :func:`ratio_summary` reports the median ratio and the spread of the rounds' ratios
   (10th to 90th percentile, relative to the median); a spread over ``UNSTABLE_SPREAD`` marks
   the run unstable: its figure is not a figure.
+* **The other program's threads asleep.** OpenBLAS's idle threads spin ~100 ms after a
+  product and OpenMP's (PyTorch's) for a while after a parallel region: a round that starts
+  right after the other program's round shares the cores with them, and its first rows lose
+  up to half their speed (softmax 768×1024: 0.22 ms after a pause, 0.40 ms right after the
+  other process's LSTM). :func:`settle` waits ``SETTLE_S`` before each turn.
 * **Nobody else on the cores.** :class:`OthersCPU` measures the CPU time that processes other
   than the measured ones used during a round (Linux: ``/proc``). A round in which they used
   more than ``BUSY_CORES`` of a core is reported as disturbed.
@@ -21,6 +26,13 @@ import numpy as np
 
 UNSTABLE_SPREAD = 0.20  # (p90 − p10) / median of the per-round ratios
 BUSY_CORES = 0.10  # CPU used by other processes during a round, in cores
+SETTLE_S = 0.25  # longer than OpenBLAS's spin after a product (~100 ms measured)
+
+
+def settle() -> None:
+    """Wait until the threads of whatever ran last have gone to sleep (see the module's
+    docstring): call it before each program's turn."""
+    time.sleep(SETTLE_S)
 
 
 def busy_ticks() -> int | None:
