@@ -134,7 +134,7 @@ class _CrossEntropy(Function):
             eps = label_smoothing
             smooth = xp.where(valid, lse - x2.mean(axis=-1), x2.dtype.type(0))
             loss = (1 - eps) * loss + eps * smooth
-        n_valid = int(valid.sum())
+        n_valid = int(xp.count_nonzero(valid))
         ctx.save_for_backward(x2, lse)
         ctx.meta = (logits.shape, target, ignore_index, reduction, label_smoothing, n_valid)
         if reduction == "none":
@@ -155,7 +155,8 @@ class _CrossEntropy(Function):
             grad_rows = g.reshape(-1)
         else:
             scale = g / max(n_valid, 1) if reduction == "mean" else g
-            grad_rows = xp.broadcast_to(scale.astype(x2.dtype), (n,))
+            # a filled row rather than a broadcast view: the kernel would copy the view anyway
+            grad_rows = xp.full((n,), scale, dtype=x2.dtype)
         if not eps:
             d = kernel("cross_entropy_backward", x2)(x2, target, lse, grad_rows, ignore_index)
             return d.reshape(shape)
@@ -211,7 +212,7 @@ class _NLLLoss(Function):
         valid = target != ignore_index
         picked = x2[xp.arange(x2.shape[0]), xp.where(valid, target, 0)]
         loss = xp.where(valid, -picked, x2.dtype.type(0))
-        n_valid = int(valid.sum())
+        n_valid = int(xp.count_nonzero(valid))
         ctx.meta = (logp.shape, target, valid, reduction, n_valid)
         if reduction == "none":
             return loss.reshape(logp.shape[:-1])
