@@ -156,7 +156,8 @@ class _CrossEntropy(Function):
         else:
             scale = g / max(n_valid, 1) if reduction == "mean" else g
             # a filled row rather than a broadcast view: the kernel would copy the view anyway
-            grad_rows = xp.full((n,), scale, dtype=x2.dtype)
+            grad_rows = xp.empty((n,), dtype=x2.dtype)
+            grad_rows[...] = scale  # (scale is a 0-d array, on the GPU a CuPy one)
         if not eps:
             d = kernel("cross_entropy_backward", x2)(x2, target, lse, grad_rows, ignore_index)
             return d.reshape(shape)
