@@ -26,7 +26,7 @@ import numpy as np
 
 UNSTABLE_SPREAD = 0.20  # (p90 − p10) / median of the per-round ratios
 BUSY_CORES = 0.10  # CPU used by other processes during a round, in cores
-SETTLE_S = 0.25  # longer than OpenBLAS's spin after a product (~100 ms measured)
+SETTLE_S = 0.25  # longer than OpenBLAS's spin after a product (~0.1 s measured)
 
 
 def settle() -> None:

@@ -60,6 +60,7 @@ _num_threads = _available_cores()
 PIECES_PER_THREAD = 2  #: how finely parallel_ranges cuts its range (see there)
 _helpers: list[Helper] = []  # the helper threads, made on first use (see helpers())
 _helpers_lock = threading.Lock()
+_spin_lock = threading.Lock()  # guards the one-time import of numba/spin.py
 _last_product = -math.inf  # time.perf_counter() at the end of the last noted matrix product
 
 
@@ -90,7 +91,7 @@ def note_blas_product(when: float | None = None) -> None:
 
 def blas_threads_awake() -> bool:
     """True within ``policy.BLAS_SPIN_S`` of the last noted matrix product, while BLAS's idle
-    threads still spin on the other cores (OpenBLAS's do, for ~60 ms)."""
+    threads still spin on the other cores (OpenBLAS's do, for ~0.1 s)."""
     return time.perf_counter() - _last_product < BLAS_SPIN_S
 
 
@@ -101,7 +102,7 @@ HELPER_SPIN_S = 100e-6
 #: the caller spins this long for a started helper to finish before it sleeps on a lock
 FINISH_SPIN_S = 2e-3
 #: a helper that sees a new job waits this long before it asks for the GIL (see hand_over)
-SETTLE_S = 3e-6
+GIL_SETTLE_S = 3e-6
 _POSTED, _FINISHED = 0, 1  # the slots of Helper.flags
 _spins_per_s: float | None = None  # spin.spins_per_second(), measured with the first helper
 spin: Any = None  # the module numba/spin.py, imported with the first helper (it needs Numba)
@@ -137,7 +138,9 @@ class Helper:
         self.sleeping = False  # waiting on "go" (set under guard)
         self.posted = 0  # number of the last job posted
         self.flags = np.zeros(2, dtype=np.int64)
-        threading.Thread(target=self._loop, name=name, daemon=True).start()
+        _load_compiled_waits()
+        self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self.thread.start()
 
     def post(self, job: Callable[[], None]) -> bool:
         """Hand ``job`` to this helper; False (and nothing done) if it is busy with another."""
@@ -172,7 +175,7 @@ class Helper:
         while True:
             if not spin.hand_over(
                 self.flags, _FINISHED, finished, _POSTED, seen, _spins(HELPER_SPIN_S),
-                _spins(SETTLE_S),
+                _spins(GIL_SETTLE_S),
             ):  # fmt: skip
                 with self.guard:
                     self.sleeping = self.posted == seen  # else a job came in meanwhile
@@ -194,24 +197,33 @@ class Helper:
             self.done.release()
 
 
+def _load_compiled_waits() -> None:
+    """Import ``numba/spin.py`` (compiling or loading its loops) and measure its spin rate,
+    once, before the first helper starts."""
+    global _spins_per_s, spin
+    with _spin_lock:
+        if spin is None:
+            from .numba import spin as compiled_waits
+
+            _spins_per_s = compiled_waits.spins_per_second()
+            spin = compiled_waits
+
+
 def helpers(n_helpers: int) -> list[Helper]:
     """The first ``n_helpers`` helper threads, made on first use (they are never stopped: an
     idle one sleeps in a lock)."""
-    global _spins_per_s, spin
     if len(_helpers) < n_helpers:
-        with _helpers_lock:
-            if spin is None:
-                from .numba import spin as compiled_waits
-
-                _spins_per_s = compiled_waits.spins_per_second()
-                spin = compiled_waits  # two calling threads must not both add the same helper
+        with _helpers_lock:  # two calling threads must not both add the same helper
             while len(_helpers) < n_helpers:
                 _helpers.append(Helper(f"tinylm-{len(_helpers) + 1}"))
     return _helpers[:n_helpers]
 
 
 def _forget_helpers_after_fork() -> None:
+    global _helpers_lock, _spin_lock
     _helpers.clear()  # a forked child has none of the parent's threads: it makes its own
+    # and a lock some other parent thread held at the fork would stay held in the child
+    _helpers_lock, _spin_lock = threading.Lock(), threading.Lock()
 
 
 os.register_at_fork(after_in_child=_forget_helpers_after_fork)
@@ -226,8 +238,16 @@ def _run_with_helpers(work: Callable[[], None]) -> None:
     try:
         work()
     finally:
+        # every helper is finished, even after one's error: an unfinished one would stay busy
+        # and never take a job again; the first error is raised once all are done
+        error = None
         for helper in posted:
-            helper.finish()
+            try:
+                helper.finish()
+            except BaseException as e:
+                error = error or e
+        if error is not None:
+            raise error
 
 
 def parallel_ranges(kernel: Callable, n: int, *args: Any, work: int | None = None) -> None:

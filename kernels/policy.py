@@ -48,8 +48,9 @@ SMALL_ATTENTION_WORK = 1 << 19
 ATTENTION_BLAS_MAX_SCORES = 128 * 128
 
 #: Seconds after a matrix product during which NumPy's BLAS keeps its threads awake: OpenBLAS's
-#: idle threads spin (burning a core each) for ~60 ms before they sleep (measured: 61 ms of CPU
-#: during a 100 ms pause after one product). A tinylm helper thread started in that window
+#: idle threads spin (burning a core each) for ~0.1 s before they sleep (measured: 61 ms of CPU
+#: during a 100 ms pause after one product on an earlier VM, ~0.10 s during pauses of 0.1, 0.3
+#: and 1 s on the 2026-12-03 one). A tinylm helper thread started in that window
 #: shares its core with a spinning BLAS thread, and the calling thread waits for it: a GPT
 #: step, whose kernels all run between products, was ~10 % faster with its kernels on one
 #: thread. So within this window a kernel runs on the calling thread unless its work is large.

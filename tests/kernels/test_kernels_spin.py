@@ -6,9 +6,11 @@ burns no core; a job that outlasts the caller's spin is still waited for.
 
 from __future__ import annotations
 
-import resource
+import math
+import os
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,9 +62,14 @@ def test_hand_over_publishes_the_finished_job_then_waits_for_the_next():
     writer.join()
 
 
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+def _thread_cpu_seconds(thread: threading.Thread) -> float:
+    """CPU time of one thread of this process (Linux: /proc/self/task/<id>/stat), so that other
+    libraries' threads (OpenBLAS's spin ~0.1 s after a product) do not count."""
+    path = Path(f"/proc/self/task/{thread.native_id}/stat")
+    if not path.exists():
+        pytest.skip("needs Linux's /proc to read one thread's CPU time")
+    fields = path.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def _run_on(helper: parallel.Helper, job) -> None:
@@ -83,17 +90,39 @@ def test_an_idle_helper_stops_spinning_and_a_posted_job_still_reaches_it():
     helper = parallel.helpers(1)[0]
     ran = []
     _run_on(helper, lambda: ran.append(-1))
-    # far past HELPER_SPIN_S (and past OpenBLAS's ~0.1 s of spinning after an earlier test's
-    # product, which would count in this process's CPU time too)
-    time.sleep(0.25)
+    time.sleep(0.05)  # far past HELPER_SPIN_S
     assert helper.sleeping  # on its lock now
-    cpu = _cpu_seconds()
-    time.sleep(0.2)
-    assert _cpu_seconds() - cpu < 0.05  # an idle helper burns no core
+    cpu = _thread_cpu_seconds(helper.thread)
+    time.sleep(0.3)
+    assert _thread_cpu_seconds(helper.thread) - cpu < 0.05  # an idle helper burns no core
     for k in range(50):  # back to back, while it spins: each one reaches it
         _run_on(helper, lambda k=k: ran.append(k))
     assert ran == [-1, *range(50)]
     assert helper.state == parallel.Helper.IDLE
+
+
+def test_every_helper_is_finished_when_helpers_raise():
+    """Two helpers' jobs raise: the call raises the first error, and neither helper is left
+    busy (an unfinished one would refuse every later job, silently)."""
+    before = parallel.get_num_threads()
+    parallel.set_num_threads(3)
+    parallel.note_blas_product(when=-math.inf)  # no product nearby: all threads are used
+    caller = threading.current_thread()
+
+    def kernel(start: int, end: int) -> None:
+        time.sleep(0.02)  # long enough for both helpers to take a piece
+        if threading.current_thread() is not caller:
+            raise ZeroDivisionError(f"piece {start}:{end}")
+
+    try:
+        with pytest.raises(ZeroDivisionError):
+            parallel.parallel_ranges(kernel, 6, work=1 << 30)
+        pair = parallel.helpers(2)
+        assert [h.state for h in pair] == [parallel.Helper.IDLE] * 2
+        for h in pair:  # and each takes a job again
+            _run_on(h, lambda: None)
+    finally:
+        parallel.set_num_threads(before)
 
 
 def test_a_job_longer_than_the_callers_spin_is_still_awaited():
