@@ -100,6 +100,21 @@ def take_job(typingctx, counter):
 # directly in the exponent bits of an IEEE-754 float. float64 keeps math.exp (exact to 0.5 ulp).
 
 
+_EXP_LO = -87.33654  # below it, float32 exp(x) is not a normal number: 0 is returned
+_LOG2E, _LN2_HI = np.float32(1.44269504088896341), np.float32(0.693359375)
+_LN2_LO = np.float32(-2.12194440e-4)  # ln2 = _LN2_HI + _LN2_LO, the high part exact in float32
+_HALF = np.float32(0.5)
+
+
+@njit(cache=True, fastmath=EXACT_MATH)
+def _ln2_split(x):
+    """float32 x as n ln2 + r: n = round(x / ln2) (a float32 integer), |r| ≤ ln2 / 2. The
+    step both float32 exps share; EXACT_MATH keeps the two-constant ln2 subtraction in the
+    written order (r exact to ~1 ulp)."""
+    n = np.floor(x * _LOG2E + _HALF)  # np.floor keeps float32 (math.floor gives an int64)
+    return n, x - n * _LN2_HI - n * _LN2_LO
+
+
 def fast_exp(x):  # pragma: no cover - replaced by the overload below inside compiled code
     """exp(x) inside Numba kernels (vectorisable for float32, math.exp for float64)."""
     return math.exp(x)
@@ -117,16 +132,13 @@ def _fast_exp_overload(x):
         return exp64
 
     f = np.float32
-    log2e, ln2_hi, ln2_lo = f(1.44269504088896341), f(0.693359375), f(-2.12194440e-4)
-    lo, hi, half, one, zero = f(-87.33654), f(88.72283), f(0.5), f(1.0), f(0.0)
+    lo, hi, one, zero = f(_EXP_LO), f(88.72283), f(1.0), f(0.0)
     c0, c1, c2 = f(1.9875691500e-4), f(1.3981999507e-3), f(8.3334519073e-3)
     c3, c4, c5 = f(4.1665795894e-2), f(1.6666665459e-1), f(5.0000001201e-1)
     inf = f(np.inf)
 
     def exp32(x):
-        xc = min(max(x, lo), hi)  # keep n in the normal exponent range
-        n = np.floor(xc * log2e + half)  # np.floor keeps float32 (math.floor gives an int64)
-        r = xc - n * ln2_hi - n * ln2_lo  # two-constant ln2: r is exact to ~1 ulp
+        n, r = _ln2_split(min(max(x, lo), hi))  # clamped: n stays in the normal exponent range
         p = ((((c0 * r + c1) * r + c2) * r + c3) * r + c4) * r + c5
         p = p * r * r + r + one
         y = p * _pow2(np.int32(n), x)
@@ -197,14 +209,11 @@ def _fast_exp_nonpositive_overload(x):
         return exp64
 
     f = np.float32
-    log2e, ln2_hi, ln2_lo = f(1.44269504088896341), f(0.693359375), f(-2.12194440e-4)
-    lo, half, one, zero = f(-87.33654), f(0.5), f(1.0), f(0.0)
+    lo, one, zero = f(_EXP_LO), f(1.0), f(0.0)
     q0, q1, q2, q3 = (f(c) for c in _EXP_Q)
 
     def exp32(x):  # x ≤ 0 assumed
-        xc = max(x, lo)
-        n = np.floor(xc * log2e + half)
-        r = xc - n * ln2_hi - n * ln2_lo
+        n, r = _ln2_split(max(x, lo))
         q = ((q3 * r + q2) * r + q1) * r + q0
         y = (q * r * r + r + one) * _pow2(np.int32(n), x)
         if x < lo:  # underflow, -inf included
