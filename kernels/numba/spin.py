@@ -1,13 +1,13 @@
 """Waiting without sleeping: the compiled loops that tinylm's helper threads
 (``kernels/parallel.py``) and their callers use to hand jobs over without waking a sleeping
-thread, which takes 15-40 µs here. A spinning thread sees a changed number within ~0.1 µs;
-a helper then starts its share ~5 µs after the post (it still has to take the GIL).
+thread.
 
-Why compiled: a thread that waits in Python holds the GIL, which the thread it waits for
-needs. These functions are ``nogil``: while one spins, the other thread runs Python freely.
 Why spin at all: a sleeping thread is woken by the kernel through its core's interrupt, and on
 a virtual machine whose idle cores halt (no halt-polling) that takes 15-40 µs, as long as a
-whole exact-GELU piece of work. A spinning thread notices a changed number within ~0.1 µs.
+whole exact-GELU piece of work. A spinning thread notices a changed number within ~0.1 µs; a
+helper then starts its share ~5 µs after the post (it still has to take the GIL).
+Why compiled: a thread that waits in Python holds the GIL, which the thread it waits for
+needs. These functions are ``nogil``: while one spins, the other thread runs Python freely.
 
 Each function watches one slot of a small ``int64`` array (``flags``) that the other thread
 changes; ``cpu_relax`` (the x86 ``pause`` instruction) between looks keeps the loop from
