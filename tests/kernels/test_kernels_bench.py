@@ -108,3 +108,29 @@ def test_compile_time_script_times_every_kernel():
         "int8_linear", "block_decode", "adam",
     )  # fmt: skip
     assert {f"{name} float32" for name in names} <= set(timings)
+
+
+def test_thread_hand_over_benchmark_prints_its_table(capsys):
+    """benchmarks/bench_threads.py: one round of each comparison prints a row per op with its
+    ratio, and tinylm's own thread settings are back in place afterwards."""
+    import bench_threads
+    from tinylm.kernels import parallel
+
+    before = (parallel.HELPER_SPIN_S, parallel.FINISH_SPIN_S, parallel.PIECES_PER_THREAD)
+    for argv in (["--rounds", "1", "--repeats", "1"], ["--rounds", "2", "--pieces", "3", "1"]):
+        assert bench_threads.main(argv) == 0
+        out = capsys.readouterr().out
+        rows = [ln for ln in out.splitlines() if ln.startswith(("softmax", "log_softmax", "gelu"))]
+        assert len(rows) == 4 and all("(" in row for row in rows), out
+    assert "sleeping" in out or "1 pieces" in out
+    assert (parallel.HELPER_SPIN_S, parallel.FINISH_SPIN_S, parallel.PIECES_PER_THREAD) == before
+
+
+def test_erf_accuracy_script_reports_within_the_bound(capsys):
+    """benchmarks/erf_accuracy.py on a sparse grid: a count and a worst error under 2 ulp."""
+    import erf_accuracy
+
+    assert erf_accuracy.main(["--step", "100003"]) == 0
+    out = capsys.readouterr().out
+    worst = float(out.split("at most ")[1].split(" ulp")[0])
+    assert 0 < worst <= 2.0, out
