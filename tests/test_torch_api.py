@@ -319,3 +319,58 @@ def test_t_transposes_matrices_only_as_torch() -> None:
         torch.zeros(2, 2, 2).t()
     with pytest.raises(TinyLMError, match="t: expects a tensor of at most 2 dims"):
         tinylm.zeros(2, 2, 2).t()
+
+
+CREATION_CALLS = [  # (name, positional arguments, keyword arguments): accepted by both
+    ("tensor", ([[1.0, 2.0]],), {"dtype": "float64", "requires_grad": True}),
+    ("full", ((2, 3), 1.5), {"dtype": "float64"}),
+    ("full", (), {"size": (2,), "fill_value": 7}),
+    ("arange", (1, 7, 2), {"dtype": "float64"}),
+    ("linspace", (0.0, 1.0, 5), {"dtype": "float64"}),
+    ("eye", (3, 4), {"dtype": "float64"}),
+    ("zeros_like", (), {"input": "x", "dtype": "float64"}),
+    ("ones_like", ("x",), {"dtype": "float64", "requires_grad": True}),
+    ("full_like", ("x", 2.5), {"dtype": "float64"}),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "kwargs"), CREATION_CALLS)
+def test_creation_functions_take_torchs_arguments(name: str, args: tuple, kwargs: dict) -> None:
+    """The same call, with PyTorch's argument names, gives the same values in both."""
+    results = []
+    for lib in (tinylm, torch):
+        x = lib.tensor([[1.0, 2.0, 3.0]], dtype=lib.float32)
+
+        def fill(v: Any, lib: Any = lib, x: Any = x) -> Any:
+            return x if v == "x" else (getattr(lib, v) if isinstance(v, str) else v)
+
+        t = getattr(lib, name)(*map(fill, args), **{k: fill(v) for k, v in kwargs.items()})
+        results.append((np.asarray(t.detach().numpy()), t.requires_grad))
+    (ours, our_rg), (theirs, their_rg) = results
+    assert ours.dtype == theirs.dtype and our_rg == their_rg
+    np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("tensor", ([1.0], True)),  # requires_grad meant, given as the dtype
+        ("tensor", ([1.0], "float64")),
+        ("full", ((2,), 1.0, "float64")),
+        ("arange", (0, 4, 1, "float64")),
+        ("linspace", (0.0, 1.0, 3, "float64")),
+        ("eye", (2, 2, "float64")),
+        ("zeros_like", ("x", "float64")),
+        ("full_like", ("x", 1.0, "float64")),
+    ],
+)
+def test_creation_functions_refuse_a_positional_dtype_as_torch_does(name: str, args: tuple) -> None:
+    """dtype, device and requires_grad are keyword-only in PyTorch: a positional one is a
+    TypeError in both, in one line, not a NumPy error from deep inside."""
+    for lib in (tinylm, torch):
+        x = lib.tensor([1.0])
+        args_ = [x if a == "x" else (getattr(lib, a) if a == "float64" else a) for a in args]
+        with pytest.raises(TypeError) as info:
+            getattr(lib, name)(*args_)
+        if lib is tinylm:  # PyTorch's own message lists its overloads over several lines
+            assert "positional argument" in str(info.value) and "\n" not in str(info.value)

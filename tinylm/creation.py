@@ -62,7 +62,7 @@ def _finish(array: Any, device: Device | None, requires_grad: bool) -> Tensor:
 
 
 def tensor(
-    data: Any, dtype: Any = None, device: Device | None = None, requires_grad: bool = False
+    data: Any, *, dtype: Any = None, device: Device | None = None, requires_grad: bool = False
 ) -> Tensor:
     """Create a tensor from data (lists, numbers, arrays). Always copies."""
     if hasattr(data, "shape") and not isinstance(data, Tensor):
@@ -87,8 +87,9 @@ def empty(*shape: Any, dtype: Any = None, device: Device | None = None, requires
 
 
 def full(
-    shape: Sequence[int],
+    size: Sequence[int],
     fill_value: float,
+    *,
     dtype: Any = None,
     device: Device | None = None,
     requires_grad: bool = False,
@@ -100,13 +101,14 @@ def full(
             if isinstance(fill_value, builtins.bool)
             else (int64 if isinstance(fill_value, int) else get_default_dtype())
         )
-    return _finish(np.full(tuple(shape), fill_value, dtype), device, requires_grad)
+    return _finish(np.full(tuple(size), fill_value, dtype), device, requires_grad)
 
 
 def arange(
     start: float,
     end: float | None = None,
     step: float = 1,
+    *,
     dtype: Any = None,
     device: Device | None = None,
     requires_grad: bool = False,
@@ -120,11 +122,11 @@ def arange(
     return _finish(np.arange(start, end, step, dtype=dtype), device, requires_grad)
 
 
-def linspace(start: float, end: float, steps: int, dtype: Any = None, device=None) -> Tensor:
+def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device=None) -> Tensor:
     return _finish(np.linspace(start, end, steps, dtype=_float_dtype(dtype)), device, False)
 
 
-def eye(n: int, m: int | None = None, dtype: Any = None, device: Device | None = None) -> Tensor:
+def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Device | None = None) -> Tensor:
     return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), device, False)
 
 
@@ -158,6 +160,7 @@ def randint(
     low: int,
     high: int | None = None,
     size: Sequence[int] = (),
+    *,
     dtype: Any = None,
     device: Device | None = None,
     generator: Generator | None = None,
@@ -218,32 +221,38 @@ def _like(t: Tensor, dtype: Any, device: Any) -> tuple[Any, Any]:
     return (dtype if dtype is not None else t.dtype), (device if device is not None else t.device)
 
 
-def zeros_like(t: Tensor, dtype: Any = None, device=None, requires_grad=False) -> Tensor:
-    dtype, device = _like(t, dtype, device)
-    return _finish(np.zeros(t.shape, dtype), device, requires_grad)
+def zeros_like(input: Tensor, *, dtype: Any = None, device=None, requires_grad=False) -> Tensor:
+    dtype, device = _like(input, dtype, device)
+    return _finish(np.zeros(input.shape, dtype), device, requires_grad)
 
 
-def ones_like(t: Tensor, dtype: Any = None, device=None, requires_grad=False) -> Tensor:
-    dtype, device = _like(t, dtype, device)
-    return _finish(np.ones(t.shape, dtype), device, requires_grad)
+def ones_like(input: Tensor, *, dtype: Any = None, device=None, requires_grad=False) -> Tensor:
+    dtype, device = _like(input, dtype, device)
+    return _finish(np.ones(input.shape, dtype), device, requires_grad)
 
 
-def full_like(t: Tensor, fill_value: float, dtype: Any = None, device=None, requires_grad=False):
-    dtype, device = _like(t, dtype, device)
-    return _finish(np.full(t.shape, fill_value, dtype), device, requires_grad)
+def full_like(
+    input: Tensor, fill_value: float, *, dtype: Any = None, device=None, requires_grad=False
+):
+    dtype, device = _like(input, dtype, device)
+    return _finish(np.full(input.shape, fill_value, dtype), device, requires_grad)
 
 
-def randn_like(t: Tensor, dtype: Any = None, device=None, requires_grad=False, generator=None):
-    dtype, device = _like(t, dtype, device)
+def randn_like(
+    input: Tensor, *, dtype: Any = None, device=None, requires_grad=False, generator=None
+):
+    dtype, device = _like(input, dtype, device)
     return randn(
-        *t.shape, dtype=dtype, device=device, requires_grad=requires_grad, generator=generator
+        *input.shape, dtype=dtype, device=device, requires_grad=requires_grad, generator=generator
     )
 
 
-def rand_like(t: Tensor, dtype: Any = None, device=None, requires_grad=False, generator=None):
-    dtype, device = _like(t, dtype, device)
+def rand_like(
+    input: Tensor, *, dtype: Any = None, device=None, requires_grad=False, generator=None
+):
+    dtype, device = _like(input, dtype, device)
     return rand(
-        *t.shape, dtype=dtype, device=device, requires_grad=requires_grad, generator=generator
+        *input.shape, dtype=dtype, device=device, requires_grad=requires_grad, generator=generator
     )
 
 
