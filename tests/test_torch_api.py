@@ -374,3 +374,76 @@ def test_creation_functions_refuse_a_positional_dtype_as_torch_does(name: str, a
             getattr(lib, name)(*args_)
         if lib is tinylm:  # PyTorch's own message lists its overloads over several lines
             assert "positional argument" in str(info.value) and "\n" not in str(info.value)
+
+
+def _loss_inputs(lib: Any) -> dict[str, Any]:
+    rng = np.random.default_rng(3)
+    probs = rng.uniform(0.05, 0.95, (4, 3))
+    return {
+        "logits": lib.tensor(rng.standard_normal((4, 3)), requires_grad=True),
+        "classes": lib.tensor(np.array([0, 2, 1, 2])),
+        "probs": lib.tensor(probs, requires_grad=True),
+        "bits": lib.tensor((rng.random((4, 3)) < 0.5).astype(np.float64)),
+        "w": lib.tensor(rng.uniform(0.5, 2.0, (4, 3))),
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "kwargs"),
+    [
+        ("cross_entropy", ("logits", "classes"), {"ignore_index": 2, "reduction": "sum"}),
+        ("cross_entropy", ("logits", "classes", None, None, 1), {}),  # ignore_index is 5th
+        ("nll_loss", ("logits", "classes", None, None, 0, None, "none"), {}),
+        ("mse_loss", ("probs", "bits", None, None, "sum"), {}),  # reduction is 5th
+        ("binary_cross_entropy", ("probs", "bits", "w", None, None, "none"), {}),
+        ("binary_cross_entropy_with_logits", ("logits", "bits", "w", None, None, "sum"), {}),
+        ("softmax", ("logits", 0), {"dtype": "float32"}),
+        ("log_softmax", ("logits",), {"dim": 1}),
+    ],
+)
+def test_losses_and_softmax_take_torchs_positional_arguments(
+    name: str, args: tuple, kwargs: dict
+) -> None:
+    """The same positional call means the same in both: reduction and ignore_index sit
+    behind PyTorch's weight, size_average and reduce, whose places tinylm keeps."""
+    results = []
+    for lib, F_ in ((tinylm, F), (torch, TF)):
+        inputs = _loss_inputs(lib)
+
+        def fill(v: Any, lib: Any = lib, inputs: dict = inputs) -> Any:
+            if v == "float32":
+                return lib.float32
+            return inputs.get(v, v) if isinstance(v, str) else v
+
+        out = getattr(F_, name)(*map(fill, args), **{k: fill(v) for k, v in kwargs.items()})
+        results.append(np.asarray(out.detach().numpy()))
+    ours, theirs = results
+    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "kwargs", "names"),
+    [
+        ("cross_entropy", ("logits", "classes", "cw"), {}, "per-class weight"),
+        ("nll_loss", ("logits", "classes"), {"weight": "cw"}, "per-class weight"),
+        ("cross_entropy", ("logits", "classes"), {"size_average": False}, "reduction="),
+        ("mse_loss", ("probs", "bits"), {"reduce": False}, "reduction="),
+        ("mse_loss", ("probs", "bits"), {"weight": "w"}, "weight is not supported"),
+        ("binary_cross_entropy", ("probs", "bits", None, True), {}, "size_average"),
+        ("softmax", ("logits",), {}, "pass dim"),
+        ("log_softmax", ("logits",), {}, "pass dim"),
+    ],
+)
+def test_what_tinylm_leaves_out_of_torchs_signatures_is_refused(
+    name: str, args: tuple, kwargs: dict, names: str
+) -> None:
+    """Per-class weights, the deprecated size_average/reduce and softmax's implicit dim exist
+    in PyTorch's signatures but not in tinylm: one clear line, never a silent other meaning
+    (PyTorch's implicit softmax dim is 0 for a 1-D or 3-D input, not the last axis)."""
+    inputs = _loss_inputs(tinylm)
+    inputs["cw"] = tinylm.tensor([1.0, 2.0, 0.5])
+    fill = lambda v: inputs.get(v, v) if isinstance(v, str) else v  # noqa: E731
+    with pytest.raises(TinyLMError, match=names) as info:
+        getattr(F, name)(*map(fill, args), **{k: fill(v) for k, v in kwargs.items()})
+    assert "\n" not in str(info.value)

@@ -286,10 +286,10 @@ def stack(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -
     )
 
 
-def split(t: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
-    """Cut ``t`` along ``dim`` into pieces of a given size (int) or sizes (list), like PyTorch
-    (see :meth:`Tensor.split`)."""
-    return t.split(split_size_or_sections, dim)
+def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Cut ``tensor`` along ``dim`` into pieces of a given size (int) or sizes (list), like
+    PyTorch (see :meth:`Tensor.split`)."""
+    return tensor.split(split_size_or_sections, dim)
 
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:

@@ -24,25 +24,32 @@ def relu(input: Tensor) -> Tensor:
     return input.relu()
 
 
-def softmax(input: Tensor, dim: int = -1, dtype: Any = None) -> Tensor:
+def _check_dim(op: str, dim: int | None) -> None:
+    if dim is None:  # PyTorch then picks an axis by the input's rank, with a warning
+        raise TinyLMError(f"{op}: pass dim (PyTorch's implicit choice of axis is deprecated)")
+
+
+def softmax(input: Tensor, dim: int | None = None, *, dtype: Any = None) -> Tensor:
     """softmax(x)_i = e^{x_i − m} / Σ_j e^{x_j − m} along ``dim``, with m = max_j x_j.
 
     Subtracting m keeps every exponent ≤ 0 (no overflow) and cancels in the ratio.
     ``dtype`` converts the input first (as in PyTorch). Backward:
     dL/dx_i = p_i (g_i − Σ_j g_j p_j). The op is :class:`tinylm.ops.Softmax`.
     """
+    _check_dim("softmax", dim)
     if dtype is not None:
         input = input.to(dtype)
     return ops.Softmax.apply(input, axis=dim)
 
 
-def log_softmax(input: Tensor, dim: int = -1, dtype: Any = None) -> Tensor:
+def log_softmax(input: Tensor, dim: int | None = None, *, dtype: Any = None) -> Tensor:
     """log softmax(x)_i = x_i − m − log Σ_j e^{x_j − m} (the log-sum-exp trick).
 
     Unlike ``log(softmax(x))`` this never takes the log of an underflowed 0, so it stays
     finite for logits of any size. Backward: dL/dx_i = g_i − p_i Σ_j g_j. The op is
     :class:`tinylm.ops.LogSoftmax`.
     """
+    _check_dim("log_softmax", dim)
     if dtype is not None:
         input = input.to(dtype)
     return ops.LogSoftmax.apply(input, axis=dim)

@@ -28,9 +28,25 @@ __all__ = [
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _check_reduction(op: str, reduction: str) -> None:
+def _check_reduction(op: str, reduction: str, size_average: Any = None, reduce: Any = None) -> None:
+    """``reduction`` is one of PyTorch's three; its deprecated ``size_average`` and ``reduce``
+    (kept in the signatures so that positional arguments mean what they mean in PyTorch) are
+    refused with the spelling to use instead."""
+    if size_average is not None or reduce is not None:
+        raise TinyLMError(
+            f"{op}: size_average and reduce are PyTorch's deprecated spellings of reduction, "
+            f"not supported; pass reduction= one of {_REDUCTIONS}"
+        )
     if reduction not in _REDUCTIONS:
         raise TinyLMError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _no_class_weights(op: str, weight: Any) -> None:
+    if weight is not None:
+        raise TinyLMError(
+            f"{op}: per-class weight is not supported; use reduction='none' and weight each "
+            "row's loss by its class yourself"
+        )
 
 
 def _reduce(loss: Any, reduction: str) -> Any:
@@ -173,7 +189,10 @@ class _CrossEntropy(Function):
 def cross_entropy(
     input: Tensor,
     target: Any,
+    weight: Any = None,
+    size_average: Any = None,
     ignore_index: int = -100,
+    reduce: Any = None,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ) -> Tensor:
@@ -189,8 +208,12 @@ def cross_entropy(
         ignore_index: targets equal to it contribute nothing (no loss, no gradient).
         reduction: "mean" (over the non-ignored targets), "sum" or "none" (shape of target).
         label_smoothing: ε in [0, 1]: the target distribution is (1 − ε)·onehot + ε/C.
+        weight, size_average, reduce: PyTorch's per-class weights and deprecated reduction
+            flags, in PyTorch's places so that positional arguments line up; not supported
+            (a clear error when given).
     """
-    _check_reduction("cross_entropy", reduction)
+    _check_reduction("cross_entropy", reduction, size_average, reduce)
+    _no_class_weights("cross_entropy", weight)
     eps = check_probability("cross_entropy", label_smoothing, "label_smoothing")
     logits = _classes_last("cross_entropy", input)
     t = _class_targets("cross_entropy", target, logits.data, ignore_index, input.shape)
@@ -237,14 +260,21 @@ class _NLLLoss(Function):
 
 
 def nll_loss(
-    input: Tensor, target: Any, ignore_index: int = -100, reduction: str = "mean"
+    input: Tensor,
+    target: Any,
+    weight: Any = None,
+    size_average: Any = None,
+    ignore_index: int = -100,
+    reduce: Any = None,
+    reduction: str = "mean",
 ) -> Tensor:
     """Negative log-likelihood: loss_i = −input_i[t_i] for log-probabilities ``input``.
 
     ``cross_entropy(x, t) == nll_loss(log_softmax(x, dim=1), t)``: the same layouts, class
     axis second for (N, C, d1, …).
     """
-    _check_reduction("nll_loss", reduction)
+    _check_reduction("nll_loss", reduction, size_average, reduce)
+    _no_class_weights("nll_loss", weight)
     logp = _classes_last("nll_loss", input)
     t = _class_targets("nll_loss", target, logp.data, ignore_index, input.shape)
     return _NLLLoss.apply(logp, target=t, ignore_index=ignore_index, reduction=reduction)
@@ -303,14 +333,19 @@ def _float_target(op: str, target: Any, input: Tensor) -> Tensor:
 
 
 def binary_cross_entropy(
-    input: Tensor, target: Any, weight: Any = None, reduction: str = "mean"
+    input: Tensor,
+    target: Any,
+    weight: Any = None,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
 ) -> Tensor:
     """Binary cross-entropy of probabilities ``input`` ∈ [0, 1] against ``target`` ∈ [0, 1].
 
     loss = −w [y log p + (1 − y) log(1 − p)]. Prefer :func:`binary_cross_entropy_with_logits`
     on raw scores: it never computes σ(x) and then the log of a rounded-off 0 or 1.
     """
-    _check_reduction("binary_cross_entropy", reduction)
+    _check_reduction("binary_cross_entropy", reduction, size_average, reduce)
     target = _float_target("binary_cross_entropy", target, input)
     xp = input._xp
     if input.numel() and (bool((input.data < 0).any()) or bool((input.data > 1).any())):
@@ -374,6 +409,8 @@ def binary_cross_entropy_with_logits(
     input: Tensor,
     target: Any,
     weight: Any = None,
+    size_average: Any = None,
+    reduce: Any = None,
     reduction: str = "mean",
     pos_weight: Tensor | None = None,
 ) -> Tensor:
@@ -385,7 +422,7 @@ def binary_cross_entropy_with_logits(
         pos_weight: optional weight q of positive examples, broadcast against the last
             axis (one per class), as in PyTorch; it receives a gradient.
     """
-    _check_reduction("binary_cross_entropy_with_logits", reduction)
+    _check_reduction("binary_cross_entropy_with_logits", reduction, size_average, reduce)
     target = _float_target("binary_cross_entropy_with_logits", target, input)
     w = None if weight is None else as_array("bce", weight, input.data, "weight")
     fn = _BinaryCrossEntropyWithLogits
@@ -415,7 +452,14 @@ class _MSELoss(Function):
         return gx, (-gx if ctx.needs_input_grad[1] else None)
 
 
-def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+def mse_loss(
+    input: Tensor,
+    target: Any,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
+    weight: Any = None,
+) -> Tensor:
     """Mean squared error, PyTorch's convention:  L = (1/n) Σ_i (ŷ_i − y_i)².
 
     Its gradient is dL/dŷ_i = 2 (ŷ_i − y_i) / n.
@@ -428,6 +472,11 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     so the minimiser is the same; only the effective learning rate changes (by 2/n).
     ``reduction="sum"`` gives Σ (ŷ − y)², and "none" the elementwise (ŷ − y)².
     """
-    _check_reduction("mse_loss", reduction)
+    _check_reduction("mse_loss", reduction, size_average, reduce)
+    if weight is not None:
+        raise TinyLMError(
+            "mse_loss: weight is not supported; use reduction='none' and weight the "
+            "elementwise losses yourself"
+        )
     target = _float_target("mse_loss", target, input)
     return _MSELoss.apply(input, target, reduction=reduction)
