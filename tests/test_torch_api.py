@@ -447,3 +447,25 @@ def test_what_tinylm_leaves_out_of_torchs_signatures_is_refused(
     with pytest.raises(TinyLMError, match=names) as info:
         getattr(F, name)(*map(fill, args), **{k: fill(v) for k, v in kwargs.items()})
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("Linear", (3, 2, True, "cpu", "float64")),  # device is 4th, dtype 5th, as in PyTorch
+        ("LayerNorm", (4, 1e-3, True, True, "cpu", "float64")),
+    ],
+)
+def test_layers_take_device_then_dtype_as_torch(name: str, args: tuple) -> None:
+    for lib in (tinylm, torch):
+        filled = [getattr(lib, a) if a == "float64" else a for a in args]
+        layer = getattr(lib.nn, name)(*filled)
+        assert layer.weight.dtype == lib.float64 and str(layer.weight.device) == "cpu"
+
+
+def test_embedding_refuses_torchs_max_norm_in_one_line() -> None:
+    """PyTorch's 4th argument is max_norm, which tinylm does not have: a TypeError, not a
+    max_norm taken as a dtype."""
+    torch.nn.Embedding(10, 4, None, 2.0)
+    with pytest.raises(TypeError, match="positional argument"):
+        tinylm.nn.Embedding(10, 4, None, 2.0)
