@@ -469,3 +469,52 @@ def test_embedding_refuses_torchs_max_norm_in_one_line() -> None:
     torch.nn.Embedding(10, 4, None, 2.0)
     with pytest.raises(TypeError, match="positional argument"):
         tinylm.nn.Embedding(10, 4, None, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "x", "y"),
+    [
+        ("CrossEntropyLoss", {}, "logits", "classes"),
+        ("CrossEntropyLoss", {"ignore_index": 1, "label_smoothing": 0.2}, "logits", "classes"),
+        ("NLLLoss", {"reduction": "sum"}, "logits", "classes"),
+        ("MSELoss", {"reduction": "none"}, "probs", "bits"),
+        ("BCELoss", {"weight": "w"}, "probs", "bits"),
+        ("BCEWithLogitsLoss", {"pos_weight": "pw", "reduction": "sum"}, "logits", "bits"),
+    ],
+)
+def test_loss_modules_match_torch(name: str, kwargs: dict, x: str, y: str) -> None:
+    """nn.<Loss>(**options)(input, target): value, the input's gradient, the state_dict's
+    keys (the element weights are buffers) equal PyTorch's."""
+    results = []
+    for lib in (tinylm, torch):
+        inputs = _loss_inputs(lib)
+        inputs["pw"] = lib.tensor([0.5, 2.0, 1.0])
+        loss_fn = getattr(lib.nn, name)(**{k: inputs.get(v, v) for k, v in kwargs.items()})
+        out = loss_fn(inputs[x], inputs[y])
+        out.sum().backward()
+        results.append((out.detach().numpy(), inputs[x].grad.numpy(), sorted(loss_fn.state_dict())))
+    (ours, our_grad, our_keys), (theirs, their_grad, their_keys) = results
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(our_grad, their_grad, rtol=1e-12, atol=1e-15)
+    assert our_keys == their_keys
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "names"),
+    [
+        ("CrossEntropyLoss", ("cw",), "per-class weight"),
+        ("NLLLoss", ("cw",), "per-class weight"),
+        ("MSELoss", (True,), "size_average"),
+        ("BCELoss", (None, None, False), "reduce"),
+        ("BCEWithLogitsLoss", (None, None, None, "average"), "reduction must be one of"),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:size_average and reduce:UserWarning")  # PyTorch's own
+def test_loss_modules_refuse_what_tinylm_lacks_when_made(
+    name: str, args: tuple, names: str
+) -> None:
+    """PyTorch accepts these; tinylm says in one line, at construction, what it lacks."""
+    getattr(torch.nn, name)(*[torch.ones(3) if a == "cw" else a for a in args[:3]])
+    with pytest.raises(TinyLMError, match=names) as info:
+        getattr(tinylm.nn, name)(*[tinylm.ones(3) if a == "cw" else a for a in args])
+    assert "\n" not in str(info.value)

@@ -4,6 +4,8 @@
   losses, activations, ``layer_norm``, ``linear``, ``embedding``, attention;
 * :mod:`tinylm.nn.module` — ``Module``, ``Parameter`` and the containers;
 * :mod:`tinylm.nn.layers` — ``Linear``, ``Embedding``, ``LayerNorm``, ``Dropout`` …;
+* :mod:`tinylm.nn.loss` — the losses as Modules: ``CrossEntropyLoss``, ``NLLLoss``,
+  ``MSELoss``, ``BCELoss``, ``BCEWithLogitsLoss``;
 * :mod:`tinylm.nn.transformer` — the one transformer stack every model reuses:
   ``MultiHeadAttention`` (self, causal and cross attention), ``MLP``, ``TransformerBlock``,
   ``KVCache``;
@@ -38,6 +40,7 @@ from tinylm.nn.lora import (
     merge_lora,
     unmerge_lora,
 )
+from tinylm.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from tinylm.nn.module import (
     IncompatibleKeys,
     Module,
@@ -51,6 +54,11 @@ from tinylm.nn.recurrent import LSTM, LSTMCell
 from tinylm.nn.transformer import MLP, KVCache, MultiHeadAttention, TransformerBlock
 
 __all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "MSELoss",
+    "NLLLoss",
     "QuantizedEmbedding",
     "QuantizedLinear",
     "quantize_int8",

@@ -11,7 +11,15 @@ from tinylm.device import device_of, device_type, to_device_array
 from tinylm.kernels import registry
 from tinylm.tensor import Tensor
 
-__all__ = ["as_array", "check_probability", "check_same_dtype", "kernel"]
+__all__ = [
+    "REDUCTIONS",
+    "as_array",
+    "check_no_class_weights",
+    "check_probability",
+    "check_reduction",
+    "check_same_dtype",
+    "kernel",
+]
 
 
 def kernel(name: str, x: Any) -> Any:
@@ -25,6 +33,31 @@ def check_probability(op: str, p: Any, name: str = "p") -> float:
     if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
         raise TinyLMError(f"{op}: {name} must be a probability in [0, 1], got {p!r}")
     return float(p)
+
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def check_reduction(op: str, reduction: str, size_average: Any = None, reduce: Any = None) -> None:
+    """``reduction`` is one of PyTorch's three; its deprecated ``size_average`` and ``reduce``
+    (kept in the signatures so that positional arguments mean what they mean in PyTorch) are
+    refused with the spelling to use instead."""
+    if size_average is not None or reduce is not None:
+        raise TinyLMError(
+            f"{op}: size_average and reduce are PyTorch's deprecated spellings of reduction, "
+            f"not supported; pass reduction= one of {REDUCTIONS}"
+        )
+    if reduction not in REDUCTIONS:
+        raise TinyLMError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def check_no_class_weights(op: str, weight: Any) -> None:
+    """The losses over classes (cross-entropy, NLL) have no per-class ``weight``."""
+    if weight is not None:
+        raise TinyLMError(
+            f"{op}: per-class weight is not supported; use reduction='none' and weight each "
+            "row's loss by its class yourself"
+        )
 
 
 def check_same_dtype(op: str, **arrays: Any) -> None:

@@ -14,7 +14,14 @@ import numpy as np
 from tinylm import ops
 from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.device import array_module
-from tinylm.nn.functional.common import as_array, check_probability, check_same_dtype, kernel
+from tinylm.nn.functional.common import (
+    as_array,
+    check_no_class_weights,
+    check_probability,
+    check_reduction,
+    check_same_dtype,
+    kernel,
+)
 from tinylm.tensor import Tensor
 
 __all__ = [
@@ -24,29 +31,6 @@ __all__ = [
     "mse_loss",
     "nll_loss",
 ]
-
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-def _check_reduction(op: str, reduction: str, size_average: Any = None, reduce: Any = None) -> None:
-    """``reduction`` is one of PyTorch's three; its deprecated ``size_average`` and ``reduce``
-    (kept in the signatures so that positional arguments mean what they mean in PyTorch) are
-    refused with the spelling to use instead."""
-    if size_average is not None or reduce is not None:
-        raise TinyLMError(
-            f"{op}: size_average and reduce are PyTorch's deprecated spellings of reduction, "
-            f"not supported; pass reduction= one of {_REDUCTIONS}"
-        )
-    if reduction not in _REDUCTIONS:
-        raise TinyLMError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-
-
-def _no_class_weights(op: str, weight: Any) -> None:
-    if weight is not None:
-        raise TinyLMError(
-            f"{op}: per-class weight is not supported; use reduction='none' and weight each "
-            "row's loss by its class yourself"
-        )
 
 
 def _reduce(loss: Any, reduction: str) -> Any:
@@ -212,8 +196,8 @@ def cross_entropy(
             flags, in PyTorch's places so that positional arguments line up; not supported
             (a clear error when given).
     """
-    _check_reduction("cross_entropy", reduction, size_average, reduce)
-    _no_class_weights("cross_entropy", weight)
+    check_reduction("cross_entropy", reduction, size_average, reduce)
+    check_no_class_weights("cross_entropy", weight)
     eps = check_probability("cross_entropy", label_smoothing, "label_smoothing")
     logits = _classes_last("cross_entropy", input)
     t = _class_targets("cross_entropy", target, logits.data, ignore_index, input.shape)
@@ -273,8 +257,8 @@ def nll_loss(
     ``cross_entropy(x, t) == nll_loss(log_softmax(x, dim=1), t)``: the same layouts, class
     axis second for (N, C, d1, …).
     """
-    _check_reduction("nll_loss", reduction, size_average, reduce)
-    _no_class_weights("nll_loss", weight)
+    check_reduction("nll_loss", reduction, size_average, reduce)
+    check_no_class_weights("nll_loss", weight)
     logp = _classes_last("nll_loss", input)
     t = _class_targets("nll_loss", target, logp.data, ignore_index, input.shape)
     return _NLLLoss.apply(logp, target=t, ignore_index=ignore_index, reduction=reduction)
@@ -345,7 +329,7 @@ def binary_cross_entropy(
     loss = −w [y log p + (1 − y) log(1 − p)]. Prefer :func:`binary_cross_entropy_with_logits`
     on raw scores: it never computes σ(x) and then the log of a rounded-off 0 or 1.
     """
-    _check_reduction("binary_cross_entropy", reduction, size_average, reduce)
+    check_reduction("binary_cross_entropy", reduction, size_average, reduce)
     target = _float_target("binary_cross_entropy", target, input)
     xp = input._xp
     if input.numel() and (bool((input.data < 0).any()) or bool((input.data > 1).any())):
@@ -422,7 +406,7 @@ def binary_cross_entropy_with_logits(
         pos_weight: optional weight q of positive examples, broadcast against the last
             axis (one per class), as in PyTorch; it receives a gradient.
     """
-    _check_reduction("binary_cross_entropy_with_logits", reduction, size_average, reduce)
+    check_reduction("binary_cross_entropy_with_logits", reduction, size_average, reduce)
     target = _float_target("binary_cross_entropy_with_logits", target, input)
     w = None if weight is None else as_array("bce", weight, input.data, "weight")
     fn = _BinaryCrossEntropyWithLogits
@@ -472,7 +456,7 @@ def mse_loss(
     so the minimiser is the same; only the effective learning rate changes (by 2/n).
     ``reduction="sum"`` gives Σ (ŷ − y)², and "none" the elementwise (ŷ − y)².
     """
-    _check_reduction("mse_loss", reduction, size_average, reduce)
+    check_reduction("mse_loss", reduction, size_average, reduce)
     if weight is not None:
         raise TinyLMError(
             "mse_loss: weight is not supported; use reduction='none' and weight the "

@@ -1,0 +1,129 @@
+"""The losses as Modules, PyTorch's ``nn.CrossEntropyLoss`` and company: each keeps its
+options and calls its function in :mod:`tinylm.nn.functional.losses`, where the equations
+and their gradients are.
+
+The constructors take PyTorch's arguments in PyTorch's order. What tinylm leaves out (per-class
+weights of the losses over classes, the deprecated ``size_average`` and ``reduce``) is refused
+when the loss is made, in one line, so a model ported from PyTorch fails before training.
+Element weights (``BCELoss``'s ``weight``, ``BCEWithLogitsLoss``'s ``weight`` and
+``pos_weight``) are buffers, as in PyTorch: they move with ``.to()`` and are in the
+``state_dict``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tinylm.nn.functional import losses as L
+from tinylm.nn.functional.common import check_no_class_weights, check_reduction
+from tinylm.nn.module import Module
+from tinylm.tensor import Tensor
+
+__all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "MSELoss", "NLLLoss"]
+
+
+class CrossEntropyLoss(Module):
+    """``cross_entropy(input, target)``: logits (N, C) or (N, C, d1, …), class indices (N, …)
+    → the loss, reduced by ``reduction``; see :func:`tinylm.nn.functional.cross_entropy`."""
+
+    def __init__(
+        self,
+        weight: Tensor | None = None,
+        size_average: Any = None,
+        ignore_index: int = -100,
+        reduce: Any = None,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+    ) -> None:
+        super().__init__()
+        check_reduction("CrossEntropyLoss", reduction, size_average, reduce)
+        check_no_class_weights("CrossEntropyLoss", weight)
+        self.ignore_index, self.reduction = ignore_index, reduction
+        self.label_smoothing = label_smoothing
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return L.cross_entropy(
+            input,
+            target,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+            label_smoothing=self.label_smoothing,
+        )
+
+
+class NLLLoss(Module):
+    """``nll_loss(input, target)`` on log-probabilities; see
+    :func:`tinylm.nn.functional.nll_loss`."""
+
+    def __init__(
+        self,
+        weight: Tensor | None = None,
+        size_average: Any = None,
+        ignore_index: int = -100,
+        reduce: Any = None,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__()
+        check_reduction("NLLLoss", reduction, size_average, reduce)
+        check_no_class_weights("NLLLoss", weight)
+        self.ignore_index, self.reduction = ignore_index, reduction
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return L.nll_loss(input, target, ignore_index=self.ignore_index, reduction=self.reduction)
+
+
+class MSELoss(Module):
+    """``mse_loss(input, target)``, mean of (input − target)² by default; see
+    :func:`tinylm.nn.functional.mse_loss`."""
+
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
+        super().__init__()
+        check_reduction("MSELoss", reduction, size_average, reduce)
+        self.reduction = reduction
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return L.mse_loss(input, target, reduction=self.reduction)
+
+
+class BCELoss(Module):
+    """``binary_cross_entropy(input, target, weight)`` on probabilities in [0, 1]; see
+    :func:`tinylm.nn.functional.binary_cross_entropy`."""
+
+    def __init__(
+        self,
+        weight: Tensor | None = None,
+        size_average: Any = None,
+        reduce: Any = None,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__()
+        check_reduction("BCELoss", reduction, size_average, reduce)
+        self.register_buffer("weight", weight)
+        self.reduction = reduction
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return L.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(Module):
+    """``binary_cross_entropy_with_logits(input, target, weight, pos_weight=…)`` on raw
+    scores; see :func:`tinylm.nn.functional.binary_cross_entropy_with_logits`."""
+
+    def __init__(
+        self,
+        weight: Tensor | None = None,
+        size_average: Any = None,
+        reduce: Any = None,
+        reduction: str = "mean",
+        pos_weight: Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        check_reduction("BCEWithLogitsLoss", reduction, size_average, reduce)
+        self.register_buffer("weight", weight)
+        self.register_buffer("pos_weight", pos_weight)
+        self.reduction = reduction
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return L.binary_cross_entropy_with_logits(
+            input, target, self.weight, reduction=self.reduction, pos_weight=self.pos_weight
+        )
