@@ -12,6 +12,14 @@ They are the backend packages ``numba`` (CPU) and ``cuda`` (GPU), chosen by ``re
 Importing this package imports neither Numba nor CuPy; see ``registry.py``.
 """
 
+if __name__ == "kernels":  # e.g. `import kernels` with the repository root on sys.path
+    # Numba's on-disk cache sits beside these files and records the module name: kernels
+    # compiled as `kernels.*` then fail to load as `tinylm.kernels.*` (No module named 'kernels')
+    raise ImportError(
+        "import tinylm.kernels, not kernels: this directory is installed as the subpackage "
+        "tinylm.kernels (see pyproject.toml)"
+    )
+
 from .registry import (
     BACKENDS,
     DEVICES,

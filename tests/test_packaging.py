@@ -101,3 +101,15 @@ def test_bench_outside_a_checkout_is_a_one_line_error(site, tmp_path):
     assert done.returncode == 2
     assert done.stderr.startswith("tinylm: error: the kernels benchmark lives in the repository")
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_kernels_cannot_be_imported_as_a_top_level_package(tmp_path):
+    """`import kernels` from the repository root would let Numba cache kernels under the
+    module name `kernels.*`, which a later `import tinylm` outside the root cannot load."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, "-c", "import kernels.numba.rowwise"],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode != 0
+    assert "ImportError: import tinylm.kernels, not kernels" in run.stderr
