@@ -253,18 +253,22 @@ def reduction_kwargs(shapes: tuple[tuple[int, ...], ...], allow_none: bool = Tru
 
 def call_reduction(name: str):
     """x.<name>(...) spelled in one of the three accepted styles. ``max``/``min`` along one
-    int dim give PyTorch's (values, indices): the values are compared here, the indices in
-    ``test_max_min_along_a_dim_give_values_and_indices``."""
+    int dim (``dim=`` or its alias ``axis=``) give PyTorch's (values, indices): the values
+    are compared here, the indices in ``test_max_min_along_a_dim_give_values_and_indices``."""
 
     def fn(x: tinylm.Tensor, axis: Any, keepdims: bool, style: str, **extra: Any):
-        method = getattr(x, name)
-        if style == "numpy":
+        # max/min take one dim (PyTorch); over several the values come from amax/amin
+        several = name in ("max", "min") and isinstance(axis, tuple)
+        method = getattr(x, "a" + name if several else name)
+        if style == "numpy" and not several:
             out = method(axis=axis, keepdims=keepdims, **extra)
-        elif style == "torch":
+        elif style == "torch" or several:
             out = method(dim=axis, keepdim=keepdims, **extra)
+        elif name in ("var", "std"):  # PyTorch's positional order: dim, unbiased, keepdim
+            out = method(axis, extra.pop("correction") == 1, keepdims, **extra)
         else:
             out = method(axis, keepdims, **extra)
-        if name in ("max", "min") and style != "numpy" and isinstance(axis, int):
+        if name in ("max", "min") and isinstance(axis, int):
             assert isinstance(out, tinylm.ValuesIndices), f"{name}({axis}) gave {type(out)}"
             return out.values
         return out

@@ -92,14 +92,27 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class set_grad_enabled(contextlib.ContextDecorator):
-    """Turn recording on or off inside a ``with`` block or a decorated function."""
+    """Turn recording on or off, as PyTorch's: called alone (``tinylm.set_grad_enabled(False)``)
+    it switches at once and for good; as ``with set_grad_enabled(mode):`` or a decorator
+    ``@set_grad_enabled(mode)`` it switches for the block or the call and then restores the
+    mode from before. (``no_grad()`` and ``enable_grad()`` switch only in their ``with``.)"""
 
     def __init__(self, mode: bool) -> None:
         self.mode = bool(mode)
         self._previous: list[bool] = []
+        self._before_call: bool | None = None  # the mode before a switching call, if any
+        if type(self) is set_grad_enabled:
+            self._before_call = is_grad_enabled()
+            _state.grad_enabled = self.mode
+
+    def __call__(self, func: Any) -> Any:
+        if self._before_call is not None:  # a decorator: undo the switch made when called
+            _state.grad_enabled, self._before_call = self._before_call, None
+        return super().__call__(func)
 
     def __enter__(self) -> set_grad_enabled:
-        self._previous.append(is_grad_enabled())
+        before, self._before_call = self._before_call, None
+        self._previous.append(is_grad_enabled() if before is None else before)
         _state.grad_enabled = self.mode
         return self
 

@@ -157,20 +157,43 @@ def rand(
 
 
 def randint(
-    low: int,
+    *bounds: int,
+    low: int | None = None,
     high: int | None = None,
-    size: Sequence[int] = (),
-    *,
+    size: Sequence[int] | None = None,
+    generator: Generator | None = None,
     dtype: Any = None,
     device: Device | None = None,
-    generator: Generator | None = None,
+    requires_grad: bool = False,
 ) -> Tensor:
-    """Random integers in [low, high) (int64)."""
-    if high is None:
-        low, high = 0, low
+    """Random integers in [low, high), PyTorch's two forms: ``randint(high, size)`` and
+    ``randint(low, high, size)`` (low 0 in the first); int64 unless ``dtype`` says otherwise.
+
+    The size is the last positional argument unless given as ``size=``: nanoGPT's
+    ``randint(len(data) - block_size, (batch_size,))`` draws ``batch_size`` offsets."""
+    bounds_list = list(bounds)
+    if size is None:
+        if not bounds_list or isinstance(bounds_list[-1], int | np.integer):
+            raise TypeError(
+                "randint: need a size, as randint(high, size) or randint(low, high, size), "
+                "e.g. randint(10, (3,))"
+            )
+        size = bounds_list.pop()
+    if len(bounds_list) == 2 and low is None and high is None:
+        low, high = bounds_list
+    elif len(bounds_list) == 1 and high is None:
+        high = bounds_list[0]
+    elif bounds_list or high is None:
+        raise TypeError(
+            f"randint: give high, or low and high, once each (got {len(bounds)} positional "
+            f"arguments, low={low!r}, high={high!r})"
+        )
+    low = 0 if low is None else int(low)
+    if int(high) <= low:
+        raise TinyLMError(f"randint: need low < high, got low {low} and high {high}")
     gen = generator or default_generator
-    values = gen.numpy.integers(low, high, size=tuple(size)).astype(dtype or int64)
-    return _finish(values, device, False)
+    values = gen.numpy.integers(low, int(high), size=tuple(size)).astype(dtype or int64)
+    return _finish(values, device, requires_grad)
 
 
 def multinomial(

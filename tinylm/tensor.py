@@ -247,6 +247,14 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         """The values as a numpy array (copied from the GPU if needed; shared on CPU)."""
         return to_device_array(self._data, "cpu")
 
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """``np.asarray(t)`` — and so matplotlib, pandas — get the values, as :meth:`numpy`
+        (a NumPy array of the tensor, not an object array holding it)."""
+        a = self.numpy()
+        if dtype is not None:
+            a = a.astype(dtype, copy=False)
+        return a.copy() if copy else a
+
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number."""
         if self.numel() != 1:

@@ -231,10 +231,10 @@ class TensorMath:
         return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
 
     def max(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims=None):
-        """As in PyTorch: ``x.max()`` the largest value; ``x.max(dim)`` the pair
-        ``(values, indices)`` along one dim (the gradient goes to the element at the index);
-        ``x.max(other)`` the element-wise maximum. numpy's ``axis=`` (one axis or several)
-        gives the values only, as :meth:`amax` does (ties share the gradient evenly)."""
+        """As in PyTorch: ``x.max()`` the largest value; ``x.max(dim)`` (or ``axis=``, its
+        alias) the pair ``(values, indices)`` along one dim (the gradient goes to the element
+        at the index); ``x.max(other)`` the element-wise maximum. The values alone, over one
+        dim or several: :meth:`amax` (ties share the gradient evenly)."""
         if isinstance(dim, TensorBase):
             return self.maximum(dim)
         return self._extreme(ops.Max, dim, keepdim, axis, keepdims)
@@ -247,17 +247,20 @@ class TensorMath:
 
     def _extreme(self, op: type[Function], dim: Any, keepdim: bool, axis: Any, keepdims: Any):
         name = op.reduce
+        dim, keepdim = axis_args(name, axis, keepdim if keepdims is None else keepdims, dim, None)
+        if isinstance(dim, tuple | list):
+            raise TinyLMError(
+                f"{name}: one dim at a time, as in PyTorch (it returns values and indices); "
+                f"for the values over several dims use a{name}(dim={tuple(dim)})"
+            )
         if isinstance(dim, int | np.integer) and not isinstance(dim, builtins.bool):
-            if axis is not None:
-                raise TinyLMError(f"{name}: give either axis= or dim=, not both")
             d = self._axis(dim, name)
             indices = self._wrap(getattr(self.data, "arg" + name)(axis=d, keepdims=True))
             values = self.gather(d, indices)
             if not keepdim:
                 values, indices = values.squeeze(d), indices.squeeze(d)
             return ValuesIndices(values, indices)
-        axis, keep = axis_args(name, axis, keepdim if keepdims is None else keepdims, dim, None)
-        return op.apply(self, axis=axis, keepdims=keep)
+        return op.apply(self, axis=dim, keepdims=keepdim)
 
     def amax(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         """The largest values over one dim, several, or all (``None`` or ``()``)."""
@@ -269,18 +272,28 @@ class TensorMath:
 
     def var(
         self,
-        axis: Any = None,
-        keepdims: bool = False,
-        *,
         dim: Any = None,
-        keepdim: bool | None = None,
-        correction: int = 1,
         unbiased: bool | None = None,
+        keepdim: bool = False,
+        *,
+        correction: int | None = None,
+        axis: Any = None,
+        keepdims: bool | None = None,
     ) -> Tensor:
-        """Variance Σ(x - mean)² / (n - correction); correction=1 (unbiased) as in PyTorch."""
-        axis, keepdims = axis_args("var", axis, keepdims, dim, keepdim)
-        if unbiased is not None:
-            correction = 1 if unbiased else 0
+        """Variance Σ(x − mean)² / (n − correction) over ``dim`` (one, several, or all).
+
+        PyTorch's arguments in its order: ``var(dim, unbiased, keepdim)``, ``var(unbiased)``
+        for the whole tensor, or ``correction=`` (1 unless ``unbiased=False``: the unbiased
+        estimate); numpy's ``axis``/``keepdims`` are aliases."""
+        if isinstance(dim, builtins.bool):  # PyTorch's var(unbiased) form
+            dim, unbiased = None, dim
+        axis, keepdims = axis_args(
+            "var", axis, keepdim if keepdims is None else keepdims, dim, None
+        )
+        if unbiased is not None and correction is not None:
+            raise TinyLMError("var: give unbiased or correction, not both")
+        if correction is None:
+            correction = 0 if unbiased is False else 1
         axes = self._axes(axis, "var")
         n = math.prod(self.shape[a] for a in axes)
         if n - correction <= 0:
@@ -292,9 +305,18 @@ class TensorMath:
         return (centred * centred).sum(axis=axes, keepdims=keepdims) / (n - correction)
 
     def std(
-        self, axis: Any = None, keepdims: bool = False, *, dim=None, keepdim=None, correction=1
-    ):
-        return self.var(axis, keepdims, dim=dim, keepdim=keepdim, correction=correction).sqrt()
+        self,
+        dim: Any = None,
+        unbiased: bool | None = None,
+        keepdim: bool = False,
+        *,
+        correction: int | None = None,
+        axis: Any = None,
+        keepdims: bool | None = None,
+    ) -> Tensor:
+        """√var, with :meth:`var`'s arguments."""
+        kwargs = {"correction": correction, "axis": axis, "keepdims": keepdims}
+        return self.var(dim, unbiased, keepdim, **kwargs).sqrt()
 
     def logsumexp(self, axis: Any = -1, keepdims: bool = False, *, dim=None, keepdim=None):
         """log Σ exp(x) along ``axis``, computed as m + log Σ exp(x - m) (no overflow)."""
@@ -488,11 +510,14 @@ def as_operand(x: Any, like: Tensor) -> Tensor:
 
 
 def axis_args(op: str, axis: Any, keepdims: bool, dim: Any, keepdim: Any) -> tuple[Any, bool]:
-    """numpy's (axis, keepdims) or PyTorch's (dim, keepdim), whichever was given."""
+    """numpy's (axis, keepdims) or PyTorch's (dim, keepdim), whichever was given. An empty
+    dim (``()`` or ``[]``) means every dim, as in PyTorch (numpy would reduce none)."""
     if dim is not None:
         if axis is not None:
             raise TinyLMError(f"{op}: give either axis= or dim=, not both")
         axis = dim
+    if isinstance(axis, tuple | list) and len(axis) == 0:
+        axis = None
     if keepdim is not None:
         keepdims = keepdim
     return axis, bool(keepdims)

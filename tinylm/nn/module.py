@@ -110,21 +110,25 @@ class Module:
                 f"super().__init__() first in {type(self).__name__}.__init__"
             )
 
-    def _forget(self, name: str) -> None:
+    def _forget(self, name: str, keep: dict[str, Any] | None = None) -> None:
+        """Remove ``name`` from every store but ``keep``: a parameter assigned again keeps
+        its place in ``state_dict`` and ``parameters()`` (so an optimizer's order), as in
+        PyTorch."""
         _changed()
         for store in (self._parameters, self._buffers, self._modules):
-            store.pop(name, None)
+            if store is not keep:
+                store.pop(name, None)
         self._non_persistent.discard(name)
         self.__dict__.pop(name, None)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if isinstance(value, Parameter):
             self._require_init("parameters")
-            self._forget(name)
+            self._forget(name, keep=self._parameters)
             self._parameters[name] = value
         elif isinstance(value, Module):
             self._require_init("sub-modules")
-            self._forget(name)
+            self._forget(name, keep=self._modules)
             self._modules[name] = value
         elif "_parameters" in self.__dict__ and name in self._parameters:
             if value is not None:
@@ -164,7 +168,7 @@ class Module:
         self._require_init("parameters")
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be a Parameter or None")
-        self._forget(name)
+        self._forget(name, keep=self._parameters)
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
@@ -176,7 +180,7 @@ class Module:
         self._require_init("buffers")
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: {name!r} must be a Tensor or None")
-        self._forget(name)
+        self._forget(name, keep=self._buffers)
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent.add(name)
@@ -185,21 +189,27 @@ class Module:
         self._require_init("sub-modules")
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module, got {type(module)}")
-        self._forget(name)
+        self._forget(name, keep=self._modules)
         self._modules[name] = module
 
     # ---- walking the tree ---------------------------------------------------------------
 
-    def named_modules(self, prefix: str = "", memo: set[int] | None = None):
-        """(dotted name, module) for this module and every descendant, each once."""
+    def named_modules(
+        self, prefix: str = "", memo: set[int] | None = None, *, remove_duplicate: bool = True
+    ):
+        """(dotted name, module) for this module and every descendant: a module reachable
+        under two names once, unless ``remove_duplicate=False`` (then under each name)."""
         memo = set() if memo is None else memo
-        if id(self) in memo:
-            return
-        memo.add(id(self))
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, child in self._modules.items():
             if child is not None:
-                yield from child.named_modules(f"{prefix}.{name}" if prefix else name, memo)
+                yield from child.named_modules(
+                    f"{prefix}.{name}" if prefix else name, memo, remove_duplicate=remove_duplicate
+                )
 
     def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
@@ -346,7 +356,9 @@ class Module:
         or save them before training on if you need a snapshot.
         """
         out: OrderedDict[str, Tensor] = OrderedDict()
-        for module_prefix, module in self.named_modules(prefix.rstrip(".")):
+        # a module shared under two names is saved under both, as PyTorch does
+        modules = self.named_modules(prefix.rstrip("."), remove_duplicate=False)
+        for module_prefix, module in modules:
             for name, t in module._parameters.items():
                 if t is not None:
                     out[_join(module_prefix, name)] = t if keep_vars else t.detach()

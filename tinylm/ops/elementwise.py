@@ -86,7 +86,10 @@ class Mul(Function):
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         check_broadcast("mul", a, b)
-        ctx.save_for_backward(a, b)
+        # keep only what a needed gradient reads: x * 2 does not hold on to x, so an
+        # in-place change to x before backward is no error (as in PyTorch)
+        need_a, need_b = ctx.needs_input_grad
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
         return a * b
 
     @staticmethod
@@ -103,7 +106,7 @@ class Div(Function):
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         check_broadcast("div", a, b)
-        ctx.save_for_backward(a, b)
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)  # as in Mul
         return a / b
 
     @staticmethod
