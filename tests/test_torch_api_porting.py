@@ -158,3 +158,132 @@ def test_changing_a_constant_factors_input_in_place_is_no_error(lib: Any) -> Non
     x.detach().mul_(2)
     (y * x).sum().backward()
     np.testing.assert_array_equal(values(x.grad), [3.0, 6.0, 9.0])
+
+
+TO_CALLS = [
+    "x.to(dtype=lib.float64)",
+    "x.to(device='cpu')",
+    "x.to('cpu', lib.float64)",
+    "x.to(lib.ones(1, dtype=lib.float64))",
+    "x.to('cpu', dtype=lib.float64, copy=True)",
+]
+
+
+@pytest.mark.parametrize("call", TO_CALLS)
+def test_to_takes_torchs_forms(call: str) -> None:
+    got = []
+    for lib in (tinylm, torch):
+        x = lib.tensor([1.5, 2.0])
+        y = eval(call, {"x": x, "lib": lib})
+        got.append((str(y.dtype).split(".")[-1], y.device.type, values(y).tolist()))
+    assert got[0] == got[1]
+
+
+@LIBS
+def test_module_to_takes_keywords(lib: Any) -> None:
+    m = lib.nn.Linear(2, 2).to(dtype=lib.float64)
+    assert m.weight.dtype == lib.float64
+    m.to("cpu", dtype=lib.float32)
+    assert m.weight.dtype == lib.float32 and m.weight.device.type == "cpu"
+
+
+def test_device_is_the_string_with_torchs_attributes() -> None:
+    d = tinylm.ones(1).device
+    assert d == "cpu" and str(d) == "cpu" and d.type == "cpu" and d.index is None
+    assert f"{d}" == "cpu" and {d: 1}["cpu"] == 1
+
+
+OPERATOR_CALLS = [
+    "x // 2",
+    "x % 2",
+    "x % -1.5",
+    "7.0 // x",
+    "5.0 % x",
+    "i // 2",
+    "i % 2",
+    "i % -2",
+    "i // 2.0",
+    "b.all(1)",
+    "b.any(dim=0, keepdim=True)",
+    "b.all()",
+    "i.sum(dtype=lib.float64)",
+    "lib.zeros(size=(2, 3))",
+    "lib.ones(2, 3)",
+]
+
+
+@pytest.mark.parametrize("call", OPERATOR_CALLS)
+def test_operators_and_reductions_match_torch(call: str) -> None:
+    got = []
+    for lib in (tinylm, torch):
+        scope = {
+            "lib": lib,
+            "x": lib.tensor([-3.5, 2.0, 7.0], dtype=lib.float64),
+            "i": lib.tensor([-3, 7, 4]),
+            "b": lib.tensor([[True, False], [True, True]]),
+        }
+        y = eval(call, scope)
+        got.append((str(y.dtype).split(".")[-1], values(y)))
+    assert got[0][0] == got[1][0]
+    np.testing.assert_array_equal(got[0][1], got[1][1])
+
+
+def test_remainder_gradients_match_torch_and_floor_divide_has_none() -> None:
+    grads = []
+    for lib in (tinylm, torch):
+        a = lib.tensor([-3.5, 2.25, 7.0], dtype=lib.float64, requires_grad=True)
+        b = lib.tensor([2.0, -1.5, 3.0], dtype=lib.float64, requires_grad=True)
+        (a % b * lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64)).sum().backward()
+        grads.append((values(a.grad), values(b.grad)))
+    for ours, theirs in zip(*grads):
+        np.testing.assert_array_equal(ours, theirs)
+    x = tinylm.tensor([1.5], requires_grad=True)
+    with pytest.raises(TinyLMError, match="no derivative"):
+        (x // 1).sum().backward()
+
+
+@LIBS
+def test_python_protocols_of_a_tensor(lib: Any) -> None:
+    assert f"{lib.tensor(3.14159):.2f}" == "3.14"
+    assert [10, 20, 30][lib.tensor(2)] == 30 and hex(lib.tensor(255)) == "0xff"
+    with pytest.raises(TypeError):
+        f"{lib.tensor([1.0, 2.0]):.2f}"
+    with pytest.raises(TypeError):
+        [1, 2][lib.tensor(1.0)]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "names"),
+    [
+        ("tinylm.zeros(-1)", TinyLMError, "non-negative"),
+        ("tinylm.full(2, 1.0)", TypeError, "tuple of ints"),
+        ("tinylm.ones(2, size=(3,))", TypeError, "size once"),
+        ("tinylm.ones(2).to('gpu')", TypeError, "neither a device"),
+    ],
+)
+def test_bad_creation_arguments_are_one_clear_line(call: str, error: type, names: str) -> None:
+    with pytest.raises(error, match=names) as info:
+        eval(call)
+    assert "\n" not in str(info.value)
+
+
+@LIBS
+def test_what_an_op_makes_of_a_parameter_is_a_plain_tensor(lib: Any) -> None:
+    m = lib.nn.Linear(2, 2)
+    assert type(m.weight * 2) is lib.Tensor and type(m.weight.T) is lib.Tensor
+    with pytest.raises(TypeError, match="parameter 'weight'"):
+        m.weight = m.weight * 2  # not silently a new weight
+
+
+@LIBS
+def test_comparing_with_none_is_a_plain_bool(lib: Any) -> None:
+    x = lib.ones(2)
+    assert (x == None) is False and (x != None) is True  # noqa: E711
+
+
+@LIBS
+def test_load_takes_map_location_and_weights_only(lib: Any, tmp_path: Any) -> None:
+    path = tmp_path / "ckpt.pt"
+    lib.save({"w": lib.ones(2)}, path)
+    back = lib.load(path, map_location="cpu", weights_only=True)
+    assert values(back["w"]).tolist() == [1.0, 1.0] and back["w"].device.type == "cpu"

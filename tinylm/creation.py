@@ -72,18 +72,51 @@ def tensor(
     return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def zeros(*shape: Any, dtype: Any = None, device: Device | None = None, requires_grad=False):
+def _size(op: str, shape: tuple[Any, ...], size: Any) -> tuple[int, ...]:
+    """The extents given as ``f(2, 3)``, ``f((2, 3))`` or ``f(size=(2, 3))``, checked."""
+    if size is not None:
+        if shape:
+            raise TypeError(f"{op}: give the size once, positionally or as size=")
+        shape = (size,)
+    extents = shape_from_args(shape)
+    if any(n < 0 for n in extents):
+        raise TinyLMError(f"{op}: sizes must be non-negative, got {extents}")
+    return extents
+
+
+def zeros(
+    *shape: Any,
+    size: Any = None,
+    dtype: Any = None,
+    device: Device | None = None,
+    requires_grad=False,
+) -> Tensor:
     """A tensor of zeros with the given shape."""
-    return _finish(np.zeros(shape_from_args(shape), _float_dtype(dtype)), device, requires_grad)
+    extents = _size("zeros", shape, size)
+    return _finish(np.zeros(extents, _float_dtype(dtype)), device, requires_grad)
 
 
-def ones(*shape: Any, dtype: Any = None, device: Device | None = None, requires_grad=False):
+def ones(
+    *shape: Any,
+    size: Any = None,
+    dtype: Any = None,
+    device: Device | None = None,
+    requires_grad=False,
+) -> Tensor:
     """A tensor of ones with the given shape."""
-    return _finish(np.ones(shape_from_args(shape), _float_dtype(dtype)), device, requires_grad)
+    extents = _size("ones", shape, size)
+    return _finish(np.ones(extents, _float_dtype(dtype)), device, requires_grad)
 
 
-def empty(*shape: Any, dtype: Any = None, device: Device | None = None, requires_grad=False):
-    return zeros(*shape, dtype=dtype, device=device, requires_grad=requires_grad)
+def empty(
+    *shape: Any,
+    size: Any = None,
+    dtype: Any = None,
+    device: Device | None = None,
+    requires_grad=False,
+) -> Tensor:
+    extents = _size("empty", shape, size)
+    return zeros(extents, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def full(
@@ -95,6 +128,8 @@ def full(
     requires_grad: bool = False,
 ) -> Tensor:
     """A tensor of the given shape filled with ``fill_value``."""
+    if isinstance(size, int | np.integer):  # PyTorch wants a sequence here too
+        raise TypeError(f"full: size must be a tuple of ints, e.g. ({size},), got {size!r}")
     if dtype is None:
         dtype = (
             bool_
@@ -132,6 +167,7 @@ def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Device | Non
 
 def randn(
     *shape: Any,
+    size: Any = None,
     dtype: Any = None,
     device: Device | None = None,
     requires_grad: bool = False,
@@ -139,12 +175,13 @@ def randn(
 ) -> Tensor:
     """Samples from the standard normal distribution N(0, 1)."""
     gen = generator or default_generator
-    values = gen.numpy.standard_normal(shape_from_args(shape)).astype(_float_dtype(dtype))
+    values = gen.numpy.standard_normal(_size("randn", shape, size)).astype(_float_dtype(dtype))
     return _finish(values, device, requires_grad)
 
 
 def rand(
     *shape: Any,
+    size: Any = None,
     dtype: Any = None,
     device: Device | None = None,
     requires_grad: bool = False,
@@ -152,7 +189,7 @@ def rand(
 ) -> Tensor:
     """Samples from the uniform distribution on [0, 1)."""
     gen = generator or default_generator
-    values = gen.numpy.random(shape_from_args(shape)).astype(_float_dtype(dtype))
+    values = gen.numpy.random(_size("rand", shape, size)).astype(_float_dtype(dtype))
     return _finish(values, device, requires_grad)
 
 

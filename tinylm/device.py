@@ -19,6 +19,7 @@ __all__ = [
     "Device",
     "array_module",
     "cuda_is_available",
+    "device_and_dtype",
     "device_of",
     "device_type",
     "get_xp",
@@ -26,7 +27,27 @@ __all__ = [
     "to_device_array",
 ]
 
-Device = str  # "cpu" or "cuda" (a GPU index may follow: "cuda:0")
+
+class Device(str):
+    """A device name, "cpu" or "cuda" (a GPU index may follow: "cuda:0").
+
+    It is the string itself (``x.device == "cpu"`` holds, and it prints as ``cpu``) with
+    PyTorch's ``torch.device`` attributes: ``.type`` ("cpu" or "cuda") and ``.index`` (the
+    GPU number, or None), which code like ``x.device.type == "cuda"`` reads."""
+
+    __slots__ = ()
+
+    @property
+    def type(self) -> str:
+        return self.partition(":")[0]
+
+    @property
+    def index(self) -> int | None:
+        number = self.partition(":")[2]
+        return int(number) if number else None
+
+
+CPU = Device("cpu")
 
 _cupy: ModuleType | None = None
 _cupy_checked = False
@@ -63,17 +84,17 @@ def normalize_device(device: Any) -> Device:
     Raises a clear error for unknown names, or for "cuda" when no GPU can be used.
     """
     if device is None:
-        return "cpu"
+        return CPU
     name = str(device)
     if name == "cpu":
-        return "cpu"
+        return CPU
     if name == "cuda" or name.startswith("cuda:"):
         if not cuda_is_available():
             raise RuntimeError(
                 f"device {name!r} was requested but no CUDA device is usable "
                 "(install the `gpu` extra, `pip install tinylm[gpu]`, on a machine with a GPU)"
             )
-        return name
+        return Device(name)
     raise ValueError(f"unknown device {device!r}; expected 'cpu', 'cuda' or 'cuda:N'")
 
 
@@ -98,10 +119,10 @@ def get_xp(device: Device) -> ModuleType:
 
 
 def device_of(array: Any) -> Device:
-    """The device string of an array."""
+    """The device of an array."""
     if array_module(array) is np:
-        return "cpu"
-    return f"cuda:{array.device.id}" if array.device.id else "cuda"
+        return CPU
+    return Device(f"cuda:{array.device.id}" if array.device.id else "cuda")
 
 
 def device_type(array: Any) -> str:
@@ -122,3 +143,32 @@ def to_device_array(array: Any, device: Device) -> Any:
     index = int(device.split(":")[1]) if ":" in device else 0
     with cupy.cuda.Device(index):
         return cupy.asarray(array)
+
+
+def _is_device_name(x: Any) -> bool:
+    return isinstance(x, str) and (x == "cpu" or x == "cuda" or x.startswith("cuda:"))
+
+
+def device_and_dtype(
+    op: str, args: tuple[Any, ...], device: Any = None, dtype: Any = None
+) -> tuple[Device | None, np.dtype | None]:
+    """The (device, dtype) that PyTorch's ``.to(...)`` forms name, None where one is not
+    named: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other_tensor)`` (its
+    device and dtype), and the keywords ``device=``, ``dtype=``."""
+    for arg in args:
+        if hasattr(arg, "requires_grad") and not isinstance(arg, type):  # another tensor
+            device, dtype = arg.device, arg.dtype
+        elif _is_device_name(arg):
+            device = arg
+        else:
+            dtype = arg
+    if len(args) > 2:
+        raise TypeError(f"{op}: takes a device, a dtype, or both, got {len(args)} arguments")
+    if dtype is not None:
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(
+                f"{op}: {dtype!r} is neither a device ('cpu', 'cuda', 'cuda:N') nor a dtype"
+            ) from None
+    return (None if device is None else normalize_device(device)), dtype

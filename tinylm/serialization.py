@@ -198,11 +198,19 @@ def _read_arrays(path: str) -> dict[str, np.ndarray]:
     return arrays
 
 
-def load(path: str | os.PathLike[str], device: str | None = None) -> Any:
+def load(
+    path: str | os.PathLike[str],
+    device: str | None = None,
+    *,
+    map_location: str | None = None,
+    weights_only: bool | None = None,
+) -> Any:
     """Read a checkpoint written by :func:`save`.
 
     Tensors come back as Tensors (on ``device`` if given, else the CPU), arrays as numpy
-    arrays, and containers and numbers as they were saved.
+    arrays, and containers and numbers as they were saved. ``map_location`` is PyTorch's
+    name for ``device`` (a device name only); ``weights_only`` is accepted and changes
+    nothing: a tinylm checkpoint holds arrays and a JSON manifest, never code to run.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -211,6 +219,13 @@ def load(path: str | os.PathLike[str], device: str | None = None) -> Any:
             checkpoint; the message names the path.
     """
     path = os.fspath(path)
+    if map_location is not None:
+        if device is not None or not isinstance(map_location, str):
+            raise TinyLMError(
+                "load: map_location must be one device name ('cpu', 'cuda'), given instead of "
+                f"device; got {map_location!r}"
+            )
+        device = map_location
     target = normalize_device(device) if device is not None else None
     if not os.path.exists(path):
         raise FileNotFoundError(f"load: no checkpoint at {path!r}")

@@ -25,6 +25,7 @@ from tinylm.autograd import Node, TensorBase, TinyLMError
 from tinylm.device import (
     Device,
     array_module,
+    device_and_dtype,
     device_of,
     get_xp,
     normalize_device,
@@ -264,6 +265,25 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
     def tolist(self) -> Any:
         return self.numpy().tolist()
 
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a 0-d tensor's value, as in PyTorch."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError(
+                f"unsupported format string {spec!r} for a tensor of shape {self.shape}"
+            )
+        return str(self)
+
+    def __index__(self) -> int:
+        """A one-element integer tensor as a list index, ``range`` bound, … (as PyTorch)."""
+        if self.numel() != 1 or self.dtype.kind not in "iub":
+            raise TypeError(
+                "only integer tensors of a single element can be converted to an index, got "
+                f"shape {self.shape} {self.dtype}"
+            )
+        return int(self.item())
+
     def __float__(self) -> float:
         return float(self.item())
 
@@ -280,17 +300,24 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
 
     __hash__ = object.__hash__  # == is elementwise, so hash by identity
 
-    def to(self, target: Any) -> Tensor:
-        """Move to a device ("cpu"/"cuda") or convert to a dtype. Differentiable."""
-        if isinstance(target, str) and (target == "cpu" or target.startswith("cuda")):
-            device = normalize_device(target)
-            if device == self.device:
-                return self
-            return ops.ToDevice.apply(self, device=device)
-        dtype = np.dtype(target)
-        if dtype == self.dtype:
-            return self
-        return ops.Cast.apply(self, dtype=dtype)
+    def to(
+        self,
+        *args: Any,
+        device: Any = None,
+        dtype: Any = None,
+        non_blocking: bool = False,
+        copy: bool = False,
+    ) -> Tensor:
+        """Move to a device and/or convert to a dtype, PyTorch's forms: ``to(dtype)``,
+        ``to(device)``, ``to(device, dtype)``, ``to(other)`` (like another tensor), or by
+        keyword. Differentiable; returns ``self`` when nothing changes, unless ``copy``."""
+        device, dtype = device_and_dtype("to", args, device, dtype)
+        out = self
+        if device is not None and device != out.device:
+            out = ops.ToDevice.apply(out, device=device)
+        if dtype is not None and dtype != out.dtype:
+            out = ops.Cast.apply(out, dtype=dtype)
+        return out.clone() if copy and out is self else out
 
     def cpu(self) -> Tensor:
         return self.to("cpu")

@@ -79,6 +79,24 @@ class TensorMath:
     def __rtruediv__(self, other: Any) -> Tensor:
         return self._binary(ops.Div, other, self)
 
+    def __floordiv__(self, other: Any) -> Tensor:
+        return self._binary(ops.FloorDivide, self, other)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return self._binary(ops.FloorDivide, other, self)
+
+    def __mod__(self, other: Any) -> Tensor:
+        return self._binary(ops.Remainder, self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return self._binary(ops.Remainder, other, self)
+
+    def floor_divide(self, other: Any) -> Tensor:
+        return self // other
+
+    def remainder(self, other: Any) -> Tensor:
+        return self % other
+
     def __pow__(self, exponent: Any) -> Tensor:
         if isinstance(exponent, int | float) and not isinstance(exponent, builtins.bool):
             return ops.PowScalar.apply(self, exponent=exponent)
@@ -131,9 +149,13 @@ class TensorMath:
         return self._wrap(fn(self.data, b))
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        if other is None:  # `x == None` is a plain False in PyTorch, not a tensor
+            return False  # type: ignore[return-value]
         return self._compare(other, lambda a, b: a == b)
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        if other is None:
+            return True  # type: ignore[return-value]
         return self._compare(other, lambda a, b: a != b)
 
     def __lt__(self, other: Any) -> Tensor:
@@ -222,9 +244,13 @@ class TensorMath:
     # ---- reductions ---------------------------------------------------------------------
     # numpy names (axis, keepdims) and PyTorch names (dim, keepdim) are both accepted.
 
-    def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim=None):
+    def sum(
+        self, axis: Any = None, keepdims: bool = False, *, dim=None, keepdim=None, dtype=None
+    ) -> Tensor:
+        """Σ over ``dim`` (one, several, or all); ``dtype`` converts the input first."""
         axis, keepdims = axis_args("sum", axis, keepdims, dim, keepdim)
-        return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+        x = self if dtype is None else self.to(dtype)
+        return ops.Sum.apply(x, axis=axis, keepdims=keepdims)
 
     def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim=None):
         axis, keepdims = axis_args("mean", axis, keepdims, dim, keepdim)
@@ -342,11 +368,15 @@ class TensorMath:
         """y_i = x_0 + … + x_i along ``dim`` (integers and bools sum as int64)."""
         return ops.CumSum.apply(self, axis=dim)
 
-    def all(self) -> Tensor:
-        return self._wrap(self.data.all())
+    def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """True where every element (over ``dim``, or all) is non-zero: a bool tensor."""
+        axis = None if dim is None else self._axes(dim, "all")
+        return self._wrap(self.data.all(axis=axis, keepdims=keepdim))
 
-    def any(self) -> Tensor:
-        return self._wrap(self.data.any())
+    def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """True where some element (over ``dim``, or all) is non-zero: a bool tensor."""
+        axis = None if dim is None else self._axes(dim, "any")
+        return self._wrap(self.data.any(axis=axis, keepdims=keepdim))
 
     # ---- shape ops ----------------------------------------------------------------------
 

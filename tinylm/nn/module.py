@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from tinylm.autograd import TinyLMError, no_grad
-from tinylm.device import device_of, normalize_device, to_device_array
+from tinylm.device import device_and_dtype, device_of, to_device_array
 from tinylm.tensor import Tensor
 
 __all__ = [
@@ -65,6 +65,12 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+    @classmethod
+    def _wrap(cls, array: Any, requires_grad: bool = False) -> Tensor:
+        # what an op computes from a Parameter (w * 2, w.T) is a plain Tensor, as in
+        # PyTorch: assigning it to a module attribute does not make a new weight
+        return Tensor._wrap(array, requires_grad)
 
 
 class IncompatibleKeys(NamedTuple):
@@ -308,23 +314,21 @@ class Module:
 
     # ---- devices and dtypes -------------------------------------------------------------
 
-    def to(self, target: Any) -> Module:
-        """Move every parameter and buffer to a device ("cpu", "cuda"), or convert the
-        floating-point ones to a dtype. In place: the Parameter objects stay the same, so an
-        optimizer built before ``.to`` keeps working."""
-        if isinstance(target, str) and (target == "cpu" or target.startswith("cuda")):
-            device = normalize_device(target)
+    def to(
+        self, *args: Any, device: Any = None, dtype: Any = None, non_blocking: bool = False
+    ) -> Module:
+        """Move every parameter and buffer to a device ("cpu", "cuda") and/or convert the
+        floating-point ones to a float dtype (PyTorch's forms, as :meth:`Tensor.to`). In
+        place: the Parameter objects stay the same, so an optimizer built before ``.to``
+        keeps working."""
+        device, dtype = device_and_dtype("Module.to", args, device, dtype)
+        if dtype is not None and not _is_float(dtype):
+            raise TinyLMError(f"Module.to: can only convert to a float dtype, got {dtype}")
 
-            def convert(a: Any) -> Any:
-                return to_device_array(a, device)
-
-        else:
-            dtype = np.dtype(target)
-            if not _is_float(dtype):
-                raise TinyLMError(f"Module.to: can only convert to a float dtype, got {dtype}")
-
-            def convert(a: Any) -> Any:
-                return a.astype(dtype) if _is_float(a.dtype) else a
+        def convert(a: Any) -> Any:
+            if device is not None:
+                a = to_device_array(a, device)
+            return a.astype(dtype) if dtype is not None and _is_float(a.dtype) else a
 
         for t in [*self.parameters(), *self.buffers()]:
             new = convert(t.data)

@@ -20,6 +20,7 @@ __all__ = [
     "Clamp",
     "Div",
     "Exp",
+    "FloorDivide",
     "Log",
     "Maximum",
     "Minimum",
@@ -28,6 +29,7 @@ __all__ = [
     "Pow",
     "PowScalar",
     "Relu",
+    "Remainder",
     "Sigmoid",
     "Sqrt",
     "Sub",
@@ -115,6 +117,37 @@ class Div(Function):
         ga = g / b if ctx.needs_input_grad[0] else None
         gb = -g * a / (b * b) if ctx.needs_input_grad[1] else None
         return ga, gb
+
+
+class FloorDivide(Function):
+    """z = ⌊a / b⌋ (``a // b``). A step function: its derivative is 0 almost everywhere and
+    undefined at the steps, so, as PyTorch, backward refuses rather than return zeros."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        check_broadcast("floor_divide", a, b)
+        return array_module(a).floor_divide(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
+        raise TinyLMError("floor_divide (//) has no derivative: it is a step function")
+
+
+class Remainder(Function):
+    """z = a − b·⌊a / b⌋ (``a % b``: the sign of b, as Python's and PyTorch's);
+    dz/da = 1, dz/db = −⌊a / b⌋."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any) -> Any:
+        check_broadcast("remainder", a, b)
+        xp = array_module(a)
+        ctx.save_for_backward(xp.floor_divide(a, b) if ctx.needs_input_grad[1] else None)
+        return xp.remainder(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
+        (quotient,) = ctx.saved_arrays
+        return g, (None if quotient is None else -g * quotient)
 
 
 class Pow(Function):
