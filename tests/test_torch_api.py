@@ -518,3 +518,196 @@ def test_loss_modules_refuse_what_tinylm_lacks_when_made(
     with pytest.raises(TinyLMError, match=names) as info:
         getattr(tinylm.nn, name)(*[tinylm.ones(3) if a == "cw" else a for a in args])
     assert "\n" not in str(info.value)
+
+
+# ---- type promotion: the dtype (and values) of ops on mixed dtypes, as PyTorch's ----------
+
+_DTYPES = ["bool", "uint8", "int8", "int32", "int64", "float32", "float64"]
+
+
+def _operand(lib: Any, kind: str) -> Any:
+    """A test operand: ``"t:int8"`` a 1-D tensor, ``"0:int8"`` a 0-d tensor, ``"py:1.5"`` a
+    Python number. The values keep every op defined (no 0 to divide by, small powers)."""
+    form, name = kind.split(":")
+    if form == "py":
+        return {"True": True, "3": 3, "200": 200, "-1": -1, "1.5": 1.5}[name]
+    dtype = getattr(lib, name)
+    values = [True, True] if name == "bool" else [3, 2]
+    return lib.tensor(values if form == "t" else values[0], dtype=dtype)
+
+
+_OPERANDS = (
+    [f"t:{d}" for d in _DTYPES] + [f"0:{d}" for d in _DTYPES] + ["py:True", "py:3", "py:1.5"]
+)
+_PAIRS = [
+    (a, b)
+    for a in _OPERANDS
+    for b in _OPERANDS
+    if not (a[0] != "t" and b[0] != "t")  # at least one dimensioned tensor
+]
+_BINARY: dict[str, Callable[[Any, Any, Any], Any]] = {
+    "+": lambda lib, a, b: a + b,
+    "*": lambda lib, a, b: a * b,
+    "/": lambda lib, a, b: a / b,
+    "**": lambda lib, a, b: a**b,
+    "where": lambda lib, a, b: lib.where(lib.tensor([True, False]), a, b),
+    "maximum": lambda lib, a, b: lib.maximum(a, b),
+}
+
+
+def _same_result(fn: Callable[[Any], Any]) -> None:
+    """fn(lib) in both libraries: the same dtype and values, or an error in both."""
+    results = []
+    for lib in (tinylm, torch):
+        try:
+            out = fn(lib)
+        except (RuntimeError, TypeError, ValueError) as e:  # TinyLMError is a ValueError
+            results.append(("error", type(e).__name__))
+            continue
+        results.append((str(out.dtype).replace("torch.", ""), out.detach().numpy()))
+    (ours, our_values), (theirs, their_values) = results
+    assert ours.replace("bool_", "bool") == theirs, (ours, theirs)
+    if ours != "error":
+        np.testing.assert_allclose(our_values, their_values, rtol=1e-6)
+
+
+@pytest.mark.parametrize("op", list(_BINARY))
+def test_binary_ops_promote_dtypes_as_torch(op: str) -> None:
+    """Every pair of operands (1-D and 0-d tensors of each dtype, Python numbers): the
+    result's dtype and values equal PyTorch's. A 0-d tensor or a number only raises the
+    category (bool < int < float), never the width: int8 + 200 wraps in int8."""
+    for a, b in _PAIRS:
+        if op == "maximum" and "py" in (a[:2], b[:2]):
+            continue  # torch.maximum takes tensors only
+        if op == "**" and (a, b) == ("t:bool", "py:True"):
+            continue  # bool ** True is bool in PyTorch; tinylm refuses all bool ** bool
+        _same_result(lambda lib, a=a, b=b: _BINARY[op](lib, _operand(lib, a), _operand(lib, b)))
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "lib.tensor([True, False, True]) + 1",
+        "lib.tensor([True, False, True]) * 2",
+        "(lib.tensor([True, False, True]) + 1).sum()",
+        "lib.tensor([1, 2], dtype=lib.int8) + 200",
+        "lib.tensor([1, 2], dtype=lib.int8) + lib.tensor(200)",
+        "lib.tensor([1, 2], dtype=lib.uint8) * lib.tensor(-1)",
+        "lib.tensor([1., 2]) + lib.tensor(1., dtype=lib.float64)",
+        "lib.tensor([1, 2], dtype=lib.int32) + lib.tensor(1)",
+        "lib.tensor([1., 2]) ** lib.tensor(2., dtype=lib.float64)",
+        "lib.tensor([1, 2]) ** 0.5",
+        "lib.tensor([1, 2]) ** 2.0",
+        "lib.tensor([1, 2]).pow(2.0)",
+        "lib.tensor([1, 2]) ** 2",
+        "lib.tensor([True, False]) ** 2",
+        "2.5 ** lib.tensor([1, 2])",
+        "lib.tensor([1, 2]) + np.float64(1.5)",
+        "lib.where(lib.tensor([1, -1]) > 0, lib.tensor([1, -1]), 0.5)",
+        "lib.where(lib.tensor([True, False]), lib.tensor([1., 2]), lib.tensor(0., dtype=lib.float64))",  # noqa: E501
+        "lib.where(lib.tensor([True, False]), 1, 0.5)",
+        "lib.where(lib.tensor([True, False]), 1, 0)",
+        "lib.cat([lib.tensor([1, 2]), lib.tensor([1.5])])",
+        "lib.cat([lib.tensor([True]), lib.tensor([7], dtype=lib.uint8)])",
+        "lib.stack([lib.tensor([1, 2]), lib.tensor([1.5, 2])])",
+        "lib.stack([lib.tensor(1., dtype=lib.float64), lib.tensor(1.)])",
+        "lib.tensor([-2, 0, 3]).clamp(0.5, 2.5)",
+        "lib.tensor([-2, 0, 3]).clamp(min=1.5)",
+        "lib.tensor([-2, 0, 3]).clamp(max=1)",
+        "lib.tensor([-2, 0, 3], dtype=lib.int8).clamp(lib.tensor(0), lib.tensor(1))",
+        "lib.tensor([1., 2]).clamp(lib.tensor(1.5, dtype=lib.float64))",
+        "lib.tensor([1., 2]).clamp(lib.tensor([1.5], dtype=lib.float64))",
+        "lib.clamp(lib.tensor([-2, 0, 3]), 0.5, 2.5)",
+        "lib.maximum(lib.tensor([1, 2]), lib.tensor(1.5))",
+        "lib.minimum(lib.tensor([1, 2], dtype=lib.int8), lib.tensor(300))",
+        "lib.tensor([1, 2], dtype=lib.uint8).sum()",
+        "lib.tensor([True, False, True]).sum()",
+        "lib.tensor([1, 2], dtype=lib.int8).cumsum(0)",
+        "lib.arange(lib.tensor(3))",
+        "lib.arange(lib.tensor(1), lib.tensor(4))",
+        "lib.arange(lib.tensor(3.))",
+        "lib.tensor([1, 2]).softmax(0)",
+        "lib.tensor([1, 2]).log_softmax(0)",
+    ],
+)
+def test_mixed_dtypes_give_torchs_dtype_and_values(expr: str) -> None:
+    _same_result(lambda lib: eval(expr, {"lib": lib, "np": np}))
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "tanh", "sigmoid"])
+@pytest.mark.parametrize("dtype", ["bool", "uint8", "int8", "int32", "int64"])
+def test_float_functions_of_integers_compute_in_the_default_dtype(name: str, dtype: str) -> None:
+    """exp(int tensor) is float32 in PyTorch (tinylm gave float64, sigmoid even int64)."""
+    _same_result(lambda lib: getattr(lib.tensor([1, 2], dtype=getattr(lib, dtype)), name)())
+    _same_result(lambda lib: getattr(lib, name)(lib.tensor([1, 2], dtype=getattr(lib, dtype))))
+
+
+def test_result_type_and_promote_types_are_torchs() -> None:
+    for lib in (tinylm, torch):
+        i, f = lib.tensor([1, 2]), lib.tensor([1.0])
+        assert lib.result_type(i, 1.0) == lib.float32
+        assert lib.result_type(lib.tensor(1.0, dtype=lib.float64), lib.tensor(1)) == lib.float64
+        assert lib.result_type(f, lib.tensor(1.0, dtype=lib.float64)) == lib.float32
+        assert lib.promote_types(lib.int64, lib.float16) == lib.float16
+        assert lib.promote_types(lib.uint8, lib.int8) == lib.int16
+        assert lib.can_cast(lib.int64, lib.uint8) and not lib.can_cast(lib.float32, lib.int64)
+        assert not lib.can_cast(lib.int8, lib.bool)
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        lambda lib, a: a.__iadd__(1.5),
+        lambda lib, a: a.__imul__(2.5),
+        lambda lib, a: a.__itruediv__(2),
+        lambda lib, a: a.add_(0.5),
+        lambda lib, a: a.sub_(lib.tensor([0.5])),
+        lambda lib, a: a.mul_(lib.tensor(0.5, dtype=lib.float64)),
+        lambda lib, a: a.div_(lib.tensor([2])),
+        lambda lib, a: a.clamp_(0.5),
+        lambda lib, a: a.bool().add_(1),
+    ],
+)
+def test_in_place_ops_refuse_a_result_the_tensor_cannot_hold(update: Any) -> None:
+    """``a += 1.5`` on an int64 tensor: PyTorch refuses (float can't be cast to long);
+    tinylm truncated silently. The tensor keeps its values."""
+    with pytest.raises(RuntimeError, match="can't be cast to the desired output type"):
+        update(torch, torch.tensor([1, 2]))
+    a = tinylm.tensor([1, 2])
+    with pytest.raises(RuntimeError, match=r"result type \w+ can't be cast .* type (int64|bool)"):
+        update(tinylm, a)
+    assert a.tolist() == [1, 2]
+
+
+def test_in_place_ops_cast_a_result_of_the_same_category_as_torch() -> None:
+    """int8 += 300 wraps around, float32 += float64 stays float32: as PyTorch."""
+
+    def updated(lib: Any) -> Any:
+        a, b = lib.tensor([1, 2], dtype=lib.int8), lib.tensor([1.0, 2.0])
+        a += 300
+        a.mul_(lib.tensor(2))
+        b += lib.tensor([0.5], dtype=lib.float64)
+        return lib.cat([a, b])  # float32: the values and both dtypes of the updates
+
+    _same_result(updated)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda lib, x, lo, hi: x.clamp(lo, hi),
+        lambda lib, x, lo, hi: x.clamp(min=lo),
+        lambda lib, x, lo, hi: x.clamp(max=hi),
+        lambda lib, x, lo, hi: lib.clamp(x, lo[:1], hi),  # a broadcast bound
+        lambda lib, x, lo, hi: x.clamp(lo.detach(), hi.detach()),
+        lambda lib, x, lo, hi: x.clamp(-0.5, 0.5),
+        lambda lib, x, lo, hi: x.clip(lo, hi),
+    ],
+)
+def test_clamp_takes_tensor_bounds_with_gradients_as_torch(call: Any) -> None:
+    """Bounds that are tensors, with ties (x == lo, x == hi, lo == hi) and lo > hi: the
+    values and the gradients of x, lo and hi equal PyTorch's (float64)."""
+    x = np.array([-1.0, 0.0, 0.5, 1.0, 2.0, 3.0, 0.2, 0.7])
+    lo = np.array([0.0, 0.0, 0.0, 0.0, 2.5, 2.5, 0.4, 0.6])
+    hi = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.4, 0.6])
+    both(call, [x, lo, hi])

@@ -47,6 +47,7 @@ from tinylm.creation import (
 from tinylm.device import cuda_is_available
 from tinylm.dtypes import (
     bool_,
+    can_cast,
     float16,
     float32,
     float64,
@@ -55,6 +56,8 @@ from tinylm.dtypes import (
     int16,
     int32,
     int64,
+    promote_types,
+    result_type,
     set_default_dtype,
     uint8,
 )
@@ -101,7 +104,7 @@ def abs(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
     return x.abs()
 
 
-def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     return x.clamp(min, max)
 
 
@@ -269,6 +272,7 @@ __all__ = [
     "argmin",
     "argsort",
     "bool_",
+    "can_cast",
     "cat",
     "clamp",
     "concat",
@@ -314,6 +318,7 @@ __all__ = [
     "ones",
     "ones_like",
     "permute",
+    "promote_types",
     "rand",
     "rand_like",
     "randint",
@@ -321,6 +326,7 @@ __all__ = [
     "randn_like",
     "relu",
     "reshape",
+    "result_type",
     "scatter_add",
     "set_backend",
     "set_default_dtype",

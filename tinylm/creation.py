@@ -10,6 +10,7 @@ and ``cat``/``concat``, ``stack``, ``split``, ``where``, ``maximum``, ``minimum`
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 from tinylm import ops
 from tinylm.autograd import TinyLMError
 from tinylm.device import Device, array_module, normalize_device, to_device_array
-from tinylm.dtypes import bool_, get_default_dtype, int64
+from tinylm.dtypes import bool_, get_default_dtype, int64, promote_types, result_type
 from tinylm.random import Generator, default_generator
 from tinylm.tensor import Tensor
 from tinylm.tensor_math import as_operand, raw, shape_from_args
@@ -148,11 +149,13 @@ def arange(
     device: Device | None = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """Evenly spaced values in [start, end): int64 for integer arguments, else float."""
+    """Evenly spaced values in [start, end): int64 for integer arguments, else float.
+    0-d tensors count as their numbers (``arange(tensor(3))`` is int64, as in PyTorch)."""
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if end is None:
         start, end = 0, start
     if dtype is None:
-        all_int = all(isinstance(v, int) for v in (start, end, step))
+        all_int = all(isinstance(v, int | np.integer) for v in (start, end, step))
         dtype = int64 if all_int else get_default_dtype()
     return _finish(np.arange(start, end, step, dtype=dtype), device, requires_grad)
 
@@ -322,28 +325,28 @@ def rand_like(
 
 
 def concat(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> Tensor:
-    """Join tensors along an existing axis (``torch.cat``)."""
-    tensors = list(tensors)
-    if not tensors:
-        raise TinyLMError("concat: needs at least one tensor")
-    first = tensors[0]
-    return ops.Concat.apply(
-        *[as_operand(t, first) for t in tensors], axis=dim if axis is None else axis
-    )
+    """Join tensors along an existing axis (``torch.cat``), in their promoted dtype
+    (int64 with float32 is float32)."""
+    return ops.Concat.apply(*_promoted("concat", tensors), axis=dim if axis is None else axis)
 
 
 cat = concat
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> Tensor:
-    """Join tensors of equal shape along a new axis."""
+    """Join tensors of equal shape along a new axis, in their promoted dtype."""
+    return ops.Stack.apply(*_promoted("stack", tensors), axis=dim if axis is None else axis)
+
+
+def _promoted(op: str, tensors: Sequence[Any]) -> list[Tensor]:
+    """The tensors of a list, converted to the dtype they promote to together. Every one
+    counts as a dimensioned tensor (PyTorch joins 0-d tensors as 1-element ones)."""
     tensors = list(tensors)
     if not tensors:
-        raise TinyLMError("stack: needs at least one tensor")
-    first = tensors[0]
-    return ops.Stack.apply(
-        *[as_operand(t, first) for t in tensors], axis=dim if axis is None else axis
-    )
+        raise TinyLMError(f"{op}: needs at least one tensor")
+    tensors = [as_operand(t, tensors[0]) for t in tensors]
+    dtype = functools.reduce(promote_types, [t.dtype for t in tensors])
+    return [t.to(dtype) for t in tensors]
 
 
 def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
@@ -353,17 +356,25 @@ def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Te
 
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:
-    """Elementwise ``input if condition else other``; differentiable in input and other."""
+    """Elementwise ``input if condition else other``; differentiable in input and other.
+    The result has the dtype ``input`` and ``other`` promote to (``tinylm.result_type``)."""
     ref = input if isinstance(input, Tensor) else other
     if not isinstance(ref, Tensor):
         ref = Tensor(input)
-    a, b = as_operand(input, ref), as_operand(other, ref)
+    dtype = result_type(input, other)
+    if hasattr(input, "shape") and hasattr(other, "shape"):
+        ops.check_broadcast("where", input, other)  # before the casts: names their dtypes
+    a, b = as_operand(input, ref, dtype), as_operand(other, ref, dtype)
     return ops.Where.apply(a, b, cond=raw(condition))
 
 
-def maximum(a: Tensor, b: Any) -> Tensor:
-    return a.maximum(b) if isinstance(a, Tensor) else as_operand(a, b).maximum(b)
+def maximum(input: Tensor, other: Any) -> Tensor:
+    """The element-wise maximum, in the promoted dtype."""
+    ref = input if isinstance(input, Tensor) else other
+    return ref._binary(ops.Maximum, input, other)
 
 
-def minimum(a: Tensor, b: Any) -> Tensor:
-    return a.minimum(b) if isinstance(a, Tensor) else as_operand(a, b).minimum(b)
+def minimum(input: Tensor, other: Any) -> Tensor:
+    """The element-wise minimum, in the promoted dtype."""
+    ref = input if isinstance(input, Tensor) else other
+    return ref._binary(ops.Minimum, input, other)

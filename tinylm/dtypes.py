@@ -3,6 +3,9 @@
 Dtypes are numpy dtypes, so ``x.dtype == tinylm.float32`` and ``== np.float32`` both work.
 Python data gets PyTorch's dtypes, not numpy's: a float is the default dtype (float32), an
 int is int64, a bool is bool.
+
+Also PyTorch's type promotion (:func:`result_type`, :func:`promote_types`,
+:func:`can_cast`): the dtype that an op on tensors of different dtypes computes in.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from tinylm.autograd import TinyLMError
 
 __all__ = [
     "bool_",
+    "can_cast",
     "float16",
     "float32",
     "float64",
@@ -28,6 +32,8 @@ __all__ = [
     "int32",
     "int64",
     "is_floating_point",
+    "promote_types",
+    "result_type",
     "set_default_dtype",
     "uint8",
 ]
@@ -64,6 +70,74 @@ def is_floating_point(dtype: Any) -> bool:
     """True for float16/32/64 (the dtypes that can carry gradients)."""
     # the dtype's kind letter: "f" for float16/32/64 (np.issubdtype says the same, ~10x slower)
     return np.dtype(dtype).kind == "f"
+
+
+# ---- type promotion (PyTorch's rule, not NumPy's) ---------------------------------------
+
+#: bool < integer < floating: an operand of a higher category always decides the category.
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
+def _category(dtype: np.dtype) -> int:
+    return _CATEGORY[dtype.kind]
+
+
+def promote_types(type1: Any, type2: Any) -> np.dtype:
+    """The smallest dtype that both dtypes convert to, as ``torch.promote_types``: the higher
+    category wins outright (int64 with float16 is float16, where NumPy says float64), and
+    within a category NumPy's rule holds (uint8 with int8 is int16)."""
+    d1, d2 = np.dtype(type1), np.dtype(type2)
+    c1, c2 = _category(d1), _category(d2)
+    if c1 != c2:
+        return d1 if c1 > c2 else d2
+    return np.promote_types(d1, d2)
+
+
+def can_cast(from_: Any, to: Any) -> bool:
+    """Whether an op may write a result of dtype ``from_`` into a tensor of dtype ``to``
+    (``torch.can_cast``): never to a lower category (float → int, int → bool)."""
+    return _category(np.dtype(from_)) <= _category(np.dtype(to))
+
+
+def result_type(*operands: Any) -> np.dtype:
+    """The dtype an element-wise op computes in, as PyTorch's ``torch.result_type``.
+
+    Operands are tensors (or arrays) and Python numbers. The result has the highest
+    category (bool < integer < floating) among them all; among the operands of that
+    category, dimensioned tensors decide the width first, then 0-d tensors, then numbers —
+    so ``float32 tensor + 0-d float64`` is float32, ``int8 tensor + 200`` int8 (it wraps),
+    ``int tensor * 1.5`` the default float dtype, ``int tensor + 0-d float64`` float64.
+    A Python float is the default float dtype, an int int64, a bool bool.
+    """
+    # the promoted dtype of each priority group: numbers, 0-d tensors, dimensioned tensors
+    groups: list[np.dtype | None] = [None, None, None]
+    for x in operands:
+        if hasattr(x, "shape") and not isinstance(x, np.generic):  # a tensor or an array
+            rank, dtype = (2 if x.ndim else 1), np.dtype(x.dtype)
+        elif isinstance(x, list | tuple):  # nested lists become a dimensioned tensor
+            rank, dtype = 2, array_from_python(x, None, np).dtype
+        else:  # a Python (or numpy) number counts as its category's default dtype
+            rank, dtype = 0, _number_dtype(x)
+        old = groups[rank]
+        groups[rank] = dtype if old is None else promote_types(old, dtype)
+    result = None
+    for dtype in groups:  # lowest priority first: a later group wins unless lower in category
+        if dtype is not None and (result is None or _category(dtype) >= _category(result)):
+            result = dtype
+    if result is None:
+        raise TinyLMError("result_type: needs at least one operand")
+    return result
+
+
+def _number_dtype(x: Any) -> np.dtype:
+    """The dtype that stands for a number in promotion: bool, int64 or the default float."""
+    if isinstance(x, builtins.bool | np.bool_):
+        return bool_
+    if isinstance(x, int | np.integer):
+        return int64
+    if isinstance(x, float | np.floating):
+        return _default_dtype
+    raise TinyLMError(f"result_type: expected tensors or numbers, got {type(x).__name__}")
 
 
 def array_from_python(data: Any, dtype: Any, xp: ModuleType) -> Any:

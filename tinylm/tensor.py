@@ -34,6 +34,7 @@ from tinylm.device import (
 from tinylm.dtypes import (
     array_from_python,
     bool_,
+    can_cast,
     float16,
     float32,
     float64,
@@ -435,16 +436,16 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         return self._augmented("/=", other, Tensor.__truediv__, self.div_)
 
     def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
-        return self._inplace("add_", self._data + alpha * raw(other))
+        return self._inplace_from("add_", lambda x: x.add(other, alpha))
 
     def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
-        return self._inplace("sub_", self._data - alpha * raw(other))
+        return self._inplace_from("sub_", lambda x: x.sub(other, alpha))
 
     def mul_(self, other: Any) -> Tensor:
-        return self._inplace("mul_", self._data * raw(other))
+        return self._inplace_from("mul_", lambda x: x * other)
 
     def div_(self, other: Any) -> Tensor:
-        return self._inplace("div_", self._data / raw(other))
+        return self._inplace_from("div_", lambda x: x / other)
 
     def zero_(self) -> Tensor:
         return self._inplace("zero_", 0)
@@ -457,15 +458,23 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
 
     def _inplace_from(self, op: str, compute: Any) -> Tensor:
         """PyTorch's in-place form ``x.op_(...)``: ``compute(x)``, the out-of-place op on a
-        detached x, written into x's own memory (same checks and errors as the op)."""
+        detached x, written into x's own memory (same checks and errors as the op). As in
+        PyTorch, a result that x's dtype cannot hold (a float into an int tensor, an int
+        into a bool one) is an error, not silently truncated."""
         self._check_inplace(op)
         with autograd.no_grad():
-            return self._inplace(op, compute(self.detach()).data)
+            result = compute(self.detach())
+        if not can_cast(result.dtype, self.dtype):
+            raise RuntimeError(
+                f"{op}: result type {result.dtype} can't be cast to the desired output type "
+                f"{self.dtype}"
+            )
+        return self._inplace(op, result.data)
 
     def masked_fill_(self, mask: Any, value: float) -> Tensor:
         return self._inplace_from("masked_fill_", lambda x: x.masked_fill(mask, value))
 
-    def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
         return self._inplace_from("clamp_", lambda x: x.clamp(min, max))
 
     clip_ = clamp_

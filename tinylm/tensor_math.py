@@ -19,7 +19,7 @@ import numpy as np
 from tinylm import ops
 from tinylm.autograd import Function, TensorBase, TinyLMError
 from tinylm.device import to_device_array
-from tinylm.dtypes import bool_, get_default_dtype, is_floating_point
+from tinylm.dtypes import bool_, get_default_dtype, is_floating_point, result_type
 from tinylm.tensor_indexing import ValuesIndices
 
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module
@@ -44,16 +44,20 @@ class TensorMath:
         return as_operand(other, like=self)
 
     def _binary(self, function: type[Function], a: Any, b: Any) -> Tensor:
-        """Apply a two-input op, promoting an integer tensor next to a float one (as PyTorch:
-        ``int_tensor * 1.5`` is float32, not float64)."""
-        a, b = self._operand(a), self._operand(b)
-        if is_floating_point(a.dtype) != is_floating_point(b.dtype):
-            target = a.dtype if is_floating_point(a.dtype) else b.dtype
-            a, b = a.to(target), b.to(target)
-        elif function is ops.Div and not is_floating_point(a.dtype):
-            # int / int is a float: the default dtype, as in PyTorch (numpy would give float64)
-            a, b = a.to(get_default_dtype()), b.to(get_default_dtype())
-        return function.apply(a, b)
+        """Apply a two-input op in PyTorch's result dtype (:func:`tinylm.dtypes.result_type`:
+        ``int_tensor * 1.5`` is float32, ``bool_tensor + 1`` int64, ``float32 + 0-d float64``
+        float32)."""
+        if isinstance(a, TensorBase) and isinstance(b, TensorBase) and a.dtype == b.dtype:
+            dtype = a.dtype  # the common case, ~2 µs faster than the general rule
+        else:
+            dtype = result_type(a, b)
+        if function is ops.Div and not is_floating_point(dtype):
+            dtype = get_default_dtype()  # true division: int / int is a float, as in PyTorch
+        elif function is ops.Pow and dtype == bool_:  # NumPy would give int8
+            raise TinyLMError("pow: bool ** bool is not supported; convert with .long() first")
+        if hasattr(a, "shape") and hasattr(b, "shape") and function is not ops.MatMul:
+            ops.check_broadcast(function.op_name(), a, b)  # before the casts: names their dtypes
+        return function.apply(as_operand(a, self, dtype), as_operand(b, self, dtype))
 
     def __add__(self, other: Any) -> Tensor:
         return self._binary(ops.Add, self, other)
@@ -99,7 +103,9 @@ class TensorMath:
 
     def __pow__(self, exponent: Any) -> Tensor:
         if isinstance(exponent, int | float) and not isinstance(exponent, builtins.bool):
-            return ops.PowScalar.apply(self, exponent=exponent)
+            # int_tensor ** 0.5 is a float (the default dtype), int_tensor ** 2 stays int
+            x = self.to(result_type(self, exponent))
+            return ops.PowScalar.apply(x, exponent=exponent)
         return self._binary(ops.Pow, self, exponent)
 
     def __rpow__(self, base: Any) -> Tensor:
@@ -190,20 +196,25 @@ class TensorMath:
 
     # ---- elementwise functions ----------------------------------------------------------
 
+    def _as_float(self) -> Tensor:
+        """This tensor, or for bool and integer tensors its values in the default float
+        dtype: float functions of integers compute in float32, as PyTorch's do."""
+        return self if is_floating_point(self.dtype) else self.to(get_default_dtype())
+
     def exp(self) -> Tensor:
-        return ops.Exp.apply(self)
+        return ops.Exp.apply(self._as_float())
 
     def log(self) -> Tensor:
-        return ops.Log.apply(self)
+        return ops.Log.apply(self._as_float())
 
     def sqrt(self) -> Tensor:
-        return ops.Sqrt.apply(self)
+        return ops.Sqrt.apply(self._as_float())
 
     def tanh(self) -> Tensor:
-        return ops.Tanh.apply(self)
+        return ops.Tanh.apply(self._as_float())
 
     def sigmoid(self) -> Tensor:
-        return ops.Sigmoid.apply(self)
+        return ops.Sigmoid.apply(self._as_float())
 
     def relu(self) -> Tensor:
         return ops.Relu.apply(self)
@@ -214,8 +225,20 @@ class TensorMath:
     def neg(self) -> Tensor:
         return ops.Neg.apply(self)
 
-    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
-        return ops.Clamp.apply(self, min=min, max=max)
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:
+        """Limit the values to [min, max]; either bound may be absent, a number or a tensor
+        (broadcast against this one; it gets a gradient too). As in PyTorch the result has
+        the promoted dtype (``int_tensor.clamp(0.5)`` is float32), and min > max gives max."""
+        if min is None and max is None:
+            raise TinyLMError(
+                f"clamp: at least one of min and max must be given (tensor of shape {self.shape} "
+                f"{self.dtype})"
+            )
+        dtype = result_type(self, *[b for b in (min, max) if b is not None])
+        # an absent bound is the dtype's extreme value: it clamps nothing
+        lo = as_operand(_extreme(dtype, "min") if min is None else min, self, dtype)
+        hi = as_operand(_extreme(dtype, "max") if max is None else max, self, dtype)
+        return ops.Clamp.apply(self.to(dtype), lo, hi)
 
     clip = clamp
 
@@ -518,25 +541,33 @@ def raw_index(index: Any) -> Any:
     return raw(index)
 
 
-def as_operand(x: Any, like: Tensor) -> Tensor:
-    """Turn a Python number or array into a Tensor that combines naturally with ``like``.
+def as_operand(x: Any, like: Tensor, dtype: Any = None) -> Tensor:
+    """Turn a Python number, list or array into a Tensor on ``like``'s device (a Tensor stays
+    itself), converted to ``dtype`` if given (differentiably, for a Tensor).
 
-    A Python float next to a float32 tensor stays float32 (as in PyTorch), and next to an
-    integer tensor becomes the default float dtype.
+    A number without ``dtype`` gets the dtype PyTorch gives it (bool, int64 or the default
+    float); with one, it is converted from its exact value (an int wraps around:
+    ``as_operand(200, t, int8)`` is -56, as in PyTorch's ``int8_tensor + 200``).
     """
     if isinstance(x, TensorBase):
-        return x
-    if isinstance(x, builtins.bool | int | float | np.number):
-        if is_floating_point(like.dtype):
-            dtype = like.dtype
-        elif isinstance(x, float | np.floating):
-            dtype = get_default_dtype()
-        else:
-            dtype = like.dtype
-        return type(like)._wrap(like._xp.asarray(x, dtype=dtype))
-    if hasattr(x, "shape"):
-        return type(like)._wrap(to_device_array(x, like.device))
-    return type(like)(x, device=like.device)
+        t = x
+    elif isinstance(x, builtins.bool | int | float | np.number | np.bool_):
+        # via float64/int64 (NumPy's asarray of a Python number), not the default float
+        return type(like)._wrap(like._xp.asarray(x).astype(dtype or result_type(x)))
+    elif hasattr(x, "shape"):
+        t = type(like)._wrap(to_device_array(x, like.device))
+    else:
+        t = type(like)(x, device=like.device)
+    return t if dtype is None else t.to(dtype)
+
+
+def _extreme(dtype: np.dtype, end: str) -> Any:
+    """The smallest (``end="min"``) or largest value of a dtype (±inf for floats)."""
+    if is_floating_point(dtype):
+        return -math.inf if end == "min" else math.inf
+    if dtype == bool_:
+        return end == "max"
+    return int(getattr(np.iinfo(dtype), end))
 
 
 def axis_args(op: str, axis: Any, keepdims: bool, dim: Any, keepdim: Any) -> tuple[Any, bool]:

@@ -368,23 +368,27 @@ class Abs(Function):
 
 
 class Clamp(Function):
-    """y = min(max(x, lo), hi);  dy/dx = 1 strictly inside [lo, hi], else 0."""
+    """y = min(max(x, lo), hi), with tensor bounds (broadcast against x), as PyTorch's clamp.
+
+    dy/dx = 1 where lo ≤ x ≤ hi (0 everywhere if lo > hi: then y = hi);
+    dy/dlo = 1 where x < lo < hi;  dy/dhi = 1 where x > hi, or everywhere if hi < lo.
+    """
 
     @staticmethod
-    def forward(ctx: Context, x: Any, *, min: float | None, max: float | None) -> Any:
-        if min is None and max is None:
-            raise TinyLMError("clamp: at least one of min and max must be given")
-        ctx.save_for_backward(x)
-        ctx.bounds = (min, max)
-        return array_module(x).clip(x, min, max).astype(x.dtype, copy=False)
+    def forward(ctx: Context, x: Any, lo: Any, hi: Any) -> Any:
+        for bound in (lo, hi):
+            check_broadcast("clamp", x, bound)
+        ctx.save_for_backward(x, lo, hi)
+        return array_module(x).minimum(array_module(x).maximum(x, lo), hi)
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (x,) = ctx.saved_arrays
-        lo, hi = ctx.bounds
-        inside = np.ones((), dtype=bool)
-        if lo is not None:
-            inside = inside & (x >= lo)
-        if hi is not None:
-            inside = inside & (x <= hi)
-        return g * inside
+    def backward(ctx: Context, g: Any) -> tuple[Any, Any, Any]:
+        x, lo, hi = ctx.saved_arrays
+        gx, glo, ghi = (None, None, None)
+        if ctx.needs_input_grad[0]:
+            gx = g * ((x >= lo) & (x <= hi))
+        if ctx.needs_input_grad[1]:
+            glo = g * ((x < lo) & (lo < hi))
+        if ctx.needs_input_grad[2]:
+            ghi = g * ((x > hi) | (hi < lo))
+        return gx, glo, ghi

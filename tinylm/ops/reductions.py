@@ -49,13 +49,16 @@ def _expand_reduced(g: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepd
 
 
 class Sum(Function):
-    """y = Σ_axes x;  dy/dx = 1 for every summed element, so the gradient is g broadcast."""
+    """y = Σ_axes x;  dy/dx = 1 for every summed element, so the gradient is g broadcast.
+    Integers and bools sum as int64, as in PyTorch (NumPy sums uint8 as uint64)."""
 
     @staticmethod
     def forward(ctx: Context, x: Any, *, axis: Any = None, keepdims: bool = False) -> Any:
         axes = normalize_axis(axis, x.ndim, "sum")
         ctx.meta = (x.shape, axes, keepdims)
-        return x.sum(axis=axes, keepdims=keepdims)
+        return x.sum(
+            axis=axes, keepdims=keepdims, dtype=np.int64 if x.dtype.kind in "biu" else None
+        )
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
@@ -167,6 +170,8 @@ class _RowwiseKernelOp(Function):
     def forward(cls, ctx: Context, x: Any, *, axis: int = -1) -> Any:
         if x.ndim == 0:
             raise TinyLMError(f"{cls.kernel}: needs a tensor with at least 1 dim, got a scalar")
+        if x.dtype.kind != "f":  # PyTorch refuses integers too (F.softmax's dtype= converts)
+            raise TinyLMError(f"{cls.kernel}: needs a floating-point tensor, got {x.dtype}")
         axis = normalize_axis(axis, x.ndim, cls.kernel)[0]
         forward = registry.lookup(f"{cls.kernel}_forward", device_type(x))
         y = _from_last(forward(_to_last(x, axis)), axis)
