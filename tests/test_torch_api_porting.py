@@ -287,3 +287,36 @@ def test_load_takes_map_location_and_weights_only(lib: Any, tmp_path: Any) -> No
     lib.save({"w": lib.ones(2)}, path)
     back = lib.load(path, map_location="cpu", weights_only=True)
     assert values(back["w"]).tolist() == [1.0, 1.0] and back["w"].device.type == "cpu"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "lib.where(m > 0)",
+        "lib.nonzero(m, as_tuple=True)",
+        "(m.nonzero(),)",
+        "(lib.tensor(3).nonzero(),)",
+        "(lib.tensor(0).nonzero(),)",
+    ],
+)
+def test_nonzero_and_one_argument_where_match_torch(call: str) -> None:
+    got = []
+    for lib in (tinylm, torch):
+        out = eval(call, {"lib": lib, "m": lib.tensor([[1, 0, 2], [0, 3, 0]])})
+        got.append([(tuple(t.shape), str(t.dtype)[-5:], values(t).tolist()) for t in out])
+    assert got[0] == got[1]
+
+
+@pytest.mark.parametrize(
+    ("call", "names"),
+    [
+        ("x.__setitem__(0, tinylm.ones(2, 4))", r"__setitem__: could not broadcast .* \(2, 3\)"),
+        ("x.copy_(tinylm.tensor([4.0, 5.0]))", "copy_: could not broadcast"),
+        ("tinylm.arange(0, 5, 0)", "step must be nonzero"),
+    ],
+)
+def test_bad_writes_and_ranges_are_one_clear_line(call: str, names: str) -> None:
+    x = tinylm.zeros(2, 3)
+    with pytest.raises(TinyLMError, match=names) as info:
+        eval(call, {"x": x, "tinylm": tinylm})
+    assert "\n" not in str(info.value)

@@ -112,6 +112,11 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return a @ b
 
 
+def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
+    """Indices of the non-zero elements (see :meth:`Tensor.nonzero`)."""
+    return input.nonzero(as_tuple=as_tuple)
+
+
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
     return x.softmax(dim)
 
@@ -334,6 +339,7 @@ __all__ = [
     "set_num_threads",
     "sigmoid",
     "short",
+    "nonzero",
     "softmax",
     "sort",
     "split",

@@ -154,6 +154,8 @@ def arange(
     start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if end is None:
         start, end = 0, start
+    if step == 0:
+        raise TinyLMError("arange: step must be nonzero")
     if dtype is None:
         all_int = all(isinstance(v, int | np.integer) for v in (start, end, step))
         dtype = int64 if all_int else get_default_dtype()
@@ -355,9 +357,15 @@ def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Te
     return tensor.split(split_size_or_sections, dim)
 
 
-def where(condition: Any, input: Any, other: Any) -> Tensor:
+def where(condition: Any, input: Any = None, other: Any = None) -> Any:
     """Elementwise ``input if condition else other``; differentiable in input and other.
-    The result has the dtype ``input`` and ``other`` promote to (``tinylm.result_type``)."""
+    The result has the dtype ``input`` and ``other`` promote to (``tinylm.result_type``).
+    ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``, as in PyTorch."""
+    if input is None and other is None:
+        cond = condition if isinstance(condition, Tensor) else Tensor(condition)
+        return cond.nonzero(as_tuple=True)
+    if input is None or other is None:
+        raise TypeError("where: give both input and other, or neither")
     ref = input if isinstance(input, Tensor) else other
     if not isinstance(ref, Tensor):
         ref = Tensor(input)

@@ -402,13 +402,20 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
 
     def _inplace(self, op: str, value: Any) -> Tensor:
         self._check_inplace(op)
-        self._data[...] = value
-        self._version_counter.value += 1
+        self._write(op, ..., value)
         return self
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("__setitem__")
-        self._data[raw_index(index)] = value.data if isinstance(value, Tensor) else value
+        self._write(
+            "__setitem__", raw_index(index), value.data if isinstance(value, Tensor) else value
+        )
+
+    def _write(self, op: str, index: Any, value: Any) -> None:
+        try:
+            self._data[index] = value
+        except ValueError as e:  # NumPy's broadcast error, said with the op and the tensor
+            raise TinyLMError(f"{op}: {e} (tensor of shape {self.shape} {self.dtype})") from None
         self._version_counter.value += 1
 
     def _augmented(self, op: str, other: Any, out_of_place: Any, in_place: Any) -> Tensor:

@@ -391,6 +391,18 @@ class TensorMath:
         """y_i = x_0 + … + x_i along ``dim`` (integers and bools sum as int64)."""
         return ops.CumSum.apply(self, axis=dim)
 
+    def nonzero(self, *, as_tuple: bool = False) -> Any:
+        """Indices of the non-zero elements: an int64 (n, ndim) tensor, one row per element,
+        or with ``as_tuple`` one (n,) tensor per dim (what ``x[...]`` takes)."""
+        data = self.data
+        index = data.reshape(1) if data.ndim == 0 else data  # a 0-d tensor as one element
+        found = [i.astype(np.int64) for i in index.nonzero()]
+        if as_tuple:
+            return tuple(self._wrap(i) for i in found)
+        if data.ndim == 0:
+            return self._wrap(np.zeros((len(found[0]), 0), dtype=np.int64))
+        return self._wrap(self._xp.stack(found, axis=1))
+
     def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         """True where every element (over ``dim``, or all) is non-zero: a bool tensor."""
         axis = None if dim is None else self._axes(dim, "all")
