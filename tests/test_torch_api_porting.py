@@ -320,3 +320,33 @@ def test_bad_writes_and_ranges_are_one_clear_line(call: str, names: str) -> None
     with pytest.raises(TinyLMError, match=names) as info:
         eval(call, {"x": x, "tinylm": tinylm})
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "lib.div(lib.tensor([-7.0, 7.0, 6.0]), 2, rounding_mode='floor')",
+        "lib.div(lib.tensor([-7, 7, -6]), 2, rounding_mode='trunc')",
+        "lib.tensor([-7.5, 7.0]).div(lib.tensor([2.0, -2.0]), rounding_mode='trunc')",
+        "lib.tensor([-7, 7]).div(2)",
+        "lib.arange(end=5)",
+        "lib.tensor([1.0, 2.0]).softmax(0, dtype=lib.float64)",
+        "lib.softmax(lib.tensor([1.0, 2.0]), 0, lib.float64)",
+        "lib.tensor([1.0, 2.0]).log_softmax(0, dtype=lib.float64)",
+    ],
+)
+def test_division_modes_arange_and_softmax_dtype_match_torch(call: str) -> None:
+    got = []
+    for lib in (tinylm, torch):
+        y = eval(call, {"lib": lib})
+        got.append((str(y.dtype).split(".")[-1], values(y).tolist()))
+    assert got[0] == got[1]
+
+
+def test_rounded_division_has_zero_gradients_as_in_torch() -> None:
+    grads = []
+    for lib in (tinylm, torch):
+        x = lib.tensor([-7.5, 7.0], requires_grad=True)
+        lib.div(x, 2, rounding_mode="trunc").sum().backward()
+        grads.append(values(x.grad).tolist())
+    assert grads[0] == grads[1] == [0.0, 0.0]

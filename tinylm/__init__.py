@@ -117,12 +117,18 @@ def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
     return input.nonzero(as_tuple=as_tuple)
 
 
-def softmax(x: Tensor, dim: int = -1) -> Tensor:
-    return x.softmax(dim)
+def softmax(x: Tensor, dim: int = -1, dtype: Any = None) -> Tensor:
+    return x.softmax(dim, dtype)
 
 
-def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
-    return x.log_softmax(dim)
+def log_softmax(x: Tensor, dim: int = -1, dtype: Any = None) -> Tensor:
+    return x.log_softmax(dim, dtype)
+
+
+def div(input: Tensor, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+    """input / other, or rounded toward zero / down (see :meth:`Tensor.div`)."""
+    x = input if isinstance(input, Tensor) else tensor(input)
+    return x.div(other, rounding_mode=rounding_mode)
 
 
 def tril(x: Tensor, diagonal: int = 0) -> Tensor:
@@ -339,6 +345,7 @@ __all__ = [
     "set_num_threads",
     "sigmoid",
     "short",
+    "div",
     "nonzero",
     "softmax",
     "sort",

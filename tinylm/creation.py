@@ -141,7 +141,7 @@ def full(
 
 
 def arange(
-    start: float,
+    start: float = 0,
     end: float | None = None,
     step: float = 1,
     *,

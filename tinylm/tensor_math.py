@@ -43,7 +43,7 @@ class TensorMath:
     def _operand(self, other: Any) -> Tensor:
         return as_operand(other, like=self)
 
-    def _binary(self, function: type[Function], a: Any, b: Any) -> Tensor:
+    def _binary(self, function: type[Function], a: Any, b: Any, **params: Any) -> Tensor:
         """Apply a two-input op in PyTorch's result dtype (:func:`tinylm.dtypes.result_type`:
         ``int_tensor * 1.5`` is float32, ``bool_tensor + 1`` int64, ``float32 + 0-d float64``
         float32)."""
@@ -57,7 +57,7 @@ class TensorMath:
             raise TinyLMError("pow: bool ** bool is not supported; convert with .long() first")
         if hasattr(a, "shape") and hasattr(b, "shape") and function is not ops.MatMul:
             ops.check_broadcast(function.op_name(), a, b)  # before the casts: names their dtypes
-        return function.apply(as_operand(a, self, dtype), as_operand(b, self, dtype))
+        return function.apply(as_operand(a, self, dtype), as_operand(b, self, dtype), **params)
 
     def __add__(self, other: Any) -> Tensor:
         return self._binary(ops.Add, self, other)
@@ -137,8 +137,16 @@ class TensorMath:
     def mul(self, other: Any) -> Tensor:
         return self * other
 
-    def div(self, other: Any) -> Tensor:
-        return self / other
+    def div(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+        """self / other; ``rounding_mode`` "trunc" rounds the quotient toward zero, "floor"
+        down (zero gradients there, as in PyTorch)."""
+        if rounding_mode is None:
+            return self / other
+        if rounding_mode not in ("trunc", "floor"):
+            raise TinyLMError(
+                f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}"
+            )
+        return self._binary(ops.RoundedDivide, self, other, mode=rounding_mode)
 
     def pow(self, exponent: Any) -> Tensor:
         return self**exponent
@@ -252,11 +260,14 @@ class TensorMath:
         """Replace the elements where ``mask`` (bool, broadcastable) is True by ``value``."""
         return ops.MaskedFill.apply(self, mask=raw(mask), value=value)
 
-    def softmax(self, dim: int = -1) -> Tensor:
-        return ops.Softmax.apply(self, axis=dim)
+    def softmax(self, dim: int = -1, dtype: Any = None) -> Tensor:
+        """softmax along ``dim``; ``dtype`` converts the input first (as PyTorch)."""
+        x = self if dtype is None else self.to(dtype)
+        return ops.Softmax.apply(x, axis=dim)
 
-    def log_softmax(self, dim: int = -1) -> Tensor:
-        return ops.LogSoftmax.apply(self, axis=dim)
+    def log_softmax(self, dim: int = -1, dtype: Any = None) -> Tensor:
+        x = self if dtype is None else self.to(dtype)
+        return ops.LogSoftmax.apply(x, axis=dim)
 
     def tril(self, diagonal: int = 0) -> Tensor:
         return ops.Tril.apply(self, diagonal=diagonal)

@@ -30,6 +30,7 @@ __all__ = [
     "PowScalar",
     "Relu",
     "Remainder",
+    "RoundedDivide",
     "Sigmoid",
     "Sqrt",
     "Sub",
@@ -131,6 +132,26 @@ class FloorDivide(Function):
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
         raise TinyLMError("floor_divide (//) has no derivative: it is a step function")
+
+
+class RoundedDivide(Function):
+    """z = a / b rounded toward zero (``mode="trunc"``) or down (``"floor"``): PyTorch's
+    ``div(a, b, rounding_mode=...)``. A step function; as PyTorch does here (unlike for
+    ``//``), backward gives zero gradients."""
+
+    @staticmethod
+    def forward(ctx: Context, a: Any, b: Any, *, mode: str) -> Any:
+        check_broadcast("div", a, b)
+        xp = array_module(a)
+        q = xp.floor_divide(a, b)
+        if mode == "trunc":  # floor, moved up by one where the quotient is negative and inexact
+            q = q + ((q < 0) & (q * b != a)).astype(q.dtype)
+        return q
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
+        zeros = array_module(g).zeros_like(g)
+        return zeros, zeros
 
 
 class Remainder(Function):
