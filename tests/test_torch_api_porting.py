@@ -350,3 +350,78 @@ def test_rounded_division_has_zero_gradients_as_in_torch() -> None:
         lib.div(x, 2, rounding_mode="trunc").sum().backward()
         grads.append(values(x.grad).tolist())
     assert grads[0] == grads[1] == [0.0, 0.0]
+
+
+MIXED_INDICES = [
+    (0, slice(None), [1, 2]),  # NumPy would put the gathered dim first: (2, 3)
+    (1, slice(None), "t"),
+    (slice(None), 1, [0, 2]),
+    ([0, 1], 0, [1, 2]),
+    (0, [0, 2], slice(1, 3)),
+    (Ellipsis, 0, [1]),
+    (0, None, slice(None), [1, 2]),
+    (0, "mask"),
+]
+
+
+@pytest.mark.parametrize("index", MIXED_INDICES, ids=str)
+def test_integers_mixed_with_array_indices_index_as_torch(index: tuple) -> None:
+    """PyTorch applies integer indices first: x[0, :, [1, 2]] is (3, 2), for reading,
+    writing and the gradient."""
+    got = []
+    for lib in (tinylm, torch):
+        w = lib.arange(24.0, dtype=lib.float64).requires_grad_()
+        a = w.reshape(2, 3, 4)
+        idx = tuple(
+            lib.tensor([0, 3]) if i == "t" else (a[0] > 5 if i == "mask" else i) for i in index
+        )
+        y = a[idx]
+        (y * lib.arange(float(y.numel()), dtype=lib.float64).reshape(y.shape)).sum().backward()
+        target = lib.zeros(2, 3, 4, dtype=lib.float64)
+        target[idx] = lib.ones(tuple(y.shape), dtype=lib.float64)
+        got.append(
+            (tuple(y.shape), values(y).tolist(), values(w.grad).tolist(), values(target).tolist())
+        )
+    assert got[0] == got[1]
+
+
+@LIBS
+def test_no_grad_on_a_generator_covers_its_body(lib: Any) -> None:
+    x = lib.ones(2, requires_grad=True)
+
+    @lib.no_grad()
+    def steps(x: Any) -> Any:
+        yield x * 2
+        yield x * 3
+
+    assert [y.requires_grad for y in steps(x)] == [False, False]
+    assert lib.is_grad_enabled() and (x * 2).requires_grad
+
+
+@LIBS
+def test_zero_grad_without_set_to_none_zeroes_the_same_tensor(lib: Any) -> None:
+    w = lib.nn.Parameter(lib.ones(2))
+    opt = lib.optim.SGD([w], lr=lib.tensor(0.1))  # a tensor lr, as PyTorch allows
+    (w * 2).sum().backward()
+    opt.step()
+    held = w.grad
+    opt.zero_grad(set_to_none=False)
+    assert w.grad is held and values(held).tolist() == [0.0, 0.0]
+    assert values(w).tolist() == pytest.approx([0.8, 0.8])
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "names"),
+    [
+        ("tinylm.zeros(0).argmax()", TinyLMError, "no elements"),
+        ("tinylm.zeros(0, 3).max(dim=0)", TinyLMError, "no elements along dim 0"),
+        ("tinylm.tensor('abc')", TinyLMError, "non-numeric"),
+        ("tinylm.nn.ReLU(inplace=True)", TinyLMError, "inplace=True is not supported"),
+        ("tinylm.nn.functional.dropout(tinylm.ones(2), 0.5, True, True)", TinyLMError, "inplace"),
+    ],
+)
+def test_more_bad_calls_are_one_clear_line(call: str, error: type, names: str) -> None:
+    with pytest.raises(error, match=names) as info:
+        eval(call, {"tinylm": tinylm})
+    assert "\n" not in str(info.value)
+    tinylm.nn.ReLU(inplace=False), tinylm.nn.Dropout(0.1, inplace=False)  # accepted

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -108,6 +109,8 @@ class set_grad_enabled(contextlib.ContextDecorator):
     def __call__(self, func: Any) -> Any:
         if self._before_call is not None:  # a decorator: undo the switch made when called
             _state.grad_enabled, self._before_call = self._before_call, None
+        if inspect.isgeneratorfunction(func):
+            return _generator_in_mode(func, self.mode)
         return super().__call__(func)
 
     def __enter__(self) -> set_grad_enabled:
@@ -120,6 +123,28 @@ class set_grad_enabled(contextlib.ContextDecorator):
         _state.grad_enabled = self._previous.pop()
 
 
+def _generator_in_mode(func: Callable[..., Any], mode: bool) -> Callable[..., Any]:
+    """A generator function decorated with a grad mode: its body runs in ``mode`` each time
+    it resumes, and the caller's mode is back between items (a ``with`` around the call
+    would end before the body first runs)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        gen = func(*args, **kwargs)
+        sent = None
+        while True:
+            previous, _state.grad_enabled = _state.grad_enabled, mode
+            try:
+                item = gen.send(sent)
+            except StopIteration as stop:
+                return stop.value
+            finally:
+                _state.grad_enabled = previous
+            sent = yield item
+
+    return wrapper
+
+
 class no_grad(set_grad_enabled):
     """Disable recording: ``with tinylm.no_grad(): ...`` or ``@tinylm.no_grad()``.
 
@@ -129,6 +154,8 @@ class no_grad(set_grad_enabled):
 
     def __init__(self, func: Callable[..., Any] | None = None) -> None:
         super().__init__(False)
+        if func is not None and inspect.isgeneratorfunction(func):
+            func = _generator_in_mode(func, False)
         self._func = func
         if func is not None:
             functools.update_wrapper(self, func)

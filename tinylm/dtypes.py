@@ -146,7 +146,7 @@ def array_from_python(data: Any, dtype: Any, xp: ModuleType) -> Any:
         array = np.asarray(data)
     except ValueError:  # numpy >= 1.24 refuses ragged nested lists outright
         array = np.empty(0, dtype=object)
-    if array.dtype == object:
+    if array.dtype == object or array.dtype.kind in "USV":  # also strings, bytes, records
         raise TinyLMError("tensor: could not build a tensor from ragged or non-numeric data")
     if dtype is None and isinstance(data, list | tuple):
         dtype = _sequence_dtype(data)  # None unless the sequence holds numpy scalars

@@ -45,7 +45,7 @@ from tinylm.dtypes import (
 )
 from tinylm.random import Generator, default_generator
 from tinylm.tensor_indexing import TensorIndexing
-from tinylm.tensor_math import TensorMath, raw, raw_index
+from tinylm.tensor_math import TensorMath, index_stages, raw, raw_index
 
 __all__ = ["Tensor", "increment_version"]
 
@@ -412,8 +412,11 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         )
 
     def _write(self, op: str, index: Any, value: Any) -> None:
+        target, stages = self._data, index_stages(index)
+        if stages is not None:  # integers first, as PyTorch (see index_stages)
+            target, index = target[stages[0]], stages[1]  # a view: the write reaches x
         try:
-            self._data[index] = value
+            target[index] = value
         except ValueError as e:  # NumPy's broadcast error, said with the op and the tensor
             raise TinyLMError(f"{op}: {e} (tensor of shape {self.shape} {self.dtype})") from None
         self._version_counter.value += 1

@@ -29,6 +29,7 @@ __all__ = [
     "TensorMath",
     "as_operand",
     "axis_args",
+    "index_stages",
     "raw",
     "raw_index",
     "shape_from_args",
@@ -315,6 +316,7 @@ class TensorMath:
             )
         if isinstance(dim, int | np.integer) and not isinstance(dim, builtins.bool):
             d = self._axis(dim, name)
+            self._check_not_empty(name, d)
             indices = self._wrap(getattr(self.data, "arg" + name)(axis=d, keepdims=True))
             values = self.gather(d, indices)
             if not keepdim:
@@ -391,11 +393,13 @@ class TensorMath:
     def argmax(self, axis: int | None = None, keepdims: bool = False, *, dim=None, keepdim=None):
         axis, keepdims = axis_args("argmax", axis, keepdims, dim, keepdim)
         axis = None if axis is None else self._axis(axis, "argmax")
+        self._check_not_empty("argmax", axis)
         return self._wrap(self.data.argmax(axis=axis, keepdims=keepdims))
 
     def argmin(self, axis: int | None = None, keepdims: bool = False, *, dim=None, keepdim=None):
         axis, keepdims = axis_args("argmin", axis, keepdims, dim, keepdim)
         axis = None if axis is None else self._axis(axis, "argmin")
+        self._check_not_empty("argmin", axis)
         return self._wrap(self.data.argmin(axis=axis, keepdims=keepdims))
 
     def cumsum(self, dim: int) -> Tensor:
@@ -532,7 +536,17 @@ class TensorMath:
         return self.split(size, dim)
 
     def __getitem__(self, index: Any) -> Tensor:
-        return ops.GetItem.apply(self, index=raw_index(index))
+        index = raw_index(index)
+        stages = index_stages(index)
+        if stages is not None:  # x[0, :, [1, 2]]: the integers first, as PyTorch
+            return self[stages[0]][stages[1]]
+        return ops.GetItem.apply(self, index=index)
+
+    def _check_not_empty(self, op: str, axis: int | None) -> None:
+        """An arg-max or maximum needs at least one element along ``axis`` (or at all)."""
+        if (self.shape[axis] if axis is not None else self.numel()) == 0:
+            where = "" if axis is None else f" along dim {axis}"
+            raise TinyLMError(f"{op}: no elements{where} in a tensor of shape {self.shape}")
 
     def _axes(self, axis: Any, op: str) -> tuple[int, ...]:
         """``axis`` (None, int or tuple) as sorted non-negative axes, or an error naming
@@ -562,6 +576,36 @@ def raw_index(index: Any) -> Any:
     if isinstance(index, tuple):
         return tuple(raw(i) for i in index)
     return raw(index)
+
+
+def _is_int(i: Any) -> bool:
+    return isinstance(i, int | np.integer) and not isinstance(i, builtins.bool | np.bool_)
+
+
+def index_stages(index: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+    """PyTorch's order for an index that mixes integers with arrays (lists, tensors).
+
+    PyTorch applies the integers first (each removes its dim) and then the rest:
+    ``x[0, :, [1, 2]]`` of a (2, 3, 4) tensor is (3, 2). NumPy counts the 0 as one more
+    array index and puts the gathered dim first: (2, 3). For such an index, the two indices
+    that give PyTorch's result one after the other: (the integers, with a full slice for
+    every other dim; the rest). None for every other index, where the two agree."""
+    if not isinstance(index, tuple) or not any(_is_int(i) for i in index):
+        return None
+    arrays = [np.asarray(i) if isinstance(i, list) else i for i in index]
+    if not any(hasattr(a, "ndim") and a.ndim > 0 for a in arrays):
+        return None
+    first: list[Any] = []
+    for a in arrays:
+        if _is_int(a) or a is Ellipsis:
+            first.append(a)
+        elif a is None:
+            continue  # a new axis consumes no dim of x
+        elif getattr(a, "dtype", None) == np.bool_:
+            first.extend([slice(None)] * a.ndim)  # a mask covers as many dims as it has
+        else:
+            first.append(slice(None))
+    return tuple(first), tuple(a for a in index if not _is_int(a))
 
 
 def as_operand(x: Any, like: Tensor, dtype: Any = None) -> Tensor:

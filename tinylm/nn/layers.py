@@ -17,7 +17,7 @@ from tinylm.autograd import TinyLMError
 from tinylm.device import normalize_device, to_device_array
 from tinylm.dtypes import get_default_dtype
 from tinylm.nn import functional as F
-from tinylm.nn.functional.common import check_probability
+from tinylm.nn.functional.common import check_not_inplace, check_probability
 from tinylm.nn.module import Module, Parameter
 from tinylm.random import default_generator
 from tinylm.tensor import Tensor
@@ -156,9 +156,10 @@ class Dropout(Module):
     """Zero each element with probability p while training (scaling the rest by 1/(1 − p));
     the identity in eval mode."""
 
-    def __init__(self, p: float = 0.5) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         self.p = check_probability("Dropout", p)
+        check_not_inplace("Dropout", inplace)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training)
@@ -186,6 +187,10 @@ class GELU(Module):
 
 class ReLU(Module):
     """max(x, 0)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        check_not_inplace("ReLU", inplace)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)

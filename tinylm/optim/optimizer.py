@@ -87,6 +87,10 @@ class Optimizer:
             for p in group["params"]:
                 if set_to_none or p.grad is None:
                     p.grad = None
+                elif getattr(
+                    p.grad.data.flags, "writeable", True
+                ):  # in place: held references see it
+                    p.grad.data[...] = 0
                 else:
                     p.grad = Tensor._wrap(p._xp.zeros_like(p.data))
 

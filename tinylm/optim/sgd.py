@@ -52,7 +52,7 @@ class SGD(Optimizer):
             raise TinyLMError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]):
-        lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]
+        lr, momentum, wd = float(group["lr"]), group["momentum"], group["weight_decay"]
         param = p.data  # updated in place: the Parameter object and its memory stay the same
         if wd != 0:
             grad = grad + wd * param

@@ -15,6 +15,7 @@ __all__ = [
     "REDUCTIONS",
     "as_array",
     "check_no_class_weights",
+    "check_not_inplace",
     "check_probability",
     "check_reduction",
     "check_same_dtype",
@@ -58,6 +59,13 @@ def check_no_class_weights(op: str, weight: Any) -> None:
             f"{op}: per-class weight is not supported; use reduction='none' and weight each "
             "row's loss by its class yourself"
         )
+
+
+def check_not_inplace(op: str, inplace: bool) -> None:
+    """PyTorch's ``inplace=True`` (overwrite the input) is refused: tinylm's autograd keeps
+    inputs unchanged. ``inplace=False`` is accepted, so signatures line up."""
+    if inplace:
+        raise TinyLMError(f"{op}: inplace=True is not supported; leave it out (same result)")
 
 
 def check_same_dtype(op: str, **arrays: Any) -> None:

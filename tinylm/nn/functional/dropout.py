@@ -8,7 +8,7 @@ import numpy as np
 
 from tinylm.autograd import Context, Function
 from tinylm.device import device_of, to_device_array
-from tinylm.nn.functional.common import check_probability
+from tinylm.nn.functional.common import check_not_inplace, check_probability
 from tinylm.random import default_generator
 from tinylm.tensor import Tensor
 
@@ -40,12 +40,13 @@ def dropout_mask(shape: tuple[int, ...], p: float, like: Any) -> Any:
     return to_device_array(mask, device_of(like))
 
 
-def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1 − p).
 
     The identity when ``p == 0`` or ``training`` is False. ``p == 1`` zeros everything.
     """
     p = check_probability("dropout", p)
+    check_not_inplace("dropout", inplace)
     if not training or p == 0.0:
         return input
     if p == 1.0:
