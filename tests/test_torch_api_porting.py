@@ -425,3 +425,78 @@ def test_more_bad_calls_are_one_clear_line(call: str, error: type, names: str) -
         eval(call, {"tinylm": tinylm})
     assert "\n" not in str(info.value)
     tinylm.nn.ReLU(inplace=False), tinylm.nn.Dropout(0.1, inplace=False)  # accepted
+
+
+@LIBS
+def test_view_refuses_a_layout_it_cannot_share(lib: Any) -> None:
+    a = lib.arange(12.0).reshape(3, 4)
+    with pytest.raises((RuntimeError, TinyLMError), match="view"):
+        a.t().view(-1)  # a view must share memory: writes through it reach a
+    assert not a.t().is_contiguous() and a.t().contiguous().is_contiguous()
+    v = a.view(4, 3)
+    v[0, 0] = 99.0
+    assert float(a[0, 0]) == 99.0
+    f = lib.tensor(np.asfortranarray(np.ones((2, 3))))  # tensor() keeps NumPy's layout
+    assert not f.is_contiguous() and tuple(f.reshape(-1).shape) == (6,)
+    with pytest.raises((RuntimeError, TinyLMError), match="view"):
+        f.view(-1)
+
+
+@LIBS
+def test_a_grad_requiring_value_filled_in_keeps_its_gradient(lib: Any) -> None:
+    v = lib.tensor(2.0, requires_grad=True)
+    x = lib.ones(3, requires_grad=True)
+    y = x.masked_fill(lib.tensor([True, False, True]), v)
+    (y * lib.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert float(v.grad) == 4.0 and values(x.grad).tolist() == [0.0, 2.0, 0.0]
+
+
+def test_writing_a_grad_requiring_value_into_a_plain_tensor_is_refused() -> None:
+    """PyTorch records such a write in the graph; tinylm would drop the gradient, so it says
+    so in one line (under no_grad the write is fine)."""
+    w = tinylm.tensor([2.0, 3.0], requires_grad=True)
+    buf = tinylm.zeros(3)
+    for write in (lambda: buf.__setitem__(slice(1, None), w * w), lambda: buf[1:].copy_(w)):
+        with pytest.raises(TinyLMError, match="gradient would be lost") as info:
+            write()
+        assert "\n" not in str(info.value)
+    with tinylm.no_grad():
+        buf[1:] = w * w
+    assert values(buf).tolist() == [0.0, 4.0, 9.0]
+
+
+def _lr_sequence(lib: Any, scenario: str) -> list[float]:
+    sched = lib.optim.lr_scheduler
+    w = lib.nn.Parameter(lib.ones(1))
+    opt = lib.optim.SGD([w], lr=0.1)
+    lrs = []
+    if scenario == "changed by hand":
+        step = sched.StepLR(opt, 2, 0.5)
+        step.step()
+        opt.param_groups[0]["lr"] = 1.0
+        for _ in range(5):
+            step.step()
+            lrs.append(opt.param_groups[0]["lr"])
+    elif scenario == "two schedulers":
+        a, b = sched.StepLR(opt, 2, 0.5), sched.CosineAnnealingLR(opt, 4)
+        for _ in range(12):
+            a.step()
+            b.step()
+            lrs.append(opt.param_groups[0]["lr"])
+    else:
+        cos = sched.CosineAnnealingLR(opt, 5, eta_min=0.01)
+        cos.step()
+        opt.param_groups[0]["lr"] = 0.05
+        for _ in range(12):
+            cos.step()
+            lrs.append(opt.param_groups[0]["lr"])
+    return lrs
+
+
+@pytest.mark.parametrize("scenario", ["changed by hand", "two schedulers", "cosine by hand"])
+@pytest.mark.filterwarnings("ignore::UserWarning")  # PyTorch's: scheduler before optimizer
+def test_schedulers_build_on_the_current_learning_rate_as_torch(scenario: str) -> None:
+    """StepLR and CosineAnnealingLR step from the group's current lr (PyTorch's chained
+    form): an lr set by hand, or a second scheduler's, is not overwritten from base_lr."""
+    ours, theirs = _lr_sequence(tinylm, scenario), _lr_sequence(torch, scenario)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)

@@ -354,6 +354,9 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         """A copy with its own memory; gradients flow back to the original."""
         return ops.Clone.apply(self)
 
+    def is_contiguous(self) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
     def contiguous(self) -> Tensor:
         if self._data.flags.c_contiguous:
             return self
@@ -407,9 +410,20 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("__setitem__")
+        self._check_no_lost_gradient("__setitem__", value)
         self._write(
             "__setitem__", raw_index(index), value.data if isinstance(value, Tensor) else value
         )
+
+    def _check_no_lost_gradient(self, op: str, value: Any) -> None:
+        """Writing a value that needs a gradient into a tensor outside the graph would drop
+        that gradient (PyTorch records the write; tinylm does not): an error instead."""
+        if isinstance(value, Tensor) and value.requires_grad and autograd.is_grad_enabled():
+            if not self.requires_grad:
+                raise TinyLMError(
+                    f"{op}: the value requires grad but this tensor does not, so its gradient "
+                    "would be lost; build the result with cat, stack or where instead"
+                )
 
     def _write(self, op: str, index: Any, value: Any) -> None:
         target, stages = self._data, index_stages(index)
@@ -464,6 +478,7 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         return self._inplace("fill_", value)
 
     def copy_(self, src: Any) -> Tensor:
+        self._check_no_lost_gradient("copy_", src)
         return self._inplace("copy_", raw(src))
 
     def _inplace_from(self, op: str, compute: Any) -> Tensor:

@@ -257,8 +257,11 @@ class TensorMath:
     def minimum(self, other: Any) -> Tensor:
         return self._binary(ops.Minimum, self, other)
 
-    def masked_fill(self, mask: Any, value: float) -> Tensor:
-        """Replace the elements where ``mask`` (bool, broadcastable) is True by ``value``."""
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        """Replace the elements where ``mask`` (bool, broadcastable) is True by ``value`` (a
+        number, or a 0-d tensor, which then gets the gradient of every element it filled)."""
+        if isinstance(value, TensorBase):  # value where mask, else self: differentiable in both
+            return ops.Where.apply(value.to(self.dtype), self, cond=raw(mask))
         return ops.MaskedFill.apply(self, mask=raw(mask), value=value)
 
     def softmax(self, dim: int = -1, dtype: Any = None) -> Tensor:
@@ -434,8 +437,16 @@ class TensorMath:
         return ops.Reshape.apply(self, shape=shape_from_args(shape))
 
     def view(self, *shape: Any) -> Tensor:
-        """Same as :meth:`reshape` (tinylm does not distinguish views from copies here)."""
-        return self.reshape(*shape)
+        """:meth:`reshape` that shares this tensor's memory, as PyTorch's ``view``: where the
+        layout does not allow it (a transpose, a strided slice) an error, not a silent copy
+        that writes through the result would never reach."""
+        out = self.reshape(*shape)
+        if out.numel() and not self._xp.may_share_memory(out.data, self.data):
+            raise TinyLMError(
+                f"view: a tensor of shape {self.shape} laid out this way (a transpose or a "
+                f"slice) cannot be viewed as {tuple(out.shape)}; use reshape (it copies)"
+            )
+        return out
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         if self.ndim == 0:

@@ -42,6 +42,7 @@ class LRScheduler:
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self._last_lr: list[float] = []
+        self._step_count = 0
         self.step()
 
     def lr_at(self, step: int, base_lr: float) -> float:
@@ -54,6 +55,7 @@ class LRScheduler:
     def step(self) -> None:
         """Advance one step and write the new learning rates into the optimizer."""
         self.last_epoch += 1
+        self._step_count += 1
         self._last_lr = self.get_lr()
         for group, lr in zip(self.optimizer.param_groups, self._last_lr):
             group["lr"] = lr
@@ -108,6 +110,17 @@ class StepLR(LRScheduler):
     def lr_at(self, step: int, base_lr: float) -> float:
         return base_lr * self.gamma ** (step // self.step_size)
 
+    def get_lr(self) -> list[float]:
+        """PyTorch's chained form: the group's current lr, times γ every ``step_size`` steps,
+        so a learning rate changed by hand, or by a second scheduler, is built on (the closed
+        form :meth:`lr_at` for a run resumed at ``last_epoch``)."""
+        groups = self.optimizer.param_groups
+        if self._step_count == 1 and self.last_epoch > 0:
+            return super().get_lr()
+        if self.last_epoch == 0 or self.last_epoch % self.step_size:
+            return [group["lr"] for group in groups]
+        return [group["lr"] * self.gamma for group in groups]
+
 
 class CosineAnnealingLR(LRScheduler):
     """lr = η_min + (base_lr − η_min) · ½ (1 + cos(π · step / T_max)).
@@ -127,6 +140,23 @@ class CosineAnnealingLR(LRScheduler):
     def lr_at(self, step: int, base_lr: float) -> float:
         cosine = 0.5 * (1.0 + math.cos(math.pi * step / self.T_max))
         return self.eta_min + (base_lr - self.eta_min) * cosine
+
+    def get_lr(self) -> list[float]:
+        """PyTorch's chained form: each step scales the group's current (lr − η_min) by the
+        ratio of this step's cosine factor to the last one's, so a learning rate changed by
+        hand or by another scheduler is built on; the same values as :meth:`lr_at` otherwise
+        (which a run resumed at ``last_epoch`` uses for its first step)."""
+        t, T, low = self.last_epoch, self.T_max, self.eta_min
+        groups = self.optimizer.param_groups
+        if t == 0:
+            return [group["lr"] for group in groups]
+        if self._step_count == 1:
+            return super().get_lr()
+        if (t - 1 - T) % (2 * T) == 0:  # at the bottom the ratio below would be 0 / 0
+            rise = (1 - math.cos(math.pi / T)) / 2
+            return [g["lr"] + (base - low) * rise for base, g in zip(self.base_lrs, groups)]
+        ratio = (1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T))
+        return [ratio * (group["lr"] - low) + low for group in groups]
 
 
 def warmup_cosine_lr(
