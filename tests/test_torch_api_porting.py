@@ -500,3 +500,16 @@ def test_schedulers_build_on_the_current_learning_rate_as_torch(scenario: str) -
     form): an lr set by hand, or a second scheduler's, is not overwritten from base_lr."""
     ours, theirs = _lr_sequence(tinylm, scenario), _lr_sequence(torch, scenario)
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+
+
+@LIBS
+@pytest.mark.parametrize("wrong", ["shape", "dtype"])
+def test_a_grad_that_does_not_fit_is_refused_when_assigned(lib: Any, wrong: str) -> None:
+    """Not broadcast (or converted) at the next backward."""
+    p = lib.nn.Parameter(lib.ones(2))
+    g = lib.ones(1) if wrong == "shape" else lib.ones(2, dtype=lib.float64)
+    with pytest.raises((RuntimeError, TinyLMError)):
+        p.grad = g
+    p.grad = lib.ones(2)
+    (p * 2).sum().backward()
+    assert values(p.grad).tolist() == [3.0, 3.0]

@@ -176,6 +176,29 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         return self._node is None
 
     @property
+    def grad(self) -> Tensor | None:
+        """dL/d(this tensor) after ``backward``: a tensor of this one's shape, dtype and
+        device, or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:  # as PyTorch: a grad that does not fit is refused when assigned
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad: expected a Tensor or None, got {type(value).__name__}")
+            if (
+                value.shape != self.shape
+                or value.dtype != self.dtype
+                or value.device != self.device
+            ):
+                raise TinyLMError(
+                    f"grad: assigned a gradient of shape {value.shape} {value.dtype} on "
+                    f"{value.device} to a tensor of shape {self.shape} {self.dtype} on "
+                    f"{self.device}"
+                )
+        self._grad = value
+
+    @property
     def grad_fn(self) -> Node | None:
         return self._node
 
