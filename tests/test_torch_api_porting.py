@@ -513,3 +513,17 @@ def test_a_grad_that_does_not_fit_is_refused_when_assigned(lib: Any, wrong: str)
     p.grad = lib.ones(2)
     (p * 2).sum().backward()
     assert values(p.grad).tolist() == [3.0, 3.0]
+
+
+@pytest.mark.parametrize(
+    ("index", "value_shape"), [(0, (1,)), ((0, 1), (1, 1)), (1, (1,)), (slice(None), (1, 1))]
+)
+def test_writing_a_one_element_tensor_as_torch(index: Any, value_shape: tuple) -> None:
+    """t[0] = tensor([5.]) writes the one value (NumPy refuses a 1-element array for a
+    single element); into several elements it broadcasts."""
+    got = []
+    for lib in (tinylm, torch):
+        t = lib.zeros(2, 3)
+        t[index] = lib.full(value_shape, 5.0)
+        got.append(values(t).tolist())
+    assert got[0] == got[1]

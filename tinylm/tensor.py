@@ -452,6 +452,11 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         target, stages = self._data, index_stages(index)
         if stages is not None:  # integers first, as PyTorch (see index_stages)
             target, index = target[stages[0]], stages[1]  # a view: the write reaches x
+        if getattr(value, "size", 0) == 1 and getattr(value, "ndim", 0) > 0:
+            # one value, whatever its shape: PyTorch writes t[0] = tensor([5.]) (NumPy refuses
+            # a 1-element array for one element); where the slot holds several, it broadcasts
+            if target[index].ndim < value.ndim:
+                value = value.reshape(())
         try:
             target[index] = value
         except ValueError as e:  # NumPy's broadcast error, said with the op and the tensor
