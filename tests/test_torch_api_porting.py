@@ -24,6 +24,16 @@ def values(t: Any) -> np.ndarray:
     return np.asarray(t.detach().numpy())
 
 
+def dtype_name(t: Any) -> str:
+    """ "float32" for both libraries' dtypes (PyTorch prints "torch.float32")."""
+    return str(t.dtype).split(".")[-1]
+
+
+def in_both(make: Any) -> tuple[Any, Any]:
+    """``make(lib)`` run with tinylm, then with torch: (ours, theirs)."""
+    return make(tinylm), make(torch)
+
+
 @LIBS
 def test_randint_takes_high_and_size_as_nanogpt_calls_it(lib: Any) -> None:
     """``randint(high, size)``: nanoGPT's get_batch draws batch offsets this way."""
@@ -59,23 +69,24 @@ VAR_CALLS = [
 
 @pytest.mark.parametrize("call", VAR_CALLS)
 def test_reductions_read_positional_arguments_as_torch(call: str) -> None:
-    got = []
-    for lib in (tinylm, torch):
-        x = lib.tensor([[1.0, 5.0, 3.0], [4.0, 2.0, 6.0]], dtype=lib.float64)
-        got.append(values(eval(call, {"x": x})))
-    assert got[0].shape == got[1].shape
-    np.testing.assert_allclose(got[0], got[1], rtol=1e-14)
+    ours, theirs = in_both(
+        lambda lib: values(
+            eval(call, {"x": lib.tensor([[1.0, 5.0, 3.0], [4.0, 2.0, 6.0]], dtype=lib.float64)})
+        )
+    )
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(ours, theirs, rtol=1e-14)
 
 
 @pytest.mark.parametrize("call", ["x.max(axis=-1)", "x.min(axis=0, keepdims=True)"])
 def test_max_with_numpys_axis_gives_values_and_indices(call: str) -> None:
     """``axis`` is PyTorch's alias of ``dim``: the pair, not the values alone."""
-    got = []
-    for lib in (tinylm, torch):
-        x = lib.tensor([[1.0, 5.0, 3.0], [4.0, 2.0, 6.0]])
-        v, i = eval(call, {"x": x})
-        got.append((values(v), values(i)))
-    for ours, theirs in zip(*got):
+    got = in_both(
+        lambda lib: [
+            values(t) for t in eval(call, {"x": lib.tensor([[1.0, 5.0, 3.0], [4.0, 2.0, 6.0]])})
+        ]
+    )
+    for ours, theirs in zip(*got):  # values, then indices
         np.testing.assert_array_equal(ours, theirs)
 
 
@@ -171,12 +182,12 @@ TO_CALLS = [
 
 @pytest.mark.parametrize("call", TO_CALLS)
 def test_to_takes_torchs_forms(call: str) -> None:
-    got = []
-    for lib in (tinylm, torch):
-        x = lib.tensor([1.5, 2.0])
-        y = eval(call, {"x": x, "lib": lib})
-        got.append((str(y.dtype).split(".")[-1], y.device.type, values(y).tolist()))
-    assert got[0] == got[1]
+    def run(lib: Any) -> tuple:
+        y = eval(call, {"x": lib.tensor([1.5, 2.0]), "lib": lib})
+        return dtype_name(y), y.device.type, values(y).tolist()
+
+    ours, theirs = in_both(run)
+    assert ours == theirs
 
 
 @LIBS
@@ -214,8 +225,7 @@ OPERATOR_CALLS = [
 
 @pytest.mark.parametrize("call", OPERATOR_CALLS)
 def test_operators_and_reductions_match_torch(call: str) -> None:
-    got = []
-    for lib in (tinylm, torch):
+    def run(lib: Any) -> tuple:
         scope = {
             "lib": lib,
             "x": lib.tensor([-3.5, 2.0, 7.0], dtype=lib.float64),
@@ -223,9 +233,11 @@ def test_operators_and_reductions_match_torch(call: str) -> None:
             "b": lib.tensor([[True, False], [True, True]]),
         }
         y = eval(call, scope)
-        got.append((str(y.dtype).split(".")[-1], values(y)))
-    assert got[0][0] == got[1][0]
-    np.testing.assert_array_equal(got[0][1], got[1][1])
+        return dtype_name(y), values(y)
+
+    ours, theirs = in_both(run)
+    assert ours[0] == theirs[0]
+    np.testing.assert_array_equal(ours[1], theirs[1])
 
 
 def test_remainder_gradients_match_torch_and_floor_divide_has_none() -> None:
@@ -300,11 +312,12 @@ def test_load_takes_map_location_and_weights_only(lib: Any, tmp_path: Any) -> No
     ],
 )
 def test_nonzero_and_one_argument_where_match_torch(call: str) -> None:
-    got = []
-    for lib in (tinylm, torch):
+    def run(lib: Any) -> list:
         out = eval(call, {"lib": lib, "m": lib.tensor([[1, 0, 2], [0, 3, 0]])})
-        got.append([(tuple(t.shape), str(t.dtype)[-5:], values(t).tolist()) for t in out])
-    assert got[0] == got[1]
+        return [(tuple(t.shape), dtype_name(t), values(t).tolist()) for t in out]
+
+    ours, theirs = in_both(run)
+    assert ours == theirs
 
 
 @pytest.mark.parametrize(
@@ -339,7 +352,7 @@ def test_division_modes_arange_and_softmax_dtype_match_torch(call: str) -> None:
     got = []
     for lib in (tinylm, torch):
         y = eval(call, {"lib": lib})
-        got.append((str(y.dtype).split(".")[-1], values(y).tolist()))
+        got.append((dtype_name(y), values(y).tolist()))
     assert got[0] == got[1]
 
 
@@ -521,9 +534,11 @@ def test_a_grad_that_does_not_fit_is_refused_when_assigned(lib: Any, wrong: str)
 def test_writing_a_one_element_tensor_as_torch(index: Any, value_shape: tuple) -> None:
     """t[0] = tensor([5.]) writes the one value (NumPy refuses a 1-element array for a
     single element); into several elements it broadcasts."""
-    got = []
-    for lib in (tinylm, torch):
+
+    def run(lib: Any) -> list:
         t = lib.zeros(2, 3)
         t[index] = lib.full(value_shape, 5.0)
-        got.append(values(t).tolist())
-    assert got[0] == got[1]
+        return values(t).tolist()
+
+    ours, theirs = in_both(run)
+    assert ours == theirs

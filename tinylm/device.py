@@ -155,6 +155,8 @@ def device_and_dtype(
     """The (device, dtype) that PyTorch's ``.to(...)`` forms name, None where one is not
     named: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other_tensor)`` (its
     device and dtype), and the keywords ``device=``, ``dtype=``."""
+    if len(args) > 2:
+        raise TypeError(f"{op}: takes a device, a dtype, or both, got {len(args)} arguments")
     for arg in args:
         if hasattr(arg, "requires_grad") and not isinstance(arg, type):  # another tensor
             device, dtype = arg.device, arg.dtype
@@ -162,8 +164,6 @@ def device_and_dtype(
             device = arg
         else:
             dtype = arg
-    if len(args) > 2:
-        raise TypeError(f"{op}: takes a device, a dtype, or both, got {len(args)} arguments")
     if dtype is not None:
         try:
             dtype = np.dtype(dtype)

@@ -22,7 +22,17 @@ from tinylm.tensor import Tensor
 __all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "MSELoss", "NLLLoss"]
 
 
-class CrossEntropyLoss(Module):
+class _Loss(Module):
+    """What every loss Module shares (PyTorch's ``_Loss``): its ``reduction``, checked once,
+    with PyTorch's deprecated ``size_average``/``reduce`` refused."""
+
+    def __init__(self, size_average: Any, reduce: Any, reduction: str) -> None:
+        super().__init__()
+        check_reduction(type(self).__name__, reduction, size_average, reduce)
+        self.reduction = reduction
+
+
+class CrossEntropyLoss(_Loss):
     """``cross_entropy(input, target)``: logits (N, C) or (N, C, d1, …), class indices (N, …)
     → the loss, reduced by ``reduction``; see :func:`tinylm.nn.functional.cross_entropy`."""
 
@@ -35,11 +45,9 @@ class CrossEntropyLoss(Module):
         reduction: str = "mean",
         label_smoothing: float = 0.0,
     ) -> None:
-        super().__init__()
-        check_reduction("CrossEntropyLoss", reduction, size_average, reduce)
+        super().__init__(size_average, reduce, reduction)
         check_no_class_weights("CrossEntropyLoss", weight)
-        self.ignore_index, self.reduction = ignore_index, reduction
-        self.label_smoothing = label_smoothing
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return L.cross_entropy(
@@ -51,7 +59,7 @@ class CrossEntropyLoss(Module):
         )
 
 
-class NLLLoss(Module):
+class NLLLoss(_Loss):
     """``nll_loss(input, target)`` on log-probabilities; see
     :func:`tinylm.nn.functional.nll_loss`."""
 
@@ -63,29 +71,26 @@ class NLLLoss(Module):
         reduce: Any = None,
         reduction: str = "mean",
     ) -> None:
-        super().__init__()
-        check_reduction("NLLLoss", reduction, size_average, reduce)
+        super().__init__(size_average, reduce, reduction)
         check_no_class_weights("NLLLoss", weight)
-        self.ignore_index, self.reduction = ignore_index, reduction
+        self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return L.nll_loss(input, target, ignore_index=self.ignore_index, reduction=self.reduction)
 
 
-class MSELoss(Module):
+class MSELoss(_Loss):
     """``mse_loss(input, target)``, mean of (input − target)² by default; see
     :func:`tinylm.nn.functional.mse_loss`."""
 
     def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
-        super().__init__()
-        check_reduction("MSELoss", reduction, size_average, reduce)
-        self.reduction = reduction
+        super().__init__(size_average, reduce, reduction)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return L.mse_loss(input, target, reduction=self.reduction)
 
 
-class BCELoss(Module):
+class BCELoss(_Loss):
     """``binary_cross_entropy(input, target, weight)`` on probabilities in [0, 1]; see
     :func:`tinylm.nn.functional.binary_cross_entropy`."""
 
@@ -96,16 +101,14 @@ class BCELoss(Module):
         reduce: Any = None,
         reduction: str = "mean",
     ) -> None:
-        super().__init__()
-        check_reduction("BCELoss", reduction, size_average, reduce)
+        super().__init__(size_average, reduce, reduction)
         self.register_buffer("weight", weight)
-        self.reduction = reduction
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return L.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
 
 
-class BCEWithLogitsLoss(Module):
+class BCEWithLogitsLoss(_Loss):
     """``binary_cross_entropy_with_logits(input, target, weight, pos_weight=…)`` on raw
     scores; see :func:`tinylm.nn.functional.binary_cross_entropy_with_logits`."""
 
@@ -117,11 +120,9 @@ class BCEWithLogitsLoss(Module):
         reduction: str = "mean",
         pos_weight: Tensor | None = None,
     ) -> None:
-        super().__init__()
-        check_reduction("BCEWithLogitsLoss", reduction, size_average, reduce)
+        super().__init__(size_average, reduce, reduction)
         self.register_buffer("weight", weight)
         self.register_buffer("pos_weight", pos_weight)
-        self.reduction = reduction
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return L.binary_cross_entropy_with_logits(

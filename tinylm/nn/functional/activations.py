@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from tinylm import ops
 from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.nn.functional.common import kernel
 from tinylm.tensor import Tensor
@@ -37,9 +36,7 @@ def softmax(input: Tensor, dim: int | None = None, *, dtype: Any = None) -> Tens
     dL/dx_i = p_i (g_i − Σ_j g_j p_j). The op is :class:`tinylm.ops.Softmax`.
     """
     _check_dim("softmax", dim)
-    if dtype is not None:
-        input = input.to(dtype)
-    return ops.Softmax.apply(input, axis=dim)
+    return input.softmax(dim, dtype)  # Tensor.softmax: the dtype conversion, then the op
 
 
 def log_softmax(input: Tensor, dim: int | None = None, *, dtype: Any = None) -> Tensor:
@@ -50,9 +47,7 @@ def log_softmax(input: Tensor, dim: int | None = None, *, dtype: Any = None) -> 
     :class:`tinylm.ops.LogSoftmax`.
     """
     _check_dim("log_softmax", dim)
-    if dtype is not None:
-        input = input.to(dtype)
-    return ops.LogSoftmax.apply(input, axis=dim)
+    return input.log_softmax(dim, dtype)  # Tensor.log_softmax: the dtype conversion, then the op
 
 
 class _GELU(Function):
