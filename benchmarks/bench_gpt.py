@@ -416,6 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(HERE))  # timing.py, torch_gpt.py
     from timing import BUSY_CORES, ratio_summary
 
+    from tinylm.environment import numpy_blas
+
     frameworks = [args.only] if args.only else ["tinylm", "torch"]
     protocol = choose_protocol(args, frameworks)
     if protocol is None:
@@ -446,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         f"GPT {args.n_layer}L/{args.n_head}H/{args.n_embd}C, block {args.block_size}, "
         f"batch {args.batch_size}, {args.iters} iters, data: {args.data or 'built-in corpus'}"
     )
+    print(f"NumPy's BLAS (tinylm's matrix products): {numpy_blas()}")
     n_val = args.eval_iters
     header = f"{'':8s} {'ms/iter':>9s} {'peak RSS MB':>12s} {'val loss':>9s} {'train loss':>11s}"
     if protocol == "nanogpt":

@@ -636,6 +636,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(HERE))  # timing.py
     from timing import BUSY_CORES
 
+    from tinylm.environment import numpy_blas
+
     frameworks = ["tinylm"]
     if not args.no_torch:
         try:
@@ -669,6 +671,7 @@ def main(argv: list[str] | None = None) -> int:
     bandwidth = infos.get("tinylm", {}).get("bandwidth")
     if bandwidth:
         print(f"memory bandwidth (np.copyto, read+write): {bandwidth:.1f} GB/s")
+    print(f"NumPy's BLAS: {numpy_blas()}")
     if "torch" in infos and infos["torch"].get("version"):
         print(f"torch {infos['torch']['version']}, {infos['torch']['threads']} threads")
     table = summarize(rounds, args.quick)

@@ -196,6 +196,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     import numpy as np
 
     import tinylm
+    from tinylm import environment
     from tinylm.kernels import registry
 
     lines = {
@@ -213,6 +214,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         except Exception:
             lines[name] = "not installed"
     lines["threads"] = tinylm.get_num_threads()
+    lines["numpy blas"] = environment.numpy_blas()
     for op in (
         "softmax_forward",
         "cross_entropy_forward",

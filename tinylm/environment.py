@@ -13,6 +13,7 @@ Read (each by the function of the same topic below):
                          (default ``~/.cache/tinylm``)
 ``TINYLM_MALLOC``        ``default``: leave glibc's malloc as it is; otherwise ``import
                          tinylm`` keeps freed memory for reuse (``tinylm/allocator.py``)
+``OPENBLAS_CORETYPE``    only reported (``tinylm info``, the benchmarks: :func:`numpy_blas`)
 =======================  ==================================================================
 
 tinylm sets none: its CPU kernels run on its own threads (``kernels/parallel.py``), which
@@ -32,6 +33,7 @@ __all__ = [
     "cache_dir",
     "fast",
     "malloc",
+    "numpy_blas",
     "plots_dir",
 ]
 
@@ -61,3 +63,33 @@ def cache_dir() -> Path:
     """``TINYLM_CACHE`` if set, else ``~/.cache/tinylm``."""
     value = os.environ.get("TINYLM_CACHE")
     return Path(value).expanduser() if value else Path.home() / ".cache" / "tinylm"
+
+
+def numpy_blas() -> str:
+    """Which BLAS runs NumPy's matrix products in this process, with which kernels, e.g.
+    ``"openblas 0.3.31, SkylakeX kernels, 2 threads"``.
+
+    OpenBLAS picks the kernels for the CPU it finds unless ``OPENBLAS_CORETYPE`` names others.
+    Some machines set that variable (with ``OPENBLAS_L2_SIZE``) as a workaround for older
+    OpenBLAS builds; on an AVX-512 CPU, ``Haswell`` then halves a float32 product's speed
+    (kernels/README.md, "Measured"), while PyTorch's MKL and oneDNN choose their own kernels.
+    A speed figure is only comparable with the BLAS it was taken with, so every benchmark
+    prints this line (and ``tinylm info``). Needs ``threadpoolctl`` (the ``oracle`` extra) to
+    name the kernels; tinylm never changes the setting.
+    """
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    note = f" (OPENBLAS_CORETYPE={forced} set)" if forced else ""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return f"unknown: pip install threadpoolctl to name it{note}"
+    import numpy  # noqa: F401 - threadpoolctl sees only libraries already loaded
+
+    for info in threadpool_info():
+        if info.get("user_api") == "blas":
+            kernels = f", {info['architecture']} kernels" if info.get("architecture") else ""
+            return (
+                f"{info['internal_api']} {info['version']}{kernels}, "
+                f"{info['num_threads']} threads{note}"
+            )
+    return f"none found{note}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -123,6 +124,21 @@ def test_info_lists_backends(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "backend" in out and "kernel softmax_forward" in out
+    assert "numpy blas" in out
+
+
+def test_numpy_blas_names_a_forced_openblas_kernel(monkeypatch):
+    """A speed figure is comparable only with the BLAS kernels it was taken with: the line the
+    benchmarks and `tinylm info` print says when OPENBLAS_CORETYPE overrides OpenBLAS's choice."""
+    from tinylm.environment import numpy_blas
+
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    assert numpy_blas().endswith("(OPENBLAS_CORETYPE=Haswell set)")
+    monkeypatch.delenv("OPENBLAS_CORETYPE")
+    line = numpy_blas()
+    assert "OPENBLAS_CORETYPE" not in line
+    if importlib.util.find_spec("threadpoolctl") is not None:  # the oracle extra
+        assert "threads" in line and not line.startswith(("unknown", "none"))
 
 
 @pytest.mark.parametrize("argv", [[], ["nonsense"]])
