@@ -214,6 +214,10 @@ def test_misc_misuse() -> None:
     assert_names(error_of(lambda: a().softmax()), "softmax", "()", F32)
     assert_names(error_of(lambda: tinylm.set_default_dtype(tinylm.int64)), "int64")
     assert_names(error_of(lambda: tinylm.tensor([[1.0, 2.0], [3.0]])), "tensor", "ragged")
+    # an array of strings or objects, as the lists of them (it was kept as it came)
+    for bad in (np.array(["a"]), np.array([1, "b"], dtype=object)):
+        assert_names(error_of(lambda bad=bad: tinylm.tensor(bad)), "tensor", str(bad.dtype))
+        assert_names(error_of(lambda bad=bad: tinylm.Tensor(bad)), "tensor", str(bad.dtype))
     with pytest.raises(ValueError, match="unknown device 'tpu'"):
         tinylm.zeros(2, device="tpu")
     with pytest.raises(TypeError, match="matmul: input 1 must be a Tensor"):

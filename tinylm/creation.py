@@ -66,6 +66,12 @@ def tensor(
     data: Any, *, dtype: Any = None, device: Device | None = None, requires_grad: bool = False
 ) -> Tensor:
     """Create a tensor from data (lists, numbers, arrays). Always copies."""
+    if type(data) is np.ndarray and data.dtype.kind in "biuf" and dtype is None and device is None:
+        # the common case (a NumPy array of numbers, as it is), without Tensor()'s conversions
+        t = Tensor._wrap(np.array(data, copy=True))
+        if requires_grad:
+            t.requires_grad = True  # checks the dtype
+        return t
     if hasattr(data, "shape") and not isinstance(data, Tensor):
         data = array_module(data).array(data, copy=True)
     elif isinstance(data, Tensor):

@@ -23,6 +23,7 @@ import numpy as np
 from tinylm import autograd, ops
 from tinylm.autograd import Node, TensorBase, TinyLMError
 from tinylm.device import (
+    CPU,
     Device,
     array_module,
     device_and_dtype,
@@ -91,6 +92,10 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         device = normalize_device(device)
         xp = get_xp(device)
         if hasattr(data, "shape"):
+            if data.dtype == object or data.dtype.kind in "USV":  # as array_from_python
+                raise TinyLMError(
+                    f"tensor: cannot build a tensor from an array of dtype {data.dtype}"
+                )
             array = to_device_array(data, device)
             if dtype is not None:
                 array = array.astype(dtype, copy=False)
@@ -100,7 +105,7 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         self._node: Node | None = None
         self._version_counter = _VersionCounter()
         self._retains_grad = False
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self._requires_grad = False
         self.requires_grad = requires_grad
 
@@ -116,7 +121,7 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         t._node = None
         t._version_counter = _VersionCounter()
         t._retains_grad = False
-        t.grad = None
+        t._grad = None  # not through the .grad setter's checks: None needs none
         t._requires_grad = requires_grad
         return t
 
@@ -204,7 +209,7 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return tuple(self._data.shape)
+        return self._data.shape  # a tuple already, for numpy's and cupy's arrays
 
     @property
     def ndim(self) -> int:
@@ -216,7 +221,7 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
 
     @property
     def device(self) -> Device:
-        return device_of(self._data)
+        return CPU if type(self._data) is np.ndarray else device_of(self._data)
 
     def size(self, dim: int | None = None) -> Any:
         """The shape, as in PyTorch: ``x.size()`` is the tuple of extents, ``x.size(d)`` the
@@ -404,14 +409,16 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
 
     def _accumulate_grad(self, g: Any, owned: bool = False) -> None:
         """Add ``g`` to ``.grad``; ``owned``: the engine alone holds ``g`` (autograd.py)."""
-        if self.grad is None:
-            if owned and g.dtype == self.dtype and g.flags.c_contiguous:
-                self.grad = Tensor._wrap(g)  # nothing else holds g: kept, not copied
+        # ._grad, not the .grad setter: the engine's gradient has this tensor's shape and dtype
+        grad = self._grad
+        if grad is None:
+            if owned and g.dtype == self._data.dtype and g.flags.c_contiguous:
+                self._grad = Tensor._wrap(g)  # nothing else holds g: kept, not copied
                 return
             # A fresh copy: .grad must never alias another tensor's memory.
-            self.grad = Tensor._wrap(self._xp.array(g, dtype=self.dtype, copy=True))
+            self._grad = Tensor._wrap(self._xp.array(g, dtype=self.dtype, copy=True))
         else:
-            self.grad._data = self.grad._data + g
+            grad._data = grad._data + g
 
     def zero_grad(self) -> None:
         self.grad = None
