@@ -542,3 +542,49 @@ def test_writing_a_one_element_tensor_as_torch(index: Any, value_shape: tuple) -
 
     ours, theirs = in_both(run)
     assert ours == theirs
+
+
+@LIBS
+def test_save_and_load_take_file_objects(lib: Any, tmp_path: Any) -> None:
+    """torch.save(obj, buffer) / torch.load(buffer): an io.BytesIO or an open binary file,
+    written at its position and left open."""
+    import io
+
+    buf = io.BytesIO()
+    lib.save({"w": lib.arange(3.0), "step": 7}, buf)
+    assert not buf.closed and buf.tell() > 0
+    buf.seek(0)
+    back = lib.load(buf)
+    assert values(back["w"]).tolist() == [0.0, 1.0, 2.0] and back["step"] == 7
+    with open(tmp_path / "ckpt.pt", "wb") as f:
+        lib.save([lib.ones(2)], f)
+    with open(tmp_path / "ckpt.pt", "rb") as f:
+        assert values(lib.load(f)[0]).tolist() == [1.0, 1.0]
+    assert values(lib.load(tmp_path / "ckpt.pt")[0]).tolist() == [1.0, 1.0]
+
+
+@LIBS
+def test_load_keeps_tensors_shared_and_parameters_parameters(lib: Any) -> None:
+    """A tensor saved twice reloads as one; tied weights of a state dict reload sharing
+    memory; an nn.Parameter reloads as a Parameter (requires_grad kept)."""
+    import io
+
+    nn = lib.nn
+    t = lib.ones(3)
+    tied = nn.Module()
+    tied.a, tied.b = nn.Linear(2, 2), nn.Linear(2, 2)
+    tied.b.weight = tied.a.weight
+    frozen = nn.Parameter(lib.zeros(2), requires_grad=False)
+    buf = io.BytesIO()
+    lib.save({"x": t, "y": t, "list": [t], "sd": tied.state_dict(), "p": nn.Parameter(t),
+              "frozen": frozen}, buf)  # fmt: skip
+    buf.seek(0)
+    back = lib.load(buf)
+    assert back["x"] is back["y"] and back["list"][0] is back["x"]
+    sd = back["sd"]
+    with lib.no_grad():
+        sd["a.weight"].add_(1.0)
+    np.testing.assert_array_equal(values(sd["b.weight"]), values(sd["a.weight"]))
+    assert type(back["p"]) is nn.Parameter and back["p"].requires_grad
+    assert type(back["frozen"]) is nn.Parameter and not back["frozen"].requires_grad
+    assert type(back["x"]) is not nn.Parameter
