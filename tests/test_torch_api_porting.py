@@ -588,3 +588,39 @@ def test_load_keeps_tensors_shared_and_parameters_parameters(lib: Any) -> None:
     assert type(back["p"]) is nn.Parameter and back["p"].requires_grad
     assert type(back["frozen"]) is nn.Parameter and not back["frozen"].requires_grad
     assert type(back["x"]) is not nn.Parameter
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "lib.autograd.backward([a, b, h], [None, g, lib.ones(3, dtype=lib.float64)])",
+        "lib.autograd.backward((a, a))",  # a tensor given twice counts twice
+        "lib.autograd.backward([b], [g], retain_graph=True); lib.autograd.backward(b, g)",
+        "lib.autograd.backward(b, grad_tensors=g)",
+        "lib.autograd.backward([a], grad_variables=[None])",  # the old name
+    ],
+)
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
+def test_autograd_backward_of_several_tensors_matches_torch(call: str) -> None:
+    def run(lib: Any) -> list[np.ndarray]:
+        x = lib.tensor([1.0, 2.0, -0.5], dtype=lib.float64, requires_grad=True)
+        w = lib.tensor([0.5, -1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        h = x * w
+        a, b = (h * h).sum(), h.exp()
+        g = lib.tensor([1.0, 0.0, 2.0], dtype=lib.float64)
+        exec(call, {"lib": lib, "a": a, "b": b, "h": h, "g": g})
+        return [values(x.grad), values(w.grad)]
+
+    for ours, theirs in zip(*in_both(run)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-14)
+
+
+@LIBS
+def test_autograd_backward_runs_under_no_grad_and_frees_the_graphs(lib: Any) -> None:
+    x = lib.ones(2, requires_grad=True)
+    a, b = (x * 3).sum(), (x * x).sum()
+    with lib.no_grad():
+        lib.autograd.backward([a, b])
+    assert values(x.grad).tolist() == [5.0, 5.0]
+    with pytest.raises(RuntimeError):
+        lib.autograd.backward([a])
