@@ -624,3 +624,32 @@ def test_autograd_backward_runs_under_no_grad_and_frees_the_graphs(lib: Any) -> 
     assert values(x.grad).tolist() == [5.0, 5.0]
     with pytest.raises(RuntimeError):
         lib.autograd.backward([a])
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_lstm_takes_unbatched_input_as_torch(batch_first: bool) -> None:
+    """nn.LSTM on one sequence (T, input_size) with a (num_layers, hidden) state returns an
+    unbatched output and state; values and gradients as PyTorch's."""
+    rng = np.random.default_rng(0)
+    x, h0, c0 = (
+        rng.standard_normal((6, 3)),
+        rng.standard_normal((2, 4)),
+        rng.standard_normal((2, 4)),
+    )
+
+    def run(lib: Any) -> list[Any]:
+        lstm = lib.nn.LSTM(3, 4, num_layers=2, batch_first=batch_first, dtype=lib.float64)
+        with lib.no_grad():
+            for k, (_, p) in enumerate(lstm.named_parameters()):
+                p.copy_(lib.tensor(np.sin(np.arange(p.numel()) + k).reshape(tuple(p.shape))))
+        xs = lib.tensor(x, requires_grad=True)
+        out, (h, c) = lstm(xs, (lib.tensor(h0), lib.tensor(c0)))
+        (out.sum() + (h * h).sum() + (c * 3).sum()).backward()
+        shapes = [tuple(t.shape) for t in (out, h, c)]
+        return [shapes, values(out), values(h), values(c), values(xs.grad),
+                *(values(p.grad) for p in lstm.parameters())]  # fmt: skip
+
+    ours, theirs = in_both(run)
+    assert ours[0] == theirs[0] == [(6, 4), (2, 4), (2, 4)]
+    for a, b in zip(ours[1:], theirs[1:]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
