@@ -621,3 +621,75 @@ def test_grad_mode_belongs_to_each_thread():
         assert not tinylm.is_grad_enabled()
     assert seen["started inside no_grad"] == (True, True)
     assert tinylm.is_grad_enabled()
+
+
+# ---------------------------------------------------------------------------------------
+# tinylm.autograd.backward: several outputs in one pass (torch.autograd.backward)
+# ---------------------------------------------------------------------------------------
+
+
+def test_autograd_backward_walks_a_shared_graph_once_and_frees_it() -> None:
+    calls = []
+
+    class Counted(Function):
+        @staticmethod
+        def forward(ctx: Any, x: np.ndarray) -> np.ndarray:
+            return 2 * x
+
+        @staticmethod
+        def backward(ctx: Any, g: np.ndarray) -> np.ndarray:
+            calls.append(g.copy())
+            return 2 * g
+
+    x = leaf(3)
+    h = Counted.apply(x)
+    a, b = (h * h).sum(), h.exp()
+    g = upstream((3,))
+    tinylm.autograd.backward([a, b], [None, g])
+    assert len(calls) == 1  # the shared part once, with both contributions summed
+    hv = 2 * x.numpy()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * (2 * hv + g * np.exp(hv)), rtol=1e-12)
+    with pytest.raises(RuntimeError, match="already freed"):
+        a.backward()
+
+
+def test_autograd_backward_gradchecks_against_finite_differences() -> None:
+    """backward([y1, y2], [g1, g2]) is the gradient of Σ_i <g_i, y_i>."""
+    x, w = leaf(2, 3), leaf(3)
+    g1, g2 = upstream((2, 3)), upstream((3,))
+
+    def joint(x: tinylm.Tensor, w: tinylm.Tensor) -> tinylm.Tensor:
+        return ((x * w).tanh() * tinylm.tensor(g1)).sum() + (
+            (x.sum(0) * w).exp() * tinylm.tensor(g2)
+        ).sum()
+
+    assert gradcheck(joint, [x, w])
+    joint(x, w).backward()
+    want = [x.grad.numpy().copy(), w.grad.numpy().copy()]
+    x.grad = w.grad = None
+    tinylm.autograd.backward(((x * w).tanh(), (x.sum(0) * w).exp()), (g1, tinylm.tensor(g2)))
+    np.testing.assert_allclose(x.grad.numpy(), want[0], rtol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), want[1], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "names"),
+    [
+        ("backward([y, y.sum()], [tinylm.ones(2)])", ValueError, "2 tensors and 1 gradients"),
+        ("backward([y.sum(), y], [None, tinylm.ones(3)])", ValueError, r"grad_tensors\[1\]"),
+        ("backward([y.sum(), y])", RuntimeError, r"tensors\[1\] has shape \(2,\)"),
+        ("backward([y.sum(), tinylm.ones(1)])", RuntimeError, r"tensors\[1\].*not require grad"),
+        ("backward([y.sum(), 3.0])", TypeError, r"tensors\[1\] must be a Tensor"),
+        ("backward([])", TypeError, "non-empty"),
+        ("backward(y.sum(), create_graph=True)", ValueError, "create_graph"),
+        ("backward(y.sum(), inputs=[x])", ValueError, "inputs="),
+        ("backward(y.sum(), 1.0, grad_variables=1.0)", RuntimeError, "not both"),
+    ],
+)
+def test_autograd_backward_bad_calls_are_one_clear_line(call: str, error: type, names: str) -> None:
+    x = leaf(2)
+    y = x * 2
+    with pytest.raises(error, match=names) as info:
+        eval(call, {"backward": tinylm.autograd.backward, "tinylm": tinylm, "x": x, "y": y})
+    assert "\n" not in str(info.value)
+    assert x.grad is None  # nothing was accumulated before the error

@@ -178,3 +178,67 @@ def test_load_onto_a_device(tmp_path):
     assert load(tmp_path / "x.npz", device="cpu")["t"].device == "cpu"
     with pytest.raises(ValueError, match="unknown device"):
         load(tmp_path / "x.npz", device="tpu")
+
+
+def test_file_objects_round_trip_and_paths_stay_atomic(tmp_path):
+    import io
+
+    buf = io.BytesIO(b"prefix")
+    buf.seek(0, io.SEEK_END)
+    save({"w": np.arange(4.0)}, buf)  # written at the position, as torch.save
+    assert buf.getvalue().startswith(b"prefix") and not buf.closed
+    buf.seek(len(b"prefix"))
+    np.testing.assert_array_equal(load(buf)["w"], np.arange(4.0))
+    # a path is still written atomically: the previous checkpoint survives a failed save
+    path = tmp_path / "ckpt.npz"
+    save({"w": np.ones(2)}, path)
+    with pytest.raises(TypeError, match="cannot be saved"):
+        save({"bad": {1}}, path)
+    np.testing.assert_array_equal(load(path)["w"], np.ones(2))
+    assert sorted(os.listdir(tmp_path)) == ["ckpt.npz"]
+
+
+def test_bad_file_objects_are_one_clear_line(tmp_path):
+    import io
+
+    with pytest.raises(TinyLMError, match="the BytesIO is not a readable tinylm checkpoint") as e:
+        load(io.BytesIO(b"not a zip at all"))
+    assert "\n" not in str(e.value)
+    with pytest.raises(TinyLMError, match="the BytesIO is not a readable"):
+        load(io.BytesIO())  # an empty buffer (forgot to seek(0) after saving)
+    with open(tmp_path / "x.txt", "w") as f, pytest.raises(TypeError, match="text mode") as e:
+        save({"w": tinylm.ones(1)}, f)
+    assert "\n" not in str(e.value)
+    with pytest.raises(TypeError, match="text mode"):
+        load(io.StringIO("PK"))
+
+
+def test_sharing_survives_a_device_move_and_a_forged_reference_is_refused(tmp_path):
+    t = tinylm.ones(2)
+    save({"a": t, "b": t.detach(), "c": t}, tmp_path / "x.npz")
+    back = load(tmp_path / "x.npz", device="cpu")
+    assert back["a"] is back["c"] and back["b"] is not back["a"]
+    assert np.shares_memory(back["a"].numpy(), back["b"].numpy())
+    with tinylm.no_grad():
+        back["b"].add_(1.0)  # one array, one count of in-place changes
+    assert back["a"]._version == back["b"]._version == 1
+    # a manifest whose repeated tensor points at one not yet loaded
+    import json
+
+    manifest = {"format": "tinylm-checkpoint", "version": 2, "root": {"t": "same", "k": 0}}
+    np.savez(
+        tmp_path / "forged.npz", __manifest__=np.frombuffer(json.dumps(manifest).encode(), np.uint8)
+    )
+    with pytest.raises(TinyLMError, match="broken manifest"):
+        load(tmp_path / "forged.npz")
+
+
+def test_a_checkpoint_without_sharing_keeps_format_version_1(tmp_path):
+    """Older tinylms (format version 1) still read what has no repeated tensor."""
+    import io
+    import json
+
+    buf = io.BytesIO()
+    save({"w": tinylm.ones(1), "p": nn.Parameter(tinylm.ones(1))}, buf)
+    with np.load(io.BytesIO(buf.getvalue()), allow_pickle=False) as z:
+        assert json.loads(z["__manifest__"].tobytes())["version"] == 1

@@ -542,3 +542,114 @@ def test_writing_a_one_element_tensor_as_torch(index: Any, value_shape: tuple) -
 
     ours, theirs = in_both(run)
     assert ours == theirs
+
+
+@LIBS
+def test_save_and_load_take_file_objects(lib: Any, tmp_path: Any) -> None:
+    """torch.save(obj, buffer) / torch.load(buffer): an io.BytesIO or an open binary file,
+    written at its position and left open."""
+    import io
+
+    buf = io.BytesIO()
+    lib.save({"w": lib.arange(3.0), "step": 7}, buf)
+    assert not buf.closed and buf.tell() > 0
+    buf.seek(0)
+    back = lib.load(buf)
+    assert values(back["w"]).tolist() == [0.0, 1.0, 2.0] and back["step"] == 7
+    with open(tmp_path / "ckpt.pt", "wb") as f:
+        lib.save([lib.ones(2)], f)
+    with open(tmp_path / "ckpt.pt", "rb") as f:
+        assert values(lib.load(f)[0]).tolist() == [1.0, 1.0]
+    assert values(lib.load(tmp_path / "ckpt.pt")[0]).tolist() == [1.0, 1.0]
+
+
+@LIBS
+def test_load_keeps_tensors_shared_and_parameters_parameters(lib: Any) -> None:
+    """A tensor saved twice reloads as one; tied weights of a state dict reload sharing
+    memory; an nn.Parameter reloads as a Parameter (requires_grad kept)."""
+    import io
+
+    nn = lib.nn
+    t = lib.ones(3)
+    tied = nn.Module()
+    tied.a, tied.b = nn.Linear(2, 2), nn.Linear(2, 2)
+    tied.b.weight = tied.a.weight
+    frozen = nn.Parameter(lib.zeros(2), requires_grad=False)
+    buf = io.BytesIO()
+    lib.save({"x": t, "y": t, "list": [t], "sd": tied.state_dict(), "p": nn.Parameter(t),
+              "frozen": frozen}, buf)  # fmt: skip
+    buf.seek(0)
+    back = lib.load(buf)
+    assert back["x"] is back["y"] and back["list"][0] is back["x"]
+    sd = back["sd"]
+    with lib.no_grad():
+        sd["a.weight"].add_(1.0)
+    np.testing.assert_array_equal(values(sd["b.weight"]), values(sd["a.weight"]))
+    assert type(back["p"]) is nn.Parameter and back["p"].requires_grad
+    assert type(back["frozen"]) is nn.Parameter and not back["frozen"].requires_grad
+    assert type(back["x"]) is not nn.Parameter
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "lib.autograd.backward([a, b, h], [None, g, lib.ones(3, dtype=lib.float64)])",
+        "lib.autograd.backward((a, a))",  # a tensor given twice counts twice
+        "lib.autograd.backward([b], [g], retain_graph=True); lib.autograd.backward(b, g)",
+        "lib.autograd.backward(b, grad_tensors=g)",
+        "lib.autograd.backward([a], grad_variables=[None])",  # the old name
+    ],
+)
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
+def test_autograd_backward_of_several_tensors_matches_torch(call: str) -> None:
+    def run(lib: Any) -> list[np.ndarray]:
+        x = lib.tensor([1.0, 2.0, -0.5], dtype=lib.float64, requires_grad=True)
+        w = lib.tensor([0.5, -1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        h = x * w
+        a, b = (h * h).sum(), h.exp()
+        g = lib.tensor([1.0, 0.0, 2.0], dtype=lib.float64)
+        exec(call, {"lib": lib, "a": a, "b": b, "h": h, "g": g})
+        return [values(x.grad), values(w.grad)]
+
+    for ours, theirs in zip(*in_both(run)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-14)
+
+
+@LIBS
+def test_autograd_backward_runs_under_no_grad_and_frees_the_graphs(lib: Any) -> None:
+    x = lib.ones(2, requires_grad=True)
+    a, b = (x * 3).sum(), (x * x).sum()
+    with lib.no_grad():
+        lib.autograd.backward([a, b])
+    assert values(x.grad).tolist() == [5.0, 5.0]
+    with pytest.raises(RuntimeError):
+        lib.autograd.backward([a])
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_lstm_takes_unbatched_input_as_torch(batch_first: bool) -> None:
+    """nn.LSTM on one sequence (T, input_size) with a (num_layers, hidden) state returns an
+    unbatched output and state; values and gradients as PyTorch's."""
+    rng = np.random.default_rng(0)
+    x, h0, c0 = (
+        rng.standard_normal((6, 3)),
+        rng.standard_normal((2, 4)),
+        rng.standard_normal((2, 4)),
+    )
+
+    def run(lib: Any) -> list[Any]:
+        lstm = lib.nn.LSTM(3, 4, num_layers=2, batch_first=batch_first, dtype=lib.float64)
+        with lib.no_grad():
+            for k, (_, p) in enumerate(lstm.named_parameters()):
+                p.copy_(lib.tensor(np.sin(np.arange(p.numel()) + k).reshape(tuple(p.shape))))
+        xs = lib.tensor(x, requires_grad=True)
+        out, (h, c) = lstm(xs, (lib.tensor(h0), lib.tensor(c0)))
+        (out.sum() + (h * h).sum() + (c * 3).sum()).backward()
+        shapes = [tuple(t.shape) for t in (out, h, c)]
+        return [shapes, values(out), values(h), values(c), values(xs.grad),
+                *(values(p.grad) for p in lstm.parameters())]  # fmt: skip
+
+    ours, theirs = in_both(run)
+    assert ours[0] == theirs[0] == [(6, 4), (2, 4), (2, 4)]
+    for a, b in zip(ours[1:], theirs[1:]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

@@ -602,3 +602,116 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
             grads[key] = (ig, owned)
         if not retain_graph:
             node.free()
+
+
+# ---------------------------------------------------------------------------------------
+# torch.autograd.backward: several outputs in one pass (a wrapper around the engine above)
+# ---------------------------------------------------------------------------------------
+
+_backward_from = backward  # the engine's entry for one output; ``Tensor.backward`` reaches it
+
+
+class _JointRoot(Function):
+    """A 0-d stand-in output whose inputs are the tensors of one ``backward`` call: its
+    backward hands each tensor its own gradient, so the engine walks their graphs in one
+    pass (shared parts once, gradients of a tensor given twice summed, as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx: Context, *arrays: Any, grads: tuple[Any, ...]) -> Any:
+        ctx.grads = grads
+        return array_module(arrays[0]).zeros((), dtype=arrays[0].dtype)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple[Any, ...]:
+        return ctx.grads
+
+
+def backward(  # type: ignore[no-redef]  # the engine's function stays above as _backward_from
+    tensors: Any,
+    grad_tensors: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    grad_variables: Any = None,
+    inputs: Any = None,
+) -> None:
+    """Accumulate into every leaf's ``.grad`` the gradient of ``tensors``, weighted by
+    ``grad_tensors``, as ``torch.autograd.backward``: ``backward([loss_a, loss_b])`` or
+    ``backward([y1, y2], [g1, g2])`` is one backward pass through all their graphs.
+
+    Args:
+        tensors: a Tensor or a sequence of Tensors that require grad (shapes ``S_i``).
+        grad_tensors: dL/d(tensors[i]), one per tensor (a Tensor or array of shape ``S_i``),
+            or None for a tensor of one element (then 1); a single one for a single tensor.
+        retain_graph: keep the graphs for another backward (default: ``create_graph``).
+        create_graph: refused: tinylm's backward rules work on arrays, so gradients carry
+            no graph (no gradients of gradients).
+        grad_variables: PyTorch's old name of ``grad_tensors``.
+        inputs: refused: every leaf the graphs reach gets its gradient.
+
+    ``tensor.backward(g)`` is ``backward(tensor, g)``.
+    """
+    if grad_variables is not None:
+        if grad_tensors is not None:
+            raise RuntimeError(
+                "backward: give grad_tensors or its old name grad_variables, not both"
+            )
+        grad_tensors = grad_variables
+    if create_graph:
+        raise TinyLMError(
+            "backward: create_graph=True is not supported: tinylm's backward rules work on "
+            "arrays, so the gradients carry no graph (no gradients of gradients)"
+        )
+    if inputs is not None:
+        raise TinyLMError(
+            "backward: inputs= is not supported; every leaf the graph reaches gets its "
+            "gradient (zero or set aside the .grad of the others)"
+        )
+    retain = bool(retain_graph)
+    if isinstance(tensors, TensorBase):  # the common case: Tensor.backward
+        _backward_from(tensors, grad_tensors, retain)
+        return
+    if not isinstance(tensors, list | tuple) or not tensors:
+        raise TypeError(
+            f"backward: tensors must be a Tensor or a non-empty list or tuple of Tensors, got "
+            f"{tensors!r:.80}"
+        )
+    if grad_tensors is None:
+        grad_tensors = (None,) * len(tensors)
+    elif isinstance(grad_tensors, TensorBase) or not isinstance(grad_tensors, list | tuple):
+        grad_tensors = (grad_tensors,)
+    if len(grad_tensors) != len(tensors):
+        raise TinyLMError(
+            f"backward: got {len(tensors)} tensors and {len(grad_tensors)} gradients; give "
+            "one gradient (or None) per tensor"
+        )
+    grads = []
+    for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
+        if not isinstance(t, TensorBase):
+            raise TypeError(f"backward: tensors[{i}] must be a Tensor, got {type(t).__name__}")
+        if not t.requires_grad:
+            raise RuntimeError(
+                f"backward: tensors[{i}] ({t.shape} {t.dtype}) does not require grad and has "
+                "no graph; create the inputs with requires_grad=True (and not inside no_grad())"
+            )
+        xp = array_module(t.data)
+        if g is None:
+            if t.data.size != 1:
+                raise RuntimeError(
+                    f"backward: a gradient can be implied only for a single-element output, "
+                    f"but tensors[{i}] has shape {t.shape}; pass grad_tensors[{i}] of that shape"
+                )
+            grads.append(xp.ones(t.shape, dtype=t.dtype))
+            continue
+        a = g.data if isinstance(g, TensorBase) else xp.asarray(g)
+        if a.shape != t.shape:
+            raise TinyLMError(
+                f"backward: grad_tensors[{i}] has shape {a.shape} but tensors[{i}] has shape "
+                f"{t.shape}"
+            )
+        grads.append(a.astype(t.dtype, copy=False))
+    if len(tensors) == 1:
+        _backward_from(tensors[0], grads[0], retain)
+        return
+    with enable_grad():  # backward works under no_grad too; the joint root must be recorded
+        root = _JointRoot.apply(*tensors, grads=tuple(grads))
+    _backward_from(root, None, retain)

@@ -89,6 +89,23 @@ def test_sequence_gradcheck(backend, padded):
     assert gradcheck(fn, [x, h0, c0, *params])
 
 
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_unbatched_sequence_gradcheck(batch_first):
+    """Unbatched (T, I) input with (num_layers, H) states: every input and parameter."""
+    rng = np.random.default_rng(2)
+    tinylm.manual_seed(0)
+    lstm = nn.LSTM(3, 2, num_layers=2, batch_first=batch_first, dtype=tinylm.float64)
+    fn0, params = module_function(lstm)
+    x = _t(rng.standard_normal((4, 3)))
+    h0, c0 = _t(rng.standard_normal((2, 2))), _t(rng.standard_normal((2, 2)))
+
+    def fn(x, h0, c0, *ps):
+        out, (hn, cn) = fn0(x, *ps, hx=(h0, c0))
+        return out, hn, cn
+
+    assert gradcheck(fn, [x, h0, c0, *params])
+
+
 def test_cell_op_gradient_in_any_layout():
     """The upstream gradient of h and c may arrive broadcast (a sum's), or only for h."""
     rng = np.random.default_rng(2)
@@ -189,6 +206,51 @@ def test_lstm_cell_equals_torch(backend):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-11, err_msg=name)
 
 
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("with_state", [False, True])
+def test_unbatched_lstm_and_cell_equal_torch(batch_first, with_state):
+    """2-D input (T, I) to LSTM and 1-D input (I,) to LSTMCell, as PyTorch takes them:
+    outputs, states and every gradient (states' included), float64."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    tinylm.manual_seed(4)
+    ours = nn.LSTM(3, 4, num_layers=2, batch_first=batch_first, dtype=tinylm.float64)
+    theirs = torch.nn.LSTM(3, 4, num_layers=2, batch_first=batch_first, dtype=torch.float64)
+    _copy_to_torch(torch, ours, theirs)
+    x, g_out = rng.standard_normal((5, 3)), rng.standard_normal((5, 4))
+    state, g_state = rng.standard_normal((2, 2, 4)), rng.standard_normal((2, 2, 4))
+
+    def run(lib, module, make):
+        xa = make(x, True)
+        hx = tuple(make(s, True) for s in state) if with_state else None
+        out, (hn, cn) = module(xa, hx)
+        assert tuple(out.shape) == (5, 4) and tuple(hn.shape) == tuple(cn.shape) == (2, 4)
+        loss = (out * make(g_out, False)).sum()
+        loss = loss + (hn * make(g_state[0], False)).sum() + (cn * make(g_state[1], False)).sum()
+        loss.backward()
+        grads = [xa.grad] + ([t.grad for t in hx] if with_state else [])
+        grads += [p.grad for _, p in module.named_parameters()]
+        return [np.asarray(t.detach().numpy()) for t in (out, hn, cn, *grads)]
+
+    mine = run(tinylm, ours, lambda a, rg: _t(a, rg))
+    torchs = run(torch, theirs, lambda a, rg: torch.tensor(a, requires_grad=rg))
+    for a, b in zip(mine, torchs):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+    cell, cell_t = (
+        nn.LSTMCell(3, 4, dtype=tinylm.float64),
+        torch.nn.LSTMCell(3, 4, dtype=torch.float64),
+    )
+    _copy_to_torch(torch, cell, cell_t)
+    hx = (_t(state[0, 0]), _t(state[1, 0])) if with_state else None
+    hx_t = tuple(torch.tensor(s[0]) for s in state) if with_state else None
+    h, c = cell(_t(x[0]), hx)
+    h_t, c_t = cell_t(torch.tensor(x[0]), hx_t)
+    assert tuple(h.shape) == tuple(c.shape) == (4,)
+    np.testing.assert_allclose(h.numpy(), h_t.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(c.numpy(), c_t.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
 def test_state_dict_of_torch_loads():
     torch = pytest.importorskip("torch")
     theirs = torch.nn.LSTM(4, 3, num_layers=2)
@@ -255,10 +317,6 @@ def test_unsupported_pytorch_arguments_are_errors():
         nn.LSTM(2, 3, bidirectional=True)
     with pytest.raises(TinyLMError, match="proj_size=2 is not supported"):
         nn.LSTM(2, 3, proj_size=2)
-    with pytest.raises(TinyLMError, match="unbatched input is not supported"):
-        nn.LSTM(2, 3)(tinylm.zeros(5, 2))
-    with pytest.raises(TinyLMError, match="unbatched input is not supported"):
-        nn.LSTMCell(2, 3)(tinylm.zeros(2))
 
 
 def test_wrong_state_shapes_are_errors():
@@ -270,6 +328,28 @@ def test_wrong_state_shapes_are_errors():
         nn.LSTMCell(2, 3)(tinylm.zeros(5, 2), (tinylm.zeros(5, 3), tinylm.zeros(5, 4)))
     with pytest.raises(TinyLMError, match="same dtype"):
         nn.LSTM(2, 3)(tinylm.zeros(4, 5, 2, dtype=tinylm.float64))
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        ("lstm(tinylm.zeros(5), None)", r"3-D .* or unbatched 2-D .*got \(5,\)"),
+        ("lstm(tinylm.zeros(5, 2), (tinylm.zeros(2, 1, 3), tinylm.zeros(2, 1, 3)))",
+         r"unbatched input, h_0 must be 2-D, got shape \(2, 1, 3\)"),
+        ("lstm(tinylm.zeros(5, 4, 2), (tinylm.zeros(2, 3), tinylm.zeros(2, 3)))",
+         r"batched input, h_0 must be 3-D, got shape \(2, 3\)"),
+        ("lstm(tinylm.zeros(5, 2), (tinylm.zeros(1, 3), tinylm.zeros(1, 3)))",
+         r"h_0 must be \(2, 1, 3\)"),
+        ("lstm(tinylm.zeros(5, 2), lengths=[5])", "unbatched .* no padding"),
+        ("cell(tinylm.zeros(2), (tinylm.zeros(1, 3), tinylm.zeros(1, 3)))",
+         r"unbatched input, h must be 1-D"),
+    ],
+)  # fmt: skip
+def test_wrong_input_and_state_dims_are_one_clear_line(call, match):
+    env = {"lstm": nn.LSTM(2, 3, num_layers=2), "cell": nn.LSTMCell(2, 3), "tinylm": tinylm}
+    with pytest.raises(TinyLMError, match=match) as info:
+        eval(call, env)
+    assert "\n" not in str(info.value)
 
 
 def test_dropout_between_layers_only_while_training():

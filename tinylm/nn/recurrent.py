@@ -37,13 +37,25 @@ def _uniform_parameter(bound: float, shape: tuple[int, ...], dtype: Any, device:
     return Parameter(Tensor._wrap(to_device_array(values, normalize_device(device))))
 
 
+def _check_state_dims(op: str, hx: Any, ndim: int, names: tuple[str, str], unbatched: bool) -> None:
+    """The state (h, c) has ``ndim`` dims: batched with batched input, else unbatched."""
+    if not isinstance(hx, tuple | list) or len(hx) != 2:
+        raise TinyLMError(f"{op}: hx must be a pair ({names[0]}, {names[1]}), got {hx!r:.80}")
+    for name, t in zip(names, hx):
+        if t.ndim != ndim:
+            kind = "unbatched" if unbatched else "batched"
+            raise TinyLMError(
+                f"{op}: for {kind} input, {name} must be {ndim}-D, got shape {tuple(t.shape)}"
+            )
+
+
 class LSTMCell(Module):
     """One LSTM step: (h, c) = cell(x, (h_prev, c_prev)).
 
     Parameters (PyTorch's): weight_ih (4H, I), weight_hh (4H, H), bias_ih, bias_hh (4H,),
     the rows in gate order i, f, g, o. ``forward(input (B, I), hx=None)`` → (h, c), each
-    (B, H); ``hx=None`` starts from zeros. Unbatched (1-D) input is not supported: add a
-    batch axis of 1.
+    (B, H); ``hx=None`` starts from zeros. Unbatched, as in PyTorch: input (I,) and h, c
+    (H,) give h, c (H,).
     """
 
     def __init__(
@@ -70,12 +82,20 @@ class LSTMCell(Module):
     def forward(
         self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
     ) -> tuple[Tensor, Tensor]:
-        if input.ndim != 2:
+        if input.ndim not in (1, 2):
             raise TinyLMError(
-                f"LSTMCell: input must be (batch, input_size), got {tuple(input.shape)}; "
-                f"unbatched input is not supported, add a batch axis of 1"
+                f"LSTMCell: input must be (batch, input_size) or unbatched (input_size,), got "
+                f"{tuple(input.shape)}"
             )
-        return F.lstm_cell(input, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        unbatched = input.ndim == 1
+        if hx is not None:
+            _check_state_dims("LSTMCell", hx, input.ndim, ("h", "c"), input.ndim == 1)
+        if unbatched:  # a batch of one, taken away again below (PyTorch does the same)
+            input = input.unsqueeze(0)
+            hx = None if hx is None else (hx[0].unsqueeze(0), hx[1].unsqueeze(0))
+        params = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        h, c = F.lstm_cell(input, hx, *params)
+        return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias}"
@@ -90,12 +110,14 @@ class LSTM(Module):
     ``forward(input, hx=None, lengths=None)``: input (T, B, I), or (B, T, I) with
     ``batch_first=True``; hx = (h_0, c_0) each (num_layers, B, H), zeros if None →
     ``output, (h_n, c_n)``: output (T, B, H) (or (B, T, H)), the last layer's h at every step;
-    h_n, c_n (num_layers, B, H). ``lengths`` (B integers in [1, T]) marks everything after a
-    sequence's length as padding (tinylm's stand-in for ``pack_padded_sequence``). Dropout
-    ``dropout`` is applied to the output of every layer but the last, while training.
+    h_n, c_n (num_layers, B, H). Unbatched, as in PyTorch: input (T, I) (with or without
+    ``batch_first``) and h_0, c_0 (num_layers, H) give output (T, H) and h_n, c_n
+    (num_layers, H). ``lengths`` (B integers in [1, T]) marks everything after a sequence's
+    length as padding (tinylm's stand-in for ``pack_padded_sequence``; batched input only).
+    Dropout ``dropout`` is applied to the output of every layer but the last, while training.
 
     Not supported (an error, not a silent difference): ``bidirectional=True``,
-    ``proj_size > 0``, unbatched (2-D) input.
+    ``proj_size > 0``.
     """
 
     def __init__(
@@ -145,11 +167,22 @@ class LSTM(Module):
         hx: tuple[Tensor, Tensor] | None = None,
         lengths: Any = None,
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        if input.ndim != 3:
+        if input.ndim not in (2, 3):
             raise TinyLMError(
                 f"LSTM: input must be 3-D ({'batch, seq' if self.batch_first else 'seq, batch'}"
-                f", input_size), got {tuple(input.shape)}; unbatched input is not supported"
+                f", input_size) or unbatched 2-D (seq, input_size), got {tuple(input.shape)}"
             )
+        if hx is not None:
+            _check_state_dims("LSTM", hx, input.ndim, ("h_0", "c_0"), input.ndim == 2)
+        unbatched = input.ndim == 2
+        if unbatched:  # a batch of one, taken away again below (PyTorch does the same)
+            if lengths is not None:
+                raise TinyLMError(
+                    "LSTM: lengths= marks the padding of a batch; unbatched (2-D) input is one "
+                    "sequence, with no padding"
+                )
+            input = input.unsqueeze(0 if self.batch_first else 1)
+            hx = None if hx is None else (hx[0].unsqueeze(1), hx[1].unsqueeze(1))
         x = input.transpose(0, 1) if self.batch_first else input
         batch = x.shape[1]
         want = (self.num_layers, batch, self.hidden_size)
@@ -166,6 +199,9 @@ class LSTM(Module):
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, training=True)
         output = x.transpose(0, 1) if self.batch_first else x
+        if unbatched:
+            output = output.squeeze(0 if self.batch_first else 1)
+            return output, (stack(h_n).squeeze(1), stack(c_n).squeeze(1))
         return output, (stack(h_n), stack(c_n))
 
     def extra_repr(self) -> str:
