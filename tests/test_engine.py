@@ -693,3 +693,47 @@ def test_autograd_backward_bad_calls_are_one_clear_line(call: str, error: type, 
         eval(call, {"backward": tinylm.autograd.backward, "tinylm": tinylm, "x": x, "y": y})
     assert "\n" not in str(info.value)
     assert x.grad is None  # nothing was accumulated before the error
+
+
+# ---------------------------------------------------------------------------------------
+# autograd.grad: gradients returned instead of accumulated
+# ---------------------------------------------------------------------------------------
+
+
+@given(st_tl.broadcastable_shapes(num_shapes=2))
+def test_autograd_grad_equals_what_backward_accumulates(shapes: Any) -> None:
+    """Over broadcasting shapes, a non-leaf input among the leaves, and a random upstream
+    gradient: grad's result is what backward puts in .grad, and grad leaves .grad alone."""
+    a, b = (leaf(*s) for s in shapes)
+    mid = a * b
+    out = (mid.tanh() + a).exp()
+    g = upstream(out.shape)
+    ga, gb, gmid = tinylm.autograd.grad(out, [a, b, mid], g, retain_graph=True)
+    assert a.grad is None and b.grad is None
+    mid.retain_grad()
+    out.backward(tinylm.tensor(g))
+    np.testing.assert_allclose(ga.numpy(), a.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gb.numpy(), b.grad.numpy(), rtol=1e-12)
+    expected_mid = g * out.data * (1 - np.tanh(mid.data) ** 2)  # out = exp(tanh(mid) + a)
+    np.testing.assert_allclose(gmid.numpy(), expected_mid, rtol=1e-12)
+
+
+def test_autograd_grad_walks_only_the_graph_between_outputs_and_inputs() -> None:
+    """A branch that cannot reach the inputs is not differentiated: its backward never runs."""
+    calls = []
+
+    class Spy(Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any) -> Any:
+            return x * 2
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            calls.append(1)
+            return g * 2
+
+    x, other = leaf(3), leaf(3)
+    y = (x * x).sum() + Spy.apply(other).sum()
+    (gx,) = tinylm.autograd.grad(y, x)
+    np.testing.assert_allclose(gx.numpy(), 2 * x.data)
+    assert calls == [] and other.grad is None

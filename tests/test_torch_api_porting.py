@@ -653,3 +653,77 @@ def test_lstm_takes_unbatched_input_as_torch(batch_first: bool) -> None:
     assert ours[0] == theirs[0] == [(6, 4), (2, 4), (2, 4)]
     for a, b in zip(ours[1:], theirs[1:]):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+GRAD_CALLS = [
+    "lib.autograd.grad(y, [x, w])",
+    "lib.autograd.grad(y, x)",  # one input: still a tuple
+    "lib.autograd.grad(y, [h])",  # a tensor inside the graph, not a leaf
+    "lib.autograd.grad(y, [h, x, h])",  # an input named twice gets its gradient twice
+    "lib.autograd.grad([y, e], [w], [None, g])",  # several outputs, weighted
+    "lib.autograd.grad(e, x, grad_outputs=g)",
+    "lib.autograd.grad(y, [x, u], allow_unused=True)",  # u is not used: None
+    "lib.autograd.grad(y, [u, w], materialize_grads=True)",  # ... or zeros
+    "lib.autograd.grad(y, [y])",  # the output itself: its weight, 1
+]
+
+
+@pytest.mark.parametrize("call", GRAD_CALLS)
+def test_autograd_grad_returns_torchs_gradients_and_leaves_dot_grad_alone(call: str) -> None:
+    """``torch.autograd.grad``: gradients returned, not accumulated (gradient penalties,
+    property tests of an op's gradient, meta-learning loops all call it)."""
+
+    def run(lib: Any) -> list[Any]:
+        x = lib.tensor([1.0, 2.0, -0.5], dtype=lib.float64, requires_grad=True)
+        w = lib.tensor([0.5, -1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        u = lib.tensor([3.0], dtype=lib.float64, requires_grad=True)
+        h = x * w
+        y, e = (h * h).sum() + (x.exp() * w).mean(), h.tanh()
+        g = lib.tensor([1.0, -2.0, 0.5], dtype=lib.float64)
+        names = {"lib": lib, "x": x, "w": w, "u": u, "h": h, "y": y, "e": e, "g": g}
+        grads = eval(call, names)
+        assert isinstance(grads, tuple)
+        assert x.grad is None and w.grad is None and u.grad is None
+        return [None if t is None else values(t) for t in grads]
+
+    ours, theirs = in_both(run)
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "call, error",
+    [
+        ("lib.autograd.grad(y, [u])", RuntimeError),  # not used, allow_unused not given
+        ("lib.autograd.grad(y, [c])", RuntimeError),  # does not require grad
+        ("lib.autograd.grad(y, x); lib.autograd.grad(y, x)", RuntimeError),  # graph freed
+        ("lib.autograd.grad(h, x)", RuntimeError),  # a non-scalar output needs its weights
+    ],
+)
+@LIBS
+def test_autograd_grad_refuses_as_torch_does(lib: Any, call: str, error: type) -> None:
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    u = lib.tensor([3.0], requires_grad=True)
+    c = lib.tensor([1.0, 1.0])
+    h = x * x
+    y = h.sum()
+    with pytest.raises(error) as info:
+        exec(call, {"lib": lib, "x": x, "u": u, "c": c, "h": h, "y": y})
+    if lib is tinylm:
+        assert "\n" not in str(info.value)
+
+
+@LIBS
+def test_autograd_grad_with_retain_graph_runs_twice_then_backward_still_works(
+    lib: Any,
+) -> None:
+    x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+    y = (x**3).sum()
+    first = lib.autograd.grad(y, x, retain_graph=True)[0]
+    second = lib.autograd.grad(y, x, retain_graph=True)[0]
+    np.testing.assert_array_equal(values(first), values(second))
+    y.backward()
+    np.testing.assert_allclose(values(x.grad), [3.0, 12.0])

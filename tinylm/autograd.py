@@ -54,6 +54,7 @@ __all__ = [
     "TinyLMError",
     "backward",
     "enable_grad",
+    "grad",
     "is_grad_enabled",
     "no_grad",
     "set_grad_enabled",
@@ -521,13 +522,25 @@ def _topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
-def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
-    """Accumulate d(root)/d(leaf), weighted by ``gradient``, into every leaf's ``.grad``.
+def _backward_from(
+    root: Tensor,
+    gradient: Any = None,
+    retain_graph: bool = False,
+    capture: dict[int, Tensor] | None = None,
+) -> dict[int, Any]:
+    """The engine: accumulate d(root)/d(leaf), weighted by ``gradient``, into every leaf's
+    ``.grad`` (``backward``), or, given ``capture``, only compute the gradients of those
+    tensors and change no ``.grad`` (``grad``).
 
     Args:
         root: the tensor to differentiate, usually a scalar loss.
         gradient: dL/d(root), same shape as ``root``; may be omitted for scalars (then 1).
         retain_graph: keep the graph so that backward can run through it again.
+        capture: {id(t): t} of the tensors whose gradients ``grad`` returns; only the part
+            of the graph between root and them is walked.
+
+    Returns:
+        {id(t): gradient array} of the captured tensors that root depends on.
     """
     if not root.requires_grad:
         raise RuntimeError(
@@ -552,6 +565,9 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
         grad = grad.astype(root.dtype, copy=False)
 
     order = _topological_order(root)
+    captured: dict[int, Any] = {}
+    if capture is not None:
+        order = _leading_to(order, capture)
     # tensor id -> (gradient, owned): owned when only the engine holds that array (a new sum,
     # a conversion, the output of a fresh_grads backward), so it may be kept or added into
     grads: dict[int, tuple[Any, bool]] = {id(root): (grad, gradient is None)}
@@ -560,10 +576,16 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
         if g is None:
             continue
         node = tensor._node
-        if node is None:  # a leaf: g is used nowhere after this
+        if capture is not None:
+            if id(tensor) in capture:  # complete: every use of tensor came before it
+                captured[id(tensor)] = g if owned else g.copy()
+                owned = False  # returned to the caller: never added into below
+            if node is None:
+                continue
+        elif node is None:  # a leaf: g is used nowhere after this
             tensor._accumulate_grad(g, owned=owned)
             continue
-        if tensor._retains_grad:  # backward still reads g below: .grad gets a copy
+        elif tensor._retains_grad:  # backward still reads g below: .grad gets a copy
             tensor._accumulate_grad(g)
         for saved, version in node.saved_versions:
             if saved._version != version:
@@ -602,13 +624,25 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
             grads[key] = (ig, owned)
         if not retain_graph:
             node.free()
+    return captured
+
+
+def _leading_to(order: list[Tensor], capture: dict[int, Tensor]) -> list[Tensor]:
+    """The tensors of ``order`` (inputs before outputs) from which a tensor of ``capture``
+    can be reached: the part of the graph that ``grad`` needs to walk."""
+    needed = set(capture)
+    kept = []
+    for t in order:
+        node = t._node
+        if id(t) in needed or (node is not None and any(id(i) in needed for i in node.inputs)):
+            needed.add(id(t))
+            kept.append(t)
+    return kept
 
 
 # ---------------------------------------------------------------------------------------
-# torch.autograd.backward: several outputs in one pass (a wrapper around the engine above)
+# torch.autograd.backward and torch.autograd.grad: several outputs in one pass
 # ---------------------------------------------------------------------------------------
-
-_backward_from = backward  # the engine's entry for one output; ``Tensor.backward`` reaches it
 
 
 class _JointRoot(Function):
@@ -626,7 +660,7 @@ class _JointRoot(Function):
         return ctx.grads
 
 
-def backward(  # type: ignore[no-redef]  # the engine's function stays above as _backward_from
+def backward(
     tensors: Any,
     grad_tensors: Any = None,
     retain_graph: bool | None = None,
@@ -656,23 +690,102 @@ def backward(  # type: ignore[no-redef]  # the engine's function stays above as 
                 "backward: give grad_tensors or its old name grad_variables, not both"
             )
         grad_tensors = grad_variables
-    if create_graph:
-        raise TinyLMError(
-            "backward: create_graph=True is not supported: tinylm's backward rules work on "
-            "arrays, so the gradients carry no graph (no gradients of gradients)"
-        )
+    _refuse_create_graph("backward", create_graph)
     if inputs is not None:
         raise TinyLMError(
             "backward: inputs= is not supported; every leaf the graph reaches gets its "
-            "gradient (zero or set aside the .grad of the others)"
+            "gradient (zero or set aside the .grad of the others), or use autograd.grad"
         )
-    retain = bool(retain_graph)
-    if isinstance(tensors, TensorBase):  # the common case: Tensor.backward
-        _backward_from(tensors, grad_tensors, retain)
+    if isinstance(tensors, TensorBase) and not isinstance(grad_tensors, list | tuple):
+        _backward_from(tensors, grad_tensors, bool(retain_graph))  # Tensor.backward
         return
+    root, gradient = _joint_root("backward", tensors, grad_tensors, "grad_tensors")
+    _backward_from(root, gradient, bool(retain_graph))
+
+
+def grad(
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    only_inputs: bool = True,
+    allow_unused: bool | None = None,
+    is_grads_batched: bool = False,
+    materialize_grads: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """The gradients of ``outputs`` with respect to ``inputs``, as ``torch.autograd.grad``:
+    returned, not accumulated; no tensor's ``.grad`` changes.
+
+    Args:
+        outputs: a Tensor or a sequence of Tensors (shapes ``S_i``).
+        inputs: a Tensor or a sequence of Tensors that require grad, leaves or not.
+        grad_outputs: d(something)/d(outputs[i]), one per output, or None for a
+            one-element output (then 1).
+        retain_graph: keep the graph for another backward (default: ``create_graph``).
+        create_graph: refused (gradients carry no graph here).
+        allow_unused: an input the outputs do not depend on gives None (or zeros with
+            ``materialize_grads``) instead of an error.
+        only_inputs, is_grads_batched: PyTorch's; only their defaults are accepted.
+
+    Returns:
+        one gradient per input (a tuple even for one input), each of the input's shape.
+    """
+    _refuse_create_graph("grad", create_graph)
+    if not only_inputs or is_grads_batched:
+        raise TinyLMError("grad: only_inputs=False and is_grads_batched=True are not supported")
+    single = isinstance(inputs, TensorBase)
+    wanted = (inputs,) if single else inputs
+    if not isinstance(wanted, list | tuple) or not wanted:
+        raise TypeError(
+            f"grad: inputs must be a Tensor or a non-empty list or tuple of Tensors, got "
+            f"{inputs!r:.80}"
+        )
+    for i, t in enumerate(wanted):
+        if not isinstance(t, TensorBase):
+            raise TypeError(f"grad: inputs[{i}] must be a Tensor, got {type(t).__name__}")
+        if not t.requires_grad:
+            raise RuntimeError(
+                f"grad: inputs[{i}] ({t.shape} {t.dtype}) does not require grad, so it has no "
+                "gradient; create it with requires_grad=True"
+            )
+    root, gradient = _joint_root("grad", outputs, grad_outputs, "grad_outputs")
+    captured = _backward_from(
+        root, gradient, bool(retain_graph), capture={id(t): t for t in wanted}
+    )
+    result: list[Tensor | None] = []
+    for i, t in enumerate(wanted):
+        g = captured.get(id(t))
+        if g is None:
+            if not (allow_unused or materialize_grads):
+                raise RuntimeError(
+                    f"grad: inputs[{i}] ({t.shape} {t.dtype}) was not used to compute the "
+                    "outputs; pass allow_unused=True to get None for it"
+                )
+            g = array_module(t.data).zeros(t.shape, dtype=t.dtype) if materialize_grads else None
+        result.append(None if g is None else type(t)._wrap(g))
+    return tuple(result)
+
+
+def _refuse_create_graph(op: str, create_graph: bool) -> None:
+    if create_graph:
+        raise TinyLMError(
+            f"{op}: create_graph=True is not supported: tinylm's backward rules work on "
+            "arrays, so the gradients carry no graph (no gradients of gradients)"
+        )
+
+
+def _joint_root(op: str, tensors: Any, grad_tensors: Any, grads_name: str) -> tuple[Tensor, Any]:
+    """The (root, gradient) that ``_backward_from`` differentiates for the outputs
+    ``tensors`` weighted by ``grad_tensors`` (called ``grads_name`` by ``op``): the tensor
+    itself for one, else a :class:`_JointRoot` over them all (gradient 1). Checks every
+    pair in one clear line."""
+    single = isinstance(tensors, TensorBase)
+    if single:
+        tensors = (tensors,)
     if not isinstance(tensors, list | tuple) or not tensors:
         raise TypeError(
-            f"backward: tensors must be a Tensor or a non-empty list or tuple of Tensors, got "
+            f"{op}: tensors must be a Tensor or a non-empty list or tuple of Tensors, got "
             f"{tensors!r:.80}"
         )
     if grad_tensors is None:
@@ -681,37 +794,35 @@ def backward(  # type: ignore[no-redef]  # the engine's function stays above as 
         grad_tensors = (grad_tensors,)
     if len(grad_tensors) != len(tensors):
         raise TinyLMError(
-            f"backward: got {len(tensors)} tensors and {len(grad_tensors)} gradients; give "
+            f"{op}: got {len(tensors)} tensors and {len(grad_tensors)} gradients; give "
             "one gradient (or None) per tensor"
         )
     grads = []
     for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
         if not isinstance(t, TensorBase):
-            raise TypeError(f"backward: tensors[{i}] must be a Tensor, got {type(t).__name__}")
+            raise TypeError(f"{op}: tensors[{i}] must be a Tensor, got {type(t).__name__}")
         if not t.requires_grad:
             raise RuntimeError(
-                f"backward: tensors[{i}] ({t.shape} {t.dtype}) does not require grad and has "
+                f"{op}: tensors[{i}] ({t.shape} {t.dtype}) does not require grad and has "
                 "no graph; create the inputs with requires_grad=True (and not inside no_grad())"
             )
         xp = array_module(t.data)
         if g is None:
             if t.data.size != 1:
                 raise RuntimeError(
-                    f"backward: a gradient can be implied only for a single-element output, "
-                    f"but tensors[{i}] has shape {t.shape}; pass grad_tensors[{i}] of that shape"
+                    f"{op}: a gradient can be implied only for a single-element output, "
+                    f"but tensors[{i}] has shape {t.shape}; pass {grads_name}[{i}] of that shape"
                 )
             grads.append(xp.ones(t.shape, dtype=t.dtype))
             continue
         a = g.data if isinstance(g, TensorBase) else xp.asarray(g)
         if a.shape != t.shape:
             raise TinyLMError(
-                f"backward: grad_tensors[{i}] has shape {a.shape} but tensors[{i}] has shape "
-                f"{t.shape}"
+                f"{op}: {grads_name}[{i}] has shape {a.shape} but tensors[{i}] has shape {t.shape}"
             )
         grads.append(a.astype(t.dtype, copy=False))
     if len(tensors) == 1:
-        _backward_from(tensors[0], grads[0], retain)
-        return
-    with enable_grad():  # backward works under no_grad too; the joint root must be recorded
+        return tensors[0], grads[0]
+    with enable_grad():  # works under no_grad too; the joint root must be recorded
         root = _JointRoot.apply(*tensors, grads=tuple(grads))
-    _backward_from(root, None, retain)
+    return root, None
