@@ -727,3 +727,58 @@ def test_autograd_grad_with_retain_graph_runs_twice_then_backward_still_works(
     np.testing.assert_array_equal(values(first), values(second))
     y.backward()
     np.testing.assert_allclose(values(x.grad), [3.0, 12.0])
+
+
+HOOK_CASES = {
+    # a hook that only looks: the gradients it saw, and .grad unchanged
+    "look": "seen.append(values(g).copy())",
+    # a hook that replaces the gradient: a leaf's .grad and everything upstream of h change
+    "double": "return g * 2",
+    "clip": "return g.clamp(-1.0, 1.0)",
+}
+
+
+@pytest.mark.parametrize("body", HOOK_CASES.values(), ids=HOOK_CASES.keys())
+def test_register_hook_sees_and_replaces_gradients_as_torch(body: str) -> None:
+    """``register_hook`` on a leaf and on an intermediate tensor: called with the tensor's
+    whole gradient, its result (if any) used instead, removable through its handle."""
+
+    def run(lib: Any) -> list[Any]:
+        seen: list[np.ndarray] = []
+        names = {"seen": seen, "values": values}
+        exec("def hook(g):\n    " + body, names)
+        x = lib.tensor([1.0, -2.0, 0.5], dtype=lib.float64, requires_grad=True)
+        w = lib.tensor([0.5, 3.0, 2.0], dtype=lib.float64, requires_grad=True)
+        h = x * w
+        handles = [h.register_hook(names["hook"]), x.register_hook(names["hook"])]
+        (h * h).sum().backward(retain_graph=True)
+        first = [values(x.grad).copy(), values(w.grad).copy(), *seen]
+        for handle in handles:
+            handle.remove()
+        x.grad, w.grad = None, None
+        (h * h).sum().backward()  # the hooks are gone
+        return [*first, values(x.grad), values(w.grad), len(seen)]
+
+    ours, theirs = in_both(run)
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "hook, error",
+    [("lambda g: g[:1]", RuntimeError), ("lambda g: 3", TypeError)],
+    ids=["shape", "type"],
+)
+def test_a_hook_returning_a_misfit_is_one_clear_line(hook: str, error: type) -> None:
+    x = tinylm.tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(eval(hook))
+    with pytest.raises(error) as info:
+        (x * x).sum().backward()
+    assert "hook" in str(info.value) and "\n" not in str(info.value)
+
+
+@LIBS
+def test_register_hook_refuses_a_tensor_without_grad(lib: Any) -> None:
+    with pytest.raises(RuntimeError):
+        lib.tensor([1.0]).register_hook(lambda g: g)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import itertools
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -50,6 +51,7 @@ __all__ = [
     "Context",
     "Function",
     "Node",
+    "RemovableHandle",
     "TensorBase",
     "TinyLMError",
     "backward",
@@ -196,6 +198,7 @@ class TensorBase:
     """
 
     __slots__ = ()
+    _hooks: dict[int, Any] | None = None  # gradient hooks (Tensor.register_hook); most have none
 
     @classmethod
     def _wrap(cls, array: Any, requires_grad: bool = False) -> Any:
@@ -271,6 +274,48 @@ class Context:
             "Context has no saved_tensors: tinylm's Functions work on arrays, and backward "
             "reads what forward saved as ctx.saved_arrays"
         )
+
+
+class RemovableHandle:
+    """What ``Tensor.register_hook`` returns: ``remove()`` takes the hook away again (also
+    as a context manager: removed at the end of the ``with``), as PyTorch's handle."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks: dict[int, Any]) -> None:
+        self.hooks = hooks
+        self.id = next(RemovableHandle._ids)
+
+    def remove(self) -> None:
+        self.hooks.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+def _run_hooks(tensor: Tensor, g: Any) -> Any:
+    """``g`` after ``tensor``'s gradient hooks (``Tensor.register_hook``), in order: a hook's
+    returned tensor replaces it, None keeps it."""
+    for hook in list(tensor._hooks.values()):  # a hook may remove itself
+        out = hook(type(tensor)._wrap(g))
+        if out is None:
+            continue
+        if not isinstance(out, TensorBase):
+            raise TypeError(
+                f"gradient hook {getattr(hook, '__name__', hook)!r} returned "
+                f"{type(out).__name__}; return a Tensor or None"
+            )
+        if out.data.shape != g.shape or out.data.dtype != g.dtype:
+            raise RuntimeError(
+                f"gradient hook {getattr(hook, '__name__', hook)!r} changed the gradient from "
+                f"{g.shape} {g.dtype} to {out.data.shape} {out.data.dtype}; return one of the "
+                "tensor's shape and dtype"
+            )
+        g = out.data
+    return g
 
 
 class Node:
@@ -576,6 +621,9 @@ def _backward_from(
         if g is None:
             continue
         node = tensor._node
+        if tensor._hooks:
+            # a hook may keep the array it saw (to plot it, say): nothing adds into it now
+            g, owned = _run_hooks(tensor, g), False
         if capture is not None:
             if id(tensor) in capture:  # complete: every use of tensor came before it
                 captured[id(tensor)] = g if owned else g.copy()

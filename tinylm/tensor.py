@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tinylm import autograd, ops
-from tinylm.autograd import Node, TensorBase, TinyLMError
+from tinylm.autograd import Node, RemovableHandle, TensorBase, TinyLMError
 from tinylm.device import (
     CPU,
     Device,
@@ -406,6 +406,27 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         if not self.requires_grad:
             raise RuntimeError("retain_grad: tensor does not require grad")
         self._retains_grad = True
+
+    def register_hook(self, hook: Any) -> RemovableHandle:
+        """Call ``hook(grad)`` whenever backward (or ``autograd.grad``) has this tensor's
+        whole gradient, as PyTorch's ``register_hook``: before it reaches ``.grad`` (a leaf)
+        or flows on to the inputs (any other tensor). A hook that returns a tensor replaces
+        the gradient (same shape and dtype); one that returns None leaves it. Hooks run in
+        the order registered; ``handle.remove()`` takes one away.
+
+        ``grad`` has this tensor's shape; treat it as read-only (it may be shared).
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "register_hook: cannot register a hook on a tensor that does not require grad"
+            )
+        if not callable(hook):
+            raise TypeError(f"register_hook: the hook must be callable, got {type(hook).__name__}")
+        if self._hooks is None:
+            self._hooks = {}
+        handle = RemovableHandle(self._hooks)
+        self._hooks[handle.id] = hook
+        return handle
 
     def _accumulate_grad(self, g: Any, owned: bool = False) -> None:
         """Add ``g`` to ``.grad``; ``owned``: the engine alone holds ``g`` (autograd.py)."""
