@@ -8,7 +8,7 @@ class) → ``creation`` (``tensor``, ``zeros``, ``randn`` …) → ``nn`` → ``
 
 from typing import Any
 
-from tinylm import allocator
+from tinylm import allocator, ops
 from tinylm.autograd import (
     Context,
     Function,
@@ -110,6 +110,27 @@ def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     return a @ b
+
+
+def einsum(equation: str, *operands: Tensor) -> Tensor:
+    """Einstein summation, as ``torch.einsum``: each operand's axes labelled by letters, the
+    product summed over the letters missing from the output. ``einsum("bqd,bkd->bqk", q, k)``
+    is attention's scores Q Kᵀ (shapes (B, Tq, D), (B, Tk, D) → (B, Tq, Tk)); "..." stands
+    for broadcast leading dims; without "->", the output is the letters used once, in
+    alphabetical order. Operands may also come as one list. Differentiable in every operand
+    (``tinylm/ops/matmul.py: Einsum``); a diagonal (a letter twice in one operand) is refused.
+    """
+    if len(operands) == 1 and isinstance(operands[0], list | tuple):
+        operands = tuple(operands[0])
+    if not isinstance(equation, str):
+        raise TypeError(
+            f"einsum: the equation comes first, as a string; got {type(equation).__name__}"
+        )
+    for i, t in enumerate(operands):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"einsum: operand {i} must be a Tensor, got {type(t).__name__}")
+    subscripts, output = ops.einsum_subscripts(equation, [t.shape for t in operands])
+    return ops.Einsum.apply(*operands, subscripts=subscripts, output=output)
 
 
 def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
@@ -290,6 +311,7 @@ __all__ = [
     "cuda_is_available",
     "cumsum",
     "default_generator",
+    "einsum",
     "empty",
     "enable_grad",
     "exp",

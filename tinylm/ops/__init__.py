@@ -12,7 +12,7 @@ broadcast shape.
 * :mod:`~tinylm.ops.shape` — reshape, permute, expand, indexing (also what gather and
   index_select are), scatter_add, concat, stack, tril, masked_fill; copies to fresh memory,
   another dtype, another device
-* :mod:`~tinylm.ops.matmul` — ``A @ B``
+* :mod:`~tinylm.ops.matmul` — ``A @ B``, einsum
 
 The functions of neural networks (linear, layer_norm, cross_entropy, attention …) are
 Functions too, each beside its public wrapper in :mod:`tinylm.nn.functional`.
@@ -45,7 +45,7 @@ from tinylm.ops.elementwise import (
     check_broadcast,
     sigmoid_array,
 )
-from tinylm.ops.matmul import MatMul
+from tinylm.ops.matmul import Einsum, MatMul, einsum_subscripts
 from tinylm.ops.reductions import (
     CumSum,
     LogSoftmax,
@@ -89,6 +89,7 @@ __all__ = [
     "Log",
     "LogSoftmax",
     "MaskedFill",
+    "Einsum",
     "MatMul",
     "Max",
     "Maximum",
@@ -118,6 +119,7 @@ __all__ = [
     "Where",
     "along_axis_index",
     "check_broadcast",
+    "einsum_subscripts",
     "normalize_axis",
     "sigmoid_array",
 ]
