@@ -8,7 +8,7 @@
   ``MSELoss``, ``BCELoss``, ``BCEWithLogitsLoss``;
 * :mod:`tinylm.nn.transformer` — the one transformer stack every model reuses:
   ``MultiHeadAttention`` (self, causal and cross attention), ``MLP``, ``TransformerBlock``,
-  ``KVCache``;
+  ``KVCache``; and ``MultiheadAttention``, PyTorch's module with its interface and masks;
 * :mod:`tinylm.nn.recurrent` — ``LSTMCell``, ``LSTM`` (PyTorch's parameters, plus ``lengths=``
   for padded batches);
 * :mod:`tinylm.nn.init` — PyTorch's in-place initialisers (``normal_``, ``xavier_uniform_`` …);
@@ -51,7 +51,13 @@ from tinylm.nn.module import (
 )
 from tinylm.nn.quantized import QuantizedEmbedding, QuantizedLinear, quantize_int8
 from tinylm.nn.recurrent import LSTM, LSTMCell
-from tinylm.nn.transformer import MLP, KVCache, MultiHeadAttention, TransformerBlock
+from tinylm.nn.transformer import (
+    MLP,
+    KVCache,
+    MultiHeadAttention,
+    MultiheadAttention,
+    TransformerBlock,
+)
 
 __all__ = [
     "BCELoss",
@@ -79,6 +85,7 @@ __all__ = [
     "ModuleDict",
     "ModuleList",
     "MultiHeadAttention",
+    "MultiheadAttention",
     "Parameter",
     "ReLU",
     "Sequential",
