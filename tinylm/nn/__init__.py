@@ -8,7 +8,9 @@
   ``MSELoss``, ``BCELoss``, ``BCEWithLogitsLoss``;
 * :mod:`tinylm.nn.transformer` — the one transformer stack every model reuses:
   ``MultiHeadAttention`` (self, causal and cross attention), ``MLP``, ``TransformerBlock``,
-  ``KVCache``; and ``MultiheadAttention``, PyTorch's module with its interface and masks;
+  ``KVCache``;
+* :mod:`tinylm.nn.pytorch_transformer` — PyTorch's ``MultiheadAttention``,
+  ``TransformerEncoderLayer`` … ``Transformer`` with PyTorch's interface, for ported code;
 * :mod:`tinylm.nn.recurrent` — ``LSTMCell``, ``LSTM`` (PyTorch's parameters, plus ``lengths=``
   for padded batches);
 * :mod:`tinylm.nn.init` — PyTorch's in-place initialisers (``normal_``, ``xavier_uniform_`` …);
@@ -49,13 +51,20 @@ from tinylm.nn.module import (
     Parameter,
     Sequential,
 )
+from tinylm.nn.pytorch_transformer import (
+    MultiheadAttention,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from tinylm.nn.quantized import QuantizedEmbedding, QuantizedLinear, quantize_int8
 from tinylm.nn.recurrent import LSTM, LSTMCell
 from tinylm.nn.transformer import (
     MLP,
     KVCache,
     MultiHeadAttention,
-    MultiheadAttention,
     TransformerBlock,
 )
 
@@ -86,6 +95,11 @@ __all__ = [
     "ModuleList",
     "MultiHeadAttention",
     "MultiheadAttention",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "Parameter",
     "ReLU",
     "Sequential",

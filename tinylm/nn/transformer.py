@@ -17,23 +17,21 @@ GPT-2-style state dicts; ``c_attn`` packs the query, key and value projections a
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from tinylm.autograd import TinyLMError, is_grad_enabled
-from tinylm.creation import concat, empty, zeros
+from tinylm.creation import concat
 from tinylm.device import array_module
 from tinylm.nn import functional as F
-from tinylm.nn import init
 from tinylm.nn.functional.common import check_probability, kernel
 from tinylm.nn.layers import GELU, Dropout, LayerNorm, Linear
-from tinylm.nn.module import Module, Parameter, structure_generation
+from tinylm.nn.module import Module, structure_generation
 from tinylm.nn.quantized import QuantizedLinear
 from tinylm.tensor import Tensor
 
-__all__ = ["KVCache", "MLP", "MultiHeadAttention", "MultiheadAttention", "TransformerBlock"]
+__all__ = ["KVCache", "MLP", "MultiHeadAttention", "TransformerBlock"]
 
 
 class KVCache:
@@ -195,12 +193,12 @@ class MultiHeadAttention(Module):
     appends its new keys and values to it; cross-attention computes its keys and values once
     and reuses them.
 
-    Differences from ``torch.nn.MultiheadAttention`` (which :class:`MultiheadAttention` below
-    reproduces, for ported code): batch-first only; the output is not a
-    tuple unless weights are requested; a **bool** ``attn_mask`` means True = *may attend*,
-    as in ``F.scaled_dot_product_attention`` (torch's module uses the opposite); a float mask
-    is added to the scores. Masks broadcast to (B, h, Tq, Tk), e.g. (Tq, Tk), or (B, 1, 1, Tk)
-    for key padding.
+    Differences from ``torch.nn.MultiheadAttention`` (which ``nn.MultiheadAttention``,
+    in ``tinylm/nn/pytorch_transformer.py``, reproduces for ported code): batch-first only;
+    the output is not a tuple unless weights are requested; a **bool** ``attn_mask`` means
+    True = *may attend*, as in ``F.scaled_dot_product_attention`` (torch's module uses the
+    opposite); a float mask is added to the scores. Masks broadcast to (B, h, Tq, Tk), e.g.
+    (Tq, Tk), or (B, 1, 1, Tk) for key padding.
     """
 
     def __init__(
@@ -351,203 +349,6 @@ class MultiHeadAttention(Module):
 
     def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, causal={self.causal}"
-
-
-class MultiheadAttention(Module):
-    """``torch.nn.MultiheadAttention``, with PyTorch's interface and conventions, for code
-    ported from PyTorch; tinylm's own models use :class:`MultiHeadAttention` above (the same
-    equations, batch-first, GPT-2's parameter names).
-
-    MultiHead(Q, K, V) = Concat(head_1 … head_h) W_O,  head_i = softmax(Q_i K_iᵀ / √d) V_i,
-    with Q_i, K_i, V_i the i-th slices of Q W_Qᵀ + b_Q, K W_Kᵀ + b_K, V W_Vᵀ + b_V.
-
-    Args:
-        embed_dim: E, the width of queries and of the output; num_heads: h (d = E/h).
-        dropout: on the attention probabilities, in training.
-        bias: biases of the input and output projections.
-        kdim, vdim: widths of keys and values (default E).
-        batch_first: inputs (N, L, E) instead of PyTorch's default (L, N, E).
-        add_bias_kv, add_zero_attn: refused (rarely used).
-
-    Parameters (PyTorch's names): ``in_proj_weight`` (3E, E) — W_Q, W_K, W_V stacked —, or
-    ``q_proj_weight``, ``k_proj_weight``, ``v_proj_weight`` when kdim or vdim ≠ E;
-    ``in_proj_bias`` (3E,); ``out_proj`` (a Linear E → E). Init as PyTorch: Xavier-uniform
-    input projections, zero biases.
-
-    ``forward(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
-    average_attn_weights=True, is_causal=False)`` → ``(output, weights)``: output (L, N, E)
-    (or (N, L, E) batch-first; (L, E) for unbatched input), weights (N, L, S) averaged over
-    heads, (N, h, L, S) with ``average_attn_weights=False``, None with ``need_weights=False``
-    (weights after dropout, as PyTorch's). PyTorch's mask conventions: a **bool**
-    ``attn_mask`` (L, S) or (N·h, L, S) and ``key_padding_mask`` (N, S) mark with True the
-    keys a query may **not** attend to (the opposite of ``F.scaled_dot_product_attention``);
-    float masks are added to the scores. ``is_causal`` is only a hint that ``attn_mask`` is
-    causal, and needs it, as in PyTorch.
-    """
-
-    def __init__(
-        self,
-        embed_dim: int,
-        num_heads: int,
-        dropout: float = 0.0,
-        bias: bool = True,
-        add_bias_kv: bool = False,
-        add_zero_attn: bool = False,
-        kdim: int | None = None,
-        vdim: int | None = None,
-        batch_first: bool = False,
-        device: Any = None,
-        dtype: Any = None,
-    ) -> None:
-        super().__init__()
-        if num_heads <= 0 or embed_dim % num_heads:
-            raise TinyLMError(
-                f"MultiheadAttention: embed_dim {embed_dim} must be divisible by num_heads "
-                f"{num_heads}"
-            )
-        if add_bias_kv or add_zero_attn:
-            raise TinyLMError("MultiheadAttention: add_bias_kv and add_zero_attn are not supported")
-        self.embed_dim, self.num_heads = int(embed_dim), int(num_heads)
-        self.head_dim = self.embed_dim // self.num_heads
-        self.kdim = int(kdim) if kdim is not None else self.embed_dim
-        self.vdim = int(vdim) if vdim is not None else self.embed_dim
-        self.dropout = check_probability("MultiheadAttention", dropout, "dropout")
-        self.batch_first = bool(batch_first)
-        self._qkv_same_embed_dim = self.kdim == self.embed_dim and self.vdim == self.embed_dim
-        e, kw = self.embed_dim, dict(dtype=dtype, device=device)
-        if self._qkv_same_embed_dim:
-            self.in_proj_weight = init.xavier_uniform_(Parameter(empty(3 * e, e, **kw)))
-            for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
-                self.register_parameter(name, None)
-        else:
-            self.register_parameter("in_proj_weight", None)
-            for name, width in (("q_proj", e), ("k_proj", self.kdim), ("v_proj", self.vdim)):
-                w = init.xavier_uniform_(Parameter(empty(e, width, **kw)))
-                setattr(self, f"{name}_weight", w)
-        if bias:
-            self.in_proj_bias = Parameter(zeros(3 * e, **kw))
-        else:
-            self.register_parameter("in_proj_bias", None)
-        self.out_proj = Linear(e, e, bias=bias, **kw)
-        if bias:
-            init.zeros_(self.out_proj.bias)
-
-    def _projections(self) -> list[tuple[Tensor, Tensor | None]]:
-        """(W, b) of the query, key and value projections: rows of the packed ones, or the
-        three separate weights."""
-        e, b = self.embed_dim, self.in_proj_bias
-        biases = [None if b is None else b[i * e : (i + 1) * e] for i in range(3)]
-        if self._qkv_same_embed_dim:
-            w = self.in_proj_weight
-            return [(w[i * e : (i + 1) * e], biases[i]) for i in range(3)]
-        ws = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
-        return list(zip(ws, biases))
-
-    def forward(
-        self,
-        query: Tensor,
-        key: Tensor,
-        value: Tensor,
-        key_padding_mask: Any = None,
-        need_weights: bool = True,
-        attn_mask: Any = None,
-        average_attn_weights: bool = True,
-        is_causal: bool = False,
-    ) -> tuple[Tensor, Tensor | None]:
-        op = "MultiheadAttention"
-        if is_causal and attn_mask is None:
-            raise RuntimeError(
-                f"{op}: is_causal is a hint that attn_mask is causal and needs attn_mask (as in "
-                "PyTorch); pass the (L, L) mask, e.g. torch-style triu(ones(L, L), 1).bool()"
-            )
-        batched = query.ndim == 3
-        for name, t in (("query", query), ("key", key), ("value", value)):
-            if t.ndim != (3 if batched else 2):
-                raise TinyLMError(
-                    f"{op}: query, key and value must all be batched (3-D) or all unbatched "
-                    f"(2-D); got query {query.shape}, {name} {t.shape}"
-                )
-        if not batched:  # (L, E): a batch of one on the batch axis
-            query, key, value = (t.unsqueeze(1) for t in (query, key, value))
-            if key_padding_mask is not None:
-                key_padding_mask = _as_tensor(key_padding_mask).unsqueeze(0)
-        elif self.batch_first:
-            query, key, value = (t.transpose(0, 1) for t in (query, key, value))
-        # from here (L, N, E), as PyTorch's functional form; the heads as (N, h, L, d)
-        tgt_len, n, _ = query.shape
-        src_len = key.shape[0]
-        h, d = self.num_heads, self.head_dim
-        (wq, bq), (wk, bk), (wv, bv) = self._projections()
-        q, k, v = (
-            F.linear(x, w, b).reshape(x.shape[0], n, h, d).permute(1, 2, 0, 3)
-            for x, (w, b) in ((query, (wq, bq)), (key, (wk, bk)), (value, (wv, bv)))
-        )
-        scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(d))  # (N, h, L, S)
-        blocked = _torch_style_mask(attn_mask, key_padding_mask, n, h, tgt_len, src_len, q)
-        if blocked is not None:
-            scores = scores + blocked
-        weights = scores.softmax(-1)
-        if self.training and self.dropout > 0.0:
-            weights = F.dropout(weights, self.dropout)
-        out = (weights @ v).permute(2, 0, 1, 3).reshape(tgt_len, n, self.embed_dim)
-        out = self.out_proj(out)
-        if self.batch_first and batched:
-            out = out.transpose(0, 1)
-        if not batched:
-            out = out.squeeze(1)
-        if not need_weights:
-            return out, None
-        if average_attn_weights:
-            weights = weights.mean(dim=1)
-        return out, weights if batched else weights.squeeze(0)
-
-    def extra_repr(self) -> str:
-        return (
-            f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, "
-            f"batch_first={self.batch_first}"
-        )
-
-
-def _as_tensor(mask: Any) -> Tensor:
-    return mask if isinstance(mask, Tensor) else Tensor(mask)
-
-
-def _torch_style_mask(
-    attn_mask: Any, key_padding_mask: Any, n: int, h: int, tgt_len: int, src_len: int, like: Tensor
-) -> Tensor | None:
-    """PyTorch's attn_mask ((L, S) or (N·h, L, S)) and key_padding_mask ((N, S)) as one float
-    mask added to the (N, h, L, S) scores: a bool True (may not attend) becomes −inf."""
-    total = None
-    for name, mask, shape, view in (
-        ("attn_mask", attn_mask, None, None),
-        ("key_padding_mask", key_padding_mask, (n, src_len), (n, 1, 1, src_len)),
-    ):
-        if mask is None:
-            continue
-        m = _as_tensor(mask)
-        if name == "attn_mask":
-            if m.shape == (tgt_len, src_len):
-                view = (1, 1, tgt_len, src_len)
-            elif m.shape == (n * h, tgt_len, src_len):
-                view = (n, h, tgt_len, src_len)
-            else:
-                raise TinyLMError(
-                    f"MultiheadAttention: attn_mask must have shape {(tgt_len, src_len)} or "
-                    f"{(n * h, tgt_len, src_len)}, got {m.shape}"
-                )
-        elif m.shape != shape:
-            raise TinyLMError(
-                f"MultiheadAttention: key_padding_mask must have shape {shape} (N, S), got "
-                f"{m.shape}"
-            )
-        if m.dtype == np.bool_:
-            xp = array_module(m.data)
-            m = Tensor(xp.where(m.data, -xp.inf, 0.0).astype(like.dtype))
-        else:
-            m = m.to(like.dtype)
-        m = m.reshape(*view)
-        total = m if total is None else total + m
-    return total
 
 
 def _and_mask(attn_mask: Any, keep: Any, like: Tensor) -> Any:
