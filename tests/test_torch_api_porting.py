@@ -728,3 +728,30 @@ def test_bad_flip_and_roll_calls_are_one_clear_line(call: str) -> None:
     assert "\n" not in str(info.value) and ("roll" in str(info.value) or "flip" in str(info.value))
     with pytest.raises((TypeError, RuntimeError, IndexError)):  # PyTorch refuses them too
         eval(call, {"lib": torch, "x": torch.zeros(2, 3, 4)})
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # PyTorch's: scheduler before optimizer
+def test_exponential_lr_matches_torch_also_chained_with_another_scheduler() -> None:
+    """ExponentialLR multiplies the group's current lr by γ each step (PyTorch's chained
+    form): an lr set by hand and a second scheduler are built on."""
+
+    def run(lib: Any) -> list[float]:
+        sched = lib.optim.lr_scheduler
+        w = lib.nn.Parameter(lib.ones(1))
+        opt = lib.optim.SGD([{"params": [w]}, {"params": [], "lr": 0.5}], lr=0.1)
+        exp, step = sched.ExponentialLR(opt, gamma=0.9), sched.StepLR(opt, 3, 0.5)
+        lrs = [g["lr"] for g in opt.param_groups]
+        for i in range(10):
+            opt.step()
+            exp.step()
+            step.step()
+            if i == 4:
+                opt.param_groups[0]["lr"] = 0.05
+            lrs += [g["lr"] for g in opt.param_groups] + exp.get_last_lr()
+        single = sched.ExponentialLR(lib.optim.SGD([w], lr=1.0), 0.5)
+        for _ in range(3):
+            single.step()
+        return lrs + single.get_last_lr() + [single.last_epoch]
+
+    ours, theirs = in_both(run)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-14, atol=0)
