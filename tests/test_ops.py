@@ -535,6 +535,67 @@ class TestExpand(OpTests):
     )
 
 
+def flip_kwargs(shapes: tuple[tuple[int, ...], ...]):
+    """Distinct dims (negative ones too), spelled as PyTorch allows: x.flip(0, 1) or
+    x.flip((0, 1)) or tinylm.flip(x, [0, 1])."""
+    nd = max(len(shapes[0]), 1)  # a 0-d tensor takes dim 0 or -1, as PyTorch's
+    dims = st.lists(st.integers(-nd, nd - 1), max_size=nd, unique_by=lambda d: d % nd)
+    return st.fixed_dictionaries({"dims": dims, "style": st.sampled_from(["args", "tuple", "fn"])})
+
+
+def call_flip(x: tinylm.Tensor, dims: list[int], style: str) -> tinylm.Tensor:
+    if style == "fn" or not dims:
+        return tinylm.flip(x, dims)
+    return x.flip(*dims) if style == "args" else x.flip(tuple(dims))
+
+
+class TestFlip(OpTests):
+    spec = OpSpec(
+        name="flip",
+        fn=call_flip,
+        reference=lambda x, dims, style: np.flip(
+            x, axis=tuple(d % max(x.ndim, 1) for d in dims) if x.ndim else ()
+        ),
+        shapes=one_shape(max_dims=4),
+        kwargs=flip_kwargs,
+    )
+
+
+def roll_kwargs(shapes: tuple[tuple[int, ...], ...]):
+    """One shift of the flattened tensor (dims=None), or one shift per dim (repeats add)."""
+    nd = len(shapes[0])
+    shift = st.integers(-7, 7)
+    flat = st.fixed_dictionaries({"shifts": shift, "dims": st.none()})
+    if nd == 0:
+        return flat
+    pairs = st.lists(st.tuples(shift, st.integers(-nd, nd - 1)), min_size=1, max_size=3)
+    per_dim = pairs.map(
+        lambda ps: {"shifts": tuple(p[0] for p in ps), "dims": tuple(p[1] for p in ps)}
+    )
+    one = st.tuples(shift, st.integers(-nd, nd - 1)).map(lambda p: {"shifts": p[0], "dims": p[1]})
+    return st.one_of(flat, per_dim, one)
+
+
+class TestRoll(OpTests):
+    spec = OpSpec(
+        name="roll",
+        fn=lambda x, shifts, dims: x.roll(shifts, dims),
+        reference=lambda x, shifts, dims: np.roll(x, shifts, axis=dims),
+        shapes=one_shape(max_dims=4),
+        kwargs=roll_kwargs,
+    )
+
+
+class TestRollFunction(OpTests):
+    spec = OpSpec(
+        name="tinylm.roll",
+        fn=lambda x, shifts, dims: tinylm.roll(x, shifts, dims=dims),
+        reference=lambda x, shifts, dims: np.roll(x, shifts, axis=dims),
+        shapes=one_shape(max_dims=3),
+        kwargs=roll_kwargs,
+    )
+
+
 def numpy_squeeze(x: np.ndarray, dim: Any) -> np.ndarray:
     if dim is None:
         return np.squeeze(x)

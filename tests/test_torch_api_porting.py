@@ -782,3 +782,105 @@ def test_a_hook_returning_a_misfit_is_one_clear_line(hook: str, error: type) -> 
 def test_register_hook_refuses_a_tensor_without_grad(lib: Any) -> None:
     with pytest.raises(RuntimeError):
         lib.tensor([1.0]).register_hook(lambda g: g)
+
+
+FLIP_ROLL_CALLS = [
+    "lib.flip(x, [0, 2])",
+    "lib.flip(x, (-1,))",
+    "lib.flip(x, [])",
+    "x.flip(0, 1)",
+    "x.flip((2, 0))",
+    "x.flip(-1)",
+    "x.transpose(0, 2).flip(1)",  # a non-contiguous input
+    "lib.roll(x, 5)",  # no dims: the flattened tensor, shape kept
+    "lib.roll(x, -30)",
+    "lib.roll(x, (1,))",
+    "lib.roll(x, 1, 2)",
+    "lib.roll(x, (1, -2), (0, 2))",
+    "x.roll((1, 1), (1, 1))",  # a dim given twice: its shifts add up
+    "x.roll(shifts=7, dims=-1)",
+    "x[:, ::2].roll(1, 1)",
+    "lib.roll(lib.flip(x, [1]), [2, 1], [1, 0])",
+]
+
+
+@pytest.mark.parametrize("call", FLIP_ROLL_CALLS)
+def test_flip_and_roll_values_and_gradients_match_torch(call: str) -> None:
+    def run(lib: Any) -> list[np.ndarray]:
+        x = lib.tensor(np.arange(24.0).reshape(2, 3, 4) ** 1.5, requires_grad=True)
+        x = x.double() if lib is torch else x.to(lib.float64)  # float64, not a leaf
+        leaf = x
+        x.retain_grad()
+        y = eval(call, {"lib": lib, "x": x})
+        weights = lib.tensor(np.sin(np.arange(y.numel())).reshape(tuple(y.shape)))
+        (y * weights.to(y.dtype)).sum().backward()
+        return [values(y), values(leaf.grad), np.array(dtype_name(y))]
+
+    ours, theirs = in_both(run)
+    assert ours[0].shape == theirs[0].shape and ours[2] == theirs[2]
+    np.testing.assert_array_equal(ours[0], theirs[0])
+    np.testing.assert_array_equal(ours[1], theirs[1])
+
+
+@LIBS
+def test_flip_and_roll_return_copies_of_any_dtype(lib: Any) -> None:
+    """Writing into the result leaves the input alone (NumPy's flip is a view)."""
+    x = lib.tensor([[1, 2, 3], [4, 5, 6]])
+    f, r = x.flip(1), x.roll(1, 0)
+    f[0, 0], r[0, 0] = 100, 200
+    assert values(x).tolist() == [[1, 2, 3], [4, 5, 6]]
+    assert values(f).tolist() == [[100, 2, 1], [6, 5, 4]] and f.dtype == lib.int64
+    assert values(lib.roll(lib.tensor([True, False, False]), 1)).tolist() == [False, True, False]
+    assert (
+        float(lib.flip(lib.tensor(3.0), [0])) == 3.0 and float(lib.roll(lib.tensor(3.0), 1)) == 3.0
+    )
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "lib.roll(x, (1, 2))",  # two shifts, no dims
+        "lib.roll(x, [1], [0, 1])",  # shifts and dims do not align
+        "lib.roll(x, 1, 3)",  # no dim 3
+        "lib.roll(lib.tensor(3.0), 1, 0)",  # a 0-d tensor has no dim to roll along
+        "lib.roll(x, 1.5)",
+        "x.flip()",
+        "lib.flip(x, [0, 0])",
+        "lib.flip(x, [3])",
+        "x.flip(0.5)",
+    ],
+)
+def test_bad_flip_and_roll_calls_are_one_clear_line(call: str) -> None:
+    x = tinylm.zeros(2, 3, 4)
+    with pytest.raises((TypeError, TinyLMError)) as info:
+        eval(call, {"lib": tinylm, "x": x})
+    assert "\n" not in str(info.value) and ("roll" in str(info.value) or "flip" in str(info.value))
+    with pytest.raises((TypeError, RuntimeError, IndexError)):  # PyTorch refuses them too
+        eval(call, {"lib": torch, "x": torch.zeros(2, 3, 4)})
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # PyTorch's: scheduler before optimizer
+def test_exponential_lr_matches_torch_also_chained_with_another_scheduler() -> None:
+    """ExponentialLR multiplies the group's current lr by γ each step (PyTorch's chained
+    form): an lr set by hand and a second scheduler are built on."""
+
+    def run(lib: Any) -> list[float]:
+        sched = lib.optim.lr_scheduler
+        w = lib.nn.Parameter(lib.ones(1))
+        opt = lib.optim.SGD([{"params": [w]}, {"params": [], "lr": 0.5}], lr=0.1)
+        exp, step = sched.ExponentialLR(opt, gamma=0.9), sched.StepLR(opt, 3, 0.5)
+        lrs = [g["lr"] for g in opt.param_groups]
+        for i in range(10):
+            opt.step()
+            exp.step()
+            step.step()
+            if i == 4:
+                opt.param_groups[0]["lr"] = 0.05
+            lrs += [g["lr"] for g in opt.param_groups] + exp.get_last_lr()
+        single = sched.ExponentialLR(lib.optim.SGD([w], lr=1.0), 0.5)
+        for _ in range(3):
+            single.step()
+        return lrs + single.get_last_lr() + [single.last_epoch]
+
+    ours, theirs = in_both(run)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-14, atol=0)

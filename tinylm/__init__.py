@@ -246,6 +246,17 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return x.flatten(start_dim, end_dim)
 
 
+def flip(input: Tensor, dims: Any) -> Tensor:
+    """``input`` reversed along ``dims`` (a copy; see :meth:`Tensor.flip`)."""
+    return input.flip(dims)
+
+
+def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:
+    """``input`` shifted ``shifts`` places along ``dims``, wrapping around (see
+    :meth:`Tensor.roll`)."""
+    return input.roll(shifts, dims)
+
+
 def squeeze(x: Tensor, dim: Any = None) -> Tensor:
     return x.squeeze(dim)
 
@@ -320,6 +331,7 @@ __all__ = [
     "float32",
     "float64",
     "flatten",
+    "flip",
     "full",
     "full_like",
     "gather",
@@ -360,6 +372,7 @@ __all__ = [
     "relu",
     "reshape",
     "result_type",
+    "roll",
     "scatter_add",
     "set_backend",
     "set_default_dtype",

@@ -496,6 +496,34 @@ class TensorMath:
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
         return ops.Expand.apply(self, shape=tuple(shape))
 
+    def flip(self, *dims: Any) -> Tensor:
+        """The elements in reverse order along ``dims`` (``x.flip(0)``, ``x.flip(0, 1)`` or
+        ``x.flip((0, 1))``): a copy of the same shape, as PyTorch's (NumPy's is a view)."""
+        if not dims:
+            raise TypeError("flip: give the dims to reverse, e.g. x.flip(0) or x.flip((0, 1))")
+        dims = _int_tuple("flip", "dims", dims[0] if len(dims) == 1 else dims)
+        return ops.Flip.apply(self, axes=self._axes(dims, "flip") if dims else ())
+
+    def roll(self, shifts: int | Sequence[int], dims: int | Sequence[int] | None = None) -> Tensor:
+        """The elements shifted ``shifts`` places along ``dims`` (those pushed off the end come
+        back at the start); one shift per dim, or with ``dims=None`` one shift of the
+        flattened elements, the shape kept. A copy, as PyTorch's."""
+        shift = _int_tuple("roll", "shifts", shifts)
+        if dims is None:
+            if len(shift) != 1:
+                raise TinyLMError(
+                    f"roll: without dims, give one shift (of the flattened tensor), got {shift}"
+                )
+            return ops.Roll.apply(self, shifts=shift, axes=None)
+        dim = _int_tuple("roll", "dims", dims)
+        if len(shift) != len(dim) or not dim:
+            raise TinyLMError(
+                f"roll: shifts and dims must align, one shift per dim; got shifts {shift} and "
+                f"dims {dim}"
+            )
+        axes = tuple(self._axis(d, "roll") for d in dim)  # a dim may repeat: its shifts add
+        return ops.Roll.apply(self, shifts=shift, axes=axes)
+
     def squeeze(self, dim: int | tuple[int, ...] | None = None) -> Tensor:
         """Remove axes of size 1 (all of them, or just ``dim`` if it has size 1)."""
         if dim is None:
@@ -575,6 +603,16 @@ class TensorMath:
                 f"shape {self.shape} {self.dtype}"
             )
         return self._axes(axis, op)[0]
+
+
+def _int_tuple(op: str, name: str, value: Any) -> tuple[int, ...]:
+    """An int or a sequence of ints as a tuple of ints: dims and shifts (a float or a bool
+    would be cut or read as 0/1)."""
+    values = tuple(value) if isinstance(value, list | tuple) else (value,)
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | np.integer):
+            raise TypeError(f"{op}: {name} must be integers, got {value!r}")
+    return tuple(int(v) for v in values)
 
 
 def raw(x: Any) -> Any:

@@ -9,7 +9,7 @@ broadcast shape.
 * :mod:`~tinylm.ops.elementwise` — ``+ − × ÷ **``, max/min, where; exp, log, tanh, σ, …
 * :mod:`~tinylm.ops.reductions` — sum, mean, max, min, cumsum; softmax and log-softmax
   (kernels)
-* :mod:`~tinylm.ops.shape` — reshape, permute, expand, indexing (also what gather and
+* :mod:`~tinylm.ops.shape` — reshape, permute, expand, flip, roll, indexing (also what gather and
   index_select are), scatter_add, concat, stack, tril, masked_fill; copies to fresh memory,
   another dtype, another device
 * :mod:`~tinylm.ops.matmul` — ``A @ B``, einsum
@@ -61,10 +61,12 @@ from tinylm.ops.shape import (
     Clone,
     Concat,
     Expand,
+    Flip,
     GetItem,
     MaskedFill,
     Permute,
     Reshape,
+    Roll,
     ScatterAdd,
     Stack,
     ToDevice,
@@ -84,6 +86,7 @@ __all__ = [
     "Div",
     "Exp",
     "Expand",
+    "Flip",
     "FloorDivide",
     "GetItem",
     "Log",
@@ -105,6 +108,7 @@ __all__ = [
     "Remainder",
     "RoundedDivide",
     "Reshape",
+    "Roll",
     "ScatterAdd",
     "Sigmoid",
     "Softmax",

@@ -16,10 +16,12 @@ __all__ = [
     "Clone",
     "Concat",
     "Expand",
+    "Flip",
     "GetItem",
     "MaskedFill",
     "Permute",
     "Reshape",
+    "Roll",
     "ScatterAdd",
     "Stack",
     "ToDevice",
@@ -88,6 +90,40 @@ class Expand(Function):
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
         return g
+
+
+class Flip(Function):
+    """y = x with the order of elements reversed along ``axes`` (numpy reference:
+    ``np.flip``), in fresh memory as PyTorch's ``flip`` (numpy's is a view);
+    backward reverses g along the same axes."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, axes: tuple[int, ...]) -> Any:
+        ctx.axes = axes
+        return array_module(x).flip(x, axis=axes).copy()
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        return array_module(g).flip(g, axis=ctx.axes)
+
+
+class Roll(Function):
+    """y = x with its elements shifted ``shifts[k]`` places along ``axes[k]``, those pushed
+    off the end coming back at the start (numpy reference: ``np.roll``); ``axes=None``
+    rolls the flattened elements by ``shifts[0]`` and keeps the shape. Backward rolls g
+    back by the opposite shifts."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, shifts: tuple[int, ...], axes: Any) -> Any:
+        ctx.shifts, ctx.axes = shifts, axes
+        xp = array_module(x)
+        return xp.roll(x, shifts[0], axis=None) if axes is None else xp.roll(x, shifts, axes)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        back = tuple(-s for s in ctx.shifts)
+        xp = array_module(g)
+        return xp.roll(g, back[0], axis=None) if ctx.axes is None else xp.roll(g, back, ctx.axes)
 
 
 def _index_has_arrays(index: Any) -> bool:

@@ -16,6 +16,7 @@ from tinylm.optim.optimizer import Optimizer
 
 __all__ = [
     "CosineAnnealingLR",
+    "ExponentialLR",
     "LRScheduler",
     "LambdaLR",
     "StepLR",
@@ -118,6 +119,26 @@ class StepLR(LRScheduler):
         if self._step_count == 1 and self.last_epoch > 0:
             return super().get_lr()
         if self.last_epoch == 0 or self.last_epoch % self.step_size:
+            return [group["lr"] for group in groups]
+        return [group["lr"] * self.gamma for group in groups]
+
+
+class ExponentialLR(LRScheduler):
+    """lr = base_lr · γ^step: multiply by γ every step."""
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        self.gamma = float(gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, step: int, base_lr: float) -> float:
+        return base_lr * self.gamma**step
+
+    def get_lr(self) -> list[float]:
+        """PyTorch's chained form: the group's current lr times γ, so a learning rate changed
+        by hand, or by a second scheduler, is built on. The step made when the scheduler is
+        created keeps the current lr (of a resumed run too, as PyTorch's)."""
+        groups = self.optimizer.param_groups
+        if self._step_count == 1:
             return [group["lr"] for group in groups]
         return [group["lr"] * self.gamma for group in groups]
 
