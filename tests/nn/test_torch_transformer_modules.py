@@ -225,8 +225,8 @@ def test_transformer_init_is_xavier_as_torchs() -> None:
     for name, p in m.named_parameters():
         if p.ndim > 1:
             bound = np.sqrt(6 / (p.shape[0] + p.shape[1]))
-            assert np.abs(p.numpy()).max() <= bound, name
-            assert np.abs(p.numpy()).max() > 0.8 * bound, name  # and it fills the range
+            assert np.abs(p.detach().numpy()).max() <= bound, name
+            assert np.abs(p.detach().numpy()).max() > 0.8 * bound, name  # and it fills the range
 
 
 def test_encoder_layers_are_copies_with_their_own_weights() -> None:
@@ -234,4 +234,6 @@ def test_encoder_layers_are_copies_with_their_own_weights() -> None:
     stack = tinylm.nn.TransformerEncoder(layer, 3)
     w = [lay.linear1.weight for lay in stack.layers]
     assert len({id(x) for x in w}) == 3 and all(x is not layer.linear1.weight for x in w)
-    np.testing.assert_array_equal(w[0].numpy(), w[2].numpy())  # copies: the same values
+    np.testing.assert_array_equal(
+        w[0].detach().numpy(), w[2].detach().numpy()
+    )  # copies: the same values
