@@ -107,7 +107,8 @@ class Einsum(Function):
         y = array_module(arrays[0]).einsum(
             f"{','.join(subscripts)}->{output}", *arrays, optimize=len(arrays) > 1
         )
-        note_blas_product()  # optimize= hands pairs of operands to BLAS
+        if len(arrays) > 1:
+            note_blas_product()  # optimize= hands pairs of operands to BLAS
         return y
 
     @staticmethod
@@ -138,7 +139,8 @@ class Einsum(Function):
             if grad.shape != a.shape:
                 grad = xp.broadcast_to(grad, a.shape)
             grads.append(grad)
-        note_blas_product()
+        if len(arrays) > 1:
+            note_blas_product()
         return tuple(grads) if len(grads) > 1 else grads[0]
 
 
