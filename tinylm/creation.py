@@ -79,7 +79,7 @@ def _size(op: str, shape: tuple[Any, ...], size: Any) -> tuple[int, ...]:
         if shape:
             raise TypeError(f"{op}: give the size once, positionally or as size=")
         shape = (size,)
-    extents = shape_from_args(shape)
+    extents = shape_from_args(shape, op)
     if any(n < 0 for n in extents):
         raise TinyLMError(f"{op}: sizes must be non-negative, got {extents}")
     return extents
@@ -137,7 +137,7 @@ def full(
             if isinstance(fill_value, builtins.bool)
             else (int64 if isinstance(fill_value, int) else get_default_dtype())
         )
-    return _finish(np.full(tuple(size), fill_value, dtype), device, requires_grad)
+    return _finish(np.full(_size("full", (), size), fill_value, dtype), device, requires_grad)
 
 
 def arange(
@@ -234,7 +234,9 @@ def randint(
     if int(high) <= low:
         raise TinyLMError(f"randint: need low < high, got low {low} and high {high}")
     gen = generator or default_generator
-    values = gen.numpy.integers(low, int(high), size=tuple(size)).astype(dtype or int64)
+    values = gen.numpy.integers(low, int(high), size=_size("randint", (), size)).astype(
+        dtype or int64
+    )
     return _finish(values, device, requires_grad)
 
 

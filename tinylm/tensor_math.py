@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import operator
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -434,7 +435,7 @@ class TensorMath:
     # ---- shape ops ----------------------------------------------------------------------
 
     def reshape(self, *shape: Any) -> Tensor:
-        return ops.Reshape.apply(self, shape=shape_from_args(shape))
+        return ops.Reshape.apply(self, shape=shape_from_args(shape, "reshape"))
 
     def view(self, *shape: Any) -> Tensor:
         """:meth:`reshape` that shares this tensor's memory, as PyTorch's ``view``: where the
@@ -456,7 +457,7 @@ class TensorMath:
         return self.reshape(new)
 
     def permute(self, *dims: Any) -> Tensor:
-        return ops.Permute.apply(self, dims=shape_from_args(dims))
+        return ops.Permute.apply(self, dims=shape_from_args(dims, "permute", "dims"))
 
     def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
         """Swap two axes (the last two by default)."""
@@ -480,7 +481,7 @@ class TensorMath:
 
     def expand(self, *sizes: Any) -> Tensor:
         """Broadcast to ``sizes`` without copying; -1 keeps a dimension's size."""
-        sizes = shape_from_args(sizes)
+        sizes = shape_from_args(sizes, "expand")
         lead = len(sizes) - self.ndim
         if lead < 0:
             raise TinyLMError(
@@ -662,8 +663,24 @@ def axis_args(op: str, axis: Any, keepdims: bool, dim: Any, keepdim: Any) -> tup
     return axis, bool(keepdims)
 
 
-def shape_from_args(shape: tuple[Any, ...]) -> tuple[int, ...]:
-    """Accept both f(2, 3) and f((2, 3))."""
+def shape_from_args(
+    shape: tuple[Any, ...], op: str = "size", what: str = "size"
+) -> tuple[int, ...]:
+    """Accept both f(2, 3) and f((2, 3)). Each extent must be an integer (a Python or NumPy
+    int, or a one-element integer tensor): PyTorch refuses ``zeros(2.5)`` with a TypeError,
+    where ``int(2.5)`` would silently make it 2."""
     if len(shape) == 1 and isinstance(shape[0], list | tuple):
         shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
+    out = []
+    for pos, s in enumerate(shape):
+        try:
+            if isinstance(s, builtins.bool | np.bool_):
+                raise TypeError
+            out.append(operator.index(s))
+        except TypeError:
+            shown = f"shape {tuple(s.shape)} {s.dtype}" if hasattr(s, "shape") else repr(s)
+            raise TypeError(
+                f"{op}: {what} must be a tuple of ints, but found {type(s).__name__} {shown} "
+                f"at position {pos}"
+            ) from None
+    return tuple(out)
