@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import math
 import operator
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -291,9 +292,14 @@ class TensorMath:
         x = self if dtype is None else self.to(dtype)
         return ops.Sum.apply(x, axis=axis, keepdims=keepdims)
 
-    def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim=None):
+    def mean(
+        self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim=None, dtype=None
+    ) -> Tensor:
+        """The average over ``dim`` (one, several, or all) of a floating-point tensor;
+        ``dtype`` converts the input first (integers need it, as in PyTorch)."""
         axis, keepdims = axis_args("mean", axis, keepdims, dim, keepdim)
-        return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+        x = self if dtype is None else self.to(dtype)
+        return ops.Mean.apply(x, axis=axis, keepdims=keepdims)
 
     def max(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims=None):
         """As in PyTorch: ``x.max()`` the largest value; ``x.max(dim)`` (or ``axis=``, its
@@ -350,25 +356,9 @@ class TensorMath:
 
         PyTorch's arguments in its order: ``var(dim, unbiased, keepdim)``, ``var(unbiased)``
         for the whole tensor, or ``correction=`` (1 unless ``unbiased=False``: the unbiased
-        estimate); numpy's ``axis``/``keepdims`` are aliases."""
-        if isinstance(dim, builtins.bool):  # PyTorch's var(unbiased) form
-            dim, unbiased = None, dim
-        axis, keepdims = axis_args(
-            "var", axis, keepdim if keepdims is None else keepdims, dim, None
-        )
-        if unbiased is not None and correction is not None:
-            raise TinyLMError("var: give unbiased or correction, not both")
-        if correction is None:
-            correction = 0 if unbiased is False else 1
-        axes = self._axes(axis, "var")
-        n = math.prod(self.shape[a] for a in axes)
-        if n - correction <= 0:
-            raise TinyLMError(
-                f"var: {n} element(s) along axis {axis} with correction={correction} "
-                "leave no degrees of freedom"
-            )
-        centred = self - self.mean(axis=axes, keepdims=True)
-        return (centred * centred).sum(axis=axes, keepdims=keepdims) / (n - correction)
+        estimate); numpy's ``axis``/``keepdims`` are aliases. With no degrees of freedom left
+        (one element, unbiased) the result is nan or inf with a warning, as in PyTorch."""
+        return self._variance("var", dim, unbiased, keepdim, correction, axis, keepdims)
 
     def std(
         self,
@@ -381,8 +371,45 @@ class TensorMath:
         keepdims: bool | None = None,
     ) -> Tensor:
         """√var, with :meth:`var`'s arguments."""
-        kwargs = {"correction": correction, "axis": axis, "keepdims": keepdims}
-        return self.var(dim, unbiased, keepdim, **kwargs).sqrt()
+        return self._variance("std", dim, unbiased, keepdim, correction, axis, keepdims).sqrt()
+
+    def _variance(
+        self,
+        op: str,
+        dim: Any,
+        unbiased: bool | None,
+        keepdim: bool,
+        correction: int | None,
+        axis: Any,
+        keepdims: bool | None,
+    ) -> Tensor:
+        if isinstance(dim, builtins.bool):  # PyTorch's var(unbiased) form
+            dim, unbiased = None, dim
+        axis, keepdims = axis_args(op, axis, keepdim if keepdims is None else keepdims, dim, None)
+        if unbiased is not None and correction is not None:
+            raise TinyLMError(f"{op}: give unbiased or correction, not both")
+        if correction is None:
+            correction = 0 if unbiased is False else 1
+        if self.dtype.kind not in "fc":  # as PyTorch: no float dtype guessed for integers
+            raise TinyLMError(
+                f"{op}: needs a floating-point tensor, got {self.dtype}; convert first "
+                "(x.float()), as in PyTorch"
+            )
+        axes = self._axes(axis, op)
+        n = math.prod(self.shape[a] for a in axes)
+        centred = self - self.mean(axis=axes, keepdims=True)
+        squares = (centred * centred).sum(axis=axes, keepdims=keepdims)
+        if n - correction > 0:
+            return squares / (n - correction)
+        # PyTorch divides by max(0, n - correction): nan (0/0) or inf, and warns
+        warnings.warn(
+            f"{op}(): degrees of freedom is <= 0 ({n} element(s) with correction="
+            f"{correction}); the result is nan or inf",
+            UserWarning,
+            stacklevel=3,
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return squares * math.inf
 
     def logsumexp(self, axis: Any = -1, keepdims: bool = False, *, dim=None, keepdim=None):
         """log Σ exp(x) along ``axis``, computed as m + log Σ exp(x - m) (no overflow)."""
