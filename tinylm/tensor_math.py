@@ -53,6 +53,11 @@ class TensorMath:
         if isinstance(a, TensorBase) and isinstance(b, TensorBase) and a.dtype == b.dtype:
             dtype = a.dtype  # the common case, ~2 µs faster than the general rule
         else:
+            if function is ops.MatMul and isinstance(a, TensorBase) and isinstance(b, TensorBase):
+                raise TinyLMError(  # PyTorch promotes nothing in a matrix product
+                    f"matmul: both operands need the same dtype, got {tuple(a.shape)} {a.dtype} "
+                    f"and {tuple(b.shape)} {b.dtype}; convert one first, e.g. b.to(a.dtype)"
+                )
             dtype = result_type(a, b)
         if function is ops.Div and not is_floating_point(dtype):
             dtype = get_default_dtype()  # true division: int / int is a float, as in PyTorch
