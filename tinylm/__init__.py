@@ -225,6 +225,10 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return x.flatten(start_dim, end_dim)
 
 
+def flip(x: Tensor, dims: Any) -> Tensor:
+    return x.flip(dims)
+
+
 def squeeze(x: Tensor, dim: Any = None) -> Tensor:
     return x.squeeze(dim)
 
@@ -298,6 +302,7 @@ __all__ = [
     "float32",
     "float64",
     "flatten",
+    "flip",
     "full",
     "full_like",
     "gather",

@@ -538,6 +538,13 @@ class TensorMath:
             shape = tuple(n for i, n in enumerate(self.shape) if not (i in axes and n == 1))
         return self.reshape(shape)
 
+    def flip(self, *dims: Any) -> Tensor:
+        """A copy with the order of the elements along ``dims`` reversed (PyTorch's ``flip``;
+        the ``x[::-1]`` of NumPy, which PyTorch and tinylm refuse)."""
+        axes = self._axes(shape_from_args(dims, "flip", "dims"), "flip")
+        index = tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(self.ndim))
+        return ops.Clone.apply(ops.GetItem.apply(self, index=index))
+
     def unsqueeze(self, dim: int) -> Tensor:
         """Insert an axis of size 1 at position ``dim``."""
         if not -self.ndim - 1 <= dim <= self.ndim:
@@ -616,7 +623,14 @@ def raw(x: Any) -> Any:
 
 
 def raw_index(index: Any) -> Any:
-    """Replace Tensors inside an index by their arrays."""
+    """Replace Tensors inside an index by their arrays. A slice with a negative step is
+    refused, as PyTorch refuses it (reading and writing): :meth:`TensorMath.flip` reverses."""
+    for i in index if isinstance(index, tuple) else (index,):
+        if isinstance(i, slice) and i.step is not None and i.step < 0:
+            raise TinyLMError(
+                f"index: slice step must be greater than zero, got {i.step}, as in PyTorch; "
+                "use x.flip(dim) to reverse"
+            )
     if isinstance(index, tuple):
         return tuple(raw(i) for i in index)
     return raw(index)
