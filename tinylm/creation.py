@@ -156,6 +156,11 @@ def arange(
         start, end = 0, start
     if step == 0:
         raise TinyLMError("arange: step must be nonzero")
+    if (end - start) * step < 0:  # PyTorch refuses where NumPy gives an empty range
+        raise TinyLMError(
+            f"arange: upper bound and lower bound inconsistent with step sign: start {start}, "
+            f"end {end}, step {step}"
+        )
     if dtype is None:
         all_int = all(isinstance(v, int | np.integer) for v in (start, end, step))
         dtype = int64 if all_int else get_default_dtype()
