@@ -22,7 +22,7 @@ from tinylm.device import Device, array_module, normalize_device, to_device_arra
 from tinylm.dtypes import bool_, get_default_dtype, int64, promote_types, result_type
 from tinylm.random import Generator, default_generator
 from tinylm.tensor import Tensor
-from tinylm.tensor_math import as_operand, raw, shape_from_args
+from tinylm.tensor_math import as_operand, check_fits, raw, shape_from_args
 
 __all__ = [
     "arange",
@@ -377,6 +377,7 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
     if not isinstance(ref, Tensor):
         ref = Tensor(input)
     dtype = result_type(input, other)
+    check_fits("where", dtype, input, other)
     if hasattr(input, "shape") and hasattr(other, "shape"):
         ops.check_broadcast("where", input, other)  # before the casts: names their dtypes
     a, b = as_operand(input, ref, dtype), as_operand(other, ref, dtype)

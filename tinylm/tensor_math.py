@@ -31,6 +31,7 @@ __all__ = [
     "TensorMath",
     "as_operand",
     "axis_args",
+    "check_fits",
     "index_stages",
     "raw",
     "raw_index",
@@ -251,6 +252,7 @@ class TensorMath:
                 f"{self.dtype})"
             )
         dtype = result_type(self, *[b for b in (min, max) if b is not None])
+        check_fits("clamp", dtype, min, max)
         # an absent bound is the dtype's extreme value: it clamps nothing
         lo = as_operand(_extreme(dtype, "min") if min is None else min, self, dtype)
         hi = as_operand(_extreme(dtype, "max") if max is None else max, self, dtype)
@@ -684,6 +686,23 @@ def as_operand(x: Any, like: Tensor, dtype: Any = None) -> Tensor:
     else:
         t = type(like)(x, device=like.device)
     return t if dtype is None else t.to(dtype)
+
+
+def check_fits(op: str, dtype: Any, *numbers: Any) -> None:
+    """Python or NumPy integers given for an integer tensor fit its dtype, as PyTorch checks
+    (``int8_tensor.clamp(0, 300)`` is refused, not wrapped around to 44). As in PyTorch an
+    unsigned dtype also takes negatives down to −max, which wrap (−1 is 255 in uint8)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iu":
+        return
+    info = np.iinfo(dtype)
+    low = int(info.min) if dtype.kind == "i" else -int(info.max)
+    for x in numbers:
+        if isinstance(x, int | np.integer) and not isinstance(x, builtins.bool | np.bool_):
+            if not low <= int(x) <= int(info.max):
+                raise TinyLMError(
+                    f"{op}: value {x} cannot be converted to {dtype} without overflow"
+                )
 
 
 def _extreme(dtype: np.dtype, end: str) -> Any:
