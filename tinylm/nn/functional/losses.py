@@ -462,5 +462,10 @@ def mse_loss(
             "mse_loss: weight is not supported; use reduction='none' and weight the "
             "elementwise losses yourself"
         )
+    target_dtype = target.dtype if hasattr(target, "dtype") else np.asarray(target).dtype
+    if input.dtype.kind != "f" and np.dtype(target_dtype).kind != "f":
+        raise TinyLMError(  # PyTorch has no integer kernel; one float side is enough there
+            f"mse_loss: needs floating-point input or target, got {input.dtype} and {target_dtype}"
+        )
     target = _float_target("mse_loss", target, input)
     return _MSELoss.apply(input, target, reduction=reduction)
