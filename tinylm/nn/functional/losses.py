@@ -76,6 +76,11 @@ def _class_targets(op: str, target: Any, logits: Any, ignore_index: int, shape: 
             f"{op}: target must hold integer class indices, got dtype {t.dtype} "
             f"(shape {t.shape}); class probabilities are not supported"
         )
+    if t.dtype not in (np.int64, np.uint8):  # PyTorch's two: Long or Byte
+        raise TinyLMError(
+            f"{op}: target dtype must be int64 or uint8, as in PyTorch, got {t.dtype} (shape "
+            f"{t.shape}); convert with target.long()"
+        )
     if t.shape != logits.shape[:-1]:
         raise TinyLMError(
             f"{op}: target shape {t.shape} does not match input {tuple(shape)} {logits.dtype}: "
