@@ -900,17 +900,17 @@ def test_softmax_properties(x: np.ndarray, c: float, dtype: Any, data: Any) -> N
     t = tinylm.Tensor(x, requires_grad=True)
     p = t.softmax(dim)
     assert p.dtype == dtype
-    pn = p.numpy()
+    pn = p.detach().numpy()
     assert np.all(np.isfinite(pn)) and np.all((pn >= 0) & (pn <= 1))
     np.testing.assert_allclose(pn.sum(axis=dim), 1.0, rtol=0, atol=x.shape[dim] * 4 * eps)
     shifted = tinylm.Tensor((x.astype(np.float64) + c).astype(dtype)).softmax(dim).numpy()
     # adding c moves the logits by up to |x|·eps through rounding; p moves by as much
     np.testing.assert_allclose(shifted, pn, rtol=0, atol=1e4 * 8 * eps)
     log_p = t.log_softmax(dim)
-    assert np.all(np.isfinite(log_p.numpy())) and np.all(log_p.numpy() <= 0)
-    np.testing.assert_allclose(np.exp(log_p.numpy()), pn, rtol=0, atol=8 * eps)
+    assert np.all(np.isfinite(log_p.detach().numpy())) and np.all(log_p.detach().numpy() <= 0)
+    np.testing.assert_allclose(np.exp(log_p.detach().numpy()), pn, rtol=0, atol=8 * eps)
     np.testing.assert_allclose(
-        log_p.logsumexp(dim=dim).numpy(), 0.0, rtol=0, atol=x.shape[dim] * 8 * eps
+        log_p.logsumexp(dim=dim).detach().numpy(), 0.0, rtol=0, atol=x.shape[dim] * 8 * eps
     )
     # backward stays finite too
     (p * tinylm.Tensor(np.ones_like(x) * 0.5) + log_p).sum().backward()

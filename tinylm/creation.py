@@ -263,7 +263,11 @@ def multinomial(
     Returns:
         int64 indices (num_samples,) or (N, num_samples), on ``input``'s device.
     """
-    w = input.numpy().astype(np.float64) if isinstance(input, Tensor) else np.asarray(input, float)
+    w = (
+        input.detach().numpy().astype(np.float64)
+        if isinstance(input, Tensor)
+        else np.asarray(input, float)
+    )
     if w.ndim not in (1, 2) or w.shape[-1] == 0:
         raise TinyLMError(f"multinomial: input must be weights (C,) or (N, C), got shape {w.shape}")
     if not np.all(np.isfinite(w)) or np.any(w < 0):

@@ -252,7 +252,7 @@ class GPT(nn.Module):
                     # room for the whole window at once: the cache never grows
                     cache = nn.KVCache(capacity=block) if use_cache else None
                     h = self.hidden_states(context, cache)[:, -1:]  # the last position's
-                last = self.lm_head(h).numpy()[:, -1, :].astype(np.float64)  # (B, vocab)
+                last = self.lm_head(h).detach().numpy()[:, -1, :].astype(np.float64)  # (B, vocab)
                 if not np.isfinite(last).all():
                     raise TinyLMError(
                         f"generate: the model's logits hold NaN or inf after {n} tokens; its "
