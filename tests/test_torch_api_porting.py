@@ -567,6 +567,7 @@ REFUSED = [
     ("lib.arange(5)[::-1]", ValueError, TinyLMError),
     ("lib.ones(2, 3)[:, ::-2]", ValueError, TinyLMError),
     ("lib.zeros(5).__setitem__(slice(None, None, -1), 1.0)", ValueError, TinyLMError),
+    ("lib.ones(2).flip()", TypeError, TypeError),  # the dims are required
     ("lib.arange(5, 0)", RuntimeError, TinyLMError),
     ("lib.arange(0, 5, -1)", RuntimeError, TinyLMError),
     ("lib.arange(-3)", RuntimeError, TinyLMError),

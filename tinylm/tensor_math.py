@@ -543,6 +543,8 @@ class TensorMath:
     def flip(self, *dims: Any) -> Tensor:
         """A copy with the order of the elements along ``dims`` reversed (PyTorch's ``flip``;
         the ``x[::-1]`` of NumPy, which PyTorch and tinylm refuse)."""
+        if not dims:
+            raise TypeError("flip: missing the dims to reverse, e.g. x.flip(0) or x.flip((0, 1))")
         axes = self._axes(shape_from_args(dims, "flip", "dims"), "flip")
         index = tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(self.ndim))
         return ops.Clone.apply(ops.GetItem.apply(self, index=index))
