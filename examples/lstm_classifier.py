@@ -115,7 +115,7 @@ def run_epoch(model, ids, lengths, labels, batch_size, optimizer=None, rng=None,
                 loss.backward()
                 optimizer.step()
             total_loss += loss.item() * len(chosen)
-            correct += int(((logits.numpy() > 0) == (labels[chosen] == 1)).sum())
+            correct += int(((logits.detach().numpy() > 0) == (labels[chosen] == 1)).sum())
             bar.set_postfix(loss=f"{total_loss / (start + len(chosen)):.4f}")
     return total_loss / len(ids), correct / len(ids)
 

@@ -56,7 +56,7 @@ def main() -> None:
     print(f"   ids:     {ids[0].tolist()}")
     memory, _ = model.encode(ids)
     print(f"2. memory:  {memory.shape} (batch, source tokens, width); first values "
-          f"{[round(float(v), 3) for v in memory.numpy()[0, 0, :4]]}")  # fmt: skip
+          f"{[round(float(v), 3) for v in memory.detach().numpy()[0, 0, :4]]}")  # fmt: skip
     out = model.generate(ids).numpy()[0]
     print(f"3. generated ids: {out.tolist()}")
     print(f"   as tokens:     {[target.itos[i] for i in out]}")

@@ -151,7 +151,7 @@ def test_diamond_graph_gets_the_summed_gradient() -> None:
     d = b * c + a
     g = upstream((4,))
     d.backward(g)
-    xn = x.numpy()
+    xn = x.detach().numpy()
     an = 3 * xn
     # dd/da = e^a·a² + e^a·2a + 1, then da/dx = 3
     expected = g * (np.exp(an) * an**2 + np.exp(an) * 2 * an + 1) * 3
@@ -164,7 +164,7 @@ def test_tensor_used_twice_gets_the_sum_of_both_gradients() -> None:
     y = x * x
     g = upstream((3, 2))
     y.backward(g)
-    np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy() * g, rtol=1e-14)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.detach().numpy() * g, rtol=1e-14)
     x2 = leaf(3)
     (x2 + x2 + x2).backward(g[:, 0])
     np.testing.assert_allclose(x2.grad.numpy(), 3 * g[:, 0], rtol=1e-14)
@@ -180,7 +180,7 @@ def test_leaves_accumulate_across_backward_calls() -> None:
     g1, g2 = upstream((3,)), upstream((3,))
     (x * 2.0).backward(g1)
     (x.exp()).backward(g2)
-    np.testing.assert_allclose(x.grad.numpy(), 2 * g1 + np.exp(x.numpy()) * g2, rtol=1e-14)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * g1 + np.exp(x.detach().numpy()) * g2, rtol=1e-14)
     x.zero_grad()
     assert x.grad is None
 
@@ -291,7 +291,7 @@ def test_no_grad_decorator_keeps_name_and_doc_and_works_twice() -> None:
     _Model().bare(x)
     y, enabled = _Model().bare(x)  # a second call still runs without grad
     assert not enabled and not y.requires_grad
-    np.testing.assert_allclose(y.numpy(), 3 * x.numpy())
+    np.testing.assert_allclose(y.detach().numpy(), 3 * x.detach().numpy())
 
 
 # ---------------------------------------------------------------------------------------
@@ -384,7 +384,7 @@ def test_inplace_on_a_tensor_that_requires_grad_is_refused_under_grad_mode() -> 
     with tinylm.no_grad():  # how optimizers update parameters
         x.add_(1.0)
         x[0] = 1.0
-    assert x.numpy()[0] == 1.0
+    assert x.detach().numpy()[0] == 1.0
 
 
 def test_inplace_works_on_0d_results() -> None:
@@ -409,7 +409,7 @@ def test_retain_grad_on_non_leaf() -> None:
     other = x * 3.0  # a non-leaf without retain_grad
     y = (h.tanh() + other).sum()
     y.backward()
-    np.testing.assert_allclose(h.grad.numpy(), 1 - np.tanh(h.numpy()) ** 2, rtol=1e-14)
+    np.testing.assert_allclose(h.grad.numpy(), 1 - np.tanh(h.detach().numpy()) ** 2, rtol=1e-14)
     assert other.grad is None
     np.testing.assert_allclose(x.grad.numpy(), 2 * h.grad.numpy() + 3, rtol=1e-14)
     assert x.is_leaf and not h.is_leaf
@@ -487,12 +487,12 @@ def test_user_defined_function_gradchecks(x: np.ndarray) -> None:
 def test_augmented_assignment_updates_in_place_under_no_grad():
     w = tinylm.randn(3, dtype=tinylm.float64, requires_grad=True)
     (w * w).sum().backward()
-    expected = w.numpy() - 0.1 * w.grad.numpy()
+    expected = w.detach().numpy() - 0.1 * w.grad.numpy()
     same = w
     with tinylm.no_grad():
         w -= 0.1 * w.grad
     assert w is same and w.requires_grad and w.is_leaf
-    np.testing.assert_allclose(w.numpy(), expected)
+    np.testing.assert_allclose(w.detach().numpy(), expected)
 
 
 def test_augmented_assignment_on_a_leaf_that_requires_grad_is_refused():
@@ -522,7 +522,7 @@ def test_the_context_docstring_example_runs_and_says_what_a_custom_op_needs() ->
     namespace: dict[str, object] = {}
     exec(textwrap.dedent(block), namespace)  # noqa: S102 - our own docstring
     x = namespace["x"]
-    expected = 1 / (1 + np.exp(-2.0 * x.numpy()))
+    expected = 1 / (1 + np.exp(-2.0 * x.detach().numpy()))
     np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12)
     ctx = tinylm.Context((True,))
     with pytest.raises(AttributeError, match="ctx.saved_arrays"):
@@ -647,7 +647,7 @@ def test_autograd_backward_walks_a_shared_graph_once_and_frees_it() -> None:
     g = upstream((3,))
     tinylm.autograd.backward([a, b], [None, g])
     assert len(calls) == 1  # the shared part once, with both contributions summed
-    hv = 2 * x.numpy()
+    hv = 2 * x.detach().numpy()
     np.testing.assert_allclose(x.grad.numpy(), 2 * (2 * hv + g * np.exp(hv)), rtol=1e-12)
     with pytest.raises(RuntimeError, match="already freed"):
         a.backward()

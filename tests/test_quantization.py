@@ -73,7 +73,7 @@ def test_quantized_linear_is_the_int8_matmul_and_close_to_the_float_layer():
     y, yf = qlin(x).numpy(), lin(x).detach().numpy()
     q, s = qlin.qweight.numpy(), qlin.scale.numpy()
     want = reference.int8_linear(
-        x.numpy().astype(np.float64), q, s.astype(np.float64), lin.bias.numpy()
+        x.detach().numpy().astype(np.float64), q, s.astype(np.float64), lin.bias.detach().numpy()
     )
     np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)
     # |x Wᵀ − x Ŵᵀ| ≤ Σ_k |x_k| s/2: the rounding bound, per output

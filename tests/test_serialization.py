@@ -60,9 +60,9 @@ def test_state_dict_round_trip_reproduces_outputs_exactly(tmp_path):
     tinylm.manual_seed(1)
     fresh = nn.Sequential(nn.Embedding(10, 8), nn.TransformerBlock(8, 2), nn.Linear(8, 10))
     idx = np.array([[1, 2, 3, 4]])
-    assert not np.array_equal(fresh(idx).numpy(), model(idx).numpy())
+    assert not np.array_equal(fresh(idx).detach().numpy(), model(idx).detach().numpy())
     fresh.load_state_dict(load(tmp_path / "model.npz"))
-    np.testing.assert_array_equal(fresh(idx).numpy(), model(idx).numpy())
+    np.testing.assert_array_equal(fresh(idx).detach().numpy(), model(idx).detach().numpy())
 
 
 def test_full_checkpoint_resumes_training_exactly(tmp_path):
@@ -95,7 +95,7 @@ def test_full_checkpoint_resumes_training_exactly(tmp_path):
     opt3.load_state_dict(back["optim"])
     train(model3, opt3, batches[4:])
     for (_, a), (_, b) in zip(model.named_parameters(), model3.named_parameters()):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
 
 
 def test_save_replaces_atomically_and_cleans_up(tmp_path, monkeypatch):

@@ -82,7 +82,7 @@ def test_sorting_and_extremes_match_torch(shape: Any, seed: int, data: Any) -> N
     both(lambda lib, t: lib.min(t, dim, keepdim=True), [x])
     both(lambda lib, t: (t.max(), t.amax(dim), lib.amin(t, (0, 1))), [x])
     both(lambda lib, t: (lib.argmax(t), lib.argmin(t, dim, keepdim=True)), [x])
-    both(lambda lib, t: lib.max(t, t.flip(0) if lib is torch else t[::-1]), [x])
+    both(lambda lib, t: lib.max(t, t.flip(0)), [x])
 
 
 def test_max_along_a_dim_gives_the_first_index_and_its_gradient_at_a_tie() -> None:
@@ -225,19 +225,19 @@ def test_nn_init_follows_torch_formulas() -> None:
     for name, kwargs, mean, std in cases:
         out = getattr(tinylm.nn.init, name)(w, **kwargs)
         assert out is w and w.requires_grad and w.grad_fn is None, name
-        values = w.numpy()
+        values = w.detach().numpy()
         assert abs(values.mean() - mean) < 5 * std / math.sqrt(values.size) + 1e-12, name
         assert values.std() == pytest.approx(std, rel=0.01), name
     tinylm.nn.init.trunc_normal_(w, std=1.0, a=-0.5, b=1.0)
-    assert w.numpy().min() >= -0.5 and w.numpy().max() <= 1.0
+    assert w.detach().numpy().min() >= -0.5 and w.detach().numpy().max() <= 1.0
     theirs = torch.nn.init.trunc_normal_(torch.zeros(400, 500), std=1.0, a=-0.5, b=1.0)
-    assert w.numpy().mean() == pytest.approx(theirs.mean().item(), abs=0.01)
-    assert w.numpy().std() == pytest.approx(theirs.std().item(), abs=0.01)
+    assert w.detach().numpy().mean() == pytest.approx(theirs.mean().item(), abs=0.01)
+    assert w.detach().numpy().std() == pytest.approx(theirs.std().item(), abs=0.01)
     for fill, value in [("zeros_", 0.0), ("ones_", 1.0)]:
         getattr(tinylm.nn.init, fill)(w)
-        assert (w.numpy() == value).all()
+        assert (w.detach().numpy() == value).all()
     tinylm.nn.init.constant_(w, 0.5)
-    assert (w.numpy() == np.float32(0.5)).all() and w.dtype == tinylm.float32
+    assert (w.detach().numpy() == np.float32(0.5)).all() and w.dtype == tinylm.float32
     with pytest.raises(TinyLMError, match="fan in and fan out need a tensor with at least 2 dims"):
         tinylm.nn.init.xavier_uniform_(tinylm.zeros(3))
 

@@ -884,3 +884,153 @@ def test_exponential_lr_matches_torch_also_chained_with_another_scheduler() -> N
 
     ours, theirs = in_both(run)
     np.testing.assert_allclose(ours, theirs, rtol=1e-14, atol=0)
+
+
+# ---------------------------------------------------------------------------------------
+# Inputs PyTorch refuses, which tinylm once accepted (a silent difference): refused alike
+# ---------------------------------------------------------------------------------------
+
+#: What each library raises for a refused call: PyTorch's type, or TinyLMError where tinylm
+#: refuses a bad op argument that way (a ValueError) and PyTorch says RuntimeError.
+REFUSED = [
+    ("lib.tensor([1, 2, 3]).mean()", RuntimeError, TinyLMError),
+    ("lib.tensor([[1, 2], [3, 4]]).mean(0)", RuntimeError, TinyLMError),
+    ("lib.tensor([1, 2]).var()", RuntimeError, TinyLMError),
+    ("lib.tensor([1, 2]).std(0)", RuntimeError, TinyLMError),
+    ("lib.zeros(2.5)", TypeError, TypeError),
+    ("lib.ones(2.5)", TypeError, TypeError),
+    ("lib.empty(2.5)", TypeError, TypeError),
+    ("lib.zeros(2, 3.0)", TypeError, TypeError),
+    ("lib.randn(size=(2.5,))", TypeError, TypeError),
+    ("lib.ones(4).reshape(2.0, 2)", TypeError, TypeError),
+    ("lib.ones(2, 3) @ lib.ones(3, 2, dtype=lib.float64)", RuntimeError, TinyLMError),
+    ("lib.matmul(lib.ones(3), lib.ones(3, dtype=lib.float64))", RuntimeError, TinyLMError),
+    ("lib.ones(2, 2, dtype=lib.int64) @ lib.ones(2, 2)", RuntimeError, TinyLMError),
+    ("lib.arange(5)[::-1]", ValueError, TinyLMError),
+    ("lib.ones(2, 3)[:, ::-2]", ValueError, TinyLMError),
+    ("lib.zeros(5).__setitem__(slice(None, None, -1), 1.0)", ValueError, TinyLMError),
+    ("lib.ones(2).flip()", TypeError, TypeError),  # the dims are required
+    ("lib.arange(5, 0)", RuntimeError, TinyLMError),
+    ("lib.arange(0, 5, -1)", RuntimeError, TinyLMError),
+    ("lib.arange(-3)", RuntimeError, TinyLMError),
+    ("lib.arange(5.0, 0.0, 0.5)", RuntimeError, TinyLMError),
+    ("lib.tensor([1, 100, -5], dtype=lib.int8).clamp(0, 300)", RuntimeError, TinyLMError),
+    ("lib.tensor([1, 100, -5], dtype=lib.int8).clamp(min=-129)", RuntimeError, TinyLMError),
+    ("lib.tensor([1, 2], dtype=lib.uint8).clamp(0, 256)", RuntimeError, TinyLMError),
+    ("lib.where(m, lib.tensor([1, 2], dtype=lib.int8), 300)", RuntimeError, TinyLMError),
+    ("lib.where(m, -256, lib.tensor([1, 2], dtype=lib.uint8))", RuntimeError, TinyLMError),
+    ("lib.nn.functional.gelu(lib.tensor([1, 2]))", NotImplementedError, TinyLMError),
+    ("lib.nn.GELU('tanh')(lib.tensor([1, 2]))", NotImplementedError, TinyLMError),
+    (
+        "lib.nn.functional.mse_loss(lib.tensor([1, 2]), lib.tensor([1, 3]))",
+        NotImplementedError,
+        TinyLMError,
+    ),
+    (
+        "lib.nn.MSELoss(reduction='sum')(lib.tensor([1, 2]), lib.tensor([1, 3]))",
+        NotImplementedError,
+        TinyLMError,
+    ),
+    ("lib.ones(2, requires_grad=True).numpy()", RuntimeError, RuntimeError),
+    ("(lib.ones(2, requires_grad=True) * 2).numpy()", RuntimeError, RuntimeError),
+    ("np.asarray(lib.ones(2, requires_grad=True))", RuntimeError, RuntimeError),
+    ("F.cross_entropy(z, lib.tensor([0, 2], dtype=lib.int32))", RuntimeError, TinyLMError),
+    ("F.cross_entropy(z, lib.tensor([0, 2], dtype=lib.int16))", RuntimeError, TinyLMError),
+    ("F.nll_loss(z, lib.tensor([0, 2], dtype=lib.int8))", RuntimeError, TinyLMError),
+]
+
+
+@pytest.mark.parametrize(("call", "theirs", "ours"), REFUSED, ids=[c for c, _, _ in REFUSED])
+def test_what_torch_refuses_tinylm_refuses_in_one_line(call: str, theirs: type, ours: type) -> None:
+    """A silent difference is a bug: each of these once gave tinylm a value (wrapped around,
+    truncated, promoted or reversed) where PyTorch raises."""
+
+    def run(lib: Any) -> Any:
+        scope = {"lib": lib, "np": np, "F": lib.nn.functional}
+        scope["m"] = lib.tensor([True, False])
+        scope["z"] = lib.zeros(2, 3)
+        return eval(call, scope)
+
+    with pytest.raises(theirs):
+        run(torch)
+    with pytest.raises(ours) as info:
+        run(tinylm)
+    assert "\n" not in str(info.value)
+
+
+#: What PyTorch accepts next to the refusals above: the same values in both.
+ACCEPTED_NEARBY = [
+    "lib.tensor([1, 2]).mean(dtype=lib.float64)",
+    "lib.mean(lib.tensor([1, 2]), dtype=lib.float32)",
+    "lib.zeros((np.int64(2), lib.tensor(3)))",
+    "lib.arange(5, 0, -1)",
+    "lib.arange(0, 0)",
+    "lib.arange(3.0, 0.0, -0.5)",
+    "lib.arange(5).flip(0)",
+    "lib.arange(6).reshape(2, 3).flip(0, 1)",
+    "lib.flip(lib.arange(6).reshape(2, 3), (1,))",
+    "lib.tensor([1, 100, -5], dtype=lib.int8).clamp(-128, 127)",
+    "lib.tensor([1, 2], dtype=lib.uint8).clamp(-1, 1)",  # -1 wraps to 255 (min > max: max)
+    "lib.where(m, lib.tensor([1, 2], dtype=lib.uint8), -1)",
+    "lib.where(m, lib.tensor([1, 2], dtype=lib.int8), 2.5)",
+    "lib.nn.functional.mse_loss(lib.tensor([1.0, 2.0]), lib.tensor([1, 3]))",
+    "lib.ones(2, requires_grad=True).detach().numpy()",
+    "lib.ones(2, requires_grad=True).numpy(force=True)",
+    "F.cross_entropy(z, lib.tensor([0, 2], dtype=lib.uint8))",
+    "lib.ones(2, 2, dtype=lib.int64) @ lib.ones(2, 2, dtype=lib.int64)",
+]
+
+
+@pytest.mark.parametrize("call", ACCEPTED_NEARBY)
+def test_what_torch_accepts_next_to_a_refusal_gives_its_values(call: str) -> None:
+    def run(lib: Any) -> tuple:
+        scope = {"lib": lib, "np": np, "F": lib.nn.functional}
+        scope["m"] = lib.tensor([True, False])
+        scope["z"] = lib.tensor([[1.0, 2.0, 3.0], [0.5, 0.0, -1.0]])
+        y = eval(call, scope)
+        y = y if hasattr(y, "dtype") and hasattr(y, "shape") else lib.tensor(y)
+        return dtype_name(y), tuple(y.shape), np.asarray(y).tolist()
+
+    ours, theirs = in_both(run)
+    assert ours == theirs
+
+
+def _step_lr_sequence(lib: Any, step_size: float) -> list[float]:
+    opt = lib.optim.SGD([lib.nn.Parameter(lib.ones(1))], lr=1.0)
+    sched = lib.optim.lr_scheduler.StepLR(opt, step_size=step_size, gamma=0.5)
+    lrs = []
+    for _ in range(10):
+        opt.step()
+        sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    return lrs
+
+
+@pytest.mark.parametrize("step_size", [1.5, 2.5, 0.5])
+def test_step_lr_with_a_float_step_size_decays_where_torch_does(step_size: float) -> None:
+    """PyTorch keeps step_size=1.5 as it is (γ where step % 1.5 == 0: steps 3, 6, 9); tinylm
+    made it int(1.5) = 1 and decayed at every step."""
+    assert _step_lr_sequence(tinylm, step_size) == _step_lr_sequence(torch, step_size)
+
+
+VAR_NO_DOF = [
+    "lib.tensor([1.0]).var()",
+    "lib.tensor([1.0]).std()",
+    "lib.tensor([[1.0, 2.0]]).var(0)",
+    "lib.tensor([1.0, 2.0], dtype=lib.float64).var(correction=2)",
+    "lib.tensor([1.0, 2.0]).std(correction=3)",
+]
+
+
+@pytest.mark.parametrize("call", VAR_NO_DOF)
+def test_variance_without_degrees_of_freedom_is_nan_or_inf_with_a_warning(call: str) -> None:
+    """PyTorch divides by max(0, n - correction) and warns; tinylm raised."""
+
+    def run(lib: Any) -> tuple:
+        with pytest.warns(UserWarning, match="degrees of freedom"):
+            y = eval(call, {"lib": lib})
+        return dtype_name(y), values(y).tolist()
+
+    ours, theirs = in_both(run)
+    np.testing.assert_array_equal(ours[1], theirs[1])  # nan == nan here
+    assert ours[0] == theirs[0]

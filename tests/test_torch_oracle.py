@@ -97,7 +97,7 @@ def _run(
     """Build the expression in ``lib``, backprop Σ⟨out, u⟩, return outputs and gradients."""
     leaves = {k: make(v) for k, v in arrays.items()}
     outs = build(lib, leaves)
-    to_np = (lambda t: t.detach().numpy()) if lib is torch else (lambda t: t.numpy())
+    to_np = (lambda t: t.detach().numpy()) if lib is torch else (lambda t: t.detach().numpy())
     total = sum((o * lib_tensor(lib, u)).sum() for o, u in zip(outs, upstream))
     total.backward()
     grads = {k: to_np(t.grad) for k, t in leaves.items()}

@@ -22,7 +22,7 @@ from tinylm.device import Device, array_module, normalize_device, to_device_arra
 from tinylm.dtypes import bool_, get_default_dtype, int64, promote_types, result_type
 from tinylm.random import Generator, default_generator
 from tinylm.tensor import Tensor
-from tinylm.tensor_math import as_operand, raw, shape_from_args
+from tinylm.tensor_math import as_operand, check_fits, raw, shape_from_args
 
 __all__ = [
     "arange",
@@ -85,7 +85,7 @@ def _size(op: str, shape: tuple[Any, ...], size: Any) -> tuple[int, ...]:
         if shape:
             raise TypeError(f"{op}: give the size once, positionally or as size=")
         shape = (size,)
-    extents = shape_from_args(shape)
+    extents = shape_from_args(shape, op)
     if any(n < 0 for n in extents):
         raise TinyLMError(f"{op}: sizes must be non-negative, got {extents}")
     return extents
@@ -143,7 +143,7 @@ def full(
             if isinstance(fill_value, builtins.bool)
             else (int64 if isinstance(fill_value, int) else get_default_dtype())
         )
-    return _finish(np.full(tuple(size), fill_value, dtype), device, requires_grad)
+    return _finish(np.full(_size("full", (), size), fill_value, dtype), device, requires_grad)
 
 
 def arange(
@@ -162,6 +162,11 @@ def arange(
         start, end = 0, start
     if step == 0:
         raise TinyLMError("arange: step must be nonzero")
+    if (end - start) * step < 0:  # PyTorch refuses where NumPy gives an empty range
+        raise TinyLMError(
+            f"arange: upper bound and lower bound inconsistent with step sign: start {start}, "
+            f"end {end}, step {step}"
+        )
     if dtype is None:
         all_int = all(isinstance(v, int | np.integer) for v in (start, end, step))
         dtype = int64 if all_int else get_default_dtype()
@@ -240,7 +245,9 @@ def randint(
     if int(high) <= low:
         raise TinyLMError(f"randint: need low < high, got low {low} and high {high}")
     gen = generator or default_generator
-    values = gen.numpy.integers(low, int(high), size=tuple(size)).astype(dtype or int64)
+    values = gen.numpy.integers(low, int(high), size=_size("randint", (), size)).astype(
+        dtype or int64
+    )
     return _finish(values, device, requires_grad)
 
 
@@ -262,7 +269,11 @@ def multinomial(
     Returns:
         int64 indices (num_samples,) or (N, num_samples), on ``input``'s device.
     """
-    w = input.numpy().astype(np.float64) if isinstance(input, Tensor) else np.asarray(input, float)
+    w = (
+        input.detach().numpy().astype(np.float64)
+        if isinstance(input, Tensor)
+        else np.asarray(input, float)
+    )
     if w.ndim not in (1, 2) or w.shape[-1] == 0:
         raise TinyLMError(f"multinomial: input must be weights (C,) or (N, C), got shape {w.shape}")
     if not np.all(np.isfinite(w)) or np.any(w < 0):
@@ -376,6 +387,7 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
     if not isinstance(ref, Tensor):
         ref = Tensor(input)
     dtype = result_type(input, other)
+    check_fits("where", dtype, input, other)
     if hasattr(input, "shape") and hasattr(other, "shape"):
         ops.check_broadcast("where", input, other)  # before the casts: names their dtypes
     a, b = as_operand(input, ref, dtype), as_operand(other, ref, dtype)

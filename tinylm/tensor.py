@@ -255,7 +255,7 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
             yield self[i]
 
     def __repr__(self) -> str:
-        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        body = np.array2string(self._numpy(), separator=", ", prefix="tensor(")
         extras = []
         if (
             self.dtype != get_default_dtype()
@@ -273,13 +273,26 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
 
     # ---- conversion ---------------------------------------------------------------------
 
-    def numpy(self) -> np.ndarray:
-        """The values as a numpy array (copied from the GPU if needed; shared on CPU)."""
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The values as a numpy array (copied from the GPU if needed; shared on CPU).
+
+        As in PyTorch, a tensor that requires grad is refused (the array would leave the
+        graph unnoticed): ``t.detach().numpy()``, or ``force=True``."""
+        if self.requires_grad and not force:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                "instead."
+            )
+        return self._numpy()
+
+    def _numpy(self) -> np.ndarray:
+        """:meth:`numpy` without the requires-grad check, for printing and ``item``."""
         return to_device_array(self._data, "cpu")
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         """``np.asarray(t)`` — and so matplotlib, pandas — get the values, as :meth:`numpy`
-        (a NumPy array of the tensor, not an object array holding it)."""
+        (a NumPy array of the tensor, not an object array holding it; refused, as there and
+        in PyTorch, for a tensor that requires grad)."""
         a = self.numpy()
         if dtype is not None:
             a = a.astype(dtype, copy=False)
@@ -289,10 +302,10 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         """The value of a one-element tensor as a Python number."""
         if self.numel() != 1:
             raise TinyLMError(f"item: only one-element tensors have an item, shape is {self.shape}")
-        return self.numpy().reshape(()).item()
+        return self._numpy().reshape(()).item()
 
     def tolist(self) -> Any:
-        return self.numpy().tolist()
+        return self._numpy().tolist()
 
     def __format__(self, spec: str) -> str:
         """``f"{loss:.4f}"`` formats a 0-d tensor's value, as in PyTorch."""
@@ -612,7 +625,7 @@ def increment_version(tensor: Tensor) -> None:
 
 def _nested_to_numpy(data: Any) -> Any:
     if isinstance(data, Tensor):
-        return data.numpy()
+        return data._numpy()
     if isinstance(data, list | tuple):
         return [_nested_to_numpy(d) for d in data]
     return data

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import builtins
 import math
+import operator
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +31,7 @@ __all__ = [
     "TensorMath",
     "as_operand",
     "axis_args",
+    "check_fits",
     "index_stages",
     "raw",
     "raw_index",
@@ -51,6 +54,11 @@ class TensorMath:
         if isinstance(a, TensorBase) and isinstance(b, TensorBase) and a.dtype == b.dtype:
             dtype = a.dtype  # the common case, ~2 µs faster than the general rule
         else:
+            if function is ops.MatMul and isinstance(a, TensorBase) and isinstance(b, TensorBase):
+                raise TinyLMError(  # PyTorch promotes nothing in a matrix product
+                    f"matmul: both operands need the same dtype, got {tuple(a.shape)} {a.dtype} "
+                    f"and {tuple(b.shape)} {b.dtype}; convert one first, e.g. b.to(a.dtype)"
+                )
             dtype = result_type(a, b)
         if function is ops.Div and not is_floating_point(dtype):
             dtype = get_default_dtype()  # true division: int / int is a float, as in PyTorch
@@ -244,6 +252,7 @@ class TensorMath:
                 f"{self.dtype})"
             )
         dtype = result_type(self, *[b for b in (min, max) if b is not None])
+        check_fits("clamp", dtype, min, max)
         # an absent bound is the dtype's extreme value: it clamps nothing
         lo = as_operand(_extreme(dtype, "min") if min is None else min, self, dtype)
         hi = as_operand(_extreme(dtype, "max") if max is None else max, self, dtype)
@@ -290,9 +299,14 @@ class TensorMath:
         x = self if dtype is None else self.to(dtype)
         return ops.Sum.apply(x, axis=axis, keepdims=keepdims)
 
-    def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim=None):
+    def mean(
+        self, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim=None, dtype=None
+    ) -> Tensor:
+        """The average over ``dim`` (one, several, or all) of a floating-point tensor;
+        ``dtype`` converts the input first (integers need it, as in PyTorch)."""
         axis, keepdims = axis_args("mean", axis, keepdims, dim, keepdim)
-        return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+        x = self if dtype is None else self.to(dtype)
+        return ops.Mean.apply(x, axis=axis, keepdims=keepdims)
 
     def max(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims=None):
         """As in PyTorch: ``x.max()`` the largest value; ``x.max(dim)`` (or ``axis=``, its
@@ -349,25 +363,9 @@ class TensorMath:
 
         PyTorch's arguments in its order: ``var(dim, unbiased, keepdim)``, ``var(unbiased)``
         for the whole tensor, or ``correction=`` (1 unless ``unbiased=False``: the unbiased
-        estimate); numpy's ``axis``/``keepdims`` are aliases."""
-        if isinstance(dim, builtins.bool):  # PyTorch's var(unbiased) form
-            dim, unbiased = None, dim
-        axis, keepdims = axis_args(
-            "var", axis, keepdim if keepdims is None else keepdims, dim, None
-        )
-        if unbiased is not None and correction is not None:
-            raise TinyLMError("var: give unbiased or correction, not both")
-        if correction is None:
-            correction = 0 if unbiased is False else 1
-        axes = self._axes(axis, "var")
-        n = math.prod(self.shape[a] for a in axes)
-        if n - correction <= 0:
-            raise TinyLMError(
-                f"var: {n} element(s) along axis {axis} with correction={correction} "
-                "leave no degrees of freedom"
-            )
-        centred = self - self.mean(axis=axes, keepdims=True)
-        return (centred * centred).sum(axis=axes, keepdims=keepdims) / (n - correction)
+        estimate); numpy's ``axis``/``keepdims`` are aliases. With no degrees of freedom left
+        (one element, unbiased) the result is nan or inf with a warning, as in PyTorch."""
+        return self._variance("var", dim, unbiased, keepdim, correction, axis, keepdims)
 
     def std(
         self,
@@ -380,8 +378,45 @@ class TensorMath:
         keepdims: bool | None = None,
     ) -> Tensor:
         """√var, with :meth:`var`'s arguments."""
-        kwargs = {"correction": correction, "axis": axis, "keepdims": keepdims}
-        return self.var(dim, unbiased, keepdim, **kwargs).sqrt()
+        return self._variance("std", dim, unbiased, keepdim, correction, axis, keepdims).sqrt()
+
+    def _variance(
+        self,
+        op: str,
+        dim: Any,
+        unbiased: bool | None,
+        keepdim: bool,
+        correction: int | None,
+        axis: Any,
+        keepdims: bool | None,
+    ) -> Tensor:
+        if isinstance(dim, builtins.bool):  # PyTorch's var(unbiased) form
+            dim, unbiased = None, dim
+        axis, keepdims = axis_args(op, axis, keepdim if keepdims is None else keepdims, dim, None)
+        if unbiased is not None and correction is not None:
+            raise TinyLMError(f"{op}: give unbiased or correction, not both")
+        if correction is None:
+            correction = 0 if unbiased is False else 1
+        if self.dtype.kind not in "fc":  # as PyTorch: no float dtype guessed for integers
+            raise TinyLMError(
+                f"{op}: needs a floating-point tensor, got {self.dtype}; convert first "
+                "(x.float()), as in PyTorch"
+            )
+        axes = self._axes(axis, op)
+        n = math.prod(self.shape[a] for a in axes)
+        centred = self - self.mean(axis=axes, keepdims=True)
+        squares = (centred * centred).sum(axis=axes, keepdims=keepdims)
+        if n - correction > 0:
+            return squares / (n - correction)
+        # PyTorch divides by max(0, n - correction): nan (0/0) or inf, and warns
+        warnings.warn(
+            f"{op}(): degrees of freedom is <= 0 ({n} element(s) with correction="
+            f"{correction}); the result is nan or inf",
+            UserWarning,
+            stacklevel=3,
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return squares * math.inf
 
     def logsumexp(self, axis: Any = -1, keepdims: bool = False, *, dim=None, keepdim=None):
         """log Σ exp(x) along ``axis``, computed as m + log Σ exp(x - m) (no overflow)."""
@@ -434,7 +469,7 @@ class TensorMath:
     # ---- shape ops ----------------------------------------------------------------------
 
     def reshape(self, *shape: Any) -> Tensor:
-        return ops.Reshape.apply(self, shape=shape_from_args(shape))
+        return ops.Reshape.apply(self, shape=shape_from_args(shape, "reshape"))
 
     def view(self, *shape: Any) -> Tensor:
         """:meth:`reshape` that shares this tensor's memory, as PyTorch's ``view``: where the
@@ -456,7 +491,7 @@ class TensorMath:
         return self.reshape(new)
 
     def permute(self, *dims: Any) -> Tensor:
-        return ops.Permute.apply(self, dims=shape_from_args(dims))
+        return ops.Permute.apply(self, dims=shape_from_args(dims, "permute", "dims"))
 
     def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
         """Swap two axes (the last two by default)."""
@@ -480,7 +515,7 @@ class TensorMath:
 
     def expand(self, *sizes: Any) -> Tensor:
         """Broadcast to ``sizes`` without copying; -1 keeps a dimension's size."""
-        sizes = shape_from_args(sizes)
+        sizes = shape_from_args(sizes, "expand")
         lead = len(sizes) - self.ndim
         if lead < 0:
             raise TinyLMError(
@@ -621,7 +656,14 @@ def raw(x: Any) -> Any:
 
 
 def raw_index(index: Any) -> Any:
-    """Replace Tensors inside an index by their arrays."""
+    """Replace Tensors inside an index by their arrays. A slice with a negative step is
+    refused, as PyTorch refuses it (reading and writing): :meth:`TensorMath.flip` reverses."""
+    for i in index if isinstance(index, tuple) else (index,):
+        if isinstance(i, slice) and i.step is not None and i.step < 0:
+            raise TinyLMError(
+                f"index: slice step must be greater than zero, got {i.step}, as in PyTorch; "
+                "use x.flip(dim) to reverse"
+            )
     if isinstance(index, tuple):
         return tuple(raw(i) for i in index)
     return raw(index)
@@ -677,6 +719,23 @@ def as_operand(x: Any, like: Tensor, dtype: Any = None) -> Tensor:
     return t if dtype is None else t.to(dtype)
 
 
+def check_fits(op: str, dtype: Any, *numbers: Any) -> None:
+    """Python or NumPy integers given for an integer tensor fit its dtype, as PyTorch checks
+    (``int8_tensor.clamp(0, 300)`` is refused, not wrapped around to 44). As in PyTorch an
+    unsigned dtype also takes negatives down to −max, which wrap (−1 is 255 in uint8)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iu":
+        return
+    info = np.iinfo(dtype)
+    low = int(info.min) if dtype.kind == "i" else -int(info.max)
+    for x in numbers:
+        if isinstance(x, int | np.integer) and not isinstance(x, builtins.bool | np.bool_):
+            if not low <= int(x) <= int(info.max):
+                raise TinyLMError(
+                    f"{op}: value {x} cannot be converted to {dtype} without overflow"
+                )
+
+
 def _extreme(dtype: np.dtype, end: str) -> Any:
     """The smallest (``end="min"``) or largest value of a dtype (±inf for floats)."""
     if is_floating_point(dtype):
@@ -700,8 +759,24 @@ def axis_args(op: str, axis: Any, keepdims: bool, dim: Any, keepdim: Any) -> tup
     return axis, bool(keepdims)
 
 
-def shape_from_args(shape: tuple[Any, ...]) -> tuple[int, ...]:
-    """Accept both f(2, 3) and f((2, 3))."""
+def shape_from_args(
+    shape: tuple[Any, ...], op: str = "size", what: str = "size"
+) -> tuple[int, ...]:
+    """Accept both f(2, 3) and f((2, 3)). Each extent must be an integer (a Python or NumPy
+    int, or a one-element integer tensor): PyTorch refuses ``zeros(2.5)`` with a TypeError,
+    where ``int(2.5)`` would silently make it 2."""
     if len(shape) == 1 and isinstance(shape[0], list | tuple):
         shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
+    out = []
+    for pos, s in enumerate(shape):
+        try:
+            if isinstance(s, builtins.bool | np.bool_):
+                raise TypeError
+            out.append(operator.index(s))
+        except TypeError:
+            shown = f"shape {tuple(s.shape)} {s.dtype}" if hasattr(s, "shape") else repr(s)
+            raise TypeError(
+                f"{op}: {what} must be a tuple of ints, but found {type(s).__name__} {shown} "
+                f"at position {pos}"
+            ) from None
+    return tuple(out)

@@ -234,7 +234,9 @@ def checkpoint_path(out_dir: str | Path) -> Path:
 
 def _non_finite(model: GPT, optimizer_state: dict[str, Any]) -> list[str]:
     """Names of the parameters (and optimizer states) that hold NaN or inf."""
-    bad = [name for name, p in model.named_parameters() if not np.isfinite(p.numpy()).all()]
+    bad = [
+        name for name, p in model.named_parameters() if not np.isfinite(p.detach().numpy()).all()
+    ]
     for i, state in optimizer_state["state"].items():
         for key, value in state.items():
             if hasattr(value, "shape") and not np.isfinite(value).all():
@@ -303,7 +305,7 @@ def load_checkpoint(path: str | Path) -> tuple[GPT, dict[str, Any]]:
     try:
         config = GPTConfig(**json.loads(state["model_config"]))
         weights = state["model"]
-        bad = [k for k, v in weights.items() if not np.isfinite(v.numpy()).all()]
+        bad = [k for k, v in weights.items() if not np.isfinite(v.detach().numpy()).all()]
     except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as e:
         raise TinyLMError(f"{path} is not a tinylm GPT checkpoint ({e})") from None
     if bad:

@@ -178,7 +178,7 @@ class Translator:
                 src, tgt_in, tgt_out = task.encode(chunk)
                 logits, _ = self.model(src, tgt_in)
                 real = tgt_out != Vocabulary.pad_id
-                logp = F.log_softmax(logits, dim=-1).numpy().astype(np.float64)
+                logp = F.log_softmax(logits, dim=-1).detach().numpy().astype(np.float64)
                 picked = np.take_along_axis(logp, tgt_out[..., None], axis=-1)[..., 0]
                 nll -= float(picked[real].sum())
                 correct += int((logp.argmax(-1) == tgt_out)[real].sum())

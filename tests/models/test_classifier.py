@@ -77,7 +77,7 @@ def test_pooling_matches_numpy_and_padding_changes_nothing(pooling):
         for i, n in enumerate(lengths):  # each text alone, without padding
             alone = model(idx[i : i + 1, :n]).logits.numpy()[0]
             np.testing.assert_allclose(logits[i], alone, rtol=0, atol=1e-12)
-    w, b = model.head.weight.numpy(), model.head.bias.numpy()
+    w, b = model.head.weight.detach().numpy(), model.head.bias.detach().numpy()
     if pooling == "mean":
         pooled = np.stack([hidden[i, :n].mean(axis=0) for i, n in enumerate(lengths)])
     else:
@@ -93,7 +93,9 @@ def test_hidden_states_are_what_the_lm_head_reads():
         logits, _ = gpt(idx)
         hidden = gpt.hidden_states(idx)
     assert hidden.shape == (2, 8, 8)
-    np.testing.assert_array_equal(logits.numpy(), hidden.numpy() @ gpt.wte.weight.numpy().T)
+    np.testing.assert_array_equal(
+        logits.detach().numpy(), hidden.detach().numpy() @ gpt.wte.weight.detach().numpy().T
+    )
 
 
 def test_first_loss_is_about_ln_classes_and_labels_give_the_loss():
@@ -111,7 +113,7 @@ def test_frozen_backbone_trains_the_head_only():
     model.backbone.requires_grad_(False)
     assert model.num_parameters(trainable_only=True) == 8 * 3 + 3
     opt = tinylm.optim.AdamW(model.parameters(), lr=1e-2)  # frozen ones included, as in torch
-    before = {n: p.numpy().copy() for n, p in model.named_parameters()}
+    before = {n: p.detach().numpy().copy() for n, p in model.named_parameters()}
     idx, mask, _ = right_padded()
     out = model(idx, mask, labels=[0, 1, 2])
     opt.zero_grad()
@@ -119,7 +121,7 @@ def test_frozen_backbone_trains_the_head_only():
     opt.step()
     for n, p in model.named_parameters():
         assert (p.grad is not None) == n.startswith("head."), n
-        assert (not np.array_equal(p.numpy(), before[n])) == n.startswith("head."), n
+        assert (not np.array_equal(p.detach().numpy(), before[n])) == n.startswith("head."), n
 
 
 def test_bad_masks_and_arguments_are_one_clear_error():
@@ -169,7 +171,7 @@ def test_pretrained_backbone_is_trained_once_then_loaded(tmp_path, monkeypatch):
     again, _, info2 = pretrained.pretrained_backbone("tiny")
     assert not info2["trained_now"] and info2["path"] == info["path"]
     for (n, p), (_, q) in zip(model.named_parameters(), again.named_parameters()):
-        np.testing.assert_array_equal(p.numpy(), q.numpy(), err_msg=n)
+        np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy(), err_msg=n)
     # another configuration is another cache entry, never the stale one
     monkeypatch.setitem(pretrained.BACKBONES, "tiny", replace(tiny, seed=7))
     assert pretrained.backbone_dir("tiny") != pretrained.backbone_dir("fast")

@@ -46,7 +46,7 @@ def test_labels_of_minus_100_are_ignored_like_numpy_says():
     labels[1, 6:] = -100
     model = _model(3)
     logits, loss = model(x, labels=labels)
-    z = logits.numpy()[:, :-1].reshape(-1, 11)
+    z = logits.detach().numpy()[:, :-1].reshape(-1, 11)
     t = labels[:, 1:].reshape(-1)
     keep = t != -100
     logp = (

@@ -82,7 +82,7 @@ def test_forward_shapes_initial_loss_and_ignored_padding():
     assert logits.shape == (3, 5, 11)
     assert abs(loss.item() - np.log(11)) < 0.1  # small initial weights: nearly uniform
     # the loss is the mean over real target tokens only
-    logp = logits.numpy() - np.log(np.exp(logits.numpy()).sum(-1, keepdims=True))
+    logp = logits.detach().numpy() - np.log(np.exp(logits.detach().numpy()).sum(-1, keepdims=True))
     real = targets != PAD
     expected = -np.take_along_axis(logp, targets[..., None], -1)[..., 0][real].mean()
     np.testing.assert_allclose(loss.item(), expected, rtol=1e-12)
@@ -107,7 +107,7 @@ def test_loss_gradcheck_through_encoder_cross_attention_and_decoder():
         finally:
             model.src_wte._parameters["weight"] = weight
 
-    gradcheck(loss_of, [tinylm.tensor(weight.numpy(), requires_grad=True)])
+    gradcheck(loss_of, [tinylm.tensor(weight.detach().numpy(), requires_grad=True)])
 
 
 def test_padding_never_changes_a_sequence_output():
@@ -118,7 +118,9 @@ def test_padding_never_changes_a_sequence_output():
     for row, n in enumerate((6, 3, 5)):
         alone = src[row : row + 1, :n]
         mem_alone, _ = model.encode(alone)
-        np.testing.assert_allclose(memory.numpy()[row, :n], mem_alone.numpy()[0], rtol=1e-12)
+        np.testing.assert_allclose(
+            memory.detach().numpy()[row, :n], mem_alone.detach().numpy()[0], rtol=1e-12
+        )
         more_padding = np.concatenate([alone, np.zeros((1, 7 - n), np.int64)], axis=1)
         for K in (1, 3):
             expected = model.generate(alone, num_beams=K).numpy()[0]
@@ -156,7 +158,7 @@ def test_some_outputs_end_with_eos_and_are_padded_after_it():
 
 def _sequence_logp(model: Seq2Seq, src: np.ndarray, y: list[int]) -> float:
     tgt_in = np.array([[BOS, *y[:-1]]])
-    logits = model(src, tgt_in)[0].numpy()[0]
+    logits = model(src, tgt_in)[0].detach().numpy()[0]
     logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     return float(sum(logp[t, tok] for t, tok in enumerate(y)))
 
@@ -185,7 +187,7 @@ def test_greedy_is_the_argmax_chain():
     out = model.generate(src, max_new_tokens=4).numpy()[0].tolist()
     prefix = [BOS]
     for _ in range(4):
-        logits = model(src, np.array([prefix]))[0].numpy()[0, -1]
+        logits = model(src, np.array([prefix]))[0].detach().numpy()[0, -1]
         prefix.append(int(logits.argmax()))
         if prefix[-1] == EOS:
             break
@@ -204,7 +206,9 @@ def test_cross_attention_weights_match_forward_and_ignore_padding():
     model = _model(sharp=4.0)
     src, tgt_in = _sources(), np.array([[BOS, 3, 4], [BOS, 5, 6], [BOS, 7, 8]])
     logits, weights = model.cross_attention_weights(src, tgt_in)
-    np.testing.assert_allclose(logits.numpy(), model(src, tgt_in)[0].numpy(), rtol=1e-12)
+    np.testing.assert_allclose(
+        logits.detach().numpy(), model(src, tgt_in)[0].detach().numpy(), rtol=1e-12
+    )
     assert len(weights) == 2 and weights[0].shape == (3, 2, 3, 6)
     for w in weights:
         np.testing.assert_allclose(w.sum(-1), 1.0, rtol=1e-12)

@@ -79,9 +79,9 @@ def test_fully_masked_rows_give_zeros_and_finite_gradients():
     keep[1] = False  # query 1 may attend to nothing
     qt, kt, vt = (tinylm.tensor(a, requires_grad=True) for a in (q, k, v))
     out = F.scaled_dot_product_attention(qt, kt, vt, attn_mask=keep)
-    assert np.isfinite(out.numpy()).all()
-    np.testing.assert_array_equal(out.numpy()[:, 1], 0.0)
-    np.testing.assert_allclose(out.numpy(), np_attention(q, k, v, keep), rtol=1e-12)
+    assert np.isfinite(out.detach().numpy()).all()
+    np.testing.assert_array_equal(out.detach().numpy()[:, 1], 0.0)
+    np.testing.assert_allclose(out.detach().numpy(), np_attention(q, k, v, keep), rtol=1e-12)
     out.backward(rand(*out.shape, seed=4))
     for t in (qt, kt, vt):
         assert np.isfinite(t.grad.numpy()).all()
@@ -135,7 +135,7 @@ def test_fused_path_equals_four_step_path(b, h, tq, tk, d, causal, seed):
         ts = [tinylm.tensor(a, requires_grad=True) for a in arrays]
         out = F.scaled_dot_product_attention(*ts, attn_mask=mask, is_causal=causal)
         out.backward(np.random.default_rng(1).standard_normal(out.shape))
-        results.append([out.numpy()] + [t.grad.numpy() for t in ts])
+        results.append([out.detach().numpy()] + [t.grad.numpy() for t in ts])
     for a, c in zip(*results):
         np.testing.assert_allclose(a, c, rtol=1e-10, atol=1e-12)
 
@@ -206,7 +206,7 @@ def test_mha_matches_the_per_head_equations_and_returns_weights():
     out, w = mha(tinylm.tensor(x), need_weights=True, average_attn_weights=False)
 
     def proj(lin, a):
-        return a @ lin.weight.numpy().T + lin.bias.numpy()
+        return a @ lin.weight.detach().numpy().T + lin.bias.detach().numpy()
 
     def heads(a):
         return a.reshape(2, 4, 3, 2).transpose(0, 2, 1, 3)
@@ -215,7 +215,7 @@ def test_mha_matches_the_per_head_equations_and_returns_weights():
     q, k, v = heads(q), heads(k), heads(v)
     keep = np.tril(np.ones((4, 4), bool))
     o = np_attention(q, k, v, keep).transpose(0, 2, 1, 3).reshape(2, 4, 6)
-    np.testing.assert_allclose(out.numpy(), proj(mha.c_proj, o), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(out.detach().numpy(), proj(mha.c_proj, o), rtol=1e-12, atol=1e-14)
     assert w.shape == (2, 3, 4, 4)
     np.testing.assert_allclose(w.numpy().sum(-1), 1.0)
     assert (w.numpy()[..., ~keep] == 0).all()
@@ -247,8 +247,8 @@ def test_packed_cross_attention_matches_the_equations_and_gradchecks():
     x, memory = rand(2, 3, 4, seed=1), rand(2, 5, 4, seed=2)
     pad = np.ones((2, 1, 1, 5), bool)
     pad[1, ..., 3:] = False
-    out = mha(tinylm.tensor(x), tinylm.tensor(memory), attn_mask=pad).numpy()
-    w, b = mha.c_attn.weight.numpy(), mha.c_attn.bias.numpy()
+    out = mha(tinylm.tensor(x), tinylm.tensor(memory), attn_mask=pad).detach().numpy()
+    w, b = mha.c_attn.weight.detach().numpy(), mha.c_attn.bias.detach().numpy()
 
     def heads(a):
         return a.reshape(a.shape[0], a.shape[1], 2, 2).transpose(0, 2, 1, 3)
@@ -256,7 +256,7 @@ def test_packed_cross_attention_matches_the_equations_and_gradchecks():
     q = heads(x @ w[:4].T + b[:4])
     k, v = heads(memory @ w[4:8].T + b[4:8]), heads(memory @ w[8:].T + b[8:])
     o = np_attention(q, k, v, pad).transpose(0, 2, 1, 3).reshape(2, 3, 4)
-    expected = o @ mha.c_proj.weight.numpy().T + mha.c_proj.bias.numpy()
+    expected = o @ mha.c_proj.weight.detach().numpy().T + mha.c_proj.bias.detach().numpy()
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-14)
     fn, params = module_function(mha)
     xq = tinylm.tensor(x, requires_grad=True)
@@ -274,13 +274,13 @@ def test_cached_decoding_in_chunks_equals_one_causal_pass(chunks, graph):
     tinylm.manual_seed(7)
     block = nn.TransformerBlock(8, 2).double().eval()
     x = tinylm.tensor(rand(2, 5, 8, seed=3))
-    full = block(x).numpy()
+    full = block(x).detach().numpy()
     cache, start, outs = nn.KVCache(capacity=2), 0, []
     with tinylm.set_grad_enabled(graph):
         for n in chunks:
             out = block(x[:, start : start + n], cache=cache)
             assert out.requires_grad == graph
-            outs.append(out.numpy())
+            outs.append(out.detach().numpy())
             start += n
             assert cache.length == start
     np.testing.assert_allclose(np.concatenate(outs, axis=1), full, rtol=1e-12, atol=1e-13)
@@ -313,11 +313,11 @@ def test_cross_attention_block_caches_the_memory_and_equals_the_full_pass():
     x, memory = tinylm.tensor(rand(2, 4, 8, seed=4)), tinylm.tensor(rand(2, 6, 8, seed=5))
     pad = np.ones((2, 1, 1, 6), bool)
     pad[0, ..., 4:] = False
-    full = block(x, memory=memory, memory_mask=pad).numpy()
+    full = block(x, memory=memory, memory_mask=pad).detach().numpy()
     cache = nn.KVCache()
     steps = [block(x[:, t : t + 1], memory=memory, memory_mask=pad, cache=cache) for t in range(4)]
     np.testing.assert_allclose(
-        np.concatenate([s.numpy() for s in steps], axis=1), full, rtol=1e-12, atol=1e-13
+        np.concatenate([s.detach().numpy() for s in steps], axis=1), full, rtol=1e-12, atol=1e-13
     )
     k, _ = cache.memory(block.cross_attn)
     assert k.shape == (2, 2, 6, 4)  # computed once, for the whole memory
@@ -347,14 +347,14 @@ def test_transformer_block_is_causal_and_dropout_only_in_training():
     block = nn.TransformerBlock(8, 2, dropout=0.5)
     x = tinylm.randn(1, 5, 8)
     block.eval()
-    y1 = block(x).numpy()
+    y1 = block(x).detach().numpy()
     x2 = x.numpy().copy()
     x2[0, 3:] += 10.0  # change the future: outputs at positions 0..2 must not move
-    y2 = block(tinylm.tensor(x2)).numpy()
+    y2 = block(tinylm.tensor(x2)).detach().numpy()
     np.testing.assert_allclose(y1[0, :3], y2[0, :3], rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(block(x).numpy(), y1)  # eval: deterministic
+    np.testing.assert_array_equal(block(x).detach().numpy(), y1)  # eval: deterministic
     block.train()
-    assert not np.allclose(block(x).numpy(), y1)
+    assert not np.allclose(block(x).detach().numpy(), y1)
 
 
 # ---------------------------------------------------------------------------------------

@@ -102,9 +102,9 @@ def test_padding_keys_do_not_change_the_real_positions():
     block = nn.TransformerBlock(8, 2, causal=False).double()
     rng = np.random.default_rng(3)
     x = rng.standard_normal((1, 4, 8))
-    alone = block(tinylm.tensor(x)).numpy()
+    alone = block(tinylm.tensor(x)).detach().numpy()
     padded = np.concatenate([x, rng.standard_normal((1, 3, 8))], axis=1)
-    out = block(tinylm.tensor(padded), attn_mask=padding_mask([4], 7)).numpy()
+    out = block(tinylm.tensor(padded), attn_mask=padding_mask([4], 7)).detach().numpy()
     np.testing.assert_allclose(out[:, :4], alone, rtol=1e-12, atol=1e-13)
 
 
@@ -174,7 +174,7 @@ def test_encoder_layer_equals_torch(backend):
     out_o = ours(xo, attn_mask=padding_mask(LENGTHS, S))
     out_o.backward(g)
 
-    np.testing.assert_allclose((out_o.numpy() * real), (out_t.detach().numpy() * real),
+    np.testing.assert_allclose((out_o.detach().numpy() * real), (out_t.detach().numpy() * real),
                                rtol=1e-10, atol=1e-12)  # fmt: skip
     np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-8, atol=1e-12)
     _assert_same_grads(pairs)
@@ -210,7 +210,9 @@ def test_decoder_layer_equals_torch(backend):
     out_o = ours(xo, memory=mo, memory_mask=padding_mask(LENGTHS, S))
     out_o.backward(g)
 
-    np.testing.assert_allclose(out_o.numpy(), out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        out_o.detach().numpy(), out_t.detach().numpy(), rtol=1e-10, atol=1e-12
+    )
     np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(mo.grad.numpy(), mt.grad.numpy(), rtol=1e-8, atol=1e-12)
     np.testing.assert_array_equal(mo.grad.numpy()[1, 3:], 0.0)  # padding gets no gradient
@@ -238,7 +240,9 @@ def test_reorder_keeps_the_chosen_rows_of_self_and_cross_entries():
     step = block(tinylm.tensor(x[rows, 2:]), memory=tinylm.tensor(memory[rows]),
                  memory_mask=mask[rows], cache=cache)  # fmt: skip
     full = block(tinylm.tensor(x[rows]), memory=tinylm.tensor(memory[rows]), memory_mask=mask[rows])
-    np.testing.assert_allclose(step.numpy(), full.numpy()[:, 2:], rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(
+        step.detach().numpy(), full.detach().numpy()[:, 2:], rtol=1e-12, atol=1e-13
+    )
     assert cache.length == 3
     k, _ = cache.memory(block.cross_attn)
     assert k.shape[0] == len(rows)

@@ -503,7 +503,7 @@ def test_bce_with_logits_pos_weight_gradcheck(data, shape):
     # against the textbook form −[q y log σ(x) + (1 − y) log(1 − σ(x))]
     s = 1 / (1 + np.exp(-x))
     expected = np_reduce(-(q * y * np.log(s) + (1 - y) * np.log(1 - s)), reduction)
-    np.testing.assert_allclose(fn(*ins).numpy(), expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fn(*ins).detach().numpy(), expected, rtol=1e-9, atol=1e-12)
 
 
 @given(data=st.data(), shape=logits_shapes())
@@ -557,7 +557,7 @@ def test_cross_entropy_finite_and_correct_for_huge_logits(dtype):
     logits = tinylm.tensor(x, requires_grad=True)
     loss = F.cross_entropy(logits, t, reduction="none")
     # exact: log(e^{1e4} + e^{-1e4} + 1) − picked = 1e4 − picked (to double precision)
-    np.testing.assert_allclose(loss.numpy(), [0.0, 2e4, 2e4], rtol=1e-6)
+    np.testing.assert_allclose(loss.detach().numpy(), [0.0, 2e4, 2e4], rtol=1e-6)
     loss.sum().backward()
     g = logits.grad.numpy()
     assert np.isfinite(g).all()
@@ -570,7 +570,7 @@ def test_bce_with_logits_finite_and_correct_for_huge_logits(dtype):
     x = tinylm.tensor(np.array([1e4, -1e4, 1e4, -1e4], dtype=dtype), requires_grad=True)
     y = tinylm.tensor(np.array([1.0, 0.0, 0.0, 1.0], dtype=dtype))
     loss = F.binary_cross_entropy_with_logits(x, y, reduction="none")
-    np.testing.assert_allclose(loss.numpy(), [0.0, 0.0, 1e4, 1e4], rtol=1e-7, atol=1e-30)
+    np.testing.assert_allclose(loss.detach().numpy(), [0.0, 0.0, 1e4, 1e4], rtol=1e-7, atol=1e-30)
     loss.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [0.0, 0.0, 1.0, -1.0], atol=1e-30)
     q = tinylm.tensor(np.full(4, 2.0, dtype=dtype))
@@ -582,7 +582,7 @@ def test_binary_cross_entropy_clamps_log_at_minus_100():
     p = tinylm.tensor([0.0, 1.0, 0.0], dtype=tinylm.float64, requires_grad=True)
     y = tinylm.tensor([1.0, 0.0, 0.0], dtype=tinylm.float64)
     loss = F.binary_cross_entropy(p, y, reduction="none")
-    np.testing.assert_allclose(loss.numpy(), [100.0, 100.0, 0.0])
+    np.testing.assert_allclose(loss.detach().numpy(), [100.0, 100.0, 0.0])
     loss.sum().backward()
     assert np.isfinite(p.grad.numpy()).all()
 
@@ -688,7 +688,7 @@ def test_kernel_backed_functions_agree_across_backends(dtype):
         up = np.random.default_rng(1)
         for o in outs:
             o.backward(up.standard_normal(o.shape).astype(dtype))
-        return [o.numpy() for o in outs] + [t[k].grad.numpy() for k in arrays]
+        return [o.detach().numpy() for o in outs] + [t[k].grad.numpy() for k in arrays]
 
     expected = run()  # the reference backend (see the fixture)
     tol = dict(rtol=2e-4, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)

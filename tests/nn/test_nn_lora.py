@@ -64,9 +64,11 @@ def test_lora_linear_is_its_equation(seed, r):
     layer = lora_layer(6, 5, r, 3.0, seed)
     x = np.random.default_rng(seed).standard_normal((4, 6))
     w, b = layer.weight.numpy(), layer.bias.numpy()
-    a, bb = layer.lora_A.numpy(), layer.lora_B.numpy()
+    a, bb = layer.lora_A.detach().numpy(), layer.lora_B.detach().numpy()
     expected = x @ (w + (3.0 / r) * bb @ a).T + b  # y = x (W + (α/r) B A)ᵀ + b
-    np.testing.assert_allclose(layer(tinylm.tensor(x)).numpy(), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        layer(tinylm.tensor(x)).detach().numpy(), expected, rtol=1e-12, atol=1e-12
+    )
     assert layer.lora_A.shape == (r, 6) and layer.lora_B.shape == (5, r)
 
 
@@ -74,15 +76,18 @@ def test_wrapping_starts_from_the_base_function_and_freezes_it():
     tinylm.manual_seed(0)
     base = nn.Linear(7, 4)
     x = tinylm.randn(3, 7)
-    before = base(x).numpy()
+    before = base(x).detach().numpy()
     layer = nn.LoRALinear(base, r=2, lora_alpha=8)
     assert layer.weight is base.weight and layer.bias is base.bias  # shared, not copied
     assert not layer.weight.requires_grad and not layer.bias.requires_grad
     assert layer.lora_A.requires_grad and layer.lora_B.requires_grad
-    assert (layer.lora_B.numpy() == 0).all() and layer.scaling == 4.0
-    np.testing.assert_array_equal(layer(x).numpy(), before)  # B = 0: ΔW = 0 exactly
+    assert (layer.lora_B.detach().numpy() == 0).all() and layer.scaling == 4.0
+    np.testing.assert_array_equal(layer(x).detach().numpy(), before)  # B = 0: ΔW = 0 exactly
     bound = 1 / np.sqrt(7)
-    assert np.abs(layer.lora_A.numpy()).max() <= bound and layer.lora_A.numpy().std() > 0
+    assert (
+        np.abs(layer.lora_A.detach().numpy()).max() <= bound
+        and layer.lora_A.detach().numpy().std() > 0
+    )
 
 
 def test_merge_leaves_a_gpt_unchanged_and_unmerge_restores_the_weights():
@@ -94,7 +99,7 @@ def test_merge_leaves_a_gpt_unchanged_and_unmerge_restores_the_weights():
         for name, p in model.named_parameters():
             if name.endswith("lora_B"):
                 p.normal_(0.0, 0.3)
-    frozen = {n: p.numpy().copy() for n, p in model.named_parameters() if "lora" not in n}
+    frozen = {n: p.detach().numpy().copy() for n, p in model.named_parameters() if "lora" not in n}
     idx = np.random.default_rng(0).integers(0, 13, (3, 8))
     model.eval()
     with tinylm.no_grad():
@@ -108,13 +113,13 @@ def test_merge_leaves_a_gpt_unchanged_and_unmerge_restores_the_weights():
     changed = [
         n
         for n, p in model.named_parameters()
-        if "lora" not in n and not np.array_equal(p.numpy(), frozen[n])
+        if "lora" not in n and not np.array_equal(p.detach().numpy(), frozen[n])
     ]
     assert sorted(changed) == sorted(f"{w}.weight" for w in wrapped)  # only the merged W's
     nn.unmerge_lora(model)
     for n, p in model.named_parameters():
         if "lora" not in n:
-            np.testing.assert_allclose(p.numpy(), frozen[n], rtol=0, atol=1e-15)
+            np.testing.assert_allclose(p.detach().numpy(), frozen[n], rtol=0, atol=1e-15)
     with tinylm.no_grad():
         np.testing.assert_allclose(model(idx)[0].numpy(), unmerged, rtol=0, atol=1e-12)
 
@@ -158,7 +163,7 @@ def test_with_a_frozen_backbone_only_adapters_and_head_learn():
     trainable = [p for p in [*model.parameters(), *head.parameters()] if p.requires_grad]
     assert model.num_parameters(trainable_only=True) == 2 * 2 * (8 + 24)  # r (in + out) each
     opt = tinylm.optim.AdamW(list(model.parameters()) + list(head.parameters()), lr=1e-2)
-    before = {id(p): p.numpy().copy() for p in [*model.parameters(), *head.parameters()]}
+    before = {id(p): p.detach().numpy().copy() for p in [*model.parameters(), *head.parameters()]}
     idx = np.random.default_rng(0).integers(0, 13, (4, 8))
     for _ in range(2):  # two steps: after the first, B ≠ 0, so A gets a gradient too
         logits = head(model.hidden_states(idx).mean(dim=1))
@@ -169,7 +174,7 @@ def test_with_a_frozen_backbone_only_adapters_and_head_learn():
             assert (p.grad is not None) == ("lora" in name), name
         opt.step()
     for p in [*model.parameters(), *head.parameters()]:
-        moved = not np.array_equal(p.numpy(), before[id(p)])
+        moved = not np.array_equal(p.detach().numpy(), before[id(p)])
         assert moved == any(p is q for q in trainable)
 
 
@@ -243,9 +248,9 @@ def test_lora_dropout_acts_on_the_update_only_in_training():
     x = tinylm.randn(8, 50)
     base = nn.functional.linear(x, layer.weight, layer.bias).numpy()
     layer.eval()
-    eval_out = layer(x).numpy()
+    eval_out = layer(x).detach().numpy()
     layer.train()
-    train_out = layer(x).numpy()
+    train_out = layer(x).detach().numpy()
     assert not np.allclose(train_out, eval_out)  # some inputs of the update were dropped
     assert not np.allclose(eval_out, base)
     assert "r=2" in repr(layer) and "merged=False" in repr(layer)

@@ -127,7 +127,7 @@ def test_cell_op_gradient_in_any_layout():
 def _copy_to_torch(torch, ours, theirs):
     with torch.no_grad():
         for name, p in ours.named_parameters():
-            getattr(theirs, name).copy_(torch.tensor(p.numpy()))
+            getattr(theirs, name).copy_(torch.tensor(p.detach().numpy()))
 
 
 @pytest.mark.parametrize("backend", BACKENDS, indirect=True)
@@ -171,9 +171,9 @@ def test_lstm_equals_torch(backend, num_layers, batch_first, with_state):
     loss_t.backward()
 
     close = dict(rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(out.numpy(), out_t.detach().numpy(), **close)
-    np.testing.assert_allclose(hn.numpy(), hn_t.detach().numpy(), **close)
-    np.testing.assert_allclose(cn.numpy(), cn_t.detach().numpy(), **close)
+    np.testing.assert_allclose(out.detach().numpy(), out_t.detach().numpy(), **close)
+    np.testing.assert_allclose(hn.detach().numpy(), hn_t.detach().numpy(), **close)
+    np.testing.assert_allclose(cn.detach().numpy(), cn_t.detach().numpy(), **close)
     np.testing.assert_allclose(xa.grad.numpy(), xt.grad.numpy(), **close)
     if with_state:
         for a, t in zip(hx, hxt):
@@ -200,8 +200,8 @@ def test_lstm_cell_equals_torch(backend):
     ((h * _t(gh, False)).sum() + (c * _t(gc, False)).sum()).backward()
     ht, ct = theirs(torch.tensor(x), (torch.tensor(h0), torch.tensor(c0)))
     ((ht * torch.tensor(gh)).sum() + (ct * torch.tensor(gc)).sum()).backward()
-    np.testing.assert_allclose(h.numpy(), ht.detach().numpy(), rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(c.numpy(), ct.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(h.detach().numpy(), ht.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(c.detach().numpy(), ct.detach().numpy(), rtol=1e-12, atol=1e-14)
     for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-11, err_msg=name)
 
@@ -258,7 +258,9 @@ def test_state_dict_of_torch_loads():
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((5, 2, 4)).astype(np.float32)
     out, _ = ours(tinylm.tensor(x))
-    np.testing.assert_allclose(out.numpy(), theirs(torch.tensor(x))[0].detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(
+        out.detach().numpy(), theirs(torch.tensor(x))[0].detach().numpy(), atol=1e-5
+    )
 
 
 # ---------------------------------------------------------------- padding
@@ -286,7 +288,7 @@ def test_padding_never_changes_a_sequence(backend, batch_first, lengths):
         ((out_bt * _t(gb, False)).sum() + hn.sum() + (cn * cn).sum()).backward()
         grad = xa.grad.numpy()
         grad = grad if batch_first else grad.transpose(1, 0, 2)
-        return out_bt.numpy(), hn.numpy(), cn.numpy(), grad
+        return out_bt.detach().numpy(), hn.detach().numpy(), cn.detach().numpy(), grad
 
     out, hn, cn, grad = run(x, g, lengths=lengths)
     for b, n in enumerate(lengths):
@@ -358,11 +360,11 @@ def test_dropout_between_layers_only_while_training():
     x = tinylm.randn(5, 2, 3)
     a, _ = lstm(x)
     b, _ = lstm(x)
-    assert not np.allclose(a.numpy(), b.numpy())
+    assert not np.allclose(a.detach().numpy(), b.detach().numpy())
     lstm.eval()
     a, _ = lstm(x)
     b, _ = lstm(x)
-    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
     assert "dropout=0.5" in repr(lstm)
 
 

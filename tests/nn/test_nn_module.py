@@ -160,7 +160,7 @@ def test_apply_and_manual_seed_make_models_reproducible():
     tinylm.manual_seed(7)
     b = TwoLayer()
     for (_, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
-        np.testing.assert_array_equal(p.numpy(), q.numpy())
+        np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy())
     seen = []
     a.apply(lambda m: seen.append(type(m).__name__))
     assert seen == ["Linear", "ReLU", "Linear", "TwoLayer"]
@@ -178,10 +178,10 @@ def test_state_dict_round_trip_reproduces_outputs():
     result = b.load_state_dict(a.state_dict())
     assert result == nn.IncompatibleKeys([], [])
     x = tinylm.randn(5, 3)
-    np.testing.assert_array_equal(a(x).numpy(), b(x).numpy())
+    np.testing.assert_array_equal(a(x).detach().numpy(), b(x).detach().numpy())
     # a copy, not a shared array: training b leaves a alone
     b.fc1.weight.data[...] = 0
-    assert np.abs(a.fc1.weight.numpy()).sum() > 0
+    assert np.abs(a.fc1.weight.detach().numpy()).sum() > 0
 
 
 def test_load_state_dict_reports_every_problem_and_changes_nothing():
@@ -215,7 +215,7 @@ def test_load_state_dict_non_strict_and_float_conversion():
     missing, unexpected = m.load_state_dict(sd, strict=False)
     assert missing == ["scale"] and unexpected == ["unused"]
     assert m.fc1.weight.dtype == np.float32  # float64 values converted into the float32 model
-    np.testing.assert_array_equal(m.fc1.weight.numpy(), 0)
+    np.testing.assert_array_equal(m.fc1.weight.detach().numpy(), 0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -227,15 +227,15 @@ def test_inits_follow_pytorch():
     tinylm.manual_seed(0)
     lin = nn.Linear(400, 300)
     bound = 1 / math.sqrt(400)
-    w = lin.weight.numpy()
+    w = lin.weight.detach().numpy()
     assert w.shape == (300, 400) and lin.weight.dtype == np.float32
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.99 * bound
     assert abs(w.std() - bound / math.sqrt(3)) < 0.01 * bound  # std of U(−b, b) is b/√3
-    emb = nn.Embedding(1000, 64).weight.numpy()
+    emb = nn.Embedding(1000, 64).weight.detach().numpy()
     assert abs(emb.mean()) < 0.01 and abs(emb.std() - 1) < 0.01
     ln = nn.LayerNorm(5)
-    np.testing.assert_array_equal(ln.weight.numpy(), 1)
-    np.testing.assert_array_equal(ln.bias.numpy(), 0)
+    np.testing.assert_array_equal(ln.weight.detach().numpy(), 1)
+    np.testing.assert_array_equal(ln.bias.detach().numpy(), 0)
     assert nn.LayerNorm(5, bias=False).bias is None
     assert nn.Linear(3, 2, dtype=tinylm.float64).weight.dtype == np.float64
 
@@ -279,7 +279,9 @@ def test_layer_norm_over_two_axes_matches_the_formula():
     ln = nn.LayerNorm((2, 4), dtype=tinylm.float64)
     mu = x.mean(axis=(1, 2), keepdims=True)
     var = x.var(axis=(1, 2), keepdims=True)
-    np.testing.assert_allclose(ln(tinylm.tensor(x)).numpy(), (x - mu) / np.sqrt(var + 1e-5))
+    np.testing.assert_allclose(
+        ln(tinylm.tensor(x)).detach().numpy(), (x - mu) / np.sqrt(var + 1e-5)
+    )
     fn, params = with_parameters(ln)
     gradcheck(fn, [tinylm.tensor(x, requires_grad=True), *params])
 
@@ -303,7 +305,7 @@ def test_embedding_gradient_sums_repeated_tokens(num, dim, n, seed):
 
 def test_embedding_gradcheck_and_padding_idx():
     emb = nn.Embedding(5, 3, padding_idx=1, dtype=tinylm.float64)
-    np.testing.assert_array_equal(emb.weight.numpy()[1], 0)
+    np.testing.assert_array_equal(emb.weight.detach().numpy()[1], 0)
     idx = np.array([[0, 1, 1], [4, 0, 2]])
     out = emb(idx)
     out.backward(np.ones(out.shape))
@@ -336,7 +338,7 @@ def test_sinusoidal_encoding_formula_and_buffer():
     np.testing.assert_allclose(table[pos, 5], math.cos(angle), rtol=1e-12)
     assert list(pe.parameters()) == [] and "pe" not in pe.state_dict()
     x = tinylm.randn(2, 4, 6, dtype=tinylm.float64, requires_grad=True)
-    np.testing.assert_allclose(pe(x).numpy(), x.numpy() + table[:4])
+    np.testing.assert_allclose(pe(x).detach().numpy(), x.detach().numpy() + table[:4])
     gradcheck(pe, [x])
     assert nn.SinusoidalPositionalEncoding(5, 3).pe.shape == (3, 5)  # odd width works
     with pytest.raises(TinyLMError, match="exceeds max_len=10"):

@@ -60,7 +60,7 @@ def test_equals_the_composition_value_and_gradient(backend, b, t, h, d, causal, 
         x = tinylm.tensor(qkv, requires_grad=True)
         y = fn(x, h, is_causal=causal)
         y.backward(upstream)
-        results.append((y.numpy(), x.grad.numpy()))
+        results.append((y.detach().numpy(), x.grad.numpy()))
     (y1, g1), (y2, g2) = results
     np.testing.assert_allclose(y1, y2, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(g1, g2, rtol=1e-10, atol=1e-12)
@@ -90,7 +90,7 @@ def test_non_contiguous_qkv_and_upstream_gradient(backend):
         x = tinylm.tensor(raw, requires_grad=True)
         y = fn(x.permute(2, 1, 0), 2, is_causal=True)
         y.backward(up)
-        results.append((y.numpy(), x.grad.numpy()))
+        results.append((y.detach().numpy(), x.grad.numpy()))
     for a, c in zip(*results):
         np.testing.assert_allclose(a, c, rtol=1e-10, atol=1e-12)
 
@@ -146,7 +146,7 @@ def test_cached_equals_the_composition_value_and_gradient(backend, t, tk):
         inputs = [tinylm.tensor(a, requires_grad=True) for a in arrays]
         y = fn(*inputs, h)
         y.backward(upstream)
-        results.append([y.numpy()] + [x.grad.numpy() for x in inputs])
+        results.append([y.detach().numpy()] + [x.grad.numpy() for x in inputs])
     for got, want in zip(*results):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
     assert not results[0][1][..., h * d :].any()  # keys and values were not read from qkv

@@ -36,9 +36,9 @@ def run_tinylm(make_optimizer, steps=STEPS):
     opt = make_optimizer(params)
     for t in range(steps):
         for i, p in enumerate(params):
-            p.grad = tinylm.tensor(gradient(p.numpy(), t, i))
+            p.grad = tinylm.tensor(gradient(p.detach().numpy(), t, i))
         opt.step()
-    return [p.numpy() for p in params]
+    return [p.detach().numpy() for p in params]
 
 
 # ---------------------------------------------------------------------------------------
@@ -182,16 +182,16 @@ def minimise(make_optimizer, steps=1000):
     opt = make_optimizer([p])
     with np.errstate(all="ignore"):
         for _ in range(steps):
-            p.grad = tinylm.tensor(rosenbrock_gradient(p.numpy()))
+            p.grad = tinylm.tensor(rosenbrock_gradient(p.detach().numpy()))
             opt.step()
-        value = rosenbrock(p.numpy())
+        value = rosenbrock(p.detach().numpy())
     return value if math.isfinite(value) else math.inf
 
 
 def test_rosenbrock_gradient_is_autograds():
     p = tinylm.tensor([-1.2, 1.0], dtype=tinylm.float64, requires_grad=True)
     rosenbrock(p).backward()
-    np.testing.assert_allclose(p.grad.numpy(), rosenbrock_gradient(p.numpy()), rtol=1e-14)
+    np.testing.assert_allclose(p.grad.numpy(), rosenbrock_gradient(p.detach().numpy()), rtol=1e-14)
 
 
 def test_adam_beats_gradient_descent_on_rosenbrock():
@@ -225,7 +225,7 @@ def test_optimizer_state_dict_resumes_the_same_trajectory(make, tmp_path):
     def train(opt, params, steps):
         for t in steps:
             for i, p in enumerate(params):
-                p.grad = tinylm.tensor(gradient(p.numpy(), t, i))
+                p.grad = tinylm.tensor(gradient(p.detach().numpy(), t, i))
             opt.step()
 
     train(opt, params, range(10))
@@ -236,7 +236,7 @@ def test_optimizer_state_dict_resumes_the_same_trajectory(make, tmp_path):
     resumed.load_state_dict(ckpt["optim"])
     train(resumed, resumed_params, range(10, 20))
     for a, b in zip(straight, resumed_params):
-        np.testing.assert_array_equal(a, b.numpy())
+        np.testing.assert_array_equal(a, b.detach().numpy())
 
 
 def test_load_state_dict_checks_groups_and_shapes():
@@ -261,14 +261,14 @@ def test_weight_decay_groups_skip_biases_and_layer_norm():
     assert [p.shape for p in groups[0]["params"]] == [(4, 3), (2, 4)]
     assert [p.shape for p in groups[1]["params"]] == [(4,), (4,), (4,), (2,)]
     opt = optim.AdamW(groups, lr=0.1)
-    before = {id(p): p.numpy().copy() for p in model.parameters()}
+    before = {id(p): p.detach().numpy().copy() for p in model.parameters()}
     for p in model.parameters():
         p.grad = tinylm.zeros(*p.shape)  # no gradient: only decay can move a weight
     opt.step()
     for p in groups[0]["params"]:
-        np.testing.assert_allclose(p.numpy(), before[id(p)] * (1 - 0.1 * 0.1), rtol=1e-6)
+        np.testing.assert_allclose(p.detach().numpy(), before[id(p)] * (1 - 0.1 * 0.1), rtol=1e-6)
     for p in groups[1]["params"]:
-        np.testing.assert_array_equal(p.numpy(), before[id(p)])
+        np.testing.assert_array_equal(p.detach().numpy(), before[id(p)])
 
 
 def test_optimizer_argument_errors():
@@ -469,10 +469,10 @@ def test_frozen_parameters_are_accepted_and_skipped_as_in_pytorch(make):
     (frozen * trained).sum().backward()
     assert frozen.grad is None and trained.grad is not None
     opt.step()
-    assert (frozen.numpy() == 1).all() and (trained.numpy() != 1).all()
+    assert (frozen.detach().numpy() == 1).all() and (trained.detach().numpy() != 1).all()
     assert all(p is not frozen for p in opt.state)  # no moments kept for it either
     frozen.requires_grad = True  # gradual unfreezing
     opt.zero_grad()
     (frozen * trained).sum().backward()
     opt.step()
-    assert (frozen.numpy() != 1).all()
+    assert (frozen.detach().numpy() != 1).all()

@@ -28,7 +28,7 @@ F32_NORMWISE = 1e-5  # float32 gradients: ‖tinylm − torch‖ / ‖torch‖
 
 
 def numpy_of(t: Any) -> np.ndarray:
-    return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else t.numpy()
+    return t.detach().cpu().detach().numpy() if isinstance(t, torch.Tensor) else t.detach().numpy()
 
 
 def same_start(ours: Any, theirs: Any, dtype: str) -> None:

@@ -176,6 +176,10 @@ class GPT(nn.Module):
         loss = None
         if targets is not None:
             targets = targets if isinstance(targets, Tensor) else tinylm.tensor(targets)
+            # token ids of any integer dtype, as idx (windows of a uint16 token file);
+            # F.cross_entropy itself takes int64 or uint8 only, as PyTorch's
+            if targets.dtype.kind in "iu" and targets.dtype != tinylm.int64:
+                targets = targets.long()
             loss = F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(B * T))
         elif labels is not None:
             loss = _shifted_loss(logits, labels)
@@ -248,7 +252,7 @@ class GPT(nn.Module):
                     # room for the whole window at once: the cache never grows
                     cache = nn.KVCache(capacity=block) if use_cache else None
                     h = self.hidden_states(context, cache)[:, -1:]  # the last position's
-                last = self.lm_head(h).numpy()[:, -1, :].astype(np.float64)  # (B, vocab)
+                last = self.lm_head(h).detach().numpy()[:, -1, :].astype(np.float64)  # (B, vocab)
                 if not np.isfinite(last).all():
                     raise TinyLMError(
                         f"generate: the model's logits hold NaN or inf after {n} tokens; its "
@@ -264,6 +268,8 @@ class GPT(nn.Module):
 def _shifted_loss(logits: Tensor, labels: Any) -> Tensor:
     """Mean CE of predicting labels[:, t + 1] from logits[:, t] (B, T, V); −100 is ignored."""
     lab = labels.numpy() if isinstance(labels, Tensor) else np.asarray(labels)
+    if lab.dtype.kind in "iu":  # any integer ids, as idx; F.cross_entropy wants int64
+        lab = lab.astype(np.int64, copy=False)
     B, T, V = logits.shape
     if lab.shape != (B, T):
         raise TinyLMError(f"GPT: labels must have the shape of idx {(B, T)}, got {lab.shape}")

@@ -216,7 +216,7 @@ class Seq2Seq(nn.Module):
                                       need_weights=True, average_attn_weights=False)  # fmt: skip
             x = x + out
             x = x + block.mlp(block.ln_2(x))
-            weights.append(w.numpy())
+            weights.append(w.detach().numpy())
         return self.lm_head(self.ln_dec(x)), weights
 
     def configure_optimizers(
@@ -286,7 +286,9 @@ class Seq2Seq(nn.Module):
         """log P(next token | prefix, x) for each row of ``tokens`` (N, t), as float64 (N, V):
         with a cache only the newest token is fed."""
         step_in = tokens[:, -1:] if cache is not None else tokens
-        logits = self.decode(step_in, memory, keep, cache).numpy()[:, -1].astype(np.float64)
+        logits = (
+            self.decode(step_in, memory, keep, cache).detach().numpy()[:, -1].astype(np.float64)
+        )
         shifted = logits - logits.max(axis=-1, keepdims=True)
         return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 

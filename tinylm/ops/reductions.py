@@ -72,6 +72,11 @@ class Mean(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, *, axis: Any = None, keepdims: bool = False) -> Any:
         axes = normalize_axis(axis, x.ndim, "mean")
+        if x.dtype.kind not in "fc":  # PyTorch refuses to guess a float dtype for integers
+            raise TinyLMError(
+                f"mean: needs a floating-point tensor, got {x.dtype}; convert first "
+                "(x.float().mean()) or pass dtype=, as in PyTorch"
+            )
         if any(x.shape[a] == 0 for a in axes):
             raise TinyLMError(f"mean: reducing an empty axis of shape {x.shape}")
         ctx.meta = (x.shape, axes, keepdims)

@@ -105,7 +105,8 @@ class StepLR(LRScheduler):
     ) -> None:
         if step_size <= 0:
             raise TinyLMError(f"StepLR: step_size must be positive, got {step_size}")
-        self.step_size, self.gamma = int(step_size), float(gamma)
+        # a float step_size is kept as PyTorch keeps it: γ applies where step % step_size == 0
+        self.step_size, self.gamma = step_size, float(gamma)
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, step: int, base_lr: float) -> float:

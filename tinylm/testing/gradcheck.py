@@ -114,7 +114,9 @@ def gradcheck(
     analytic = {}
     for i in checked:
         g = leaves[i].grad
-        analytic[i] = np.zeros(inputs[i].shape) if g is None else g.numpy().astype(np.float64)
+        analytic[i] = (
+            np.zeros(inputs[i].shape) if g is None else g.detach().numpy().astype(np.float64)
+        )
         if analytic[i].shape != inputs[i].shape:
             raise GradcheckError(
                 f"gradcheck: gradient of input {i} has shape {analytic[i].shape}, "
@@ -123,13 +125,13 @@ def gradcheck(
 
     def f_at(i: int, delta: np.ndarray) -> list[np.ndarray]:
         args = [
-            Tensor(t.numpy() + delta, device=t.device)
+            Tensor(t.detach().numpy() + delta, device=t.device)
             if j == i
-            else (Tensor(t.numpy(), device=t.device) if isinstance(t, Tensor) else t)
+            else (Tensor(t.detach().numpy(), device=t.device) if isinstance(t, Tensor) else t)
             for j, t in enumerate(inputs)
         ]
         with no_grad():
-            return [o.numpy().astype(np.float64) for o in _outputs(fn(*args))]
+            return [o.detach().numpy().astype(np.float64) for o in _outputs(fn(*args))]
 
     def raw_derivatives(i: int, flat: int) -> str:
         """∂f/∂x_i unweighted, one entry per output element, by backward (one pass per
@@ -154,7 +156,9 @@ def gradcheck(
                 one_hot.flat[k] = 1.0
                 o.backward(gradient=one_hot.astype(o.dtype), retain_graph=True)
                 g = fresh[i].grad
-                by_backward.append(0.0 if g is None else float(g.numpy().reshape(-1)[flat]))
+                by_backward.append(
+                    0.0 if g is None else float(g.detach().numpy().reshape(-1)[flat])
+                )
         return (
             f"\nUnweighted, df/dx[{at}] (one entry per output element) is "
             f"{np.array2string(np.array(by_backward), precision=6)} by backward and "
@@ -176,7 +180,7 @@ def gradcheck(
                 a = analytic[i].reshape(-1)[flat]
                 # plain ints: numpy 2 would print (np.int64(1), np.int64(2))
                 where = tuple(int(k) for k in np.unravel_index(flat, shape))
-                value = float(inputs[i].numpy().reshape(-1)[flat])
+                value = float(inputs[i].detach().numpy().reshape(-1)[flat])
                 before = worst
                 ok, worst = _compare(
                     ok,
@@ -229,7 +233,7 @@ def _leaf(t: Any) -> Any:
     """A fresh copy of an input (a leaf with the same requires_grad); non-Tensors as they are."""
     if not isinstance(t, Tensor):
         return t
-    return Tensor(t.numpy().copy(), device=t.device, requires_grad=t.requires_grad)
+    return Tensor(t.detach().numpy().copy(), device=t.device, requires_grad=t.requires_grad)
 
 
 def _compare(

@@ -133,7 +133,7 @@ def _check_forward(spec: OpSpec, data: Any, arrays: list[np.ndarray], kwargs: di
     out = spec.fn(*[Tensor(a) for a in arrays], **kwargs)
     expected = spec.reference(*arrays, **kwargs)
     assert out.shape == np.shape(expected), f"{spec.name}: shape {out.shape}"
-    np.testing.assert_allclose(out.numpy(), expected, atol=spec.atol, rtol=spec.rtol)
+    np.testing.assert_allclose(out.detach().numpy(), expected, atol=spec.atol, rtol=spec.rtol)
 
 
 def _check_float32(spec: OpSpec, data: Any, arrays: list[np.ndarray], kwargs: dict) -> None:
@@ -142,7 +142,7 @@ def _check_float32(spec: OpSpec, data: Any, arrays: list[np.ndarray], kwargs: di
     if np.issubdtype(out.dtype, np.floating):
         assert out.dtype == np.float32, f"{spec.name}: float32 in, {out.dtype} out"
     expected = spec.reference(*[a.astype(np.float64) for a in arrays], **kwargs)
-    np.testing.assert_allclose(out.numpy(), expected, atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(out.detach().numpy(), expected, atol=1e-4, rtol=1e-4)
 
 
 def _check_gradcheck(spec: OpSpec, data: Any, arrays: list[np.ndarray], kwargs: dict) -> None:
@@ -192,7 +192,7 @@ def _grads(spec: OpSpec, arrays: list[np.ndarray], kwargs: dict, upstream: Any) 
     """The inputs' gradients for ``upstream`` as dL/d(output) (None where there is none)."""
     leaves = _leaves(spec, arrays)
     spec.fn(*leaves, **kwargs).backward(upstream)
-    return [None if t.grad is None else t.grad.numpy() for t in leaves]
+    return [None if t.grad is None else t.grad.detach().numpy() for t in leaves]
 
 
 def _read_only(a: np.ndarray) -> np.ndarray:

@@ -90,4 +90,6 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
         raise TinyLMError(
             f"gelu: approximate must be 'none' or 'tanh', got approximate={approximate!r}"
         )
+    if input.dtype.kind != "f":  # PyTorch has no integer GELU kernel either
+        raise TinyLMError(f"gelu: needs a floating-point tensor, got {input.dtype}")
     return _GELU.apply(input, approximate=approximate)

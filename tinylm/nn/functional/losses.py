@@ -76,6 +76,11 @@ def _class_targets(op: str, target: Any, logits: Any, ignore_index: int, shape: 
             f"{op}: target must hold integer class indices, got dtype {t.dtype} "
             f"(shape {t.shape}); class probabilities are not supported"
         )
+    if t.dtype not in (np.int64, np.uint8):  # PyTorch's two: Long or Byte
+        raise TinyLMError(
+            f"{op}: target dtype must be int64 or uint8, as in PyTorch, got {t.dtype} (shape "
+            f"{t.shape}); convert with target.long()"
+        )
     if t.shape != logits.shape[:-1]:
         raise TinyLMError(
             f"{op}: target shape {t.shape} does not match input {tuple(shape)} {logits.dtype}: "
@@ -461,6 +466,11 @@ def mse_loss(
         raise TinyLMError(
             "mse_loss: weight is not supported; use reduction='none' and weight the "
             "elementwise losses yourself"
+        )
+    target_dtype = target.dtype if hasattr(target, "dtype") else np.asarray(target).dtype
+    if input.dtype.kind != "f" and np.dtype(target_dtype).kind != "f":
+        raise TinyLMError(  # PyTorch has no integer kernel; one float side is enough there
+            f"mse_loss: needs floating-point input or target, got {input.dtype} and {target_dtype}"
         )
     target = _float_target("mse_loss", target, input)
     return _MSELoss.apply(input, target, reduction=reduction)
