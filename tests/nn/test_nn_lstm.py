@@ -247,8 +247,8 @@ def test_unbatched_lstm_and_cell_equal_torch(batch_first, with_state):
     h, c = cell(_t(x[0]), hx)
     h_t, c_t = cell_t(torch.tensor(x[0]), hx_t)
     assert tuple(h.shape) == tuple(c.shape) == (4,)
-    np.testing.assert_allclose(h.numpy(), h_t.detach().numpy(), rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(c.numpy(), c_t.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(h.detach().numpy(), h_t.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(c.detach().numpy(), c_t.detach().numpy(), rtol=1e-12, atol=1e-14)
 
 
 def test_state_dict_of_torch_loads():

@@ -106,7 +106,7 @@ def test_need_weights_false_returns_none_and_dropout_only_in_training() -> None:
     out, w = m(x, x, x, need_weights=False)
     assert w is None and out.shape == (L, N, E)
     m.eval()
-    np.testing.assert_array_equal(m(x, x, x)[0].numpy(), m(x, x, x)[0].numpy())
+    np.testing.assert_array_equal(m(x, x, x)[0].detach().numpy(), m(x, x, x)[0].detach().numpy())
 
 
 @pytest.mark.parametrize(
