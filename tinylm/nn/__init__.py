@@ -2,10 +2,14 @@
 
 * :mod:`tinylm.nn.functional` (``import tinylm.nn.functional as F``) — the equations:
   losses, activations, ``layer_norm``, ``linear``, ``embedding``, attention;
-* :mod:`tinylm.nn.module` — ``Module``, ``Parameter`` and the containers;
-* :mod:`tinylm.nn.layers` — ``Linear``, ``Embedding``, ``LayerNorm``, ``Dropout`` …;
+* :mod:`tinylm.nn.module` — ``Module``, ``Parameter`` and the containers (``Sequential``,
+  ``ModuleList``, ``ModuleDict``, ``ParameterList``, ``ParameterDict``);
+* :mod:`tinylm.nn.layers` — ``Linear``, ``Embedding``, ``LayerNorm``, ``RMSNorm``,
+  ``Dropout``, the activations (``ReLU``, ``GELU``, ``SiLU``, ``Tanh``, ``Sigmoid``,
+  ``Softmax`` …), ``Flatten``, ``Unflatten`` …;
 * :mod:`tinylm.nn.loss` — the losses as Modules: ``CrossEntropyLoss``, ``NLLLoss``,
-  ``MSELoss``, ``BCELoss``, ``BCEWithLogitsLoss``;
+  ``MSELoss``, ``L1Loss``, ``SmoothL1Loss``, ``HuberLoss``, ``KLDivLoss``, ``BCELoss``,
+  ``BCEWithLogitsLoss``;
 * :mod:`tinylm.nn.transformer` — the one transformer stack every model reuses:
   ``MultiHeadAttention`` (self, causal and cross attention), ``MLP``, ``TransformerBlock``,
   ``KVCache``;
@@ -22,15 +26,26 @@
 
 from tinylm.nn import functional, init, utils
 from tinylm.nn.layers import (
+    ELU,
     GELU,
     Dropout,
     Embedding,
+    Flatten,
     Identity,
     LayerNorm,
+    LeakyReLU,
     LearnedPositionalEmbedding,
     Linear,
+    LogSoftmax,
     ReLU,
+    RMSNorm,
+    Sigmoid,
+    SiLU,
     SinusoidalPositionalEncoding,
+    Softmax,
+    Softplus,
+    Tanh,
+    Unflatten,
 )
 from tinylm.nn.lora import (
     LoRALinear,
@@ -40,13 +55,25 @@ from tinylm.nn.lora import (
     merge_lora,
     unmerge_lora,
 )
-from tinylm.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from tinylm.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from tinylm.nn.module import (
     IncompatibleKeys,
     Module,
     ModuleDict,
     ModuleList,
     Parameter,
+    ParameterDict,
+    ParameterList,
     Sequential,
 )
 from tinylm.nn.quantized import QuantizedEmbedding, QuantizedLinear, quantize_int8
@@ -57,39 +84,56 @@ __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
-    "MSELoss",
-    "NLLLoss",
-    "QuantizedEmbedding",
-    "QuantizedLinear",
-    "quantize_int8",
-    "GELU",
-    "MLP",
     "Dropout",
+    "ELU",
     "Embedding",
+    "Flatten",
+    "GELU",
+    "HuberLoss",
     "Identity",
     "IncompatibleKeys",
+    "KLDivLoss",
     "KVCache",
+    "L1Loss",
     "LSTM",
     "LSTMCell",
     "LayerNorm",
+    "LeakyReLU",
     "LearnedPositionalEmbedding",
     "Linear",
     "LoRALinear",
+    "LogSoftmax",
+    "MLP",
+    "MSELoss",
     "Module",
     "ModuleDict",
     "ModuleList",
     "MultiHeadAttention",
+    "NLLLoss",
     "Parameter",
+    "ParameterDict",
+    "ParameterList",
+    "QuantizedEmbedding",
+    "QuantizedLinear",
+    "RMSNorm",
     "ReLU",
     "Sequential",
+    "SiLU",
+    "Sigmoid",
     "SinusoidalPositionalEncoding",
+    "SmoothL1Loss",
+    "Softmax",
+    "Softplus",
+    "Tanh",
     "TransformerBlock",
+    "Unflatten",
     "apply_lora",
     "functional",
     "init",
-    "utils",
     "load_lora_state_dict",
     "lora_state_dict",
     "merge_lora",
+    "quantize_int8",
     "unmerge_lora",
+    "utils",
 ]
