@@ -14,7 +14,7 @@
   ``MultiHeadAttention`` (self, causal and cross attention), ``MLP``, ``TransformerBlock``,
   ``KVCache``;
 * :mod:`tinylm.nn.recurrent` — ``LSTMCell``, ``LSTM`` (PyTorch's parameters, plus ``lengths=``
-  for padded batches);
+  for padded batches), ``RNNCell``, ``RNN``, ``GRUCell``, ``GRU``;
 * :mod:`tinylm.nn.init` — PyTorch's in-place initialisers (``normal_``, ``xavier_uniform_`` …);
 * :mod:`tinylm.nn.utils` — ``clip_grad_norm_``, ``clip_grad_value_``.
 * :mod:`tinylm.nn.lora` — ``LoRALinear`` (a frozen Linear plus a trainable low-rank update)
@@ -77,7 +77,7 @@ from tinylm.nn.module import (
     Sequential,
 )
 from tinylm.nn.quantized import QuantizedEmbedding, QuantizedLinear, quantize_int8
-from tinylm.nn.recurrent import LSTM, LSTMCell
+from tinylm.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from tinylm.nn.transformer import MLP, KVCache, MultiHeadAttention, TransformerBlock
 
 __all__ = [
@@ -91,6 +91,8 @@ __all__ = [
     "GELU",
     "HuberLoss",
     "Identity",
+    "GRU",
+    "GRUCell",
     "IncompatibleKeys",
     "KLDivLoss",
     "KVCache",
@@ -116,6 +118,8 @@ __all__ = [
     "QuantizedEmbedding",
     "QuantizedLinear",
     "RMSNorm",
+    "RNN",
+    "RNNCell",
     "ReLU",
     "Sequential",
     "SiLU",

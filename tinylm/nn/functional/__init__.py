@@ -17,7 +17,8 @@ public wrapper with the derivation in its docstring. One file per family:
   ``packed_self_attention``, ``cached_self_attention``, ``attention_weights``,
   ``causal_mask``
 * :mod:`~tinylm.nn.functional.shaping` — ``one_hot``, ``pad``
-* :mod:`~tinylm.nn.functional.recurrent` — ``lstm_cell``, ``lstm_layer``
+* :mod:`~tinylm.nn.functional.recurrent` — ``lstm_cell``, ``lstm_layer``, ``rnn_cell``,
+  ``rnn_layer``, ``gru_cell``, ``gru_layer``
 
 The heavy ones (``softmax``, ``layer_norm``, ``gelu``, ``cross_entropy``, attention without
 a mask) call the kernel registry (:mod:`tinylm.kernels`), which hands out the Numba kernel on
@@ -62,7 +63,14 @@ from tinylm.nn.functional.losses import (
     smooth_l1_loss,
 )
 from tinylm.nn.functional.normalization import cosine_similarity, layer_norm, normalize, rms_norm
-from tinylm.nn.functional.recurrent import lstm_cell, lstm_layer
+from tinylm.nn.functional.recurrent import (
+    gru_cell,
+    gru_layer,
+    lstm_cell,
+    lstm_layer,
+    rnn_cell,
+    rnn_layer,
+)
 from tinylm.nn.functional.shaping import PAD_MODES, one_hot, pad
 
 __all__ = [
@@ -86,6 +94,8 @@ __all__ = [
     "leaky_relu",
     "linear",
     "log_softmax",
+    "gru_cell",
+    "gru_layer",
     "lstm_cell",
     "lstm_layer",
     "mse_loss",
@@ -95,6 +105,8 @@ __all__ = [
     "packed_self_attention",
     "pad",
     "relu",
+    "rnn_cell",
+    "rnn_layer",
     "rms_norm",
     "scaled_dot_product_attention",
     "sigmoid",
