@@ -259,6 +259,18 @@ def test_parameter_list_and_dict_match_torch() -> None:
     assert ours == theirs
 
 
+def test_parameter_list_repr_lists_its_parameters_as_torch() -> None:
+    """One line per parameter, its dtype and size (PyTorch writes ``torch.float32``)."""
+
+    def lines(lib: Any) -> list[str]:
+        pl = lib.nn.ParameterList([lib.ones(2, 3), lib.nn.Parameter(lib.zeros(3))])
+        return [line.strip().replace("torch.", "") for line in repr(pl).splitlines()]
+
+    ours, theirs = in_both(lines)
+    assert ours == theirs
+    assert repr(tinylm.nn.ParameterList()) == repr(torch.nn.ParameterList())
+
+
 def test_parameter_list_parameters_train() -> None:
     """An optimizer sees the parameters of a ParameterList and ParameterDict and updates them."""
     m = tinylm.nn.Module()

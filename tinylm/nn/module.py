@@ -591,6 +591,20 @@ def _as_parameter(value: Any) -> Any:
     return value
 
 
+def _entries_repr(container: Module, entries: Iterable[tuple[Any, Any]]) -> str:
+    """PyTorch's listing of a ParameterList/Dict: one line per entry, its kind, dtype, size."""
+    lines = []
+    for key, p in entries:
+        if isinstance(p, Tensor):
+            kind = "Parameter containing" if isinstance(p, Parameter) else "Tensor"
+            size = "x".join(str(n) for n in p.shape)
+            lines.append(f"({key}): {kind}: [{p.dtype} of size {size}]")
+        else:
+            lines.append(f"({key}): Object of type: {type(p).__name__}")
+    name = type(container).__name__
+    return f"{name}(\n  " + "\n  ".join(lines) + "\n)" if lines else f"{name}()"
+
+
 class ParameterList(Module):
     """A list of parameters whose parent can see them (a plain list would hide them):
     ``state_dict`` keys ``"0"``, ``"1"`` …, as in PyTorch. A Tensor put in becomes a
@@ -641,15 +655,8 @@ class ParameterList(Module):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise TinyLMError("ParameterList is a container, not a layer: it cannot be called")
 
-    def extra_repr(self) -> str:
-        lines = []
-        for i, p in enumerate(self):
-            if isinstance(p, Tensor):
-                kind = "Parameter containing" if isinstance(p, Parameter) else "Tensor"
-                lines.append(f"({i}): {kind}: [{p.dtype} of size {tuple(p.shape)}]")
-            else:
-                lines.append(f"({i}): Object of type: {type(p).__name__}")
-        return "\n".join(lines)
+    def __repr__(self) -> str:
+        return _entries_repr(self, enumerate(self))
 
 
 class ParameterDict(Module):
@@ -732,12 +739,5 @@ class ParameterDict(Module):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise TinyLMError("ParameterDict is a container, not a layer: it cannot be called")
 
-    def extra_repr(self) -> str:
-        lines = []
-        for k, p in self.items():
-            if isinstance(p, Tensor):
-                kind = "Parameter containing" if isinstance(p, Parameter) else "Tensor"
-                lines.append(f"({k}): {kind}: [{p.dtype} of size {tuple(p.shape)}]")
-            else:
-                lines.append(f"({k}): Object of type: {type(p).__name__}")
-        return "\n".join(lines)
+    def __repr__(self) -> str:
+        return _entries_repr(self, self.items())
