@@ -2,17 +2,21 @@
 
 * :mod:`tinylm.nn.functional` (``import tinylm.nn.functional as F``) — the equations:
   losses, activations, ``layer_norm``, ``linear``, ``embedding``, attention;
-* :mod:`tinylm.nn.module` — ``Module``, ``Parameter`` and the containers;
-* :mod:`tinylm.nn.layers` — ``Linear``, ``Embedding``, ``LayerNorm``, ``Dropout`` …;
+* :mod:`tinylm.nn.module` — ``Module``, ``Parameter`` and the containers (``Sequential``,
+  ``ModuleList``, ``ModuleDict``, ``ParameterList``, ``ParameterDict``);
+* :mod:`tinylm.nn.layers` — ``Linear``, ``Embedding``, ``LayerNorm``, ``RMSNorm``,
+  ``Dropout``, the activations (``ReLU``, ``GELU``, ``SiLU``, ``Tanh``, ``Sigmoid``,
+  ``Softmax`` …), ``Flatten``, ``Unflatten`` …;
 * :mod:`tinylm.nn.loss` — the losses as Modules: ``CrossEntropyLoss``, ``NLLLoss``,
-  ``MSELoss``, ``BCELoss``, ``BCEWithLogitsLoss``;
+  ``MSELoss``, ``L1Loss``, ``SmoothL1Loss``, ``HuberLoss``, ``KLDivLoss``, ``BCELoss``,
+  ``BCEWithLogitsLoss``;
 * :mod:`tinylm.nn.transformer` — the one transformer stack every model reuses:
   ``MultiHeadAttention`` (self, causal and cross attention), ``MLP``, ``TransformerBlock``,
   ``KVCache``;
 * :mod:`tinylm.nn.pytorch_transformer` — PyTorch's ``MultiheadAttention``,
   ``TransformerEncoderLayer`` … ``Transformer`` with PyTorch's interface, for ported code;
 * :mod:`tinylm.nn.recurrent` — ``LSTMCell``, ``LSTM`` (PyTorch's parameters, plus ``lengths=``
-  for padded batches);
+  for padded batches), ``RNNCell``, ``RNN``, ``GRUCell``, ``GRU``;
 * :mod:`tinylm.nn.init` — PyTorch's in-place initialisers (``normal_``, ``xavier_uniform_`` …);
 * :mod:`tinylm.nn.utils` — ``clip_grad_norm_``, ``clip_grad_value_``.
 * :mod:`tinylm.nn.lora` — ``LoRALinear`` (a frozen Linear plus a trainable low-rank update)
@@ -24,15 +28,26 @@
 
 from tinylm.nn import functional, init, utils
 from tinylm.nn.layers import (
+    ELU,
     GELU,
     Dropout,
     Embedding,
+    Flatten,
     Identity,
     LayerNorm,
+    LeakyReLU,
     LearnedPositionalEmbedding,
     Linear,
+    LogSoftmax,
     ReLU,
+    RMSNorm,
+    Sigmoid,
+    SiLU,
     SinusoidalPositionalEncoding,
+    Softmax,
+    Softplus,
+    Tanh,
+    Unflatten,
 )
 from tinylm.nn.lora import (
     LoRALinear,
@@ -42,13 +57,25 @@ from tinylm.nn.lora import (
     merge_lora,
     unmerge_lora,
 )
-from tinylm.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from tinylm.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from tinylm.nn.module import (
     IncompatibleKeys,
     Module,
     ModuleDict,
     ModuleList,
     Parameter,
+    ParameterDict,
+    ParameterList,
     Sequential,
 )
 from tinylm.nn.pytorch_transformer import (
@@ -60,57 +87,73 @@ from tinylm.nn.pytorch_transformer import (
     TransformerEncoderLayer,
 )
 from tinylm.nn.quantized import QuantizedEmbedding, QuantizedLinear, quantize_int8
-from tinylm.nn.recurrent import LSTM, LSTMCell
-from tinylm.nn.transformer import (
-    MLP,
-    KVCache,
-    MultiHeadAttention,
-    TransformerBlock,
-)
+from tinylm.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from tinylm.nn.transformer import MLP, KVCache, MultiHeadAttention, TransformerBlock
 
 __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
-    "MSELoss",
-    "NLLLoss",
-    "QuantizedEmbedding",
-    "QuantizedLinear",
-    "quantize_int8",
-    "GELU",
-    "MLP",
     "Dropout",
+    "ELU",
     "Embedding",
+    "Flatten",
+    "GELU",
+    "HuberLoss",
     "Identity",
+    "GRU",
+    "GRUCell",
     "IncompatibleKeys",
+    "KLDivLoss",
     "KVCache",
+    "L1Loss",
     "LSTM",
     "LSTMCell",
     "LayerNorm",
+    "LeakyReLU",
     "LearnedPositionalEmbedding",
     "Linear",
     "LoRALinear",
+    "LogSoftmax",
+    "MLP",
+    "MSELoss",
     "Module",
     "ModuleDict",
     "ModuleList",
     "MultiHeadAttention",
     "MultiheadAttention",
+    "NLLLoss",
+    "Parameter",
+    "ParameterDict",
+    "ParameterList",
+    "QuantizedEmbedding",
+    "QuantizedLinear",
+    "RMSNorm",
+    "RNN",
+    "RNNCell",
+    "ReLU",
+    "Sequential",
+    "SiLU",
+    "Sigmoid",
+    "SinusoidalPositionalEncoding",
+    "SmoothL1Loss",
+    "Softmax",
+    "Softplus",
+    "Tanh",
     "Transformer",
+    "TransformerBlock",
     "TransformerDecoder",
     "TransformerDecoderLayer",
     "TransformerEncoder",
     "TransformerEncoderLayer",
-    "Parameter",
-    "ReLU",
-    "Sequential",
-    "SinusoidalPositionalEncoding",
-    "TransformerBlock",
+    "Unflatten",
     "apply_lora",
     "functional",
     "init",
-    "utils",
     "load_lora_state_dict",
     "lora_state_dict",
     "merge_lora",
+    "quantize_int8",
     "unmerge_lora",
+    "utils",
 ]

@@ -1,6 +1,6 @@
-"""Layers with weights or a mode: Linear, Embedding, LayerNorm, Dropout, activations and
-positional encodings. Each keeps its parameters and calls one function of
-:mod:`tinylm.nn.functional`, where the equations and their gradients live.
+"""Layers with weights or a mode: Linear, Embedding, LayerNorm, RMSNorm, Dropout, activations,
+reshaping (Flatten, Unflatten) and positional encodings. Each keeps its parameters and calls
+one function of :mod:`tinylm.nn.functional`, where the equations and their gradients live.
 
 Initialisations follow PyTorch and draw from ``tinylm.default_generator``, so
 ``tinylm.manual_seed(s)`` before building a model makes it reproducible.
@@ -23,15 +23,26 @@ from tinylm.random import default_generator
 from tinylm.tensor import Tensor
 
 __all__ = [
+    "ELU",
     "GELU",
     "Dropout",
     "Embedding",
+    "Flatten",
     "Identity",
     "LayerNorm",
+    "LeakyReLU",
     "LearnedPositionalEmbedding",
     "Linear",
+    "LogSoftmax",
+    "RMSNorm",
     "ReLU",
+    "SiLU",
+    "Sigmoid",
     "SinusoidalPositionalEncoding",
+    "Softmax",
+    "Softplus",
+    "Tanh",
+    "Unflatten",
 ]
 
 
@@ -194,6 +205,202 @@ class ReLU(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)
+
+
+class Tanh(Module):
+    """tanh(x), element-wise; see ``F.tanh``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.tanh(x)
+
+
+class Sigmoid(Module):
+    """σ(x) = 1/(1 + e⁻ˣ), element-wise; see ``F.sigmoid``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.sigmoid(x)
+
+
+class SiLU(Module):
+    """x σ(x) (swish), element-wise; see ``F.silu``."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        check_not_inplace("SiLU", inplace)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.silu(x)
+
+
+class LeakyReLU(Module):
+    """x for x > 0, else ``negative_slope``·x; see ``F.leaky_relu``."""
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
+        super().__init__()
+        check_not_inplace("LeakyReLU", inplace)
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Softplus(Module):
+    """log(1 + e^{βx}) / β, linear above ``threshold``; see ``F.softplus``."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class ELU(Module):
+    """x for x > 0, else α(eˣ − 1); see ``F.elu``."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        check_not_inplace("ELU", inplace)
+        self.alpha = alpha
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.elu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class Softmax(Module):
+    """softmax along ``dim``; see ``F.softmax``. As there, ``dim`` must be given (PyTorch's
+    choice of a dim by the input's rank is deprecated)."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softmax(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    """log softmax along ``dim``; see ``F.log_softmax`` (``dim`` must be given)."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.log_softmax(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+def _dim_index(op: str, dim: Any, ndim: int) -> int:
+    """``dim`` as an index in [0, ndim), or one clear line."""
+    if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or not -ndim <= dim < ndim:
+        raise TinyLMError(f"{op}: dim {dim!r:.40} is out of range for an input with {ndim} dims")
+    return int(dim) % ndim
+
+
+class Flatten(Module):
+    """Merges the dims ``start_dim`` … ``end_dim`` into one: (N, C, H, W) → (N, C·H·W) with
+    the defaults (every dim but the batch's)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        ndim = max(x.ndim, 1)
+        start = _dim_index("Flatten", self.start_dim, ndim)
+        end = _dim_index("Flatten", self.end_dim, ndim)
+        if start > end:
+            raise TinyLMError(
+                f"Flatten: start_dim {self.start_dim} comes after end_dim {self.end_dim} for an "
+                f"input of shape {tuple(x.shape)}"
+            )
+        shape = tuple(x.shape)
+        return x.reshape(*shape[:start], math.prod(shape[start : end + 1]), *shape[end + 1 :])
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Splits dim ``dim`` into ``unflattened_size`` (one entry may be −1, inferred):
+    (N, 12) → (N, 3, 4) with ``Unflatten(1, (3, 4))``."""
+
+    def __init__(self, dim: int, unflattened_size: tuple[int, ...] | list[int]) -> None:
+        super().__init__()
+        if not isinstance(unflattened_size, tuple | list) or not all(
+            isinstance(s, int | np.integer) and not isinstance(s, bool) for s in unflattened_size
+        ):
+            raise TinyLMError(
+                f"Unflatten: unflattened_size must be a tuple of ints, got {unflattened_size!r:.60}"
+            )
+        self.dim, self.unflattened_size = dim, unflattened_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        d = _dim_index("Unflatten", self.dim, x.ndim)
+        sizes = [int(s) for s in self.unflattened_size]
+        known = math.prod(s for s in sizes if s != -1)
+        n = x.shape[d]
+        if sizes.count(-1) > 1 or any(s < -1 for s in sizes):
+            raise TinyLMError(f"Unflatten: bad unflattened_size {tuple(sizes)} (at most one -1)")
+        if -1 in sizes and known and n % known == 0:
+            sizes[sizes.index(-1)] = n // known
+        if math.prod(sizes) != n:
+            raise TinyLMError(
+                f"Unflatten: unflattened_size {tuple(self.unflattened_size)} does not multiply to "
+                f"the size {n} of dim {self.dim} of the input {tuple(x.shape)}"
+            )
+        shape = tuple(x.shape)
+        return x.reshape(*shape[:d], *sizes, *shape[d + 1 :])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class RMSNorm(Module):
+    """y = x / √(mean(x²) + eps) · weight over the trailing ``normalized_shape`` (LLaMA's norm;
+    ``torch.nn.RMSNorm``). weight (``normalized_shape``) starts at 1; ``eps=None`` is the
+    machine epsilon of the input's dtype. See ``F.rms_norm``."""
+
+    def __init__(
+        self,
+        normalized_shape: int | tuple[int, ...],
+        eps: float | None = None,
+        elementwise_affine: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
+        self.normalized_shape = tuple(int(s) for s in shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = _new_parameter(np.ones(self.normalized_shape), dtype, device)
+        else:
+            self.register_parameter("weight", None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )
 
 
 class Identity(Module):

@@ -14,12 +14,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from tinylm.autograd import TinyLMError
 from tinylm.nn.functional import losses as L
 from tinylm.nn.functional.common import check_no_class_weights, check_reduction
 from tinylm.nn.module import Module
 from tinylm.tensor import Tensor
 
-__all__ = ["BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "MSELoss", "NLLLoss"]
+__all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "HuberLoss",
+    "KLDivLoss",
+    "L1Loss",
+    "MSELoss",
+    "NLLLoss",
+    "SmoothL1Loss",
+]
 
 
 class _Loss(Module):
@@ -128,3 +139,69 @@ class BCEWithLogitsLoss(_Loss):
         return L.binary_cross_entropy_with_logits(
             input, target, self.weight, reduction=self.reduction, pos_weight=self.pos_weight
         )
+
+
+class L1Loss(_Loss):
+    """``l1_loss(input, target)``, mean of |input − target| by default; see
+    :func:`tinylm.nn.functional.l1_loss`."""
+
+    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return L.l1_loss(input, target, reduction=self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """``smooth_l1_loss(input, target, beta=beta)``: quadratic within ``beta`` of the target,
+    linear beyond; see :func:`tinylm.nn.functional.smooth_l1_loss`."""
+
+    def __init__(
+        self,
+        size_average: Any = None,
+        reduce: Any = None,
+        reduction: str = "mean",
+        beta: float = 1.0,
+    ) -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.beta = beta
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return L.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    """``huber_loss(input, target, delta=delta)``: ½ d² within ``delta``, delta·(|d| − ½ delta)
+    beyond; see :func:`tinylm.nn.functional.huber_loss`."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        super().__init__(None, None, reduction)
+        self.delta = delta
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return L.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class KLDivLoss(_Loss):
+    """``kl_div(input, target)``: input log-probabilities, target probabilities (or their
+    logs with ``log_target=True``); ``reduction="batchmean"`` is the KL divergence per sample.
+    See :func:`tinylm.nn.functional.kl_div`."""
+
+    def __init__(
+        self,
+        size_average: Any = None,
+        reduce: Any = None,
+        reduction: str = "mean",
+        log_target: bool = False,
+    ) -> None:
+        # "batchmean" is the one reduction only this loss has: checked with its list
+        super().__init__(size_average, reduce, "mean" if reduction == "batchmean" else "sum")
+        if reduction not in L.KL_REDUCTIONS:
+            raise TinyLMError(
+                f"KLDivLoss: reduction must be one of {L.KL_REDUCTIONS}, got {reduction!r}"
+            )
+        self.reduction = reduction
+        self.log_target = log_target
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        return L.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)

@@ -30,6 +30,8 @@ __all__ = [
     "ModuleDict",
     "ModuleList",
     "Parameter",
+    "ParameterDict",
+    "ParameterList",
     "Sequential",
     "structure_generation",
 ]
@@ -579,3 +581,163 @@ class ModuleDict(Module):
 
     def items(self) -> Iterable[tuple[str, Module]]:
         return self._modules.items()
+
+
+def _as_parameter(value: Any) -> Any:
+    """A Tensor that is not yet a Parameter becomes one (sharing its memory), as PyTorch's
+    ParameterList and ParameterDict do; anything else is kept as it is."""
+    if isinstance(value, Tensor) and not isinstance(value, Parameter):
+        return Parameter(value)
+    return value
+
+
+def _entries_repr(container: Module, entries: Iterable[tuple[Any, Any]]) -> str:
+    """PyTorch's listing of a ParameterList/Dict: one line per entry, its kind, dtype, size."""
+    lines = []
+    for key, p in entries:
+        if isinstance(p, Tensor):
+            kind = "Parameter containing" if isinstance(p, Parameter) else "Tensor"
+            size = "x".join(str(n) for n in p.shape)
+            lines.append(f"({key}): {kind}: [{p.dtype} of size {size}]")
+        else:
+            lines.append(f"({key}): Object of type: {type(p).__name__}")
+    name = type(container).__name__
+    return f"{name}(\n  " + "\n  ".join(lines) + "\n)" if lines else f"{name}()"
+
+
+class ParameterList(Module):
+    """A list of parameters whose parent can see them (a plain list would hide them):
+    ``state_dict`` keys ``"0"``, ``"1"`` …, as in PyTorch. A Tensor put in becomes a
+    Parameter (sharing its memory)."""
+
+    def __init__(self, values: Iterable[Any] | None = None) -> None:
+        super().__init__()
+        object.__setattr__(self, "_size", 0)
+        if values is not None:
+            self.extend(values)
+
+    def _index(self, index: Any) -> int:
+        if isinstance(index, bool) or not isinstance(index, int | np.integer):
+            raise TypeError(f"ParameterList indices must be integers or slices, not {index!r:.40}")
+        if not -self._size <= index < self._size:
+            raise IndexError(f"index {index} is out of range for a ParameterList of {self._size}")
+        return int(index) % self._size
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return ParameterList([self[i] for i in range(self._size)[index]])
+        return getattr(self, str(self._index(index)))
+
+    def __setitem__(self, index: int, value: Any) -> None:
+        setattr(self, str(self._index(index)), _as_parameter(value))
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self[i] for i in range(self._size))
+
+    def __iadd__(self, values: Iterable[Any]) -> ParameterList:
+        return self.extend(values)
+
+    def append(self, value: Any) -> ParameterList:
+        object.__setattr__(self, "_size", self._size + 1)
+        self[self._size - 1] = value
+        return self
+
+    def extend(self, values: Iterable[Any]) -> ParameterList:
+        if isinstance(values, Tensor) or not isinstance(values, Iterable):
+            raise TypeError(f"ParameterList.extend needs an iterable, got {type(values).__name__}")
+        for v in values:
+            self.append(v)
+        return self
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise TinyLMError("ParameterList is a container, not a layer: it cannot be called")
+
+    def __repr__(self) -> str:
+        return _entries_repr(self, enumerate(self))
+
+
+class ParameterDict(Module):
+    """A dict of named parameters whose parent can see them; ``state_dict`` keys are the
+    names. As in PyTorch, an ``OrderedDict`` (or another ParameterDict) keeps its order, a
+    plain dict is added in sorted key order, and a Tensor put in becomes a Parameter."""
+
+    def __init__(self, parameters: Any = None) -> None:
+        super().__init__()
+        object.__setattr__(self, "_keys", {})
+        if parameters is not None:
+            self.update(parameters)
+
+    def _check_key(self, key: Any) -> str:
+        if not isinstance(key, str):
+            raise TypeError(f"ParameterDict keys must be strings, got {key!r:.40}")
+        return key
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._keys:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._keys[self._check_key(key)] = None
+        setattr(self, key, _as_parameter(value))
+
+    def __delitem__(self, key: str) -> None:
+        del self._keys[key]
+        delattr(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def keys(self) -> Iterable[str]:
+        return self._keys.keys()
+
+    def values(self) -> Iterable[Any]:
+        return [self[k] for k in self._keys]
+
+    def items(self) -> Iterable[tuple[str, Any]]:
+        return [(k, self[k]) for k in self._keys]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
+    def pop(self, key: str) -> Any:
+        value = self[key]
+        del self[key]
+        return value
+
+    def clear(self) -> None:
+        for key in list(self._keys):
+            del self[key]
+
+    def update(self, parameters: Any) -> None:
+        if isinstance(parameters, OrderedDict | ParameterDict):
+            pairs = list(parameters.items())
+        elif isinstance(parameters, Mapping):
+            pairs = sorted(parameters.items())
+        elif isinstance(parameters, Iterable) and not isinstance(parameters, Tensor | str):
+            pairs = list(parameters)
+            for j, pair in enumerate(pairs):
+                if not isinstance(pair, tuple | list) or len(pair) != 2:
+                    raise TypeError(f"ParameterDict.update: element {j} is not a (key, value) pair")
+        else:
+            raise TypeError(
+                f"ParameterDict.update needs a mapping or (key, value) pairs, got "
+                f"{type(parameters).__name__}"
+            )
+        for key, value in pairs:
+            self[key] = value
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise TinyLMError("ParameterDict is a container, not a layer: it cannot be called")
+
+    def __repr__(self) -> str:
+        return _entries_repr(self, self.items())

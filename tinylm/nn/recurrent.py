@@ -1,8 +1,10 @@
-"""Recurrent layers: ``LSTMCell`` (one step) and ``LSTM`` (stacked layers over a sequence).
+"""Recurrent layers: ``LSTMCell`` (one step) and ``LSTM`` (stacked layers over a sequence),
+and likewise the Elman RNN (``RNNCell``, ``RNN``) and the GRU (``GRUCell``, ``GRU``).
 
-PyTorch's parameter names, shapes, gate order (i, f, g, o) and initialisation
-(every weight and bias ~ U(−1/√H, 1/√H)), so a ``torch.nn.LSTM``'s ``state_dict`` loads as
-it is. The equations and their gradients are in :mod:`tinylm.nn.functional.recurrent`.
+PyTorch's parameter names, shapes, gate order (LSTM i, f, g, o; GRU r, z, n) and
+initialisation (every weight and bias ~ U(−1/√H, 1/√H)), so a ``torch.nn.LSTM``'s (``RNN``'s,
+``GRU``'s) ``state_dict`` loads as it is. The equations and their gradients are in
+:mod:`tinylm.nn.functional.recurrent`.
 
 One deliberate extension: ``LSTM.forward(input, hx, lengths=...)`` takes the true length of
 each padded sequence, where PyTorch takes a ``PackedSequence`` (``pack_padded_sequence``).
@@ -27,7 +29,7 @@ from tinylm.nn.module import Module, Parameter
 from tinylm.random import default_generator
 from tinylm.tensor import Tensor
 
-__all__ = ["LSTM", "LSTMCell"]
+__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell"]
 
 
 def _uniform_parameter(bound: float, shape: tuple[int, ...], dtype: Any, device: Any) -> Parameter:
@@ -215,3 +217,282 @@ class LSTM(Module):
         if self.dropout:
             extra += f", dropout={self.dropout}"
         return extra
+
+
+def _check_nonlinearity(op: str, nonlinearity: Any) -> str:
+    if nonlinearity not in ("tanh", "relu"):
+        raise TinyLMError(f"{op}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r:.40}")
+    return nonlinearity
+
+
+class _CellBase(Module):
+    """What RNNCell and GRUCell share: weight_ih (G·H, I), weight_hh (G·H, H), bias_ih,
+    bias_hh (G·H,) ~ U(−1/√H, 1/√H), G gates; unbatched input as in PyTorch."""
+
+    gates = 1
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool, device: Any, dtype: Any):
+        super().__init__()
+        self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bias
+        k = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
+        rows = self.gates * self.hidden_size
+        self.weight_ih = _uniform_parameter(k, (rows, self.input_size), dtype, device)
+        self.weight_hh = _uniform_parameter(k, (rows, self.hidden_size), dtype, device)
+        if bias:
+            self.bias_ih = _uniform_parameter(k, (rows,), dtype, device)
+            self.bias_hh = _uniform_parameter(k, (rows,), dtype, device)
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+
+    def _step(self, input: Tensor, hx: Tensor | None) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        name = type(self).__name__
+        if input.ndim not in (1, 2):
+            raise TinyLMError(
+                f"{name}: input must be (batch, input_size) or unbatched (input_size,), got "
+                f"{tuple(input.shape)}"
+            )
+        if hx is not None and (not isinstance(hx, Tensor) or hx.ndim != input.ndim):
+            kind = "unbatched" if input.ndim == 1 else "batched"
+            got = tuple(hx.shape) if isinstance(hx, Tensor) else type(hx).__name__
+            raise TinyLMError(f"{name}: for {kind} input, hx must be {input.ndim}-D, got {got}")
+        if input.ndim == 1:  # a batch of one, taken away again (PyTorch does the same)
+            h = self._step(input.unsqueeze(0), None if hx is None else hx.unsqueeze(0))
+            return h.squeeze(0)
+        return self._step(input, hx)
+
+    def extra_repr(self) -> str:
+        extra = f"{self.input_size}, {self.hidden_size}"
+        return extra if self.bias else extra + ", bias=False"
+
+
+class RNNCell(_CellBase):
+    """One Elman RNN step: h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh), act tanh or relu.
+
+    Parameters (PyTorch's): weight_ih (H, I), weight_hh (H, H), bias_ih, bias_hh (H,).
+    ``forward(input (B, I), hx (B, H) = None)`` → h' (B, H); zeros when ``hx`` is None;
+    unbatched input (I,) with hx (H,) gives (H,).
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        self.nonlinearity = _check_nonlinearity("RNNCell", nonlinearity)
+        super().__init__(input_size, hidden_size, bias, device, dtype)
+
+    def _step(self, input: Tensor, hx: Tensor | None) -> Tensor:
+        params = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        return F.rnn_cell(input, hx, *params, nonlinearity=self.nonlinearity)
+
+    def extra_repr(self) -> str:
+        extra = super().extra_repr()
+        return (
+            extra if self.nonlinearity == "tanh" else extra + f", nonlinearity={self.nonlinearity}"
+        )
+
+
+class GRUCell(_CellBase):
+    """One GRU step, gate order r, z, n (PyTorch's); see ``F.gru_cell`` for the equations.
+
+    Parameters: weight_ih (3H, I), weight_hh (3H, H), bias_ih, bias_hh (3H,).
+    ``forward(input (B, I), hx (B, H) = None)`` → h' (B, H); unbatched (I,) → (H,).
+    """
+
+    gates = 3
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, device, dtype)
+
+    def _step(self, input: Tensor, hx: Tensor | None) -> Tensor:
+        params = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        return F.gru_cell(input, hx, *params)
+
+
+class _StackBase(Module):
+    """What RNN and GRU share (PyTorch's ``RNNBase``): ``num_layers`` layers of G gates with
+    parameters ``weight_ih_l{k}`` (G·H, I for k = 0, else H), ``weight_hh_l{k}`` (G·H, H),
+    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G·H,), all ~ U(−1/√H, 1/√H); one state h.
+
+    ``forward(input, hx=None)``: input (T, B, I), or (B, T, I) with ``batch_first``; hx
+    (num_layers, B, H), zeros if None → ``output, h_n``: output (T, B, H) (or (B, T, H)),
+    the last layer's h at every step, and h_n (num_layers, B, H). Unbatched, as in PyTorch:
+    input (T, I) and hx (num_layers, H) give output (T, H) and h_n (num_layers, H).
+    ``dropout`` is applied to the output of every layer but the last, while training.
+    ``bidirectional=True`` is refused (one direction only).
+    """
+
+    gates = 1
+
+    def _build(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int,
+        bias: bool,
+        batch_first: bool,
+        dropout: float,
+        bidirectional: bool,
+        device: Any,
+        dtype: Any,
+    ) -> None:
+        name = type(self).__name__
+        if bidirectional:
+            raise TinyLMError(f"{name}: bidirectional=True is not supported (one direction only)")
+        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
+            raise TinyLMError(f"{name}: num_layers must be an integer ≥ 1, got {num_layers!r}")
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        self.num_layers, self.bias, self.batch_first = num_layers, bias, bool(batch_first)
+        self.dropout = check_probability(name, dropout, "dropout")
+        k = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
+        rows = self.gates * self.hidden_size
+        for layer in range(num_layers):
+            width = self.input_size if layer == 0 else self.hidden_size
+            shapes = {
+                f"weight_ih_l{layer}": (rows, width),
+                f"weight_hh_l{layer}": (rows, self.hidden_size),
+            }
+            if bias:
+                shapes[f"bias_ih_l{layer}"] = (rows,)
+                shapes[f"bias_hh_l{layer}"] = (rows,)
+            for pname, shape in shapes.items():
+                setattr(self, pname, _uniform_parameter(k, shape, dtype, device))
+
+    def _layer(self, x: Tensor, h: Tensor | None, params: tuple[Any, ...]):
+        raise NotImplementedError
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        name = type(self).__name__
+        if input.ndim not in (2, 3):
+            raise TinyLMError(
+                f"{name}: input must be 3-D ({'batch, seq' if self.batch_first else 'seq, batch'}"
+                f", input_size) or unbatched 2-D (seq, input_size), got {tuple(input.shape)}"
+            )
+        unbatched = input.ndim == 2
+        if hx is not None and (not isinstance(hx, Tensor) or hx.ndim != input.ndim):
+            kind = "unbatched" if unbatched else "batched"
+            got = tuple(hx.shape) if isinstance(hx, Tensor) else type(hx).__name__
+            raise TinyLMError(f"{name}: for {kind} input, hx must be {input.ndim}-D, got {got}")
+        if unbatched:  # a batch of one, taken away again below (PyTorch does the same)
+            input = input.unsqueeze(0 if self.batch_first else 1)
+            hx = None if hx is None else hx.unsqueeze(1)
+        x = input.transpose(0, 1) if self.batch_first else input
+        want = (self.num_layers, x.shape[1], self.hidden_size)
+        if hx is not None and tuple(hx.shape) != want:
+            raise TinyLMError(f"{name}: hx must be {want}, got {tuple(hx.shape)}")
+        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        h_n = []
+        for layer in range(self.num_layers):
+            params = tuple(getattr(self, f"{n}_l{layer}", None) for n in names)
+            x, h = self._layer(x, None if hx is None else hx[layer], params)
+            h_n.append(h)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, training=True)
+        output = x.transpose(0, 1) if self.batch_first else x
+        if unbatched:
+            return output.squeeze(0 if self.batch_first else 1), stack(h_n).squeeze(1)
+        return output, stack(h_n)
+
+    def extra_repr(self) -> str:
+        extra = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            extra += f", num_layers={self.num_layers}"
+        if not self.bias:
+            extra += ", bias=False"
+        if self.batch_first:
+            extra += ", batch_first=True"
+        if self.dropout:
+            extra += f", dropout={self.dropout}"
+        return extra
+
+
+class RNN(_StackBase):
+    """A stack of ``num_layers`` Elman RNN layers over a sequence (``torch.nn.RNN``):
+    h_t = act(x_t W_ihᵀ + b_ih + h_{t−1} W_hhᵀ + b_hh), act tanh or relu
+    (``nonlinearity``). Parameters and shapes as described in ``_StackBase`` with G = 1:
+    weight_ih_l0 (H, I), weight_hh_l0 (H, H), bias_ih_l0, bias_hh_l0 (H,) …
+    ``forward(input, hx=None)`` → ``output, h_n``.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        self.nonlinearity = _check_nonlinearity("RNN", nonlinearity)
+        self._build(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            device,
+            dtype,
+        )
+
+    def _layer(self, x: Tensor, h: Tensor | None, params: tuple[Any, ...]):
+        return F.rnn_layer(x, h, *params, nonlinearity=self.nonlinearity)
+
+
+class GRU(_StackBase):
+    """A stack of ``num_layers`` GRU layers over a sequence (``torch.nn.GRU``), gate order
+    r, z, n; see ``F.gru_cell`` for the equations. Parameters as described in ``_StackBase``
+    with G = 3: weight_ih_l0 (3H, I), weight_hh_l0 (3H, H), bias_ih_l0, bias_hh_l0 (3H,) …
+    ``forward(input, hx=None)`` → ``output, h_n``.
+    """
+
+    gates = 3
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        self._build(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            device,
+            dtype,
+        )
+
+    def _layer(self, x: Tensor, h: Tensor | None, params: tuple[Any, ...]):
+        return F.gru_layer(x, h, *params)

@@ -1,18 +1,36 @@
-"""Activations: ReLU, softmax, log-softmax, GELU.
+"""Activations: ReLU, tanh, sigmoid, softmax, log-softmax, GELU, SiLU, leaky ReLU,
+softplus, ELU.
 
 softmax and log-softmax are ops of the Tensor (``tinylm.ops.Softmax``/``LogSoftmax``, kernels
-in the registry); GELU's Function sits right above its wrapper.
+in the registry), and so are tanh and σ; each other activation's Function sits right above its
+wrapper, with its derivative in the docstring.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from tinylm import ops
 from tinylm.autograd import Context, Function, TinyLMError
-from tinylm.nn.functional.common import kernel
+from tinylm.device import array_module
+from tinylm.nn.functional.common import check_not_inplace, kernel
 from tinylm.tensor import Tensor
 
-__all__ = ["GELU_FORMS", "gelu", "log_softmax", "relu", "softmax"]
+__all__ = [
+    "GELU_FORMS",
+    "elu",
+    "gelu",
+    "leaky_relu",
+    "log_softmax",
+    "relu",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softplus",
+    "tanh",
+]
 
 #: The two forms of GELU (``approximate=``) and the registry kernel that computes each.
 GELU_FORMS = {"none": "gelu_exact", "tanh": "gelu"}
@@ -93,3 +111,131 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     if input.dtype.kind != "f":  # PyTorch has no integer GELU kernel either
         raise TinyLMError(f"gelu: needs a floating-point tensor, got {input.dtype}")
     return _GELU.apply(input, approximate=approximate)
+
+
+def tanh(input: Tensor) -> Tensor:
+    """tanh(x) = (eˣ − e⁻ˣ)/(eˣ + e⁻ˣ); its derivative is 1 − tanh²(x)
+    (:class:`tinylm.ops.Tanh`)."""
+    return input.tanh()
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """σ(x) = 1/(1 + e⁻ˣ), without overflow for large |x|; σ' = σ(1 − σ)
+    (:class:`tinylm.ops.Sigmoid`)."""
+    return input.sigmoid()
+
+
+def _check_float(op: str, input: Tensor) -> None:
+    if not isinstance(input, Tensor):
+        raise TinyLMError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    if not np.issubdtype(input.dtype, np.floating):
+        raise TinyLMError(f"{op}: input must be floating point, got {input.dtype}")
+
+
+class _SiLU(Function):
+    """SiLU (swish): y = x σ(x);  dy/dx = σ(x) (1 + x (1 − σ(x))). Shapes: any → same."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        s = ops.sigmoid_array(x)
+        ctx.save_for_backward(x, s)
+        return x * s
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        x, s = ctx.saved_arrays
+        return g * (s * (1 + x * (1 - s)))
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """SiLU(x) = x σ(x) (the swish of LLaMA's MLP); derivative σ(x)(1 + x(1 − σ(x)))."""
+    check_not_inplace("silu", inplace)
+    _check_float("silu", input)
+    return _SiLU.apply(input)
+
+
+class _LeakyReLU(Function):
+    """y = x for x > 0, else s·x;  dy/dx = 1 for x > 0, else s (s at x = 0, as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, slope: float) -> Any:
+        positive = x > 0
+        ctx.positive, ctx.slope = positive, slope
+        return array_module(x).where(positive, x, x * x.dtype.type(slope))
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        return array_module(g).where(ctx.positive, g, g * g.dtype.type(ctx.slope))
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """LeakyReLU(x) = x for x > 0, else ``negative_slope``·x: negative inputs keep a small
+    gradient instead of none."""
+    check_not_inplace("leaky_relu", inplace)
+    _check_float("leaky_relu", input)
+    return _LeakyReLU.apply(input, slope=_number("leaky_relu", "negative_slope", negative_slope))
+
+
+def _number(op: str, name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TinyLMError(f"{op}: {name} must be a number, got {value!r:.60}")
+    return float(value)
+
+
+class _Softplus(Function):
+    """y = log(1 + e^{βx}) / β, and y = x where βx > threshold (there the two agree to
+    rounding, and e^{βx} could overflow). Computed as max(βx, 0) + log1p(e^{−|βx|}), finite
+    for any x. dy/dx = σ(βx), and 1 where βx > threshold."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, beta: float, threshold: float) -> Any:
+        xp = array_module(x)
+        bx = x * x.dtype.type(beta)
+        linear = bx > threshold
+        with np.errstate(over="ignore", invalid="ignore"):
+            soft = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx)))) / x.dtype.type(beta)
+        ctx.save_for_backward(bx)
+        ctx.linear = linear
+        return xp.where(linear, x, soft).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        (bx,) = ctx.saved_arrays
+        return array_module(g).where(ctx.linear, g, g * ops.sigmoid_array(bx))
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """Softplus(x) = log(1 + e^{βx}) / β, a smooth ReLU; linear (= x) where βx > threshold,
+    as in PyTorch. Its derivative is σ(βx)."""
+    _check_float("softplus", input)
+    beta = _number("softplus", "beta", beta)
+    if beta == 0:
+        raise TinyLMError("softplus: beta must be non-zero (the function divides by it)")
+    return _Softplus.apply(input, beta=beta, threshold=_number("softplus", "threshold", threshold))
+
+
+class _ELU(Function):
+    """y = x for x > 0, else α(eˣ − 1);  dy/dx = 1 for x > 0, else α eˣ (α at x = 0, as
+    PyTorch)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, alpha: float) -> Any:
+        xp = array_module(x)
+        positive = x > 0
+        a = x.dtype.type(alpha)
+        e = xp.exp(xp.minimum(x, 0))  # no overflow: the exponential only of x ≤ 0
+        ctx.save_for_backward(e)
+        ctx.positive, ctx.alpha = positive, a
+        return xp.where(positive, x, a * (e - 1))
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        (e,) = ctx.saved_arrays
+        return array_module(g).where(ctx.positive, g, g * (ctx.alpha * e))
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """ELU(x) = x for x > 0, else α(eˣ − 1): smooth at 0 for α = 1, saturating at −α."""
+    check_not_inplace("elu", inplace)
+    _check_float("elu", input)
+    return _ELU.apply(input, alpha=_number("elu", "alpha", alpha))

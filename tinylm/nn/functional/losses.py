@@ -1,4 +1,5 @@
-"""Losses: cross-entropy, negative log-likelihood, the binary cross-entropies, MSE.
+"""Losses: cross-entropy, negative log-likelihood, the binary cross-entropies, MSE, L1,
+smooth L1 and Huber, KL divergence.
 
 Each loss is a Function whose backward is the gradient derived on paper (e.g. the fused
 (softmax − onehot)/N of the cross-entropy), right above its public wrapper.
@@ -28,8 +29,12 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
+    "huber_loss",
+    "kl_div",
+    "l1_loss",
     "mse_loss",
     "nll_loss",
+    "smooth_l1_loss",
 ]
 
 
@@ -474,3 +479,203 @@ def mse_loss(
         )
     target = _float_target("mse_loss", target, input)
     return _MSELoss.apply(input, target, reduction=reduction)
+
+
+def _no_weight(op: str, weight: Any) -> None:
+    if weight is not None:
+        raise TinyLMError(
+            f"{op}: weight is not supported; use reduction='none' and weight the elementwise "
+            "losses yourself"
+        )
+
+
+class _L1Loss(Function):
+    """L = (1/n) Σ |x − y|;  dL/dx = sign(x − y) / n (0 where x = y, as PyTorch),
+    dL/dy = −dL/dx."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, y: Any, *, reduction: str) -> Any:
+        diff = x - y
+        ctx.save_for_backward(diff)
+        ctx.meta = (reduction, diff.shape)
+        return _reduce(array_module(diff).abs(diff), reduction)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
+        (diff,) = ctx.saved_arrays
+        reduction, shape = ctx.meta
+        gx = _unreduce(g, shape, reduction) * array_module(diff).sign(diff)
+        return gx, (-gx if ctx.needs_input_grad[1] else None)
+
+
+def l1_loss(
+    input: Tensor,
+    target: Any,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
+    weight: Any = None,
+) -> Tensor:
+    """Mean absolute error: L = (1/n) Σ_i |ŷ_i − y_i| (``reduction="sum"``: the sum,
+    "none": the elementwise |ŷ − y|). Its gradient sign(ŷ − y)/n does not shrink near the
+    target, unlike the MSE's."""
+    check_reduction("l1_loss", reduction, size_average, reduce)
+    _no_weight("l1_loss", weight)
+    target = _float_target("l1_loss", target, input)
+    return _L1Loss.apply(input, target, reduction=reduction)
+
+
+class _Huber(Function):
+    """The Huber loss, scaled: with d = x − y and a threshold δ > 0,
+        ℓ = ½ d² / δ           for |d| < δ,      dℓ/dd = d / δ
+        ℓ = |d| − ½ δ          otherwise,        dℓ/dd = sign(d)
+    times ``scale``: scale 1 is ``smooth_l1_loss`` with beta δ, scale δ is ``huber_loss``
+    with delta δ. δ = 0 is the L1 loss. dℓ/dy = −dℓ/dx.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, y: Any, *, delta: float, scale: float, reduction: str):
+        xp = array_module(x)
+        d = x - y
+        a = xp.abs(d)
+        t = x.dtype.type
+        if delta == 0:
+            loss = a
+            inner = xp.zeros(d.shape, dtype=bool)
+        else:
+            inner = a < delta
+            loss = xp.where(inner, t(0.5 / delta) * d * d, a - t(0.5 * delta))
+        if scale != 1:
+            loss = loss * t(scale)
+        ctx.save_for_backward(d)
+        ctx.meta = (inner, delta, scale, reduction)
+        return _reduce(loss.astype(x.dtype, copy=False), reduction)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
+        (d,) = ctx.saved_arrays
+        inner, delta, scale, reduction = ctx.meta
+        xp, t = array_module(d), d.dtype.type
+        slope = xp.sign(d) if delta == 0 else xp.where(inner, d / t(delta), xp.sign(d))
+        gx = _unreduce(g, d.shape, reduction) * (slope * t(scale))
+        return gx, (-gx if ctx.needs_input_grad[1] else None)
+
+
+def _threshold(op: str, name: str, value: Any, allow_zero: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise TinyLMError(f"{op}: {name} must be a non-negative number, got {value!r:.60}")
+    if value == 0 and not allow_zero:
+        raise TinyLMError(f"{op}: {name} must be positive, got {value!r}")
+    return float(value)
+
+
+def smooth_l1_loss(
+    input: Tensor,
+    target: Any,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
+    beta: float = 1.0,
+) -> Tensor:
+    """Smooth L1 loss (Fast R-CNN's): with d = ŷ − y, ½ d²/beta where |d| < beta, else
+    |d| − ½ beta; reduced by ``reduction``. Quadratic near the target, linear (robust to
+    outliers) far from it; beta = 0 is the L1 loss. See :class:`_Huber`."""
+    check_reduction("smooth_l1_loss", reduction, size_average, reduce)
+    beta = _threshold("smooth_l1_loss", "beta", beta, allow_zero=True)
+    target = _float_target("smooth_l1_loss", target, input)
+    return _Huber.apply(input, target, delta=beta, scale=1.0, reduction=reduction)
+
+
+def huber_loss(
+    input: Tensor,
+    target: Any,
+    reduction: str = "mean",
+    delta: float = 1.0,
+    weight: Any = None,
+) -> Tensor:
+    """Huber loss: with d = ŷ − y, ½ d² where |d| < delta, else delta·(|d| − ½ delta);
+    reduced by ``reduction``. It equals delta · smooth_l1_loss(beta=delta), so its gradient
+    is d inside and ±delta outside. See :class:`_Huber`."""
+    check_reduction("huber_loss", reduction)
+    _no_weight("huber_loss", weight)
+    delta = _threshold("huber_loss", "delta", delta, allow_zero=False)
+    target = _float_target("huber_loss", target, input)
+    return _Huber.apply(input, target, delta=delta, scale=delta, reduction=reduction)
+
+
+class _KLDiv(Function):
+    """KL divergence, pointwise, with x = log q (the input) and the target p:
+        ℓ = p (log p − x)   (0 where p = 0),   dℓ/dx = −p,  dℓ/dp = log p + 1 − x (NaN at p = 0)
+    or, with ``log_target`` (the target given as t = log p),
+        ℓ = eᵗ (t − x),                       dℓ/dx = −eᵗ, dℓ/dt = eᵗ (t − x + 1).
+    Reductions: "mean" over all elements, "batchmean" the sum divided by the batch size
+    (x.shape[0]; the mathematically right KL per sample), "sum", "none".
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, t: Any, *, log_target: bool, reduction: str) -> Any:
+        xp = array_module(x)
+        zero = x.dtype.type(0)
+        if log_target:
+            p, log_p = xp.exp(t), t
+            with np.errstate(invalid="ignore"):  # t = −inf: 0·inf = NaN, as in PyTorch
+                loss = p * (t - x)
+        else:  # xlogy(p, p) − p x, as PyTorch: 0 log 0 = 0, a negative p gives NaN
+            p = t
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_p = xp.log(t)
+                loss = xp.where(t == 0, zero, t * log_p) - t * x
+        ctx.save_for_backward(x, p, log_p)
+        ctx.meta = (log_target, reduction, loss.shape)
+        if reduction == "batchmean":
+            n = x.shape[0] if x.ndim else 1
+            return xp.asarray(loss.sum() / max(n, 1), dtype=x.dtype)
+        return _reduce(loss, reduction)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
+        x, p, log_p = ctx.saved_arrays
+        log_target, reduction, shape = ctx.meta
+        xp = array_module(g)
+        if reduction == "batchmean":
+            n = shape[0] if shape else 1
+            g = xp.broadcast_to(g / max(n, 1), shape)
+        else:
+            g = _unreduce(g, shape, reduction)
+        gx = -g * p
+        gt = None
+        if ctx.needs_input_grad[1]:
+            if log_target:
+                with np.errstate(invalid="ignore"):
+                    gt = g * (p * (log_p - x + 1))
+            else:  # at p = 0 the derivative of p log p is undefined: NaN, as in PyTorch
+                with np.errstate(invalid="ignore"):
+                    gt = g * (xp.where(p == 0, x.dtype.type(np.nan), log_p + 1) - x)
+        return gx, gt
+
+
+KL_REDUCTIONS = ("mean", "batchmean", "sum", "none")
+
+
+def kl_div(
+    input: Tensor,
+    target: Any,
+    size_average: Any = None,
+    reduce: Any = None,
+    reduction: str = "mean",
+    log_target: bool = False,
+) -> Tensor:
+    """Kullback–Leibler divergence KL(p ‖ q) with ``input`` = log q (log-probabilities, e.g.
+    ``log_softmax``) and ``target`` = p (or log p with ``log_target=True``), as PyTorch:
+    pointwise p (log p − log q), reduced by ``reduction``.
+
+    ``reduction="batchmean"`` (sum / batch size) is the KL divergence per sample; "mean" (the
+    default, as in PyTorch) divides by the number of elements instead, which is not a KL
+    divergence. Shapes: input and target the same shape; "none" keeps it.
+    """
+    if size_average is not None or reduce is not None:
+        check_reduction("kl_div", "mean", size_average, reduce)  # raises
+    if reduction not in KL_REDUCTIONS:
+        raise TinyLMError(f"kl_div: reduction must be one of {KL_REDUCTIONS}, got {reduction!r}")
+    target = _float_target("kl_div", target, input)
+    return _KLDiv.apply(input, target, log_target=bool(log_target), reduction=reduction)

@@ -1,4 +1,8 @@
-"""The LSTM: one cell step (``lstm_cell``) and one layer over a whole sequence (``lstm_layer``).
+"""Recurrent steps and layers: the LSTM's (``lstm_cell``, ``lstm_layer``), fused, and the
+Elman RNN's and the GRU's (``rnn_cell``, ``rnn_layer``, ``gru_cell``, ``gru_layer``), compositions
+of ops (``linear``, ``tanh``, ``σ`` …) whose gradient autograd derives step by step.
+
+The LSTM: one cell step (``lstm_cell``) and one layer over a whole sequence (``lstm_layer``).
 
 Both split a step into its two matrix products (BLAS) and its element-wise part, the fused
 cell kernel of the registry (``kernels/reference.py: lstm_cell_forward/lstm_cell_backward``;
@@ -18,12 +22,13 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
+from tinylm.creation import stack
 from tinylm.device import array_module
 from tinylm.nn.functional.common import as_array, check_same_dtype, kernel
 from tinylm.nn.functional.linear import linear
 from tinylm.tensor import Tensor
 
-__all__ = ["lstm_cell", "lstm_layer"]
+__all__ = ["gru_cell", "gru_layer", "lstm_cell", "lstm_layer", "rnn_cell", "rnn_layer"]
 
 
 class _LSTMCell(Function):
@@ -181,3 +186,161 @@ def lstm_layer(
     mask = None if lengths is None else lengths_mask(lengths, steps, batch, input.data)
     packed = _LSTMRecurrence.apply(xproj, weight_hh, h0, c0, mask=mask)
     return packed[:steps], packed[steps], packed[steps + 1]
+
+
+# ---------------------------------------------------------------------------------------
+# The Elman RNN and the GRU: compositions of ops
+# ---------------------------------------------------------------------------------------
+
+NONLINEARITIES = ("tanh", "relu")
+
+
+def _one_state(op: str, hx: Any, input: Tensor, batch: int, hs: int) -> Tensor:
+    """The state ``hx`` checked to be (batch, hs), or zeros like ``input`` when None."""
+    if hx is None:
+        return Tensor._wrap(array_module(input.data).zeros((batch, hs), dtype=input.dtype))
+    if not isinstance(hx, Tensor) or tuple(hx.shape) != (batch, hs):
+        got = tuple(hx.shape) if isinstance(hx, Tensor) else type(hx).__name__
+        raise TinyLMError(f"{op}: hx must have shape {(batch, hs)}, got {got}")
+    return hx
+
+
+def _check_weights(op: str, input: Tensor, w_ih: Tensor, w_hh: Tensor, gates: int, ndim: int):
+    """input (…, I) with ``ndim`` dims, w_ih (gates·H, I), w_hh (gates·H, H) → H."""
+    what = "(B, input_size)" if ndim == 2 else "(T, B, input_size)"
+    if (
+        input.ndim != ndim
+        or w_ih.ndim != 2
+        or w_ih.shape[0] % gates
+        or w_ih.shape[1] != input.shape[-1]
+    ):
+        raise TinyLMError(
+            f"{op}: need input {what} and weight_ih ({gates}*hidden_size, input_size), got input "
+            f"{tuple(input.shape)} and weight_ih {tuple(w_ih.shape)}"
+        )
+    hs = w_ih.shape[0] // gates
+    if tuple(w_hh.shape) != (gates * hs, hs):
+        raise TinyLMError(
+            f"{op}: weight_hh must be ({gates}*hidden_size, hidden_size) = {(gates * hs, hs)}, "
+            f"got {tuple(w_hh.shape)}"
+        )
+    return hs
+
+
+def _activation(op: str, nonlinearity: str) -> Any:
+    if nonlinearity not in NONLINEARITIES:
+        raise TinyLMError(
+            f"{op}: nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r:.40}"
+        )
+    return Tensor.tanh if nonlinearity == "tanh" else Tensor.relu
+
+
+def rnn_cell(
+    input: Tensor,
+    hx: Tensor | None,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None = None,
+    bias_hh: Tensor | None = None,
+    nonlinearity: str = "tanh",
+) -> Tensor:
+    """One Elman RNN step (``torch.rnn_tanh_cell`` / ``rnn_relu_cell``):
+    h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh), act = tanh or relu.
+
+    Shapes: input (B, I), hx (B, H) or None for zeros, weight_ih (H, I), weight_hh (H, H),
+    biases (H,) → h' (B, H).
+    """
+    act = _activation("rnn_cell", nonlinearity)
+    hs = _check_weights("rnn_cell", input, weight_ih, weight_hh, 1, 2)
+    h = _one_state("rnn_cell", hx, input, input.shape[0], hs)
+    check_same_dtype("rnn_cell", input=input, weight_ih=weight_ih, weight_hh=weight_hh, hx=h)
+    return act(linear(input, weight_ih, bias_ih) + linear(h, weight_hh, bias_hh))
+
+
+def _summed_bias(bias_ih: Tensor | None, bias_hh: Tensor | None) -> Tensor | None:
+    if bias_ih is not None and bias_hh is not None:
+        return bias_ih + bias_hh  # both add to every step: add them once
+    return bias_ih if bias_ih is not None else bias_hh
+
+
+def rnn_layer(
+    input: Tensor,
+    hx: Tensor | None,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None = None,
+    bias_hh: Tensor | None = None,
+    nonlinearity: str = "tanh",
+) -> tuple[Tensor, Tensor]:
+    """One Elman RNN layer over a sequence, time-major: input (T, B, I), hx (B, H) or None
+    for zeros → output (T, B, H) (h after every step), h_n (B, H).
+
+    The input projection of all T steps is one matrix product; then, step by step,
+    h_t = act(xproj_t + h_{t−1} W_hhᵀ). Backpropagation through time is autograd's walk back
+    through the recorded steps: dh_{t−1} = (dh_t ⊙ act'(a_t)) W_hh.
+    """
+    act = _activation("rnn", nonlinearity)
+    hs = _check_weights("rnn", input, weight_ih, weight_hh, 1, 3)
+    h = _one_state("rnn", hx, input, input.shape[1], hs)
+    check_same_dtype("rnn", input=input, weight_ih=weight_ih, weight_hh=weight_hh, hx=h)
+    xproj = linear(input, weight_ih, _summed_bias(bias_ih, bias_hh))
+    outputs = []
+    for t in range(input.shape[0]):
+        h = act(xproj[t] + linear(h, weight_hh))
+        outputs.append(h)
+    if not outputs:
+        raise TinyLMError(f"rnn: input has no time steps (shape {tuple(input.shape)})")
+    return stack(outputs), h
+
+
+def _gru_step(xg: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None, hs: int):
+    """h' from the input's gate pre-activations xg (B, 3H) = x W_ihᵀ + b_ih and h (B, H)."""
+    hg = linear(h, weight_hh, bias_hh)
+    r = (xg[:, :hs] + hg[:, :hs]).sigmoid()
+    z = (xg[:, hs : 2 * hs] + hg[:, hs : 2 * hs]).sigmoid()
+    n = (xg[:, 2 * hs :] + r * hg[:, 2 * hs :]).tanh()
+    return n + z * (h - n)  # = (1 − z) ⊙ n + z ⊙ h
+
+
+def gru_cell(
+    input: Tensor,
+    hx: Tensor | None,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None = None,
+    bias_hh: Tensor | None = None,
+) -> Tensor:
+    """One GRU step (``torch.gru_cell``), gate order r, z, n as PyTorch's:
+        r = σ(x W_irᵀ + b_ir + h W_hrᵀ + b_hr),   z = σ(x W_izᵀ + b_iz + h W_hzᵀ + b_hz)
+        n = tanh(x W_inᵀ + b_in + r ⊙ (h W_hnᵀ + b_hn)),   h' = (1 − z) ⊙ n + z ⊙ h
+    Shapes: input (B, I), hx (B, H) or None for zeros, weight_ih (3H, I), weight_hh (3H, H),
+    biases (3H,) → h' (B, H).
+    """
+    hs = _check_weights("gru_cell", input, weight_ih, weight_hh, 3, 2)
+    h = _one_state("gru_cell", hx, input, input.shape[0], hs)
+    check_same_dtype("gru_cell", input=input, weight_ih=weight_ih, weight_hh=weight_hh, hx=h)
+    return _gru_step(linear(input, weight_ih, bias_ih), h, weight_hh, bias_hh, hs)
+
+
+def gru_layer(
+    input: Tensor,
+    hx: Tensor | None,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None = None,
+    bias_hh: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """One GRU layer over a sequence, time-major: input (T, B, I), hx (B, H) or None for
+    zeros → output (T, B, H), h_n (B, H). The input projection of all steps is one matrix
+    product; the steps are :func:`gru_cell`'s equations (b_hn stays inside r ⊙ (…))."""
+    hs = _check_weights("gru", input, weight_ih, weight_hh, 3, 3)
+    h = _one_state("gru", hx, input, input.shape[1], hs)
+    check_same_dtype("gru", input=input, weight_ih=weight_ih, weight_hh=weight_hh, hx=h)
+    xproj = linear(input, weight_ih, bias_ih)
+    outputs = []
+    for t in range(input.shape[0]):
+        h = _gru_step(xproj[t], h, weight_hh, bias_hh, hs)
+        outputs.append(h)
+    if not outputs:
+        raise TinyLMError(f"gru: input has no time steps (shape {tuple(input.shape)})")
+    return stack(outputs), h
