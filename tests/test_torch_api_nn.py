@@ -27,7 +27,7 @@ LIBS = pytest.mark.parametrize("lib", [tinylm, torch], ids=["tinylm", "torch"])
 
 
 def values(t: Any) -> np.ndarray:
-    return np.asarray(t.detach().numpy())
+    return np.asarray(t.detach().detach().numpy())
 
 
 def in_both(make: Any) -> tuple[Any, Any]:
