@@ -15,7 +15,17 @@ from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.device import array_module, device_type
 from tinylm.kernels import registry
 
-__all__ = ["CumSum", "LogSoftmax", "Max", "Mean", "Min", "Softmax", "Sum", "normalize_axis"]
+__all__ = [
+    "CumSum",
+    "LogSoftmax",
+    "Max",
+    "Mean",
+    "Min",
+    "Prod",
+    "Softmax",
+    "Sum",
+    "normalize_axis",
+]
 
 # ---------------------------------------------------------------------------------------
 # Reductions
@@ -137,6 +147,45 @@ class CumSum(Function):
             return g
         xp, a = array_module(g), ctx.axes[0]
         return xp.flip(xp.cumsum(xp.flip(g, a), axis=a), a)
+
+
+class Prod(Function):
+    """y = Π x over one ``axis`` (or all elements); integers and bools multiply as int64.
+
+    dy/dx_i = Π_{j ≠ i} x_j, the product of the *other* elements. Not y / x_i, which is 0/0
+    where x_i = 0: backward multiplies the products of the elements before i (an exclusive
+    cumulative product from the start) and after i (from the end), so a zero anywhere gives
+    exactly PyTorch's gradient (the other elements' product at a lone zero, 0 elsewhere).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, axis: int | None = None, keepdims: bool = False) -> Any:
+        axes = normalize_axis(axis, x.ndim, "prod")
+        ctx.save_for_backward(x)
+        ctx.meta = (axis, axes, keepdims)
+        return x.prod(
+            axis=axes, keepdims=keepdims, dtype=np.int64 if x.dtype.kind in "biu" else None
+        )
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        (x,) = ctx.saved_arrays
+        axis, axes, keepdims = ctx.meta
+        xp = array_module(x)
+        g = _expand_reduced(g, x.shape, axes, keepdims)
+        if not axes:  # a 0-d tensor: y = x
+            return g
+        flat = axis is None  # over every element: one row of all of them
+        rows = x.reshape(-1) if flat else x
+        a = 0 if flat else axes[0]
+        if rows.shape[a] == 0:  # the product of nothing is 1, a constant
+            return xp.zeros(x.shape, dtype=g.dtype)
+        ones = xp.ones_like(xp.take(rows, [0], axis=a))
+        before = xp.cumprod(xp.concatenate([ones, rows], axis=a), axis=a)
+        after = xp.flip(xp.cumprod(xp.flip(xp.concatenate([rows, ones], axis=a), a), axis=a), a)
+        n = rows.shape[a]
+        others = xp.take(before, range(n), axis=a) * xp.take(after, range(1, n + 1), axis=a)
+        return g * (others.reshape(x.shape) if flat else others)
 
 
 # ---------------------------------------------------------------------------------------
