@@ -640,6 +640,17 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         values = gen.numpy.uniform(a, b, size=self.shape).astype(self.dtype)
         return self._inplace("uniform_", to_device_array(values, self.device))
 
+    def bernoulli(self, p: Any = None, *, generator: Generator | None = None) -> Tensor:
+        """1 with probability p, else 0, drawn per element: p is this tensor's values (or the
+        number ``p``), each in [0, 1]; the result has this tensor's dtype and no gradient."""
+        probs = self.numpy() if p is None else np.full(self.shape, p)
+        if probs.dtype.kind != "f" and p is None:
+            raise TinyLMError(f"bernoulli: needs a float tensor of probabilities, got {self.dtype}")
+        if probs.size and not ((probs >= 0) & (probs <= 1)).all():
+            raise TinyLMError("bernoulli: every probability must lie in [0, 1]")
+        draws = (generator or default_generator).numpy.random(self.shape) < probs
+        return Tensor._wrap(to_device_array(draws.astype(self.dtype), self.device))
+
 
 def increment_version(tensor: Tensor) -> None:
     """Record that ``tensor``'s memory was changed in place by code that bypasses Tensor's
