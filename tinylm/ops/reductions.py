@@ -178,13 +178,19 @@ class Prod(Function):
         flat = axis is None  # over every element: one row of all of them
         rows = x.reshape(-1) if flat else x
         a = 0 if flat else axes[0]
-        if rows.shape[a] == 0:  # the product of nothing is 1, a constant
-            return xp.zeros(x.shape, dtype=g.dtype)
-        ones = xp.ones_like(xp.take(rows, [0], axis=a))
-        before = xp.cumprod(xp.concatenate([ones, rows], axis=a), axis=a)
-        after = xp.flip(xp.cumprod(xp.flip(xp.concatenate([rows, ones], axis=a), a), axis=a), a)
         n = rows.shape[a]
-        others = xp.take(before, range(n), axis=a) * xp.take(after, range(1, n + 1), axis=a)
+        if n == 0:  # the product of nothing is 1, a constant
+            return xp.zeros(x.shape, dtype=g.dtype)
+
+        def part(start: int, stop: int) -> Any:  # elements start … stop−1 along a
+            return rows[(slice(None),) * a + (slice(start, stop),)]
+
+        one = xp.ones_like(part(0, 1))
+        # before_i = x_0 ⋯ x_{i−1} and after_i = x_{i+1} ⋯ x_{n−1} (each 1 when empty)
+        before = xp.cumprod(xp.concatenate([one, part(0, n - 1)], axis=a), axis=a)
+        reversed_rest = xp.flip(xp.concatenate([part(1, n), one], axis=a), a)
+        after = xp.flip(xp.cumprod(reversed_rest, axis=a), a)
+        others = before * after
         return g * (others.reshape(x.shape) if flat else others)
 
 
