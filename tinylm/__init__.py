@@ -6,6 +6,7 @@ class) → ``creation`` (``tensor``, ``zeros``, ``randn`` …) → ``nn`` → ``
 ``models`` → ``train`` and ``cli``. ``environment`` lists every environment variable.
 """
 
+import builtins
 from typing import Any
 
 from tinylm import allocator, ops
@@ -20,10 +21,13 @@ from tinylm.autograd import (
 )
 from tinylm.creation import (
     arange,
+    as_tensor,
+    bernoulli,
     cat,
     concat,
     empty,
     eye,
+    from_numpy,
     full,
     full_like,
     linspace,
@@ -37,6 +41,7 @@ from tinylm.creation import (
     randint,
     randn,
     randn_like,
+    randperm,
     split,
     stack,
     tensor,
@@ -265,6 +270,240 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
     return x.unsqueeze(dim)
 
 
+# The element-wise math of tinylm/ops/elementwise.py (Sin, Cos, Rsqrt, Log1p, Expm1, Erf,
+# Step, NanToNum), as PyTorch's functions: tinylm.sin(x) == x.sin().
+def sin(input: Tensor) -> Tensor:
+    return input.sin()
+
+
+def cos(input: Tensor) -> Tensor:
+    return input.cos()
+
+
+def rsqrt(input: Tensor) -> Tensor:
+    return input.rsqrt()
+
+
+def square(input: Tensor) -> Tensor:
+    return input.square()
+
+
+def log1p(input: Tensor) -> Tensor:
+    return input.log1p()
+
+
+def expm1(input: Tensor) -> Tensor:
+    return input.expm1()
+
+
+def erf(input: Tensor) -> Tensor:
+    return input.erf()
+
+
+def sign(input: Tensor) -> Tensor:
+    return input.sign()
+
+
+def floor(input: Tensor) -> Tensor:
+    return input.floor()
+
+
+def ceil(input: Tensor) -> Tensor:
+    return input.ceil()
+
+
+def round(input: Tensor, *, decimals: builtins.int = 0) -> Tensor:  # noqa: A001
+    return input.round(decimals=decimals)
+
+
+def isnan(input: Tensor) -> Tensor:
+    return input.isnan()
+
+
+def isinf(input: Tensor) -> Tensor:
+    return input.isinf()
+
+
+def isfinite(input: Tensor) -> Tensor:
+    return input.isfinite()
+
+
+def nan_to_num(
+    input: Tensor, nan: builtins.float = 0.0, posinf: Any = None, neginf: Any = None
+) -> Tensor:
+    return input.nan_to_num(nan, posinf, neginf)
+
+
+# Function forms of more Tensor methods, with PyTorch's signatures.
+def logsumexp(input: Tensor, dim: Any, keepdim: builtins.bool = False) -> Tensor:
+    return input.logsumexp(dim=dim, keepdim=keepdim)
+
+
+def prod(input: Tensor, dim: Any = None, keepdim: builtins.bool = False, *, dtype=None) -> Tensor:
+    return input.prod(dim, keepdim, dtype=dtype)
+
+
+def var(
+    input: Tensor,
+    dim: Any = None,
+    unbiased: Any = None,
+    keepdim: builtins.bool = False,
+    *,
+    correction: Any = None,
+) -> Tensor:
+    return input.var(dim, unbiased, keepdim, correction=correction)
+
+
+def std(
+    input: Tensor,
+    dim: Any = None,
+    unbiased: Any = None,
+    keepdim: builtins.bool = False,
+    *,
+    correction: Any = None,
+) -> Tensor:
+    return input.std(dim, unbiased, keepdim, correction=correction)
+
+
+def clone(input: Tensor) -> Tensor:
+    return input.clone()
+
+
+def detach(input: Tensor) -> Tensor:
+    return input.detach()
+
+
+def chunk(input: Tensor, chunks: builtins.int, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+    return input.chunk(chunks, dim)
+
+
+def t(input: Tensor) -> Tensor:
+    return input.t()
+
+
+def broadcast_to(input: Tensor, size: Any) -> Tensor:
+    return input.broadcast_to(size)
+
+
+def all(input: Tensor, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:  # noqa: A001
+    return input.all(dim, keepdim)
+
+
+def any(input: Tensor, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:  # noqa: A001
+    return input.any(dim, keepdim)
+
+
+def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:
+    return input.count_nonzero(dim)
+
+
+def repeat_interleave(
+    input: Tensor, repeats: Any, dim: Any = None, *, output_size: Any = None
+) -> Tensor:
+    return input.repeat_interleave(repeats, dim, output_size=output_size)
+
+
+def masked_select(input: Tensor, mask: Tensor) -> Tensor:
+    return input.masked_select(mask)
+
+
+def index_add(
+    input: Tensor, dim: builtins.int, index: Tensor, source: Tensor, *, alpha: Any = 1
+) -> Tensor:
+    return input.index_add(dim, index, source, alpha=alpha)
+
+
+def add(input: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
+    return input.add(other, alpha=alpha)
+
+
+def sub(input: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
+    return input.sub(other, alpha=alpha)
+
+
+def mul(input: Tensor, other: Any) -> Tensor:
+    return input * other
+
+
+def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001
+    """input ** exponent; either may be a number (``pow(2, t)``), as in PyTorch."""
+    return input**exponent
+
+
+def neg(input: Tensor) -> Tensor:
+    return -input
+
+
+def remainder(input: Tensor, other: Any) -> Tensor:
+    return input % other
+
+
+def floor_divide(input: Tensor, other: Any) -> Tensor:
+    return input // other
+
+
+clip = clamp
+
+
+def eq(input: Tensor, other: Any) -> Tensor:
+    return input == other
+
+
+def ne(input: Tensor, other: Any) -> Tensor:
+    return input != other
+
+
+def lt(input: Tensor, other: Any) -> Tensor:
+    return input < other
+
+
+def le(input: Tensor, other: Any) -> Tensor:
+    return input <= other
+
+
+def gt(input: Tensor, other: Any) -> Tensor:
+    return input > other
+
+
+def ge(input: Tensor, other: Any) -> Tensor:
+    return input >= other
+
+
+def allclose(
+    input: Tensor,
+    other: Tensor,
+    rtol: builtins.float = 1e-05,
+    atol: builtins.float = 1e-08,
+    equal_nan: builtins.bool = False,
+) -> builtins.bool:
+    """Whether |input − other| ≤ atol + rtol·|other| everywhere: a Python bool."""
+    return input.allclose(other, rtol, atol, equal_nan)
+
+
+def equal(input: Tensor, other: Tensor) -> builtins.bool:
+    """Whether the two tensors have the same shape and values: a Python bool."""
+    return input.equal(other)
+
+
+def is_tensor(obj: Any) -> builtins.bool:
+    return isinstance(obj, Tensor)
+
+
+def dot(input: Tensor, tensor: Tensor) -> Tensor:  # noqa: F811 - PyTorch's argument name
+    """Σ_i input_i · tensor_i of two 1-D tensors (see :meth:`Tensor.dot`)."""
+    return input.dot(tensor)
+
+
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """The (n, m) matrix input_i · vec2_j of two 1-D tensors."""
+    return input.outer(vec2)
+
+
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    """(B, n, m) @ (B, m, p) -> (B, n, p), no broadcasting (see :meth:`Tensor.bmm`)."""
+    return input.bmm(mat2)
+
+
 def set_num_threads(n: int) -> None:
     """Use ``n`` threads for tinylm's CPU kernels (as ``torch.set_num_threads``); see
     ``kernels/parallel.py``. NumPy's matrix products keep their own threads."""
@@ -400,6 +639,60 @@ __all__ = [
     "where",
     "zeros",
     "zeros_like",
+    "sin",
+    "cos",
+    "rsqrt",
+    "square",
+    "log1p",
+    "expm1",
+    "erf",
+    "sign",
+    "floor",
+    "ceil",
+    "round",
+    "isnan",
+    "isinf",
+    "isfinite",
+    "nan_to_num",
+    "logsumexp",
+    "prod",
+    "var",
+    "std",
+    "clone",
+    "detach",
+    "chunk",
+    "t",
+    "broadcast_to",
+    "all",
+    "any",
+    "count_nonzero",
+    "repeat_interleave",
+    "masked_select",
+    "index_add",
+    "add",
+    "sub",
+    "mul",
+    "pow",
+    "neg",
+    "remainder",
+    "floor_divide",
+    "clip",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "allclose",
+    "equal",
+    "is_tensor",
+    "dot",
+    "outer",
+    "bmm",
+    "as_tensor",
+    "bernoulli",
+    "from_numpy",
+    "randperm",
     "__version__",
 ]
 

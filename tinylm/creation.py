@@ -26,10 +26,13 @@ from tinylm.tensor_math import as_operand, check_fits, raw, shape_from_args
 
 __all__ = [
     "arange",
+    "as_tensor",
+    "bernoulli",
     "cat",
     "concat",
     "empty",
     "eye",
+    "from_numpy",
     "full",
     "full_like",
     "linspace",
@@ -43,6 +46,7 @@ __all__ = [
     "randint",
     "randn",
     "randn_like",
+    "randperm",
     "split",
     "stack",
     "tensor",
@@ -297,6 +301,61 @@ def multinomial(
     )
     out = draws.reshape(w.shape[:-1] + (num_samples,)).astype(np.int64)
     return _finish(out, input.device if isinstance(input, Tensor) else None, False)
+
+
+def randperm(
+    n: int,
+    *,
+    generator: Generator | None = None,
+    dtype: Any = None,
+    device: Device | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """A random permutation of 0 … n−1 (int64 unless ``dtype`` says otherwise), drawn from
+    the generator as ``randint`` is: shuffle a dataset's indices with ``x[randperm(len(x))]``."""
+    if isinstance(n, builtins.bool) or not isinstance(n, int | np.integer) or n < 0:
+        raise TinyLMError(f"randperm: n must be a non-negative int, got {n!r}")
+    values = (generator or default_generator).numpy.permutation(int(n)).astype(dtype or int64)
+    return _finish(values, device, requires_grad)
+
+
+def bernoulli(input: Tensor, p: Any = None, *, generator: Generator | None = None) -> Tensor:
+    """1 with probability ``input[i]`` (or ``p``), else 0, in ``input``'s dtype (see
+    :meth:`Tensor.bernoulli`)."""
+    return input.bernoulli(p, generator=generator)
+
+
+def from_numpy(ndarray: np.ndarray) -> Tensor:
+    """A tensor that shares ``ndarray``'s memory, as ``torch.from_numpy``: a change to
+    either is seen in the other. Arrays of bools, integers and floats, in native byte order."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(ndarray).__name__}")
+    if ndarray.dtype.kind not in "biuf":
+        raise TypeError(
+            f"from_numpy: cannot convert an array of dtype {ndarray.dtype}; the supported "
+            "kinds are bool, integers and floats"
+        )
+    if not ndarray.dtype.isnative:
+        raise TinyLMError(
+            f"from_numpy: the array's byte order ({ndarray.dtype.str}) is not this machine's; "
+            "convert it first with ndarray.astype(ndarray.dtype.newbyteorder('='))"
+        )
+    return Tensor._wrap(ndarray)
+
+
+def as_tensor(data: Any, dtype: Any = None, device: Device | None = None) -> Tensor:
+    """``data`` as a tensor, sharing memory where it can, as ``torch.as_tensor``: a tensor
+    already of this dtype and device is returned itself (else converted, differentiably);
+    a NumPy array of this dtype stays shared (:func:`from_numpy`); anything else is copied."""
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype)
+    if (
+        isinstance(data, np.ndarray)
+        and (dtype is None or np.dtype(dtype) == data.dtype)
+        and normalize_device(device) == "cpu"
+    ):
+        return from_numpy(data)
+    return tensor(data, dtype=dtype, device=device)
 
 
 def _like(t: Tensor, dtype: Any, device: Any) -> tuple[Any, Any]:

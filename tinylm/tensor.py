@@ -395,6 +395,52 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         """A copy with its own memory; gradients flow back to the original."""
         return ops.Clone.apply(self)
 
+    # ---- new tensors like this one: its dtype and device unless told otherwise ----------
+
+    def _new(self, array: Any, dtype: Any, device: Any, requires_grad: bool) -> Tensor:
+        t = Tensor._wrap(to_device_array(array, normalize_device(device or self.device)))
+        t.requires_grad = requires_grad  # checks the dtype
+        return t
+
+    def new_zeros(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """Zeros of ``size``, in this tensor's dtype and on its device unless given."""
+        shape = _shape_of("new_zeros", size)
+        return self._new(np.zeros(shape, dtype or self.dtype), dtype, device, requires_grad)
+
+    def new_ones(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """Ones of ``size``, in this tensor's dtype and on its device unless given."""
+        shape = _shape_of("new_ones", size)
+        return self._new(np.ones(shape, dtype or self.dtype), dtype, device, requires_grad)
+
+    def new_full(
+        self,
+        size: Any,
+        fill_value: Any,
+        *,
+        dtype: Any = None,
+        device: Any = None,
+        requires_grad: bool = False,
+    ) -> Tensor:
+        """``fill_value`` everywhere in ``size``, in this tensor's dtype unless given."""
+        shape = _shape_of("new_full", (size,))
+        array = np.full(shape, fill_value, dtype or self.dtype)
+        return self._new(array, dtype, device, requires_grad)
+
+    def new_tensor(
+        self, data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """A copy of ``data`` (lists, numbers, arrays, tensors) in this tensor's dtype and on
+        its device unless given (``x.new_tensor([1, 2])`` of a float tensor is float), cut off
+        from any graph."""
+        if isinstance(data, Tensor):
+            data = data.numpy()
+        array = Tensor(_nested_to_numpy(data), dtype=dtype or self.dtype).numpy()
+        return self._new(array.copy(), dtype, device, requires_grad)
+
     def is_contiguous(self) -> bool:
         return bool(self._data.flags.c_contiguous)
 
@@ -607,6 +653,17 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         values = gen.numpy.uniform(a, b, size=self.shape).astype(self.dtype)
         return self._inplace("uniform_", to_device_array(values, self.device))
 
+    def bernoulli(self, p: Any = None, *, generator: Generator | None = None) -> Tensor:
+        """1 with probability p, else 0, drawn per element: p is this tensor's values (or the
+        number ``p``), each in [0, 1]; the result has this tensor's dtype and no gradient."""
+        probs = self.numpy() if p is None else np.full(self.shape, p)
+        if probs.dtype.kind != "f" and p is None:
+            raise TinyLMError(f"bernoulli: needs a float tensor of probabilities, got {self.dtype}")
+        if probs.size and not ((probs >= 0) & (probs <= 1)).all():
+            raise TinyLMError("bernoulli: every probability must lie in [0, 1]")
+        draws = (generator or default_generator).numpy.random(self.shape) < probs
+        return Tensor._wrap(to_device_array(draws.astype(self.dtype), self.device))
+
 
 def increment_version(tensor: Tensor) -> None:
     """Record that ``tensor``'s memory was changed in place by code that bypasses Tensor's
@@ -629,3 +686,14 @@ def _nested_to_numpy(data: Any) -> Any:
     if isinstance(data, list | tuple):
         return [_nested_to_numpy(d) for d in data]
     return data
+
+
+def _shape_of(op: str, size: tuple[Any, ...]) -> tuple[int, ...]:
+    """``f(2, 3)`` or ``f((2, 3))`` as a shape of non-negative ints, or one clear line."""
+    if len(size) == 1 and isinstance(size[0], list | tuple):
+        size = tuple(size[0])
+    if not all(isinstance(n, int | np.integer) and not isinstance(n, bool) for n in size):
+        raise TypeError(f"{op}: size must be ints, e.g. {op}(2, 3) or {op}((2, 3)), got {size}")
+    if any(n < 0 for n in size):
+        raise TinyLMError(f"{op}: sizes must be non-negative, got {tuple(size)}")
+    return tuple(int(n) for n in size)

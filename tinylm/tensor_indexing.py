@@ -92,6 +92,76 @@ class TensorIndexing:
             )
         return ops.ScatterAdd.apply(self, src, axis=d, index=idx)
 
+    def index_add(self, dim: int, index: Any, source: Any, *, alpha: float = 1) -> Tensor:
+        """A copy of x with ``alpha · source`` added at the slices ``index`` names along
+        ``dim``: y[index[i]] += alpha · source[i] for dim 0 (repeated indices add up).
+        ``source`` has x's shape but ``len(index)`` along ``dim``. It is :meth:`scatter_add`
+        with the index spread over the other dims; dL/dsource[i] = alpha · g[index[i]]."""
+        d = self._axis(dim, "index_add")
+        idx = self._index("index_add", index, d, full=False)
+        source = self._operand(source)
+        expected = self.shape[:d] + (len(idx),) + self.shape[d + 1 :]
+        if source.shape != expected:
+            raise TinyLMError(
+                f"index_add: source of shape {source.shape} must have shape {expected} (the "
+                f"tensor's {self.shape} with the index's length {len(idx)} along dim {d})"
+            )
+        if source.dtype != self.dtype:
+            raise TinyLMError(
+                f"index_add: source has dtype {source.dtype}, but the tensor has {self.dtype}"
+            )
+        spread = [1] * self.ndim
+        spread[d] = -1
+        xp = array_module(idx)
+        full = xp.broadcast_to(idx.reshape(spread), expected)
+        return self.scatter_add(d, full, source if alpha == 1 else source * alpha)
+
+    def masked_select(self, mask: Any) -> Tensor:
+        """The elements where ``mask`` (bool, broadcast against x) is True, as a 1-D tensor
+        in row-major order; the gradient goes back to the selected places."""
+        m = mask.data if isinstance(mask, TensorBase) else np.asarray(mask)
+        if m.dtype != np.bool_:
+            raise TinyLMError(f"masked_select: mask must be a bool tensor, got {m.dtype}")
+        try:
+            shape = np.broadcast_shapes(m.shape, self.shape)
+        except ValueError:
+            raise TinyLMError(
+                f"masked_select: mask of shape {m.shape} does not broadcast with the tensor's "
+                f"{self.shape}"
+            ) from None
+        m = array_module(m).broadcast_to(to_device_array(m, self.device), shape)
+        x = self if self.shape == shape else self.expand(*shape)
+        return ops.GetItem.apply(x, index=m)
+
+    def repeat_interleave(
+        self, repeats: Any, dim: int | None = None, *, output_size: int | None = None
+    ) -> Tensor:
+        """Each element (or each slice along ``dim``) repeated ``repeats`` times in place:
+        ``tensor([1, 2]).repeat_interleave(2)`` is [1, 1, 2, 2]. ``repeats`` is an int or one
+        count per slice; without ``dim`` the tensor is flattened first. It is
+        :meth:`index_select` with each index repeated; the gradient sums the copies."""
+        x = self.reshape(-1) if dim is None else self
+        d = 0 if dim is None else x._axis(dim, "repeat_interleave")
+        n = x.shape[d]
+        counts = repeats.numpy() if isinstance(repeats, TensorBase) else np.asarray(repeats)
+        if counts.dtype.kind not in "iu" or counts.ndim > 1:
+            raise TinyLMError(
+                "repeat_interleave: repeats must be an int or a 1-D integer tensor, got "
+                f"{repeats!r}"
+            )
+        if counts.ndim == 1 and counts.shape[0] not in (1, n):
+            raise TinyLMError(
+                f"repeat_interleave: {counts.shape[0]} repeat counts for {n} slices along dim {d}"
+            )
+        if (counts < 0).any():
+            raise TinyLMError("repeat_interleave: repeats must be non-negative")
+        idx = np.repeat(np.arange(n), counts.reshape(-1) if counts.ndim else counts)
+        if output_size is not None and output_size != len(idx):
+            raise TinyLMError(
+                f"repeat_interleave: output_size={output_size}, but the repeats give {len(idx)}"
+            )
+        return x.index_select(d, idx)
+
     def _index(self, op: str, index: Any, dim: int, full: bool) -> Any:
         """``index`` as an integer array in [0, size of ``dim``), or an error naming ``op``.
         ``full``: it has this tensor's dims and is no longer along the others (gather);

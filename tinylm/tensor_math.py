@@ -163,6 +163,51 @@ class TensorMath:
     def matmul(self, other: Any) -> Tensor:
         return self @ other
 
+    def _same_dtype(self, op: str, other: Any) -> Tensor:
+        other = self._operand(other)
+        if other.dtype != self.dtype:
+            raise TinyLMError(
+                f"{op}: expected both tensors to have the same dtype, got {self.dtype} and "
+                f"{other.dtype} (as in PyTorch; convert one with .to())"
+            )
+        return other
+
+    def dot(self, other: Any) -> Tensor:
+        """Σ_i self_i · other_i of two 1-D tensors of the same size and dtype (``self @ other``)."""
+        other = self._same_dtype("dot", other)
+        if self.ndim != 1 or other.shape != self.shape:
+            raise TinyLMError(
+                f"dot: needs two 1-D tensors of the same size, got shapes {self.shape} and "
+                f"{other.shape}"
+            )
+        return self @ other
+
+    def outer(self, vec2: Any) -> Tensor:
+        """The (n, m) matrix self_i · vec2_j of two 1-D tensors (n,) and (m,), in their
+        promoted dtype."""
+        vec2 = self._operand(vec2)
+        if self.ndim != 1 or vec2.ndim != 1:
+            raise TinyLMError(
+                f"outer: needs two 1-D tensors, got shapes {self.shape} and {vec2.shape}"
+            )
+        return self.unsqueeze(1) * vec2.unsqueeze(0)
+
+    def bmm(self, mat2: Any) -> Tensor:
+        """Batched matrix product (B, n, m) @ (B, m, p) -> (B, n, p): no broadcasting and the
+        same dtype, as PyTorch's ``bmm`` (``matmul`` broadcasts)."""
+        mat2 = self._same_dtype("bmm", mat2)
+        if (
+            self.ndim != 3
+            or mat2.ndim != 3
+            or self.shape[0] != mat2.shape[0]
+            or self.shape[2] != mat2.shape[1]
+        ):
+            raise TinyLMError(
+                f"bmm: needs (B, n, m) and (B, m, p) tensors, got shapes {self.shape} and "
+                f"{mat2.shape}"
+            )
+        return self @ mat2
+
     # ---- comparisons (results are bool tensors; no gradient flows through them) ----------
 
     def _compare(self, other: Any, fn: Any) -> Tensor:
@@ -232,6 +277,81 @@ class TensorMath:
 
     def sigmoid(self) -> Tensor:
         return ops.Sigmoid.apply(self._as_float())
+
+    def sin(self) -> Tensor:
+        return ops.Sin.apply(self._as_float())
+
+    def cos(self) -> Tensor:
+        return ops.Cos.apply(self._as_float())
+
+    def rsqrt(self) -> Tensor:
+        """1/√x."""
+        return ops.Rsqrt.apply(self._as_float())
+
+    def square(self) -> Tensor:
+        """x · x (integers stay integers, as in PyTorch)."""
+        return self * self
+
+    def log1p(self) -> Tensor:
+        """ln(1 + x), accurate for tiny x."""
+        return ops.Log1p.apply(self._as_float())
+
+    def expm1(self) -> Tensor:
+        """eˣ − 1, accurate for tiny x."""
+        return ops.Expm1.apply(self._as_float())
+
+    def erf(self) -> Tensor:
+        """The error function (2/√π) ∫₀ˣ e^(−t²) dt."""
+        return ops.Erf.apply(self._as_float())
+
+    def _step(self, kind: str, decimals: int = 0) -> Tensor:
+        """sign, floor, ceil or round: a float tensor through ``ops.Step`` (zero gradient);
+        integers (and bools) are their own floor, ceil, round and sign-of-a-bool."""
+        if is_floating_point(self.dtype):
+            return ops.Step.apply(self, kind=kind, decimals=decimals)
+        if decimals != 0:
+            raise TinyLMError(f"round: decimals={decimals} needs a float tensor, got {self.dtype}")
+        if self.dtype != bool_ and kind == "sign":
+            return self._wrap(self._xp.sign(self.data))
+        return self.clone()
+
+    def sign(self) -> Tensor:
+        """−1, 0 or 1 by the sign of each element (gradient 0, as in PyTorch)."""
+        return self._step("sign")
+
+    def floor(self) -> Tensor:
+        """The largest integer ≤ x, in x's dtype (gradient 0, as in PyTorch)."""
+        return self._step("floor")
+
+    def ceil(self) -> Tensor:
+        """The smallest integer ≥ x, in x's dtype (gradient 0, as in PyTorch)."""
+        return self._step("ceil")
+
+    def round(self, *, decimals: int = 0) -> Tensor:
+        """The nearest integer (halves to the even one, as PyTorch), or the nearest multiple
+        of 10^-decimals; gradient 0, as in PyTorch."""
+        return self._step("round", decimals)
+
+    def isnan(self) -> Tensor:
+        """True where the element is NaN: a bool tensor, no gradient."""
+        return self._wrap(self._xp.isnan(self.data))
+
+    def isinf(self) -> Tensor:
+        """True where the element is +inf or −inf: a bool tensor, no gradient."""
+        return self._wrap(self._xp.isinf(self.data))
+
+    def isfinite(self) -> Tensor:
+        """True where the element is neither NaN nor ±inf: a bool tensor, no gradient."""
+        return self._wrap(self._xp.isfinite(self.data))
+
+    def nan_to_num(
+        self, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None
+    ) -> Tensor:
+        """NaN, +inf and −inf replaced by ``nan``, ``posinf`` and ``neginf`` (by default 0 and
+        the dtype's largest and smallest finite values); the gradient flows where x is finite."""
+        if not is_floating_point(self.dtype):
+            return self.clone()  # integers hold no NaN or inf
+        return ops.NanToNum.apply(self, nan=nan, posinf=posinf, neginf=neginf)
 
     def relu(self) -> Tensor:
         return ops.Relu.apply(self)
@@ -428,6 +548,47 @@ class TensorMath:
         out = (self - m).exp().sum(axis=axes, keepdims=True).log() + m
         return out if keepdims else out.squeeze(axes)
 
+    def prod(self, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+        """Π of all elements, or along one ``dim`` (as PyTorch, one dim at a time); integers
+        and bools multiply as int64; ``dtype`` converts the input first. The gradient of
+        x_i is the product of the other elements, exact where some are 0 (``ops.Prod``)."""
+        if dim is not None and not isinstance(dim, int | np.integer):
+            raise TinyLMError(
+                f"prod: dim must be one int (PyTorch takes one dim at a time), got {dim!r}"
+            )
+        x = self if dtype is None else self.to(dtype)
+        if dim is not None:
+            self._axes(dim, "prod")  # an out-of-range dim named with this tensor's shape
+        return ops.Prod.apply(x, axis=dim, keepdims=keepdim and dim is not None)
+
+    def count_nonzero(self, dim: Any = None) -> Tensor:
+        """How many elements (over ``dim``: one, several, or all) are non-zero: int64."""
+        axes = self._axes(dim, "count_nonzero")
+        return self._wrap(self._xp.count_nonzero(self.data, axis=axes).astype(np.int64))
+
+    def allclose(
+        self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+    ) -> builtins.bool:
+        """Whether |self − other| ≤ atol + rtol·|other| everywhere (shapes broadcast): a
+        Python bool. Both must have the same dtype, as in PyTorch."""
+        other = self._operand(other)
+        if other.dtype != self.dtype:
+            raise TinyLMError(
+                f"allclose: dtypes differ ({self.dtype} and {other.dtype}); convert one with .to()"
+            )
+        ops.check_broadcast("allclose", self.data, other.data)
+        xp = self._xp
+        return builtins.bool(
+            xp.allclose(self.data, other.data, rtol=rtol, atol=atol, equal_nan=equal_nan)
+        )
+
+    def equal(self, other: Any) -> builtins.bool:
+        """Whether ``other`` has this shape and the same values (NaN equals nothing): a bool."""
+        other = self._operand(other)
+        if other.shape != self.shape:
+            return False
+        return builtins.bool((self.data == other.data).all())
+
     def argmax(self, axis: int | None = None, keepdims: bool = False, *, dim=None, keepdim=None):
         axis, keepdims = axis_args("argmax", axis, keepdims, dim, keepdim)
         axis = None if axis is None else self._axis(axis, "argmax")
@@ -512,6 +673,44 @@ class TensorMath:
     def T(self) -> Tensor:
         """All axes reversed (the matrix transpose for 2-D tensors)."""
         return ops.Permute.apply(self, dims=tuple(reversed(range(self.ndim))))
+
+    @property
+    def mT(self) -> Tensor:  # noqa: N802 - PyTorch's name
+        """The last two dims swapped: each matrix of a batch transposed (at least 2 dims)."""
+        if self.ndim < 2:
+            raise TinyLMError(
+                f"mT: needs a matrix or a batch of matrices, got shape {self.shape} {self.dtype}"
+            )
+        return self.transpose(-2, -1)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        """:meth:`view` with ``other``'s shape (shares this tensor's memory)."""
+        return self.view(other.shape)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        """This tensor in ``other``'s dtype (differentiable; itself if it already is)."""
+        return self.to(other.dtype)
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        """Tile the tensor ``sizes[i]`` times along dim i; more sizes than dims add leading
+        dims: ``tensor([1, 2]).repeat(2, 2)`` is [[1, 2, 1, 2], [1, 2, 1, 2]]. Each dim of
+        size s becomes a pair of dims (r, s) by ``expand`` (no copy), then the pairs are
+        merged by ``reshape``; the gradient sums the copies."""
+        if not sizes:
+            raise TypeError("repeat: give the number of copies along each dim, e.g. repeat(2, 1)")
+        reps = shape_from_args(sizes)
+        if len(reps) < self.ndim:
+            raise TinyLMError(
+                f"repeat: {len(reps)} repeat counts for a tensor of {self.ndim} dims (shape "
+                f"{self.shape}); give at least one per dim"
+            )
+        if any(r < 0 for r in reps):
+            raise TinyLMError(f"repeat: counts must be non-negative, got {reps}")
+        shape = (1,) * (len(reps) - self.ndim) + tuple(self.shape)
+        pairs = tuple(v for s in shape for v in (1, s))
+        tiled = tuple(v for r, s in zip(reps, shape) for v in (r, s))
+        merged = tuple(r * s for r, s in zip(reps, shape))
+        return self.reshape(pairs).expand(*tiled).reshape(merged)
 
     def expand(self, *sizes: Any) -> Tensor:
         """Broadcast to ``sizes`` without copying; -1 keeps a dimension's size."""

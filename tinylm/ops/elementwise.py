@@ -7,32 +7,42 @@ back to the inputs' shapes (``tinylm.autograd.unbroadcast``).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.device import array_module
+from tinylm.kernels import reference
 
 __all__ = [
     "Abs",
     "Add",
     "Clamp",
+    "Cos",
     "Div",
+    "Erf",
     "Exp",
+    "Expm1",
     "FloorDivide",
     "Log",
+    "Log1p",
     "Maximum",
     "Minimum",
     "Mul",
+    "NanToNum",
     "Neg",
     "Pow",
     "PowScalar",
     "Relu",
     "Remainder",
     "RoundedDivide",
+    "Rsqrt",
     "Sigmoid",
+    "Sin",
     "Sqrt",
+    "Step",
     "Sub",
     "Tanh",
     "Where",
@@ -413,3 +423,128 @@ class Clamp(Function):
         if ctx.needs_input_grad[2]:
             ghi = g * ((x > hi) | (hi < lo))
         return gx, glo, ghi
+
+
+class Sin(Function):
+    """y = sin x;  dy/dx = cos x."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        ctx.save_for_backward(x)
+        return array_module(x).sin(x)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        (x,) = ctx.saved_arrays
+        return g * array_module(x).cos(x)
+
+
+class Cos(Function):
+    """y = cos x;  dy/dx = −sin x."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        ctx.save_for_backward(x)
+        return array_module(x).cos(x)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        (x,) = ctx.saved_arrays
+        return -g * array_module(x).sin(x)
+
+
+class Rsqrt(Function):
+    """y = 1/√x;  dy/dx = −½ x^(−3/2) = −½ y³ (so we keep y, not x)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        with np.errstate(divide="ignore", invalid="ignore"):  # 1/√0 = inf, as PyTorch
+            y = 1 / array_module(x).sqrt(x)
+        ctx.save_for_backward(y)
+        return y.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        (y,) = ctx.saved_arrays
+        return g * (-0.5 * y * y * y)
+
+
+class Log1p(Function):
+    """y = ln(1 + x), exact for tiny x (where 1 + x would round to 1);  dy/dx = 1/(1 + x)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        ctx.save_for_backward(x)
+        return array_module(x).log1p(x)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        (x,) = ctx.saved_arrays
+        return g / (1 + x)
+
+
+class Expm1(Function):
+    """y = eˣ − 1, exact for tiny x;  dy/dx = eˣ = y + 1 (so we keep y, not x)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        y = array_module(x).expm1(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        (y,) = ctx.saved_arrays
+        return g * (y + 1)
+
+
+class Erf(Function):
+    """y = erf x = (2/√π) ∫₀ˣ e^(−t²) dt;  dy/dx = (2/√π) e^(−x²).
+
+    NumPy has no erf: the values come from ``kernels/reference.py: erf`` (``math.erf`` per
+    element, exact but a Python call each; ``cupyx.scipy.special.erf`` on the GPU).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any) -> Any:
+        ctx.save_for_backward(x)
+        return reference.erf(x)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        (x,) = ctx.saved_arrays
+        return g * (2 / math.sqrt(math.pi)) * array_module(x).exp(-x * x)
+
+
+class Step(Function):
+    """A piecewise-constant function: ``sign``, ``floor``, ``ceil``, ``round`` (half to even,
+    as PyTorch's, optionally at ``decimals`` places). Its derivative is 0 wherever it has
+    one, so, as PyTorch, backward gives zeros (not an error: these appear inside models,
+    e.g. the straight-through rounding of quantization, which adds its own gradient)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, kind: str, decimals: int = 0) -> Any:
+        xp = array_module(x)
+        if kind == "round":
+            return xp.round(x, decimals)
+        return getattr(xp, kind)(x)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        return array_module(g).zeros_like(g)
+
+
+class NanToNum(Function):
+    """y = x with NaN, +inf and −inf replaced by the given numbers (by default 0 and the
+    dtype's largest and smallest finite values);  dy/dx = 1 where x is finite, else 0 (the
+    replaced elements are constants), as PyTorch."""
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, nan: float, posinf: Any, neginf: Any) -> Any:
+        xp = array_module(x)
+        ctx.finite = xp.isfinite(x)
+        return xp.nan_to_num(x, copy=True, nan=nan, posinf=posinf, neginf=neginf)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        return array_module(g).where(ctx.finite, g, g.dtype.type(0))

@@ -15,7 +15,17 @@ from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.device import array_module, device_type
 from tinylm.kernels import registry
 
-__all__ = ["CumSum", "LogSoftmax", "Max", "Mean", "Min", "Softmax", "Sum", "normalize_axis"]
+__all__ = [
+    "CumSum",
+    "LogSoftmax",
+    "Max",
+    "Mean",
+    "Min",
+    "Prod",
+    "Softmax",
+    "Sum",
+    "normalize_axis",
+]
 
 # ---------------------------------------------------------------------------------------
 # Reductions
@@ -142,6 +152,51 @@ class CumSum(Function):
             return g
         xp, a = array_module(g), ctx.axes[0]
         return xp.flip(xp.cumsum(xp.flip(g, a), axis=a), a)
+
+
+class Prod(Function):
+    """y = Π x over one ``axis`` (or all elements); integers and bools multiply as int64.
+
+    dy/dx_i = Π_{j ≠ i} x_j, the product of the *other* elements. Not y / x_i, which is 0/0
+    where x_i = 0: backward multiplies the products of the elements before i (an exclusive
+    cumulative product from the start) and after i (from the end), so a zero anywhere gives
+    exactly PyTorch's gradient (the other elements' product at a lone zero, 0 elsewhere).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, axis: int | None = None, keepdims: bool = False) -> Any:
+        axes = normalize_axis(axis, x.ndim, "prod")
+        ctx.save_for_backward(x)
+        ctx.meta = (axis, axes, keepdims)
+        return x.prod(
+            axis=axes, keepdims=keepdims, dtype=np.int64 if x.dtype.kind in "biu" else None
+        )
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        (x,) = ctx.saved_arrays
+        axis, axes, keepdims = ctx.meta
+        xp = array_module(x)
+        g = _expand_reduced(g, x.shape, axes, keepdims)
+        if not axes:  # a 0-d tensor: y = x
+            return g
+        flat = axis is None  # over every element: one row of all of them
+        rows = x.reshape(-1) if flat else x
+        a = 0 if flat else axes[0]
+        n = rows.shape[a]
+        if n == 0:  # the product of nothing is 1, a constant
+            return xp.zeros(x.shape, dtype=g.dtype)
+
+        def part(start: int, stop: int) -> Any:  # elements start … stop−1 along a
+            return rows[(slice(None),) * a + (slice(start, stop),)]
+
+        one = xp.ones_like(part(0, 1))
+        # before_i = x_0 ⋯ x_{i−1} and after_i = x_{i+1} ⋯ x_{n−1} (each 1 when empty)
+        before = xp.cumprod(xp.concatenate([one, part(0, n - 1)], axis=a), axis=a)
+        reversed_rest = xp.flip(xp.concatenate([part(1, n), one], axis=a), a)
+        after = xp.flip(xp.cumprod(reversed_rest, axis=a), a)
+        others = before * after
+        return g * (others.reshape(x.shape) if flat else others)
 
 
 # ---------------------------------------------------------------------------------------
