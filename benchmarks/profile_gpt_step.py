@@ -17,8 +17,10 @@ process ends: run it as a script, not inside a program that goes on.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -72,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--block-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=12)
     parser.add_argument("--min-ms", type=float, default=0.05, help="hide smaller rows")
+    parser.add_argument("--json", default=None, help="also write every step's seconds per row")
     args = parser.parse_args(argv)
 
     import tinylm
@@ -118,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             per_step[label].append(seconds)
         per_step["engine and Python"].append(step - sum(totals.values()))
 
+    if args.json:  # per step, the rows add up to the step exactly (the last row is the rest)
+        Path(args.json).write_text(json.dumps(per_step))
     step_ms = 1e3 * float(np.median(per_step.pop("step")))
     rows = sorted(((1e3 * float(np.median(v)), k) for k, v in per_step.items()), reverse=True)
     print(
