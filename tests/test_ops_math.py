@@ -101,8 +101,9 @@ class TestNanToNum(OpTests):
 
 def prod_kwargs(shapes: tuple[tuple[int, ...], ...]):
     nd = len(shapes[0])
-    dims = st.none() if nd == 0 else st.one_of(st.none(), st.integers(-nd, nd - 1))
-    return st.fixed_dictionaries({"dim": dims, "keepdim": st.booleans()})
+    one = st.integers(-max(nd, 1), max(nd, 1) - 1)  # a 0-d tensor takes dim 0 or -1
+    by_dim = st.fixed_dictionaries({"dim": one, "keepdim": st.booleans()})
+    return st.one_of(st.fixed_dictionaries({"dim": st.none(), "keepdim": st.just(False)}), by_dim)
 
 
 class TestProd(OpTests):
@@ -111,8 +112,9 @@ class TestProd(OpTests):
     spec = OpSpec(
         name="prod",
         fn=lambda x, dim, keepdim: x.prod(dim, keepdim),
+        # numpy has no axis 0 of a 0-d array; PyTorch's prod(0) of one is the element
         reference=lambda x, dim, keepdim: np.prod(
-            x, axis=dim, keepdims=keepdim and dim is not None
+            x, axis=None if x.ndim == 0 else dim, keepdims=keepdim
         ),
         inputs=[dict(elements=st.one_of(st.just(0.0), st.floats(-1.5, 1.5, width=32)))],
         shapes=one_shape(max_side=3),

@@ -401,6 +401,7 @@ BAD_CALLS = [
     ),
     ("tinylm.ones(2, 3).prod((0, 1))", TinyLMError, "one int"),
     ("tinylm.ones(2, 3).prod(2)", TinyLMError, "out of range"),
+    ("tinylm.ones(2, 3).prod(keepdim=True)", TypeError, "keepdim needs a dim"),
     ("tinylm.allclose(tinylm.ones(2), tinylm.ones(2).double())", TinyLMError, "dtypes differ"),
     ("tinylm.allclose(tinylm.ones(2), tinylm.ones(3))", TinyLMError, "broadcast"),
     ("tinylm.tensor([1, 2]).round(decimals=1)", TinyLMError, "float tensor"),

@@ -556,10 +556,12 @@ class TensorMath:
             raise TinyLMError(
                 f"prod: dim must be one int (PyTorch takes one dim at a time), got {dim!r}"
             )
+        if dim is None and keepdim:
+            raise TypeError("prod: keepdim needs a dim, as in PyTorch: prod(dim, keepdim=True)")
         x = self if dtype is None else self.to(dtype)
         if dim is not None:
             self._axes(dim, "prod")  # an out-of-range dim named with this tensor's shape
-        return ops.Prod.apply(x, axis=dim, keepdims=keepdim and dim is not None)
+        return ops.Prod.apply(x, axis=dim, keepdims=keepdim)
 
     def count_nonzero(self, dim: Any = None) -> Tensor:
         """How many elements (over ``dim``: one, several, or all) are non-zero: int64."""
