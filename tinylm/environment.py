@@ -85,11 +85,11 @@ def numpy_blas() -> str:
         return f"unknown: pip install threadpoolctl to name it{note}"
     import numpy  # noqa: F401 - threadpoolctl sees only libraries already loaded
 
-    for info in threadpool_info():
-        if info.get("user_api") == "blas":
-            kernels = f", {info['architecture']} kernels" if info.get("architecture") else ""
-            return (
-                f"{info['internal_api']} {info['version']}{kernels}, "
-                f"{info['num_threads']} threads{note}"
-            )
-    return f"none found{note}"
+    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    # NumPy's own first (a wheel's lives in numpy.libs): PyTorch may have loaded another
+    blas.sort(key=lambda i: "numpy" not in str(i.get("filepath", "")))
+    if not blas:
+        return f"none found{note}"
+    info = blas[0]
+    kernels = f", {info['architecture']} kernels" if info.get("architecture") else ""
+    return f"{info['internal_api']} {info['version']}{kernels}, {info['num_threads']} threads{note}"
