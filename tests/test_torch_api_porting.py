@@ -1034,3 +1034,14 @@ def test_variance_without_degrees_of_freedom_is_nan_or_inf_with_a_warning(call: 
     ours, theirs = in_both(run)
     np.testing.assert_array_equal(ours[1], theirs[1])  # nan == nan here
     assert ours[0] == theirs[0]
+
+
+@pytest.mark.parametrize("dims", [(5,), (0, 5), (-4,), (2, 0)])
+@LIBS
+def test_flatten_refuses_dims_out_of_range_or_reversed(lib: Any, dims: tuple[int, ...]) -> None:
+    """``x.flatten(5)`` of a 3-d tensor wrapped around to dim 2 (5 % 3) instead of failing."""
+    x = lib.zeros(2, 3, 4)
+    with pytest.raises((IndexError, RuntimeError, TinyLMError)) as info:
+        x.flatten(*dims)
+    assert "\n" not in str(info.value)
+    assert tuple(x.flatten(-2, -1).shape) == (2, 12)

@@ -647,11 +647,21 @@ class TensorMath:
         return out
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Axes ``start_dim`` … ``end_dim`` merged into one (all of them by default)."""
         if self.ndim == 0:
+            if start_dim not in (0, -1) or end_dim not in (0, -1):
+                raise TinyLMError(
+                    f"flatten: dims ({start_dim}, {end_dim}) out of range for a 0-d tensor"
+                )
             return self.reshape(1)
-        s, e = start_dim % self.ndim, end_dim % self.ndim
-        new = self.shape[:s] + (-1,) + self.shape[e + 1 :]
-        return self.reshape(new)
+        # checked, not wrapped with %: x.flatten(5) of a 3-d tensor is an error, as in PyTorch
+        s, e = self._axis(start_dim, "flatten"), self._axis(end_dim, "flatten")
+        if s > e:
+            raise TinyLMError(
+                f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a tensor of "
+                f"shape {self.shape}"
+            )
+        return self.reshape(self.shape[:s] + (-1,) + self.shape[e + 1 :])
 
     def permute(self, *dims: Any) -> Tensor:
         return ops.Permute.apply(self, dims=shape_from_args(dims, "permute", "dims"))
