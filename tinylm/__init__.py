@@ -15,6 +15,7 @@ from tinylm.autograd import (
     Function,
     TinyLMError,
     enable_grad,
+    inference_mode,
     is_grad_enabled,
     no_grad,
     set_grad_enabled,
@@ -73,7 +74,7 @@ from tinylm.tensor_indexing import ValuesIndices
 __version__ = "0.1.0"
 
 # Higher layers last: they import the names above from this (partially loaded) package.
-from tinylm import data, nn, optim
+from tinylm import cuda, data, nn, optim, utils
 from tinylm.nn.quantized import quantize_int8
 from tinylm.serialization import load, save
 
@@ -533,11 +534,13 @@ def get_backend() -> str:
 
 
 __all__ = [
+    "cuda",
     "data",
     "double",
     "load",
     "nn",
     "optim",
+    "utils",
     "quantize_int8",
     "save",
     "Context",
@@ -583,6 +586,7 @@ __all__ = [
     "int16",
     "int32",
     "int64",
+    "inference_mode",
     "is_grad_enabled",
     "linspace",
     "long",

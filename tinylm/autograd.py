@@ -57,6 +57,7 @@ __all__ = [
     "backward",
     "enable_grad",
     "grad",
+    "inference_mode",
     "is_grad_enabled",
     "no_grad",
     "set_grad_enabled",
@@ -174,6 +175,22 @@ class no_grad(set_grad_enabled):
         if obj is None or self._func is None:
             return self
         return functools.partial(self.__call__, obj)
+
+
+class inference_mode(no_grad):
+    """``torch.inference_mode``: in tinylm the same as :class:`no_grad` (nothing is recorded;
+    tinylm has no separate kind of inference tensor). ``inference_mode(False)`` leaves the
+    recording as it is. Works as ``with``, ``@inference_mode()`` and ``@inference_mode``."""
+
+    def __init__(self, mode: Any = True) -> None:
+        bare = callable(mode)  # @inference_mode without parentheses: mode is the function
+        super().__init__(mode if bare else None)
+        self.inference = True if bare else bool(mode)
+
+    def __enter__(self) -> set_grad_enabled:
+        if not self.inference:
+            self.mode = is_grad_enabled()
+        return super().__enter__()
 
 
 class enable_grad(set_grad_enabled):
