@@ -338,3 +338,29 @@ def test_recurrent_init_is_torchs_uniform() -> None:
 def test_rnn_refuses_a_bad_nonlinearity_when_built(lib: Any) -> None:
     with pytest.raises((ValueError, TinyLMError), match="nonlinearity"):
         lib.nn.RNN(3, 4, nonlinearity="gelu")
+
+
+@pytest.mark.parametrize("freeze, padding_idx", [(True, None), (False, None), (False, 1)])
+def test_embedding_from_pretrained_as_torch(freeze: bool, padding_idx: Any) -> None:
+    """Transfer learning's first step: a pre-trained table in an Embedding, frozen or not,
+    shared with the tensor it came from, padding row without gradient."""
+    table = np.random.default_rng(5).standard_normal((4, 3))
+    idx = [[0, 1, 3], [1, 1, 2]]
+    g = np.random.default_rng(6).standard_normal((2, 3, 3))
+    results = []
+    for lib in (tinylm, torch):
+        weights = lib.tensor(table)
+        emb = lib.nn.Embedding.from_pretrained(weights, freeze=freeze, padding_idx=padding_idx)
+        out = emb(lib.tensor(idx))
+        assert emb.weight.requires_grad == (not freeze)
+        if not freeze:
+            out.backward(lib.tensor(g))
+        grad = None if freeze else emb.weight.grad.detach().numpy().copy()
+        with lib.no_grad():
+            weights[0, 0] = 42.0  # shared, not copied
+        results.append((out.detach().numpy(), grad, float(emb.weight.detach()[0, 0])))
+    (o1, g1, w1), (o2, g2, w2) = results
+    np.testing.assert_allclose(o1, o2, rtol=1e-14)
+    assert w1 == w2 == 42.0
+    if g1 is not None:
+        np.testing.assert_allclose(g1, g2, rtol=1e-14)

@@ -116,6 +116,35 @@ class Embedding(Module):
         self.padding_idx = padding_idx
         self.weight = _new_parameter(values, dtype, device)
 
+    @classmethod
+    def from_pretrained(
+        cls,
+        embeddings: Tensor,
+        freeze: bool = True,
+        padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
+    ) -> Embedding:
+        """An Embedding whose weight is ``embeddings`` (N, D), shared, not copied, as PyTorch's;
+        frozen (no gradient) unless ``freeze=False``. The row at ``padding_idx`` keeps its
+        values and gets no gradient. max_norm, scale_grad_by_freq and sparse are refused."""
+        if max_norm is not None or scale_grad_by_freq or sparse:
+            raise TinyLMError(
+                "Embedding.from_pretrained: max_norm, scale_grad_by_freq and sparse are not "
+                "supported"
+            )
+        if not isinstance(embeddings, Tensor) or embeddings.ndim != 2:
+            raise TinyLMError(
+                "Embedding.from_pretrained: embeddings must be a 2-D tensor (num_embeddings, "
+                f"embedding_dim), got {getattr(embeddings, 'shape', type(embeddings).__name__)}"
+            )
+        rows, dim = embeddings.shape
+        layer = cls(rows, dim, padding_idx, dtype=embeddings.dtype, device=embeddings.device)
+        layer.weight = Parameter(embeddings, requires_grad=not freeze)
+        return layer
+
     def forward(self, indices: Any) -> Tensor:
         return F.embedding(indices, self.weight, self.padding_idx)
 
