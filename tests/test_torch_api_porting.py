@@ -1045,3 +1045,58 @@ def test_flatten_refuses_dims_out_of_range_or_reversed(lib: Any, dims: tuple[int
         x.flatten(*dims)
     assert "\n" not in str(info.value)
     assert tuple(x.flatten(-2, -1).shape) == (2, 12)
+
+
+SCHEDULES = {
+    "linear_warmup": "lib.optim.lr_scheduler.LinearLR(opt, start_factor=0.25, total_iters=4)",
+    "linear_decay": "lib.optim.lr_scheduler.LinearLR(opt, 1.0, 0.1, total_iters=6)",
+    "linear_default": "lib.optim.lr_scheduler.LinearLR(opt)",
+}
+
+
+@pytest.mark.parametrize("make", SCHEDULES.values(), ids=SCHEDULES.keys())
+def test_linear_lr_follows_torchs_learning_rates(make: str) -> None:
+    """Per group, every step, an lr set by hand in the middle built on (the chained form)."""
+
+    def run(lib: Any) -> list[list[float]]:
+        w = [lib.zeros(2, requires_grad=True), lib.zeros(1, requires_grad=True)]
+        opt = lib.optim.SGD([{"params": [w[0]]}, {"params": [w[1]], "lr": 0.5}], lr=0.1)
+        sched = eval(make, {"lib": lib, "opt": opt})
+        lrs = []
+        for step in range(9):
+            opt.step()
+            sched.step()
+            if step == 5:
+                opt.param_groups[1]["lr"] = 0.05
+            lrs.append([round(lr, 12) for lr in sched.get_last_lr()])
+        return lrs
+
+    ours, theirs = in_both(run)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(),
+        dict(patience=1, factor=0.5),
+        dict(mode="max", patience=0, threshold=0.1, threshold_mode="abs", cooldown=2),
+        dict(patience=0, min_lr=[0.02, 0.3], factor=0.2),
+    ],
+)
+def test_reduce_lr_on_plateau_follows_torch(kw: dict) -> None:
+    metrics = [1.0, 0.9, 0.95, 0.95, 0.9, 0.91, 0.92, 0.5, 0.6, 0.6, 0.6, 0.7] * 2
+
+    def run(lib: Any) -> list[list[float]]:
+        w = [lib.zeros(2, requires_grad=True), lib.zeros(1, requires_grad=True)]
+        opt = lib.optim.SGD([{"params": [w[0]]}, {"params": [w[1]], "lr": 0.5}], lr=0.1)
+        sched = lib.optim.lr_scheduler.ReduceLROnPlateau(opt, **kw)
+        lrs = []
+        for m in metrics:
+            opt.step()
+            sched.step(m)
+            lrs.append([g["lr"] for g in opt.param_groups])
+        return lrs
+
+    ours, theirs = in_both(run)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)

@@ -2,9 +2,9 @@
 
 * :class:`SGD` (momentum, Nesterov, weight decay), :class:`Adam`, :class:`AdamW`;
 * :func:`clip_grad_norm_`;
-* :mod:`tinylm.optim.lr_scheduler`: ``LambdaLR``, ``StepLR``, ``ExponentialLR``,
-  ``CosineAnnealingLR``, ``WarmupCosineLR``, ``get_linear_schedule_with_warmup`` (BERT's
-  fine-tuning schedule);
+* :mod:`tinylm.optim.lr_scheduler`: ``LambdaLR``, ``StepLR``, ``ExponentialLR``, ``LinearLR``,
+  ``CosineAnnealingLR``, ``ReduceLROnPlateau``, ``WarmupCosineLR``,
+  ``get_linear_schedule_with_warmup`` (BERT's fine-tuning schedule);
 * :func:`weight_decay_groups`: decay matrices, not biases or LayerNorm weights.
 """
 

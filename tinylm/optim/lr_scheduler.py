@@ -19,6 +19,8 @@ __all__ = [
     "ExponentialLR",
     "LRScheduler",
     "LambdaLR",
+    "LinearLR",
+    "ReduceLROnPlateau",
     "StepLR",
     "WarmupCosineLR",
     "get_linear_schedule_with_warmup",
@@ -142,6 +144,122 @@ class ExponentialLR(LRScheduler):
         if self._step_count == 1:
             return [group["lr"] for group in groups]
         return [group["lr"] * self.gamma for group in groups]
+
+
+class LinearLR(LRScheduler):
+    """lr = base_lr · f(step), f going linearly from ``start_factor`` at step 0 to
+    ``end_factor`` at step ``total_iters`` and staying there: a linear warm-up (or decay)."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
+        if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1:
+            raise TinyLMError(
+                f"LinearLR: start_factor must be in (0, 1] and end_factor in [0, 1], got "
+                f"{start_factor} and {end_factor}"
+            )
+        self.start_factor, self.end_factor = float(start_factor), float(end_factor)
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, step: int, base_lr: float) -> float:
+        t = min(step, self.total_iters) / self.total_iters if self.total_iters else 1.0
+        return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * t)
+
+    def get_lr(self) -> list[float]:
+        """PyTorch's chained form: each step multiplies the group's current lr by the ratio
+        of this step's factor to the last one's, so an lr set by hand is built on."""
+        groups, step = self.optimizer.param_groups, self.last_epoch
+        if step == 0:
+            return [group["lr"] * self.start_factor for group in groups]
+        if step > self.total_iters:
+            return [group["lr"] for group in groups]
+        span = self.end_factor - self.start_factor
+        ratio = 1.0 + span / (self.total_iters * self.start_factor + (step - 1) * span)
+        return [group["lr"] * ratio for group in groups]
+
+
+class ReduceLROnPlateau:
+    """Divide the learning rate by 1/``factor`` once a watched metric (a validation loss, say)
+    has stopped improving for ``patience`` calls of ``step(metric)``, as PyTorch's.
+
+    "Improving" in ``mode="min"`` means below best · (1 − threshold) (``threshold_mode="rel"``)
+    or best − threshold (``"abs"``); ``mode="max"`` mirrors it. After a reduction, ``cooldown``
+    calls pass before counting again; no lr goes below ``min_lr`` (one value, or one per
+    group), and a reduction smaller than ``eps`` is skipped.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: float | Sequence[float] = 0.0,
+        eps: float = 1e-8,
+    ) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"ReduceLROnPlateau: expected an Optimizer, got {type(optimizer)}")
+        if factor >= 1.0:
+            raise TinyLMError(f"ReduceLROnPlateau: factor must be < 1.0, got {factor}")
+        if mode not in ("min", "max") or threshold_mode not in ("rel", "abs"):
+            raise TinyLMError(
+                f"ReduceLROnPlateau: mode is 'min' or 'max' and threshold_mode 'rel' or 'abs', "
+                f"got {mode!r} and {threshold_mode!r}"
+            )
+        n = len(optimizer.param_groups)
+        mins = list(min_lr) if isinstance(min_lr, list | tuple) else [min_lr] * n
+        if len(mins) != n:
+            raise TinyLMError(f"ReduceLROnPlateau: got {len(mins)} min_lr for {n} groups")
+        self.optimizer, self.mode, self.factor = optimizer, mode, float(factor)
+        self.patience, self.threshold, self.threshold_mode = patience, threshold, threshold_mode
+        self.cooldown, self.min_lrs, self.eps = cooldown, [float(m) for m in mins], eps
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs, self.cooldown_counter, self.last_epoch = 0, 0, 0
+        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+    def _is_better(self, value: float) -> bool:
+        rel = self.threshold_mode == "rel"
+        if self.mode == "min":
+            return value < (self.best * (1 - self.threshold) if rel else self.best - self.threshold)
+        return value > (self.best * (1 + self.threshold) if rel else self.best + self.threshold)
+
+    def step(self, metrics: Any) -> None:
+        """Record this epoch's metric; reduce the learning rates if it has not improved for
+        more than ``patience`` calls."""
+        value = float(metrics)
+        self.last_epoch += 1
+        if self._is_better(value):
+            self.best, self.num_bad_epochs = value, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0  # bad epochs in cooldown do not count
+        if self.num_bad_epochs > self.patience:
+            for group, floor in zip(self.optimizer.param_groups, self.min_lrs):
+                new = max(group["lr"] * self.factor, floor)
+                if group["lr"] - new > self.eps:
+                    group["lr"] = new
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def get_last_lr(self) -> list[float]:
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.__dict__.update({k: v for k, v in state_dict.items() if k != "optimizer"})
 
 
 class CosineAnnealingLR(LRScheduler):
