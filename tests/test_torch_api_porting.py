@@ -1100,3 +1100,38 @@ def test_reduce_lr_on_plateau_follows_torch(kw: dict) -> None:
 
     ours, theirs = in_both(run)
     np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+OPTIMIZERS = {
+    "rmsprop": "lib.optim.RMSprop(groups, lr=0.01)",
+    "rmsprop_full": "lib.optim.RMSprop(groups, lr=0.02, alpha=0.9, eps=1e-6, weight_decay=0.1, "
+    "momentum=0.8, centered=True)",
+    "adagrad": "lib.optim.Adagrad(groups, lr=0.1)",
+    "adagrad_full": "lib.optim.Adagrad(groups, lr=0.1, lr_decay=0.05, weight_decay=0.01, "
+    "initial_accumulator_value=0.3, eps=1e-8)",
+}
+
+
+@pytest.mark.parametrize("make", OPTIMIZERS.values(), ids=OPTIMIZERS.keys())
+def test_rmsprop_and_adagrad_step_as_torch(make: str) -> None:
+    """Ten steps on a small least-squares problem, two parameter groups (the second with
+    its own lr): the parameters equal PyTorch's after every step."""
+    rng = np.random.default_rng(9)
+    a, b, w0, v0 = (rng.standard_normal(s) for s in [(6, 3), (6,), (3,), (1,)])
+
+    def run(lib: Any) -> list[np.ndarray]:
+        w = lib.tensor(w0, requires_grad=True)
+        v = lib.tensor(v0, requires_grad=True)
+        groups = [{"params": [w]}, {"params": [v], "lr": 0.03}]
+        opt = eval(make, {"lib": lib, "groups": groups})
+        history = []
+        for _ in range(10):
+            opt.zero_grad()
+            loss = ((lib.tensor(a) @ w + v - lib.tensor(b)) ** 2).mean()
+            loss.backward()
+            opt.step()
+            history.append(np.concatenate([values(w), values(v)]))
+        return history
+
+    ours, theirs = in_both(run)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)

@@ -1,6 +1,7 @@
 """tinylm.optim: optimizers, gradient clipping and learning-rate schedules.
 
-* :class:`SGD` (momentum, Nesterov, weight decay), :class:`Adam`, :class:`AdamW`;
+* :class:`SGD` (momentum, Nesterov, weight decay), :class:`Adam`, :class:`AdamW`,
+  :class:`RMSprop`, :class:`Adagrad`;
 * :func:`clip_grad_norm_`;
 * :mod:`tinylm.optim.lr_scheduler`: ``LambdaLR``, ``StepLR``, ``ExponentialLR``, ``LinearLR``,
   ``CosineAnnealingLR``, ``ReduceLROnPlateau``, ``WarmupCosineLR``,
@@ -12,13 +13,16 @@ from tinylm.optim import lr_scheduler
 from tinylm.optim.adam import Adam, AdamW
 from tinylm.optim.clip_grad import clip_grad_norm_
 from tinylm.optim.optimizer import Optimizer, weight_decay_groups
+from tinylm.optim.rmsprop import Adagrad, RMSprop
 from tinylm.optim.sgd import SGD
 
 __all__ = [
     "SGD",
+    "Adagrad",
     "Adam",
     "AdamW",
     "Optimizer",
+    "RMSprop",
     "clip_grad_norm_",
     "lr_scheduler",
     "weight_decay_groups",

@@ -1,0 +1,125 @@
+"""RMSprop and Adagrad: per-coordinate step sizes from the history of squared gradients,
+exactly PyTorch's updates (Adam, in ``adam.py``, adds momentum and bias correction to the
+same idea)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from tinylm.autograd import TinyLMError
+from tinylm.device import array_module
+from tinylm.optim.optimizer import Optimizer
+from tinylm.tensor import Tensor
+
+__all__ = ["Adagrad", "RMSprop"]
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton's lecture 6e), as PyTorch's. For each parameter θ with gradient g:
+    g ← g + λ θ                                   (weight decay λ)
+    v ← α v + (1 − α) g²                          (running mean of g², v₀ = 0)
+    d ← √(v − m̄²) + ε  (centered, m̄ ← α m̄ + (1 − α) g),  else  d ← √v + ε
+    b ← μ b + g / d,  θ ← θ − η b   (momentum μ > 0),  else  θ ← θ − η g / d
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+            centered=centered,
+        )  # fmt: skip
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        if group["alpha"] < 0 or group["eps"] < 0 or group["momentum"] < 0:
+            raise TinyLMError(
+                f"RMSprop: alpha ({group['alpha']}), eps ({group['eps']}) and momentum "
+                f"({group['momentum']}) must be ≥ 0"
+            )
+
+    def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]):
+        xp, param = array_module(p.data), p.data
+        alpha, eps, wd, mom = group["alpha"], group["eps"], group["weight_decay"], group["momentum"]
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = xp.zeros_like(param)
+            if mom > 0:
+                state["momentum_buffer"] = xp.zeros_like(param)
+            if group["centered"]:
+                state["grad_avg"] = xp.zeros_like(param)
+        state["step"] += 1
+        if wd != 0:
+            grad = grad + wd * param
+        v = state["square_avg"]
+        v *= alpha
+        v += (1 - alpha) * grad * grad
+        if group["centered"]:
+            m = state["grad_avg"]
+            m *= alpha
+            m += (1 - alpha) * grad
+            denom = xp.sqrt(v - m * m) + eps
+        else:
+            denom = xp.sqrt(v) + eps
+        if mom > 0:
+            buf = state["momentum_buffer"]
+            buf *= mom
+            buf += grad / denom
+            param -= float(group["lr"]) * buf
+        else:
+            param -= float(group["lr"]) * (grad / denom)
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al., 2011), as PyTorch's. For each parameter θ with gradient g, at
+    step t (from 1):
+        g ← g + λ θ                                   (weight decay λ)
+        η_t = η / (1 + (t − 1) · lr_decay)
+        s ← s + g²                                    (s₀ = initial_accumulator_value)
+        θ ← θ − η_t g / (√s + ε)
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ) -> None:
+        defaults = dict(
+            lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value, eps=eps,
+        )  # fmt: skip
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        if group["lr_decay"] < 0 or group["initial_accumulator_value"] < 0 or group["eps"] < 0:
+            raise TinyLMError(
+                "Adagrad: lr_decay, initial_accumulator_value and eps must be ≥ 0, got "
+                f"{group['lr_decay']}, {group['initial_accumulator_value']}, {group['eps']}"
+            )
+
+    def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]):
+        xp, param = array_module(p.data), p.data
+        if not state:
+            state["step"] = 0
+            state["sum"] = xp.full_like(param, group["initial_accumulator_value"])
+        state["step"] += 1
+        if group["weight_decay"] != 0:
+            grad = grad + group["weight_decay"] * param
+        lr = float(group["lr"]) / (1 + (state["step"] - 1) * group["lr_decay"])
+        s = state["sum"]
+        s += grad * grad
+        param -= lr * (grad / (xp.sqrt(s) + group["eps"]))
