@@ -1135,3 +1135,55 @@ def test_rmsprop_and_adagrad_step_as_torch(make: str) -> None:
 
     ours, theirs = in_both(run)
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
+
+
+ONE_CYCLE = {
+    "sgd_cos": ("SGD", dict(max_lr=0.5, total_steps=12)),
+    "adamw_linear": (
+        "AdamW",
+        dict(
+            max_lr=[0.01, 0.02],
+            epochs=3,
+            steps_per_epoch=4,
+            anneal_strategy="linear",
+            pct_start=0.25,
+        ),
+    ),  # fmt: skip
+    "sgd_three_phase": ("SGD", dict(max_lr=0.3, total_steps=12, three_phase=True)),
+    "adam_no_momentum_cycle": ("Adam", dict(max_lr=0.1, total_steps=12, cycle_momentum=False)),
+}
+
+
+@pytest.mark.parametrize("case", ONE_CYCLE.values(), ids=ONE_CYCLE.keys())
+def test_one_cycle_lr_follows_torchs_lr_and_momentum(case: tuple) -> None:
+    name, kw = case
+
+    def run(lib: Any) -> list[list[float]]:
+        w = [lib.zeros(2, requires_grad=True), lib.zeros(1, requires_grad=True)]
+        extra = {"momentum": 0.9} if name == "SGD" else {}
+        opt = getattr(lib.optim, name)([{"params": [w[0]]}, {"params": [w[1]]}], lr=0.1, **extra)
+        sched = lib.optim.lr_scheduler.OneCycleLR(opt, **kw)
+        seen = []
+        for _ in range(12):
+            g = opt.param_groups[1]
+            m = g["betas"][0] if "betas" in g else g["momentum"]
+            seen.append([*sched.get_last_lr(), m])
+            opt.step()
+            sched.step()
+        return seen
+
+    ours, theirs = in_both(run)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+@LIBS
+def test_one_cycle_lr_refuses_a_step_past_its_end(lib: Any) -> None:
+    opt = lib.optim.SGD([lib.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
+    sched = lib.optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=3)
+    for _ in range(3):
+        opt.step()
+        sched.step()
+    with pytest.raises((ValueError, TinyLMError)) as info:
+        opt.step()
+        sched.step()
+    assert "\n" not in str(info.value)

@@ -4,7 +4,7 @@
   :class:`RMSprop`, :class:`Adagrad`;
 * :func:`clip_grad_norm_`;
 * :mod:`tinylm.optim.lr_scheduler`: ``LambdaLR``, ``StepLR``, ``ExponentialLR``, ``LinearLR``,
-  ``CosineAnnealingLR``, ``ReduceLROnPlateau``, ``WarmupCosineLR``,
+  ``CosineAnnealingLR``, ``OneCycleLR``, ``ReduceLROnPlateau``, ``WarmupCosineLR``,
   ``get_linear_schedule_with_warmup`` (BERT's fine-tuning schedule);
 * :func:`weight_decay_groups`: decay matrices, not biases or LayerNorm weights.
 """

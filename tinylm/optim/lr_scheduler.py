@@ -20,6 +20,7 @@ __all__ = [
     "LRScheduler",
     "LambdaLR",
     "LinearLR",
+    "OneCycleLR",
     "ReduceLROnPlateau",
     "StepLR",
     "WarmupCosineLR",
@@ -182,6 +183,112 @@ class LinearLR(LRScheduler):
         span = self.end_factor - self.start_factor
         ratio = 1.0 + span / (self.total_iters * self.start_factor + (step - 1) * span)
         return [group["lr"] * ratio for group in groups]
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy (Smith & Topin, 2018), as PyTorch's: the lr rises from
+    max_lr / div_factor to ``max_lr`` over the first ``pct_start`` of ``total_steps`` and falls
+    to max_lr / (div_factor · final_div_factor) over the rest (``three_phase``: back to the
+    start first, then down), each leg along half a cosine (``anneal_strategy="cos"``) or a
+    line. With ``cycle_momentum`` the momentum (SGD's, or Adam's β₁) moves the opposite way,
+    between ``max_momentum`` and ``base_momentum``. Give ``total_steps``, or ``epochs`` and
+    ``steps_per_epoch``; stepping past the end is an error, as in PyTorch.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        max_lr: float | Sequence[float],
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: float | Sequence[float] = 0.85,
+        max_momentum: float | Sequence[float] = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+        last_epoch: int = -1,
+    ) -> None:
+        if total_steps is None:
+            if epochs is None or steps_per_epoch is None:
+                raise TinyLMError("OneCycleLR: give total_steps, or epochs and steps_per_epoch")
+            total_steps = epochs * steps_per_epoch
+        if total_steps <= 0 or not 0 <= pct_start <= 1 or anneal_strategy not in ("cos", "linear"):
+            raise TinyLMError(
+                f"OneCycleLR: total_steps must be > 0 (got {total_steps}), pct_start in [0, 1] "
+                f"(got {pct_start}), anneal_strategy 'cos' or 'linear' (got {anneal_strategy!r})"
+            )
+        groups = optimizer.param_groups
+        n = len(groups)
+
+        def per_group(v: Any) -> list[float]:
+            return [float(x) for x in v] if isinstance(v, list | tuple) else [float(v)] * n
+
+        self.total_steps, self.anneal_strategy = total_steps, anneal_strategy
+        up = float(pct_start * total_steps) - 1
+        if three_phase:
+            self._phases = [
+                (up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                (float(2 * pct_start * total_steps) - 2, "max_lr", "initial_lr",
+                 "base_momentum", "max_momentum"),
+                (total_steps - 1.0, "initial_lr", "min_lr", "max_momentum", "max_momentum"),
+            ]  # fmt: skip
+        else:
+            self._phases = [
+                (up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                (total_steps - 1.0, "max_lr", "min_lr", "base_momentum", "max_momentum"),
+            ]
+        self.cycle_momentum = cycle_momentum
+        self._use_beta1 = "betas" in groups[0]
+        if cycle_momentum and not self._use_beta1 and "momentum" not in groups[0]:
+            raise TinyLMError(
+                "OneCycleLR: cycle_momentum needs an optimizer with momentum or betas"
+            )
+        for group, top, lo, hi in zip(
+            groups, per_group(max_lr), per_group(base_momentum), per_group(max_momentum)
+        ):
+            if last_epoch == -1:
+                group["initial_lr"] = top / div_factor
+                group["max_lr"] = top
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+            if cycle_momentum:
+                self._set_momentum(group, hi)
+                group["max_momentum"], group["base_momentum"] = hi, lo
+        super().__init__(optimizer, last_epoch)
+
+    def _set_momentum(self, group: dict[str, Any], m: float) -> None:
+        if self._use_beta1:
+            group["betas"] = (m, *group["betas"][1:])
+        else:
+            group["momentum"] = m
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self.anneal_strategy == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def get_lr(self) -> list[float]:
+        step = self.last_epoch
+        if step > self.total_steps:
+            raise TinyLMError(
+                f"OneCycleLR: stepped {step} times, past total_steps {self.total_steps}"
+            )
+        lrs = []
+        for group in self.optimizer.param_groups:
+            start = 0.0
+            for i, (end, lr_a, lr_b, m_a, m_b) in enumerate(self._phases):
+                if step <= end or i == len(self._phases) - 1:
+                    pct = (step - start) / (end - start)
+                    lr = self._anneal(group[lr_a], group[lr_b], pct)
+                    if self.cycle_momentum:
+                        self._set_momentum(group, self._anneal(group[m_a], group[m_b], pct))
+                    break
+                start = end
+            lrs.append(lr)
+        return lrs
 
 
 class ReduceLROnPlateau:
