@@ -364,3 +364,41 @@ def test_embedding_from_pretrained_as_torch(freeze: bool, padding_idx: Any) -> N
     assert w1 == w2 == 42.0
     if g1 is not None:
         np.testing.assert_allclose(g1, g2, rtol=1e-14)
+
+
+@pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5)])
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_batchnorm1d_trains_and_evaluates_as_torch(shape: tuple, momentum: Any) -> None:
+    """Three training batches (outputs, input and weight gradients with a random upstream
+    gradient, the running statistics), then eval mode on a new input, against torch."""
+    rng = np.random.default_rng(2)
+    xs = [rng.standard_normal(shape) for _ in range(4)]
+    gs = [rng.standard_normal(shape) for _ in range(3)]
+    results = []
+    for lib in (tinylm, torch):
+        m = lib.nn.BatchNorm1d(3, momentum=momentum, dtype=lib.float64)
+        assert sorted(m.state_dict()) == [
+            "bias", "num_batches_tracked", "running_mean", "running_var", "weight",
+        ]  # fmt: skip
+        with lib.no_grad():
+            m.weight.copy_(lib.tensor([1.5, -0.5, 2.0], dtype=lib.float64))
+            m.bias.copy_(lib.tensor([0.1, 0.2, 0.3], dtype=lib.float64))
+        out = []
+        for x_np, g_np in zip(xs, gs):
+            x = lib.tensor(x_np, requires_grad=True)
+            y = m(x)
+            y.backward(lib.tensor(g_np))
+            out += [y.detach().numpy(), x.grad.numpy()]
+        out += [m.weight.grad.numpy(), m.bias.grad.numpy()]
+        m.eval()
+        out += [m(lib.tensor(xs[3])).detach().numpy()]
+        out += [m.running_mean.numpy(), m.running_var.numpy(), m.num_batches_tracked.numpy()]
+        results.append(out)
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_batchnorm1d_refuses_one_value_per_channel_in_training() -> None:
+    with pytest.raises(TinyLMError) as info:
+        tinylm.nn.BatchNorm1d(3)(tinylm.ones(1, 3))
+    assert "more than 1 value" in str(info.value) and "\n" not in str(info.value)

@@ -30,6 +30,7 @@ from tinylm.nn import functional, init, utils
 from tinylm.nn.layers import (
     ELU,
     GELU,
+    BatchNorm1d,
     Dropout,
     Embedding,
     Flatten,
@@ -91,6 +92,7 @@ from tinylm.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from tinylm.nn.transformer import MLP, KVCache, MultiHeadAttention, TransformerBlock
 
 __all__ = [
+    "BatchNorm1d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",

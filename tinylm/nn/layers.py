@@ -432,6 +432,68 @@ class RMSNorm(Module):
         )
 
 
+class BatchNorm1d(Module):
+    """y = (x − μ) / √(σ² + eps) · weight + bias per channel, as ``torch.nn.BatchNorm1d``:
+    μ, σ² the batch's in training (and the running statistics move toward them by
+    ``momentum``; ``momentum=None``: their plain average over all batches so far), the running
+    statistics in eval mode. Input (N, C) or (N, C, L); weight starts at 1, bias at 0. See
+    ``F.batch_norm``. Buffers: ``running_mean``, ``running_var``, ``num_batches_tracked``.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        c = self.num_features
+        if affine:
+            self.weight = _new_parameter(np.ones(c), dtype, device)
+            self.bias = _new_parameter(np.zeros(c), dtype, device)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            for name, values in (("running_mean", np.zeros(c)), ("running_var", np.ones(c))):
+                buf = _new_parameter(values, dtype, device).detach()
+                self.register_buffer(name, buf)
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
+        else:
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                self.register_buffer(name, None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
+            raise TinyLMError(
+                f"BatchNorm1d: expected input (N, {self.num_features}) or "
+                f"(N, {self.num_features}, L), got {x.shape}"
+            )
+        momentum = self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+            if momentum is None:  # the running statistics are the average over all batches
+                momentum = 1.0 / float(self.num_batches_tracked.item())
+        use_batch = self.training or not self.track_running_stats
+        return F.batch_norm(
+            x, self.running_mean if not use_batch or self.training else None,
+            self.running_var if not use_batch or self.training else None, self.weight,
+            self.bias, use_batch, momentum or 0.0, self.eps,
+        )  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+        )
+
+
 class Identity(Module):
     """Returns its input (a placeholder where a layer is switched off)."""
 

@@ -62,7 +62,13 @@ from tinylm.nn.functional.losses import (
     nll_loss,
     smooth_l1_loss,
 )
-from tinylm.nn.functional.normalization import cosine_similarity, layer_norm, normalize, rms_norm
+from tinylm.nn.functional.normalization import (
+    batch_norm,
+    cosine_similarity,
+    layer_norm,
+    normalize,
+    rms_norm,
+)
 from tinylm.nn.functional.recurrent import (
     gru_cell,
     gru_layer,
@@ -77,6 +83,7 @@ __all__ = [
     "GELU_FORMS",
     "PAD_MODES",
     "attention_weights",
+    "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cached_self_attention",

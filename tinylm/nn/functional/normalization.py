@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 
 from tinylm import ops
-from tinylm.autograd import Context, Function, TinyLMError
+from tinylm.autograd import Context, Function, TinyLMError, no_grad
 from tinylm.device import array_module
 from tinylm.nn.functional.common import check_same_dtype, kernel
 from tinylm.tensor import Tensor
 
-__all__ = ["cosine_similarity", "layer_norm", "normalize", "rms_norm"]
+__all__ = ["batch_norm", "cosine_similarity", "layer_norm", "normalize", "rms_norm"]
 
 
 class _LayerNorm(Function):
@@ -230,3 +230,50 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     n1 = _vector_norm("cosine_similarity", x1, 2, dim).clamp(min=float(eps))
     n2 = _vector_norm("cosine_similarity", x2, 2, dim).clamp(min=float(eps))
     return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """y = (x − μ) / √(σ² + eps) · weight + bias for each channel c (axis 1), as PyTorch's.
+
+    input (N, C) or (N, C, L). Training: μ and σ² are the batch's, over N (and L), σ² biased;
+    the running statistics, if given, move toward them by ``momentum`` (the running variance
+    toward the unbiased σ² · n/(n − 1)), outside the graph. Evaluation: μ, σ² are the running
+    statistics. weight, bias, running_mean, running_var: (C,).
+    """
+    if input.ndim not in (2, 3):
+        raise TinyLMError(f"batch_norm: input must be (N, C) or (N, C, L), got shape {input.shape}")
+    c = input.shape[1]
+    axes = (0,) if input.ndim == 2 else (0, 2)
+    shape = (1, c) if input.ndim == 2 else (1, c, 1)
+    if training:
+        n = input.numel() // max(c, 1)
+        if n <= 1:
+            raise TinyLMError(
+                f"batch_norm: expected more than 1 value per channel when training, got input "
+                f"of shape {input.shape}"
+            )
+        mean = input.mean(dim=axes)
+        var = input.var(dim=axes, unbiased=False)
+        if running_mean is not None and running_var is not None:
+            with no_grad():
+                running_mean.mul_(1 - momentum).add_(mean.detach() * momentum)
+                running_var.mul_(1 - momentum).add_(var.detach() * (momentum * n / (n - 1)))
+    else:
+        if running_mean is None or running_var is None:
+            raise TinyLMError("batch_norm: evaluation needs running_mean and running_var")
+        mean, var = running_mean, running_var
+    y = (input - mean.reshape(shape)) / (var.reshape(shape) + eps).sqrt()
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
