@@ -402,3 +402,26 @@ def test_batchnorm1d_refuses_one_value_per_channel_in_training() -> None:
     with pytest.raises(TinyLMError) as info:
         tinylm.nn.BatchNorm1d(3)(tinylm.ones(1, 3))
     assert "more than 1 value" in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("lib", [tinylm, torch], ids=["tinylm", "torch"])
+def test_forward_hooks_see_and_replace_activations_as_torch(lib: Any) -> None:
+    """``register_forward_hook``: the way to look at a layer's activations (and plot them)
+    without changing the model; pre-hooks see the inputs first; handles remove them."""
+    lib.manual_seed(0)
+    model = lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.ReLU(), lib.nn.Linear(4, 2))
+    seen: list[Any] = []
+    h1 = model[1].register_forward_hook(lambda m, args, out: seen.append(out.detach().numpy()))
+    h2 = model[0].register_forward_pre_hook(lambda m, args: (args[0] * 0,))
+    h3 = model[2].register_forward_hook(lambda m, args, out: out + 1)
+    x = lib.ones(5, 3)
+    y = model(x)
+    assert len(seen) == 1 and seen[0].shape == (5, 4)
+    # the pre-hook zeroed the input: ReLU(b0) fed the last layer, whose output got + 1
+    w2, b2 = model[2].weight.detach().numpy(), model[2].bias.detach().numpy()
+    expected = np.maximum(model[0].bias.detach().numpy(), 0) @ w2.T + b2 + 1
+    np.testing.assert_allclose(y.detach().numpy(), np.broadcast_to(expected, (5, 2)), rtol=1e-6)
+    for h in (h1, h2, h3):
+        h.remove()
+    model(x)
+    assert len(seen) == 1

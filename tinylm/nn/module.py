@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from tinylm.autograd import TinyLMError, no_grad
+from tinylm.autograd import RemovableHandle, TinyLMError, no_grad
 from tinylm.device import device_and_dtype, device_of, to_device_array
 from tinylm.tensor import Tensor
 
@@ -106,8 +106,43 @@ class Module:
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} does not implement forward()")
 
+    #: forward hooks {handle id: hook} (register_forward_pre_hook / register_forward_hook);
+    #: None on the class: most modules have none, and calling them costs one test
+    _forward_pre_hooks: dict[int, Any] | None = None
+    _forward_hooks: dict[int, Any] | None = None
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        if self._forward_pre_hooks is None and self._forward_hooks is None:
+            return self.forward(*args, **kwargs)
+        for hook in list((self._forward_pre_hooks or {}).values()):
+            new = hook(self, args)
+            if new is not None:  # a hook may replace the positional inputs
+                args = new if isinstance(new, tuple) else (new,)
+        output = self.forward(*args, **kwargs)
+        for hook in list((self._forward_hooks or {}).values()):
+            new = hook(self, args, output)
+            if new is not None:  # ... or the output
+                output = new
+        return output
+
+    def register_forward_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, args)`` before every ``forward``; a returned value (a tuple, or
+        one input) replaces the positional inputs. ``handle.remove()`` takes it away."""
+        if self._forward_pre_hooks is None:
+            object.__setattr__(self, "_forward_pre_hooks", {})
+        handle = RemovableHandle(self._forward_pre_hooks)
+        self._forward_pre_hooks[handle.id] = hook
+        return handle
+
+    def register_forward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after every ``forward``, as PyTorch's: to look
+        at (or plot) a layer's activations; a returned value replaces the output.
+        ``handle.remove()`` takes it away."""
+        if self._forward_hooks is None:
+            object.__setattr__(self, "_forward_hooks", {})
+        handle = RemovableHandle(self._forward_hooks)
+        self._forward_hooks[handle.id] = hook
+        return handle
 
     # ---- registering attributes ---------------------------------------------------------
 
