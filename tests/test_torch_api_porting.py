@@ -1187,3 +1187,40 @@ def test_one_cycle_lr_refuses_a_step_past_its_end(lib: Any) -> None:
         opt.step()
         sched.step()
     assert "\n" not in str(info.value)
+
+
+INPLACE_UNARY = [
+    "abs_()", "neg_()", "exp_()", "log_()", "sqrt_()", "sigmoid_()", "tanh_()", "relu_()",
+    "pow_(2)", "tril_()", "triu_(1)",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("call", INPLACE_UNARY)
+def test_inplace_unary_ops_write_into_the_tensor_as_torch(call: str) -> None:
+    """``x.exp_()`` and friends: the value written into x's own memory (a view of x sees
+    it), x returned, and refused on a leaf that requires grad while recording."""
+
+    def run(lib: Any) -> Any:
+        x = lib.tensor([[0.5, 2.0, 1.5], [3.0, 0.25, 4.0]], dtype=lib.float64)
+        view = x[0]
+        out = eval(f"x.{call}", {"x": x})
+        assert out is x
+        with pytest.raises(RuntimeError):
+            eval(f"w.{call}", {"w": lib.ones(2, 3, requires_grad=True)})
+        return values(x).tolist(), values(view).tolist()
+
+    ours, theirs = in_both(run)
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-14)
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-14)
+
+
+@LIBS
+def test_tensor_facts_as_torch(lib: Any) -> None:
+    x = lib.zeros(2, 3, dtype=lib.float64)
+    i = lib.zeros(4, dtype=lib.int32)
+    facts = [x.is_floating_point(), i.is_floating_point(), x.is_complex(), x.element_size(),
+             x.itemsize, x.nbytes, i.nbytes]  # fmt: skip
+    assert facts == [True, False, False, 8, 8, 48, 16]
+    y = lib.tensor([-1.0, 0.5, 3.0])
+    assert y.clamp_min(0.0).tolist() == [0.0, 0.5, 3.0]
+    assert y.clamp_max(1.0).tolist() == [-1.0, 0.5, 1.0]

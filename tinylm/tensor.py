@@ -619,6 +619,64 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
 
     clip_ = clamp_
 
+    # the in-place forms of the element-wise ops (x.exp_() is x.exp() written into x)
+    def abs_(self) -> Tensor:
+        return self._inplace_from("abs_", lambda x: x.abs())
+
+    def neg_(self) -> Tensor:
+        return self._inplace_from("neg_", lambda x: -x)
+
+    def exp_(self) -> Tensor:
+        return self._inplace_from("exp_", lambda x: x.exp())
+
+    def log_(self) -> Tensor:
+        return self._inplace_from("log_", lambda x: x.log())
+
+    def sqrt_(self) -> Tensor:
+        return self._inplace_from("sqrt_", lambda x: x.sqrt())
+
+    def sigmoid_(self) -> Tensor:
+        return self._inplace_from("sigmoid_", lambda x: x.sigmoid())
+
+    def tanh_(self) -> Tensor:
+        return self._inplace_from("tanh_", lambda x: x.tanh())
+
+    def relu_(self) -> Tensor:
+        return self._inplace_from("relu_", lambda x: x.relu())
+
+    def pow_(self, exponent: Any) -> Tensor:
+        return self._inplace_from("pow_", lambda x: x**exponent)
+
+    def tril_(self, diagonal: int = 0) -> Tensor:
+        return self._inplace_from("tril_", lambda x: x.tril(diagonal))
+
+    def triu_(self, diagonal: int = 0) -> Tensor:
+        return self._inplace_from("triu_", lambda x: x.triu(diagonal))
+
+    def clamp_min(self, min: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+        return self.clamp(min=min)
+
+    def clamp_max(self, max: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+        return self.clamp(max=max)
+
+    def is_floating_point(self) -> bool:
+        return bool(np.issubdtype(self.dtype, np.floating))
+
+    def is_complex(self) -> bool:
+        return bool(np.issubdtype(self.dtype, np.complexfloating))
+
+    def element_size(self) -> int:
+        """Bytes per element."""
+        return int(self.dtype.itemsize)
+
+    @property
+    def itemsize(self) -> int:
+        return int(self.dtype.itemsize)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self._data.nbytes)
+
     def lerp_(self, end: Any, weight: Any) -> Tensor:
         """x ← x + weight·(end − x), e.g. an exponential moving average of weights."""
         return self._inplace_from("lerp_", lambda x: x + (raw(end) - x) * raw(weight))
