@@ -1224,3 +1224,47 @@ def test_tensor_facts_as_torch(lib: Any) -> None:
     y = lib.tensor([-1.0, 0.5, 3.0])
     assert y.clamp_min(0.0).tolist() == [0.0, 0.5, 3.0]
     assert y.clamp_max(1.0).tolist() == [-1.0, 0.5, 1.0]
+
+
+SCATTER_CALLS = [
+    "x.scatter(1, idx, src)",
+    "x.scatter(0, idx0, src)",
+    "x.scatter(1, idx, 2.5)",  # a number, positionally
+    "x.scatter(1, idx, value=-1.0)",
+    "lib.zeros(3, 4, dtype=lib.float64).scatter(1, t.unsqueeze(1), 1.0)",  # one-hot
+]
+
+
+@pytest.mark.parametrize("call", SCATTER_CALLS)
+def test_scatter_values_and_gradients_as_torch(call: str) -> None:
+    """Distinct places per index (PyTorch leaves repeated ones unspecified); gradients of x
+    and src with a random upstream gradient."""
+    g = np.random.default_rng(4).standard_normal((3, 4))
+
+    def run(lib: Any) -> list[Any]:
+        x = lib.tensor(np.arange(12.0).reshape(3, 4), dtype=lib.float64, requires_grad=True)
+        # src of the index's shape (PyTorch's own backward refuses a larger src)
+        src_shape = (1, 4) if "idx0" in call else (3, 2)
+        src = lib.tensor(-np.arange(1.0, 1.0 + np.prod(src_shape)).reshape(src_shape),
+                         dtype=lib.float64, requires_grad=True)  # fmt: skip
+        names = {
+            "lib": lib, "x": x, "src": src, "t": lib.tensor([2, 0, 3]),
+            "idx": lib.tensor([[3, 1], [0, 2], [1, 3]]), "idx0": lib.tensor([[2, 0, 1, 2]]),
+        }  # fmt: skip
+        y = eval(call, names)
+        if y.requires_grad:
+            y.backward(lib.tensor(g))
+        grads = [None if t.grad is None else values(t.grad) for t in (x, src)]
+        return [values(y), *grads]
+
+    ours, theirs = in_both(run)
+    for a, b in zip(ours, theirs):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-14)
+
+
+@LIBS
+def test_scatter_in_place_makes_a_one_hot_matrix(lib: Any) -> None:
+    m = lib.zeros(2, 3).scatter_(1, lib.tensor([[2], [0]]), 1.0)
+    assert m.tolist() == [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
