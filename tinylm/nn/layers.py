@@ -480,11 +480,11 @@ class BatchNorm1d(Module):
             self.num_batches_tracked.data = self.num_batches_tracked.data + 1
             if momentum is None:  # the running statistics are the average over all batches
                 momentum = 1.0 / float(self.num_batches_tracked.item())
+        # batch statistics in training, and in eval without running ones (None then)
         use_batch = self.training or not self.track_running_stats
         return F.batch_norm(
-            x, self.running_mean if not use_batch or self.training else None,
-            self.running_var if not use_batch or self.training else None, self.weight,
-            self.bias, use_batch, momentum or 0.0, self.eps,
+            x, self.running_mean, self.running_var, self.weight, self.bias, use_batch,
+            momentum or 0.0, self.eps,
         )  # fmt: skip
 
     def extra_repr(self) -> str:
