@@ -1268,3 +1268,54 @@ def test_scatter_values_and_gradients_as_torch(call: str) -> None:
 def test_scatter_in_place_makes_a_one_hot_matrix(lib: Any) -> None:
     m = lib.zeros(2, 3).scatter_(1, lib.tensor([[2], [0]]), 1.0)
     assert m.tolist() == [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+
+
+DIAGONAL_CALLS = [
+    "m.diagonal()", "m.diagonal(1)", "m.diagonal(-2)", "m.diagonal(5)",
+    "c.diagonal(0, 1, 2)", "c.diagonal(1, 0, 2)", "c.diagonal(-1, 2, 0)",
+    "lib.diag(m)", "lib.diag(m, 2)", "lib.diag(v)", "lib.diag(v, 1)", "lib.diag(v, -2)",
+    "m[:, :3].trace()", "lib.trace(m)",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("call", DIAGONAL_CALLS)
+def test_diagonal_diag_trace_values_and_gradients_as_torch(call: str) -> None:
+    rng = np.random.default_rng(8)
+    m0, c0, v0 = rng.standard_normal((3, 4)), rng.standard_normal((2, 3, 4)), rng.standard_normal(3)
+
+    def run(lib: Any) -> list[np.ndarray]:
+        m, c, v = (lib.tensor(a, requires_grad=True) for a in (m0, c0, v0))
+        y = eval(call, {"lib": lib, "m": m, "c": c, "v": v})
+        g = np.random.default_rng(1).standard_normal(tuple(y.shape))
+        y.backward(lib.tensor(g))
+        return [values(y)] + [np.zeros(t.shape) if t.grad is None else values(t.grad)
+                              for t in (m, c, v)]  # fmt: skip
+
+    ours, theirs = in_both(run)
+    for a, b in zip(ours, theirs):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "lib.unique(x)",
+        "x.unique(return_inverse=True, return_counts=True)",
+        "lib.unique(x, return_counts=True)",
+        "lib.unique(r, dim=0, return_inverse=True)",
+        "lib.unique(f)",
+    ],
+)
+def test_unique_as_torch(call: str) -> None:
+    def run(lib: Any) -> list[Any]:
+        names = {
+            "lib": lib, "x": lib.tensor([[3, 1, 2], [3, 1, 7]]),
+            "r": lib.tensor([[1, 2], [1, 2], [0, 4]]), "f": lib.tensor([0.5, -1.0, 0.5]),
+        }  # fmt: skip
+        out = eval(call, names)
+        out = out if isinstance(out, tuple) else (out,)
+        return [(values(t).tolist(), dtype_name(t)) for t in out]
+
+    ours, theirs = in_both(run)
+    assert ours == theirs

@@ -139,6 +139,27 @@ def einsum(equation: str, *operands: Tensor) -> Tensor:
     return ops.Einsum.apply(*operands, subscripts=subscripts, output=output)
 
 
+def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,  # noqa: A002
+           return_counts: bool = False, dim: int | None = None) -> Any:  # fmt: skip
+    """The distinct values (see :meth:`Tensor.unique`)."""
+    return input.unique(sorted, return_inverse, return_counts, dim)
+
+
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The entries x[i, i + offset] (see :meth:`Tensor.diagonal`)."""
+    return input.diagonal(offset, dim1, dim2)
+
+
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:
+    """A diagonal matrix from a vector, or a matrix's diagonal (see :meth:`Tensor.diag`)."""
+    return input.diag(diagonal)
+
+
+def trace(input: Tensor) -> Tensor:
+    """The sum of a matrix's main diagonal."""
+    return input.trace()
+
+
 def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
     """Indices of the non-zero elements (see :meth:`Tensor.nonzero`)."""
     return input.nonzero(as_tuple=as_tuple)
@@ -564,6 +585,8 @@ __all__ = [
     "cuda_is_available",
     "cumsum",
     "default_generator",
+    "diag",
+    "diagonal",
     "einsum",
     "empty",
     "enable_grad",
@@ -625,6 +648,8 @@ __all__ = [
     "short",
     "div",
     "nonzero",
+    "trace",
+    "unique",
     "softmax",
     "sort",
     "split",

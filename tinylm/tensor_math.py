@@ -619,6 +619,68 @@ class TensorMath:
             return self._wrap(np.zeros((len(found[0]), 0), dtype=np.int64))
         return self._wrap(self._xp.stack(found, axis=1))
 
+    def unique(
+        self,
+        sorted: bool = True,  # noqa: A002 - PyTorch's name
+        return_inverse: bool = False,
+        return_counts: bool = False,
+        dim: int | None = None,
+    ) -> Any:
+        """The distinct values, in ascending order (of the flattened tensor, or the distinct
+        slices along ``dim``), as PyTorch's ``unique``; with ``return_inverse`` also where each
+        element's value sits among them (x's shape), with ``return_counts`` how often each
+        occurs. No gradient (the result is a selection, as in PyTorch)."""
+        axis = None if dim is None else self._axis(dim, "unique")
+        values, inverse, counts = np.unique(
+            self._xp.asnumpy(self.data) if self._xp is not np else self.data,
+            return_inverse=True, return_counts=True, axis=axis,
+        )  # fmt: skip
+        out = [self._wrap(to_device_array(values, self.device))]
+        if return_inverse:
+            shape = self.shape if axis is None else (self.shape[axis],)
+            out.append(self._wrap(to_device_array(inverse.reshape(shape).astype(np.int64),
+                                                  self.device)))  # fmt: skip
+        if return_counts:
+            out.append(self._wrap(to_device_array(counts.astype(np.int64), self.device)))
+        return out[0] if len(out) == 1 else tuple(out)
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+        """The entries x[i, i + offset] of the (dim1, dim2) planes, along a new last axis, as
+        PyTorch's; differentiable (an indexing op: the gradient goes back to those places)."""
+        a, b = self._axis(dim1, "diagonal"), self._axis(dim2, "diagonal")
+        if a == b:
+            raise TinyLMError(f"diagonal: dim1 and dim2 must differ, got {dim1} and {dim2}")
+        n_a, n_b = self.shape[a], self.shape[b]
+        start_a, start_b = max(-offset, 0), max(offset, 0)
+        length = max(min(n_a - start_a, n_b - start_b), 0)
+        rest = [d for d in range(self.ndim) if d not in (a, b)]
+        moved = self.permute(*rest, a, b)  # the plane's axes last
+        i = np.arange(length)
+        return moved[(..., i + start_a, i + start_b)]
+
+    def trace(self) -> Tensor:
+        """The sum of the main diagonal of a 2-D tensor."""
+        if self.ndim != 2:
+            raise TinyLMError(f"trace: expected a 2-D tensor, got shape {self.shape}")
+        return self.diagonal().sum()
+
+    def diag(self, diagonal: int = 0) -> Tensor:
+        """Of a 1-D tensor v: the square matrix with v on diagonal ``diagonal`` (zeros
+        elsewhere); of a 2-D tensor: that diagonal, as a 1-D tensor (PyTorch's ``diag``)."""
+        if self.ndim == 2:
+            return self.diagonal(diagonal)
+        if self.ndim != 1:
+            raise TinyLMError(f"diag: expected a 1-D or 2-D tensor, got shape {self.shape}")
+        n = self.shape[0] + abs(diagonal)
+        rows = np.arange(self.shape[0]) + max(-diagonal, 0)
+        cols = np.arange(self.shape[0]) + max(diagonal, 0)
+        placed = np.zeros((n, self.shape[0]), dtype=self.dtype)
+        placed[rows, np.arange(self.shape[0])] = 1  # column k of `placed` holds v[k] at row r_k
+        picks = np.zeros((self.shape[0], n), dtype=self.dtype)
+        picks[np.arange(self.shape[0]), cols] = 1
+        # M = P diag(v) Q: (n, k) · ((k,) * (k, n)), so the gradient is the matmul's and mul's
+        return self._operand(placed) @ (self.unsqueeze(1) * self._operand(picks))
+
     def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         """True where every element (over ``dim``, or all) is non-zero: a bool tensor."""
         axis = None if dim is None else self._axes(dim, "all")
