@@ -252,6 +252,38 @@ def _activation(activation: str | Callable[[Tensor], Tensor]) -> Callable[[Tenso
     raise TinyLMError(f"activation should be 'relu', 'gelu' or a callable, got {activation!r}")
 
 
+def _add_feed_forward(
+    layer: Module, d_model: int, dim_feedforward: int, dropout: float, bias: bool, kw: dict
+) -> None:
+    """linear1, dropout, linear2: FF(x) = linear2(dropout(activation(linear1(x)))), the
+    parameters in PyTorch's order (after the attention, before the norms)."""
+    layer.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
+    layer.dropout = Dropout(dropout)
+    layer.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
+
+
+def _copies(layer: Module, n: int) -> ModuleList:
+    """``n`` deep copies of ``layer``, each with weights of its own (PyTorch's stacks)."""
+    return ModuleList([copy.deepcopy(layer) for _ in range(n)])
+
+
+def _feed_forward(layer: Module, out_dropout: Dropout, x: Tensor) -> Tensor:
+    return out_dropout(layer.linear2(layer.dropout(layer.activation(layer.linear1(x)))))
+
+
+def _attend(
+    attn: MultiheadAttention, out_dropout: Dropout, x: Tensor, memory: Tensor, mask: Any,
+    padding: Any, is_causal: bool,
+) -> Tensor:  # fmt: skip
+    """Queries from x, keys and values from ``memory`` (x itself for self-attention), with
+    PyTorch's masks; the weights are not needed."""
+    y = attn(
+        x, memory, memory, attn_mask=mask, key_padding_mask=padding, need_weights=False,
+        is_causal=is_causal,
+    )[0]  # fmt: skip
+    return out_dropout(y)
+
+
 class TransformerEncoderLayer(Module):
     """``torch.nn.TransformerEncoderLayer``: self-attention, then a position-wise
     feed-forward network, each with a residual connection and a LayerNorm (after them by
@@ -281,9 +313,7 @@ class TransformerEncoderLayer(Module):
         self.self_attn = MultiheadAttention(
             d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **kw
         )
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
+        _add_feed_forward(self, d_model, dim_feedforward, dropout, bias, kw)
         self.norm_first = bool(norm_first)
         self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
@@ -297,22 +327,13 @@ class TransformerEncoderLayer(Module):
         src_key_padding_mask: Any = None,
         is_causal: bool = False,
     ) -> Tensor:
-        x = src
+        x, masks = src, (src_mask, src_key_padding_mask, is_causal)
         if self.norm_first:
-            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
-            return x + self._ff_block(self.norm2(x))
-        x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
-        return self.norm2(x + self._ff_block(x))
-
-    def _sa_block(self, x: Tensor, mask: Any, padding: Any, is_causal: bool) -> Tensor:
-        y = self.self_attn(
-            x, x, x, attn_mask=mask, key_padding_mask=padding, need_weights=False,
-            is_causal=is_causal,
-        )[0]  # fmt: skip
-        return self.dropout1(y)
-
-    def _ff_block(self, x: Tensor) -> Tensor:
-        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+            h = self.norm1(x)
+            x = x + _attend(self.self_attn, self.dropout1, h, h, *masks)
+            return x + _feed_forward(self, self.dropout2, self.norm2(x))
+        x = self.norm1(x + _attend(self.self_attn, self.dropout1, x, x, *masks))
+        return self.norm2(x + _feed_forward(self, self.dropout2, x))
 
 
 class TransformerDecoderLayer(Module):
@@ -343,9 +364,7 @@ class TransformerDecoderLayer(Module):
         attn = dict(dropout=dropout, bias=bias, batch_first=batch_first, **kw)
         self.self_attn = MultiheadAttention(d_model, nhead, **attn)
         self.multihead_attn = MultiheadAttention(d_model, nhead, **attn)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
+        _add_feed_forward(self, d_model, dim_feedforward, dropout, bias, kw)
         self.norm_first = bool(norm_first)
         self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
@@ -368,31 +387,13 @@ class TransformerDecoderLayer(Module):
         sa = (tgt_mask, tgt_key_padding_mask, tgt_is_causal)
         ca = (memory_mask, memory_key_padding_mask, memory_is_causal)
         if self.norm_first:
-            x = x + self._sa_block(self.norm1(x), *sa)
-            x = x + self._mha_block(self.norm2(x), memory, *ca)
-            return x + self._ff_block(self.norm3(x))
-        x = self.norm1(x + self._sa_block(x, *sa))
-        x = self.norm2(x + self._mha_block(x, memory, *ca))
-        return self.norm3(x + self._ff_block(x))
-
-    def _sa_block(self, x: Tensor, mask: Any, padding: Any, is_causal: bool) -> Tensor:
-        y = self.self_attn(
-            x, x, x, attn_mask=mask, key_padding_mask=padding, need_weights=False,
-            is_causal=is_causal,
-        )[0]  # fmt: skip
-        return self.dropout1(y)
-
-    def _mha_block(
-        self, x: Tensor, memory: Tensor, mask: Any, padding: Any, is_causal: bool
-    ) -> Tensor:
-        y = self.multihead_attn(
-            x, memory, memory, attn_mask=mask, key_padding_mask=padding, need_weights=False,
-            is_causal=is_causal,
-        )[0]  # fmt: skip
-        return self.dropout2(y)
-
-    def _ff_block(self, x: Tensor) -> Tensor:
-        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+            h = self.norm1(x)
+            x = x + _attend(self.self_attn, self.dropout1, h, h, *sa)
+            x = x + _attend(self.multihead_attn, self.dropout2, self.norm2(x), memory, *ca)
+            return x + _feed_forward(self, self.dropout3, self.norm3(x))
+        x = self.norm1(x + _attend(self.self_attn, self.dropout1, x, x, *sa))
+        x = self.norm2(x + _attend(self.multihead_attn, self.dropout2, x, memory, *ca))
+        return self.norm3(x + _feed_forward(self, self.dropout3, x))
 
 
 class TransformerEncoder(Module):
@@ -409,7 +410,7 @@ class TransformerEncoder(Module):
         mask_check: bool = True,
     ) -> None:
         super().__init__()
-        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
+        self.layers = _copies(encoder_layer, num_layers)
         self.num_layers = num_layers
         self.norm = norm
 
@@ -434,7 +435,7 @@ class TransformerDecoder(Module):
         self, decoder_layer: TransformerDecoderLayer, num_layers: int, norm: Module | None = None
     ) -> None:
         super().__init__()
-        self.layers = ModuleList([copy.deepcopy(decoder_layer) for _ in range(num_layers)])
+        self.layers = _copies(decoder_layer, num_layers)
         self.num_layers = num_layers
         self.norm = norm
 

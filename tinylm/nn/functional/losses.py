@@ -467,11 +467,7 @@ def mse_loss(
     ``reduction="sum"`` gives Σ (ŷ − y)², and "none" the elementwise (ŷ − y)².
     """
     check_reduction("mse_loss", reduction, size_average, reduce)
-    if weight is not None:
-        raise TinyLMError(
-            "mse_loss: weight is not supported; use reduction='none' and weight the "
-            "elementwise losses yourself"
-        )
+    _no_weight("mse_loss", weight)
     target_dtype = target.dtype if hasattr(target, "dtype") else np.asarray(target).dtype
     if input.dtype.kind != "f" and np.dtype(target_dtype).kind != "f":
         raise TinyLMError(  # PyTorch has no integer kernel; one float side is enough there
