@@ -20,6 +20,7 @@ from tinylm import ops
 from tinylm.autograd import TinyLMError
 from tinylm.device import Device, array_module, normalize_device, to_device_array
 from tinylm.dtypes import bool_, get_default_dtype, int64, promote_types, result_type
+from tinylm.kernels.parallel import copy_array
 from tinylm.random import Generator, default_generator
 from tinylm.tensor import Tensor
 from tinylm.tensor_math import as_operand, check_fits, raw, shape_from_args
@@ -72,7 +73,7 @@ def tensor(
     """Create a tensor from data (lists, numbers, arrays). Always copies."""
     if type(data) is np.ndarray and data.dtype.kind in "biuf" and dtype is None and device is None:
         # the common case (a NumPy array of numbers, as it is), without Tensor()'s conversions
-        t = Tensor._wrap(np.array(data, copy=True))
+        t = Tensor._wrap(copy_array(data))  # all threads copy a large array
         if requires_grad:
             t.requires_grad = True  # checks the dtype
         return t
