@@ -74,9 +74,21 @@ from tinylm.tensor_indexing import ValuesIndices
 __version__ = "0.1.0"
 
 # Higher layers last: they import the names above from this (partially loaded) package.
-from tinylm import cuda, data, nn, optim, utils
+from tinylm import amp, backends, cuda, data, nn, optim, utils
+from tinylm.amp import autocast
 from tinylm.nn.quantized import quantize_int8
+from tinylm.printing import get_printoptions, set_printoptions
 from tinylm.serialization import load, save
+from tinylm.settings import (
+    compile,
+    get_float32_matmul_precision,
+    set_float32_matmul_precision,
+)
+
+#: ``torch.Size``: tinylm's shapes are plain tuples, so ``x.shape == tinylm.Size([2, 3])``
+Size = tuple
+#: ``torch.dtype``: tinylm's dtypes are NumPy's, so ``isinstance(x.dtype, tinylm.dtype)``
+from numpy import dtype  # noqa: E402
 
 allocator.keep_freed_memory()  # freed arrays' memory kept for the next ones: tinylm/allocator.py
 
@@ -555,7 +567,17 @@ def get_backend() -> str:
 
 
 __all__ = [
+    "Size",
+    "amp",
+    "autocast",
+    "backends",
+    "compile",
     "cuda",
+    "dtype",
+    "get_float32_matmul_precision",
+    "get_printoptions",
+    "set_float32_matmul_precision",
+    "set_printoptions",
     "data",
     "double",
     "load",

@@ -359,7 +359,8 @@ class Node:
         return self.function.__name__
 
     def __repr__(self) -> str:
-        return f"<{self.name}Backward{' (freed)' if self.freed else ''}>"
+        # PyTorch's form, MulBackward0 (it numbers the overloads of an op; tinylm has one each)
+        return f"<{self.name}Backward0{' (freed)' if self.freed else ''}>"
 
     def free(self) -> None:
         self.ctx = None

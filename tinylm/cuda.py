@@ -1,5 +1,6 @@
 """``tinylm.cuda``: the ``torch.cuda`` calls a PyTorch script makes before it picks a device,
-``device = "cuda" if torch.cuda.is_available() else "cpu"`` above all.
+``device = "cuda" if torch.cuda.is_available() else "cpu"`` above all; ``tinylm.cuda.amp`` is
+:mod:`tinylm.amp` (PyTorch's older spelling of ``torch.amp``).
 
 tinylm's GPU arrays are CuPy's (``tinylm/device.py``); these functions ask CuPy. Random
 numbers are drawn on the CPU and moved to the device (``tinylm/random.py``), so one generator
@@ -9,10 +10,11 @@ does.
 
 from __future__ import annotations
 
+from tinylm import amp
 from tinylm.device import cuda_is_available
 from tinylm.random import manual_seed as _seed_all_devices
 
-__all__ = ["device_count", "is_available", "manual_seed", "manual_seed_all"]
+__all__ = ["amp", "device_count", "is_available", "manual_seed", "manual_seed_all"]
 
 
 def is_available() -> bool:

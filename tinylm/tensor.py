@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tinylm import autograd, ops
+from tinylm import autograd, ops, printing
 from tinylm.autograd import Node, RemovableHandle, TensorBase, TinyLMError
 from tinylm.device import (
     CPU,
@@ -39,7 +39,6 @@ from tinylm.dtypes import (
     float16,
     float32,
     float64,
-    get_default_dtype,
     int32,
     int64,
     is_floating_point,
@@ -255,21 +254,8 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
             yield self[i]
 
     def __repr__(self) -> str:
-        body = np.array2string(self._numpy(), separator=", ", prefix="tensor(")
-        extras = []
-        if (
-            self.dtype != get_default_dtype()
-            and is_floating_point(self.dtype)
-            or self.dtype == int32
-        ):
-            extras.append(f"dtype={self.dtype}")
-        if self.device != "cpu":
-            extras.append(f"device='{self.device}'")
-        if self._node is not None:
-            extras.append(f"grad_fn={self._node!r}")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+        """As PyTorch prints a tensor (``tinylm/printing.py``; ``tinylm.set_printoptions``)."""
+        return printing.tensor_repr(self, self._numpy())
 
     # ---- conversion ---------------------------------------------------------------------
 
