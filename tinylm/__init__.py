@@ -9,7 +9,7 @@ class) → ``creation`` (``tensor``, ``zeros``, ``randn`` …) → ``nn`` → ``
 import builtins
 from typing import Any
 
-from tinylm import allocator, ops
+from tinylm import allocator, linalg, ops
 from tinylm.autograd import (
     Context,
     Function,
@@ -66,6 +66,31 @@ from tinylm.dtypes import (
     result_type,
     set_default_dtype,
     uint8,
+)
+from tinylm.math_functions import (
+    arctan2,
+    atan2,
+    bitwise_not,
+    bucketize,
+    fmod,
+    frac,
+    hypot,
+    isclose,
+    lerp,
+    logaddexp,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    median,
+    nanmean,
+    nansum,
+    norm,
+    reciprocal,
+    searchsorted,
+    std_mean,
+    trunc,
+    var_mean,
 )
 from tinylm.random import Generator, default_generator, manual_seed
 from tinylm.tensor import Tensor
@@ -744,6 +769,30 @@ __all__ = [
     "bernoulli",
     "from_numpy",
     "randperm",
+    "linalg",
+    "arctan2",
+    "atan2",
+    "bitwise_not",
+    "bucketize",
+    "fmod",
+    "frac",
+    "hypot",
+    "isclose",
+    "lerp",
+    "logaddexp",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "logical_xor",
+    "median",
+    "nanmean",
+    "nansum",
+    "norm",
+    "reciprocal",
+    "searchsorted",
+    "std_mean",
+    "trunc",
+    "var_mean",
     "__version__",
 ]
 

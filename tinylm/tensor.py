@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tinylm import autograd, ops, printing
+from tinylm import autograd, ops, printing, sampling
 from tinylm.autograd import Node, RemovableHandle, TensorBase, TinyLMError
 from tinylm.device import (
     CPU,
@@ -633,6 +633,12 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
     def pow_(self, exponent: Any) -> Tensor:
         return self._inplace_from("pow_", lambda x: x**exponent)
 
+    def square_(self) -> Tensor:
+        return self._inplace_from("square_", lambda x: x.square())
+
+    def reciprocal_(self) -> Tensor:
+        return self._inplace_from("reciprocal_", lambda x: x.reciprocal())
+
     def tril_(self, diagonal: int = 0) -> Tensor:
         return self._inplace_from("tril_", lambda x: x.tril(diagonal))
 
@@ -696,6 +702,33 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         gen = generator or default_generator
         values = gen.numpy.uniform(a, b, size=self.shape).astype(self.dtype)
         return self._inplace("uniform_", to_device_array(values, self.device))
+
+    # PyTorch's other in-place samplers: the draws and their checks are in tinylm/sampling.py
+    def exponential_(self, lambd: float = 1.0, *, generator: Generator | None = None):
+        """Fill with draws of density λe^(−λv), v ≥ 0 (mean 1/λ)."""
+        return self._inplace("exponential_", sampling.exponential(self, lambd, generator))
+
+    def log_normal_(self, mean: float = 1.0, std: float = 2.0, *, generator=None):
+        """Fill with e^v, v ~ N(mean, std²) (median e^mean)."""
+        return self._inplace("log_normal_", sampling.log_normal(self, mean, std, generator))
+
+    def cauchy_(self, median: float = 0.0, sigma: float = 1.0, *, generator=None):
+        """Fill with draws of the Cauchy distribution (quartiles median ± sigma)."""
+        return self._inplace("cauchy_", sampling.cauchy(self, median, sigma, generator))
+
+    def geometric_(self, p: float, *, generator: Generator | None = None):
+        """Fill with the number of trials up to the first success of probability p."""
+        return self._inplace("geometric_", sampling.geometric(self, p, generator))
+
+    def random_(self, from_: Any = ..., to: Any = ..., *, generator: Generator | None = None):
+        """Fill with integers drawn uniformly from [from, to − 1], as PyTorch's: ``random_(to)``
+        from [0, to − 1], ``random_(from, None)`` from [from, the dtype's largest],
+        ``random_()`` from [0, the dtype's largest] (floats: 2^24 or 2^53)."""
+        if to is ...:  # random_() or random_(to)
+            from_, to = (0, None) if from_ is ... else (0, from_)
+        elif from_ is ...:  # random_(to=…)
+            from_ = 0
+        return self._inplace("random_", sampling.random_integers(self, from_, to, generator))
 
     def bernoulli(self, p: Any = None, *, generator: Generator | None = None) -> Tensor:
         """1 with probability p, else 0, drawn per element: p is this tensor's values (or the

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinylm import ops
+from tinylm import linalg, ops
 from tinylm.autograd import Function, TensorBase, TinyLMError
 from tinylm.device import to_device_array
 from tinylm.dtypes import bool_, get_default_dtype, is_floating_point, result_type
+from tinylm.ops import order, pointwise
 from tinylm.tensor_indexing import ValuesIndices
 
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module
@@ -289,8 +290,9 @@ class TensorMath:
         return ops.Rsqrt.apply(self._as_float())
 
     def square(self) -> Tensor:
-        """x · x (integers stay integers, as in PyTorch)."""
-        return self * self
+        """x · x (integers stay integers, bools become int64, as in PyTorch)."""
+        x = self.long() if self.dtype == bool_ else self
+        return x * x
 
     def log1p(self) -> Tensor:
         """ln(1 + x), accurate for tiny x."""
@@ -690,6 +692,189 @@ class TensorMath:
         """True where some element (over ``dim``, or all) is non-zero: a bool tensor."""
         axis = None if dim is None else self._axes(dim, "any")
         return self._wrap(self.data.any(axis=axis, keepdims=keepdim))
+
+    # ---- more of PyTorch's math: tinylm/ops/pointwise.py, ops/order.py, linalg.py --------
+
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None):
+        """``torch.norm``: the vector p-norm over ``dim`` (all elements by default) for a
+        number p, and for "fro" over at most two dims (the 2-norm of those entries); other
+        strings are matrix norms (:func:`tinylm.linalg.matrix_norm`, "nuc" refused)."""
+        if isinstance(p, str):
+            if p == "fro" and (dim is None or isinstance(dim, int) or len(dim) <= 2):
+                return linalg.vector_norm(self, 2, dim, keepdim, dtype=dtype)
+            dims = tuple(range(self.ndim)) if dim is None else dim
+            return linalg.matrix_norm(self, p, dims, keepdim, dtype=dtype)
+        return linalg.vector_norm(self, 2 if p is None else p, dim, keepdim, dtype=dtype)
+
+    def lerp(self, end: Any, weight: Any) -> Tensor:
+        """self + weight·(end − self), broadcast: ``end`` a tensor of this float dtype,
+        ``weight`` a number or a tensor of this dtype (a 0-d one of any): ``pointwise.Lerp``."""
+        if not is_floating_point(self.dtype):
+            raise TinyLMError(f"lerp: needs a floating-point tensor, got {self.dtype}")
+        if not isinstance(end, TensorBase):
+            raise TypeError(f"lerp: end must be a Tensor, got {type(end).__name__}")
+        for name, t in (("end", end), ("weight", weight)):
+            if isinstance(t, TensorBase) and t.dtype != self.dtype and (t.ndim or t is end):
+                raise TinyLMError(
+                    f"lerp: {name} has dtype {t.dtype} but the tensor {self.dtype}; they must "
+                    "match, as in PyTorch (convert with .to())"
+                )
+        return pointwise.Lerp.apply(self, end, as_operand(weight, self, self.dtype))
+
+    def reciprocal(self) -> Tensor:
+        """1/x (of integers and bools in the default float dtype): ``pointwise.Reciprocal``."""
+        return pointwise.Reciprocal.apply(self._as_float())
+
+    def trunc(self) -> Tensor:
+        """x rounded toward zero, in x's dtype (integers unchanged; gradient 0, as PyTorch)."""
+        if self.dtype == bool_:
+            raise TinyLMError("trunc: not defined for bool tensors, as in PyTorch")
+        return self._step("trunc")
+
+    def frac(self) -> Tensor:
+        """x − trunc(x): the fractional part, with x's sign (gradient 1)."""
+        if not is_floating_point(self.dtype):
+            raise TinyLMError(f"frac: needs a floating-point tensor, got {self.dtype}")
+        return self - self.trunc()
+
+    def fmod(self, other: Any) -> Tensor:
+        """self − other·trunc(self / other): the remainder with the sign of self (C's fmod;
+        ``remainder`` takes other's sign), in the promoted dtype: ``pointwise.Fmod``."""
+        dtype = result_type(self, other)
+        if dtype == bool_:
+            raise TinyLMError("fmod: not defined for bool tensors, as in PyTorch")
+        if not is_floating_point(dtype) and not bool((self._xp.asarray(raw(other)) != 0).all()):
+            raise TinyLMError("fmod: integer division by zero (ZeroDivisionError in PyTorch)")
+        return self._binary(pointwise.Fmod, self, other)
+
+    def _float_pair(self, function: type[Function], other: Any, integers: bool) -> Tensor:
+        """``function`` of self and the tensor ``other`` in their promoted float dtype;
+        integers and bools compute in the default float dtype, or are refused."""
+        op = function.op_name()
+        if not isinstance(other, TensorBase):
+            raise TypeError(f"{op}: other must be a Tensor, got {type(other).__name__}")
+        dtype = result_type(self, other)
+        if not is_floating_point(dtype):
+            if not integers:
+                raise TinyLMError(
+                    f"{op}: needs floating-point tensors, got {self.dtype} and {other.dtype}, "
+                    "as in PyTorch"
+                )
+            dtype = get_default_dtype()
+        ops.check_broadcast(op, self, other)
+        return function.apply(self.to(dtype), other.to(dtype))
+
+    def logaddexp(self, other: Tensor) -> Tensor:
+        """ln(e^self + e^other), without overflow: ``pointwise.LogAddExp``."""
+        return self._float_pair(pointwise.LogAddExp, other, integers=False)
+
+    def atan2(self, other: Tensor) -> Tensor:
+        """The angle of the point (other, self) in (−π, π]: ``pointwise.Atan2``."""
+        return self._float_pair(pointwise.Atan2, other, integers=True)
+
+    arctan2 = atan2
+
+    def hypot(self, other: Tensor) -> Tensor:
+        """√(self² + other²): ``pointwise.Hypot``."""
+        return self._float_pair(pointwise.Hypot, other, integers=False)
+
+    def _logical(self, op: str, other: Any, fn: Any) -> Tensor:
+        if not isinstance(other, TensorBase):
+            raise TypeError(f"{op}: other must be a Tensor, got {type(other).__name__}")
+        ops.check_broadcast(op, self.data, other.data)
+        return self._wrap(fn(self.data != 0, other.data != 0))
+
+    def logical_and(self, other: Tensor) -> Tensor:
+        """True where both are non-zero: a bool tensor (any dtypes, broadcast)."""
+        return self._logical("logical_and", other, lambda a, b: a & b)
+
+    def logical_or(self, other: Tensor) -> Tensor:
+        """True where either is non-zero: a bool tensor."""
+        return self._logical("logical_or", other, lambda a, b: a | b)
+
+    def logical_xor(self, other: Tensor) -> Tensor:
+        """True where exactly one is non-zero: a bool tensor."""
+        return self._logical("logical_xor", other, lambda a, b: a ^ b)
+
+    def logical_not(self) -> Tensor:
+        """True where the element is zero: a bool tensor."""
+        return self._wrap(self.data == 0)
+
+    def bitwise_not(self) -> Tensor:
+        """~x of a bool or integer tensor: not, or every bit flipped (−x − 1 for signed)."""
+        if self.dtype.kind not in "biu":
+            raise TinyLMError(f"bitwise_not: needs a bool or integer tensor, got {self.dtype}")
+        return self._wrap(~self.data)
+
+    def where(self, condition: Any, y: Any) -> Tensor:
+        """self where ``condition`` (bool) is True, else ``y``, in their promoted dtype:
+        ``torch.where(condition, self, y)``, differentiable in both."""
+        cond = raw(condition)
+        if getattr(cond, "dtype", None) != bool_:
+            raise TinyLMError(f"where: condition must be a bool tensor, got {cond!r:.60}")
+        dtype = result_type(self, y)
+        check_fits("where", dtype, y)
+        if hasattr(y, "shape"):
+            ops.check_broadcast("where", self, y)
+        return ops.Where.apply(self.to(dtype), as_operand(y, self, dtype), cond=cond)
+
+    def nansum(self, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+        """Σ over ``dim`` with NaNs counted as 0 (their gradient is 0); integers sum as int64."""
+        x = self if dtype is None else self.to(dtype)
+        if is_floating_point(x.dtype):
+            x = pointwise.NanToZero.apply(x)
+        return x.sum(dim=dim, keepdim=keepdim)
+
+    def nanmean(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+        """The mean over ``dim`` of the elements that are not NaN (NaN where there are none);
+        each such element gets the gradient g / (their count)."""
+        if not is_floating_point(self.dtype):
+            raise TinyLMError(
+                f"nanmean: needs a floating-point tensor, got {self.dtype}; convert first "
+                "(x.float()), as in PyTorch"
+            )
+        x = self if dtype is None else self.to(dtype)
+        count = x.isnan().logical_not().sum(dim=dim, keepdim=keepdim).to(x.dtype)
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 / 0 where all are NaN
+            return x.nansum(dim, keepdim) / count
+
+    def median(self, dim: Any = None, keepdim: bool = False) -> Any:
+        """``x.median()``: the lower median of all elements (the smaller middle value for an
+        even count, as PyTorch; the gradient shared by the elements equal to it);
+        ``x.median(dim)``: the pair ``(values, indices)`` along one dim, the gradient going
+        to the element at the index (``ops.order``). NaN wherever a NaN is present."""
+        if self.dtype == bool_:
+            raise TinyLMError("median: not defined for bool tensors, as in PyTorch")
+        if dim is None:
+            return order.Median.apply(self)
+        x = self.reshape(1) if self.ndim == 0 else self
+        d = x._axis(dim, "median")
+        if x.shape[d] == 0:
+            raise TinyLMError(f"median: dim {dim} of the tensor of shape {self.shape} is empty")
+        indices = self._wrap(order.median_indices(x.data, d))
+        values = x.gather(d, indices)
+        if not keepdim or self.ndim == 0:
+            values, indices = values.squeeze(d), indices.squeeze(d)
+        return ValuesIndices(values, indices)
+
+    def isclose(
+        self, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+    ) -> Tensor:
+        """True where |self − other| ≤ atol + rtol·|other| (or both are the same infinity,
+        or both NaN with ``equal_nan``): a bool tensor; both of one dtype, as in PyTorch."""
+        if not isinstance(other, TensorBase):
+            raise TypeError(f"isclose: other must be a Tensor, got {type(other).__name__}")
+        if other.dtype != self.dtype:
+            raise TinyLMError(
+                f"isclose: dtypes differ ({self.dtype} and {other.dtype}); convert one with .to()"
+            )
+        if rtol < 0 or atol < 0:
+            raise TinyLMError(f"isclose: rtol and atol must be >= 0, got {rtol} and {atol}")
+        ops.check_broadcast("isclose", self.data, other.data)
+        if self.dtype == bool_:
+            return self._wrap(self.data == other.data)
+        close = self._xp.isclose(self.data, other.data, rtol=rtol, atol=atol, equal_nan=equal_nan)
+        return self._wrap(close)
 
     # ---- shape ops ----------------------------------------------------------------------
 

@@ -1,0 +1,105 @@
+"""The draws of PyTorch's in-place samplers (``x.exponential_()``, ``x.random_()`` …): each
+function checks its parameters as PyTorch does and returns an array of the tensor's shape
+and dtype, drawn on the CPU from a :class:`tinylm.random.Generator` (the global one unless
+given) and moved to the tensor's device. ``Tensor``'s methods write them into the tensor.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tinylm.autograd import TinyLMError
+from tinylm.device import to_device_array
+from tinylm.random import Generator, default_generator
+
+if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module
+    from tinylm.tensor import Tensor
+
+__all__ = ["cauchy", "exponential", "geometric", "log_normal", "random_integers"]
+
+
+def _finish(x: Tensor, values: np.ndarray) -> Any:
+    return to_device_array(values.astype(x.dtype), x.device)
+
+
+def _rng(generator: Generator | None) -> np.random.Generator:
+    return (generator or default_generator).numpy
+
+
+def _continuous(op: str, x: Tensor, name: str) -> None:
+    if x.dtype.kind != "f":
+        raise TinyLMError(
+            f"{op}: the {name} distribution is continuous; it needs a floating-point tensor, "
+            f"got {x.dtype}"
+        )
+
+
+def _positive(op: str, name: str, value: float) -> None:
+    if not value > 0:
+        raise TinyLMError(f"{op}: expects {name} > 0, got {name}={value}")
+
+
+def exponential(x: Tensor, lambd: float, generator: Generator | None) -> Any:
+    """Draws of density λe^(−λv) for v ≥ 0: mean 1/λ, median ln 2 / λ."""
+    _continuous("exponential_", x, "exponential")
+    _positive("exponential_", "lambd", lambd)
+    return _finish(x, _rng(generator).exponential(1 / lambd, size=x.shape))
+
+
+def log_normal(x: Tensor, mean: float, std: float, generator: Generator | None) -> Any:
+    """Draws of e^v for v ~ N(mean, std²): median e^mean, mean e^(mean + std²/2)."""
+    _continuous("log_normal_", x, "log-normal")
+    _positive("log_normal_", "std", std)
+    return _finish(x, _rng(generator).lognormal(mean, std, size=x.shape))
+
+
+def cauchy(x: Tensor, median: float, sigma: float, generator: Generator | None) -> Any:
+    """Draws of density 1 / (πσ (1 + ((v − median)/σ)²)): quartiles median ± σ, no mean."""
+    _continuous("cauchy_", x, "Cauchy")
+    _positive("cauchy_", "sigma", sigma)
+    return _finish(x, median + sigma * _rng(generator).standard_cauchy(size=x.shape))
+
+
+def geometric(x: Tensor, p: float, generator: Generator | None) -> Any:
+    """Draws of the number of trials up to the first success, each succeeding with
+    probability p: k = 1, 2, … with probability (1 − p)^(k−1) p; mean 1/p. Any dtype."""
+    if not 0 < p < 1:
+        raise TinyLMError(f"geometric_: expects p in (0, 1), got p={p}")
+    return _finish(x, _rng(generator).geometric(p, size=x.shape))
+
+
+def _largest(dtype: np.dtype) -> int:
+    """The largest integer a dtype holds exactly: 2^(mantissa bits) for floats."""
+    if dtype.kind == "b":
+        return 1
+    if dtype.kind == "f":
+        return 2 ** (np.finfo(dtype).nmant + 1)
+    return int(np.iinfo(dtype).max)
+
+
+def _smallest(dtype: np.dtype) -> int:
+    if dtype.kind == "f":
+        return -_largest(dtype)
+    return 0 if dtype.kind == "b" else int(np.iinfo(dtype).min)
+
+
+def random_integers(x: Tensor, low: Any, high: Any, generator: Generator | None) -> Any:
+    """Integers drawn uniformly from [low, high − 1] (``random_(from, to)``), or from
+    [low, the dtype's largest] when ``high`` is None (for floats 2^24 or 2^53, the largest
+    integers they hold exactly; for bool, 1), stored in x's dtype."""
+    for name, v in (("from", low), ("to", high)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | np.integer)):
+            raise TypeError(f"random_: {name} must be an int, got {v!r}")
+    top = _largest(x.dtype) if high is None else int(high) - 1
+    if int(low) > top:
+        shown = "the dtype's largest" if high is None else f"to={high}"
+        raise TinyLMError(f"random_: expects from < to, got from={low} and {shown}")
+    if not _smallest(x.dtype) <= int(low) <= top <= _largest(x.dtype):
+        raise TinyLMError(
+            f"random_: [{low}, {top}] is out of the range of {x.dtype} "
+            f"[{_smallest(x.dtype)}, {_largest(x.dtype)}] (integers it holds exactly)"
+        )
+    draws = _rng(generator).integers(int(low), top, size=x.shape, endpoint=True)
+    return _finish(x, draws)
