@@ -1,26 +1,37 @@
 """tinylm.optim: optimizers, gradient clipping and learning-rate schedules.
 
 * :class:`SGD` (momentum, Nesterov, weight decay), :class:`Adam`, :class:`AdamW`,
-  :class:`RMSprop`, :class:`Adagrad`;
+  :class:`RMSprop`, :class:`Adagrad`; :class:`NAdam`, :class:`RAdam`, :class:`Adamax`
+  (``adam_variants.py``), :class:`Adadelta`, :class:`Rprop`, :class:`ASGD` (``classic.py``);
 * :func:`clip_grad_norm_`;
 * :mod:`tinylm.optim.lr_scheduler`: ``LambdaLR``, ``StepLR``, ``ExponentialLR``, ``LinearLR``,
-  ``CosineAnnealingLR``, ``OneCycleLR``, ``ReduceLROnPlateau``, ``WarmupCosineLR``,
+  ``CosineAnnealingLR``, ``OneCycleLR``, ``ReduceLROnPlateau``, ``MultiStepLR``, ``ConstantLR``,
+  ``MultiplicativeLR``, ``PolynomialLR``, ``CosineAnnealingWarmRestarts``, ``CyclicLR``,
+  ``SequentialLR``, ``ChainedScheduler``, ``WarmupCosineLR``,
   ``get_linear_schedule_with_warmup`` (BERT's fine-tuning schedule);
 * :func:`weight_decay_groups`: decay matrices, not biases or LayerNorm weights.
 """
 
 from tinylm.optim import lr_scheduler
 from tinylm.optim.adam import Adam, AdamW
+from tinylm.optim.adam_variants import Adamax, NAdam, RAdam
+from tinylm.optim.classic import ASGD, Adadelta, Rprop
 from tinylm.optim.clip_grad import clip_grad_norm_
 from tinylm.optim.optimizer import Optimizer, weight_decay_groups
 from tinylm.optim.rmsprop import Adagrad, RMSprop
 from tinylm.optim.sgd import SGD
 
 __all__ = [
+    "ASGD",
     "SGD",
+    "Adadelta",
     "Adagrad",
     "Adam",
     "AdamW",
+    "Adamax",
+    "NAdam",
+    "RAdam",
+    "Rprop",
     "Optimizer",
     "RMSprop",
     "clip_grad_norm_",

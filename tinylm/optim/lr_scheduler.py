@@ -1,4 +1,6 @@
-"""Learning-rate schedules: each sets ``group["lr"]`` for every step from a closed formula.
+"""Learning-rate schedules: each sets ``group["lr"]`` for every step, from a closed formula
+or, as PyTorch's, from the current lr (so schedules compose: ``SequentialLR``,
+``ChainedScheduler``).
 
 Call ``scheduler.step()`` once per optimizer step (after ``optimizer.step()``). The
 schedule starts at step 0 when it is created, so the first ``optimizer.step()`` already
@@ -7,21 +9,31 @@ uses the step-0 learning rate.
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from tinylm.autograd import TinyLMError
 from tinylm.optim.optimizer import Optimizer
 
 __all__ = [
+    "ChainedScheduler",
+    "ConstantLR",
     "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
+    "CyclicLR",
     "ExponentialLR",
     "LRScheduler",
     "LambdaLR",
     "LinearLR",
+    "MultiStepLR",
+    "MultiplicativeLR",
     "OneCycleLR",
+    "PolynomialLR",
     "ReduceLROnPlateau",
+    "SequentialLR",
     "StepLR",
     "WarmupCosineLR",
     "get_linear_schedule_with_warmup",
@@ -31,11 +43,16 @@ __all__ = [
 
 
 class LRScheduler:
-    """Base class: subclasses implement ``lr_at(step, base_lr)``.
+    """Base class: subclasses implement ``lr_at(step, base_lr)`` (a closed form) or
+    ``get_lr()`` (PyTorch's chained form, from the groups' current learning rates).
 
     ``base_lrs`` are the groups' learning rates when the scheduler was created (stored
     in each group as ``"initial_lr"``, like PyTorch, so a resumed run finds them).
+    Creating a scheduler makes its first step (to ``last_epoch`` 0); ``get_lr`` sees
+    ``_is_initial`` set during that step, as PyTorch's does.
     """
+
+    _is_initial: bool = False
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
@@ -46,23 +63,52 @@ class LRScheduler:
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self._last_lr: list[float] = []
+        self._initial_step()
+
+    def _initial_step(self) -> None:
+        """The step made at creation (and by :class:`SequentialLR` when a scheduler starts):
+        the step count restarts at 0, and ``get_lr`` sees ``_is_initial``."""
         self._step_count = 0
-        self.step()
+        self._is_initial = True
+        try:
+            self.step()
+        finally:
+            self._is_initial = False
 
     def lr_at(self, step: int, base_lr: float) -> float:
         raise NotImplementedError
+
+    def _has_closed_form(self) -> bool:
+        return type(self).lr_at is not LRScheduler.lr_at
 
     def get_lr(self) -> list[float]:
         """The learning rates of the current step (``last_epoch``)."""
         return [self.lr_at(self.last_epoch, base) for base in self.base_lrs]
 
-    def step(self) -> None:
-        """Advance one step and write the new learning rates into the optimizer."""
-        self.last_epoch += 1
+    def step(self, epoch: int | None = None) -> None:
+        """Advance one step and write the new learning rates into the optimizer.
+
+        ``step(epoch)`` (deprecated in PyTorch, kept as there) jumps to ``epoch`` and uses the
+        closed form ``lr_at`` where the schedule has one, else ``get_lr``.
+        """
         self._step_count += 1
-        self._last_lr = self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, self._last_lr):
+        self._update_lr(epoch)
+
+    def _update_lr(self, epoch: int | None = None) -> None:
+        """Move ``last_epoch`` (one on, or to ``epoch``) and set the groups' learning rates;
+        the step count is left alone (:class:`SequentialLR` restarts a scheduler this way)."""
+        if epoch is None:
+            self.last_epoch += 1
+            values = self.get_lr()
+        else:
+            self.last_epoch = epoch
+            if self._has_closed_form():
+                values = [self.lr_at(epoch, base) for base in self.base_lrs]
+            else:
+                values = self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, values):
             group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
     def get_last_lr(self) -> list[float]:
         """The learning rates set by the latest ``step()`` (one per group)."""
@@ -489,3 +535,441 @@ def get_linear_schedule_with_warmup(
         return linear_warmup_decay(step, num_warmup_steps, num_training_steps)
 
     return LambdaLR(optimizer, factor, last_epoch)
+
+
+# ---- PyTorch's other schedules (chained forms as PyTorch's, so they compose) ---------------
+
+
+class MultiStepLR(LRScheduler):
+    """lr = base_lr · γ^(number of milestones ≤ step): multiply by γ at each milestone (a
+    milestone listed twice multiplies by γ²). Milestones need not be sorted, as in PyTorch."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        milestones: Iterable[int],
+        gamma: float = 0.1,
+        last_epoch: int = -1,
+    ) -> None:
+        self.milestones = Counter(milestones)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, step: int, base_lr: float) -> float:
+        passed = sum(n for m, n in self.milestones.items() if m <= step)
+        return base_lr * self.gamma**passed
+
+    def get_lr(self) -> list[float]:
+        """PyTorch's chained form: the group's current lr, times γ^n at a milestone listed n
+        times."""
+        groups = self.optimizer.param_groups
+        n = self.milestones.get(self.last_epoch, 0)
+        if n == 0:
+            return [group["lr"] for group in groups]
+        return [group["lr"] * self.gamma**n for group in groups]
+
+
+class ConstantLR(LRScheduler):
+    """lr = base_lr · ``factor`` for steps 0 … total_iters − 1, then base_lr (a constant
+    warm-up)."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        factor: float = 1.0 / 3,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
+        if not 0 <= factor <= 1.0:
+            raise TinyLMError(f"ConstantLR: factor must be in [0, 1], got {factor}")
+        self.factor, self.total_iters = factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, step: int, base_lr: float) -> float:
+        return base_lr * (self.factor + (step >= self.total_iters) * (1 - self.factor))
+
+    def get_lr(self) -> list[float]:
+        """PyTorch's chained form: × factor at step 0, × 1/factor at ``total_iters``."""
+        groups = self.optimizer.param_groups
+        if self.last_epoch == 0:
+            return [group["lr"] * self.factor for group in groups]
+        if self.last_epoch != self.total_iters:
+            return [group["lr"] for group in groups]
+        return [group["lr"] * (1.0 / self.factor) for group in groups]
+
+
+class MultiplicativeLR(LRScheduler):
+    """lr ← lr · f(step) at every step after the first, with one function f, or one per
+    parameter group (lr_t = base_lr · f(1) ⋯ f(t)). No closed form: ``step(epoch)`` applies
+    f(epoch) once, as PyTorch's."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+        last_epoch: int = -1,
+    ) -> None:
+        n = len(optimizer.param_groups)
+        fns = list(lr_lambda) if isinstance(lr_lambda, list | tuple) else [lr_lambda] * n
+        if len(fns) != n:
+            raise TinyLMError(f"MultiplicativeLR: got {len(fns)} functions for {n} groups")
+        if not all(callable(f) for f in fns):
+            raise TypeError("MultiplicativeLR: lr_lambda must be a function or a list of them")
+        self.lr_lambdas = fns
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        if self._is_initial:
+            return [group["lr"] for group in groups]
+        return [g["lr"] * f(self.last_epoch) for f, g in zip(self.lr_lambdas, groups)]
+
+
+class PolynomialLR(LRScheduler):
+    """lr = base_lr · (1 − min(step, T) / T)^p with T = ``total_iters`` and p = ``power``:
+    a polynomial decay to 0 at step T (p = 1: a straight line), then 0."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        total_iters: int = 5,
+        power: float = 1.0,
+        last_epoch: int = -1,
+    ) -> None:
+        if total_iters <= 0:
+            raise TinyLMError(f"PolynomialLR: total_iters must be positive, got {total_iters}")
+        self.total_iters, self.power = total_iters, power
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, step: int, base_lr: float) -> float:
+        return base_lr * (1.0 - min(self.total_iters, step) / self.total_iters) ** self.power
+
+    def get_lr(self) -> list[float]:
+        """PyTorch's chained form: the current lr times the ratio of this step's factor to
+        the last one's."""
+        groups, t, T = self.optimizer.param_groups, self.last_epoch, self.total_iters
+        if self._is_initial or t > T:
+            return [group["lr"] for group in groups]
+        ratio = ((1.0 - t / T) / (1.0 - (t - 1) / T)) ** self.power
+        return [group["lr"] * ratio for group in groups]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """SGDR (Loshchilov & Hutter, 2017), as PyTorch's:
+    lr = η_min + (base_lr − η_min) · ½ (1 + cos(π T_cur / T_i)),
+    where T_cur counts the steps since the last restart and the i-th period lasts
+    T_i = T_0 · T_mult^i steps; at each restart the lr jumps back to base_lr.
+
+    ``step()`` moves one step on; ``step(epoch)`` jumps to ``epoch``, which may be
+    fractional (``step(epoch + i / iters_per_epoch)`` after each batch), and recomputes
+    T_cur and T_i from it; ``last_epoch`` is then ⌊epoch⌋.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        T_0: int,
+        T_mult: int = 1,
+        eta_min: float = 0.0,
+        last_epoch: int = -1,
+    ) -> None:
+        name = "CosineAnnealingWarmRestarts"
+        if not isinstance(T_0, int) or T_0 <= 0:
+            raise TinyLMError(f"{name}: T_0 must be a positive int, got {T_0!r}")
+        if not isinstance(T_mult, int) or T_mult < 1:
+            raise TinyLMError(f"{name}: T_mult must be an int ≥ 1, got {T_mult!r}")
+        if not isinstance(eta_min, float | int):
+            raise TinyLMError(f"{name}: eta_min must be a number, got {eta_min!r}")
+        self.T_0, self.T_i, self.T_mult, self.eta_min = T_0, T_0, T_mult, eta_min
+        self.T_cur: float = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        cosine = 1 + math.cos(math.pi * self.T_cur / self.T_i)
+        return [self.eta_min + (base - self.eta_min) * cosine / 2 for base in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:
+        """One step on (``epoch`` None), or to ``epoch`` (≥ 0, may be fractional)."""
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur % self.T_i
+                self.T_i = self.T_i * self.T_mult
+        elif epoch < 0:
+            raise TinyLMError(f"CosineAnnealingWarmRestarts: epoch must be ≥ 0, got {epoch}")
+        elif epoch >= self.T_0:
+            if self.T_mult == 1:
+                self.T_cur = epoch % self.T_0
+            else:  # the n-th period starts at T_0 (T_mult^n − 1) / (T_mult − 1)
+                n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+                self.T_i = self.T_0 * self.T_mult**n
+        else:
+            self.T_i, self.T_cur = self.T_0, epoch
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+
+def _check_schedulers(name: str, optimizer: Optimizer, schedulers: Sequence[Any]) -> None:
+    if len(schedulers) < 1:
+        raise TinyLMError(f"{name}: expects at least one scheduler, got none")
+    for i, s in enumerate(schedulers):
+        if not hasattr(s, "optimizer"):
+            raise TypeError(f"{name}: the scheduler at index {i} has no `optimizer` attribute")
+        if isinstance(s, ReduceLROnPlateau):
+            raise TinyLMError(
+                f"{name}: ReduceLROnPlateau (index {i}) cannot be combined: its step() needs "
+                "a metric"
+            )
+        if s.optimizer is not optimizer:
+            raise TinyLMError(
+                f"{name}: the scheduler at index {i} ({type(s).__name__}) belongs to a "
+                "different optimizer"
+            )
+
+
+def _nested_state_dict(scheduler: Any) -> dict[str, Any]:
+    state = {
+        k: (list(v) if isinstance(v, list) else v)
+        for k, v in scheduler.__dict__.items()
+        if k not in ("optimizer", "_schedulers")
+    }
+    state["_schedulers"] = [s.state_dict() for s in scheduler._schedulers]
+    return state
+
+
+def _load_nested_state_dict(scheduler: Any, state_dict: dict[str, Any]) -> None:
+    inner = state_dict["_schedulers"]
+    if len(inner) != len(scheduler._schedulers):
+        raise TinyLMError(
+            f"{type(scheduler).__name__}.load_state_dict: {len(inner)} schedulers in the state "
+            f"dict, {len(scheduler._schedulers)} here"
+        )
+    scheduler.__dict__.update(
+        {k: v for k, v in state_dict.items() if k not in ("optimizer", "_schedulers")}
+    )
+    for s, saved in zip(scheduler._schedulers, inner):
+        s.load_state_dict(saved)
+
+
+class SequentialLR(LRScheduler):
+    """Run ``schedulers[0]`` until ``milestones[0]``, then ``schedulers[1]`` …, as PyTorch's:
+    the warm-up-then-decay idiom, e.g. ``SequentialLR(opt, [LinearLR(opt, 0.1, total_iters=W),
+    CosineAnnealingLR(opt, T_max=S - W)], milestones=[W])``.
+
+    Creating it resets every group's lr to its ``initial_lr``, takes back the first step
+    each scheduler made when it was created, and starts the scheduler that runs at step 0.
+    At a milestone the next scheduler restarts at its own step 0 (its closed form at 0,
+    where it has one: base_lr for a cosine), so the milestone step already has its lr.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        schedulers: Sequence[LRScheduler],
+        milestones: Sequence[int],
+        last_epoch: int = -1,
+    ) -> None:
+        _check_schedulers("SequentialLR", optimizer, schedulers)
+        if len(milestones) != len(schedulers) - 1:
+            raise TinyLMError(
+                f"SequentialLR: needs one milestone fewer than schedulers, got "
+                f"{len(schedulers)} schedulers and {len(milestones)} milestones"
+            )
+        self._schedulers = list(schedulers)
+        self._milestones = list(milestones)
+        self.last_epoch = last_epoch + 1
+        self.optimizer = optimizer
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
+        self._undo_first_steps(self)
+        idx = bisect.bisect_right(self._milestones, 0)
+        self._schedulers[idx]._initial_step()
+        self._last_lr = self._schedulers[idx].get_last_lr()
+
+    def _undo_first_steps(self, scheduler: Any) -> None:
+        """Take back the creation step of each scheduler (of nested ones too)."""
+        if hasattr(scheduler, "_schedulers"):
+            for s in scheduler._schedulers:
+                self._undo_first_steps(s)
+        elif hasattr(scheduler, "last_epoch"):
+            scheduler.last_epoch -= 1
+
+    def step(self) -> None:  # type: ignore[override]
+        """One step on, by the scheduler whose interval holds it (restarted at its
+        milestone)."""
+        self.last_epoch += 1
+        idx = bisect.bisect_right(self._milestones, self.last_epoch)
+        scheduler = self._schedulers[idx]
+        if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
+            scheduler._update_lr(0)
+        else:
+            scheduler.step()
+        self._last_lr = scheduler.get_last_lr()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Its own counters and each scheduler's state dict (under ``"_schedulers"``)."""
+        return _nested_state_dict(self)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        _load_nested_state_dict(self, state_dict)
+
+
+class ChainedScheduler(LRScheduler):
+    """Step several schedulers at once, each multiplying the lr the one before it set (they
+    compose through their chained forms), as PyTorch's: e.g.
+    ``ChainedScheduler([ConstantLR(opt, 0.1, 2), ExponentialLR(opt, 0.9)])``."""
+
+    def __init__(
+        self, schedulers: Sequence[LRScheduler], optimizer: Optimizer | None = None
+    ) -> None:
+        if len(schedulers) < 1:
+            raise TinyLMError("ChainedScheduler: expects at least one scheduler, got none")
+        optimizer = optimizer or schedulers[0].optimizer
+        _check_schedulers("ChainedScheduler", optimizer, schedulers)
+        self._schedulers = list(schedulers)
+        self.optimizer = optimizer
+        self._last_lr = [group["lr"] for group in self._schedulers[-1].optimizer.param_groups]
+
+    def step(self) -> None:  # type: ignore[override]
+        """Step every scheduler, in order."""
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._last_lr = [group["lr"] for group in self._schedulers[-1].optimizer.param_groups]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Its own fields and each scheduler's state dict (under ``"_schedulers"``)."""
+        return _nested_state_dict(self)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        _load_nested_state_dict(self, state_dict)
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rates (Smith, 2017), as PyTorch's: the lr climbs from ``base_lr`` to
+    ``max_lr`` over ``step_size_up`` steps and back over ``step_size_down`` (default: the
+    same), cycle after cycle. With c the cycle (from 1) and x ∈ [0, 1) the position in it,
+    the rise h = x / r (x ≤ r) or (1 − x) / (1 − r), r = up / (up + down), and
+
+        lr = base_lr + (max_lr − base_lr) · h · scale
+
+    scale = 1 (``"triangular"``), 1 / 2^(c−1) (``"triangular2"``: each cycle half as high),
+    γ^step (``"exp_range"``), or ``scale_fn(c)`` / ``scale_fn(step)`` (``scale_mode``
+    ``"cycle"`` / ``"iterations"``). With ``cycle_momentum`` the momentum (SGD's, or the β₁
+    of Adam's ``betas``) moves the other way, from ``max_momentum`` down to
+    ``base_momentum`` and back. Call ``step()`` after every batch.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        base_lr: float | Sequence[float],
+        max_lr: float | Sequence[float],
+        step_size_up: int = 2000,
+        step_size_down: int | None = None,
+        mode: str = "triangular",
+        gamma: float = 1.0,
+        scale_fn: Callable[[float], float] | None = None,
+        scale_mode: str = "cycle",
+        cycle_momentum: bool = True,
+        base_momentum: float | Sequence[float] = 0.8,
+        max_momentum: float | Sequence[float] = 0.9,
+        last_epoch: int = -1,
+    ) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"CyclicLR: expected an Optimizer, got {type(optimizer)}")
+        self.optimizer = optimizer
+        base_lrs = self._per_group("base_lr", base_lr)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups):
+                group["lr"] = lr
+        self.max_lrs = self._per_group("max_lr", max_lr)
+        up = float(step_size_up)
+        down = float(step_size_down) if step_size_down is not None else up
+        if up <= 0 or down < 0:
+            raise TinyLMError(
+                f"CyclicLR: step_size_up must be > 0 and step_size_down ≥ 0, got {step_size_up} "
+                f"and {step_size_down}"
+            )
+        self.total_size = up + down
+        self.step_ratio = up / self.total_size
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise TinyLMError(
+                f"CyclicLR: mode must be 'triangular', 'triangular2' or 'exp_range' (or give "
+                f"scale_fn), got {mode!r}"
+            )
+        if scale_fn is not None and scale_mode not in ("cycle", "iterations"):
+            raise TinyLMError(
+                f"CyclicLR: scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}"
+            )
+        self.mode, self.gamma = mode, gamma
+        self._scale_fn_custom = scale_fn
+        if scale_fn is None:
+            scale_mode = "iterations" if mode == "exp_range" else "cycle"
+        self.scale_mode = scale_mode
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise TinyLMError(
+                    f"CyclicLR: cycle_momentum needs an optimizer with momentum or betas, "
+                    f"{type(optimizer).__name__} has neither (pass cycle_momentum=False)"
+                )
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = self._per_group("base_momentum", base_momentum)
+            self.max_momentums = self._per_group("max_momentum", max_momentum)
+            if last_epoch == -1:
+                for top, low, group in zip(
+                    self.max_momentums, self.base_momentums, optimizer.param_groups
+                ):
+                    self._set_momentum(group, top)
+                    group["max_momentum"], group["base_momentum"] = top, low
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _per_group(self, name: str, value: Any) -> list[float]:
+        n = len(self.optimizer.param_groups)
+        if isinstance(value, list | tuple):
+            if len(value) != n:
+                raise TinyLMError(f"CyclicLR: {name} has {len(value)} values for {n} groups")
+            return list(value)
+        return [value] * n
+
+    def _set_momentum(self, group: dict[str, Any], m: float) -> None:
+        if self.use_beta1:
+            group["betas"] = (m, *group["betas"][1:])
+        else:
+            group["momentum"] = m
+
+    def scale_fn(self, x: float) -> float:
+        """The height of cycle x (``scale_mode="cycle"``) or step x (``"iterations"``)."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma**x
+
+    def get_lr(self) -> list[float]:
+        """The lr of step ``last_epoch`` (and, with ``cycle_momentum``, the momentum, set in
+        the groups here)."""
+        t = self.last_epoch
+        cycle = math.floor(1 + t / self.total_size)
+        x = 1.0 + t / self.total_size - cycle
+        if x <= self.step_ratio:
+            rise = x / self.step_ratio
+        else:
+            rise = (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else t)
+        lrs = [low + (top - low) * rise * scale for low, top in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for group, low, top in zip(
+                self.optimizer.param_groups, self.base_momentums, self.max_momentums
+            ):
+                self._set_momentum(group, top - (top - low) * rise * scale)
+        return lrs

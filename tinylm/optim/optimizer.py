@@ -23,7 +23,7 @@ from tinylm.autograd import TinyLMError, enable_grad, no_grad
 from tinylm.device import device_of, to_device_array
 from tinylm.tensor import Tensor, increment_version
 
-__all__ = ["Optimizer", "weight_decay_groups"]
+__all__ = ["Optimizer", "check_implementation_flags", "weight_decay_groups"]
 
 
 class Optimizer:
@@ -223,3 +223,24 @@ def weight_decay_groups(module: Any, weight_decay: float) -> list[dict[str, Any]
         {"params": decay, "weight_decay": weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
+
+
+def check_implementation_flags(name: str, group: dict[str, Any]) -> None:
+    """Refuse PyTorch's implementation switches that tinylm has no second implementation for.
+
+    ``foreach`` (one multi-tensor kernel per group), ``capturable`` (CUDA graphs) and
+    ``differentiable`` (autograd through the update) must keep their defaults: tinylm updates
+    one parameter at a time, in place, under ``no_grad``. ``foreach=False`` is that, so it is
+    accepted.
+    """
+    if group.get("foreach"):
+        raise TinyLMError(
+            f"{name}: foreach=True is not supported (tinylm updates one parameter at a time); "
+            "leave foreach None or False"
+        )
+    if group.get("capturable"):
+        raise TinyLMError(f"{name}: capturable=True (CUDA graph capture) is not supported")
+    if group.get("differentiable"):
+        raise TinyLMError(
+            f"{name}: differentiable=True (autograd through the update) is not supported"
+        )
