@@ -852,7 +852,11 @@ class TensorMath:
         return tensor_shaping.cumprod(self, dim, dtype=dtype)
 
     def diff(
-        self, n: int = 1, dim: int = -1, prepend: Tensor | None = None, append: Any = None
+        self,
+        n: int = 1,
+        dim: int = -1,
+        prepend: Tensor | None = None,
+        append: Tensor | None = None,
     ) -> Tensor:
         return tensor_shaping.diff(self, n, dim, prepend, append)
 
