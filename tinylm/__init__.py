@@ -95,6 +95,32 @@ from tinylm.math_functions import (
 from tinylm.random import Generator, default_generator, manual_seed
 from tinylm.tensor import Tensor
 from tinylm.tensor_indexing import ValuesIndices
+from tinylm.tensor_shaping import (
+    addbmm,
+    addmm,
+    baddbmm,
+    broadcast_shapes,
+    broadcast_tensors,
+    column_stack,
+    cumprod,
+    diff,
+    dstack,
+    empty_like,
+    hstack,
+    inner,
+    kron,
+    meshgrid,
+    mm,
+    moveaxis,
+    movedim,
+    narrow,
+    swapaxes,
+    swapdims,
+    tensordot,
+    tile,
+    unbind,
+    vstack,
+)
 
 __version__ = "0.1.0"
 
@@ -563,6 +589,11 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     return input.bmm(mat2)
 
 
+def detach_(input: Tensor) -> Tensor:
+    """``input`` cut off from the graph in place (see :meth:`Tensor.detach_`)."""
+    return input.detach_()
+
+
 def set_num_threads(n: int) -> None:
     """Use ``n`` threads for tinylm's CPU kernels (as ``torch.set_num_threads``); see
     ``kernels/parallel.py``. NumPy's matrix products keep their own threads."""
@@ -793,6 +824,31 @@ __all__ = [
     "std_mean",
     "trunc",
     "var_mean",
+    "unbind",
+    "narrow",
+    "movedim",
+    "moveaxis",
+    "swapaxes",
+    "swapdims",
+    "tile",
+    "vstack",
+    "hstack",
+    "dstack",
+    "column_stack",
+    "meshgrid",
+    "broadcast_tensors",
+    "broadcast_shapes",
+    "tensordot",
+    "mm",
+    "addmm",
+    "baddbmm",
+    "addbmm",
+    "inner",
+    "kron",
+    "cumprod",
+    "diff",
+    "empty_like",
+    "detach_",
     "__version__",
 ]
 

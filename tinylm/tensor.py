@@ -435,6 +435,65 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
             return self
         return ops.Clone.apply(self)
 
+    def stride(self, dim: int | None = None) -> Any:
+        """How far apart, in elements, neighbours along each dim lie in memory, as PyTorch's
+        ``stride()`` (``stride(d)``: one dim's). A fresh tensor is laid out in C order (the
+        last dim's neighbours adjacent): (2, 3) has strides (3, 1), its transpose (1, 3), a
+        slice ``x[:, ::2]`` (3, 2), an expanded dim 0. Read from the NumPy array's byte
+        strides; an empty tensor that owns its memory reports C order, as PyTorch."""
+        steps = tuple(s // self.dtype.itemsize for s in self._data.strides)
+        if self._data.size == 0 and not any(steps):  # NumPy gives a fresh empty array 0s
+            sizes = [max(n, 1) for n in self.shape]
+            steps = tuple(int(np.prod(sizes[i + 1 :], dtype=np.int64)) for i in range(self.ndim))
+        if dim is None:
+            return steps
+        if isinstance(dim, bool) or not isinstance(dim, int | np.integer):
+            raise TypeError(f"stride: dim must be an int, got {dim!r}")
+        if not -self.ndim <= dim < self.ndim:
+            raise TinyLMError(
+                f"stride: dim {dim} is out of range for a tensor of shape {self.shape} {self.dtype}"
+            )
+        return steps[dim]
+
+    def type(self, dtype: Any = None, non_blocking: bool = False) -> Tensor:
+        """This tensor converted to ``dtype`` (itself if it already has it), as PyTorch's
+        ``x.type(torch.float64)``; PyTorch's type names work too (``'torch.DoubleTensor'``,
+        ``'torch.cuda.LongTensor'``). Differentiable, as :meth:`to`. ``x.type()`` with no
+        argument, PyTorch's type name of the tensor, is refused: tinylm's tensors are not
+        PyTorch's; read ``x.dtype`` and ``x.device``."""
+        if dtype is None:
+            raise TinyLMError(
+                "type(): tinylm has no tensor type names such as 'torch.FloatTensor'; read "
+                f"x.dtype ({self.dtype}) and x.device ({self.device}), or pass a dtype to convert"
+            )
+        if isinstance(dtype, str):
+            prefix, _, kind = dtype.rpartition(".")
+            if prefix not in ("torch", "torch.cuda") or kind not in _TENSOR_TYPES:
+                raise TinyLMError(
+                    f"type: {dtype!r} is not a type name PyTorch knows here; give a dtype "
+                    f"(tinylm.float64) or a name such as 'torch.DoubleTensor'"
+                )
+            return self.to("cuda" if prefix == "torch.cuda" else "cpu", _TENSOR_TYPES[kind])
+        return self.to(dtype, non_blocking=non_blocking)
+
+    def detach_(self) -> Tensor:
+        """Cut this tensor off from the graph in place, as PyTorch's: it becomes a leaf that
+        requires no grad, keeping its memory and values. A view that an op of a recorded graph
+        made (``x[0]``, ``x.t()`` of an ``x`` that requires grad) is refused, as in PyTorch:
+        use :meth:`detach`. Unlike PyTorch, a graph recorded *before* the call that used this
+        tensor stops at it (backward through it no longer reaches what made this tensor), as
+        after ``requires_grad_(False)``: detach before using the tensor again."""
+        node = self._node
+        if node is not None and not node.freed and node.function.is_view and node.inputs:
+            if self._xp.may_share_memory(self._data, node.inputs[0].data):
+                raise RuntimeError(
+                    f"detach_: can't detach a view ({node.name} of a tensor in the graph) in "
+                    "place; use detach() instead"
+                )
+        self._node = None
+        self._requires_grad = False
+        return self
+
     # ---- autograd -----------------------------------------------------------------------
 
     def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
@@ -755,6 +814,20 @@ def increment_version(tensor: Tensor) -> None:
 # ---------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------
+
+
+# PyTorch's tensor type names (``'torch.FloatTensor'``) and the dtypes they stand for.
+_TENSOR_TYPES = {
+    "FloatTensor": float32,
+    "DoubleTensor": float64,
+    "HalfTensor": float16,
+    "ByteTensor": np.dtype(np.uint8),
+    "CharTensor": np.dtype(np.int8),
+    "ShortTensor": np.dtype(np.int16),
+    "IntTensor": int32,
+    "LongTensor": int64,
+    "BoolTensor": bool_,
+}
 
 
 def _nested_to_numpy(data: Any) -> Any:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinylm import linalg, ops
+from tinylm import linalg, ops, tensor_shaping
 from tinylm.autograd import Function, TensorBase, TinyLMError
 from tinylm.device import to_device_array
 from tinylm.dtypes import bool_, get_default_dtype, is_floating_point, result_type
@@ -988,6 +988,62 @@ class TensorMath:
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
         return ops.Expand.apply(self, shape=tuple(shape))
+
+    # ---- PyTorch's shape, product and scan methods: tinylm/tensor_shaping.py ---------------
+
+    def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
+        return tensor_shaping.unbind(self, dim)
+
+    def narrow(self, dim: int, start: Any, length: int) -> Tensor:
+        return tensor_shaping.narrow(self, dim, start, length)
+
+    def movedim(self, source: Any, destination: Any) -> Tensor:
+        return tensor_shaping.movedim(self, source, destination)
+
+    moveaxis = movedim
+
+    def swapaxes(self, axis0: int, axis1: int) -> Tensor:
+        return tensor_shaping.swapaxes(self, axis0, axis1)
+
+    def swapdims(self, dim0: int, dim1: int) -> Tensor:
+        return tensor_shaping.swapaxes(self, dim0, dim1)
+
+    def tile(self, *dims: Any) -> Tensor:
+        """``x.tile(2, 1)`` or ``x.tile((2, 1))``: see :func:`tinylm.tile`."""
+        if not dims:
+            raise TypeError("tile: give the number of copies along each dim, e.g. tile(2, 1)")
+        one = len(dims) == 1 and isinstance(dims[0], list | tuple)
+        return tensor_shaping.tile(self, dims[0] if one else dims)
+
+    def mm(self, mat2: Tensor) -> Tensor:
+        return tensor_shaping.mm(self, mat2)
+
+    def addmm(self, mat1: Tensor, mat2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+        return tensor_shaping.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def baddbmm(self, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+        return tensor_shaping.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def addbmm(self, batch1: Tensor, batch2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+        return tensor_shaping.addbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def inner(self, other: Tensor) -> Tensor:
+        return tensor_shaping.inner(self, other)
+
+    def kron(self, other: Tensor) -> Tensor:
+        return tensor_shaping.kron(self, other)
+
+    def cumprod(self, dim: int, *, dtype: Any = None) -> Tensor:
+        return tensor_shaping.cumprod(self, dim, dtype=dtype)
+
+    def diff(
+        self,
+        n: int = 1,
+        dim: int = -1,
+        prepend: Tensor | None = None,
+        append: Tensor | None = None,
+    ) -> Tensor:
+        return tensor_shaping.diff(self, n, dim, prepend, append)
 
     def flip(self, *dims: Any) -> Tensor:
         """The elements in reverse order along ``dims`` (``x.flip(0)``, ``x.flip(0, 1)`` or
