@@ -22,6 +22,9 @@
 * :mod:`tinylm.nn.lora` — ``LoRALinear`` (a frozen Linear plus a trainable low-rank update)
   and the helpers that adapt a whole model: ``apply_lora``, ``merge_lora``,
   ``unmerge_lora``, ``lora_state_dict``, ``load_lora_state_dict``.
+* :mod:`tinylm.nn.more_layers` — ``PReLU``, ``GroupNorm``, ``GLU``, ``Hardtanh`` and the other
+  activations of ``F``'s ``more_activations``, ``PairwiseDistance``, ``CosineSimilarity``;
+  :mod:`tinylm.nn.more_losses` — ``TripletMarginLoss``, ``GaussianNLLLoss`` and the rest;
 * :mod:`tinylm.nn.quantized` — int8 weight-only inference: ``QuantizedLinear``,
   ``QuantizedEmbedding``, ``quantize_int8`` (also ``tinylm.quantize_int8``).
 """
@@ -78,6 +81,37 @@ from tinylm.nn.module import (
     ParameterDict,
     ParameterList,
     Sequential,
+)
+from tinylm.nn.more_layers import (
+    CELU,
+    GLU,
+    SELU,
+    CosineSimilarity,
+    GroupNorm,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LogSigmoid,
+    Mish,
+    PairwiseDistance,
+    PReLU,
+    ReLU6,
+    Softmin,
+    Softshrink,
+    Softsign,
+    Tanhshrink,
+    Threshold,
+)
+from tinylm.nn.more_losses import (
+    CosineEmbeddingLoss,
+    GaussianNLLLoss,
+    HingeEmbeddingLoss,
+    MarginRankingLoss,
+    MultiLabelSoftMarginLoss,
+    PoissonNLLLoss,
+    SoftMarginLoss,
+    TripletMarginLoss,
 )
 from tinylm.nn.pytorch_transformer import (
     MultiheadAttention,
@@ -158,4 +192,32 @@ __all__ = [
     "quantize_int8",
     "unmerge_lora",
     "utils",
+    # more_layers, more_losses
+    "CELU",
+    "CosineEmbeddingLoss",
+    "CosineSimilarity",
+    "GLU",
+    "GaussianNLLLoss",
+    "GroupNorm",
+    "Hardshrink",
+    "Hardsigmoid",
+    "Hardswish",
+    "Hardtanh",
+    "HingeEmbeddingLoss",
+    "LogSigmoid",
+    "MarginRankingLoss",
+    "Mish",
+    "MultiLabelSoftMarginLoss",
+    "PReLU",
+    "PairwiseDistance",
+    "PoissonNLLLoss",
+    "ReLU6",
+    "SELU",
+    "SoftMarginLoss",
+    "Softmin",
+    "Softshrink",
+    "Softsign",
+    "Tanhshrink",
+    "Threshold",
+    "TripletMarginLoss",
 ]

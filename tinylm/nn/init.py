@@ -31,6 +31,7 @@ __all__ = [
     "kaiming_uniform_",
     "normal_",
     "ones_",
+    "orthogonal_",
     "trunc_normal_",
     "uniform_",
     "xavier_normal_",
@@ -187,3 +188,31 @@ def kaiming_normal_(
     """N(0, std²), std = gain / √fan, gain = calculate_gain(nonlinearity, a)."""
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std, generator)
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Generator | None = None) -> Tensor:
+    """Fill with a (semi-)orthogonal matrix times ``gain`` (Saxe et al., 2013), as PyTorch's:
+    the tensor viewed as (rows, cols) = (shape[0], the product of the rest) gets
+    orthonormal rows if rows ≤ cols, else orthonormal columns (W Wᵀ = gain² I, or
+    Wᵀ W = gain² I).
+
+    How: A (rows, cols) ~ N(0, 1), transposed if wider than tall; A = QR; Q's columns
+    times the signs of R's diagonal (so that Q is uniform over the orthogonal matrices,
+    not biased by the QR routine's convention); transposed back.
+    """
+    if tensor.ndim < 2:
+        raise TinyLMError(
+            f"orthogonal_: needs a tensor with at least 2 dims, got shape {tuple(tensor.shape)}"
+        )
+    if tensor.numel() == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    a = _rng(generator).normal(0.0, 1.0, size=(rows, cols))
+    if rows < cols:
+        a = a.T
+    q, r = np.linalg.qr(a)  # q: (max, min) with orthonormal columns
+    q = q * np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return _fill(tensor, (gain * q).reshape(tensor.shape))

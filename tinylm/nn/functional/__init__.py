@@ -19,6 +19,15 @@ public wrapper with the derivation in its docstring. One file per family:
 * :mod:`~tinylm.nn.functional.shaping` — ``one_hot``, ``pad``
 * :mod:`~tinylm.nn.functional.recurrent` — ``lstm_cell``, ``lstm_layer``, ``rnn_cell``,
   ``rnn_layer``, ``gru_cell``, ``gru_layer``
+* :mod:`~tinylm.nn.functional.more_activations` — ``logsigmoid``, ``relu6``, ``hardtanh``,
+  ``glu``, ``mish``, ``hardswish``, ``hardsigmoid``, ``softsign``, ``selu``, ``celu``,
+  ``threshold``, ``softmin``, ``tanhshrink``, ``softshrink``, ``hardshrink``, ``prelu``,
+  ``gumbel_softmax``
+* :mod:`~tinylm.nn.functional.more_losses` — ``margin_ranking_loss``,
+  ``cosine_embedding_loss``, ``triplet_margin_loss``, ``hinge_embedding_loss``,
+  ``soft_margin_loss``, ``multilabel_soft_margin_loss``, ``gaussian_nll_loss``,
+  ``poisson_nll_loss``; :mod:`~tinylm.nn.functional.distances` — ``pairwise_distance``;
+  :mod:`~tinylm.nn.functional.group_norm` — ``group_norm``
 
 The heavy ones (``softmax``, ``layer_norm``, ``gelu``, ``cross_entropy``, attention without
 a mask) call the kernel registry (:mod:`tinylm.kernels`), which hands out the Numba kernel on
@@ -49,7 +58,9 @@ from tinylm.nn.functional.attention import (
     packed_self_attention,
     scaled_dot_product_attention,
 )
+from tinylm.nn.functional.distances import pairwise_distance
 from tinylm.nn.functional.dropout import dropout
+from tinylm.nn.functional.group_norm import group_norm
 from tinylm.nn.functional.linear import embedding, linear
 from tinylm.nn.functional.losses import (
     binary_cross_entropy,
@@ -61,6 +72,35 @@ from tinylm.nn.functional.losses import (
     mse_loss,
     nll_loss,
     smooth_l1_loss,
+)
+from tinylm.nn.functional.more_activations import (
+    celu,
+    glu,
+    gumbel_softmax,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    logsigmoid,
+    mish,
+    prelu,
+    relu6,
+    selu,
+    softmin,
+    softshrink,
+    softsign,
+    tanhshrink,
+    threshold,
+)
+from tinylm.nn.functional.more_losses import (
+    cosine_embedding_loss,
+    gaussian_nll_loss,
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    multilabel_soft_margin_loss,
+    poisson_nll_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
 )
 from tinylm.nn.functional.normalization import (
     batch_norm,
@@ -122,4 +162,32 @@ __all__ = [
     "softmax",
     "softplus",
     "tanh",
+    # more_activations, more_losses, distances, group_norm
+    "celu",
+    "cosine_embedding_loss",
+    "gaussian_nll_loss",
+    "glu",
+    "group_norm",
+    "gumbel_softmax",
+    "hardshrink",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
+    "hinge_embedding_loss",
+    "logsigmoid",
+    "margin_ranking_loss",
+    "mish",
+    "multilabel_soft_margin_loss",
+    "pairwise_distance",
+    "poisson_nll_loss",
+    "prelu",
+    "relu6",
+    "selu",
+    "soft_margin_loss",
+    "softmin",
+    "softshrink",
+    "softsign",
+    "tanhshrink",
+    "threshold",
+    "triplet_margin_loss",
 ]
