@@ -14,10 +14,12 @@ in both libraries (``lib`` is tinylm or torch) on the same float64 values:
 from __future__ import annotations
 
 import contextlib
+import inspect
 import warnings
 
 import numpy as np
 import pytest
+from tinylm.kernels import registry
 
 import tinylm
 from tinylm import TinyLMError, nn, optim
@@ -253,3 +255,240 @@ def test_one_cycle_uses_betas_of_adam_and_keeps_a_stray_momentum():
     theirs = one_cycle_rows(torch, make, {"momentum": 0.5})
     assert (theirs[:, 1] == 0.5).all() and len(np.unique(theirs[:, 2])) > 2
     np.testing.assert_allclose(ours, theirs, rtol=1e-13, atol=0)
+
+
+# ---------------------------------------------------------------------------------------
+# SGD, Adam, AdamW, RMSprop, Adagrad: signatures, maximize, amsgrad, refused switches
+# ---------------------------------------------------------------------------------------
+
+CLASSES = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_signatures_and_defaults_are_torchs(cls):
+    ours, theirs = getattr(optim, cls), getattr(torch.optim, cls)
+    a = inspect.signature(ours).parameters
+    b = inspect.signature(theirs).parameters
+    assert list(a) == list(b)
+    for name in a:
+        assert a[name].kind == b[name].kind, name
+        assert a[name].default == b[name].default, name
+    p = nn.Parameter(tinylm.zeros(2))
+    q = torch.zeros(2, requires_grad=True)
+    assert ours([p]).defaults == theirs([q]).defaults
+    assert set(ours([p]).param_groups[0]) == set(theirs([q]).param_groups[0])
+
+
+def initial_values():
+    rng = np.random.default_rng(0)
+    return [rng.standard_normal(s) for s in SHAPES]
+
+
+def gradient(theta: np.ndarray, step: int, i: int) -> np.ndarray:
+    """∇ of ½‖θ‖² plus a per-step perturbation (its sign flips with the step, so that
+    AMSGrad's running maximum of v and Adam's v part ways)."""
+    noise = np.random.default_rng(1000 * step + i).standard_normal(theta.shape)
+    return theta + (2.0 if step % 7 == 3 else 0.5) * noise
+
+
+def make_params(lib):
+    if lib is torch:
+        return [torch.tensor(a, requires_grad=True) for a in initial_values()]
+    return [nn.Parameter(tinylm.tensor(a)) for a in initial_values()]
+
+
+def set_grad(lib, p, g: np.ndarray, i: int) -> None:
+    """The 2-D parameter gets a transposed (non-contiguous) gradient in both libraries."""
+    if i == 0:
+        strided = np.ascontiguousarray(g.T).T
+        assert not strided.flags["C_CONTIGUOUS"]
+        p.grad = torch.from_numpy(strided) if lib is torch else tinylm.from_numpy(strided)
+        assert not p.grad.is_contiguous()
+    else:
+        p.grad = lib.tensor(g)
+
+
+def trajectory(lib, make_optimizer, steps=STEPS):
+    params = make_params(lib)
+    opt = make_optimizer(lib, params)
+    for t in range(steps):
+        for i, p in enumerate(params):
+            set_grad(lib, p, gradient(p.detach().numpy(), t, i), i)
+        opt.step()
+    return params, opt
+
+
+def groups(params, *options):
+    return [{"params": [p], **o} for p, o in zip(params, options)]
+
+
+OPTIMIZERS = {
+    "SGD-maximize": lambda L, ps: L.optim.SGD(ps, lr=1e-2, maximize=True),
+    "SGD-maximize-momentum": lambda L, ps: L.optim.SGD(
+        ps, lr=1e-2, momentum=0.9, dampening=0.2, weight_decay=0.1, maximize=True
+    ),
+    "SGD-groups": lambda L, ps: L.optim.SGD(
+        groups(
+            ps,
+            dict(nesterov=True, weight_decay=0.1, maximize=True),
+            dict(maximize=False, weight_decay=0.2),
+            dict(momentum=0.5, maximize=True),
+        ),
+        lr=1e-2,
+        momentum=0.9,
+    ),
+    "Adam-maximize": lambda L, ps: L.optim.Adam(ps, lr=1e-2, weight_decay=0.1, maximize=True),
+    "Adam-amsgrad": lambda L, ps: L.optim.Adam(ps, lr=1e-2, amsgrad=True),
+    "Adam-groups": lambda L, ps: L.optim.Adam(
+        groups(
+            ps,
+            dict(amsgrad=True, weight_decay=0.1, maximize=True),
+            dict(decoupled_weight_decay=True, weight_decay=0.3, betas=(0.8, 0.9)),
+            dict(maximize=True, eps=1e-6),
+        ),
+        lr=1e-2,
+    ),
+    "AdamW-maximize": lambda L, ps: L.optim.AdamW(ps, lr=1e-2, maximize=True),
+    "AdamW-groups": lambda L, ps: L.optim.AdamW(
+        groups(
+            ps,
+            dict(amsgrad=True, maximize=True),
+            dict(amsgrad=True, weight_decay=0.0, betas=(0.5, 0.9)),
+            dict(weight_decay=0.2),
+        ),
+        lr=1e-2,
+    ),
+    "RMSprop-maximize": lambda L, ps: L.optim.RMSprop(ps, lr=1e-3, maximize=True),
+    "RMSprop-groups": lambda L, ps: L.optim.RMSprop(
+        groups(
+            ps,
+            dict(centered=True, momentum=0.9, weight_decay=0.1, maximize=True),
+            dict(momentum=0.5, maximize=True),
+            dict(centered=True),
+        ),
+        lr=1e-3,
+    ),
+    "Adagrad-maximize": lambda L, ps: L.optim.Adagrad(ps, maximize=True),
+    "Adagrad-groups": lambda L, ps: L.optim.Adagrad(
+        groups(
+            ps,
+            dict(lr_decay=0.05, weight_decay=0.1, maximize=True),
+            dict(lr=0.1, maximize=True),
+            dict(eps=1e-3),
+        ),
+        lr=5e-2,
+        initial_accumulator_value=0.5,  # (PyTorch reads it from here, never from a group)
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_trajectories_and_state_equal_torch(name):
+    make = OPTIMIZERS[name]
+    ours, opt = trajectory(tinylm, make)
+    with torch_float64():
+        theirs, opt_t = trajectory(torch, make)
+    start = initial_values()
+    for a, b, s in zip(ours, theirs, start):
+        assert a.dtype == np.float64 and a.shape == tuple(b.shape)
+        assert np.abs(b.detach().numpy() - s).max() > 1e-3  # the run did move the parameter
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-10, atol=1e-12)
+    for p, q in zip(ours, theirs):  # the optimizer's state too (AMSGrad's max_exp_avg_sq)
+        mine, its = opt.state[p], opt_t.state[q]
+        assert set(mine) == set(its)
+        for key, value in its.items():
+            np.testing.assert_allclose(
+                np.asarray(mine[key], dtype=float), value.numpy(), rtol=1e-10, atol=1e-12
+            )
+
+
+def test_maximize_climbs_where_minimize_descends():
+    """On L = ½‖θ‖², maximize moves away from 0 by as much as minimize moves towards it."""
+    for cls in CLASSES:
+        up, down = (
+            nn.Parameter(tinylm.tensor([1.0, -2.0])),
+            nn.Parameter(tinylm.tensor([1.0, -2.0])),
+        )
+        opt_up = getattr(optim, cls)([up], lr=0.1, maximize=True)
+        opt_down = getattr(optim, cls)([down], lr=0.1)
+        for opt, p in ((opt_up, up), (opt_down, down)):
+            p.grad = p.detach().clone()
+            opt.step()
+        assert (np.abs(up.detach().numpy()) > [1.0, 2.0]).all(), cls
+        assert (np.abs(down.detach().numpy()) < [1.0, 2.0]).all(), cls
+
+
+@pytest.mark.parametrize("cls", ["Adam", "AdamW"])
+@pytest.mark.parametrize("maximize", [False, True])
+def test_adam_float32_keeps_the_fused_kernel_path(cls, maximize, monkeypatch):
+    """float32 runs the registry's ``adam_update`` (Numba where present) with or without
+    ``maximize``, and without ``maximize`` it gets the parameter's own gradient array (no
+    copy on the default path); the result equals the negated-gradient run."""
+    calls = []
+    lookup = registry.lookup
+
+    def spy(name, device):
+        kernel = lookup(name, device)
+        if name != "adam_update":
+            return kernel
+
+        def wrapped(param, grad, *args, **kwargs):
+            calls.append(grad)
+            return kernel(param, grad, *args, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(registry, "lookup", spy)
+    values = np.random.default_rng(3).standard_normal((8, 5)).astype(np.float32)
+    p, ref = nn.Parameter(tinylm.tensor(values)), nn.Parameter(tinylm.tensor(values))
+    opt = getattr(optim, cls)([p], lr=1e-2, weight_decay=0.1, maximize=maximize)
+    opt_ref = getattr(optim, cls)([ref], lr=1e-2, weight_decay=0.1)
+    for t in range(5):
+        g = np.random.default_rng(t).standard_normal((8, 5)).astype(np.float32)
+        p.grad = tinylm.tensor(g)
+        ref.grad = tinylm.tensor(-g if maximize else g)
+        opt.step()
+        opt_ref.step()
+        if not maximize:
+            assert calls[-2] is p.grad.data
+    assert len(calls) == 10 and p.dtype == np.float32
+    assert all(v.dtype == np.float32 for v in opt.state[p].values() if hasattr(v, "dtype"))
+    np.testing.assert_array_equal(p.detach().numpy(), ref.detach().numpy())
+
+
+def test_amsgrad_keeps_the_running_maximum_in_float32():
+    p = nn.Parameter(tinylm.randn(3, 4))
+    opt = optim.AdamW([p], amsgrad=True)
+    for scale in (3.0, 0.1, 0.1):
+        p.grad = tinylm.randn(3, 4) * scale
+        opt.step()
+    state = opt.state[p]
+    assert p.dtype == state["max_exp_avg_sq"].dtype == np.float32
+    assert (state["max_exp_avg_sq"] >= state["exp_avg_sq"]).all()
+    assert (state["max_exp_avg_sq"] > state["exp_avg_sq"]).any()
+
+
+SWITCHES = {
+    "SGD": ["foreach", "differentiable", "fused"],
+    "Adam": ["foreach", "capturable", "differentiable", "fused"],
+    "AdamW": ["foreach", "capturable", "differentiable", "fused"],
+    "RMSprop": ["foreach", "capturable", "differentiable"],
+    "Adagrad": ["foreach", "differentiable", "fused"],
+}
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_implementation_switches_are_refused(cls):
+    p = nn.Parameter(tinylm.zeros(2))
+    make = getattr(optim, cls)
+    make([p], foreach=False)  # the one implementation there is
+    if "fused" in SWITCHES[cls]:
+        make([p], fused=False)
+    for switch in SWITCHES[cls]:
+        for args, kwargs in (([p], {switch: True}), ([{"params": [p], switch: True}], {})):
+            with pytest.raises(TinyLMError, match=f"^{cls}: {switch}=True") as info:
+                make(args, **kwargs)
+            assert "\n" not in str(info.value)
+    for switch in {"capturable", "fused"} - set(SWITCHES[cls]):  # not in torch's either
+        with pytest.raises(TypeError):
+            make([p], **{switch: False})
