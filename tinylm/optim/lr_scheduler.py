@@ -42,6 +42,19 @@ __all__ = [
 ]
 
 
+def _check_resumable(optimizer: Optimizer) -> None:
+    """A schedule resumed with ``last_epoch`` ≥ 0 starts from each group's ``"initial_lr"``
+    (saved with the optimizer's state dict); a group without one raises PyTorch's
+    ``KeyError`` rather than silently starting from the current lr."""
+    for i, group in enumerate(optimizer.param_groups):
+        if "initial_lr" not in group:
+            raise KeyError(
+                f"param 'initial_lr' is not specified in param_groups[{i}] when resuming "
+                "scheduler with last_epoch >= 0 (load the optimizer's state dict first, or "
+                "leave last_epoch at -1 for a fresh run)"
+            )
+
+
 class LRScheduler:
     """Base class: subclasses implement ``lr_at(step, base_lr)`` (a closed form) or
     ``get_lr()`` (PyTorch's chained form, from the groups' current learning rates).
@@ -50,6 +63,10 @@ class LRScheduler:
     in each group as ``"initial_lr"``, like PyTorch, so a resumed run finds them).
     Creating a scheduler makes its first step (to ``last_epoch`` 0); ``get_lr`` sees
     ``_is_initial`` set during that step, as PyTorch's does.
+
+    Resuming (``last_epoch`` ≥ 0) needs every group's ``"initial_lr"`` (from the optimizer's
+    loaded state dict); without it the ``KeyError`` is PyTorch's. A resumed schedule's
+    creation step keeps the groups' current learning rates where PyTorch's does.
     """
 
     _is_initial: bool = False
@@ -58,8 +75,11 @@ class LRScheduler:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(self).__name__}: expected an Optimizer, got {type(optimizer)}")
         self.optimizer = optimizer
-        for group in optimizer.param_groups:
-            group.setdefault("initial_lr", group["lr"])
+        if last_epoch == -1:
+            for group in optimizer.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+        else:
+            _check_resumable(optimizer)
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self._last_lr: list[float] = []
@@ -163,11 +183,10 @@ class StepLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         """PyTorch's chained form: the group's current lr, times γ every ``step_size`` steps,
-        so a learning rate changed by hand, or by a second scheduler, is built on (the closed
-        form :meth:`lr_at` for a run resumed at ``last_epoch``)."""
+        so a learning rate changed by hand, or by a second scheduler, is built on. A run
+        resumed at ``last_epoch`` builds on its current lr too (times γ if its creation step
+        falls on a multiple of ``step_size``, as PyTorch's)."""
         groups = self.optimizer.param_groups
-        if self._step_count == 1 and self.last_epoch > 0:
-            return super().get_lr()
         if self.last_epoch == 0 or self.last_epoch % self.step_size:
             return [group["lr"] for group in groups]
         return [group["lr"] * self.gamma for group in groups]
@@ -188,7 +207,7 @@ class ExponentialLR(LRScheduler):
         by hand, or by a second scheduler, is built on. The step made when the scheduler is
         created keeps the current lr (of a resumed run too, as PyTorch's)."""
         groups = self.optimizer.param_groups
-        if self._step_count == 1:
+        if self._is_initial:
             return [group["lr"] for group in groups]
         return [group["lr"] * self.gamma for group in groups]
 
@@ -220,11 +239,13 @@ class LinearLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         """PyTorch's chained form: each step multiplies the group's current lr by the ratio
-        of this step's factor to the last one's, so an lr set by hand is built on."""
+        of this step's factor to the last one's, so an lr set by hand is built on. The
+        creation step of a run resumed at ``last_epoch`` ≥ 0 keeps the current lr, as
+        PyTorch's."""
         groups, step = self.optimizer.param_groups, self.last_epoch
         if step == 0:
             return [group["lr"] * self.start_factor for group in groups]
-        if step > self.total_iters:
+        if self._is_initial or step > self.total_iters:
             return [group["lr"] for group in groups]
         span = self.end_factor - self.start_factor
         ratio = 1.0 + span / (self.total_iters * self.start_factor + (step - 1) * span)
@@ -288,25 +309,27 @@ class OneCycleLR(LRScheduler):
                 (total_steps - 1.0, "max_lr", "min_lr", "base_momentum", "max_momentum"),
             ]
         self.cycle_momentum = cycle_momentum
-        self._use_beta1 = "betas" in groups[0]
-        if cycle_momentum and not self._use_beta1 and "momentum" not in groups[0]:
+        # the optimizer's defaults say which it has (a group may carry stray keys), as PyTorch
+        self.use_beta1 = "betas" in optimizer.defaults
+        if cycle_momentum and not self.use_beta1 and "momentum" not in optimizer.defaults:
             raise TinyLMError(
-                "OneCycleLR: cycle_momentum needs an optimizer with momentum or betas"
+                f"OneCycleLR: cycle_momentum needs an optimizer with momentum or betas, "
+                f"{type(optimizer).__name__} has neither (pass cycle_momentum=False)"
             )
-        for group, top, lo, hi in zip(
-            groups, per_group(max_lr), per_group(base_momentum), per_group(max_momentum)
-        ):
-            if last_epoch == -1:
+        if last_epoch == -1:  # a resumed run keeps the values its groups were saved with
+            for group, top, lo, hi in zip(
+                groups, per_group(max_lr), per_group(base_momentum), per_group(max_momentum)
+            ):
                 group["initial_lr"] = top / div_factor
                 group["max_lr"] = top
                 group["min_lr"] = group["initial_lr"] / final_div_factor
-            if cycle_momentum:
-                self._set_momentum(group, hi)
-                group["max_momentum"], group["base_momentum"] = hi, lo
+                if cycle_momentum:
+                    self._set_momentum(group, hi)
+                    group["max_momentum"], group["base_momentum"] = hi, lo
         super().__init__(optimizer, last_epoch)
 
     def _set_momentum(self, group: dict[str, Any], m: float) -> None:
-        if self._use_beta1:
+        if self.use_beta1:
             group["betas"] = (m, *group["betas"][1:])
         else:
             group["momentum"] = m
@@ -437,13 +460,14 @@ class CosineAnnealingLR(LRScheduler):
     def get_lr(self) -> list[float]:
         """PyTorch's chained form: each step scales the group's current (lr − η_min) by the
         ratio of this step's cosine factor to the last one's, so a learning rate changed by
-        hand or by another scheduler is built on; the same values as :meth:`lr_at` otherwise
-        (which a run resumed at ``last_epoch`` uses for its first step)."""
+        hand or by another scheduler is built on; the same values as :meth:`lr_at` otherwise.
+        The creation step keeps the current lr, of a run resumed at ``last_epoch`` too (as
+        PyTorch's: the cosine then scales the lr it finds)."""
         t, T, low = self.last_epoch, self.T_max, self.eta_min
         groups = self.optimizer.param_groups
-        if t == 0:
+        if self._is_initial:
             return [group["lr"] for group in groups]
-        if self._step_count == 1:
+        if self._step_count == 1 and t > 0:  # PyTorch's branch for a first step not made here
             return super().get_lr()
         if (t - 1 - T) % (2 * T) == 0:  # at the bottom the ratio below would be 0 / 0
             rise = (1 - math.cos(math.pi / T)) / 2

@@ -228,10 +228,10 @@ def weight_decay_groups(module: Any, weight_decay: float) -> list[dict[str, Any]
 def check_implementation_flags(name: str, group: dict[str, Any]) -> None:
     """Refuse PyTorch's implementation switches that tinylm has no second implementation for.
 
-    ``foreach`` (one multi-tensor kernel per group), ``capturable`` (CUDA graphs) and
-    ``differentiable`` (autograd through the update) must keep their defaults: tinylm updates
-    one parameter at a time, in place, under ``no_grad``. ``foreach=False`` is that, so it is
-    accepted.
+    ``foreach`` (one multi-tensor kernel per group), ``capturable`` (CUDA graphs),
+    ``differentiable`` (autograd through the update) and ``fused`` (PyTorch's fused kernels)
+    must keep their defaults: tinylm updates one parameter at a time, in place, under
+    ``no_grad``. ``foreach=False`` and ``fused=False`` are that, so they are accepted.
     """
     if group.get("foreach"):
         raise TinyLMError(
@@ -243,4 +243,9 @@ def check_implementation_flags(name: str, group: dict[str, Any]) -> None:
     if group.get("differentiable"):
         raise TinyLMError(
             f"{name}: differentiable=True (autograd through the update) is not supported"
+        )
+    if group.get("fused"):
+        raise TinyLMError(
+            f"{name}: fused=True (PyTorch's fused kernels) is not supported; leave fused None "
+            "or False (tinylm's own update runs)"
         )

@@ -9,18 +9,21 @@ from typing import Any
 
 from tinylm.autograd import TinyLMError
 from tinylm.device import array_module
-from tinylm.optim.optimizer import Optimizer
+from tinylm.optim.optimizer import Optimizer, check_implementation_flags
 from tinylm.tensor import Tensor
 
 __all__ = ["Adagrad", "RMSprop"]
 
 
 class RMSprop(Optimizer):
-    """RMSprop (Hinton's lecture 6e), as PyTorch's. For each parameter θ with gradient g:
+    """RMSprop (Hinton's lecture 6e), as PyTorch's. For each parameter θ with gradient g
+    (negated when ``maximize``: ascent):
     g ← g + λ θ                                   (weight decay λ)
     v ← α v + (1 − α) g²                          (running mean of g², v₀ = 0)
     d ← √(v − m̄²) + ε  (centered, m̄ ← α m̄ + (1 − α) g),  else  d ← √v + ε
     b ← μ b + g / d,  θ ← θ − η b   (momentum μ > 0),  else  θ ← θ − η g / d
+    Shapes: ``square_avg``, ``grad_avg``, ``momentum_buffer`` have the parameter's shape.
+    ``capturable``, ``foreach`` and ``differentiable`` are refused when True.
     """
 
     def __init__(
@@ -32,10 +35,15 @@ class RMSprop(Optimizer):
         weight_decay: float = 0.0,
         momentum: float = 0.0,
         centered: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
     ) -> None:
         defaults = dict(
             lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-            centered=centered,
+            centered=centered, capturable=capturable, foreach=foreach, maximize=maximize,
+            differentiable=differentiable,
         )  # fmt: skip
         super().__init__(params, defaults)
 
@@ -46,6 +54,7 @@ class RMSprop(Optimizer):
                 f"RMSprop: alpha ({group['alpha']}), eps ({group['eps']}) and momentum "
                 f"({group['momentum']}) must be ≥ 0"
             )
+        check_implementation_flags("RMSprop", group)
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]):
         xp, param = array_module(p.data), p.data
@@ -58,6 +67,8 @@ class RMSprop(Optimizer):
             if group["centered"]:
                 state["grad_avg"] = xp.zeros_like(param)
         state["step"] += 1
+        if group["maximize"]:
+            grad = -grad
         if wd != 0:
             grad = grad + wd * param
         v = state["square_avg"]
@@ -80,12 +91,14 @@ class RMSprop(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """Adagrad (Duchi et al., 2011), as PyTorch's. For each parameter θ with gradient g, at
-    step t (from 1):
+    """Adagrad (Duchi et al., 2011), as PyTorch's. For each parameter θ with gradient g
+    (negated when ``maximize``: ascent), at step t (from 1):
         g ← g + λ θ                                   (weight decay λ)
         η_t = η / (1 + (t − 1) · lr_decay)
         s ← s + g²                                    (s₀ = initial_accumulator_value)
         θ ← θ − η_t g / (√s + ε)
+    ``sum`` (s) has the parameter's shape. ``foreach``, ``differentiable`` and ``fused`` are
+    refused when True.
     """
 
     def __init__(
@@ -96,10 +109,16 @@ class Adagrad(Optimizer):
         weight_decay: float = 0.0,
         initial_accumulator_value: float = 0.0,
         eps: float = 1e-10,
+        foreach: bool | None = None,
+        *,
+        maximize: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
         defaults = dict(
             lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-            initial_accumulator_value=initial_accumulator_value, eps=eps,
+            initial_accumulator_value=initial_accumulator_value, eps=eps, foreach=foreach,
+            maximize=maximize, differentiable=differentiable, fused=fused,
         )  # fmt: skip
         super().__init__(params, defaults)
 
@@ -110,6 +129,7 @@ class Adagrad(Optimizer):
                 "Adagrad: lr_decay, initial_accumulator_value and eps must be ≥ 0, got "
                 f"{group['lr_decay']}, {group['initial_accumulator_value']}, {group['eps']}"
             )
+        check_implementation_flags("Adagrad", group)
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]):
         xp, param = array_module(p.data), p.data
@@ -117,6 +137,8 @@ class Adagrad(Optimizer):
             state["step"] = 0
             state["sum"] = xp.full_like(param, group["initial_accumulator_value"])
         state["step"] += 1
+        if group["maximize"]:
+            grad = -grad
         if group["weight_decay"] != 0:
             grad = grad + group["weight_decay"] * param
         lr = float(group["lr"]) / (1 + (state["step"] - 1) * group["lr_decay"])
