@@ -75,17 +75,25 @@ class Permute(Function):
 
 
 class Expand(Function):
-    """y = x broadcast to a larger shape. Backward is a sum over the copies, which the
-    engine's un-broadcasting already does, so the gradient passes through unchanged."""
+    """y = x broadcast to a larger shape (a view: stride 0 along the broadcast dims). Backward
+    is a sum over the copies, which the engine's un-broadcasting already does, so the
+    gradient passes through unchanged.
+
+    NumPy makes every broadcast view read-only; PyTorch refuses writes only where elements
+    repeat, so a view that repeats none (only size-1 dims added or kept) stays writable."""
 
     is_view = True
 
     @staticmethod
     def forward(ctx: Context, x: Any, *, shape: tuple[int, ...]) -> Any:
         try:
-            return array_module(x).broadcast_to(x, shape)
+            y = array_module(x).broadcast_to(x, shape)
         except ValueError:
             raise TinyLMError(f"expand: cannot expand shape {x.shape} to {tuple(shape)}") from None
+        no_repeats = y.size == x.size or y.size == 0
+        if isinstance(y, np.ndarray) and no_repeats and x.flags.writeable:
+            y = np.lib.stride_tricks.as_strided(x, y.shape, y.strides, writeable=True)
+        return y
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
