@@ -483,3 +483,29 @@ def test_T_and_mT_of_matrices_do_not_warn(lib: Any) -> None:  # noqa: N802
         warnings.simplefilter("error")
         assert tuple(lib.ones(2, 3).T.shape) == (3, 2)
         assert tuple(lib.ones(4, 2, 3).mT.shape) == (4, 3, 2)
+
+
+# ---- diagonal: a view, as PyTorch's ------------------------------------------------------------
+
+
+@LIBS
+def test_diagonal_is_a_view_that_writes_reach(lib: Any) -> None:
+    """``A.diagonal().add_(eps)`` changes A in PyTorch; tinylm's diagonal was a copy."""
+    x = lib.zeros(3, 4, dtype=lib.float64)
+    x.diagonal().add_(1.0)
+    x.diagonal(1).fill_(2.0)
+    x.diagonal(-1, 1, 0)[0] = 5.0  # dims swapped: offset -1 of (1, 0) is offset 1 of (0, 1)
+    assert values(x).tolist() == [[1, 5, 0, 0], [0, 1, 2, 0], [0, 0, 1, 2]]
+    y = lib.zeros(2, 3, 3)
+    y.diagonal(0, -2, -1).fill_(7.0)
+    assert values(y).sum() == 42.0 and values(y)[1, 2, 2] == 7.0
+
+
+@pytest.mark.parametrize(
+    "call",
+    ["t[0].diagonal()", "t[0].mT.diagonal(1)", "t[0].diagonal(-2)", "t[0].diagonal(5)",
+     "lib.diagonal(t[1], 1, -1, 0)", "t[1][:, ::2].diagonal(0, 2, 1)", "t[0].diag()",
+     "t[0].mT.trace()"],
+)  # fmt: skip
+def test_diagonal_values_and_gradients_match_torch(call: str) -> None:
+    check_against_torch(lambda lib, t: eval(call, {"lib": lib, "t": t}), [A, C])

@@ -23,6 +23,7 @@ from tinylm.autograd import Function, TensorBase, TinyLMError
 from tinylm.device import to_device_array
 from tinylm.dtypes import bool_, get_default_dtype, is_floating_point, result_type
 from tinylm.ops import order, pointwise
+from tinylm.ops.shape import Diagonal
 from tinylm.tensor_indexing import ValuesIndices
 
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module
@@ -659,17 +660,13 @@ class TensorMath:
 
     def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
         """The entries x[i, i + offset] of the (dim1, dim2) planes, along a new last axis, as
-        PyTorch's; differentiable (an indexing op: the gradient goes back to those places)."""
+        PyTorch's: a view (writes through it reach x; ``ops.shape.Diagonal``)."""
         a, b = self._axis(dim1, "diagonal"), self._axis(dim2, "diagonal")
         if a == b:
             raise TinyLMError(f"diagonal: dim1 and dim2 must differ, got {dim1} and {dim2}")
-        n_a, n_b = self.shape[a], self.shape[b]
-        start_a, start_b = max(-offset, 0), max(offset, 0)
-        length = max(min(n_a - start_a, n_b - start_b), 0)
-        rest = [d for d in range(self.ndim) if d not in (a, b)]
-        moved = self.permute(*rest, a, b)  # the plane's axes last
-        i = np.arange(length)
-        return moved[(..., i + start_a, i + start_b)]
+        if isinstance(offset, builtins.bool) or not isinstance(offset, int | np.integer):
+            raise TypeError(f"diagonal: offset must be an int, got {offset!r}")
+        return Diagonal.apply(self, offset=int(offset), axis1=a, axis2=b)
 
     def trace(self) -> Tensor:
         """The sum of the main diagonal of a 2-D tensor."""

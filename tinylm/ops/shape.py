@@ -15,6 +15,7 @@ __all__ = [
     "Cast",
     "Clone",
     "Concat",
+    "Diagonal",
     "Expand",
     "Flip",
     "GetItem",
@@ -98,6 +99,33 @@ class Expand(Function):
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
         return g
+
+
+class Diagonal(Function):
+    """y = the entries x[…, i, …, i + offset, …] of the (axis1, axis2) planes, along a new last
+    axis (numpy reference: ``np.diagonal``): a view, as PyTorch's, so writes through it reach
+    x (NumPy's own is read-only). Backward puts g on that diagonal of zeros of x's shape."""
+
+    is_view = True
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, offset: int, axis1: int, axis2: int) -> Any:
+        ctx.meta = (x.shape, offset, axis1, axis2)
+        y = array_module(x).diagonal(x, offset, axis1, axis2)
+        if isinstance(y, np.ndarray) and x.flags.writeable:
+            y.flags.writeable = True
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        shape, offset, axis1, axis2 = ctx.meta
+        xp = array_module(g)
+        gx = xp.zeros(shape, dtype=g.dtype)
+        place = xp.diagonal(gx, offset, axis1, axis2)
+        if isinstance(place, np.ndarray):
+            place.flags.writeable = True
+        place[...] = g
+        return gx
 
 
 class Flip(Function):
