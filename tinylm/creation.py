@@ -23,7 +23,7 @@ from tinylm.dtypes import bool_, get_default_dtype, int64, promote_types, result
 from tinylm.kernels.parallel import copy_array
 from tinylm.random import Generator, default_generator
 from tinylm.tensor import Tensor
-from tinylm.tensor_math import as_operand, check_fits, raw, shape_from_args
+from tinylm.tensor_math import as_operand, check_fits, condition_array, shape_from_args
 
 __all__ = [
     "arange",
@@ -443,6 +443,7 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
         return cond.nonzero(as_tuple=True)
     if input is None or other is None:
         raise TypeError("where: give both input and other, or neither")
+    cond = condition_array("where", condition)
     ref = input if isinstance(input, Tensor) else other
     if not isinstance(ref, Tensor):
         ref = Tensor(input)
@@ -451,7 +452,7 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
     if hasattr(input, "shape") and hasattr(other, "shape"):
         ops.check_broadcast("where", input, other)  # before the casts: names their dtypes
     a, b = as_operand(input, ref, dtype), as_operand(other, ref, dtype)
-    return ops.Where.apply(a, b, cond=raw(condition))
+    return ops.Where.apply(a, b, cond=cond)
 
 
 def maximum(input: Tensor, other: Any) -> Tensor:

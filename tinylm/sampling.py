@@ -17,7 +17,16 @@ from tinylm.random import Generator, default_generator
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module
     from tinylm.tensor import Tensor
 
-__all__ = ["cauchy", "exponential", "geometric", "log_normal", "random_integers"]
+__all__ = [
+    "bernoulli",
+    "cauchy",
+    "exponential",
+    "geometric",
+    "log_normal",
+    "normal",
+    "random_integers",
+    "uniform",
+]
 
 
 def _finish(x: Tensor, values: np.ndarray) -> Any:
@@ -39,6 +48,68 @@ def _continuous(op: str, x: Tensor, name: str) -> None:
 def _positive(op: str, name: str, value: float) -> None:
     if not value > 0:
         raise TinyLMError(f"{op}: expects {name} > 0, got {name}={value}")
+
+
+def _floating(op: str, x: Tensor) -> None:
+    """``normal_`` and ``uniform_`` draw reals: PyTorch has no integer or bool kernel for them
+    (NumPy would cut the draws to integers silently)."""
+    if x.dtype.kind != "f":
+        raise TinyLMError(
+            f"{op}: needs a floating-point tensor, got {x.dtype}, as in PyTorch (integer draws: "
+            "random_, bernoulli_ or randint)"
+        )
+
+
+def normal(x: Tensor, mean: float, std: float, generator: Generator | None) -> Any:
+    """Draws of N(mean, std²) (density e^(−(v − mean)²/(2 std²)) / (std √(2π))); std ≥ 0."""
+    _floating("normal_", x)
+    if not std >= 0:  # NaN too
+        raise TinyLMError(f"normal_: expects std >= 0.0, got std={std}")
+    return _finish(x, _rng(generator).normal(mean, std, size=x.shape))
+
+
+def uniform(x: Tensor, low: float, high: float, generator: Generator | None) -> Any:
+    """Draws of U[low, high): density 1 / (high − low). As PyTorch checks: both bounds are
+    finite numbers of x's dtype, low ≤ high, and high − low is finite in it too."""
+    _floating("uniform_", x)
+    largest = float(np.finfo(x.dtype).max)
+    for name, v in (("from", low), ("to", high)):
+        if not -largest <= v <= largest:  # inf and NaN too
+            raise TinyLMError(f"uniform_: {name}={v} is out of bounds for {x.dtype}")
+    if low > high:
+        raise TinyLMError(f"uniform_: expects a [from, to) range, but found from={low} > to={high}")
+    if high - low > largest:
+        raise TinyLMError(
+            f"uniform_: to - from = {high - low} exceeds the largest {x.dtype} ({largest})"
+        )
+    return _finish(x, _rng(generator).uniform(low, high, size=x.shape))
+
+
+def bernoulli(x: Tensor, p: Any, generator: Generator | None) -> Any:
+    """1 with probability p, else 0, in x's dtype (integers and bools too, as PyTorch): p a
+    number, or a floating-point tensor of probabilities broadcast to x's shape."""
+    if hasattr(p, "shape"):
+        probs = to_device_array(p.data if hasattr(p, "data") else p, "cpu")
+        if probs.dtype.kind != "f":
+            raise TinyLMError(
+                f"bernoulli_: p must be a floating-point tensor of probabilities, got {probs.dtype}"
+            )
+        try:
+            probs = np.broadcast_to(probs, x.shape)
+        except ValueError:
+            raise TinyLMError(
+                f"bernoulli_: p of shape {tuple(probs.shape)} does not broadcast to the tensor's "
+                f"shape {x.shape}"
+            ) from None
+        if probs.size and not ((probs >= 0) & (probs <= 1)).all():
+            raise TinyLMError("bernoulli_: every probability in p must lie in [0, 1]")
+    else:
+        if not isinstance(p, bool | int | float | np.number | np.bool_):
+            raise TypeError(f"bernoulli_: p must be a number or a Tensor, got {p!r}")
+        if not 0 <= p <= 1:  # NaN too
+            raise TinyLMError(f"bernoulli_: expects p to be in [0, 1], got p={p}")
+        probs = p
+    return _finish(x, _rng(generator).random(x.shape) < probs)
 
 
 def exponential(x: Tensor, lambd: float, generator: Generator | None) -> Any:
@@ -64,7 +135,10 @@ def cauchy(x: Tensor, median: float, sigma: float, generator: Generator | None) 
 
 def geometric(x: Tensor, p: float, generator: Generator | None) -> Any:
     """Draws of the number of trials up to the first success, each succeeding with
-    probability p: k = 1, 2, … with probability (1 − p)^(k−1) p; mean 1/p. Any dtype."""
+    probability p: k = 1, 2, … with probability (1 − p)^(k−1) p; mean 1/p. Any dtype but
+    bool (PyTorch has no bool kernel: True would hide every count)."""
+    if x.dtype.kind == "b":
+        raise TinyLMError("geometric_: not defined for bool tensors, as in PyTorch")
     if not 0 < p < 1:
         raise TinyLMError(f"geometric_: expects p in (0, 1), got p={p}")
     return _finish(x, _rng(generator).geometric(p, size=x.shape))

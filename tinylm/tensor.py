@@ -592,7 +592,11 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         try:
             target[index] = value
         except ValueError as e:  # NumPy's broadcast error, said with the op and the tensor
-            raise TinyLMError(f"{op}: {e} (tensor of shape {self.shape} {self.dtype})") from None
+            why = str(e)
+            if not getattr(getattr(target, "flags", None), "writeable", True):  # repeats
+                why = "more than one element of this tensor refers to one memory location (an "
+                why += "expanded view); clone() it first, as PyTorch asks"
+            raise TinyLMError(f"{op}: {why} (tensor of shape {self.shape} {self.dtype})") from None
         self._version_counter.value += 1
 
     def _augmented(self, op: str, other: Any, out_of_place: Any, in_place: Any) -> Tensor:
@@ -635,6 +639,11 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         return self._inplace("zero_", 0)
 
     def fill_(self, value: float) -> Tensor:
+        """Every element set to ``value``: a number or a 0-d tensor, as in PyTorch."""
+        if isinstance(value, Tensor) and value.ndim != 0:
+            raise TinyLMError(
+                f"fill_: value must be a number or a 0-d tensor, got shape {tuple(value.shape)}"
+            )
         return self._inplace("fill_", value)
 
     def copy_(self, src: Any) -> Tensor:
@@ -729,8 +738,9 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         return int(self._data.nbytes)
 
     def lerp_(self, end: Any, weight: Any) -> Tensor:
-        """x ← x + weight·(end − x), e.g. an exponential moving average of weights."""
-        return self._inplace_from("lerp_", lambda x: x + (raw(end) - x) * raw(weight))
+        """x ← x + weight·(end − x), e.g. an exponential moving average of weights: ``lerp``
+        written into x, with its dtype rules (``end`` a tensor of x's dtype, as PyTorch)."""
+        return self._inplace_from("lerp_", lambda x: x.lerp(end, weight))
 
     def addcmul_(self, tensor1: Any, tensor2: Any, value: float = 1) -> Tensor:
         """x ← x + value · tensor1 · tensor2."""
@@ -753,14 +763,17 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         return self
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None):
-        gen = generator or default_generator
-        values = gen.numpy.normal(mean, std, size=self.shape).astype(self.dtype)
-        return self._inplace("normal_", to_device_array(values, self.device))
+        """Fill with draws of N(mean, std²): a floating-point tensor (tinylm/sampling.py)."""
+        return self._inplace("normal_", sampling.normal(self, mean, std, generator))
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, generator: Generator | None = None):
-        gen = generator or default_generator
-        values = gen.numpy.uniform(a, b, size=self.shape).astype(self.dtype)
-        return self._inplace("uniform_", to_device_array(values, self.device))
+        """Fill with draws of U[a, b): a floating-point tensor (tinylm/sampling.py)."""
+        return self._inplace("uniform_", sampling.uniform(self, a, b, generator))
+
+    def bernoulli_(self, p: Any = 0.5, *, generator: Generator | None = None) -> Tensor:
+        """Fill with 1 (probability p) or 0, any dtype: p a number or a float tensor of
+        probabilities broadcast to this shape (tinylm/sampling.py)."""
+        return self._inplace("bernoulli_", sampling.bernoulli(self, p, generator))
 
     # PyTorch's other in-place samplers: the draws and their checks are in tinylm/sampling.py
     def exponential_(self, lambd: float = 1.0, *, generator: Generator | None = None):

@@ -23,6 +23,7 @@ from tinylm.autograd import Function, TensorBase, TinyLMError
 from tinylm.device import to_device_array
 from tinylm.dtypes import bool_, get_default_dtype, is_floating_point, result_type
 from tinylm.ops import order, pointwise
+from tinylm.ops.shape import Diagonal
 from tinylm.tensor_indexing import ValuesIndices
 
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module
@@ -33,6 +34,7 @@ __all__ = [
     "as_operand",
     "axis_args",
     "check_fits",
+    "condition_array",
     "index_stages",
     "raw",
     "raw_index",
@@ -392,7 +394,17 @@ class TensorMath:
         """Replace the elements where ``mask`` (bool, broadcastable) is True by ``value`` (a
         number, or a 0-d tensor, which then gets the gradient of every element it filled)."""
         if isinstance(value, TensorBase):  # value where mask, else self: differentiable in both
-            return ops.Where.apply(value.to(self.dtype), self, cond=raw(mask))
+            if value.ndim != 0:
+                raise TinyLMError(
+                    f"masked_fill: value must be a number or a 0-d tensor, as in PyTorch; got "
+                    f"shape {tuple(value.shape)} (use where(mask, value, x) to fill from a tensor)"
+                )
+            m = raw(mask)
+            if getattr(m, "dtype", None) != bool_:
+                raise TinyLMError(
+                    f"masked_fill: mask must be a bool tensor, got {getattr(m, 'dtype', m)!r:.60}"
+                )
+            return ops.Where.apply(value.to(self.dtype), self, cond=m)
         return ops.MaskedFill.apply(self, mask=raw(mask), value=value)
 
     def softmax(self, dim: int = -1, dtype: Any = None) -> Tensor:
@@ -648,17 +660,13 @@ class TensorMath:
 
     def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
         """The entries x[i, i + offset] of the (dim1, dim2) planes, along a new last axis, as
-        PyTorch's; differentiable (an indexing op: the gradient goes back to those places)."""
+        PyTorch's: a view (writes through it reach x; ``ops.shape.Diagonal``)."""
         a, b = self._axis(dim1, "diagonal"), self._axis(dim2, "diagonal")
         if a == b:
             raise TinyLMError(f"diagonal: dim1 and dim2 must differ, got {dim1} and {dim2}")
-        n_a, n_b = self.shape[a], self.shape[b]
-        start_a, start_b = max(-offset, 0), max(offset, 0)
-        length = max(min(n_a - start_a, n_b - start_b), 0)
-        rest = [d for d in range(self.ndim) if d not in (a, b)]
-        moved = self.permute(*rest, a, b)  # the plane's axes last
-        i = np.arange(length)
-        return moved[(..., i + start_a, i + start_b)]
+        if isinstance(offset, builtins.bool) or not isinstance(offset, int | np.integer):
+            raise TypeError(f"diagonal: offset must be an int, got {offset!r}")
+        return Diagonal.apply(self, offset=int(offset), axis1=a, axis2=b)
 
     def trace(self) -> Tensor:
         """The sum of the main diagonal of a 2-D tensor."""
@@ -809,9 +817,7 @@ class TensorMath:
     def where(self, condition: Any, y: Any) -> Tensor:
         """self where ``condition`` (bool) is True, else ``y``, in their promoted dtype:
         ``torch.where(condition, self, y)``, differentiable in both."""
-        cond = raw(condition)
-        if getattr(cond, "dtype", None) != bool_:
-            raise TinyLMError(f"where: condition must be a bool tensor, got {cond!r:.60}")
+        cond = condition_array("where", condition)
         dtype = result_type(self, y)
         check_fits("where", dtype, y)
         if hasattr(y, "shape"):
@@ -911,31 +917,54 @@ class TensorMath:
         return self.reshape(self.shape[:s] + (-1,) + self.shape[e + 1 :])
 
     def permute(self, *dims: Any) -> Tensor:
+        """The axes reordered: dim i of the result is dim ``dims[i]`` of x (a view)."""
+        if not dims:
+            raise TypeError("permute: give the new order of the dims, e.g. permute(1, 0)")
         return ops.Permute.apply(self, dims=shape_from_args(dims, "permute", "dims"))
 
-    def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
-        """Swap two axes (the last two by default)."""
-        if self.ndim < 2:
-            return self
-        dim0, dim1 = (self._axis(d, "transpose") for d in (dim0, dim1))
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        """Dims ``dim0`` and ``dim1`` swapped (a view). Both are checked as PyTorch checks
+        them, for any number of dims (a 0-d or 1-d tensor takes only 0 and −1)."""
+        a, b = (self._checked_dim(d, "transpose") for d in (dim0, dim1))
         order = list(range(self.ndim))
-        order[dim0], order[dim1] = order[dim1], order[dim0]
+        if self.ndim:
+            order[a], order[b] = order[b], order[a]
         return ops.Permute.apply(self, dims=tuple(order))
 
+    def _checked_dim(self, dim: Any, op: str) -> int:
+        """``dim`` made non-negative; an int (not a bool) in [−n, n) with n = max(ndim, 1)."""
+        if isinstance(dim, builtins.bool) or not isinstance(dim, int | np.integer):
+            raise TypeError(f"{op}: dims must be ints, got {dim!r}")
+        n = builtins.max(self.ndim, 1)
+        if not -n <= dim < n:
+            raise TinyLMError(
+                f"{op}: dim {dim} is out of range [{-n}, {n - 1}] for a tensor of shape "
+                f"{self.shape} {self.dtype}"
+            )
+        return int(dim) % n
+
     def t(self) -> Tensor:
-        """The transpose of a matrix (tensors of at most 2 dims, as in PyTorch)."""
+        """The transpose of a matrix; a 0-d or 1-d tensor as it is (a view, as in PyTorch);
+        more than 2 dims are refused."""
         if self.ndim > 2:
             raise TinyLMError(f"t: expects a tensor of at most 2 dims, got shape {self.shape}")
-        return self.transpose(0, 1) if self.ndim == 2 else self
+        return self.transpose(0, -1)
 
     @property
     def T(self) -> Tensor:
-        """All axes reversed (the matrix transpose for 2-D tensors)."""
+        """All axes reversed (the matrix transpose for 2-D tensors). As PyTorch, other
+        numbers of dims warn: it is deprecated there for them."""
+        if self.ndim != 2:
+            _deprecated_transpose("T", self.ndim)
         return ops.Permute.apply(self, dims=tuple(reversed(range(self.ndim))))
 
     @property
     def mT(self) -> Tensor:  # noqa: N802 - PyTorch's name
-        """The last two dims swapped: each matrix of a batch transposed (at least 2 dims)."""
+        """The last two dims swapped: each matrix of a batch transposed (at least 2 dims; a
+        0-d tensor as it is, with PyTorch's deprecation warning)."""
+        if self.ndim == 0:
+            _deprecated_transpose("mT", 0)
+            return ops.Permute.apply(self, dims=())
         if self.ndim < 2:
             raise TinyLMError(
                 f"mT: needs a matrix or a batch of matrices, got shape {self.shape} {self.dtype}"
@@ -954,7 +983,8 @@ class TensorMath:
         """Tile the tensor ``sizes[i]`` times along dim i; more sizes than dims add leading
         dims: ``tensor([1, 2]).repeat(2, 2)`` is [[1, 2, 1, 2], [1, 2, 1, 2]]. Each dim of
         size s becomes a pair of dims (r, s) by ``expand`` (no copy), then the pairs are
-        merged by ``reshape``; the gradient sums the copies."""
+        merged by ``reshape``; the gradient sums the copies. Always fresh, writable memory, as
+        PyTorch's (the reshape of an expand can be a read-only view of this tensor)."""
         if not sizes:
             raise TypeError("repeat: give the number of copies along each dim, e.g. repeat(2, 1)")
         reps = shape_from_args(sizes)
@@ -969,7 +999,10 @@ class TensorMath:
         pairs = tuple(v for s in shape for v in (1, s))
         tiled = tuple(v for r, s in zip(reps, shape) for v in (r, s))
         merged = tuple(r * s for r, s in zip(reps, shape))
-        return self.reshape(pairs).expand(*tiled).reshape(merged)
+        out = self.reshape(pairs).expand(*tiled).reshape(merged)
+        if out.numel() == 0 or self._xp.may_share_memory(out.data, self.data):
+            out = ops.Clone.apply(out)
+        return out
 
     def expand(self, *sizes: Any) -> Tensor:
         """Broadcast to ``sizes`` without copying; -1 keeps a dimension's size."""
@@ -1154,6 +1187,19 @@ class TensorMath:
         return self._axes(axis, op)[0]
 
 
+def _deprecated_transpose(name: str, ndim: int) -> None:
+    """PyTorch's warning for ``x.T`` of other than 2 dims and ``x.mT`` of 0 dims."""
+    if ndim == 0:
+        message = f"Tensor.{name} is deprecated on 0-D tensors. This function is the identity"
+        message += " in these cases."
+    else:
+        message = "The use of `x.T` on tensors of dimension other than 2 to reverse their shape"
+        message += " is deprecated and it will throw an error in a future release. Consider "
+        message += "`x.mT` to transpose batches of matrices or `x.permute(*range(x.ndim - 1, "
+        message += "-1, -1))` to reverse the dimensions of a tensor."
+    warnings.warn(message, UserWarning, stacklevel=3)
+
+
 def _int_tuple(op: str, name: str, value: Any) -> tuple[int, ...]:
     """An int or a sequence of ints as a tuple of ints: dims and shifts (a float or a bool
     would be cut or read as 0/1)."""
@@ -1248,6 +1294,32 @@ def check_fits(op: str, dtype: Any, *numbers: Any) -> None:
                 raise TinyLMError(
                     f"{op}: value {x} cannot be converted to {dtype} without overflow"
                 )
+
+
+def condition_array(op: str, condition: Any) -> Any:
+    """The bool array of ``where``'s condition, checked as PyTorch checks it: a bool tensor
+    (or a NumPy bool array); a uint8 one is read as ``!= 0`` with PyTorch's deprecation
+    warning; any other dtype, or a Python bool or list, is refused (not read as ``!= 0``)."""
+    cond = raw(condition)
+    if not hasattr(cond, "dtype"):
+        raise TypeError(
+            f"{op}: condition must be a bool Tensor, got {type(condition).__name__} (as in "
+            "PyTorch; wrap it with tinylm.tensor(...))"
+        )
+    if cond.dtype == np.uint8:
+        warnings.warn(
+            f"{op} received a uint8 condition tensor. This behavior is deprecated and will be "
+            "removed in a future version of PyTorch. Use a boolean condition instead.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return cond != 0
+    if cond.dtype != bool_:
+        raise TinyLMError(
+            f"{op}: condition must be a bool tensor, as in PyTorch; got one of dtype "
+            f"{cond.dtype} (compare first, e.g. x > 0)"
+        )
+    return cond
 
 
 def _extreme(dtype: np.dtype, end: str) -> Any:

@@ -15,6 +15,7 @@ __all__ = [
     "Cast",
     "Clone",
     "Concat",
+    "Diagonal",
     "Expand",
     "Flip",
     "GetItem",
@@ -75,21 +76,56 @@ class Permute(Function):
 
 
 class Expand(Function):
-    """y = x broadcast to a larger shape. Backward is a sum over the copies, which the
-    engine's un-broadcasting already does, so the gradient passes through unchanged."""
+    """y = x broadcast to a larger shape (a view: stride 0 along the broadcast dims). Backward
+    is a sum over the copies, which the engine's un-broadcasting already does, so the
+    gradient passes through unchanged.
+
+    NumPy makes every broadcast view read-only; PyTorch refuses writes only where elements
+    repeat, so a view that repeats none (only size-1 dims added or kept) stays writable."""
 
     is_view = True
 
     @staticmethod
     def forward(ctx: Context, x: Any, *, shape: tuple[int, ...]) -> Any:
         try:
-            return array_module(x).broadcast_to(x, shape)
+            y = array_module(x).broadcast_to(x, shape)
         except ValueError:
             raise TinyLMError(f"expand: cannot expand shape {x.shape} to {tuple(shape)}") from None
+        no_repeats = y.size == x.size or y.size == 0
+        if isinstance(y, np.ndarray) and no_repeats and x.flags.writeable:
+            y = np.lib.stride_tricks.as_strided(x, y.shape, y.strides, writeable=True)
+        return y
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
         return g
+
+
+class Diagonal(Function):
+    """y = the entries x[…, i, …, i + offset, …] of the (axis1, axis2) planes, along a new last
+    axis (numpy reference: ``np.diagonal``): a view, as PyTorch's, so writes through it reach
+    x (NumPy's own is read-only). Backward puts g on that diagonal of zeros of x's shape."""
+
+    is_view = True
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, offset: int, axis1: int, axis2: int) -> Any:
+        ctx.meta = (x.shape, offset, axis1, axis2)
+        y = array_module(x).diagonal(x, offset, axis1, axis2)
+        if isinstance(y, np.ndarray) and x.flags.writeable:
+            y.flags.writeable = True
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        shape, offset, axis1, axis2 = ctx.meta
+        xp = array_module(g)
+        gx = xp.zeros(shape, dtype=g.dtype)
+        place = xp.diagonal(gx, offset, axis1, axis2)
+        if isinstance(place, np.ndarray):
+            place.flags.writeable = True
+        place[...] = g
+        return gx
 
 
 class Flip(Function):
