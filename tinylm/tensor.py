@@ -713,6 +713,130 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
     def triu_(self, diagonal: int = 0) -> Tensor:
         return self._inplace_from("triu_", lambda x: x.triu(diagonal))
 
+    # in-place forms of tinylm/tensor_elementwise.py's functions (x.asin_() is x.asin() into x)
+    def tan_(self) -> Tensor:
+        return self._inplace_from("tan_", lambda x: x.tan())
+
+    def asin_(self) -> Tensor:
+        return self._inplace_from("asin_", lambda x: x.asin())
+
+    def acos_(self) -> Tensor:
+        return self._inplace_from("acos_", lambda x: x.acos())
+
+    def atan_(self) -> Tensor:
+        return self._inplace_from("atan_", lambda x: x.atan())
+
+    def sinh_(self) -> Tensor:
+        return self._inplace_from("sinh_", lambda x: x.sinh())
+
+    def cosh_(self) -> Tensor:
+        return self._inplace_from("cosh_", lambda x: x.cosh())
+
+    def asinh_(self) -> Tensor:
+        return self._inplace_from("asinh_", lambda x: x.asinh())
+
+    def acosh_(self) -> Tensor:
+        return self._inplace_from("acosh_", lambda x: x.acosh())
+
+    def atanh_(self) -> Tensor:
+        return self._inplace_from("atanh_", lambda x: x.atanh())
+
+    def deg2rad_(self) -> Tensor:
+        return self._inplace_from("deg2rad_", lambda x: x.deg2rad())
+
+    def rad2deg_(self) -> Tensor:
+        return self._inplace_from("rad2deg_", lambda x: x.rad2deg())
+
+    def log2_(self) -> Tensor:
+        return self._inplace_from("log2_", lambda x: x.log2())
+
+    def log10_(self) -> Tensor:
+        return self._inplace_from("log10_", lambda x: x.log10())
+
+    def exp2_(self) -> Tensor:
+        return self._inplace_from("exp2_", lambda x: x.exp2())
+
+    def erfc_(self) -> Tensor:
+        return self._inplace_from("erfc_", lambda x: x.erfc())
+
+    def erfinv_(self) -> Tensor:
+        return self._inplace_from("erfinv_", lambda x: x.erfinv())
+
+    def sgn_(self) -> Tensor:
+        return self._inplace_from("sgn_", lambda x: x.sgn())
+
+    def negative_(self) -> Tensor:
+        return self._inplace_from("negative_", lambda x: x.negative())
+
+    def absolute_(self) -> Tensor:
+        return self._inplace_from("absolute_", lambda x: x.absolute())
+
+    def fix_(self) -> Tensor:
+        return self._inplace_from("fix_", lambda x: x.fix())
+
+    arcsin_, arccos_, arctan_ = asin_, acos_, atan_
+    arcsinh_, arccosh_, arctanh_ = asinh_, acosh_, atanh_
+
+    def xlogy_(self, other: Any) -> Tensor:
+        return self._inplace_from("xlogy_", lambda x: x.xlogy(other))
+
+    def copysign_(self, other: Any) -> Tensor:
+        return self._inplace_from("copysign_", lambda x: x.copysign(other))
+
+    def heaviside_(self, values: Any) -> Tensor:
+        return self._inplace_from("heaviside_", lambda x: x.heaviside(values))
+
+    def multiply_(self, other: Any) -> Tensor:
+        return self._inplace_from("multiply_", lambda x: x.multiply(other))
+
+    def true_divide_(self, other: Any) -> Tensor:
+        return self._inplace_from("true_divide_", lambda x: x.true_divide(other))
+
+    def bitwise_and_(self, other: Any) -> Tensor:
+        return self._inplace_from("bitwise_and_", lambda x: x.bitwise_and(other))
+
+    def bitwise_or_(self, other: Any) -> Tensor:
+        return self._inplace_from("bitwise_or_", lambda x: x.bitwise_or(other))
+
+    def bitwise_xor_(self, other: Any) -> Tensor:
+        return self._inplace_from("bitwise_xor_", lambda x: x.bitwise_xor(other))
+
+    def gcd_(self, other: Any) -> Tensor:
+        return self._inplace_from("gcd_", lambda x: x.gcd(other))
+
+    def lcm_(self, other: Any) -> Tensor:
+        return self._inplace_from("lcm_", lambda x: x.lcm(other))
+
+    def clamp_min_(self, min: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+        return self._inplace_from("clamp_min_", lambda x: x.clamp_min(min))
+
+    def clamp_max_(self, max: Any) -> Tensor:  # noqa: A002 - PyTorch's name
+        return self._inplace_from("clamp_max_", lambda x: x.clamp_max(max))
+
+    def subtract_(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        return self._inplace_from("subtract_", lambda x: x.subtract(other, alpha=alpha))
+
+    def divide_(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+        return self._inplace_from("divide_", lambda x: x.divide(other, rounding_mode=rounding_mode))
+
+    def float_power_(self, exponent: Any) -> Tensor:
+        """x ← x ** exponent in float64: as PyTorch, x must be float64 already."""
+        if self.dtype != float64:
+            raise TinyLMError(
+                f"float_power_: the base has dtype {self.dtype} but the result is float64; "
+                "convert first (x.double()), as in PyTorch"
+            )
+        return self._inplace_from("float_power_", lambda x: x.float_power(exponent))
+
+    def __iand__(self, other: Any) -> Tensor:
+        return self.bitwise_and_(other)
+
+    def __ior__(self, other: Any) -> Tensor:
+        return self.bitwise_or_(other)
+
+    def __ixor__(self, other: Any) -> Tensor:
+        return self.bitwise_xor_(other)
+
     def clamp_min(self, min: Any) -> Tensor:  # noqa: A002 - PyTorch's name
         return self.clamp(min=min)
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinylm import linalg, ops, tensor_shaping
+from tinylm import tensor_elementwise as tensor_elementwise  # PyTorch's other element-wise math
 from tinylm.autograd import Function, TensorBase, TinyLMError
 from tinylm.device import to_device_array
 from tinylm.dtypes import bool_, get_default_dtype, is_floating_point, result_type
@@ -247,10 +248,22 @@ class TensorMath:
         return self._wrap(~self.data)
 
     def __and__(self, other: Any) -> Tensor:
-        return self._wrap(self.data & raw(other))
+        return tensor_elementwise.bitwise_and(self, other)
 
     def __or__(self, other: Any) -> Tensor:
-        return self._wrap(self.data | raw(other))
+        return tensor_elementwise.bitwise_or(self, other)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return tensor_elementwise.bitwise_xor(self, other)
+
+    def __rand__(self, other: Any) -> Tensor:
+        return tensor_elementwise.bitwise_and(other, self)
+
+    def __ror__(self, other: Any) -> Tensor:
+        return tensor_elementwise.bitwise_or(other, self)
+
+    def __rxor__(self, other: Any) -> Tensor:
+        return tensor_elementwise.bitwise_xor(other, self)
 
     eq = __eq__
     ne = __ne__
@@ -356,6 +369,155 @@ class TensorMath:
         if not is_floating_point(self.dtype):
             return self.clone()  # integers hold no NaN or inf
         return ops.NanToNum.apply(self, nan=nan, posinf=posinf, neginf=neginf)
+
+    # ---- PyTorch's other element-wise functions and aliases: tinylm/tensor_elementwise.py --
+
+    def tan(self) -> Tensor:
+        return tensor_elementwise.tan(self)
+
+    def asin(self) -> Tensor:
+        return tensor_elementwise.asin(self)
+
+    def acos(self) -> Tensor:
+        return tensor_elementwise.acos(self)
+
+    def atan(self) -> Tensor:
+        return tensor_elementwise.atan(self)
+
+    def sinh(self) -> Tensor:
+        return tensor_elementwise.sinh(self)
+
+    def cosh(self) -> Tensor:
+        return tensor_elementwise.cosh(self)
+
+    def asinh(self) -> Tensor:
+        return tensor_elementwise.asinh(self)
+
+    def acosh(self) -> Tensor:
+        return tensor_elementwise.acosh(self)
+
+    def atanh(self) -> Tensor:
+        return tensor_elementwise.atanh(self)
+
+    arcsin, arccos, arctan = asin, acos, atan
+    arcsinh, arccosh, arctanh = asinh, acosh, atanh
+
+    def deg2rad(self) -> Tensor:
+        return tensor_elementwise.deg2rad(self)
+
+    def rad2deg(self) -> Tensor:
+        return tensor_elementwise.rad2deg(self)
+
+    def log2(self) -> Tensor:
+        return tensor_elementwise.log2(self)
+
+    def log10(self) -> Tensor:
+        return tensor_elementwise.log10(self)
+
+    def exp2(self) -> Tensor:
+        return tensor_elementwise.exp2(self)
+
+    def erfc(self) -> Tensor:
+        return tensor_elementwise.erfc(self)
+
+    def erfinv(self) -> Tensor:
+        return tensor_elementwise.erfinv(self)
+
+    def xlogy(self, other: Any) -> Tensor:
+        return tensor_elementwise.xlogy(self, other)
+
+    def float_power(self, exponent: Any) -> Tensor:
+        return tensor_elementwise.float_power(self, exponent)
+
+    def sgn(self) -> Tensor:
+        return tensor_elementwise.sgn(self)
+
+    def signbit(self) -> Tensor:
+        return tensor_elementwise.signbit(self)
+
+    def copysign(self, other: Any) -> Tensor:
+        return tensor_elementwise.copysign(self, other)
+
+    def heaviside(self, values: Tensor) -> Tensor:
+        return tensor_elementwise.heaviside(self, values)
+
+    def subtract(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        return tensor_elementwise.subtract(self, other, alpha=alpha)
+
+    def multiply(self, other: Any) -> Tensor:
+        return tensor_elementwise.multiply(self, other)
+
+    def divide(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+        return tensor_elementwise.divide(self, other, rounding_mode=rounding_mode)
+
+    def true_divide(self, other: Any) -> Tensor:
+        return tensor_elementwise.true_divide(self, other)
+
+    def negative(self) -> Tensor:
+        return tensor_elementwise.negative(self)
+
+    def positive(self) -> Tensor:
+        return tensor_elementwise.positive(self)
+
+    def absolute(self) -> Tensor:
+        return tensor_elementwise.absolute(self)
+
+    def fix(self) -> Tensor:
+        return tensor_elementwise.fix(self)
+
+    def greater(self, other: Any) -> Tensor:
+        return tensor_elementwise.greater(self, other)
+
+    def greater_equal(self, other: Any) -> Tensor:
+        return tensor_elementwise.greater_equal(self, other)
+
+    def less(self, other: Any) -> Tensor:
+        return tensor_elementwise.less(self, other)
+
+    def less_equal(self, other: Any) -> Tensor:
+        return tensor_elementwise.less_equal(self, other)
+
+    def not_equal(self, other: Any) -> Tensor:
+        return tensor_elementwise.not_equal(self, other)
+
+    def addcmul(self, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
+        return tensor_elementwise.addcmul(self, tensor1, tensor2, value=value)
+
+    def addcdiv(self, tensor1: Tensor, tensor2: Tensor, *, value: Any = 1) -> Tensor:
+        return tensor_elementwise.addcdiv(self, tensor1, tensor2, value=value)
+
+    def fmax(self, other: Tensor) -> Tensor:
+        return tensor_elementwise.fmax(self, other)
+
+    def fmin(self, other: Tensor) -> Tensor:
+        return tensor_elementwise.fmin(self, other)
+
+    def bitwise_and(self, other: Any) -> Tensor:
+        return tensor_elementwise.bitwise_and(self, other)
+
+    def bitwise_or(self, other: Any) -> Tensor:
+        return tensor_elementwise.bitwise_or(self, other)
+
+    def bitwise_xor(self, other: Any) -> Tensor:
+        return tensor_elementwise.bitwise_xor(self, other)
+
+    def gcd(self, other: Tensor) -> Tensor:
+        return tensor_elementwise.gcd(self, other)
+
+    def lcm(self, other: Tensor) -> Tensor:
+        return tensor_elementwise.lcm(self, other)
+
+    def isposinf(self) -> Tensor:
+        return tensor_elementwise.isposinf(self)
+
+    def isneginf(self) -> Tensor:
+        return tensor_elementwise.isneginf(self)
+
+    def isreal(self) -> Tensor:
+        return tensor_elementwise.isreal(self)
+
+    def is_nonzero(self) -> builtins.bool:
+        return tensor_elementwise.is_nonzero(self)
 
     def relu(self) -> Tensor:
         return ops.Relu.apply(self)
