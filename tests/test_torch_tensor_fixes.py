@@ -509,3 +509,35 @@ def test_diagonal_is_a_view_that_writes_reach(lib: Any) -> None:
 )  # fmt: skip
 def test_diagonal_values_and_gradients_match_torch(call: str) -> None:
     check_against_torch(lambda lib, t: eval(call, {"lib": lib, "t": t}), [A, C])
+
+
+# ---- abs of bools, and the in-place addcmul_/addcdiv_ through their out-of-place checks ------
+
+
+def test_abs_of_a_bool_tensor_is_refused_as_in_torch() -> None:
+    with pytest.raises(NotImplementedError):
+        torch.tensor([True, False]).abs()
+    with pytest.raises(TinyLMError, match="abs: not defined for bool tensors"):
+        tinylm.tensor([True, False]).abs()
+    with pytest.raises(TinyLMError, match="abs: not defined for bool tensors"):
+        tinylm.tensor([True]).abs_()
+
+
+@pytest.mark.parametrize("name", ["addcmul_", "addcdiv_"])
+def test_inplace_addcmul_and_addcdiv_match_torch_and_refuse_what_it_refuses(name: str) -> None:
+    rng = np.random.default_rng(5)
+    x, a, b = rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.uniform(1, 2, (4,))
+    got = getattr(tinylm.tensor(x), name)(tinylm.tensor(a), tinylm.tensor(b), value=0.5)
+    want = getattr(torch.tensor(x), name)(torch.tensor(a), torch.tensor(b), value=0.5)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-15)
+    ints = [np.array([1, 2]), np.array([3, 4]), np.array([5, 6])]
+    if name == "addcdiv_":  # integer division: refused by both
+        with pytest.raises(RuntimeError, match="Integer division"):
+            torch.tensor(ints[0]).addcdiv_(torch.tensor(ints[1]), torch.tensor(ints[2]))
+        with pytest.raises(TinyLMError, match="integer division is not supported"):
+            tinylm.tensor(ints[0]).addcdiv_(tinylm.tensor(ints[1]), tinylm.tensor(ints[2]))
+    else:  # torch would cut value=0.5 to 0 on integers: refused here
+        with pytest.raises(TinyLMError):
+            tinylm.tensor(ints[0]).addcmul_(
+                tinylm.tensor(ints[1]), tinylm.tensor(ints[2]), value=0.5
+            )

@@ -868,11 +868,11 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
 
     def addcmul_(self, tensor1: Any, tensor2: Any, value: float = 1) -> Tensor:
         """x ← x + value · tensor1 · tensor2."""
-        return self._inplace_from("addcmul_", lambda x: x + value * (x._operand(tensor1) * tensor2))
+        return self._inplace_from("addcmul_", lambda x: x.addcmul(tensor1, tensor2, value=value))
 
     def addcdiv_(self, tensor1: Any, tensor2: Any, value: float = 1) -> Tensor:
         """x ← x + value · tensor1 / tensor2."""
-        return self._inplace_from("addcdiv_", lambda x: x + value * (x._operand(tensor1) / tensor2))
+        return self._inplace_from("addcdiv_", lambda x: x.addcdiv(tensor1, tensor2, value=value))
 
     def scatter_add_(self, dim: int, index: Any, src: Any) -> Tensor:
         return self._inplace_from("scatter_add_", lambda x: x.scatter_add(dim, index, src))

@@ -523,6 +523,10 @@ class TensorMath:
         return ops.Relu.apply(self)
 
     def abs(self) -> Tensor:
+        if self.dtype == bool_:  # PyTorch has no bool kernel for it either
+            raise TinyLMError(
+                "abs: not defined for bool tensors, as in PyTorch (a bool is its own |x|)"
+            )
         return ops.Abs.apply(self)
 
     def neg(self) -> Tensor:
