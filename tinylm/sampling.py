@@ -17,7 +17,7 @@ from tinylm.random import Generator, default_generator
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module
     from tinylm.tensor import Tensor
 
-__all__ = ["cauchy", "exponential", "geometric", "log_normal", "random_integers"]
+__all__ = ["bernoulli", "cauchy", "exponential", "geometric", "log_normal", "random_integers"]
 
 
 def _finish(x: Tensor, values: np.ndarray) -> Any:
@@ -103,3 +103,29 @@ def random_integers(x: Tensor, low: Any, high: Any, generator: Generator | None)
         )
     draws = _rng(generator).integers(int(low), top, size=x.shape, endpoint=True)
     return _finish(x, draws)
+
+
+def bernoulli(x: Tensor, p: Any, generator: Generator | None) -> Any:
+    """Draws of 1 with probability p, else 0, in x's shape and dtype: p a number in [0, 1],
+    or a float tensor of probabilities that broadcasts to x's shape (``bernoulli_(p)``)."""
+    if hasattr(p, "shape"):
+        if p.dtype.kind != "f":
+            raise TinyLMError(f"bernoulli_: p must be a floating-point tensor, got {p.dtype}")
+        probs = np.asarray(p.detach().numpy() if hasattr(p, "detach") else p)
+        try:
+            if np.broadcast_shapes(probs.shape, x.shape) != tuple(x.shape):
+                raise ValueError
+        except ValueError:
+            raise TinyLMError(
+                f"bernoulli_: p of shape {probs.shape} does not broadcast to the tensor's shape "
+                f"{tuple(x.shape)}"
+            ) from None
+        if probs.size and not ((probs >= 0) & (probs <= 1)).all():
+            raise TinyLMError("bernoulli_: every probability in p must lie in [0, 1]")
+    else:
+        if isinstance(p, bool) or not isinstance(p, int | float | np.number):
+            raise TypeError(f"bernoulli_: p must be a number or a tensor, got {p!r:.60}")
+        if not 0 <= p <= 1:
+            raise TinyLMError(f"bernoulli_: expects p to be in [0, 1], got p={p}")
+        probs = p
+    return _finish(x, _rng(generator).random(x.shape) < probs)

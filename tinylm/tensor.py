@@ -789,6 +789,11 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
             from_ = 0
         return self._inplace("random_", sampling.random_integers(self, from_, to, generator))
 
+    def bernoulli_(self, p: Any = 0.5, *, generator: Generator | None = None) -> Tensor:
+        """Fill with 1 with probability p, else 0 (p a number, or a float tensor that
+        broadcasts to this shape), in this tensor's dtype."""
+        return self._inplace("bernoulli_", sampling.bernoulli(self, p, generator))
+
     def bernoulli(self, p: Any = None, *, generator: Generator | None = None) -> Tensor:
         """1 with probability p, else 0, drawn per element: p is this tensor's values (or the
         number ``p``), each in [0, 1]; the result has this tensor's dtype and no gradient."""
