@@ -93,6 +93,7 @@ from tinylm.math_functions import (
     var_mean,
 )
 from tinylm.random import Generator, default_generator, manual_seed
+from tinylm.random_creation import logspace, normal, poisson, randint_like
 from tinylm.tensor import Tensor
 from tinylm.tensor_elementwise import (
     absolute,
@@ -156,6 +157,21 @@ from tinylm.tensor_elementwise import (
     xlogy,
 )
 from tinylm.tensor_indexing import ValuesIndices
+from tinylm.tensor_linalg import (
+    addmv,
+    addr,
+    cdist,
+    chain_matmul,
+    cross,
+    cumulative_trapezoid,
+    dist,
+    mv,
+    pdist,
+    renorm,
+    trapezoid,
+    trapz,
+    vdot,
+)
 from tinylm.tensor_shaping import (
     addbmm,
     addmm,
@@ -181,6 +197,22 @@ from tinylm.tensor_shaping import (
     tile,
     unbind,
     vstack,
+)
+from tinylm.tensor_stats import (
+    aminmax,
+    bincount,
+    cummax,
+    cummin,
+    histc,
+    histogram,
+    kthvalue,
+    logcumsumexp,
+    mode,
+    msort,
+    nanmedian,
+    nanquantile,
+    quantile,
+    unique_consecutive,
 )
 
 __version__ = "0.1.0"
@@ -969,6 +1001,37 @@ __all__ = [
     "tan",
     "true_divide",
     "xlogy",
+    "aminmax",
+    "bincount",
+    "cummax",
+    "cummin",
+    "histc",
+    "histogram",
+    "kthvalue",
+    "logcumsumexp",
+    "mode",
+    "msort",
+    "nanmedian",
+    "nanquantile",
+    "quantile",
+    "unique_consecutive",
+    "addmv",
+    "addr",
+    "cdist",
+    "chain_matmul",
+    "cross",
+    "cumulative_trapezoid",
+    "dist",
+    "mv",
+    "pdist",
+    "renorm",
+    "trapezoid",
+    "trapz",
+    "vdot",
+    "logspace",
+    "normal",
+    "poisson",
+    "randint_like",
     "__version__",
 ]
 

@@ -9,6 +9,7 @@
 * ``norm(A, ord=None, dim=None)`` — one of the two, chosen as ``torch.linalg.norm`` does.
 
 ``Tensor.norm`` and ``tinylm.norm`` (``torch.norm``) are built on the first two.
+``cross``, ``vecdot`` and ``multi_dot`` are in ``tinylm/tensor_linalg.py``.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from typing import TYPE_CHECKING, Any
 from tinylm.autograd import TinyLMError
 from tinylm.ops.norms import VectorNorm
 from tinylm.ops.reductions import normalize_axis
+from tinylm.tensor_linalg import linalg_cross as cross
+from tinylm.tensor_linalg import multi_dot, vecdot
 
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module
     from tinylm.tensor import Tensor
 
-__all__ = ["matrix_norm", "norm", "vector_norm"]
+__all__ = ["cross", "matrix_norm", "multi_dot", "norm", "vecdot", "vector_norm"]
 
 
 def _float_input(op: str, x: Tensor, dtype: Any) -> Tensor:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinylm import linalg, ops, tensor_shaping
+from tinylm import linalg, ops, tensor_linalg, tensor_shaping, tensor_stats
 from tinylm import tensor_elementwise as tensor_elementwise  # PyTorch's other element-wise math
 from tinylm.autograd import Function, TensorBase, TinyLMError
 from tinylm.device import to_device_array
@@ -1243,6 +1243,73 @@ class TensorMath:
         append: Tensor | None = None,
     ) -> Tensor:
         return tensor_shaping.diff(self, n, dim, prepend, append)
+
+    # ---- PyTorch's order statistics, scans, counts, distances: tensor_stats.py, tensor_linalg.py
+
+    def quantile(self, q: Any, dim: Any = None, keepdim: bool = False, *, interpolation="linear"):
+        return tensor_stats.quantile(self, q, dim, keepdim, interpolation=interpolation)
+
+    def nanquantile(
+        self, q: Any, dim: Any = None, keepdim: bool = False, *, interpolation="linear"
+    ):
+        return tensor_stats.nanquantile(self, q, dim, keepdim, interpolation=interpolation)
+
+    def kthvalue(self, k: int, dim: int = -1, keepdim: bool = False) -> Any:
+        return tensor_stats.kthvalue(self, k, dim, keepdim)
+
+    def mode(self, dim: int = -1, keepdim: bool = False) -> Any:
+        return tensor_stats.mode(self, dim, keepdim)
+
+    def nanmedian(self, dim: Any = None, keepdim: bool = False) -> Any:
+        return tensor_stats.nanmedian(self, dim, keepdim)
+
+    def aminmax(self, *, dim: Any = None, keepdim: bool = False) -> Any:
+        return tensor_stats.aminmax(self, dim=dim, keepdim=keepdim)
+
+    def cummax(self, dim: int) -> Any:
+        return tensor_stats.cummax(self, dim)
+
+    def cummin(self, dim: int) -> Any:
+        return tensor_stats.cummin(self, dim)
+
+    def logcumsumexp(self, dim: int) -> Tensor:
+        return tensor_stats.logcumsumexp(self, dim)
+
+    def msort(self) -> Tensor:
+        return tensor_stats.msort(self)
+
+    def unique_consecutive(self, return_inverse=False, return_counts=False, dim=None) -> Any:
+        return tensor_stats.unique_consecutive(self, return_inverse, return_counts, dim)
+
+    def bincount(self, weights: Any = None, minlength: int = 0) -> Tensor:
+        return tensor_stats.bincount(self, weights, minlength)
+
+    def histc(self, bins: int = 100, min: Any = 0, max: Any = 0) -> Tensor:  # noqa: A002
+        return tensor_stats.histc(self, bins, min, max)
+
+    def histogram(self, bins: Any = 100, *, range=None, weight=None, density=False) -> Any:  # noqa: A002
+        return tensor_stats.histogram(self, bins, range=range, weight=weight, density=density)
+
+    def dist(self, other: Tensor, p: Any = 2) -> Tensor:
+        return tensor_linalg.dist(self, other, p)
+
+    def vdot(self, other: Tensor) -> Tensor:
+        return tensor_linalg.vdot(self, other)
+
+    def mv(self, vec: Tensor) -> Tensor:
+        return tensor_linalg.mv(self, vec)
+
+    def addmv(self, mat: Tensor, vec: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+        return tensor_linalg.addmv(self, mat, vec, beta=beta, alpha=alpha)
+
+    def addr(self, vec1: Tensor, vec2: Tensor, *, beta: Any = 1, alpha: Any = 1) -> Tensor:
+        return tensor_linalg.addr(self, vec1, vec2, beta=beta, alpha=alpha)
+
+    def renorm(self, p: Any, dim: int, maxnorm: Any) -> Tensor:
+        return tensor_linalg.renorm(self, p, dim, maxnorm)
+
+    def cross(self, other: Tensor, dim: int | None = None) -> Tensor:
+        return tensor_linalg.cross(self, other, dim)
 
     def flip(self, *dims: Any) -> Tensor:
         """The elements in reverse order along ``dims`` (``x.flip(0)``, ``x.flip(0, 1)`` or
