@@ -197,6 +197,10 @@ CALLS: dict[str, tuple[Callable[..., Any], list[np.ndarray]]] = {
         lambda lib, t: t[0].index_copy(-2, t[1], t[2]),
         [C, ints(2), RNG.standard_normal((2, 1, 4))],
     ),
+    "index_copy 0-d index, 2-D source": (
+        lambda lib, t: lib.index_copy(t[0], 0, t[1], t[2]),
+        [A, np.array(1), RNG.standard_normal((1, 4))],
+    ),
     "index_copy 0-d index": (
         lambda lib, t: lib.index_copy(t[0], 0, t[1], t[2]),
         [V, np.array(3), S],
@@ -588,6 +592,12 @@ BAD_CALLS = [
         TinyLMError,
         "same dtype, but got float32 and int64",
     ),
+    (
+        "lib.zeros(3, 4).index_copy(0, lib.tensor([1]), lib.ones(4))",
+        TinyLMError,
+        r"source of shape \(4,\) must have shape \(1, 4\)",
+    ),
+    ("lib.take_along_dim(lib.tensor(3.0), lib.tensor(0), 0)", TinyLMError, "input is a 0-d"),
     ("lib.ones(3, 4).index_fill(1, lib.tensor([4]), 2.5)", TinyLMError, "index 4 is out of"),
     (
         "lib.ones(3, 4).index_fill(1, lib.tensor([1]), lib.tensor([2.5]))",

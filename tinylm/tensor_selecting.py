@@ -374,8 +374,8 @@ def take_along_dim(
     idx = _index_array("take_along_dim", indices, x)
     if dim is None:
         x, idx, d = x.reshape(-1), idx.reshape(-1), 0
-    elif x.ndim == 0 and idx.ndim == 0:  # a 0-d tensor as one element along dim 0
-        return take_along_dim(x.reshape(1), idx.reshape(1), 0).reshape(())
+    elif x.ndim == 0:
+        raise TinyLMError(f"take_along_dim: dim {dim} was given but the input is a 0-d tensor")
     else:
         if idx.ndim != x.ndim:
             raise TinyLMError(
@@ -575,12 +575,8 @@ def index_copy(input: Tensor, dim: int, index: Any, source: Tensor) -> Tensor:  
         return index_copy(x1, 0, idx, s1).reshape(())
     expected = tuple(x.shape[:d]) + (len(idx),) + tuple(x.shape[d + 1 :])
     src = source
-    if (
-        tuple(source.shape) != expected
-        and source.numel() == math.prod(expected)
-        and (source.ndim == 0 or len(idx) == 1 and source.ndim == x.ndim - 1)
-    ):
-        src = source.reshape(expected)  # one slice given without its dim, as PyTorch takes
+    if source.ndim == 0 and math.prod(expected) == 1:
+        src = source.reshape(expected)  # one element given as a scalar, as PyTorch takes
     if tuple(src.shape) != expected:
         raise TinyLMError(
             f"index_copy: source of shape {tuple(source.shape)} must have shape {expected} "
