@@ -546,7 +546,8 @@ def index_put(
             + ", ".join(str(tuple(a.shape)) for a in index)
         ) from None
     if not accumulate:
-        linear = np.ravel_multi_index([np.asarray(b) for b in broadcast], x.shape[: len(index)])
+        xp = array_module(broadcast[0])
+        linear = xp.ravel_multi_index(tuple(broadcast), x.shape[: len(index)])
         _no_repeats("index_put", linear, "the index")
     return IndexPut.apply(x, values, index=tuple(broadcast), accumulate=builtins.bool(accumulate))
 
