@@ -172,6 +172,34 @@ from tinylm.tensor_linalg import (
     trapz,
     vdot,
 )
+from tinylm.tensor_selecting import (
+    argwhere,
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    block_diag,
+    cartesian_prod,
+    combinations,
+    diag_embed,
+    diagflat,
+    dsplit,
+    fliplr,
+    flipud,
+    hsplit,
+    index_copy,
+    index_fill,
+    index_put,
+    masked_scatter,
+    ravel,
+    rot90,
+    split_with_sizes,
+    take,
+    take_along_dim,
+    tensor_split,
+    unflatten,
+    vander,
+    vsplit,
+)
 from tinylm.tensor_shaping import (
     addbmm,
     addmm,
@@ -220,6 +248,7 @@ __version__ = "0.1.0"
 # Higher layers last: they import the names above from this (partially loaded) package.
 from tinylm import amp, backends, cuda, data, nn, optim, utils
 from tinylm.amp import autocast
+from tinylm.index_creation import tril_indices, triu_indices
 from tinylm.nn.quantized import quantize_int8
 from tinylm.printing import get_printoptions, set_printoptions
 from tinylm.serialization import load, save
@@ -591,6 +620,13 @@ def index_add(
     return input.index_add(dim, index, source, alpha=alpha)
 
 
+def index_put_(
+    input: Tensor, indices: Any, values: Tensor, accumulate: builtins.bool = False
+) -> Tensor:
+    """``values`` written (or added) into ``input`` at ``indices``: see :meth:`Tensor.index_put`."""
+    return input.index_put_(indices, values, accumulate)
+
+
 def add(input: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:
     return input.add(other, alpha=alpha)
 
@@ -839,6 +875,35 @@ __all__ = [
     "where",
     "zeros",
     "zeros_like",
+    "ravel",
+    "unflatten",
+    "tensor_split",
+    "hsplit",
+    "vsplit",
+    "dsplit",
+    "split_with_sizes",
+    "take",
+    "take_along_dim",
+    "index_fill",
+    "index_copy",
+    "index_put",
+    "index_put_",
+    "masked_scatter",
+    "argwhere",
+    "rot90",
+    "fliplr",
+    "flipud",
+    "tril_indices",
+    "triu_indices",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
+    "block_diag",
+    "cartesian_prod",
+    "combinations",
+    "diag_embed",
+    "diagflat",
+    "vander",
     "sin",
     "cos",
     "rsqrt",

@@ -877,14 +877,9 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
     def scatter_add_(self, dim: int, index: Any, src: Any) -> Tensor:
         return self._inplace_from("scatter_add_", lambda x: x.scatter_add(dim, index, src))
 
-    def index_fill_(self, dim: int, index: Any, value: float) -> Tensor:
-        """Set the slices ``index`` along ``dim`` to ``value``."""
-        self._check_inplace("index_fill_")
-        d = self._axis(dim, "index_fill_")
-        idx = self._index("index_fill_", index, d, full=False)
-        self._data[(slice(None),) * d + (idx,)] = value
-        self._version_counter.value += 1
-        return self
+    def index_fill_(self, dim: int, index: Any, value: Any) -> Tensor:
+        """Set the slices ``index`` along ``dim`` to ``value`` (see :meth:`index_fill`)."""
+        return self._inplace_from("index_fill_", lambda x: x.index_fill(dim, index, value))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None):
         """Fill with draws of N(mean, std²): a floating-point tensor (tinylm/sampling.py)."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinylm import linalg, ops, tensor_linalg, tensor_shaping, tensor_stats
+from tinylm import linalg, ops, tensor_linalg, tensor_selecting, tensor_shaping, tensor_stats
 from tinylm import tensor_elementwise as tensor_elementwise  # PyTorch's other element-wise math
 from tinylm.autograd import Function, TensorBase, TinyLMError
 from tinylm.device import to_device_array
@@ -1388,6 +1388,137 @@ class TensorMath:
             raise TinyLMError(f"chunk: the number of chunks must be positive, got {chunks}")
         size = -(-self.shape[self._axis(dim, "chunk")] // chunks)
         return self.split(size, dim)
+
+    # ---- PyTorch's indexing, splitting and shape methods: tinylm/tensor_selecting.py ------
+
+    def ravel(self) -> Tensor:
+        return tensor_selecting.ravel(self)
+
+    def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
+        return tensor_selecting.unflatten(self, dim, sizes)
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        """This tensor reshaped to ``other``'s shape (a view where the layout allows)."""
+        return self.reshape(other.shape)
+
+    def tensor_split(self, indices_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        return tensor_selecting.tensor_split(self, indices_or_sections, dim)
+
+    def hsplit(self, indices_or_sections: Any) -> tuple[Tensor, ...]:
+        return tensor_selecting.hsplit(self, indices_or_sections)
+
+    def vsplit(self, indices_or_sections: Any) -> tuple[Tensor, ...]:
+        return tensor_selecting.vsplit(self, indices_or_sections)
+
+    def dsplit(self, indices_or_sections: Any) -> tuple[Tensor, ...]:
+        return tensor_selecting.dsplit(self, indices_or_sections)
+
+    def split_with_sizes(self, split_sizes: Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
+        return tensor_selecting.split_with_sizes(self, split_sizes, dim)
+
+    def nelement(self) -> int:
+        """The number of elements (:meth:`numel`)."""
+        return self.numel()
+
+    def ndimension(self) -> int:
+        """The number of dims (``ndim``)."""
+        return self.ndim
+
+    def new_empty(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """A tensor of ``size`` in this tensor's dtype and device unless given. PyTorch leaves
+        its values unset; tinylm fills it with zeros (never read them)."""
+        if not size:
+            raise TypeError('new_empty() missing 1 required positional argument: "size"')
+        return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def _restrided_(self, op: str, view: Tensor) -> Tensor:
+        """PyTorch's in-place shape changes (``t_``, ``squeeze_`` …): this tensor becomes
+        ``view`` (the same memory seen with another shape), as other in-place ops refused on
+        a tensor that requires grad while recording, and on one made by a recorded op (its
+        graph expects the old shape)."""
+        self._check_inplace(op)
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                f"{op}: cannot change the shape of a tensor that a recorded op made (its graph "
+                f"expects shape {self.shape}); use the out-of-place {op[:-1]}()"
+            )
+        self._data = view.data
+        self._version_counter.value += 1  # as PyTorch: a saved tensor changed shape
+        return self
+
+    def squeeze_(self, dim: int | tuple[int, ...] | None = None) -> Tensor:
+        return self._restrided_("squeeze_", self.detach().squeeze(dim))
+
+    def unsqueeze_(self, dim: int) -> Tensor:
+        return self._restrided_("unsqueeze_", self.detach().unsqueeze(dim))
+
+    def t_(self) -> Tensor:
+        if self.ndim > 2:
+            raise TinyLMError(f"t_: expects a tensor with <= 2 dimensions, got shape {self.shape}")
+        return self._restrided_("t_", self.detach().t())
+
+    def transpose_(self, dim0: int, dim1: int) -> Tensor:
+        return self._restrided_("transpose_", self.detach().transpose(dim0, dim1))
+
+    def take(self, index: Any) -> Tensor:
+        return tensor_selecting.take(self, index)
+
+    def take_along_dim(self, indices: Any, dim: int | None = None) -> Tensor:
+        return tensor_selecting.take_along_dim(self, indices, dim)
+
+    def index_fill(self, dim: int, index: Any, value: Any) -> Tensor:
+        return tensor_selecting.index_fill(self, dim, index, value)
+
+    def index_copy(self, dim: int, index: Any, source: Tensor) -> Tensor:
+        return tensor_selecting.index_copy(self, dim, index, source)
+
+    def index_copy_(self, dim: int, index: Any, source: Tensor) -> Tensor:
+        return self._inplace_from("index_copy_", lambda x: x.index_copy(dim, index, source))
+
+    def index_put(self, indices: Any, values: Tensor, accumulate: bool = False) -> Tensor:
+        return tensor_selecting.index_put(self, indices, values, accumulate)
+
+    def index_put_(self, indices: Any, values: Tensor, accumulate: bool = False) -> Tensor:
+        return self._inplace_from("index_put_", lambda x: x.index_put(indices, values, accumulate))
+
+    def masked_scatter(self, mask: Any, source: Tensor) -> Tensor:
+        return tensor_selecting.masked_scatter(self, mask, source)
+
+    def masked_scatter_(self, mask: Any, source: Tensor) -> Tensor:
+        shape = tuple(np.shape(raw(mask)))
+        try:
+            fits = np.broadcast_shapes(shape, self.shape) == self.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise TinyLMError(
+                f"masked_scatter_: mask of shape {shape} does not broadcast to the tensor's "
+                f"shape {self.shape} (in place, the tensor keeps its shape)"
+            )
+        return self._inplace_from("masked_scatter_", lambda x: x.masked_scatter(mask, source))
+
+    def fill_diagonal_(self, fill_value: Any, wrap: bool = False) -> Tensor:
+        return tensor_selecting.fill_diagonal_(self, fill_value, wrap)
+
+    def argwhere(self) -> Tensor:
+        return tensor_selecting.argwhere(self)
+
+    def rot90(self, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
+        return tensor_selecting.rot90(self, k, dims)
+
+    def fliplr(self) -> Tensor:
+        return tensor_selecting.fliplr(self)
+
+    def flipud(self) -> Tensor:
+        return tensor_selecting.flipud(self)
+
+    def diag_embed(self, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+        return tensor_selecting.diag_embed(self, offset, dim1, dim2)
+
+    def diagflat(self, offset: int = 0) -> Tensor:
+        return tensor_selecting.diagflat(self, offset)
 
     def __getitem__(self, index: Any) -> Tensor:
         index = raw_index(index)
