@@ -541,3 +541,16 @@ def test_inplace_addcmul_and_addcdiv_match_torch_and_refuse_what_it_refuses(name
             tinylm.tensor(ints[0]).addcmul_(
                 tinylm.tensor(ints[1]), tinylm.tensor(ints[2]), value=0.5
             )
+
+
+@pytest.mark.parametrize("diagonal", [0, 1, -2])
+def test_diag_of_a_vector_with_inf_keeps_zeros_off_the_diagonal(diagonal: int) -> None:
+    v = np.array([np.inf, 1.0, -np.inf, np.nan])
+    ours = tinylm.tensor(v, requires_grad=True)
+    theirs = torch.tensor(v, requires_grad=True)
+    got, want = tinylm.diag(ours, diagonal), torch.diag(theirs, diagonal)
+    np.testing.assert_array_equal(got.detach().numpy(), want.detach().numpy())
+    u = np.random.default_rng(2).standard_normal(tuple(want.shape))
+    (got * tinylm.tensor(u)).sum().backward()
+    (want * torch.tensor(u)).sum().backward()
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())

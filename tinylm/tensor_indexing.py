@@ -37,8 +37,10 @@ class TensorIndexing:
     """Sorting, gathering and scattering methods (a base class of ``tinylm.Tensor``)."""
 
     def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
-        """``(values, indices)`` sorted along ``dim``; equal values keep their order (the
-        sort is always stable) and NaN counts as the largest value, as in PyTorch."""
+        """``(values, indices)`` sorted along ``dim``; NaN counts as the largest value, as in
+        PyTorch. tinylm's sort is always stable (equal values keep their order), PyTorch's only
+        with ``stable=True`` or up to 16 elements: at ties beyond that the indices, and so the
+        gradients, may go to a different one of the equal elements."""
         indices = self.argsort(dim, descending, stable)
         return ValuesIndices(self.gather(self._axis(dim, "sort"), indices), indices)
 

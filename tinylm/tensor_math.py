@@ -847,15 +847,9 @@ class TensorMath:
             return self.diagonal(diagonal)
         if self.ndim != 1:
             raise TinyLMError(f"diag: expected a 1-D or 2-D tensor, got shape {self.shape}")
-        n = self.shape[0] + abs(diagonal)
-        rows = np.arange(self.shape[0]) + max(-diagonal, 0)
-        cols = np.arange(self.shape[0]) + max(diagonal, 0)
-        placed = np.zeros((n, self.shape[0]), dtype=self.dtype)
-        placed[rows, np.arange(self.shape[0])] = 1  # column k of `placed` holds v[k] at row r_k
-        picks = np.zeros((self.shape[0], n), dtype=self.dtype)
-        picks[np.arange(self.shape[0]), cols] = 1
-        # M = P diag(v) Q: (n, k) · ((k,) * (k, n)), so the gradient is the matmul's and mul's
-        return self._operand(placed) @ (self.unsqueeze(1) * self._operand(picks))
+        # v placed by index, not by a product with 0/1 matrices: an inf in v must not turn
+        # the zeros around it into NaN (inf · 0)
+        return self.diag_embed(diagonal)
 
     def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         """True where every element (over ``dim``, or all) is non-zero: a bool tensor."""
