@@ -112,7 +112,14 @@ class Bernoulli(Distribution):
         """x l − log(1 + eˡ), shape broadcast(value.shape, batch_shape)."""
         if self._validate_args:
             self._validate_sample(value)
+        if isinstance(value, Tensor) and value.dtype.kind != "f":
+            raise TinyLMError(
+                f"Bernoulli.log_prob: value must be a floating-point tensor of 0. and 1., got "
+                f"{value.dtype} (PyTorch refuses it too)"
+            )
         logits, value = broadcast_all(self.logits, value, op="Bernoulli.log_prob")
+        # PyTorch's result takes the value's dtype (float64 logits, float32 value: float32)
+        logits = logits.to(value.dtype)
         return -binary_cross_entropy_with_logits(logits, value, reduction="none")
 
     def entropy(self) -> Tensor:

@@ -91,7 +91,9 @@ class Uniform(Distribution):
         if self._validate_args:
             self._validate_sample(value)
         inside = (self.low <= value).type_as(self.low) * (self.high > value).type_as(self.low)
-        return inside.log() - (self.high - self.low).log()
+        with np.errstate(divide="ignore"):  # log 0 = −inf outside is the answer, not a slip
+            log_inside = inside.log()
+        return log_inside - (self.high - self.low).log()
 
     def cdf(self, value: Tensor) -> Tensor:
         """(x − low) / (high − low), clamped into [0, 1]."""
