@@ -263,6 +263,8 @@ Size = tuple
 #: ``torch.dtype``: tinylm's dtypes are NumPy's, so ``isinstance(x.dtype, tinylm.dtype)``
 from numpy import dtype  # noqa: E402
 
+from tinylm import distributions  # noqa: E402 - torch.distributions (uses nn.functional)
+
 allocator.keep_freed_memory()  # freed arrays' memory kept for the next ones: tinylm/allocator.py
 
 
@@ -764,6 +766,7 @@ __all__ = [
     "set_float32_matmul_precision",
     "set_printoptions",
     "data",
+    "distributions",
     "double",
     "load",
     "nn",

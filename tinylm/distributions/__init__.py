@@ -1,0 +1,34 @@
+"""``tinylm.distributions``: PyTorch's probability distributions that language-model and
+reinforcement-learning code samples from and scores with (``torch.distributions``).
+
+Each distribution holds a batch of parameters (``batch_shape``) and draws values of
+``event_shape``: ``sample(sample_shape)`` (from tinylm's global generator, so
+``tinylm.manual_seed`` repeats it), ``rsample`` (differentiable in the parameters, where
+reparameterisable), ``log_prob``, ``entropy``, ``mean``, ``mode``, ``variance``, ``stddev``,
+``expand``; parameters and values are checked against ``constraints`` while
+``validate_args`` is on. Read in this order: ``distribution.py`` (the base), then one file
+per family, then ``kl.py``.
+"""
+
+from tinylm.distributions import constraints, kl
+from tinylm.distributions.bernoulli import Bernoulli
+from tinylm.distributions.categorical import Categorical, OneHotCategorical
+from tinylm.distributions.distribution import Distribution
+from tinylm.distributions.independent import Independent
+from tinylm.distributions.kl import kl_divergence, register_kl
+from tinylm.distributions.normal import Normal
+from tinylm.distributions.uniform import Uniform
+
+__all__ = [
+    "Bernoulli",
+    "Categorical",
+    "Distribution",
+    "Independent",
+    "Normal",
+    "OneHotCategorical",
+    "Uniform",
+    "constraints",
+    "kl",
+    "kl_divergence",
+    "register_kl",
+]
