@@ -300,8 +300,10 @@ def pack_padded_sequence(
     """Pack a padded batch: input (T, B, *) (or (B, T, *) with ``batch_first``), ``lengths``
     B integers in [1, T] → :class:`PackedSequence` (data (Σ lengths, *), batch_sizes
     (max length,)). With ``enforce_sorted=True`` the lengths must not increase (and
-    sorted_indices is None); else the batch is sorted by decreasing length (stable: equal
-    lengths keep their order, as PyTorch's). Differentiable in ``input`` (:class:`_PackRows`).
+    sorted_indices is None); else the batch is sorted by decreasing length, equal lengths in
+    their order (PyTorch's order among equal lengths is unspecified beyond 16 sequences: that
+    reorders data and sorted_indices among them, never what unpacking gives). Differentiable
+    in ``input`` (:class:`_PackRows`).
 
     Refused, where PyTorch would read past the input: a length longer than T.
     """
