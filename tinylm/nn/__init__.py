@@ -16,9 +16,10 @@
 * :mod:`tinylm.nn.pytorch_transformer` — PyTorch's ``MultiheadAttention``,
   ``TransformerEncoderLayer`` … ``Transformer`` with PyTorch's interface, for ported code;
 * :mod:`tinylm.nn.recurrent` — ``LSTMCell``, ``LSTM`` (PyTorch's parameters, plus ``lengths=``
-  for padded batches), ``RNNCell``, ``RNN``, ``GRUCell``, ``GRU``;
+  for padded batches), ``RNNCell``, ``RNN``, ``GRUCell``, ``GRU``; they take a ``PackedSequence``;
 * :mod:`tinylm.nn.init` — PyTorch's in-place initialisers (``normal_``, ``xavier_uniform_`` …);
-* :mod:`tinylm.nn.utils` — ``clip_grad_norm_``, ``clip_grad_value_``.
+* :mod:`tinylm.nn.utils` — ``clip_grad_norm_``, ``clip_grad_value_``; ``utils.rnn``: padded and
+  packed sequences (``pad_sequence``, ``pack_padded_sequence``, ``PackedSequence`` …).
 * :mod:`tinylm.nn.lora` — ``LoRALinear`` (a frozen Linear plus a trainable low-rank update)
   and the helpers that adapt a whole model: ``apply_lora``, ``merge_lora``,
   ``unmerge_lora``, ``lora_state_dict``, ``load_lora_state_dict``.

@@ -6,9 +6,12 @@ initialisation (every weight and bias ~ U(−1/√H, 1/√H)), so a ``torch.nn.L
 ``GRU``'s) ``state_dict`` loads as it is. The equations and their gradients are in
 :mod:`tinylm.nn.functional.recurrent`.
 
-One deliberate extension: ``LSTM.forward(input, hx, lengths=...)`` takes the true length of
-each padded sequence, where PyTorch takes a ``PackedSequence`` (``pack_padded_sequence``).
-Padding then never changes a sequence's final state, and its outputs are 0, as PyTorch's
+``LSTM``, ``GRU`` and ``RNN`` take a ``PackedSequence`` (``tinylm.nn.utils.rnn``) as PyTorch's do
+and return the output packed the same way, with h_n (and c_n) of each sequence at its own
+length, in the caller's batch order. They unpack it, run the padded batch with its lengths
+(:func:`_forward_packed`) and pack the output. One extension: ``forward(input, hx,
+lengths=...)`` takes the true length of each padded sequence directly. Padding then never
+changes a sequence's final state, and its outputs are 0, as PyTorch's
 ``pad_packed_sequence`` gives them.
 """
 
@@ -26,6 +29,7 @@ from tinylm.dtypes import get_default_dtype
 from tinylm.nn import functional as F
 from tinylm.nn.functional.common import check_probability
 from tinylm.nn.module import Module, Parameter
+from tinylm.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 from tinylm.random import default_generator
 from tinylm.tensor import Tensor
 
@@ -37,6 +41,38 @@ def _uniform_parameter(bound: float, shape: tuple[int, ...], dtype: Any, device:
     dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
     values = default_generator.numpy.uniform(-bound, bound, size=shape).astype(dtype)
     return Parameter(Tensor._wrap(to_device_array(values, normalize_device(device))))
+
+
+def _forward_packed(op: str, packed: PackedSequence, hx: Any, run: Any) -> tuple[Any, Any]:
+    """A PackedSequence through a layer stack, as PyTorch's: ``run(x, hx, lengths)`` is the
+    stack's padded path (x (T, B, I) time-major, longest sequence first) → (output (T, B, H),
+    state); state is h_n (L, B, H) or the pair (h_n, c_n). ``hx`` comes in the caller's batch
+    order, so it is put in sorted order (``sorted_indices``) and the final state put back
+    (``unsorted_indices``); the output is packed again with the input's batch_sizes."""
+    if hx is not None:
+        _check_packed_state(op, hx)
+    order, inverse = packed.sorted_indices, packed.unsorted_indices
+
+    def permute(state: Any, index: Tensor | None) -> Any:
+        if state is None or index is None:
+            return state
+        if isinstance(state, tuple | list):
+            return tuple(s.index_select(1, index) for s in state)
+        return state.index_select(1, index)
+
+    padded, lengths = pad_packed_sequence(PackedSequence(packed.data, packed.batch_sizes))
+    output, state = run(padded, permute(hx, order), lengths)
+    data = pack_padded_sequence(output, lengths).data
+    return PackedSequence(data, packed.batch_sizes, order, inverse), permute(state, inverse)
+
+
+def _check_packed_state(op: str, hx: Any) -> None:
+    """With a PackedSequence (a batch) the state is 3-D: h_0 (LSTM: the pair h_0, c_0)."""
+    if op == "LSTM":
+        _check_state_dims(op, hx, 3, ("h_0", "c_0"), False)
+    elif not isinstance(hx, Tensor) or hx.ndim != 3:
+        got = tuple(hx.shape) if isinstance(hx, Tensor) else type(hx).__name__
+        raise TinyLMError(f"{op}: for a PackedSequence (a batch), hx must be 3-D, got {got}")
 
 
 def _check_state_dims(op: str, hx: Any, ndim: int, names: tuple[str, str], unbatched: bool) -> None:
@@ -114,8 +150,11 @@ class LSTM(Module):
     ``output, (h_n, c_n)``: output (T, B, H) (or (B, T, H)), the last layer's h at every step;
     h_n, c_n (num_layers, B, H). Unbatched, as in PyTorch: input (T, I) (with or without
     ``batch_first``) and h_0, c_0 (num_layers, H) give output (T, H) and h_n, c_n
-    (num_layers, H). ``lengths`` (B integers in [1, T]) marks everything after a sequence's
-    length as padding (tinylm's stand-in for ``pack_padded_sequence``; batched input only).
+    (num_layers, H). A ``PackedSequence`` input (PyTorch's; ``batch_first`` does not apply
+    to it) gives a PackedSequence output (data (N, H)) and h_n, c_n (num_layers, B, H) at each
+    sequence's own length, in the batch's original order. ``lengths`` (B integers in [1, T],
+    a tinylm extension) marks everything after a sequence's length as padding in a padded
+    batch, with the same results (batched input only).
     Dropout ``dropout`` is applied to the output of every layer but the last, while training.
 
     Not supported (an error, not a silent difference): ``bidirectional=True``,
@@ -168,7 +207,11 @@ class LSTM(Module):
         input: Tensor,
         hx: tuple[Tensor, Tensor] | None = None,
         lengths: Any = None,
-    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    ) -> tuple[Any, tuple[Tensor, Tensor]]:
+        if isinstance(input, PackedSequence):
+            if lengths is not None:
+                raise TinyLMError("LSTM: lengths= is for a padded batch; a PackedSequence has them")
+            return _forward_packed("LSTM", input, hx, self._run)
         if input.ndim not in (2, 3):
             raise TinyLMError(
                 f"LSTM: input must be 3-D ({'batch, seq' if self.batch_first else 'seq, batch'}"
@@ -186,8 +229,19 @@ class LSTM(Module):
             input = input.unsqueeze(0 if self.batch_first else 1)
             hx = None if hx is None else (hx[0].unsqueeze(1), hx[1].unsqueeze(1))
         x = input.transpose(0, 1) if self.batch_first else input
-        batch = x.shape[1]
-        want = (self.num_layers, batch, self.hidden_size)
+        x, (h_n, c_n) = self._run(x, hx, lengths)
+        output = x.transpose(0, 1) if self.batch_first else x
+        if unbatched:
+            output = output.squeeze(0 if self.batch_first else 1)
+            return output, (h_n.squeeze(1), c_n.squeeze(1))
+        return output, (h_n, c_n)
+
+    def _run(
+        self, x: Tensor, hx: tuple[Tensor, Tensor] | None, lengths: Any
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """The stack on a time-major batch: x (T, B, I), hx (h_0, c_0) each (num_layers, B, H)
+        or None → output (T, B, H), (h_n, c_n) each (num_layers, B, H)."""
+        want = (self.num_layers, x.shape[1], self.hidden_size)
         if hx is not None:
             for name, t in zip(("h_0", "c_0"), hx):
                 if tuple(t.shape) != want:
@@ -200,11 +254,7 @@ class LSTM(Module):
             c_n.append(c)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, training=True)
-        output = x.transpose(0, 1) if self.batch_first else x
-        if unbatched:
-            output = output.squeeze(0 if self.batch_first else 1)
-            return output, (stack(h_n).squeeze(1), stack(c_n).squeeze(1))
-        return output, (stack(h_n), stack(c_n))
+        return x, (stack(h_n), stack(c_n))
 
     def extra_repr(self) -> str:
         extra = f"{self.input_size}, {self.hidden_size}"
@@ -329,10 +379,13 @@ class _StackBase(Module):
     parameters ``weight_ih_l{k}`` (G·H, I for k = 0, else H), ``weight_hh_l{k}`` (G·H, H),
     ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G·H,), all ~ U(−1/√H, 1/√H); one state h.
 
-    ``forward(input, hx=None)``: input (T, B, I), or (B, T, I) with ``batch_first``; hx
-    (num_layers, B, H), zeros if None → ``output, h_n``: output (T, B, H) (or (B, T, H)),
-    the last layer's h at every step, and h_n (num_layers, B, H). Unbatched, as in PyTorch:
-    input (T, I) and hx (num_layers, H) give output (T, H) and h_n (num_layers, H).
+    ``forward(input, hx=None, lengths=None)``: input (T, B, I), or (B, T, I) with
+    ``batch_first``; hx (num_layers, B, H), zeros if None → ``output, h_n``: output (T, B, H)
+    (or (B, T, H)), the last layer's h at every step, and h_n (num_layers, B, H). Unbatched,
+    as in PyTorch: input (T, I) and hx (num_layers, H) give output (T, H) and h_n
+    (num_layers, H). A ``PackedSequence`` input gives a PackedSequence output and h_n at each
+    sequence's own length, in the batch's original order (PyTorch's); ``lengths`` (B integers
+    in [1, T], a tinylm extension, as ``LSTM``'s) does the same for a padded batch.
     ``dropout`` is applied to the output of every layer but the last, while training.
     ``bidirectional=True`` is refused (one direction only).
     """
@@ -373,11 +426,19 @@ class _StackBase(Module):
             for pname, shape in shapes.items():
                 setattr(self, pname, _uniform_parameter(k, shape, dtype, device))
 
-    def _layer(self, x: Tensor, h: Tensor | None, params: tuple[Any, ...]):
+    def _layer(self, x: Tensor, h: Tensor | None, params: tuple[Any, ...], lengths: Any):
         raise NotImplementedError
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, input: Tensor, hx: Tensor | None = None, lengths: Any = None
+    ) -> tuple[Any, Tensor]:
         name = type(self).__name__
+        if isinstance(input, PackedSequence):
+            if lengths is not None:
+                raise TinyLMError(
+                    f"{name}: lengths= is for a padded batch; a PackedSequence has them"
+                )
+            return _forward_packed(name, input, hx, self._run)
         if input.ndim not in (2, 3):
             raise TinyLMError(
                 f"{name}: input must be 3-D ({'batch, seq' if self.batch_first else 'seq, batch'}"
@@ -389,9 +450,24 @@ class _StackBase(Module):
             got = tuple(hx.shape) if isinstance(hx, Tensor) else type(hx).__name__
             raise TinyLMError(f"{name}: for {kind} input, hx must be {input.ndim}-D, got {got}")
         if unbatched:  # a batch of one, taken away again below (PyTorch does the same)
+            if lengths is not None:
+                raise TinyLMError(
+                    f"{name}: lengths= marks the padding of a batch; unbatched (2-D) input is one "
+                    "sequence, with no padding"
+                )
             input = input.unsqueeze(0 if self.batch_first else 1)
             hx = None if hx is None else hx.unsqueeze(1)
         x = input.transpose(0, 1) if self.batch_first else input
+        x, h_n = self._run(x, hx, lengths)
+        output = x.transpose(0, 1) if self.batch_first else x
+        if unbatched:
+            return output.squeeze(0 if self.batch_first else 1), h_n.squeeze(1)
+        return output, h_n
+
+    def _run(self, x: Tensor, hx: Tensor | None, lengths: Any) -> tuple[Tensor, Tensor]:
+        """The stack on a time-major batch: x (T, B, I), hx (num_layers, B, H) or None →
+        output (T, B, H), h_n (num_layers, B, H)."""
+        name = type(self).__name__
         want = (self.num_layers, x.shape[1], self.hidden_size)
         if hx is not None and tuple(hx.shape) != want:
             raise TinyLMError(f"{name}: hx must be {want}, got {tuple(hx.shape)}")
@@ -399,14 +475,11 @@ class _StackBase(Module):
         h_n = []
         for layer in range(self.num_layers):
             params = tuple(getattr(self, f"{n}_l{layer}", None) for n in names)
-            x, h = self._layer(x, None if hx is None else hx[layer], params)
+            x, h = self._layer(x, None if hx is None else hx[layer], params, lengths)
             h_n.append(h)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, training=True)
-        output = x.transpose(0, 1) if self.batch_first else x
-        if unbatched:
-            return output.squeeze(0 if self.batch_first else 1), stack(h_n).squeeze(1)
-        return output, stack(h_n)
+        return x, stack(h_n)
 
     def extra_repr(self) -> str:
         extra = f"{self.input_size}, {self.hidden_size}"
@@ -426,7 +499,7 @@ class RNN(_StackBase):
     h_t = act(x_t W_ihᵀ + b_ih + h_{t−1} W_hhᵀ + b_hh), act tanh or relu
     (``nonlinearity``). Parameters and shapes as described in ``_StackBase`` with G = 1:
     weight_ih_l0 (H, I), weight_hh_l0 (H, H), bias_ih_l0, bias_hh_l0 (H,) …
-    ``forward(input, hx=None)`` → ``output, h_n``.
+    ``forward(input, hx=None, lengths=None)`` → ``output, h_n``.
     """
 
     def __init__(
@@ -456,15 +529,15 @@ class RNN(_StackBase):
             dtype,
         )
 
-    def _layer(self, x: Tensor, h: Tensor | None, params: tuple[Any, ...]):
-        return F.rnn_layer(x, h, *params, nonlinearity=self.nonlinearity)
+    def _layer(self, x: Tensor, h: Tensor | None, params: tuple[Any, ...], lengths: Any):
+        return F.rnn_layer(x, h, *params, nonlinearity=self.nonlinearity, lengths=lengths)
 
 
 class GRU(_StackBase):
     """A stack of ``num_layers`` GRU layers over a sequence (``torch.nn.GRU``), gate order
     r, z, n; see ``F.gru_cell`` for the equations. Parameters as described in ``_StackBase``
     with G = 3: weight_ih_l0 (3H, I), weight_hh_l0 (3H, H), bias_ih_l0, bias_hh_l0 (3H,) …
-    ``forward(input, hx=None)`` → ``output, h_n``.
+    ``forward(input, hx=None, lengths=None)`` → ``output, h_n``.
     """
 
     gates = 3
@@ -494,5 +567,5 @@ class GRU(_StackBase):
             dtype,
         )
 
-    def _layer(self, x: Tensor, h: Tensor | None, params: tuple[Any, ...]):
-        return F.gru_layer(x, h, *params)
+    def _layer(self, x: Tensor, h: Tensor | None, params: tuple[Any, ...], lengths: Any):
+        return F.gru_layer(x, h, *params, lengths=lengths)

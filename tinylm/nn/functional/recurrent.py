@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
-from tinylm.creation import stack
+from tinylm.creation import stack, where, zeros_like
 from tinylm.device import array_module
 from tinylm.nn.functional.common import as_array, check_same_dtype, kernel
 from tinylm.nn.functional.linear import linear
@@ -130,18 +130,18 @@ class _LSTMRecurrence(Function):
         return run(g, act, states_h, states_c, w_hh, ctx.mask)
 
 
-def lengths_mask(lengths: Any, steps: int, batch: int, like: Any) -> Any:
+def lengths_mask(lengths: Any, steps: int, batch: int, like: Any, op: str = "lstm") -> Any:
     """The (steps, batch) bool mask, True where step t < lengths[b], on ``like``'s device;
-    ``lengths`` must be batch integers in [1, steps]."""
-    raw = as_array("lstm", lengths, like, "lengths")
+    ``lengths`` must be batch integers in [1, steps] (else an error naming ``op``)."""
+    raw = as_array(op, lengths, like, "lengths")
     if raw.shape != (batch,) or not array_module(raw).issubdtype(raw.dtype, np.integer):
         raise TinyLMError(
-            f"lstm: lengths must be {batch} integers (one per sequence), "
+            f"{op}: lengths must be {batch} integers (one per sequence), "
             f"got shape {tuple(raw.shape)} dtype {raw.dtype}"
         )
     if batch and (int(raw.min()) < 1 or int(raw.max()) > steps):
         raise TinyLMError(
-            f"lstm: lengths must lie in [1, {steps}] (the padded length), "
+            f"{op}: lengths must lie in [1, {steps}] (the padded length), "
             f"got min {int(raw.min())} max {int(raw.max())}"
         )
     xp = array_module(raw)
@@ -271,26 +271,46 @@ def rnn_layer(
     bias_ih: Tensor | None = None,
     bias_hh: Tensor | None = None,
     nonlinearity: str = "tanh",
+    lengths: Any = None,
 ) -> tuple[Tensor, Tensor]:
     """One Elman RNN layer over a sequence, time-major: input (T, B, I), hx (B, H) or None
     for zeros → output (T, B, H) (h after every step), h_n (B, H).
 
     The input projection of all T steps is one matrix product; then, step by step,
     h_t = act(xproj_t + h_{t−1} W_hhᵀ). Backpropagation through time is autograd's walk back
-    through the recorded steps: dh_{t−1} = (dh_t ⊙ act'(a_t)) W_hh.
+    through the recorded steps: dh_{t−1} = (dh_t ⊙ act'(a_t)) W_hh. ``lengths`` (B integers
+    in [1, T]) as in :func:`lstm_layer`: padding steps keep the state (:func:`_masked_step`).
     """
     act = _activation("rnn", nonlinearity)
     hs = _check_weights("rnn", input, weight_ih, weight_hh, 1, 3)
     h = _one_state("rnn", hx, input, input.shape[1], hs)
     check_same_dtype("rnn", input=input, weight_ih=weight_ih, weight_hh=weight_hh, hx=h)
+    if input.shape[0] == 0:
+        raise TinyLMError(f"rnn: input has no time steps (shape {tuple(input.shape)})")
+    mask = _step_mask("rnn", lengths, input)
     xproj = linear(input, weight_ih, _summed_bias(bias_ih, bias_hh))
     outputs = []
     for t in range(input.shape[0]):
-        h = act(xproj[t] + linear(h, weight_hh))
-        outputs.append(h)
-    if not outputs:
-        raise TinyLMError(f"rnn: input has no time steps (shape {tuple(input.shape)})")
+        h, out = _masked_step(act(xproj[t] + linear(h, weight_hh)), h, mask, t)
+        outputs.append(out)
     return stack(outputs), h
+
+
+def _step_mask(op: str, lengths: Any, input: Tensor) -> Tensor | None:
+    """``lengths`` (B integers in [1, T]) → the (T, B, 1) bool mask of real steps, or None."""
+    if lengths is None:
+        return None
+    steps, batch = input.shape[0], input.shape[1]
+    return Tensor._wrap(lengths_mask(lengths, steps, batch, input.data, op)[:, :, None])
+
+
+def _masked_step(new: Tensor, h: Tensor, mask: Tensor | None, t: int) -> tuple[Tensor, Tensor]:
+    """(state, output) after step t: (new, new) where step t is real; (h, 0) where it is
+    padding (mask[t, b] False): the state passes unchanged, so h_n is each sequence's state at
+    its own length, and its gradient flows straight through the padding steps."""
+    if mask is None:
+        return new, new
+    return where(mask[t], new, h), where(mask[t], new, zeros_like(new))
 
 
 def _gru_step(xg: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None, hs: int):
@@ -329,18 +349,22 @@ def gru_layer(
     weight_hh: Tensor,
     bias_ih: Tensor | None = None,
     bias_hh: Tensor | None = None,
+    lengths: Any = None,
 ) -> tuple[Tensor, Tensor]:
     """One GRU layer over a sequence, time-major: input (T, B, I), hx (B, H) or None for
     zeros → output (T, B, H), h_n (B, H). The input projection of all steps is one matrix
-    product; the steps are :func:`gru_cell`'s equations (b_hn stays inside r ⊙ (…))."""
+    product; the steps are :func:`gru_cell`'s equations (b_hn stays inside r ⊙ (…)).
+    ``lengths`` (B integers in [1, T]) as in :func:`lstm_layer`: padding steps keep the
+    state and output 0 (:func:`_masked_step`)."""
     hs = _check_weights("gru", input, weight_ih, weight_hh, 3, 3)
     h = _one_state("gru", hx, input, input.shape[1], hs)
     check_same_dtype("gru", input=input, weight_ih=weight_ih, weight_hh=weight_hh, hx=h)
+    if input.shape[0] == 0:
+        raise TinyLMError(f"gru: input has no time steps (shape {tuple(input.shape)})")
+    mask = _step_mask("gru", lengths, input)
     xproj = linear(input, weight_ih, bias_ih)
     outputs = []
     for t in range(input.shape[0]):
-        h = _gru_step(xproj[t], h, weight_hh, bias_hh, hs)
-        outputs.append(h)
-    if not outputs:
-        raise TinyLMError(f"gru: input has no time steps (shape {tuple(input.shape)})")
+        h, out = _masked_step(_gru_step(xproj[t], h, weight_hh, bias_hh, hs), h, mask, t)
+        outputs.append(out)
     return stack(outputs), h

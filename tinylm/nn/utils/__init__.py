@@ -4,6 +4,9 @@ flattening of parameters into one vector and back (``parameters_to_vector``,
 
 ``clip_grad_norm_`` is :func:`tinylm.optim.clip_grad_norm_` (the equations are there) with
 PyTorch's return value: the total norm as a 0-d tensor rather than a Python float.
+
+:mod:`tinylm.nn.utils.rnn` — padded and packed batches of sequences (``pad_sequence``,
+``pack_padded_sequence``, ``PackedSequence`` …), as ``torch.nn.utils.rnn``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Iterable
 
 from tinylm import creation
 from tinylm.autograd import TinyLMError, no_grad
+from tinylm.nn.utils import rnn
 from tinylm.optim import clip_grad
 from tinylm.tensor import Tensor
 
@@ -19,6 +23,7 @@ __all__ = [
     "clip_grad_norm_",
     "clip_grad_value_",
     "parameters_to_vector",
+    "rnn",
     "vector_to_parameters",
 ]
 
