@@ -671,7 +671,7 @@ class Module:
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict: expected a mapping, got {type(state_dict)}")
-        load = _Load(getattr(state_dict, "_metadata", None), strict)
+        load = _Load(getattr(state_dict, "_metadata", None))
         load.visit(self, OrderedDict(state_dict), "")
         problems = list(load.problems)
         if strict:
@@ -727,8 +727,8 @@ class _Load:
     module's load pre-hooks, then its own entries, then its sub-modules with the entries
     under their prefixes, then — recorded here, run after the copy — its post-hooks)."""
 
-    def __init__(self, metadata: Any, strict: bool) -> None:
-        self.metadata, self.strict = metadata, strict
+    def __init__(self, metadata: Any) -> None:
+        self.metadata = metadata
         self.missing: list[str] = []
         self.unexpected: list[str] = []
         self.problems: list[str] = []
@@ -740,7 +740,7 @@ class _Load:
         meta = {} if self.metadata is None else dict(self.metadata.get(prefix[:-1], {}))
         for hook in list((module._load_state_dict_pre_hooks or {}).values()):
             hook(
-                module, local, prefix, meta, self.strict, self.missing, self.unexpected,
+                module, local, prefix, meta, True, self.missing, self.unexpected,
                 self.problems,
             )  # fmt: skip
         own = {n: t for n, t in module._parameters.items() if t is not None}
