@@ -26,6 +26,9 @@
 * :mod:`tinylm.nn.more_layers` — ``PReLU``, ``GroupNorm``, ``GLU``, ``Hardtanh`` and the other
   activations of ``F``'s ``more_activations``, ``PairwiseDistance``, ``CosineSimilarity``;
   :mod:`tinylm.nn.more_losses` — ``TripletMarginLoss``, ``GaussianNLLLoss`` and the rest;
+  :mod:`tinylm.nn.more_modules` — ``RReLU``, ``Softmax2d``, ``AlphaDropout``, ``Dropout1d``,
+  ``MultiMarginLoss``, ``TripletMarginWithDistanceLoss``; :mod:`tinylm.nn.padding` — the
+  padding layers (``ZeroPad1d`` … ``CircularPad2d``);
 * :mod:`tinylm.nn.quantized` — int8 weight-only inference: ``QuantizedLinear``,
   ``QuantizedEmbedding``, ``quantize_int8`` (also ``tinylm.quantize_int8``).
 """
@@ -74,6 +77,7 @@ from tinylm.nn.loss import (
     SmoothL1Loss,
 )
 from tinylm.nn.module import (
+    Buffer,
     IncompatibleKeys,
     Module,
     ModuleDict,
@@ -113,6 +117,26 @@ from tinylm.nn.more_losses import (
     PoissonNLLLoss,
     SoftMarginLoss,
     TripletMarginLoss,
+)
+from tinylm.nn.more_modules import (
+    AlphaDropout,
+    Dropout1d,
+    MultiMarginLoss,
+    RReLU,
+    Softmax2d,
+    TripletMarginWithDistanceLoss,
+)
+from tinylm.nn.padding import (
+    CircularPad1d,
+    CircularPad2d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ZeroPad1d,
+    ZeroPad2d,
 )
 from tinylm.nn.pytorch_transformer import (
     MultiheadAttention,
@@ -221,4 +245,22 @@ __all__ = [
     "Tanhshrink",
     "Threshold",
     "TripletMarginLoss",
+    # more_modules, padding, module
+    "AlphaDropout",
+    "Buffer",
+    "CircularPad1d",
+    "CircularPad2d",
+    "ConstantPad1d",
+    "ConstantPad2d",
+    "Dropout1d",
+    "MultiMarginLoss",
+    "RReLU",
+    "ReflectionPad1d",
+    "ReflectionPad2d",
+    "ReplicationPad1d",
+    "ReplicationPad2d",
+    "Softmax2d",
+    "TripletMarginWithDistanceLoss",
+    "ZeroPad1d",
+    "ZeroPad2d",
 ]

@@ -20,11 +20,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from tinylm.autograd import RemovableHandle, TinyLMError, no_grad
+from tinylm.autograd import RemovableHandle, TinyLMError, is_grad_enabled, no_grad
 from tinylm.device import device_and_dtype, device_of, to_device_array
+from tinylm.nn.backward_hooks import BackwardHookCall
+from tinylm.settings import compile as compile_model
 from tinylm.tensor import Tensor
 
 __all__ = [
+    "EXTRA_STATE_KEY",
+    "Buffer",
     "IncompatibleKeys",
     "Module",
     "ModuleDict",
@@ -75,6 +79,34 @@ class Parameter(Tensor):
         return Tensor._wrap(array, requires_grad)
 
 
+class Buffer(Tensor):
+    """A tensor that, assigned to a Module attribute, becomes a buffer of that module, as
+    PyTorch's ``nn.Buffer``: ``self.table = nn.Buffer(t)`` is
+    ``self.register_buffer("table", t)``; ``persistent=False`` keeps it out of the
+    ``state_dict``. ``Buffer(t)`` shares ``t``'s memory (``Buffer()``: an empty float32 one).
+
+    Unlike PyTorch's (which returns a plain Tensor that only remembers it is a buffer), the
+    object is of this subclass; what an op computes from it is a plain Tensor.
+    """
+
+    def __init__(self, data: Any = None, *, persistent: bool = True) -> None:
+        if data is None:
+            data = np.empty(0, dtype=np.float32)
+        requires_grad = bool(data.requires_grad) if isinstance(data, Tensor) else False
+        super().__init__(data.data if isinstance(data, Tensor) else data)
+        if requires_grad:
+            self.requires_grad_(True)
+        self.persistent = bool(persistent)
+
+    @classmethod
+    def _wrap(cls, array: Any, requires_grad: bool = False) -> Tensor:
+        return Tensor._wrap(array, requires_grad)
+
+
+#: the state_dict key (after the module's prefix) of what ``Module.get_extra_state`` returns
+EXTRA_STATE_KEY = "_extra_state"
+
+
 class IncompatibleKeys(NamedTuple):
     """What :meth:`Module.load_state_dict` could not match (empty lists when strict)."""
 
@@ -111,19 +143,78 @@ class Module:
     _forward_pre_hooks: dict[int, Any] | None = None
     _forward_hooks: dict[int, Any] | None = None
 
+    #: full backward hooks (register_full_backward_pre_hook / register_full_backward_hook)
+    #: and state-dict hooks, None on the class as the forward hooks
+    _backward_pre_hooks: dict[int, Any] | None = None
+    _backward_hooks: dict[int, Any] | None = None
+    _state_dict_pre_hooks: dict[int, Any] | None = None
+    _state_dict_hooks: dict[int, Any] | None = None
+    _load_state_dict_pre_hooks: dict[int, Any] | None = None
+    _load_state_dict_post_hooks: dict[int, Any] | None = None
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._forward_pre_hooks is None and self._forward_hooks is None:
+        if (
+            self._forward_pre_hooks is None
+            and self._forward_hooks is None
+            and not self._backward_hooks
+            and not self._backward_pre_hooks
+        ):
             return self.forward(*args, **kwargs)
         for hook in list((self._forward_pre_hooks or {}).values()):
             new = hook(self, args)
             if new is not None:  # a hook may replace the positional inputs
                 args = new if isinstance(new, tuple) else (new,)
+        backward = None
+        if (self._backward_hooks or self._backward_pre_hooks) and is_grad_enabled():
+            backward = BackwardHookCall(
+                self,
+                list((self._backward_pre_hooks or {}).values()),
+                list((self._backward_hooks or {}).values()),
+            )
+            args = backward.wrap_inputs(args)
         output = self.forward(*args, **kwargs)
         for hook in list((self._forward_hooks or {}).values()):
             new = hook(self, args, output)
             if new is not None:  # ... or the output
                 output = new
+        if backward is not None:
+            output = backward.wrap_outputs(output)
         return output
+
+    def _add_hook(self, store: str, hook: Callable[..., Any], prepend: bool = False):
+        """File ``hook`` in the dict ``store`` (made on first use); first when ``prepend``."""
+        if not callable(hook):
+            raise TypeError(f"{store.strip('_')}: a hook must be callable, got {hook!r:.60}")
+        hooks = getattr(self, store)
+        if hooks is None:
+            hooks = {}
+            object.__setattr__(self, store, hooks)
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        if prepend:
+            for key in [k for k in hooks if k != handle.id]:
+                hooks[key] = hooks.pop(key)
+        return handle
+
+    def register_full_backward_pre_hook(
+        self, hook: Callable[..., Any], prepend: bool = False
+    ) -> RemovableHandle:
+        """Call ``hook(module, grad_output)`` when the gradients with respect to this
+        module's outputs are known, before they go on into the module: ``grad_output`` is a
+        tuple, one gradient per output tensor (None for one that got none); a returned tuple
+        replaces it. As PyTorch's (see :mod:`tinylm.nn.backward_hooks` for how)."""
+        return self._add_hook("_backward_pre_hooks", hook, prepend)
+
+    def register_full_backward_hook(
+        self, hook: Callable[..., Any], prepend: bool = False
+    ) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients with respect to
+        this module's positional inputs are known: ``grad_input`` has one entry per
+        positional argument (None for one that is not a tensor requiring grad), and a
+        returned tuple replaces it; ``grad_output`` as for the pre-hook. When no input
+        requires grad, the hook is called with grad_input all None once grad_output is
+        known, as PyTorch's."""
+        return self._add_hook("_backward_hooks", hook, prepend)
 
     def register_forward_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """Call ``hook(module, args)`` before every ``forward``; a returned value (a tuple, or
@@ -165,7 +256,9 @@ class Module:
         self.__dict__.pop(name, None)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, Parameter):
+        if isinstance(value, Buffer):  # nn.Buffer: registered as PyTorch does
+            self.register_buffer(name, value, value.persistent)
+        elif isinstance(value, Parameter):
             self._require_init("parameters")
             self._forget(name, keep=self._parameters)
             self._parameters[name] = value
@@ -234,6 +327,10 @@ class Module:
             raise TypeError(f"add_module: {name!r} must be a Module, got {type(module)}")
         self._forget(name, keep=self._modules)
         self._modules[name] = module
+
+    def register_module(self, name: str, module: Module | None) -> None:
+        """PyTorch's other name of :meth:`add_module`."""
+        self.add_module(name, module)
 
     # ---- walking the tree ---------------------------------------------------------------
 
@@ -308,6 +405,44 @@ class Module:
                 raise AttributeError(f"{type(module).__name__} has no sub-module {part!r}")
             module = module._modules[part]
         return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at dotted path ``target`` (``"blocks.0.attn.q_proj.weight"``);
+        AttributeError, as PyTorch's, when there is none."""
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        value = module._parameters.get(name)
+        if not isinstance(value, Parameter):
+            what = "is not an nn.Parameter" if hasattr(module, name) else "has no such attribute"
+            raise AttributeError(f"get_parameter: {type(module).__name__} {name!r} {what}")
+        return value
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at dotted path ``target``; AttributeError when there is none."""
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if name not in module._buffers:
+            what = "is not a buffer" if hasattr(module, name) else "has no such attribute"
+            raise AttributeError(f"get_buffer: {type(module).__name__} {name!r} {what}")
+        return module._buffers[name]
+
+    def set_submodule(self, target: str, module: Module, strict: bool = False) -> None:
+        """Put ``module`` at dotted path ``target``, as PyTorch's: the parent must exist; an
+        attribute already there must be a module; with ``strict`` it must already exist."""
+        if target == "":
+            raise ValueError("set_submodule: cannot set the submodule without a target name")
+        if not isinstance(module, Module):
+            raise ValueError(f"set_submodule: module is not an nn.Module, found {type(module)}")
+        path, _, name = target.rpartition(".")
+        parent = self.get_submodule(path)
+        exists = hasattr(parent, name)
+        if strict and not exists:
+            raise AttributeError(
+                f"set_submodule: {type(parent).__name__} has no attribute {name!r}"
+            )
+        if exists and not isinstance(getattr(parent, name), Module):
+            raise AttributeError(f"set_submodule: {name!r} is not an nn.Module")
+        setattr(parent, name, module)
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn`` on every sub-module (children first), then on self; e.g. for init."""
@@ -390,81 +525,187 @@ class Module:
     def float(self) -> Module:
         return self.to(np.float32)
 
+    def half(self) -> Module:
+        """Floating-point parameters and buffers to float16 (NumPy's half precision: tinylm
+        holds it, and computes in it, slowly and without float32 accumulation)."""
+        return self.to(np.float16)
+
+    def bfloat16(self) -> Module:
+        raise TinyLMError(
+            "bfloat16: tinylm has no bfloat16 dtype (NumPy has none); use half() or float()"
+        )
+
+    def type(self, dst_type: Any) -> Module:
+        """Every parameter and buffer (integer ones too, as PyTorch's) converted with
+        ``Tensor.type(dst_type)``: a dtype or a name such as ``'torch.DoubleTensor'``. A
+        parameter that requires grad cannot become an integer one."""
+        targets = [*self.parameters(), *self.buffers()]
+        converted = []
+        for t in targets:
+            new = t.detach().type(dst_type).data
+            if isinstance(t, Parameter) and t.requires_grad and not _is_float(new.dtype):
+                raise TinyLMError(
+                    f"Module.type: cannot convert a parameter that requires grad to {new.dtype}"
+                )
+            converted.append(new)
+        for t, new in zip(targets, converted):
+            if new is not t.data:
+                t._data = new
+                t._version_counter.value += 1
+            if t.grad is not None:
+                t.grad = Tensor._wrap(t.grad.detach().type(dst_type).data)
+        return self
+
+    def to_empty(self, *, device: Any, recurse: bool = True) -> Module:
+        """Every parameter and buffer (of this module only, unless ``recurse``) replaced by
+        an uninitialised array of its shape and dtype on ``device``, as PyTorch's (used
+        after building a model on PyTorch's "meta" device, which tinylm does not have)."""
+        device, _ = device_and_dtype("Module.to_empty", (device,), None, None)
+        for t in [*self.parameters(recurse), *self.buffers(recurse)]:
+            where = device if device is not None else device_of(t.data)
+            t._data = to_device_array(np.empty(t.shape, dtype=t.dtype), where)
+            t._version_counter.value += 1
+        return self
+
+    def share_memory(self) -> Module:
+        """PyTorch moves the tensors to shared memory for multiprocessing; tinylm's run in
+        one process: returns the module unchanged."""
+        return self
+
+    def compile(self, *args: Any, **kwargs: Any) -> None:
+        """PyTorch compiles the module's forward in place; tinylm runs eagerly, so this
+        checks the arguments as ``tinylm.compile`` does and changes nothing."""
+        compile_model(self.forward, *args, **kwargs)
+
     # ---- state dicts --------------------------------------------------------------------
 
     def state_dict(self, prefix: str = "", keep_vars: bool = False) -> OrderedDict[str, Tensor]:
-        """Ordered ``name → Tensor`` of all parameters and persistent buffers.
+        """Ordered ``name → Tensor`` of all parameters and persistent buffers, and the
+        ``"_extra_state"`` of each module whose class defines :meth:`get_extra_state`.
 
         The tensors are detached (they share memory with the model, as in PyTorch): copy
-        or save them before training on if you need a snapshot.
+        or save them before training on if you need a snapshot. Each module's
+        ``register_state_dict_pre_hook`` hooks run before its entries are added, its
+        ``register_state_dict_post_hook`` hooks after its sub-modules' (as PyTorch's).
         """
         out: OrderedDict[str, Tensor] = OrderedDict()
-        # a module shared under two names is saved under both, as PyTorch does
-        modules = self.named_modules(prefix.rstrip("."), remove_duplicate=False)
-        for module_prefix, module in modules:
-            for name, t in module._parameters.items():
-                if t is not None:
-                    out[_join(module_prefix, name)] = t if keep_vars else t.detach()
-            for name, t in module._buffers.items():
-                if t is not None and name not in module._non_persistent:
-                    out[_join(module_prefix, name)] = t if keep_vars else t.detach()
+        stem = prefix.rstrip(".")
+        self._save_state(out, f"{stem}." if stem else "", keep_vars)
         return out
 
-    def _state_targets(self) -> OrderedDict[str, Tensor]:
-        return self.state_dict(keep_vars=True)
+    def _save_state(self, out: OrderedDict[str, Any], prefix: str, keep_vars: bool) -> None:
+        # recursive, as PyTorch's: a module shared under two names is saved under both
+        for hook in list((self._state_dict_pre_hooks or {}).values()):
+            hook(self, prefix, keep_vars)
+        for name, t in self._parameters.items():
+            if t is not None:
+                out[prefix + name] = t if keep_vars else t.detach()
+        for name, t in self._buffers.items():
+            if t is not None and name not in self._non_persistent:
+                out[prefix + name] = t if keep_vars else t.detach()
+        if type(self).get_extra_state is not Module.get_extra_state:
+            out[prefix + EXTRA_STATE_KEY] = self.get_extra_state()
+        for name, child in self._modules.items():
+            if child is not None:
+                child._save_state(out, f"{prefix}{name}.", keep_vars)
+        for hook in list((self._state_dict_hooks or {}).values()):
+            if hook(self, out, prefix, {"version": 1}) is not None:
+                raise RuntimeError(
+                    "state_dict post-hook must return None (change the state dict in place)"
+                )
+
+    def get_extra_state(self) -> Any:
+        """Override (with :meth:`set_extra_state`) to save anything else in ``state_dict``,
+        under ``"<prefix>_extra_state"``, as PyTorch's. Not to be called unless overridden."""
+        raise RuntimeError(
+            f"{type(self).__name__}.get_extra_state() is not defined: override it (and "
+            "set_extra_state) to keep extra state in the state dict"
+        )
+
+    def set_extra_state(self, state: Any) -> None:
+        """Override to take back what :meth:`get_extra_state` returned (``load_state_dict``
+        calls it with the ``"_extra_state"`` entry)."""
+        raise RuntimeError(
+            f"{type(self).__name__}.set_extra_state() is not defined: override it (and "
+            "get_extra_state) to load extra state from a state dict"
+        )
+
+    def register_state_dict_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, prefix, keep_vars)`` before ``state_dict`` saves this
+        module's entries."""
+        return self._add_hook("_state_dict_pre_hooks", hook)
+
+    def register_state_dict_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, state_dict, prefix, local_metadata)`` after ``state_dict`` has
+        saved this module and its sub-modules; it may change ``state_dict`` in place (and
+        must return None, as PyTorch's public post-hooks)."""
+        return self._add_hook("_state_dict_hooks", hook)
+
+    def register_load_state_dict_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)`` before ``load_state_dict`` reads this module's
+        entries: it may change ``state_dict`` (the entries under ``prefix``, a copy of the
+        caller's) in place, and append messages to ``error_msgs`` (which makes the load
+        fail)."""
+        return self._add_hook("_load_state_dict_pre_hooks", hook)
+
+    def register_load_state_dict_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, incompatible_keys)`` after ``load_state_dict`` has loaded this
+        module and its sub-modules; the hook may edit ``incompatible_keys.missing_keys`` and
+        ``.unexpected_keys`` in place, and what is left decides a strict load's error."""
+        return self._add_hook("_load_state_dict_post_hooks", hook)
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True):
-        """Copy values from ``state_dict`` into this module's parameters and buffers.
+        """Copy values from ``state_dict`` into this module's parameters and buffers (and
+        hand each ``"_extra_state"`` entry to its module's :meth:`set_extra_state`).
 
         Every problem is collected first and reported in one error — missing keys,
         unexpected keys (both only when ``strict``), shape mismatches, non-float values
-        for float weights — and nothing is changed unless all entries fit. Floating-point
+        for float weights — and nothing is changed unless all entries fit (a strict load
+        whose load-post-hooks leave missing or unexpected keys is undone). Floating-point
         values of another precision are converted to the parameter's dtype (a float64
-        checkpoint loads into a float32 model).
+        checkpoint loads into a float32 model). The load hooks run as PyTorch's.
 
         Returns:
             ``IncompatibleKeys(missing_keys, unexpected_keys)``.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict: expected a mapping, got {type(state_dict)}")
-        targets = self._state_targets()
-        missing = [k for k in targets if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in targets]
-        problems = []
+        load = _Load(getattr(state_dict, "_metadata", None))
+        load.visit(self, OrderedDict(state_dict), "")
+        problems = list(load.problems)
         if strict:
-            problems += [f"missing key {k!r}" for k in missing]
-            problems += [f"unexpected key {k!r}" for k in unexpected]
-        updates = []
-        for key, target in targets.items():
-            if key not in state_dict:
-                continue
-            value = state_dict[key]
-            raw = value.data if isinstance(value, Tensor) else value
-            if not hasattr(raw, "shape"):
-                raw = np.asarray(raw)
-            if tuple(raw.shape) != target.shape:
-                problems.append(
-                    f"{key!r}: shape {tuple(raw.shape)} in the state dict, "
-                    f"{target.shape} in the model"
-                )
-            elif raw.dtype != target.dtype and not (
-                _is_float(raw.dtype) and _is_float(target.dtype)
-            ):
-                problems.append(
-                    f"{key!r}: dtype {raw.dtype} in the state dict cannot be converted to "
-                    f"the model's {target.dtype}"
-                )
-            else:
-                updates.append((target, raw))
-        if problems:
-            raise TinyLMError(
-                f"load_state_dict for {type(self).__name__}: {len(problems)} problem(s):\n  "
-                + "\n  ".join(problems)
-            )
+            problems += [f"missing key {k!r}" for k in load.missing]
+            problems += [f"unexpected key {k!r}" for k in load.unexpected]
+        if load.problems or (problems and not load.post_hooks):
+            self._refuse_load(problems)
+        undo = [(t, t.data.copy()) for t, _ in load.updates] if load.post_hooks else []
         with no_grad():
-            for target, raw in updates:
+            for target, raw in load.updates:
                 target.copy_(to_device_array(raw, device_of(target.data)))
-        return IncompatibleKeys(missing, unexpected)
+        for module, state in load.extra_states:
+            module.set_extra_state(state)
+        keys = IncompatibleKeys(load.missing, load.unexpected)
+        for module, hook in load.post_hooks:
+            if hook(module, keys) is not None:
+                raise RuntimeError(
+                    "load_state_dict post-hooks must return None (edit incompatible_keys in place)"
+                )
+        if strict and (keys.missing_keys or keys.unexpected_keys):
+            with no_grad():
+                for target, old in undo:
+                    target.copy_(old)
+            self._refuse_load(
+                [f"missing key {k!r}" for k in keys.missing_keys]
+                + [f"unexpected key {k!r}" for k in keys.unexpected_keys]
+            )
+        return keys
+
+    def _refuse_load(self, problems: list[str]) -> None:
+        raise TinyLMError(
+            f"load_state_dict for {type(self).__name__}: {len(problems)} problem(s):\n  "
+            + "\n  ".join(problems)
+        )
 
     # ---- printing -----------------------------------------------------------------------
 
@@ -481,8 +722,74 @@ class Module:
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
 
 
-def _join(prefix: str, name: str) -> str:
-    return f"{prefix}.{name}" if prefix else name
+class _Load:
+    """What one ``load_state_dict`` call finds, module by module (PyTorch's walk: each
+    module's load pre-hooks, then its own entries, then its sub-modules with the entries
+    under their prefixes, then — recorded here, run after the copy — its post-hooks)."""
+
+    def __init__(self, metadata: Any) -> None:
+        self.metadata = metadata
+        self.missing: list[str] = []
+        self.unexpected: list[str] = []
+        self.problems: list[str] = []
+        self.updates: list[tuple[Tensor, Any]] = []
+        self.extra_states: list[tuple[Module, Any]] = []
+        self.post_hooks: list[tuple[Module, Callable[..., Any]]] = []
+
+    def visit(self, module: Module, local: dict[str, Any], prefix: str) -> None:
+        meta = {} if self.metadata is None else dict(self.metadata.get(prefix[:-1], {}))
+        for hook in list((module._load_state_dict_pre_hooks or {}).values()):
+            hook(
+                module, local, prefix, meta, True, self.missing, self.unexpected,
+                self.problems,
+            )  # fmt: skip
+        own = {n: t for n, t in module._parameters.items() if t is not None}
+        own.update(
+            (n, t)
+            for n, t in module._buffers.items()
+            if t is not None and n not in module._non_persistent
+        )
+        for name, target in own.items():
+            key = prefix + name
+            if key not in local:
+                self.missing.append(key)
+            else:
+                self.check(key, target, local[key])
+        extra = prefix + EXTRA_STATE_KEY
+        if type(module).set_extra_state is not Module.set_extra_state:
+            if extra in local:
+                self.extra_states.append((module, local[extra]))
+            else:
+                self.missing.append(extra)
+        elif extra in local:
+            self.unexpected.append(extra)
+        for key in local:
+            if key.startswith(prefix) and key != extra:
+                head, dot, _ = key[len(prefix) :].partition(".")
+                if (dot and head not in module._modules) or (not dot and head not in own):
+                    self.unexpected.append(key)
+        for name, child in module._modules.items():
+            if child is not None:
+                stem = f"{prefix}{name}."
+                self.visit(child, {k: v for k, v in local.items() if k.startswith(stem)}, stem)
+        hooks = (module._load_state_dict_post_hooks or {}).values()
+        self.post_hooks += [(module, h) for h in hooks]
+
+    def check(self, key: str, target: Tensor, value: Any) -> None:
+        raw = value.data if isinstance(value, Tensor) else value
+        if not hasattr(raw, "shape"):
+            raw = np.asarray(raw)
+        if tuple(raw.shape) != target.shape:
+            self.problems.append(
+                f"{key!r}: shape {tuple(raw.shape)} in the state dict, {target.shape} in the model"
+            )
+        elif raw.dtype != target.dtype and not (_is_float(raw.dtype) and _is_float(target.dtype)):
+            self.problems.append(
+                f"{key!r}: dtype {raw.dtype} in the state dict cannot be converted to the "
+                f"model's {target.dtype}"
+            )
+        else:
+            self.updates.append((target, raw))
 
 
 def _indent(text: str, spaces: int) -> str:

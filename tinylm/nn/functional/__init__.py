@@ -28,6 +28,10 @@ public wrapper with the derivation in its docstring. One file per family:
   ``soft_margin_loss``, ``multilabel_soft_margin_loss``, ``gaussian_nll_loss``,
   ``poisson_nll_loss``; :mod:`~tinylm.nn.functional.distances` — ``pairwise_distance``;
   :mod:`~tinylm.nn.functional.group_norm` — ``group_norm``
+* :mod:`~tinylm.nn.functional.inplace` — ``relu_``, ``elu_``, ``leaky_relu_``, ``hardtanh_``,
+  ``selu_``, ``celu_``, ``threshold_``, ``rrelu_``; :mod:`~tinylm.nn.functional.noise` —
+  ``rrelu``, ``alpha_dropout``, ``dropout1d``; :mod:`~tinylm.nn.functional.margin_losses` —
+  ``multi_margin_loss``, ``triplet_margin_with_distance_loss``
 
 The heavy ones (``softmax``, ``layer_norm``, ``gelu``, ``cross_entropy``, attention without
 a mask) call the kernel registry (:mod:`tinylm.kernels`), which hands out the Numba kernel on
@@ -61,6 +65,16 @@ from tinylm.nn.functional.attention import (
 from tinylm.nn.functional.distances import pairwise_distance
 from tinylm.nn.functional.dropout import dropout
 from tinylm.nn.functional.group_norm import group_norm
+from tinylm.nn.functional.inplace import (
+    celu_,
+    elu_,
+    hardtanh_,
+    leaky_relu_,
+    relu_,
+    rrelu_,
+    selu_,
+    threshold_,
+)
 from tinylm.nn.functional.linear import embedding, linear
 from tinylm.nn.functional.losses import (
     binary_cross_entropy,
@@ -72,6 +86,10 @@ from tinylm.nn.functional.losses import (
     mse_loss,
     nll_loss,
     smooth_l1_loss,
+)
+from tinylm.nn.functional.margin_losses import (
+    multi_margin_loss,
+    triplet_margin_with_distance_loss,
 )
 from tinylm.nn.functional.more_activations import (
     celu,
@@ -102,6 +120,7 @@ from tinylm.nn.functional.more_losses import (
     soft_margin_loss,
     triplet_margin_loss,
 )
+from tinylm.nn.functional.noise import alpha_dropout, dropout1d, rrelu
 from tinylm.nn.functional.normalization import (
     batch_norm,
     cosine_similarity,
@@ -190,4 +209,18 @@ __all__ = [
     "tanhshrink",
     "threshold",
     "triplet_margin_loss",
+    # inplace, noise, margin_losses
+    "alpha_dropout",
+    "celu_",
+    "dropout1d",
+    "elu_",
+    "hardtanh_",
+    "leaky_relu_",
+    "multi_margin_loss",
+    "relu_",
+    "rrelu",
+    "rrelu_",
+    "selu_",
+    "threshold_",
+    "triplet_margin_with_distance_loss",
 ]
