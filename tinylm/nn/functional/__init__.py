@@ -28,6 +28,9 @@ public wrapper with the derivation in its docstring. One file per family:
   ``soft_margin_loss``, ``multilabel_soft_margin_loss``, ``gaussian_nll_loss``,
   ``poisson_nll_loss``; :mod:`~tinylm.nn.functional.distances` — ``pairwise_distance``;
   :mod:`~tinylm.nn.functional.group_norm` — ``group_norm``
+* :mod:`~tinylm.nn.functional.convolution` — ``conv1d``, ``conv_transpose1d`` (im2col);
+  :mod:`~tinylm.nn.functional.pooling` — ``max_pool1d``, ``avg_pool1d``, ``lp_pool1d``,
+  ``adaptive_avg_pool1d``, ``adaptive_max_pool1d``
 
 The heavy ones (``softmax``, ``layer_norm``, ``gelu``, ``cross_entropy``, attention without
 a mask) call the kernel registry (:mod:`tinylm.kernels`), which hands out the Numba kernel on
@@ -58,6 +61,7 @@ from tinylm.nn.functional.attention import (
     packed_self_attention,
     scaled_dot_product_attention,
 )
+from tinylm.nn.functional.convolution import conv1d, conv_transpose1d
 from tinylm.nn.functional.distances import pairwise_distance
 from tinylm.nn.functional.dropout import dropout
 from tinylm.nn.functional.group_norm import group_norm
@@ -108,6 +112,13 @@ from tinylm.nn.functional.normalization import (
     layer_norm,
     normalize,
     rms_norm,
+)
+from tinylm.nn.functional.pooling import (
+    adaptive_avg_pool1d,
+    adaptive_max_pool1d,
+    avg_pool1d,
+    lp_pool1d,
+    max_pool1d,
 )
 from tinylm.nn.functional.recurrent import (
     gru_cell,
@@ -190,4 +201,12 @@ __all__ = [
     "tanhshrink",
     "threshold",
     "triplet_margin_loss",
+    # convolution, pooling, embedding_bag, bilinear
+    "adaptive_avg_pool1d",
+    "adaptive_max_pool1d",
+    "avg_pool1d",
+    "conv1d",
+    "conv_transpose1d",
+    "lp_pool1d",
+    "max_pool1d",
 ]
