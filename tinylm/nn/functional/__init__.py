@@ -30,7 +30,8 @@ public wrapper with the derivation in its docstring. One file per family:
   :mod:`~tinylm.nn.functional.group_norm` — ``group_norm``
 * :mod:`~tinylm.nn.functional.convolution` — ``conv1d``, ``conv_transpose1d`` (im2col);
   :mod:`~tinylm.nn.functional.pooling` — ``max_pool1d``, ``avg_pool1d``, ``lp_pool1d``,
-  ``adaptive_avg_pool1d``, ``adaptive_max_pool1d``
+  ``adaptive_avg_pool1d``, ``adaptive_max_pool1d``; :mod:`~tinylm.nn.functional.embedding_bag`
+  — ``embedding_bag``, ``bilinear``
 
 The heavy ones (``softmax``, ``layer_norm``, ``gelu``, ``cross_entropy``, attention without
 a mask) call the kernel registry (:mod:`tinylm.kernels`), which hands out the Numba kernel on
@@ -64,6 +65,7 @@ from tinylm.nn.functional.attention import (
 from tinylm.nn.functional.convolution import conv1d, conv_transpose1d
 from tinylm.nn.functional.distances import pairwise_distance
 from tinylm.nn.functional.dropout import dropout
+from tinylm.nn.functional.embedding_bag import EMBEDDING_BAG_MODES, bilinear, embedding_bag
 from tinylm.nn.functional.group_norm import group_norm
 from tinylm.nn.functional.linear import embedding, linear
 from tinylm.nn.functional.losses import (
@@ -205,8 +207,11 @@ __all__ = [
     "adaptive_avg_pool1d",
     "adaptive_max_pool1d",
     "avg_pool1d",
+    "bilinear",
     "conv1d",
     "conv_transpose1d",
+    "EMBEDDING_BAG_MODES",
+    "embedding_bag",
     "lp_pool1d",
     "max_pool1d",
 ]
