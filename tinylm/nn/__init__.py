@@ -25,11 +25,16 @@
 * :mod:`tinylm.nn.more_layers` — ``PReLU``, ``GroupNorm``, ``GLU``, ``Hardtanh`` and the other
   activations of ``F``'s ``more_activations``, ``PairwiseDistance``, ``CosineSimilarity``;
   :mod:`tinylm.nn.more_losses` — ``TripletMarginLoss``, ``GaussianNLLLoss`` and the rest;
+* :mod:`tinylm.nn.conv` — ``Conv1d``, ``ConvTranspose1d``; :mod:`tinylm.nn.pooling` —
+  ``MaxPool1d``, ``AvgPool1d``, ``LPPool1d``, ``AdaptiveAvgPool1d``, ``AdaptiveMaxPool1d``;
+  :mod:`tinylm.nn.embedding_bag` — ``EmbeddingBag``, ``Bilinear``;
 * :mod:`tinylm.nn.quantized` — int8 weight-only inference: ``QuantizedLinear``,
   ``QuantizedEmbedding``, ``quantize_int8`` (also ``tinylm.quantize_int8``).
 """
 
 from tinylm.nn import functional, init, utils
+from tinylm.nn.conv import Conv1d, ConvTranspose1d
+from tinylm.nn.embedding_bag import Bilinear, EmbeddingBag
 from tinylm.nn.layers import (
     ELU,
     GELU,
@@ -112,6 +117,13 @@ from tinylm.nn.more_losses import (
     PoissonNLLLoss,
     SoftMarginLoss,
     TripletMarginLoss,
+)
+from tinylm.nn.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveMaxPool1d,
+    AvgPool1d,
+    LPPool1d,
+    MaxPool1d,
 )
 from tinylm.nn.pytorch_transformer import (
     MultiheadAttention,
@@ -220,4 +232,14 @@ __all__ = [
     "Tanhshrink",
     "Threshold",
     "TripletMarginLoss",
+    # conv, pooling, embedding_bag
+    "AdaptiveAvgPool1d",
+    "AdaptiveMaxPool1d",
+    "AvgPool1d",
+    "Bilinear",
+    "Conv1d",
+    "ConvTranspose1d",
+    "EmbeddingBag",
+    "LPPool1d",
+    "MaxPool1d",
 ]
