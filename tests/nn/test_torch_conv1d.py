@@ -304,6 +304,16 @@ def test_lp_pool1d_matches_torch(norm_type: float, stride: Any, ceil_mode: bool)
     both(lambda lib, x: functional(lib).lp_pool1d(x, 2, 2, stride, ceil_mode), [signed])
 
 
+@pytest.mark.parametrize("norm_type", [1, 2, 3])
+def test_lp_pool1d_of_a_window_summing_to_zero_has_torchs_zero_gradient(norm_type: int) -> None:
+    """PyTorch sets the gradient of a window whose x^p sum to 0 to zero (not the ∞·0 of
+    the power's derivative); a negative sum under an odd p gives NaN in both."""
+    x = np.zeros((1, 2, 9))
+    x[0, 1] = np.arange(9) - 4.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        both(lambda lib, x: functional(lib).lp_pool1d(x, norm_type, 3), [x])
+
+
 # ---------------------------------------------------------------------------------------
 # embedding_bag and bilinear
 # ---------------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
+from tinylm.creation import where
 from tinylm.device import array_module
-from tinylm.nn.functional.activations import relu
 from tinylm.nn.functional.convolution import fold1d, one_int, unfold1d
 from tinylm.tensor import Tensor
 
@@ -289,7 +289,8 @@ def lp_pool1d(
 ) -> Tensor:
     """The p-norm of each window, (Σ_k x^p)^(1/p), as ``torch.nn.functional.lp_pool1d``, and
     computed as PyTorch computes it (so values and gradients agree at the edges too):
-    out = avg_pool1d(x^p) · K, then sign(out)·relu(|out|) to the power 1/p. No padding.
+    out = avg_pool1d(x^p) · K, then to the power 1/p, with a zero gradient for a window whose
+    x^p sum to 0 (as PyTorch's). No padding.
     norm_type ±inf gives the largest (smallest) |x| of each window, by ``max_pool1d``.
 
     Shapes: input (N, C, L) or (C, L), float → (N, C, L_out) or (C, L_out).
@@ -302,4 +303,7 @@ def lp_pool1d(
         sign = 1 if norm_type > 0 else -1
         return max_pool1d(input.abs() * sign, k, stride, 0, 1, ceil_mode) * sign
     out = avg_pool1d(input.pow(norm_type), k, stride, 0, ceil_mode)
-    return (out.sign() * relu(out.abs())).mul(k).pow(1.0 / norm_type)
+    # PyTorch's sign(out)·relu(|out|) is out itself, but its relu turns the infinite
+    # gradient of (·)^(1/p) at a window summing to 0 into 0: where(out ≠ 0, out, 0) does both
+    kept = where(out != 0, out, 0.0)
+    return kept.mul(k).pow(1.0 / norm_type)
