@@ -29,11 +29,16 @@
   :mod:`tinylm.nn.more_modules` — ``RReLU``, ``Softmax2d``, ``AlphaDropout``, ``Dropout1d``,
   ``MultiMarginLoss``, ``TripletMarginWithDistanceLoss``; :mod:`tinylm.nn.padding` — the
   padding layers (``ZeroPad1d`` … ``CircularPad2d``);
+* :mod:`tinylm.nn.conv` — ``Conv1d``, ``ConvTranspose1d``; :mod:`tinylm.nn.pooling` —
+  ``MaxPool1d``, ``AvgPool1d``, ``LPPool1d``, ``AdaptiveAvgPool1d``, ``AdaptiveMaxPool1d``;
+  :mod:`tinylm.nn.embedding_bag` — ``EmbeddingBag``, ``Bilinear``;
 * :mod:`tinylm.nn.quantized` — int8 weight-only inference: ``QuantizedLinear``,
   ``QuantizedEmbedding``, ``quantize_int8`` (also ``tinylm.quantize_int8``).
 """
 
 from tinylm.nn import functional, init, utils
+from tinylm.nn.conv import Conv1d, ConvTranspose1d
+from tinylm.nn.embedding_bag import Bilinear, EmbeddingBag
 from tinylm.nn.layers import (
     ELU,
     GELU,
@@ -137,6 +142,13 @@ from tinylm.nn.padding import (
     ReplicationPad2d,
     ZeroPad1d,
     ZeroPad2d,
+)
+from tinylm.nn.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveMaxPool1d,
+    AvgPool1d,
+    LPPool1d,
+    MaxPool1d,
 )
 from tinylm.nn.pytorch_transformer import (
     MultiheadAttention,
@@ -263,4 +275,14 @@ __all__ = [
     "TripletMarginWithDistanceLoss",
     "ZeroPad1d",
     "ZeroPad2d",
+    # conv, pooling, embedding_bag
+    "AdaptiveAvgPool1d",
+    "AdaptiveMaxPool1d",
+    "AvgPool1d",
+    "Bilinear",
+    "Conv1d",
+    "ConvTranspose1d",
+    "EmbeddingBag",
+    "LPPool1d",
+    "MaxPool1d",
 ]

@@ -32,6 +32,10 @@ public wrapper with the derivation in its docstring. One file per family:
   ``selu_``, ``celu_``, ``threshold_``, ``rrelu_``; :mod:`~tinylm.nn.functional.noise` —
   ``rrelu``, ``alpha_dropout``, ``dropout1d``; :mod:`~tinylm.nn.functional.margin_losses` —
   ``multi_margin_loss``, ``triplet_margin_with_distance_loss``
+* :mod:`~tinylm.nn.functional.convolution` — ``conv1d``, ``conv_transpose1d`` (im2col);
+  :mod:`~tinylm.nn.functional.pooling` — ``max_pool1d``, ``avg_pool1d``, ``lp_pool1d``,
+  ``adaptive_avg_pool1d``, ``adaptive_max_pool1d``; :mod:`~tinylm.nn.functional.embedding_bag`
+  — ``embedding_bag``, ``bilinear``
 
 The heavy ones (``softmax``, ``layer_norm``, ``gelu``, ``cross_entropy``, attention without
 a mask) call the kernel registry (:mod:`tinylm.kernels`), which hands out the Numba kernel on
@@ -62,8 +66,10 @@ from tinylm.nn.functional.attention import (
     packed_self_attention,
     scaled_dot_product_attention,
 )
+from tinylm.nn.functional.convolution import conv1d, conv_transpose1d
 from tinylm.nn.functional.distances import pairwise_distance
 from tinylm.nn.functional.dropout import dropout
+from tinylm.nn.functional.embedding_bag import EMBEDDING_BAG_MODES, bilinear, embedding_bag
 from tinylm.nn.functional.group_norm import group_norm
 from tinylm.nn.functional.inplace import (
     celu_,
@@ -127,6 +133,13 @@ from tinylm.nn.functional.normalization import (
     layer_norm,
     normalize,
     rms_norm,
+)
+from tinylm.nn.functional.pooling import (
+    adaptive_avg_pool1d,
+    adaptive_max_pool1d,
+    avg_pool1d,
+    lp_pool1d,
+    max_pool1d,
 )
 from tinylm.nn.functional.recurrent import (
     gru_cell,
@@ -223,4 +236,15 @@ __all__ = [
     "selu_",
     "threshold_",
     "triplet_margin_with_distance_loss",
+    # convolution, pooling, embedding_bag, bilinear
+    "adaptive_avg_pool1d",
+    "adaptive_max_pool1d",
+    "avg_pool1d",
+    "bilinear",
+    "conv1d",
+    "conv_transpose1d",
+    "EMBEDDING_BAG_MODES",
+    "embedding_bag",
+    "lp_pool1d",
+    "max_pool1d",
 ]
