@@ -477,7 +477,7 @@ class BatchNorm1d(Module):
             )
         momentum = self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+            self.num_batches_tracked.add_(1)  # in place: `data + 1` of 0-d would be a scalar
             if momentum is None:  # the running statistics are the average over all batches
                 momentum = 1.0 / float(self.num_batches_tracked.item())
         # batch statistics in training, and in eval without running ones (None then)
@@ -486,6 +486,14 @@ class BatchNorm1d(Module):
             x, self.running_mean, self.running_var, self.weight, self.bias, use_batch,
             momentum or 0.0, self.eps,
         )  # fmt: skip
+
+    def reset_running_stats(self) -> None:
+        """Running mean 0, running variance 1, batch count 0 (as PyTorch's; nothing without
+        ``track_running_stats``)."""
+        if self.track_running_stats:
+            self.running_mean.zero_()
+            self.running_var.fill_(1)
+            self.num_batches_tracked.zero_()
 
     def extra_repr(self) -> str:
         return (

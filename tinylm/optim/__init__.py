@@ -3,16 +3,20 @@
 * :class:`SGD` (momentum, Nesterov, weight decay), :class:`Adam`, :class:`AdamW`,
   :class:`RMSprop`, :class:`Adagrad`; :class:`NAdam`, :class:`RAdam`, :class:`Adamax`
   (``adam_variants.py``), :class:`Adadelta`, :class:`Rprop`, :class:`ASGD` (``classic.py``);
+* :class:`Adafactor` (``adafactor.py``): factored second moments, row and column statistics;
 * :func:`clip_grad_norm_`;
 * :mod:`tinylm.optim.lr_scheduler`: ``LambdaLR``, ``StepLR``, ``ExponentialLR``, ``LinearLR``,
   ``CosineAnnealingLR``, ``OneCycleLR``, ``ReduceLROnPlateau``, ``MultiStepLR``, ``ConstantLR``,
   ``MultiplicativeLR``, ``PolynomialLR``, ``CosineAnnealingWarmRestarts``, ``CyclicLR``,
   ``SequentialLR``, ``ChainedScheduler``, ``WarmupCosineLR``,
   ``get_linear_schedule_with_warmup`` (BERT's fine-tuning schedule);
+* :mod:`tinylm.optim.swa_utils`: ``AveragedModel`` (SWA / EMA of weights), ``SWALR``,
+  ``update_bn``;
 * :func:`weight_decay_groups`: decay matrices, not biases or LayerNorm weights.
 """
 
-from tinylm.optim import lr_scheduler
+from tinylm.optim import lr_scheduler, swa_utils
+from tinylm.optim.adafactor import Adafactor
 from tinylm.optim.adam import Adam, AdamW
 from tinylm.optim.adam_variants import Adamax, NAdam, RAdam
 from tinylm.optim.classic import ASGD, Adadelta, Rprop
@@ -25,6 +29,7 @@ __all__ = [
     "ASGD",
     "SGD",
     "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adam",
     "AdamW",
@@ -36,5 +41,6 @@ __all__ = [
     "RMSprop",
     "clip_grad_norm_",
     "lr_scheduler",
+    "swa_utils",
     "weight_decay_groups",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -279,14 +280,24 @@ class OneCycleLR(LRScheduler):
         three_phase: bool = False,
         last_epoch: int = -1,
     ) -> None:
-        if total_steps is None:
-            if epochs is None or steps_per_epoch is None:
-                raise TinyLMError("OneCycleLR: give total_steps, or epochs and steps_per_epoch")
+        # PyTorch's checks: ints for the step counts (bool passes, as there), a float pct_start
+        if total_steps is not None:
+            if not isinstance(total_steps, int) or total_steps <= 0:
+                raise TinyLMError(
+                    f"OneCycleLR: total_steps must be a positive int, got {total_steps!r}"
+                )
+        elif epochs is not None and steps_per_epoch is not None:
+            for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
+                if not isinstance(value, int) or value <= 0:
+                    raise TinyLMError(f"OneCycleLR: {name} must be a positive int, got {value!r}")
             total_steps = epochs * steps_per_epoch
-        if total_steps <= 0 or not 0 <= pct_start <= 1 or anneal_strategy not in ("cos", "linear"):
+        else:
+            raise TinyLMError("OneCycleLR: give total_steps, or epochs and steps_per_epoch")
+        if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
+            raise TinyLMError(f"OneCycleLR: pct_start must be a float in [0, 1], got {pct_start!r}")
+        if anneal_strategy not in ("cos", "linear"):
             raise TinyLMError(
-                f"OneCycleLR: total_steps must be > 0 (got {total_steps}), pct_start in [0, 1] "
-                f"(got {pct_start}), anneal_strategy 'cos' or 'linear' (got {anneal_strategy!r})"
+                f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}"
             )
         groups = optimizer.param_groups
         n = len(groups)
@@ -408,11 +419,21 @@ class ReduceLROnPlateau:
             return value < (self.best * (1 - self.threshold) if rel else self.best - self.threshold)
         return value > (self.best * (1 + self.threshold) if rel else self.best + self.threshold)
 
-    def step(self, metrics: Any) -> None:
+    def step(self, metrics: Any, epoch: int | None = None) -> None:
         """Record this epoch's metric; reduce the learning rates if it has not improved for
-        more than ``patience`` calls."""
+        more than ``patience`` calls. ``epoch`` (deprecated in PyTorch, with its warning)
+        sets ``last_epoch`` instead of counting one on; the reduction rule is the same."""
         value = float(metrics)
-        self.last_epoch += 1
+        if epoch is None:
+            self.last_epoch += 1
+        else:
+            warnings.warn(
+                "ReduceLROnPlateau.step: the epoch argument is deprecated (as in PyTorch); "
+                "call step(metrics)",
+                UserWarning,
+                stacklevel=2,
+            )
+            self.last_epoch = epoch
         if self._is_better(value):
             self.best, self.num_bad_epochs = value, 0
         else:

@@ -124,6 +124,11 @@ class Optimizer:
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]):
         raise NotImplementedError
 
+    def _state_shape(self, p: Tensor, key: str) -> tuple[int, ...]:
+        """The shape of state array ``key`` of parameter ``p``: the parameter's own, unless a
+        subclass keeps smaller statistics (Adafactor's row and column variances)."""
+        return p.shape
+
     # ---- state dicts --------------------------------------------------------------------
 
     def _all_params(self) -> list[Tensor]:
@@ -187,10 +192,11 @@ class Optimizer:
             for k, v in entries.items():
                 if hasattr(v, "shape") and np.ndim(v) > 0:
                     raw = v.data if isinstance(v, Tensor) else v
-                    if tuple(raw.shape) != p.shape:
+                    if tuple(raw.shape) != self._state_shape(p, k):
                         raise TinyLMError(
                             f"{name}.load_state_dict: state {k!r} of parameter {i} has shape "
-                            f"{tuple(raw.shape)}, but the parameter has shape {p.shape}"
+                            f"{tuple(raw.shape)}, expected {self._state_shape(p, k)} (the "
+                            f"parameter has shape {p.shape})"
                         )
                     v = to_device_array(raw, device_of(p.data)).astype(p.dtype, copy=True)
                 restored[k] = v

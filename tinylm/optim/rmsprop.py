@@ -97,6 +97,8 @@ class Adagrad(Optimizer):
         η_t = η / (1 + (t − 1) · lr_decay)
         s ← s + g²                                    (s₀ = initial_accumulator_value)
         θ ← θ − η_t g / (√s + ε)
+    s₀ is the constructor's ``initial_accumulator_value`` for every group, as in PyTorch (a
+    group's own value is kept in the group but not used).
     ``sum`` (s) has the parameter's shape. ``foreach``, ``differentiable`` and ``fused`` are
     refused when True.
     """
@@ -135,7 +137,8 @@ class Adagrad(Optimizer):
         xp, param = array_module(p.data), p.data
         if not state:
             state["step"] = 0
-            state["sum"] = xp.full_like(param, group["initial_accumulator_value"])
+            # as PyTorch's: the constructor's value, even for a group that sets its own
+            state["sum"] = xp.full_like(param, self.defaults["initial_accumulator_value"])
         state["step"] += 1
         if group["maximize"]:
             grad = -grad
