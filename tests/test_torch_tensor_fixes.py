@@ -554,3 +554,14 @@ def test_diag_of_a_vector_with_inf_keeps_zeros_off_the_diagonal(diagonal: int) -
     (got * tinylm.tensor(u)).sum().backward()
     (want * torch.tensor(u)).sum().backward()
     np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+
+
+def test_relu_gradient_is_zero_where_x_is_not_positive_even_for_inf_or_nan_upstream() -> None:
+    x = np.array([-1.0, 0.0, 2.0, np.nan, -np.inf, np.inf])
+    g = np.array([np.nan, np.inf, np.nan, 3.0, -np.inf, 1.0])
+    grads = []
+    for lib in (tinylm, torch):
+        t = lib.tensor(x, requires_grad=True)
+        t.relu().backward(lib.tensor(g))
+        grads.append(t.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])  # [0, 0, nan, 3, 0, 1]

@@ -371,7 +371,10 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """y = max(x, 0);  dy/dx = 1 for x > 0, else 0 (we pick 0 at x = 0, like PyTorch)."""
+    """y = max(x, 0);  dy/dx = 1 for x > 0, else 0 (we pick 0 at x = 0, like PyTorch).
+
+    The backward selects rather than multiplies, as PyTorch's: where x ≤ 0 the gradient is 0
+    even when g is inf or NaN (g · 0 would be NaN), and a NaN x passes g on."""
 
     @staticmethod
     def forward(ctx: Context, x: Any) -> Any:
@@ -381,7 +384,7 @@ class Relu(Function):
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
         (x,) = ctx.saved_arrays
-        return g * (x > 0)
+        return array_module(g).where(x <= 0, 0, g)
 
 
 class Abs(Function):
