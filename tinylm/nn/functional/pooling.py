@@ -117,11 +117,16 @@ class _TakeAlongLast(Function):
         return summed.astype(g.dtype).reshape(g.shape[:-1] + (length,))
 
 
+def _check_float(op: str, input: Tensor) -> None:
+    """Max pooling pads with −inf, which no integer holds: refused before any padding."""
+    if input.dtype.kind != "f":
+        raise TinyLMError(f"{op}: input must be a float tensor, got {input.dtype}")
+
+
 def _pick(op: str, input: Tensor, indices: Any, return_indices: bool) -> Any:
     """The values at ``indices`` (a gather with a scatter-add backward), and the int64
     indices as a Tensor with ``return_indices``."""
-    if input.dtype.kind != "f":
-        raise TinyLMError(f"{op}: input must be a float tensor, got {input.dtype}")
+    _check_float(op, input)
     y = _TakeAlongLast.apply(input, indices=indices)
     return (y, Tensor._wrap(indices)) if return_indices else y
 
@@ -153,6 +158,7 @@ def max_pool1d(
         (N, C, L_out) or (C, L_out), and the indices of that shape with ``return_indices``.
     """
     op = "max_pool1d"
+    _check_float(op, input)
     k, s, p, d, out_len = _window_args(op, input, kernel_size, stride, padding, dilation, ceil_mode)
     x = input.data
     xp = array_module(x)
