@@ -33,8 +33,9 @@ from tinylm.ops.norms import VectorNorm
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module (via tensor_math)
     from tinylm.tensor import Tensor
 
-__all__ = [
-    "Cdist",
+#: The functions ``tinylm`` exports under PyTorch's top-level names (``tinylm.addr``, as
+#: ``torch.addr``); the rest are ``tinylm.linalg``'s and ``Cdist``.
+TOP_LEVEL = [
     "addmv",
     "addr",
     "cdist",
@@ -42,15 +43,14 @@ __all__ = [
     "cross",
     "cumulative_trapezoid",
     "dist",
-    "linalg_cross",
-    "multi_dot",
     "mv",
     "pdist",
     "renorm",
     "trapezoid",
+    "trapz",
     "vdot",
-    "vecdot",
 ]
+__all__ = [*TOP_LEVEL, "Cdist", "linalg_cross", "multi_dot", "vecdot"]
 
 COMPUTE_MODES = (
     "use_mm_for_euclid_dist_if_necessary",

@@ -43,10 +43,9 @@ from tinylm.dtypes import int64, promote_types
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module (via tensor_math)
     from tinylm.tensor import Tensor
 
-__all__ = [
-    "DiagEmbed",
-    "IndexPut",
-    "MaskedScatter",
+#: The functions ``tinylm`` exports under PyTorch's top-level names (``tinylm.atleast_1d``, as
+#: ``torch.atleast_1d``); the rest are Functions and the method ``fill_diagonal_``.
+TOP_LEVEL = [
     "argwhere",
     "atleast_1d",
     "atleast_2d",
@@ -57,7 +56,6 @@ __all__ = [
     "diag_embed",
     "diagflat",
     "dsplit",
-    "fill_diagonal_",
     "fliplr",
     "flipud",
     "hsplit",
@@ -75,6 +73,7 @@ __all__ = [
     "vander",
     "vsplit",
 ]
+__all__ = [*TOP_LEVEL, "DiagEmbed", "IndexPut", "MaskedScatter", "fill_diagonal_"]
 
 
 # ---------------------------------------------------------------------------------------

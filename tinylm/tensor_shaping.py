@@ -38,8 +38,9 @@ from tinylm.dtypes import bool_, promote_types
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module (via tensor_math)
     from tinylm.tensor import Tensor
 
-__all__ = [
-    "CumProd",
+#: The functions ``tinylm`` exports under PyTorch's top-level names (``tinylm.addmm``, as
+#: ``torch.addmm``); the rest is the Function ``CumProd``.
+TOP_LEVEL = [
     "addbmm",
     "addmm",
     "baddbmm",
@@ -65,6 +66,7 @@ __all__ = [
     "unbind",
     "vstack",
 ]
+__all__ = [*TOP_LEVEL, "CumProd"]
 
 
 def _described(x: Tensor) -> str:

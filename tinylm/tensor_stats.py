@@ -34,8 +34,9 @@ from tinylm.tensor_indexing import ValuesIndices
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module (via tensor_math)
     from tinylm.tensor import Tensor
 
-__all__ = [
-    "MinMax",
+#: The functions ``tinylm`` exports under PyTorch's top-level names (``tinylm.bincount``, as
+#: ``torch.bincount``); the rest is ``aminmax``'s result type.
+TOP_LEVEL = [
     "aminmax",
     "bincount",
     "cummax",
@@ -51,6 +52,7 @@ __all__ = [
     "quantile",
     "unique_consecutive",
 ]
+__all__ = [*TOP_LEVEL, "MinMax"]
 
 INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
 
