@@ -45,6 +45,7 @@ __all__ = [
     "Step",
     "Sub",
     "Tanh",
+    "UnaryFunction",
     "Where",
     "check_broadcast",
     "sigmoid_array",
@@ -273,6 +274,37 @@ class Where(Function):
 # ---------------------------------------------------------------------------------------
 
 
+class UnaryFunction(Function):
+    """An element-wise y = f(x) whose backward is g · dy/dx, for ops that need only one array
+    for it: a subclass writes its formula as ``value(x)`` and its gradient as ``grad(g, x)``
+    (with ``keep_y = True``, ``grad(g, y)``: where dy/dx is cheaper in y, as eˣ's is y).
+    forward keeps x (or y) for backward; the arithmetic is all in the subclass.
+    """
+
+    keep_y = False  # keep y = f(x) for backward instead of x
+
+    @staticmethod
+    def value(x: Any) -> Any:
+        """y = f(x), on the array x."""
+        raise NotImplementedError
+
+    @staticmethod
+    def grad(g: Any, kept: Any) -> Any:
+        """g · dy/dx, from the upstream gradient g and the kept x (or y)."""
+        raise NotImplementedError
+
+    @classmethod
+    def forward(cls, ctx: Context, x: Any) -> Any:
+        y = cls.value(x)
+        ctx.save_for_backward(y if cls.keep_y else x)
+        return y
+
+    @classmethod
+    def backward(cls, ctx: Context, g: Any) -> Any:
+        (kept,) = ctx.saved_arrays
+        return cls.grad(g, kept)
+
+
 class Neg(Function):
     """y = -x;  dy/dx = -1."""
 
@@ -285,62 +317,57 @@ class Neg(Function):
         return -g
 
 
-class Exp(Function):
+class Exp(UnaryFunction):
     """y = eˣ;  dy/dx = eˣ = y (so we keep y, not x)."""
 
-    @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        y = array_module(x).exp(x)
-        ctx.save_for_backward(y)
-        return y
+    keep_y = True
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (y,) = ctx.saved_arrays
+    def value(x: Any) -> Any:
+        return array_module(x).exp(x)
+
+    @staticmethod
+    def grad(g: Any, y: Any) -> Any:
         return g * y
 
 
-class Log(Function):
+class Log(UnaryFunction):
     """y = ln x;  dy/dx = 1/x."""
 
     @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        ctx.save_for_backward(x)
+    def value(x: Any) -> Any:
         return array_module(x).log(x)
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (x,) = ctx.saved_arrays
+    def grad(g: Any, x: Any) -> Any:
         return g / x
 
 
-class Sqrt(Function):
+class Sqrt(UnaryFunction):
     """y = √x;  dy/dx = 1/(2√x) = 1/(2y)."""
 
-    @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        y = array_module(x).sqrt(x)
-        ctx.save_for_backward(y)
-        return y
+    keep_y = True
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (y,) = ctx.saved_arrays
+    def value(x: Any) -> Any:
+        return array_module(x).sqrt(x)
+
+    @staticmethod
+    def grad(g: Any, y: Any) -> Any:
         return g / (2 * y)
 
 
-class Tanh(Function):
+class Tanh(UnaryFunction):
     """y = tanh x;  dy/dx = 1 - y²."""
 
-    @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        y = array_module(x).tanh(x)
-        ctx.save_for_backward(y)
-        return y
+    keep_y = True
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (y,) = ctx.saved_arrays
+    def value(x: Any) -> Any:
+        return array_module(x).tanh(x)
+
+    @staticmethod
+    def grad(g: Any, y: Any) -> Any:
         return g * (1 - y * y)
 
 
@@ -355,49 +382,44 @@ def sigmoid_array(x: Any) -> Any:
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
-class Sigmoid(Function):
+class Sigmoid(UnaryFunction):
     """y = σ(x);  dy/dx = σ(x)(1 - σ(x)) = y(1 - y)."""
 
-    @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        y = sigmoid_array(x)
-        ctx.save_for_backward(y)
-        return y
+    keep_y = True
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (y,) = ctx.saved_arrays
+    def value(x: Any) -> Any:
+        return sigmoid_array(x)
+
+    @staticmethod
+    def grad(g: Any, y: Any) -> Any:
         return g * y * (1 - y)
 
 
-class Relu(Function):
+class Relu(UnaryFunction):
     """y = max(x, 0);  dy/dx = 1 for x > 0, else 0 (we pick 0 at x = 0, like PyTorch).
 
     The backward selects rather than multiplies, as PyTorch's: where x ≤ 0 the gradient is 0
     even when g is inf or NaN (g · 0 would be NaN), and a NaN x passes g on."""
 
     @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        ctx.save_for_backward(x)
+    def value(x: Any) -> Any:
         return array_module(x).maximum(x, 0).astype(x.dtype, copy=False)
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (x,) = ctx.saved_arrays
+    def grad(g: Any, x: Any) -> Any:
         return array_module(g).where(x <= 0, 0, g)
 
 
-class Abs(Function):
+class Abs(UnaryFunction):
     """y = |x|;  dy/dx = sign(x) (0 at x = 0)."""
 
     @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        ctx.save_for_backward(x)
+    def value(x: Any) -> Any:
         return array_module(x).abs(x)
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (x,) = ctx.saved_arrays
+    def grad(g: Any, x: Any) -> Any:
         return g * array_module(x).sign(x)
 
 
@@ -428,80 +450,72 @@ class Clamp(Function):
         return gx, glo, ghi
 
 
-class Sin(Function):
+class Sin(UnaryFunction):
     """y = sin x;  dy/dx = cos x."""
 
     @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        ctx.save_for_backward(x)
+    def value(x: Any) -> Any:
         return array_module(x).sin(x)
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (x,) = ctx.saved_arrays
+    def grad(g: Any, x: Any) -> Any:
         return g * array_module(x).cos(x)
 
 
-class Cos(Function):
+class Cos(UnaryFunction):
     """y = cos x;  dy/dx = −sin x."""
 
     @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        ctx.save_for_backward(x)
+    def value(x: Any) -> Any:
         return array_module(x).cos(x)
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (x,) = ctx.saved_arrays
+    def grad(g: Any, x: Any) -> Any:
         return -g * array_module(x).sin(x)
 
 
-class Rsqrt(Function):
+class Rsqrt(UnaryFunction):
     """y = 1/√x;  dy/dx = −½ x^(−3/2) = −½ y³ (so we keep y, not x)."""
 
-    @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        with np.errstate(divide="ignore", invalid="ignore"):  # 1/√0 = inf, as PyTorch
-            y = 1 / array_module(x).sqrt(x)
-        ctx.save_for_backward(y)
-        return y.astype(x.dtype, copy=False)
+    keep_y = True
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (y,) = ctx.saved_arrays
+    def value(x: Any) -> Any:
+        with np.errstate(divide="ignore", invalid="ignore"):  # 1/√0 = inf, as PyTorch
+            return (1 / array_module(x).sqrt(x)).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def grad(g: Any, y: Any) -> Any:
         return g * (-0.5 * y * y * y)
 
 
-class Log1p(Function):
+class Log1p(UnaryFunction):
     """y = ln(1 + x), exact for tiny x (where 1 + x would round to 1);  dy/dx = 1/(1 + x)."""
 
     @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        ctx.save_for_backward(x)
+    def value(x: Any) -> Any:
         return array_module(x).log1p(x)
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (x,) = ctx.saved_arrays
+    def grad(g: Any, x: Any) -> Any:
         return g / (1 + x)
 
 
-class Expm1(Function):
+class Expm1(UnaryFunction):
     """y = eˣ − 1, exact for tiny x;  dy/dx = eˣ = y + 1 (so we keep y, not x)."""
 
-    @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        y = array_module(x).expm1(x)
-        ctx.save_for_backward(y)
-        return y
+    keep_y = True
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (y,) = ctx.saved_arrays
+    def value(x: Any) -> Any:
+        return array_module(x).expm1(x)
+
+    @staticmethod
+    def grad(g: Any, y: Any) -> Any:
         return g * (y + 1)
 
 
-class Erf(Function):
+class Erf(UnaryFunction):
     """y = erf x = (2/√π) ∫₀ˣ e^(−t²) dt;  dy/dx = (2/√π) e^(−x²).
 
     NumPy has no erf: the values come from ``kernels/reference.py: erf`` (``math.erf`` per
@@ -509,13 +523,11 @@ class Erf(Function):
     """
 
     @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        ctx.save_for_backward(x)
+    def value(x: Any) -> Any:
         return reference.erf(x)
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (x,) = ctx.saved_arrays
+    def grad(g: Any, x: Any) -> Any:
         return g * (2 / math.sqrt(math.pi)) * array_module(x).exp(-x * x)
 
 

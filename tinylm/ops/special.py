@@ -19,7 +19,7 @@ import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.device import array_module
-from tinylm.ops.elementwise import check_broadcast
+from tinylm.ops.elementwise import UnaryFunction, check_broadcast
 
 __all__ = [
     "Acos",
@@ -59,145 +59,128 @@ TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 # ---- trigonometric and hyperbolic --------------------------------------------------------
 
 
-class Tan(Function):
+class Tan(UnaryFunction):
     """y = tan x;  dy/dx = 1 + tan² x = 1 + y² (so we keep y)."""
 
-    @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        y = array_module(x).tan(x)
-        ctx.save_for_backward(y)
-        return y
+    keep_y = True
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (y,) = ctx.saved_arrays
+    def value(x: Any) -> Any:
+        return array_module(x).tan(x)
+
+    @staticmethod
+    def grad(g: Any, y: Any) -> Any:
         return g * (1 + y * y)
 
 
-class Asin(Function):
+class Asin(UnaryFunction):
     """y = arcsin x, in [−π/2, π/2] (nan outside [−1, 1]);  dy/dx = 1/√(1 − x²) (±inf at
     x = ±1, as PyTorch's)."""
 
     @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        ctx.save_for_backward(x)
+    def value(x: Any) -> Any:
         with np.errstate(invalid="ignore"):
             return array_module(x).arcsin(x)
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (x,) = ctx.saved_arrays
+    def grad(g: Any, x: Any) -> Any:
         with np.errstate(divide="ignore", invalid="ignore"):
             return g / array_module(x).sqrt(1 - x * x)
 
 
-class Acos(Function):
+class Acos(UnaryFunction):
     """y = arccos x, in [0, π];  dy/dx = −1/√(1 − x²)."""
 
     @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        ctx.save_for_backward(x)
+    def value(x: Any) -> Any:
         with np.errstate(invalid="ignore"):
             return array_module(x).arccos(x)
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (x,) = ctx.saved_arrays
+    def grad(g: Any, x: Any) -> Any:
         with np.errstate(divide="ignore", invalid="ignore"):
             return -g / array_module(x).sqrt(1 - x * x)
 
 
-class Atan(Function):
+class Atan(UnaryFunction):
     """y = arctan x, in (−π/2, π/2);  dy/dx = 1/(1 + x²)."""
 
     @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        ctx.save_for_backward(x)
+    def value(x: Any) -> Any:
         return array_module(x).arctan(x)
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (x,) = ctx.saved_arrays
+    def grad(g: Any, x: Any) -> Any:
         with np.errstate(over="ignore"):  # x² = inf: the slope is 0
             return g / (1 + x * x)
 
 
-class Sinh(Function):
+class Sinh(UnaryFunction):
     """y = sinh x = (eˣ − e⁻ˣ)/2;  dy/dx = cosh x."""
 
     @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        ctx.save_for_backward(x)
+    def value(x: Any) -> Any:
         with np.errstate(over="ignore"):  # ±inf beyond |x| ≈ 710 (89 in float32), as PyTorch
             return array_module(x).sinh(x)
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (x,) = ctx.saved_arrays
+    def grad(g: Any, x: Any) -> Any:
         with np.errstate(over="ignore", invalid="ignore"):
             return g * array_module(x).cosh(x)
 
 
-class Cosh(Function):
+class Cosh(UnaryFunction):
     """y = cosh x = (eˣ + e⁻ˣ)/2;  dy/dx = sinh x."""
 
     @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        ctx.save_for_backward(x)
+    def value(x: Any) -> Any:
         with np.errstate(over="ignore"):  # ±inf beyond |x| ≈ 710 (89 in float32), as PyTorch
             return array_module(x).cosh(x)
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (x,) = ctx.saved_arrays
+    def grad(g: Any, x: Any) -> Any:
         with np.errstate(over="ignore", invalid="ignore"):
             return g * array_module(x).sinh(x)
 
 
-class Asinh(Function):
+class Asinh(UnaryFunction):
     """y = arsinh x = ln(x + √(x² + 1));  dy/dx = 1/√(x² + 1)."""
 
     @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        ctx.save_for_backward(x)
+    def value(x: Any) -> Any:
         return array_module(x).arcsinh(x)
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (x,) = ctx.saved_arrays
+    def grad(g: Any, x: Any) -> Any:
         with np.errstate(over="ignore"):
             return g / array_module(x).sqrt(x * x + 1)
 
 
-class Acosh(Function):
+class Acosh(UnaryFunction):
     """y = arcosh x = ln(x + √(x² − 1)) for x ≥ 1 (nan below);  dy/dx = 1/√(x² − 1)
     (inf at x = 1, as PyTorch's)."""
 
     @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        ctx.save_for_backward(x)
+    def value(x: Any) -> Any:
         with np.errstate(invalid="ignore"):
             return array_module(x).arccosh(x)
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (x,) = ctx.saved_arrays
+    def grad(g: Any, x: Any) -> Any:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return g / array_module(x).sqrt(x * x - 1)
 
 
-class Atanh(Function):
+class Atanh(UnaryFunction):
     """y = artanh x = ½ ln((1 + x)/(1 − x)) for |x| < 1 (±inf at ±1);  dy/dx = 1/(1 − x²)."""
 
     @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        ctx.save_for_backward(x)
+    def value(x: Any) -> Any:
         with np.errstate(divide="ignore", invalid="ignore"):
             return array_module(x).arctanh(x)
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (x,) = ctx.saved_arrays
+    def grad(g: Any, x: Any) -> Any:
         with np.errstate(divide="ignore", invalid="ignore"):
             return g / (1 - x * x)
 
@@ -205,51 +188,46 @@ class Atanh(Function):
 # ---- logarithms and exponentials ---------------------------------------------------------
 
 
-class Log2(Function):
+class Log2(UnaryFunction):
     """y = log₂ x = ln x / ln 2;  dy/dx = 1/(x ln 2) (−inf at 0 comes with an inf slope)."""
 
     @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        ctx.save_for_backward(x)
+    def value(x: Any) -> Any:
         with np.errstate(divide="ignore", invalid="ignore"):
             return array_module(x).log2(x)
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (x,) = ctx.saved_arrays
+    def grad(g: Any, x: Any) -> Any:
         with np.errstate(divide="ignore", invalid="ignore"):
             return g / (x * LN2)
 
 
-class Log10(Function):
+class Log10(UnaryFunction):
     """y = log₁₀ x;  dy/dx = 1/(x ln 10)."""
 
     @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        ctx.save_for_backward(x)
+    def value(x: Any) -> Any:
         with np.errstate(divide="ignore", invalid="ignore"):
             return array_module(x).log10(x)
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (x,) = ctx.saved_arrays
+    def grad(g: Any, x: Any) -> Any:
         with np.errstate(divide="ignore", invalid="ignore"):
             return g / (x * LN10)
 
 
-class Exp2(Function):
+class Exp2(UnaryFunction):
     """y = 2ˣ;  dy/dx = 2ˣ ln 2 = y ln 2 (so we keep y)."""
 
-    @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        with np.errstate(over="ignore"):
-            y = array_module(x).exp2(x)
-        ctx.save_for_backward(y)
-        return y
+    keep_y = True
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (y,) = ctx.saved_arrays
+    def value(x: Any) -> Any:
+        with np.errstate(over="ignore"):
+            return array_module(x).exp2(x)
+
+    @staticmethod
+    def grad(g: Any, y: Any) -> Any:
         return g * y * LN2
 
 
@@ -264,17 +242,15 @@ def erfc_array(x: Any) -> Any:
     return np.asarray(np.frompyfunc(math.erfc, 1, 1)(x), dtype=x.dtype)
 
 
-class Erfc(Function):
+class Erfc(UnaryFunction):
     """y = erfc x = 1 − erf x = (2/√π) ∫ₓ^∞ e^(−t²) dt;  dy/dx = −(2/√π) e^(−x²)."""
 
     @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        ctx.save_for_backward(x)
+    def value(x: Any) -> Any:
         return erfc_array(x)
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (x,) = ctx.saved_arrays
+    def grad(g: Any, x: Any) -> Any:
         return -TWO_OVER_SQRT_PI * array_module(x).exp(-x * x) * g
 
 
@@ -317,19 +293,18 @@ def erfinv_array(y: Any) -> Any:
     return np.asarray(np.copysign(x, y.astype(np.float64))).astype(y.dtype)
 
 
-class Erfinv(Function):
+class Erfinv(UnaryFunction):
     """y = erfinv x, the inverse of erf on (−1, 1);  dy/dx = 1/erf′(y) = (√π/2) e^(y²)
     (inf at x = ±1, as PyTorch's). We keep y."""
 
-    @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        y = erfinv_array(x)
-        ctx.save_for_backward(y)
-        return y
+    keep_y = True
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> Any:
-        (y,) = ctx.saved_arrays
+    def value(x: Any) -> Any:
+        return erfinv_array(x)
+
+    @staticmethod
+    def grad(g: Any, y: Any) -> Any:
         with np.errstate(over="ignore", invalid="ignore"):
             return (math.sqrt(math.pi) / 2) * array_module(y).exp(y * y) * g
 
