@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinylm import ops, tensor_shaping
+from tinylm.arg_checks import described
 from tinylm.autograd import Context, Function, TensorBase, TinyLMError
 from tinylm.device import array_module
 from tinylm.dtypes import bool_, result_type
@@ -59,10 +60,6 @@ COMPUTE_MODES = (
 )
 
 
-def _described(x: Tensor) -> str:
-    return f"{tuple(x.shape)} {x.dtype}"
-
-
 def _tensor(op: str, x: Any, name: str) -> None:
     if not isinstance(x, TensorBase):
         raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}")
@@ -82,7 +79,7 @@ def _dim(op: str, x: Tensor, dim: Any, ndim: int | None = None) -> int:
     if isinstance(dim, builtins.bool) or not isinstance(dim, int | np.integer):
         raise TypeError(f"{op}: dim must be an int, got {dim!r}")
     if not -n <= dim < n or n == 0:
-        raise TinyLMError(f"{op}: dim {dim} is out of range for a tensor of shape {_described(x)}")
+        raise TinyLMError(f"{op}: dim {dim} is out of range for a tensor of shape {described(x)}")
     return int(dim) % n
 
 
@@ -91,12 +88,12 @@ def _floats(op: str, *tensors: Tensor) -> None:
     for t in tensors:
         if t.dtype.kind != "f":
             raise TinyLMError(
-                f"{op}: needs floating-point tensors, got {_described(t)}, as in PyTorch"
+                f"{op}: needs floating-point tensors, got {described(t)}, as in PyTorch"
             )
     if len({t.dtype for t in tensors}) > 1:
         raise TinyLMError(
             f"{op}: expected tensors of one dtype, got "
-            f"{', '.join(_described(t) for t in tensors)}; convert one with .to()"
+            f"{', '.join(described(t) for t in tensors)}; convert one with .to()"
         )
 
 
@@ -191,7 +188,7 @@ def cdist(
     _floats("cdist", x1, x2)
     for name, t in (("x1", x1), ("x2", x2)):
         if t.ndim < 2:
-            raise TinyLMError(f"cdist: {name} must have at least 2 dims, got {_described(t)}")
+            raise TinyLMError(f"cdist: {name} must have at least 2 dims, got {described(t)}")
     if x1.shape[-1] != x2.shape[-1]:
         raise TinyLMError(
             f"cdist: x1 and x2 must have the same number of columns, got shapes "
@@ -217,7 +214,7 @@ def pdist(input: Tensor, p: float = 2.0) -> Tensor:  # noqa: A002
     p = _p("pdist", p)
     _floats("pdist", input)
     if input.ndim != 2:
-        raise TinyLMError(f"pdist: only supports 2-D tensors, got {_described(input)}")
+        raise TinyLMError(f"pdist: only supports 2-D tensors, got {described(input)}")
     rows, cols = np.triu_indices(input.shape[0], 1)
     return Cdist.apply(input.unsqueeze(0), input.unsqueeze(0), p=p)[0][rows, cols]
 
@@ -231,8 +228,8 @@ def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:  # noqa: A002
     dtype = result_type(input, other)
     if dtype.kind != "f":
         raise TinyLMError(
-            f"dist: needs floating-point tensors, got {_described(input)} and "
-            f"{_described(other)}, as in PyTorch"
+            f"dist: needs floating-point tensors, got {described(input)} and "
+            f"{described(other)}, as in PyTorch"
         )
     ops.check_broadcast("dist", input.data, other.data)
     return VectorNorm.apply(input.to(dtype) - other.to(dtype), p=p, axis=None, keepdims=False)
@@ -250,12 +247,12 @@ def vdot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     _tensor("vdot", other, "other")
     if input.ndim != 1 or other.ndim != 1:
         raise TinyLMError(
-            f"vdot: 1-D tensors expected, got {_described(input)} and {_described(other)}"
+            f"vdot: 1-D tensors expected, got {described(input)} and {described(other)}"
         )
     if input.dtype != other.dtype or input.shape != other.shape:
         raise TinyLMError(
-            f"vdot: expected two vectors of one size and dtype, got {_described(input)} and "
-            f"{_described(other)}"
+            f"vdot: expected two vectors of one size and dtype, got {described(input)} and "
+            f"{described(other)}"
         )
     return input @ other
 
@@ -266,11 +263,11 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:  # noqa: A002
     _tensor("mv", vec, "vec")
     if input.ndim != 2 or vec.ndim != 1 or input.shape[1] != vec.shape[0]:
         raise TinyLMError(
-            f"mv: needs a matrix (n, m) and a vector (m,), got {_described(input)} and "
-            f"{_described(vec)}"
+            f"mv: needs a matrix (n, m) and a vector (m,), got {described(input)} and "
+            f"{described(vec)}"
         )
     if input.dtype != vec.dtype:
-        raise TinyLMError(f"mv: expected one dtype, got {_described(input)} and {_described(vec)}")
+        raise TinyLMError(f"mv: expected one dtype, got {described(input)} and {described(vec)}")
     return input @ vec
 
 
@@ -313,7 +310,7 @@ def addr(
             raise TinyLMError(f"addr: bool tensors are not supported (got {name} {t.dtype})")
     for name, t in (("vec1", vec1), ("vec2", vec2)):
         if t.ndim != 1:
-            raise TinyLMError(f"addr: expected 1-D argument {name}, got {_described(t)}")
+            raise TinyLMError(f"addr: expected 1-D argument {name}, got {described(t)}")
     dtype = result_type(input, vec1, vec2)
     column, row = vec1.to(dtype).unsqueeze(1), vec2.to(dtype).unsqueeze(0)
     return tensor_shaping.addmm(input.to(dtype), column, row, beta=beta, alpha=alpha)
@@ -343,7 +340,7 @@ def chain_matmul(*matrices: Tensor) -> Tensor:
     for i, t in enumerate(matrices):
         _tensor("chain_matmul", t, f"matrix {i}")
         if t.ndim != 2:
-            raise TinyLMError(f"chain_matmul: matrix {i} must be 2-D, got {_described(t)}")
+            raise TinyLMError(f"chain_matmul: matrix {i} must be 2-D, got {described(t)}")
     if len(matrices) == 1:
         return ops.Clone.apply(matrices[0])
     return _chain("chain_matmul", list(matrices))
@@ -364,7 +361,7 @@ def multi_dot(tensors: Any) -> Tensor:
         if (t.ndim not in (1, 2)) if ends else t.ndim != 2:
             allowed = "1-D or 2-D" if ends else "2-D"
             where = f"the {ends} tensor" if ends else f"tensor {i}"
-            raise TinyLMError(f"multi_dot: {where} must be {allowed}, got {_described(t)}")
+            raise TinyLMError(f"multi_dot: {where} must be {allowed}, got {described(t)}")
     row, column = mats[0].ndim == 1, mats[-1].ndim == 1
     if row:
         mats[0] = mats[0].unsqueeze(0)
@@ -387,7 +384,7 @@ def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:  # noqa
     if not maxnorm >= 0:
         raise TinyLMError(f"renorm: expected maxnorm to be >= 0, got {maxnorm}")
     if input.ndim < 2:
-        raise TinyLMError(f"renorm: input needs at least 2 dims, got {_described(input)}")
+        raise TinyLMError(f"renorm: input needs at least 2 dims, got {described(input)}")
     _floats("renorm", input)
     d = _dim("renorm", input, dim)
     axes = tuple(i for i in range(input.ndim) if i != d)
@@ -485,12 +482,12 @@ def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:  # n
     _tensor("linalg.cross", other, "other")
     if input.ndim != other.ndim:
         raise TinyLMError(
-            f"linalg.cross: inputs must have the same number of dims, got {_described(input)} "
-            f"and {_described(other)}"
+            f"linalg.cross: inputs must have the same number of dims, got {described(input)} "
+            f"and {described(other)}"
         )
     if input.dtype != other.dtype:
         raise TinyLMError(
-            f"linalg.cross: expected one dtype, got {_described(input)} and {_described(other)}"
+            f"linalg.cross: expected one dtype, got {described(input)} and {described(other)}"
         )
     d = _dim("linalg.cross", input, dim)
     if input.shape[d] != 3 or other.shape[d] != 3:
@@ -521,7 +518,7 @@ def cross(input: Tensor, other: Tensor, dim: int | None = None) -> Tensor:  # no
         ]
         if 3 not in sizes:
             raise TinyLMError(
-                f"cross: no dim of size 3 in {_described(input)} and {_described(other)}"
+                f"cross: no dim of size 3 in {described(input)} and {described(other)}"
             )
         warnings.warn(
             "Using torch.cross without specifying the dim arg is deprecated; pass dim or use "

@@ -29,13 +29,13 @@ import builtins
 import functools
 import itertools
 import math
-import operator
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tinylm import ops, tensor_shaping
+from tinylm.arg_checks import described, int_arg
 from tinylm.autograd import Context, Function, TensorBase, TinyLMError
 from tinylm.device import array_module, to_device_array
 from tinylm.dtypes import int64, promote_types
@@ -81,31 +81,16 @@ __all__ = [*TOP_LEVEL, "DiagEmbed", "IndexPut", "MaskedScatter", "fill_diagonal_
 # ---------------------------------------------------------------------------------------
 
 
-def _described(x: Tensor) -> str:
-    return f"{tuple(x.shape)} {x.dtype}"
-
-
 def _tensor(op: str, name: str, x: Any) -> Tensor:
     if not isinstance(x, TensorBase):
         raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}")
     return x
 
 
-def _int(op: str, name: str, value: Any) -> int:
-    """A Python or NumPy int, or a one-element integer tensor, as an int; a float or a bool
-    (which would silently be cut or read as 0/1) is a TypeError naming ``op``."""
-    if isinstance(value, builtins.bool | np.bool_):
-        raise TypeError(f"{op}: {name} must be an int, got {value!r}")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"{op}: {name} must be an int, got {value!r}") from None
-
-
 def _dim(op: str, dim: Any, ndim: int, what: str = "") -> int:
     """``dim`` of a tensor of ``ndim`` dims, made non-negative; a 0-d tensor takes 0 and −1,
     as in PyTorch."""
-    d = _int(op, "dim", dim)
+    d = int_arg(op, "dim", dim)
     n = builtins.max(ndim, 1)
     if not -n <= d < n:
         raise TinyLMError(f"{op}: dim {d} is out of range [{-n}, {n - 1}]{what}")
@@ -167,10 +152,10 @@ def unflatten(input: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:  # noqa:
     x = _tensor("unflatten", "input", input)
     if x.ndim == 0:
         raise TinyLMError("unflatten: needs a tensor with at least 1 dim, got a 0-d tensor")
-    d = _dim("unflatten", dim, x.ndim, f" for a tensor of shape {_described(x)}")
+    d = _dim("unflatten", dim, x.ndim, f" for a tensor of shape {described(x)}")
     if not isinstance(sizes, list | tuple):
         raise TypeError(f"unflatten: sizes must be a tuple of ints, got {sizes!r}")
-    given = [_int("unflatten", "sizes", s) for s in sizes]
+    given = [int_arg("unflatten", "sizes", s) for s in sizes]
     if not given:
         raise TinyLMError("unflatten: sizes must be non-empty")
     n = x.shape[d]
@@ -188,7 +173,7 @@ def unflatten(input: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:  # noqa:
     elif known != n:
         raise TinyLMError(
             f"unflatten: sizes {given} don't multiply up to the size of dim {dim} ({n}) in the "
-            f"tensor of shape {_described(x)}"
+            f"tensor of shape {described(x)}"
         )
     return x.reshape(tuple(x.shape[:d]) + tuple(given) + tuple(x.shape[d + 1 :]))
 
@@ -214,22 +199,22 @@ def tensor_split(
         raise TinyLMError(
             "tensor_split: expected at least a 1-dimensional tensor, but got a 0-d tensor"
         )
-    d = _dim("tensor_split", dim, x.ndim, f" for a tensor of shape {_described(x)}")
+    d = _dim("tensor_split", dim, x.ndim, f" for a tensor of shape {described(x)}")
     spec = indices_or_sections
     if isinstance(spec, TensorBase):
         if spec.dtype.kind not in "iu" or spec.ndim > 1:
             raise TinyLMError(
                 "tensor_split: indices_or_sections must be an int, a list of ints or a 0-d or "
-                f"1-D integer tensor, got a tensor {_described(spec)}"
+                f"1-D integer tensor, got a tensor {described(spec)}"
             )
         spec = spec.item() if spec.ndim == 0 else [int(i) for i in spec.tolist()]
     n = x.shape[d]
     if isinstance(spec, list | tuple):
-        cuts = [_int("tensor_split", "indices", i) for i in spec]
+        cuts = [int_arg("tensor_split", "indices", i) for i in spec]
         starts = [0, *cuts]
         stops = [*cuts, n]
         return _slices(x, d, [(a, b) for a, b in zip(starts, stops)])
-    k = _int("tensor_split", "sections", spec)
+    k = int_arg("tensor_split", "sections", spec)
     if k <= 0:
         raise TinyLMError(f"tensor_split: number of sections must be larger than 0, got {k}")
     size, longer = divmod(n, k)
@@ -248,10 +233,10 @@ def _split_at_least(op: str, x: Any, ndim: int, dim: int, spec: Any) -> tuple[Te
     if x.ndim < ndim:
         raise TinyLMError(
             f"{op}: requires a tensor with at least {ndim} dim{'s' if ndim > 1 else ''}, but "
-            f"got a tensor of shape {_described(x)}"
+            f"got a tensor of shape {described(x)}"
         )
     if not isinstance(spec, list | tuple | TensorBase):
-        k = _int(op, "sections", spec)
+        k = int_arg(op, "sections", spec)
         if k <= 0 or x.shape[dim] % k:
             raise TinyLMError(
                 f"{op}: attempted to split along dimension {dim}, but the size of the "
@@ -291,10 +276,10 @@ def split_with_sizes(
         raise TypeError(
             f"split_with_sizes: split_sizes must be a list or tuple of ints, got {split_sizes!r}"
         )
-    sizes = [_int("split_with_sizes", "split_sizes", s) for s in split_sizes]
+    sizes = [int_arg("split_with_sizes", "split_sizes", s) for s in split_sizes]
     if x.ndim == 0:
         raise TinyLMError("split_with_sizes: cannot split a 0-d tensor")
-    d = _dim("split_with_sizes", dim, x.ndim, f" for a tensor of shape {_described(x)}")
+    d = _dim("split_with_sizes", dim, x.ndim, f" for a tensor of shape {described(x)}")
     if any(s < 0 for s in sizes):
         raise TinyLMError(
             f"split_with_sizes: split_sizes must be non-negative, got split_sizes={sizes}"
@@ -302,7 +287,7 @@ def split_with_sizes(
     if builtins.sum(sizes) != x.shape[d]:
         raise TinyLMError(
             f"split_with_sizes: split_sizes={sizes} must sum exactly to {x.shape[d]} (the size "
-            f"of dim {dim} of the tensor of shape {_described(x)})"
+            f"of dim {dim} of the tensor of shape {described(x)})"
         )
     stops = list(itertools.accumulate(sizes))
     return _slices(x, d, list(zip([0, *stops[:-1]], stops)))
@@ -378,10 +363,10 @@ def take_along_dim(
     else:
         if idx.ndim != x.ndim:
             raise TinyLMError(
-                f"take_along_dim: input {_described(x)} and indices of shape {idx.shape} "
+                f"take_along_dim: input {described(x)} and indices of shape {idx.shape} "
                 "should have the same number of dimensions"
             )
-        d = _dim("take_along_dim", dim, x.ndim, f" for a tensor of shape {_described(x)}")
+        d = _dim("take_along_dim", dim, x.ndim, f" for a tensor of shape {described(x)}")
     idx = _in_range("take_along_dim", idx, x.shape[d], f"dimension {d}", negative=False)
     others = [s for i, s in enumerate(x.shape) if i != d]
     idx_others = [s for i, s in enumerate(idx.shape) if i != d]
@@ -389,7 +374,7 @@ def take_along_dim(
         common = np.broadcast_shapes(tuple(others), tuple(idx_others))
     except ValueError:
         raise TinyLMError(
-            f"take_along_dim: input {_described(x)} and indices of shape {idx.shape} do not "
+            f"take_along_dim: input {described(x)} and indices of shape {idx.shape} do not "
             f"broadcast in the dims other than {d}"
         ) from None
     shape_x = list(common[:d]) + [x.shape[d]] + list(common[d:])
@@ -416,8 +401,8 @@ def combinations(
     places it appears."""
     x = _tensor("combinations", "input", input)
     if x.ndim != 1:
-        raise TinyLMError(f"combinations: expects a 1-D vector, got shape {_described(x)}")
-    r = _int("combinations", "r", r)
+        raise TinyLMError(f"combinations: expects a 1-D vector, got shape {described(x)}")
+    r = int_arg("combinations", "r", r)
     if r < 0:
         raise TinyLMError(f"combinations: expects a non-negative r, got {r}")
     if r == 0:
@@ -438,7 +423,7 @@ def cartesian_prod(*tensors: Tensor) -> Tensor:
         _tensor("cartesian_prod", f"tensor {i}", t)
         if t.ndim != 1:
             raise TinyLMError(f"cartesian_prod: expects 1-D vectors, but tensor {i} is "
-                              f"{_described(t)}")  # fmt: skip
+                              f"{described(t)}")  # fmt: skip
     if len(tensors) == 1:
         return tensors[0]
     grids = tensor_shaping.meshgrid(*tensors, indexing="ij")
@@ -521,7 +506,7 @@ def index_put(
     covered = builtins.sum(a.ndim if a.dtype == np.bool_ else 1 for a in arrays)
     if not arrays or covered > x.ndim:
         raise TinyLMError(
-            f"index_put: {len(arrays)} index tensors for a tensor of shape {_described(x)}; "
+            f"index_put: {len(arrays)} index tensors for a tensor of shape {described(x)}; "
             f"give between 1 and {x.ndim}"
         )
     index, dim = [], 0
@@ -553,7 +538,7 @@ def index_put(
 
 def _slice_index(op: str, x: Tensor, dim: Any, index: Any, negative: bool) -> tuple[int, Any]:
     """(dim, a 1-D index) for the ``index_*`` ops: index 0-d or 1-D, in range."""
-    d = _dim(op, dim, x.ndim, f" for a tensor of shape {_described(x)}")
+    d = _dim(op, dim, x.ndim, f" for a tensor of shape {described(x)}")
     idx = _index_array(op, index, x)
     if idx.ndim > 1:
         raise TinyLMError(f"{op}: index should have dimension 1 or 0 (got shape {idx.shape})")
@@ -597,7 +582,7 @@ def index_fill(input: Tensor, dim: int, index: Any, value: Any) -> Tensor:  # no
         if value.ndim != 0:
             raise TinyLMError(
                 "index_fill: only supports a 0-dimensional value tensor, but got a tensor of "
-                f"shape {_described(value)}"
+                f"shape {described(value)}"
             )
         fill = value.to(x.dtype)
     elif isinstance(value, builtins.bool | int | float | np.number | np.bool_):
@@ -679,7 +664,7 @@ def fill_diagonal_(input: Tensor, fill_value: Any, wrap: bool = False) -> Tensor
     if x.ndim < 2:
         raise TinyLMError(
             f"fill_diagonal_: dimensions must be larger than 1, got a tensor of shape "
-            f"{_described(x)}"
+            f"{described(x)}"
         )
     if x.ndim > 2 and len(set(x.shape)) > 1:
         raise TinyLMError(
@@ -706,13 +691,13 @@ def rot90(input: Tensor, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:  #
     towards the second's (k < 0 turns the other way): k = 1 is flip(dims[1]) then the two
     dims exchanged; k = 2 flips both; k = 3 flip(dims[0]) then the exchange; k = 0 a copy."""
     x = _tensor("rot90", "input", input)
-    k = _int("rot90", "k", k)
+    k = int_arg("rot90", "k", k)
     pair = list(dims) if isinstance(dims, list | tuple) else None
     if pair is None or len(pair) != 2:
         raise TinyLMError(f"rot90: expected total rotation dims == 2, but got dims = {dims!r}")
     if x.ndim < 2:
         raise TinyLMError(f"rot90: expected total dims >= 2, but got total dims = {x.ndim}")
-    a, b = (_dim("rot90", d, x.ndim, f" for a tensor of shape {_described(x)}") for d in pair)
+    a, b = (_dim("rot90", d, x.ndim, f" for a tensor of shape {described(x)}") for d in pair)
     if a == b:
         raise TinyLMError(
             f"rot90: expected rotation dims to be different, but got dim0 = {pair[0]} and "
@@ -731,7 +716,7 @@ def fliplr(input: Tensor) -> Tensor:  # noqa: A002
     """Left and right exchanged: dim 1 reversed (a copy), for tensors of at least 2 dims."""
     x = _tensor("fliplr", "input", input)
     if x.ndim < 2:
-        raise TinyLMError(f"fliplr: input must be >= 2-d, got shape {_described(x)}")
+        raise TinyLMError(f"fliplr: input must be >= 2-d, got shape {described(x)}")
     return ops.Flip.apply(x, axes=(1,))
 
 
@@ -739,7 +724,7 @@ def flipud(input: Tensor) -> Tensor:  # noqa: A002
     """Up and down exchanged: dim 0 reversed (a copy), for tensors of at least 1 dim."""
     x = _tensor("flipud", "input", input)
     if x.ndim < 1:
-        raise TinyLMError(f"flipud: input must be >= 1-d, got shape {_described(x)}")
+        raise TinyLMError(f"flipud: input must be >= 1-d, got shape {described(x)}")
     return ops.Flip.apply(x, axes=(0,))
 
 
@@ -782,7 +767,7 @@ def diag_embed(
     and ``dim2`` of the output (dims of a tensor with one more dim than input):
     :class:`DiagEmbed`. (n,) → (n, n) by default, (b, n) → (b, n, n)."""
     x = _tensor("diag_embed", "input", input)
-    offset = _int("diag_embed", "offset", offset)
+    offset = int_arg("diag_embed", "offset", offset)
     if x.ndim == 0:
         raise TinyLMError("diag_embed: needs a tensor with at least 1 dim, got a 0-d tensor")
     out_ndim = x.ndim + 1
@@ -816,7 +801,7 @@ def block_diag(*tensors: Tensor) -> Tensor:
         if t.ndim > 2:
             raise TinyLMError(
                 f"block_diag: input tensors must have 2 or fewer dimensions, but input {i} is "
-                f"{_described(t)}"
+                f"{described(t)}"
             )
         blocks.append(t.reshape(1, -1) if t.ndim < 2 else t)
     dtype = functools.reduce(promote_types, [t.dtype for t in blocks])
@@ -841,8 +826,8 @@ def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
     (:func:`tinylm.cumprod`), so the gradient is exact where x is 0."""
     v = _tensor("vander", "x", x)
     if v.ndim != 1:
-        raise TinyLMError(f"vander: x must be a one-dimensional tensor, got {_described(v)}")
-    cols = v.shape[0] if N is None else _int("vander", "N", N)
+        raise TinyLMError(f"vander: x must be a one-dimensional tensor, got {described(v)}")
+    cols = v.shape[0] if N is None else int_arg("vander", "N", N)
     if cols < 0:
         raise TinyLMError(f"vander: N must be non-negative, got {cols}")
     if v.dtype.kind in "biu":

@@ -23,7 +23,6 @@ from __future__ import annotations
 import builtins
 import functools
 import math
-import operator
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinylm import ops
+from tinylm.arg_checks import described, int_arg
 from tinylm.autograd import Context, Function, TensorBase, TinyLMError
 from tinylm.device import array_module
 from tinylm.dtypes import bool_, promote_types
@@ -69,28 +69,13 @@ TOP_LEVEL = [
 __all__ = [*TOP_LEVEL, "CumProd"]
 
 
-def _described(x: Tensor) -> str:
-    return f"{tuple(x.shape)} {x.dtype}"
-
-
-def _int(op: str, name: str, value: Any) -> int:
-    """A Python or NumPy int, or a one-element integer tensor, as an int (a float or a bool
-    would silently be cut or read as 0/1): else a TypeError naming ``op``."""
-    if isinstance(value, builtins.bool | np.bool_):
-        raise TypeError(f"{op}: {name} must be an int, got {value!r}")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"{op}: {name} must be an int, got {value!r}") from None
-
-
 def _dim(x: Tensor, dim: Any, op: str) -> int:
     """``dim`` of ``x`` made non-negative; a 0-d tensor takes 0 and −1, as in PyTorch."""
-    d = _int(op, "dim", dim)
+    d = int_arg(op, "dim", dim)
     n = max(x.ndim, 1)
     if not -n <= d < n:
         raise TinyLMError(
-            f"{op}: dim {d} is out of range [{-n}, {n - 1}] for a tensor of shape {_described(x)}"
+            f"{op}: dim {d} is out of range [{-n}, {n - 1}] for a tensor of shape {described(x)}"
         )
     return d % n
 
@@ -131,7 +116,7 @@ def _same_dtype(op: str, *tensors: Tensor) -> None:
     if len({t.dtype for t in tensors}) > 1:
         raise TinyLMError(
             f"{op}: expected all tensors to have the same dtype, got "
-            f"{', '.join(_described(t) for t in tensors)}; convert one first, e.g. b.to(a.dtype)"
+            f"{', '.join(described(t) for t in tensors)}; convert one first, e.g. b.to(a.dtype)"
         )
 
 
@@ -144,7 +129,7 @@ def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002 - P
     """The slices of ``input`` along ``dim``, that dim removed: (n, m).unbind(0) gives n
     tensors of shape (m,). Views (indexing), so each gets its part of the gradient."""
     if input.ndim == 0:
-        raise TinyLMError(f"unbind: needs a tensor with at least 1 dim, got {_described(input)}")
+        raise TinyLMError(f"unbind: needs a tensor with at least 1 dim, got {described(input)}")
     d = _dim(input, dim, "unbind")
     return tuple(input[(slice(None),) * d + (i,)] for i in range(input.shape[d]))
 
@@ -156,7 +141,7 @@ def narrow(input: Tensor, dim: int, start: Any, length: int) -> Tensor:  # noqa:
     if input.ndim == 0:
         raise TinyLMError("narrow: cannot be applied to a 0-dim tensor")
     d = _dim(input, dim, "narrow")
-    begin, length = _int("narrow", "start", start), _int("narrow", "length", length)
+    begin, length = int_arg("narrow", "start", start), int_arg("narrow", "length", length)
     size = input.shape[d]
     if not -size <= begin <= size:
         raise TinyLMError(
@@ -220,7 +205,7 @@ def tile(input: Tensor, dims: Sequence[int]) -> Tensor:  # noqa: A002
     with leading 1s (``tile((2,))`` of a (2, 3) tensor is (2, 6)), more add leading dims.
     Always a new tensor, as PyTorch's; the gradient sums the copies (``repeat``)."""
     counts = dims if isinstance(dims, list | tuple) else [dims]
-    reps = tuple(_int("tile", "dims", r) for r in counts)
+    reps = tuple(int_arg("tile", "dims", r) for r in counts)
     if any(r < 0 for r in reps):
         raise TinyLMError(f"tile: repeat counts must be non-negative, got {reps}")
     reps = (1,) * (input.ndim - len(reps)) + reps
@@ -293,11 +278,11 @@ def meshgrid(*tensors: Any, indexing: str | None = None) -> tuple[Tensor, ...]:
     for i, t in enumerate(ts):
         if t.ndim > 1:
             raise TinyLMError(f"meshgrid: expects 0-d or 1-D tensors, but tensor {i} is "
-                              f"{_described(t)}")  # fmt: skip
+                              f"{described(t)}")  # fmt: skip
     if len({t.dtype for t in ts}) > 1 or len({t.device for t in ts}) > 1:
         raise TinyLMError(
             "meshgrid: expects all tensors to have the same dtype and device, got "
-            + ", ".join(f"{_described(t)} on {t.device}" for t in ts)
+            + ", ".join(f"{described(t)} on {t.device}" for t in ts)
         )
     place = list(range(len(ts)))  # the output dim along which tensor i varies
     if indexing == "xy" and len(ts) > 1:
@@ -319,7 +304,7 @@ def broadcast_shapes(*shapes: Any) -> tuple[int, ...]:
     given = []
     for s in shapes:
         shape = tuple(s) if isinstance(s, list | tuple) else (s,)
-        shape = tuple(_int("broadcast_shapes", "sizes", n) for n in shape)
+        shape = tuple(int_arg("broadcast_shapes", "sizes", n) for n in shape)
         if any(n < 0 for n in shape):
             raise TinyLMError(f"broadcast_shapes: sizes must be non-negative, got {shape}")
         given.append(shape)
@@ -360,7 +345,7 @@ def _contraction(dims: Any, a: Tensor, b: Tensor) -> tuple[list[int], list[int]]
             raise TinyLMError(f"tensordot: expects dims >= 0, got dims={n}")
         if n > a.ndim or n > b.ndim:
             raise TinyLMError(
-                f"tensordot: dims={n} is more than the dims of {_described(a)} or {_described(b)}"
+                f"tensordot: dims={n} is more than the dims of {described(a)} or {described(b)}"
             )
         return list(range(a.ndim - n, a.ndim)), list(range(n))
     pair = list(dims) if isinstance(dims, list | tuple) else None
@@ -392,7 +377,7 @@ def tensordot(a: Tensor, b: Tensor, dims: Any = 2) -> Tensor:
             if n != 1 and m != 1:
                 raise TinyLMError(
                     f"tensordot: contracted dims must match, but a has size {n} in dim {i} "
-                    f"and b has size {m} in dim {j} ({_described(a)} and {_described(b)})"
+                    f"and b has size {m} in dim {j} ({described(a)} and {described(b)})"
                 )
             if n != 1:  # one side of size 1: the other side's elements are summed first
                 a = a.sum(dim=i, keepdim=True).to(a.dtype)
@@ -412,7 +397,7 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
     broadcasts and takes other dims)."""
     for name, t in (("input", input), ("mat2", mat2)):
         if not isinstance(t, TensorBase) or t.ndim != 2:
-            shown = _described(t) if isinstance(t, TensorBase) else type(t).__name__
+            shown = described(t) if isinstance(t, TensorBase) else type(t).__name__
             raise TinyLMError(f"mm: {name} must be a matrix (2-D), got {shown}")
     if input.shape[1] != mat2.shape[0]:
         raise TinyLMError(
@@ -481,7 +466,7 @@ def addmm(
 def _batches(op: str, batch1: Tensor, batch2: Tensor) -> None:
     for name, t in (("batch1", batch1), ("batch2", batch2)):
         if not isinstance(t, TensorBase) or t.ndim != 3:
-            shown = _described(t) if isinstance(t, TensorBase) else type(t).__name__
+            shown = described(t) if isinstance(t, TensorBase) else type(t).__name__
             raise TinyLMError(f"{op}: {name} must be a 3-D tensor (B, n, m), got {shown}")
     b1, b2 = batch1.shape, batch2.shape
     if b1[0] != b2[0] or b1[2] != b2[1]:
@@ -616,7 +601,7 @@ def diff(
     same number of dims) are joined on; bools give x_{i+1} != x_i, as in PyTorch (and
     n = 0 gives a copy of the input alone, as there). Made of slices and subtractions: the
     gradient is theirs."""
-    n = _int("diff", "n", n)
+    n = int_arg("diff", "n", n)
     if n < 0:
         raise TinyLMError(f"diff: order n must be non-negative, got {n}")
     if input.ndim == 0:

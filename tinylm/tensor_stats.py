@@ -20,12 +20,12 @@ from __future__ import annotations
 import builtins
 import math
 import numbers
-import operator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from tinylm import ops
+from tinylm.arg_checks import int_arg
 from tinylm.autograd import TensorBase, TinyLMError, is_grad_enabled
 from tinylm.device import array_module, to_device_array
 from tinylm.ops import order_stats
@@ -76,20 +76,10 @@ def _tensor(op: str, x: Any, name: str = "input") -> None:
         raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}")
 
 
-def _int(op: str, name: str, value: Any) -> int:
-    """A Python or NumPy int (not a bool, not a float that would be cut), as an int."""
-    if isinstance(value, builtins.bool | np.bool_):
-        raise TypeError(f"{op}: {name} must be an int, got {value!r}")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"{op}: {name} must be an int, got {value!r}") from None
-
-
 def _lanes(op: str, x: Tensor, dim: Any) -> tuple[Tensor, int]:
     """``x`` as a tensor of at least one dim (a 0-d tensor as one element) and ``dim`` made
     non-negative, or one line naming ``op`` and x's shape."""
-    d = _int(op, "dim", dim)
+    d = int_arg(op, "dim", dim)
     n = builtins.max(x.ndim, 1)
     if not -n <= d < n:
         raise TinyLMError(
@@ -129,7 +119,7 @@ def kthvalue(
     goes to the element at the index. Among equal values PyTorch may point at any of them
     (its docs say so); tinylm points at one of them too (the k-th of a stable sort)."""
     _tensor("kthvalue", input)
-    k = _int("kthvalue", "k", k)
+    k = int_arg("kthvalue", "k", k)
     x, d = _lanes("kthvalue", input, dim)
     if not 1 <= k <= x.shape[d]:
         raise TinyLMError(
@@ -343,7 +333,7 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
     any other dtype float64, as PyTorch. Weights that need a gradient are refused (PyTorch
     has none: its backward fails)."""
     _tensor("bincount", input)
-    minlength = _int("bincount", "minlength", minlength)
+    minlength = int_arg("bincount", "minlength", minlength)
     if minlength < 0:
         raise TinyLMError(f"bincount: minlength must be >= 0, got {minlength}")
     if input.dtype.kind not in "iu" or input.ndim != 1:
@@ -409,7 +399,7 @@ def histc(
     last bin closed, elements outside left out: (bins,) in the input's dtype. Floats only;
     no gradient, as PyTorch's."""
     v = _float_values("histc", input)
-    bins = _int("histc", "bins", bins)
+    bins = int_arg("histc", "bins", bins)
     if bins <= 0:
         raise TinyLMError(f"histc: bins must be > 0, got {bins}")
     low, high = _outer_edges("histc", v, float(min), float(max), 1.0)
@@ -445,7 +435,7 @@ def histogram(
         if (np.diff(edges) < 0).any():
             raise TinyLMError("histogram: bin edges must be increasing")
     else:
-        n = _int("histogram", "bins", bins)
+        n = int_arg("histogram", "bins", bins)
         if n <= 0:
             raise TinyLMError(f"histogram: bins must be > 0, got {n}")
         low, high = (0.0, 0.0) if range is None else (float(range[0]), float(range[1]))
