@@ -25,6 +25,8 @@ from tinylm.tensor import Tensor
 __all__ = [
     "ELU",
     "GELU",
+    "ActivationOverDim",
+    "InplaceRefusedActivation",
     "Dropout",
     "Embedding",
     "Flatten",
@@ -225,12 +227,31 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
-class ReLU(Module):
-    """max(x, 0)."""
+class InplaceRefusedActivation(Module):
+    """The constructor of an activation whose only argument is PyTorch's ``inplace``
+    (refused when True: tinylm's autograd keeps inputs unchanged). Each subclass's
+    ``forward`` calls its function of :mod:`tinylm.nn.functional`."""
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
-        check_not_inplace("ReLU", inplace)
+        check_not_inplace(type(self).__name__, inplace)
+
+
+class ActivationOverDim(Module):
+    """The constructor and repr of an activation along one ``dim`` (``Softmax``,
+    ``LogSoftmax``, ``Softmin``, ``GLU``). Each subclass's ``forward`` calls its function
+    of :mod:`tinylm.nn.functional` with ``self.dim``."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class ReLU(InplaceRefusedActivation):
+    """max(x, 0)."""
 
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)
@@ -250,12 +271,8 @@ class Sigmoid(Module):
         return F.sigmoid(x)
 
 
-class SiLU(Module):
+class SiLU(InplaceRefusedActivation):
     """x σ(x) (swish), element-wise; see ``F.silu``."""
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        check_not_inplace("SiLU", inplace)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.silu(x)
@@ -305,33 +322,19 @@ class ELU(Module):
         return f"alpha={self.alpha}"
 
 
-class Softmax(Module):
+class Softmax(ActivationOverDim):
     """softmax along ``dim``; see ``F.softmax``. As there, ``dim`` must be given (PyTorch's
     choice of a dim by the input's rank is deprecated)."""
-
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
-        self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
         return F.softmax(x, self.dim)
 
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
 
-
-class LogSoftmax(Module):
+class LogSoftmax(ActivationOverDim):
     """log softmax along ``dim``; see ``F.log_softmax`` (``dim`` must be given)."""
-
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
-        self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
         return F.log_softmax(x, self.dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
 
 
 def _dim_index(op: str, dim: Any, ndim: int) -> int:

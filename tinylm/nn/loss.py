@@ -29,21 +29,41 @@ __all__ = [
     "L1Loss",
     "MSELoss",
     "NLLLoss",
+    "ReducedLoss",
     "SmoothL1Loss",
+    "WeightedLoss",
 ]
 
 
-class _Loss(Module):
-    """What every loss Module shares (PyTorch's ``_Loss``): its ``reduction``, checked once,
-    with PyTorch's deprecated ``size_average``/``reduce`` refused."""
+class ReducedLoss(Module):
+    """What every loss Module shares (PyTorch's ``_Loss``): its ``reduction``, checked once
+    when the loss is made, with PyTorch's deprecated ``size_average``/``reduce`` refused. The
+    losses of :mod:`tinylm.nn.more_losses` and :mod:`tinylm.nn.more_modules` build on it too."""
 
-    def __init__(self, size_average: Any, reduce: Any, reduction: str) -> None:
+    def __init__(
+        self, size_average: Any = None, reduce: Any = None, reduction: str = "mean"
+    ) -> None:
         super().__init__()
         check_reduction(type(self).__name__, reduction, size_average, reduce)
         self.reduction = reduction
 
 
-class CrossEntropyLoss(_Loss):
+class WeightedLoss(ReducedLoss):
+    """A loss with optional element weights ``weight`` (PyTorch's ``_WeightedLoss``), kept
+    as a buffer: it moves with ``.to()`` and is in the ``state_dict``."""
+
+    def __init__(
+        self,
+        weight: Tensor | None = None,
+        size_average: Any = None,
+        reduce: Any = None,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", weight)
+
+
+class CrossEntropyLoss(ReducedLoss):
     """``cross_entropy(input, target)``: logits (N, C) or (N, C, d1, …), class indices (N, …)
     → the loss, reduced by ``reduction``; see :func:`tinylm.nn.functional.cross_entropy`."""
 
@@ -70,7 +90,7 @@ class CrossEntropyLoss(_Loss):
         )
 
 
-class NLLLoss(_Loss):
+class NLLLoss(ReducedLoss):
     """``nll_loss(input, target)`` on log-probabilities; see
     :func:`tinylm.nn.functional.nll_loss`."""
 
@@ -90,36 +110,23 @@ class NLLLoss(_Loss):
         return L.nll_loss(input, target, ignore_index=self.ignore_index, reduction=self.reduction)
 
 
-class MSELoss(_Loss):
+class MSELoss(ReducedLoss):
     """``mse_loss(input, target)``, mean of (input − target)² by default; see
     :func:`tinylm.nn.functional.mse_loss`."""
-
-    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
-        super().__init__(size_average, reduce, reduction)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return L.mse_loss(input, target, reduction=self.reduction)
 
 
-class BCELoss(_Loss):
+class BCELoss(WeightedLoss):
     """``binary_cross_entropy(input, target, weight)`` on probabilities in [0, 1]; see
     :func:`tinylm.nn.functional.binary_cross_entropy`."""
-
-    def __init__(
-        self,
-        weight: Tensor | None = None,
-        size_average: Any = None,
-        reduce: Any = None,
-        reduction: str = "mean",
-    ) -> None:
-        super().__init__(size_average, reduce, reduction)
-        self.register_buffer("weight", weight)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return L.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
 
 
-class BCEWithLogitsLoss(_Loss):
+class BCEWithLogitsLoss(WeightedLoss):
     """``binary_cross_entropy_with_logits(input, target, weight, pos_weight=…)`` on raw
     scores; see :func:`tinylm.nn.functional.binary_cross_entropy_with_logits`."""
 
@@ -131,8 +138,7 @@ class BCEWithLogitsLoss(_Loss):
         reduction: str = "mean",
         pos_weight: Tensor | None = None,
     ) -> None:
-        super().__init__(size_average, reduce, reduction)
-        self.register_buffer("weight", weight)
+        super().__init__(weight, size_average, reduce, reduction)
         self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
@@ -141,18 +147,15 @@ class BCEWithLogitsLoss(_Loss):
         )
 
 
-class L1Loss(_Loss):
+class L1Loss(ReducedLoss):
     """``l1_loss(input, target)``, mean of |input − target| by default; see
     :func:`tinylm.nn.functional.l1_loss`."""
-
-    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
-        super().__init__(size_average, reduce, reduction)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return L.l1_loss(input, target, reduction=self.reduction)
 
 
-class SmoothL1Loss(_Loss):
+class SmoothL1Loss(ReducedLoss):
     """``smooth_l1_loss(input, target, beta=beta)``: quadratic within ``beta`` of the target,
     linear beyond; see :func:`tinylm.nn.functional.smooth_l1_loss`."""
 
@@ -170,7 +173,7 @@ class SmoothL1Loss(_Loss):
         return L.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
 
 
-class HuberLoss(_Loss):
+class HuberLoss(ReducedLoss):
     """``huber_loss(input, target, delta=delta)``: ½ d² within ``delta``, delta·(|d| − ½ delta)
     beyond; see :func:`tinylm.nn.functional.huber_loss`."""
 
@@ -182,7 +185,7 @@ class HuberLoss(_Loss):
         return L.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
 
-class KLDivLoss(_Loss):
+class KLDivLoss(ReducedLoss):
     """``kl_div(input, target)``: input log-probabilities, target probabilities (or their
     logs with ``log_target=True``); ``reduction="batchmean"`` is the KL divergence per sample.
     See :func:`tinylm.nn.functional.kl_div`."""

@@ -22,6 +22,7 @@ from tinylm.nn.functional import more_activations as A
 from tinylm.nn.functional.common import check_not_inplace
 from tinylm.nn.functional.group_norm import group_norm
 from tinylm.nn.functional.normalization import cosine_similarity
+from tinylm.nn.layers import ActivationOverDim, InplaceRefusedActivation
 from tinylm.nn.module import Module, Parameter
 from tinylm.tensor import Tensor
 
@@ -98,60 +99,40 @@ class ReLU6(Hardtanh):
         return ""
 
 
-class GLU(Module):
-    """a ⊗ σ(b) for the halves a, b of the input along ``dim``: (…, 2k, …) → (…, k, …);
-    see ``F.glu``."""
+class GLU(ActivationOverDim):
+    """a ⊗ σ(b) for the halves a, b of the input along ``dim`` (the last unless given):
+    (…, 2k, …) → (…, k, …); see ``F.glu``."""
 
     def __init__(self, dim: int = -1) -> None:
-        super().__init__()
-        self.dim = dim
+        super().__init__(dim)
 
     def forward(self, x: Tensor) -> Tensor:
         return A.glu(x, self.dim)
 
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
 
-
-class Mish(Module):
+class Mish(InplaceRefusedActivation):
     """x · tanh(softplus(x)); see ``F.mish``."""
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        check_not_inplace("Mish", inplace)
 
     def forward(self, x: Tensor) -> Tensor:
         return A.mish(x)
 
 
-class Hardswish(Module):
+class Hardswish(InplaceRefusedActivation):
     """x · relu6(x + 3) / 6; see ``F.hardswish``."""
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        check_not_inplace("Hardswish", inplace)
 
     def forward(self, x: Tensor) -> Tensor:
         return A.hardswish(x)
 
 
-class Hardsigmoid(Module):
+class Hardsigmoid(InplaceRefusedActivation):
     """relu6(x + 3) / 6; see ``F.hardsigmoid``."""
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        check_not_inplace("Hardsigmoid", inplace)
 
     def forward(self, x: Tensor) -> Tensor:
         return A.hardsigmoid(x)
 
 
-class SELU(Module):
+class SELU(InplaceRefusedActivation):
     """λ x for x > 0, else λ α (eˣ − 1); see ``F.selu``."""
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        check_not_inplace("SELU", inplace)
 
     def forward(self, x: Tensor) -> Tensor:
         return A.selu(x)
@@ -201,46 +182,36 @@ class Threshold(Module):
         return f"threshold={self.threshold}, value={self.value}"
 
 
-class Softmin(Module):
+class Softmin(ActivationOverDim):
     """softmax(−x) along ``dim`` (which must be given); see ``F.softmin``."""
-
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
-        self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
         return A.softmin(x, self.dim)
 
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
 
-
-class Softshrink(Module):
-    """x − sign(x)·λ for |x| > λ, else 0; see ``F.softshrink``."""
+class _Shrink(Module):
+    """The constructor and repr of the two shrinkages: their threshold λ (``lambd``)."""
 
     def __init__(self, lambd: float = 0.5) -> None:
         super().__init__()
         self.lambd = lambd
+
+    def extra_repr(self) -> str:
+        return str(self.lambd)
+
+
+class Softshrink(_Shrink):
+    """x − sign(x)·λ for |x| > λ, else 0; see ``F.softshrink``."""
 
     def forward(self, x: Tensor) -> Tensor:
         return A.softshrink(x, self.lambd)
 
-    def extra_repr(self) -> str:
-        return str(self.lambd)
 
-
-class Hardshrink(Module):
+class Hardshrink(_Shrink):
     """x for |x| > λ, else 0; see ``F.hardshrink``."""
-
-    def __init__(self, lambd: float = 0.5) -> None:
-        super().__init__()
-        self.lambd = lambd
 
     def forward(self, x: Tensor) -> Tensor:
         return A.hardshrink(x, self.lambd)
-
-    def extra_repr(self) -> str:
-        return str(self.lambd)
 
 
 def _positive_int(op: str, name: str, value: Any) -> int:

@@ -3,7 +3,8 @@
 ``MultiLabelSoftMarginLoss``, ``GaussianNLLLoss``, ``PoissonNLLLoss``. Each keeps its options,
 PyTorch's constructor arguments in PyTorch's order, and calls its function in
 :mod:`tinylm.nn.functional.more_losses`, where the equations are. The deprecated
-``size_average``/``reduce`` are refused when the loss is made.
+``size_average``/``reduce`` are refused when the loss is made (by
+:class:`~tinylm.nn.loss.ReducedLoss`, the base of every loss Module).
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from tinylm.nn.functional import more_losses as L
-from tinylm.nn.functional.common import check_reduction
-from tinylm.nn.module import Module
+from tinylm.nn.loss import ReducedLoss, WeightedLoss
 from tinylm.tensor import Tensor
 
 __all__ = [
@@ -27,18 +27,8 @@ __all__ = [
 ]
 
 
-class _ReducedLoss(Module):
-    """What these losses share: ``reduction``, checked when made, with PyTorch's deprecated
-    ``size_average``/``reduce`` refused."""
-
-    def __init__(self, size_average: Any, reduce: Any, reduction: str) -> None:
-        super().__init__()
-        check_reduction(type(self).__name__, reduction, size_average, reduce)
-        self.reduction = reduction
-
-
-class MarginRankingLoss(_ReducedLoss):
-    """``margin_ranking_loss(input1, input2, target, margin)``: max(0, −y (x1 − x2) + margin)."""
+class _MarginLoss(ReducedLoss):
+    """A loss with a ``margin`` (0 unless given) besides its ``reduction``."""
 
     def __init__(
         self,
@@ -49,24 +39,18 @@ class MarginRankingLoss(_ReducedLoss):
     ) -> None:
         super().__init__(size_average, reduce, reduction)
         self.margin = margin
+
+
+class MarginRankingLoss(_MarginLoss):
+    """``margin_ranking_loss(input1, input2, target, margin)``: max(0, −y (x1 − x2) + margin)."""
 
     def forward(self, input1: Tensor, input2: Tensor, target: Any) -> Tensor:
         return L.margin_ranking_loss(input1, input2, target, self.margin, reduction=self.reduction)
 
 
-class CosineEmbeddingLoss(_ReducedLoss):
+class CosineEmbeddingLoss(_MarginLoss):
     """``cosine_embedding_loss(input1, input2, target, margin)``: 1 − cos for y = 1,
     max(0, cos − margin) for y = −1."""
-
-    def __init__(
-        self,
-        margin: float = 0.0,
-        size_average: Any = None,
-        reduce: Any = None,
-        reduction: str = "mean",
-    ) -> None:
-        super().__init__(size_average, reduce, reduction)
-        self.margin = margin
 
     def forward(self, input1: Tensor, input2: Tensor, target: Any) -> Tensor:
         return L.cosine_embedding_loss(
@@ -74,7 +58,7 @@ class CosineEmbeddingLoss(_ReducedLoss):
         )
 
 
-class TripletMarginLoss(_ReducedLoss):
+class TripletMarginLoss(ReducedLoss):
     """``triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap)``:
     max(0, margin + d(a, p) − d(a, n)) with the p-norm distance."""
 
@@ -98,9 +82,9 @@ class TripletMarginLoss(_ReducedLoss):
         )  # fmt: skip
 
 
-class HingeEmbeddingLoss(_ReducedLoss):
+class HingeEmbeddingLoss(_MarginLoss):
     """``hinge_embedding_loss(input, target, margin)``: x for y = 1, max(0, margin − x)
-    for y = −1."""
+    for y = −1. Its margin is 1 unless given, as PyTorch's."""
 
     def __init__(
         self,
@@ -109,42 +93,28 @@ class HingeEmbeddingLoss(_ReducedLoss):
         reduce: Any = None,
         reduction: str = "mean",
     ) -> None:
-        super().__init__(size_average, reduce, reduction)
-        self.margin = margin
+        super().__init__(margin, size_average, reduce, reduction)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return L.hinge_embedding_loss(input, target, self.margin, reduction=self.reduction)
 
 
-class SoftMarginLoss(_ReducedLoss):
+class SoftMarginLoss(ReducedLoss):
     """``soft_margin_loss(input, target)``: log(1 + e^{−y x})."""
-
-    def __init__(self, size_average: Any = None, reduce: Any = None, reduction: str = "mean"):
-        super().__init__(size_average, reduce, reduction)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return L.soft_margin_loss(input, target, reduction=self.reduction)
 
 
-class MultiLabelSoftMarginLoss(_ReducedLoss):
+class MultiLabelSoftMarginLoss(WeightedLoss):
     """``multilabel_soft_margin_loss(input, target, weight)``: per-class logistic losses
     averaged over the classes. ``weight`` (C,) is a buffer, as in PyTorch."""
-
-    def __init__(
-        self,
-        weight: Tensor | None = None,
-        size_average: Any = None,
-        reduce: Any = None,
-        reduction: str = "mean",
-    ) -> None:
-        super().__init__(size_average, reduce, reduction)
-        self.register_buffer("weight", weight)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return L.multilabel_soft_margin_loss(input, target, self.weight, reduction=self.reduction)
 
 
-class GaussianNLLLoss(_ReducedLoss):
+class GaussianNLLLoss(ReducedLoss):
     """``gaussian_nll_loss(input, target, var, full, eps)``: ½ (log var + (x − y)² / var)."""
 
     def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean") -> None:
@@ -157,7 +127,7 @@ class GaussianNLLLoss(_ReducedLoss):
         )
 
 
-class PoissonNLLLoss(_ReducedLoss):
+class PoissonNLLLoss(ReducedLoss):
     """``poisson_nll_loss(input, target, log_input, full, eps=eps)``: e^x − y x (log input)
     or λ − y log(λ + eps)."""
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from tinylm.autograd import TinyLMError
 from tinylm.nn.functional import margin_losses, noise
-from tinylm.nn.functional.common import check_not_inplace, check_probability, check_reduction
+from tinylm.nn.functional.common import check_not_inplace, check_probability
+from tinylm.nn.loss import ReducedLoss
 from tinylm.nn.module import Module
 from tinylm.nn.more_layers import PairwiseDistance
 from tinylm.tensor import Tensor
@@ -82,7 +83,7 @@ class Dropout1d(_DropoutBase):
         return noise.dropout1d(input, self.p, self.training)
 
 
-class MultiMarginLoss(Module):
+class MultiMarginLoss(ReducedLoss):
     """``multi_margin_loss(input, target, p, margin, weight)``: the multi-class hinge loss.
     ``weight`` (C,) is kept as a buffer, as PyTorch's."""
 
@@ -95,13 +96,12 @@ class MultiMarginLoss(Module):
         reduce: Any = None,
         reduction: str = "mean",
     ) -> None:
-        super().__init__()
-        check_reduction("MultiMarginLoss", reduction, size_average, reduce)
+        super().__init__(size_average, reduce, reduction)
         if p not in (1, 2) or isinstance(p, bool):
             raise TinyLMError(f"MultiMarginLoss: only p = 1 and p = 2 are supported, got {p!r}")
         if weight is not None and (not isinstance(weight, Tensor) or weight.ndim != 1):
             raise TinyLMError("MultiMarginLoss: weight must be a 1-D Tensor (one per class)")
-        self.p, self.margin, self.reduction = p, margin, reduction
+        self.p, self.margin = p, margin
         self.register_buffer("weight", weight)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
@@ -110,7 +110,7 @@ class MultiMarginLoss(Module):
         )
 
 
-class TripletMarginWithDistanceLoss(Module):
+class TripletMarginWithDistanceLoss(ReducedLoss):
     """``triplet_margin_with_distance_loss(anchor, positive, negative, ...)``: a triplet
     loss with any distance function (default: ``PairwiseDistance()``, kept as a sub-module
     when it is one, as PyTorch's)."""
@@ -123,8 +123,7 @@ class TripletMarginWithDistanceLoss(Module):
         swap: bool = False,
         reduction: str = "mean",
     ) -> None:
-        super().__init__()
-        check_reduction("TripletMarginWithDistanceLoss", reduction)
+        super().__init__(None, None, reduction)
         if not margin > 0:
             raise TinyLMError(
                 f"TripletMarginWithDistanceLoss: margin must be greater than 0, got {margin}"
@@ -132,7 +131,7 @@ class TripletMarginWithDistanceLoss(Module):
         self.distance_function = (
             distance_function if distance_function is not None else PairwiseDistance()
         )
-        self.margin, self.swap, self.reduction = margin, swap, reduction
+        self.margin, self.swap = margin, swap
 
     def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
         return margin_losses.triplet_margin_with_distance_loss(

@@ -16,19 +16,10 @@ from typing import Any
 
 from tinylm.autograd import TinyLMError
 from tinylm.device import array_module
-from tinylm.optim.optimizer import Optimizer, check_implementation_flags
+from tinylm.optim.optimizer import Optimizer, check_implementation_flags, lerp_
 from tinylm.tensor import Tensor
 
 __all__ = ["Adafactor"]
-
-
-def _lerp_into(start: Any, end: Any, weight: float) -> None:
-    """start ← start + weight · (end − start), in place, in PyTorch's two forms (the second,
-    end − (end − start)(1 − weight) for weight ≥ ½, lands exactly on end at weight 1)."""
-    if weight < 0.5:
-        start += weight * (end - start)
-    else:
-        start[...] = end - (end - start) * (1.0 - weight)
 
 
 def _rms(xp: Any, a: Any) -> float:
@@ -123,12 +114,12 @@ class Adafactor(Optimizer):
         squared = grad * grad
         if factored:
             row, col = state["row_var"], state["col_var"]
-            _lerp_into(row, squared.mean(axis=-1, keepdims=True), new_weight)
-            _lerp_into(col, squared.mean(axis=-2, keepdims=True), new_weight)
+            lerp_(row, squared.mean(axis=-1, keepdims=True), new_weight)
+            lerp_(col, squared.mean(axis=-2, keepdims=True), new_weight)
             scale = xp.maximum(row.mean(axis=-2, keepdims=True), eps1)  # (…, 1, 1)
             variance = (row @ col) / scale
         else:
-            _lerp_into(state["variance"], squared, new_weight)
+            lerp_(state["variance"], squared, new_weight)
             variance = state["variance"]
         step = grad / xp.sqrt(xp.maximum(variance, eps1 * eps1))
         clip = max(1.0, _rms(xp, step) / group["d"])

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from tinylm.autograd import TinyLMError
 from tinylm.device import array_module, device_type
 from tinylm.kernels import registry
-from tinylm.optim.optimizer import Optimizer, check_implementation_flags
+from tinylm.optim.optimizer import Optimizer, apply_weight_decay, check_adam_group, init_state
 from tinylm.tensor import Tensor
 
 __all__ = ["Adam", "AdamW", "amsgrad_update"]
@@ -40,11 +39,7 @@ def amsgrad_update(
     ``grad`` is not modified.
     """
     xp = array_module(param)
-    if weight_decay != 0:
-        if decoupled:
-            param *= 1.0 - lr * weight_decay
-        else:
-            grad = grad + weight_decay * param
+    grad = apply_weight_decay(param, grad, weight_decay, lr=lr, decoupled=decoupled)
     exp_avg *= beta1
     exp_avg += (1.0 - beta1) * grad
     exp_avg_sq *= beta2
@@ -105,20 +100,12 @@ class Adam(Optimizer):
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
-        beta1, beta2 = group["betas"]
-        name = type(self).__name__
-        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
-            raise TinyLMError(f"{name}: betas must be in [0, 1), got {group['betas']}")
-        if group["eps"] < 0 or group["weight_decay"] < 0:
-            raise TinyLMError(f"{name}: eps and weight_decay must be ≥ 0")
-        check_implementation_flags(name, group)
+        check_adam_group(type(self).__name__, group)
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]):
         xp = array_module(p.data)
         if "exp_avg" not in state:
-            state["step"] = 0
-            state["exp_avg"] = xp.zeros_like(p.data)
-            state["exp_avg_sq"] = xp.zeros_like(p.data)
+            init_state(state, p.data, "exp_avg", "exp_avg_sq")
         if group["amsgrad"] and "max_exp_avg_sq" not in state:
             state["max_exp_avg_sq"] = xp.zeros_like(p.data)
         state["step"] += 1

@@ -16,29 +16,16 @@ from typing import Any
 
 from tinylm.autograd import TinyLMError
 from tinylm.device import array_module
-from tinylm.optim.optimizer import Optimizer, check_implementation_flags
+from tinylm.optim.optimizer import (
+    Optimizer,
+    apply_weight_decay,
+    check_adam_group,
+    init_state,
+    lerp_,
+)
 from tinylm.tensor import Tensor
 
 __all__ = ["Adamax", "NAdam", "RAdam"]
-
-
-def _check_adam_group(name: str, group: dict[str, Any]) -> None:
-    beta1, beta2 = group["betas"]
-    if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
-        raise TinyLMError(f"{name}: betas must be in [0, 1), got {group['betas']}")
-    if group["eps"] < 0 or group["weight_decay"] < 0:
-        raise TinyLMError(
-            f"{name}: eps ({group['eps']}) and weight_decay ({group['weight_decay']}) must be ≥ 0"
-        )
-    check_implementation_flags(name, group)
-
-
-def _lerp_(start: Any, end: Any, weight: float) -> None:
-    """start ← start + weight · (end − start), in place (PyTorch's ``lerp_``, its two forms)."""
-    if weight < 0.5:
-        start += weight * (end - start)
-    else:
-        start[...] = end - (end - start) * (1.0 - weight)
 
 
 class NAdam(Optimizer):
@@ -81,34 +68,27 @@ class NAdam(Optimizer):
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
-        _check_adam_group("NAdam", group)
+        check_adam_group("NAdam", group)
         if group["momentum_decay"] < 0:
             raise TinyLMError(f"NAdam: momentum_decay must be ≥ 0, got {group['momentum_decay']}")
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]):
         xp, param = array_module(p.data), p.data
         if not state:
-            state["step"] = 0
-            state["mu_product"] = 1.0
-            state["exp_avg"] = xp.zeros_like(param)
-            state["exp_avg_sq"] = xp.zeros_like(param)
+            init_state(state, param, "exp_avg", "exp_avg_sq", mu_product=1.0)
         if group["maximize"]:
             grad = -grad
         state["step"] += 1
         t = state["step"]
         lr, wd, psi = float(group["lr"]), group["weight_decay"], group["momentum_decay"]
         beta1, beta2 = group["betas"]
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                param *= 1 - lr * wd
-            else:
-                grad = grad + wd * param
+        grad = apply_weight_decay(param, grad, wd, lr=lr, decoupled=group["decoupled_weight_decay"])
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
         state["mu_product"] *= mu
         product = state["mu_product"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        _lerp_(m, grad, 1 - beta1)
+        lerp_(m, grad, 1 - beta1)
         v *= beta2
         v += (1 - beta2) * grad * grad
         denom = xp.sqrt(v / (1 - beta2**t)) + group["eps"]
@@ -154,27 +134,21 @@ class RAdam(Optimizer):
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
-        _check_adam_group("RAdam", group)
+        check_adam_group("RAdam", group)
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]):
         xp, param = array_module(p.data), p.data
         if not state:
-            state["step"] = 0
-            state["exp_avg"] = xp.zeros_like(param)
-            state["exp_avg_sq"] = xp.zeros_like(param)
+            init_state(state, param, "exp_avg", "exp_avg_sq")
         if group["maximize"]:
             grad = -grad
         state["step"] += 1
         t = state["step"]
         lr, wd = float(group["lr"]), group["weight_decay"]
         beta1, beta2 = group["betas"]
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                param *= 1 - lr * wd
-            else:
-                grad = grad + wd * param
+        grad = apply_weight_decay(param, grad, wd, lr=lr, decoupled=group["decoupled_weight_decay"])
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        _lerp_(m, grad, 1 - beta1)
+        lerp_(m, grad, 1 - beta1)
         v *= beta2
         v += (1 - beta2) * grad * grad
         bias_correction2 = 1 - beta2**t
@@ -225,22 +199,19 @@ class Adamax(Optimizer):
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
-        _check_adam_group("Adamax", group)
+        check_adam_group("Adamax", group)
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]):
         xp, param = array_module(p.data), p.data
         if not state:
-            state["step"] = 0
-            state["exp_avg"] = xp.zeros_like(param)
-            state["exp_inf"] = xp.zeros_like(param)
+            init_state(state, param, "exp_avg", "exp_inf")
         if group["maximize"]:
             grad = -grad
         state["step"] += 1
         beta1, beta2 = group["betas"]
-        if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * param
+        grad = apply_weight_decay(param, grad, group["weight_decay"])
         m, u = state["exp_avg"], state["exp_inf"]
-        _lerp_(m, grad, 1 - beta1)
+        lerp_(m, grad, 1 - beta1)
         u *= beta2
         xp.maximum(u, xp.abs(grad) + group["eps"], out=u)
         clr = float(group["lr"]) / (1 - beta1 ** state["step"])

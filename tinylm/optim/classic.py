@@ -13,7 +13,12 @@ from typing import Any
 
 from tinylm.autograd import TinyLMError
 from tinylm.device import array_module
-from tinylm.optim.optimizer import Optimizer, check_implementation_flags
+from tinylm.optim.optimizer import (
+    Optimizer,
+    apply_weight_decay,
+    check_implementation_flags,
+    init_state,
+)
 from tinylm.tensor import Tensor
 
 __all__ = ["ASGD", "Adadelta", "Rprop"]
@@ -64,15 +69,12 @@ class Adadelta(Optimizer):
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]):
         xp, param = array_module(p.data), p.data
         if not state:
-            state["step"] = 0
-            state["square_avg"] = xp.zeros_like(param)
-            state["acc_delta"] = xp.zeros_like(param)
+            init_state(state, param, "square_avg", "acc_delta")
         state["step"] += 1
         if group["maximize"]:
             grad = -grad
         rho, eps = group["rho"], group["eps"]
-        if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * param
+        grad = apply_weight_decay(param, grad, group["weight_decay"])
         v, a = state["square_avg"], state["acc_delta"]
         v *= rho
         v += (1 - rho) * grad * grad
@@ -126,8 +128,7 @@ class Rprop(Optimizer):
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]):
         xp, param = array_module(p.data), p.data
         if not state:
-            state["step"] = 0
-            state["prev"] = xp.zeros_like(param)
+            init_state(state, param, "prev")
             state["step_size"] = xp.full_like(param, group["lr"])
         state["step"] += 1
         if group["maximize"]:
@@ -185,18 +186,14 @@ class ASGD(Optimizer):
         check_implementation_flags("ASGD", group)
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]):
-        xp, param = array_module(p.data), p.data
+        param = p.data
         if not state:
-            state["step"] = 0
-            state["eta"] = float(group["lr"])
-            state["mu"] = 1.0
-            state["ax"] = xp.zeros_like(param)
+            init_state(state, param, "ax", eta=float(group["lr"]), mu=1.0)
         if group["maximize"]:
             grad = -grad
         state["step"] += 1
         t, eta, lr, lambd = state["step"], state["eta"], float(group["lr"]), group["lambd"]
-        if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * param
+        grad = apply_weight_decay(param, grad, group["weight_decay"])
         param *= 1 - lambd * eta
         param -= eta * grad
         ax = state["ax"]

@@ -147,6 +147,20 @@ class LRScheduler:
         self.__dict__.update({k: v for k, v in state_dict.items() if k != "optimizer"})
 
 
+def _one_function_per_group(
+    name: str,
+    lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+    optimizer: Optimizer,
+) -> list[Callable[[int], float]]:
+    """``lr_lambda`` as a list of one function per parameter group: a list or tuple as it
+    is (one per group, or an error), a single function repeated for every group."""
+    n = len(optimizer.param_groups)
+    fns = list(lr_lambda) if isinstance(lr_lambda, list | tuple) else [lr_lambda] * n
+    if len(fns) != n:
+        raise TinyLMError(f"{name}: got {len(fns)} functions for {n} parameter groups")
+    return fns
+
+
 class LambdaLR(LRScheduler):
     """lr = base_lr · f(step), with one function f, or one per parameter group."""
 
@@ -156,11 +170,7 @@ class LambdaLR(LRScheduler):
         lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
         last_epoch: int = -1,
     ) -> None:
-        n = len(optimizer.param_groups)
-        fns = list(lr_lambda) if isinstance(lr_lambda, list | tuple) else [lr_lambda] * n
-        if len(fns) != n:
-            raise TinyLMError(f"LambdaLR: got {len(fns)} functions for {n} parameter groups")
-        self.lr_lambdas = fns
+        self.lr_lambdas = _one_function_per_group("LambdaLR", lr_lambda, optimizer)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -654,10 +664,7 @@ class MultiplicativeLR(LRScheduler):
         lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
         last_epoch: int = -1,
     ) -> None:
-        n = len(optimizer.param_groups)
-        fns = list(lr_lambda) if isinstance(lr_lambda, list | tuple) else [lr_lambda] * n
-        if len(fns) != n:
-            raise TinyLMError(f"MultiplicativeLR: got {len(fns)} functions for {n} groups")
+        fns = _one_function_per_group("MultiplicativeLR", lr_lambda, optimizer)
         if not all(callable(f) for f in fns):
             raise TypeError("MultiplicativeLR: lr_lambda must be a function or a list of them")
         self.lr_lambdas = fns

@@ -20,10 +20,18 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import TinyLMError, enable_grad, no_grad
-from tinylm.device import device_of, to_device_array
+from tinylm.device import array_module, device_of, to_device_array
 from tinylm.tensor import Tensor, increment_version
 
-__all__ = ["Optimizer", "check_implementation_flags", "weight_decay_groups"]
+__all__ = [
+    "Optimizer",
+    "apply_weight_decay",
+    "check_adam_group",
+    "check_implementation_flags",
+    "init_state",
+    "lerp_",
+    "weight_decay_groups",
+]
 
 
 class Optimizer:
@@ -255,3 +263,52 @@ def check_implementation_flags(name: str, group: dict[str, Any]) -> None:
             f"{name}: fused=True (PyTorch's fused kernels) is not supported; leave fused None "
             "or False (tinylm's own update runs)"
         )
+
+
+def check_adam_group(name: str, group: dict[str, Any]) -> None:
+    """The checks of an Adam-family group (Adam, AdamW, NAdam, RAdam, Adamax): both betas in
+    [0, 1), eps and weight_decay ≥ 0, and PyTorch's implementation switches at their
+    defaults (:func:`check_implementation_flags`)."""
+    beta1, beta2 = group["betas"]
+    if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
+        raise TinyLMError(f"{name}: betas must be in [0, 1), got {group['betas']}")
+    if group["eps"] < 0 or group["weight_decay"] < 0:
+        raise TinyLMError(
+            f"{name}: eps ({group['eps']}) and weight_decay ({group['weight_decay']}) must be ≥ 0"
+        )
+    check_implementation_flags(name, group)
+
+
+def init_state(state: dict[str, Any], param: Any, *arrays: str, **numbers: float) -> None:
+    """A parameter's state at its first step, in PyTorch's order: ``step`` = 0, then each
+    of ``numbers`` (name=value), then for each name in ``arrays`` zeros of the parameter's
+    shape and dtype. ``init_state(state, p, "exp_avg", "exp_avg_sq")`` is Adam's."""
+    xp = array_module(param)
+    state["step"] = 0
+    state.update(numbers)
+    for name in arrays:
+        state[name] = xp.zeros_like(param)
+
+
+def apply_weight_decay(
+    param: Any, grad: Any, weight_decay: float, *, lr: float = 0.0, decoupled: bool = False
+) -> Any:
+    """Weight decay λ before an update, returning the gradient to use:
+        g + λ θ                  (an L2 term in the loss: PyTorch's ``weight_decay``), or
+        θ ← θ (1 − η λ), g       (``decoupled``, AdamW's: θ shrinks in place, g unchanged).
+    Nothing happens when λ = 0. ``grad`` itself is never modified (g + λ θ is a new array)."""
+    if weight_decay != 0:
+        if decoupled:
+            param *= 1 - lr * weight_decay
+        else:
+            grad = grad + weight_decay * param
+    return grad
+
+
+def lerp_(start: Any, end: Any, weight: float) -> None:
+    """start ← start + weight · (end − start), in place, in PyTorch's two forms (the second,
+    end − (end − start)(1 − weight) for weight ≥ ½, lands exactly on end at weight 1)."""
+    if weight < 0.5:
+        start += weight * (end - start)
+    else:
+        start[...] = end - (end - start) * (1.0 - weight)

@@ -9,7 +9,12 @@ from typing import Any
 
 from tinylm.autograd import TinyLMError
 from tinylm.device import array_module
-from tinylm.optim.optimizer import Optimizer, check_implementation_flags
+from tinylm.optim.optimizer import (
+    Optimizer,
+    apply_weight_decay,
+    check_implementation_flags,
+    init_state,
+)
 from tinylm.tensor import Tensor
 
 __all__ = ["Adagrad", "RMSprop"]
@@ -60,8 +65,7 @@ class RMSprop(Optimizer):
         xp, param = array_module(p.data), p.data
         alpha, eps, wd, mom = group["alpha"], group["eps"], group["weight_decay"], group["momentum"]
         if not state:
-            state["step"] = 0
-            state["square_avg"] = xp.zeros_like(param)
+            init_state(state, param, "square_avg")
             if mom > 0:
                 state["momentum_buffer"] = xp.zeros_like(param)
             if group["centered"]:
@@ -69,8 +73,7 @@ class RMSprop(Optimizer):
         state["step"] += 1
         if group["maximize"]:
             grad = -grad
-        if wd != 0:
-            grad = grad + wd * param
+        grad = apply_weight_decay(param, grad, wd)
         v = state["square_avg"]
         v *= alpha
         v += (1 - alpha) * grad * grad
@@ -142,8 +145,7 @@ class Adagrad(Optimizer):
         state["step"] += 1
         if group["maximize"]:
             grad = -grad
-        if group["weight_decay"] != 0:
-            grad = grad + group["weight_decay"] * param
+        grad = apply_weight_decay(param, grad, group["weight_decay"])
         lr = float(group["lr"]) / (1 + (state["step"] - 1) * group["lr_decay"])
         s = state["sum"]
         s += grad * grad

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from tinylm.autograd import TinyLMError
-from tinylm.optim.optimizer import Optimizer, check_implementation_flags
+from tinylm.optim.optimizer import Optimizer, apply_weight_decay, check_implementation_flags
 from tinylm.tensor import Tensor
 
 __all__ = ["SGD"]
@@ -63,8 +63,7 @@ class SGD(Optimizer):
         param = p.data  # updated in place: the Parameter object and its memory stay the same
         if group["maximize"]:
             grad = -grad
-        if wd != 0:
-            grad = grad + wd * param
+        grad = apply_weight_decay(param, grad, wd)
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import TinyLMError
-from tinylm.device import device_of, device_type, to_device_array
+from tinylm.device import array_module, device_of, device_type, to_device_array
 from tinylm.kernels import registry
 from tinylm.tensor import Tensor
 
@@ -19,7 +19,10 @@ __all__ = [
     "check_probability",
     "check_reduction",
     "check_same_dtype",
+    "check_tensor",
     "kernel",
+    "reduce_loss",
+    "reduce_loss_array",
 ]
 
 
@@ -50,6 +53,35 @@ def check_reduction(op: str, reduction: str, size_average: Any = None, reduce: A
         )
     if reduction not in REDUCTIONS:
         raise TinyLMError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def reduce_loss(loss: Tensor, reduction: str) -> Tensor:
+    """PyTorch's reductions of an unreduced loss Tensor (one of :data:`REDUCTIONS`, already
+    checked): the mean of all its elements, their sum, or the loss itself for "none". Tensor
+    ops, so autograd derives the gradient (1/n each for a mean, 1 for a sum)."""
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def reduce_loss_array(loss: Any, reduction: str) -> Any:
+    """:func:`reduce_loss` on an array, in a Function's forward: the mean or the sum as a
+    0-d array of the loss's dtype (never a NumPy scalar), or the array itself for "none"."""
+    xp = array_module(loss)
+    if reduction == "mean":
+        return xp.asarray(loss.mean(), dtype=loss.dtype)
+    if reduction == "sum":
+        return xp.asarray(loss.sum(), dtype=loss.dtype)
+    return loss
+
+
+def check_tensor(op: str, name: str, value: Any) -> Tensor:
+    """``value`` itself when it is a Tensor, else an error naming ``op`` and the argument."""
+    if not isinstance(value, Tensor):
+        raise TinyLMError(f"{op}: {name} must be a Tensor, got {type(value).__name__}")
+    return value
 
 
 def check_no_class_weights(op: str, weight: Any) -> None:

@@ -22,6 +22,7 @@ from tinylm.nn.functional.common import (
     check_reduction,
     check_same_dtype,
     kernel,
+    reduce_loss_array,
 )
 from tinylm.tensor import Tensor
 
@@ -36,16 +37,6 @@ __all__ = [
     "nll_loss",
     "smooth_l1_loss",
 ]
-
-
-def _reduce(loss: Any, reduction: str) -> Any:
-    """Apply ``reduction`` to elementwise losses (always returns an array, never a scalar)."""
-    xp = array_module(loss)
-    if reduction == "mean":
-        return xp.asarray(loss.mean(), dtype=loss.dtype)
-    if reduction == "sum":
-        return xp.asarray(loss.sum(), dtype=loss.dtype)
-    return loss
 
 
 def _unreduce(g: Any, shape: tuple[int, ...], reduction: str) -> Any:
@@ -293,7 +284,7 @@ class _BinaryCrossEntropy(Function):
             loss = loss * weight
         ctx.save_for_backward(p, y)
         ctx.meta = (log_p, log_1mp, weight, reduction, loss.shape)
-        return _reduce(loss, reduction)
+        return reduce_loss_array(loss, reduction)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
@@ -379,7 +370,7 @@ class _BinaryCrossEntropyWithLogits(Function):
         if weight is not None:
             loss = loss * weight
         ctx.meta = (weight, reduction, loss.shape)
-        return _reduce(loss, reduction)
+        return reduce_loss_array(loss, reduction)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple[Any, ...]:
@@ -436,7 +427,7 @@ class _MSELoss(Function):
         diff = x - y
         ctx.save_for_backward(diff)
         ctx.meta = (reduction, diff.shape)
-        return _reduce(diff * diff, reduction)
+        return reduce_loss_array(diff * diff, reduction)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
@@ -494,7 +485,7 @@ class _L1Loss(Function):
         diff = x - y
         ctx.save_for_backward(diff)
         ctx.meta = (reduction, diff.shape)
-        return _reduce(array_module(diff).abs(diff), reduction)
+        return reduce_loss_array(array_module(diff).abs(diff), reduction)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
@@ -545,7 +536,7 @@ class _Huber(Function):
             loss = loss * t(scale)
         ctx.save_for_backward(d)
         ctx.meta = (inner, delta, scale, reduction)
-        return _reduce(loss.astype(x.dtype, copy=False), reduction)
+        return reduce_loss_array(loss.astype(x.dtype, copy=False), reduction)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
@@ -626,7 +617,7 @@ class _KLDiv(Function):
         if reduction == "batchmean":
             n = x.shape[0] if x.ndim else 1
             return xp.asarray(loss.sum() / max(n, 1), dtype=x.dtype)
-        return _reduce(loss, reduction)
+        return reduce_loss_array(loss, reduction)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple[Any, Any]:

@@ -14,23 +14,11 @@ import numpy as np
 
 from tinylm import creation
 from tinylm.autograd import TinyLMError
-from tinylm.nn.functional.common import check_reduction
+from tinylm.nn.functional.common import check_reduction, check_tensor, reduce_loss
 from tinylm.nn.functional.distances import pairwise_distance
 from tinylm.tensor import Tensor
 
 __all__ = ["multi_margin_loss", "triplet_margin_with_distance_loss"]
-
-
-def _reduced(loss: Tensor, reduction: str) -> Tensor:
-    if reduction == "mean":
-        return loss.mean()
-    return loss.sum() if reduction == "sum" else loss
-
-
-def _tensor(op: str, name: str, value: Any) -> Tensor:
-    if not isinstance(value, Tensor):
-        raise TinyLMError(f"{op}: {name} must be a Tensor, got {type(value).__name__}")
-    return value
 
 
 def multi_margin_loss(
@@ -56,7 +44,7 @@ def multi_margin_loss(
     """
     op = "multi_margin_loss"
     check_reduction(op, reduction, size_average, reduce)
-    input, target = _tensor(op, "input", input), _tensor(op, "target", target)
+    input, target = check_tensor(op, "input", input), check_tensor(op, "target", target)
     if p not in (1, 2) or isinstance(p, bool):
         raise TinyLMError(f"{op}: only p = 1 and p = 2 are supported, got {p!r}")
     if not np.issubdtype(input.dtype, np.floating):
@@ -80,14 +68,14 @@ def multi_margin_loss(
     h = z.relu() if p == 1 else z.relu() * z.relu()
     h = h * others
     if weight is not None:
-        weight = _tensor(op, "weight", weight)
+        weight = check_tensor(op, "weight", weight)
         if tuple(weight.shape) != (c,):
             raise TinyLMError(f"{op}: weight must have shape ({c},), got {tuple(weight.shape)}")
         h = h * weight.gather(0, labels).reshape(-1, 1)
     loss = h.sum(1) / c
     if input.ndim == 1:
         loss = loss.reshape(())
-    return _reduced(loss, reduction)
+    return reduce_loss(loss, reduction)
 
 
 def _one_hot(labels: Tensor, c: int, like: Tensor) -> Tensor:
@@ -115,8 +103,8 @@ def triplet_margin_with_distance_loss(
     """
     op = "triplet_margin_with_distance_loss"
     check_reduction(op, reduction)
-    a = _tensor(op, "anchor", anchor)
-    pos, neg = _tensor(op, "positive", positive), _tensor(op, "negative", negative)
+    a = check_tensor(op, "anchor", anchor)
+    pos, neg = check_tensor(op, "positive", positive), check_tensor(op, "negative", negative)
     if not a.ndim == pos.ndim == neg.ndim:
         raise TinyLMError(
             f"{op}: anchor {tuple(a.shape)}, positive {tuple(pos.shape)} and negative "
@@ -129,4 +117,4 @@ def triplet_margin_with_distance_loss(
     if swap:
         d_neg = creation.minimum(d_neg, distance(pos, neg))
     loss = (d_pos - d_neg + float(margin)).clamp(min=0)
-    return _reduced(loss, reduction)
+    return reduce_loss(loss, reduction)

@@ -21,7 +21,13 @@ import numpy as np
 from tinylm import creation, ops
 from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.device import array_module
-from tinylm.nn.functional.common import as_array, check_reduction
+from tinylm.nn.functional.common import (
+    as_array,
+    check_reduction,
+    check_tensor,
+    reduce_loss,
+    reduce_loss_array,
+)
 from tinylm.nn.functional.distances import pairwise_distance
 from tinylm.nn.functional.more_activations import logsigmoid
 from tinylm.tensor import Tensor
@@ -36,21 +42,6 @@ __all__ = [
     "soft_margin_loss",
     "triplet_margin_loss",
 ]
-
-
-def _reduced(loss: Tensor, reduction: str) -> Tensor:
-    """PyTorch's reductions of an unreduced loss: its mean, its sum, or itself."""
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    return loss
-
-
-def _input(op: str, name: str, value: Any) -> Tensor:
-    if not isinstance(value, Tensor):
-        raise TinyLMError(f"{op}: {name} must be a Tensor, got {type(value).__name__}")
-    return value
 
 
 def _target(op: str, target: Any, like: Tensor) -> Tensor:
@@ -84,7 +75,7 @@ def margin_ranking_loss(
     """
     op = "margin_ranking_loss"
     check_reduction(op, reduction, size_average, reduce)
-    x1, x2 = _input(op, "input1", input1), _input(op, "input2", input2)
+    x1, x2 = check_tensor(op, "input1", input1), check_tensor(op, "input2", input2)
     y = _target(op, target, x1)
     if not x1.ndim == x2.ndim == y.ndim:
         raise TinyLMError(
@@ -92,7 +83,7 @@ def margin_ranking_loss(
             f"{tuple(y.shape)} must have the same number of dims"
         )
     loss = (-y * (x1 - x2) + _number(op, "margin", margin)).clamp(min=0)
-    return _reduced(loss, reduction)
+    return reduce_loss(loss, reduction)
 
 
 def hinge_embedding_loss(
@@ -108,12 +99,12 @@ def hinge_embedding_loss(
     neither gives the sum of both terms. Shapes: input and target broadcast."""
     op = "hinge_embedding_loss"
     check_reduction(op, reduction, size_average, reduce)
-    x = _input(op, "input", input)
+    x = check_tensor(op, "input", input)
     y = _target(op, target, x)
     zeros = creation.zeros_like(x)
     hinge = (_number(op, "margin", margin) - x).clamp(min=0)
     loss = creation.where(y != 1, hinge, zeros) + creation.where(y != -1, x, zeros)
-    return _reduced(loss, reduction)
+    return reduce_loss(loss, reduction)
 
 
 def cosine_embedding_loss(
@@ -133,7 +124,7 @@ def cosine_embedding_loss(
     """
     op = "cosine_embedding_loss"
     check_reduction(op, reduction, size_average, reduce)
-    x1, x2 = _input(op, "input1", input1), _input(op, "input2", input2)
+    x1, x2 = check_tensor(op, "input1", input1), check_tensor(op, "input2", input2)
     y = _target(op, target, x1)
     if y.ndim > 1 or not x1.ndim == x2.ndim == y.ndim + 1:
         raise TinyLMError(
@@ -147,7 +138,7 @@ def cosine_embedding_loss(
     zeros = creation.zeros_like(cos)
     pos = creation.where(y == 1, 1 - cos, zeros)
     neg = creation.where(y == -1, (cos - _number(op, "margin", margin)).clamp(min=0), zeros)
-    return _reduced(pos + neg, reduction)
+    return reduce_loss(pos + neg, reduction)
 
 
 def triplet_margin_loss(
@@ -171,8 +162,8 @@ def triplet_margin_loss(
     """
     op = "triplet_margin_loss"
     check_reduction(op, reduction, size_average, reduce)
-    a = _input(op, "anchor", anchor)
-    pos, neg = _input(op, "positive", positive), _input(op, "negative", negative)
+    a = check_tensor(op, "anchor", anchor)
+    pos, neg = check_tensor(op, "positive", positive), check_tensor(op, "negative", negative)
     if not a.ndim == pos.ndim == neg.ndim:
         raise TinyLMError(
             f"{op}: anchor {tuple(a.shape)}, positive {tuple(pos.shape)} and negative "
@@ -183,7 +174,7 @@ def triplet_margin_loss(
     if swap:
         d_neg = creation.minimum(d_neg, pairwise_distance(pos, neg, p, eps))
     loss = (d_pos - d_neg + _number(op, "margin", margin)).clamp(min=0)
-    return _reduced(loss, reduction)
+    return reduce_loss(loss, reduction)
 
 
 class _SoftMargin(Function):
@@ -200,11 +191,7 @@ class _SoftMargin(Function):
         loss = xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))
         ctx.save_for_backward(z)
         ctx.y, ctx.reduction = y, reduction
-        if reduction == "mean":
-            return xp.asarray(loss.mean(), dtype=loss.dtype)
-        if reduction == "sum":
-            return xp.asarray(loss.sum(), dtype=loss.dtype)
-        return loss
+        return reduce_loss_array(loss, reduction)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
@@ -225,7 +212,7 @@ def soft_margin_loss(
     :class:`_SoftMargin`. Shapes: input and target broadcast."""
     op = "soft_margin_loss"
     check_reduction(op, reduction, size_average, reduce)
-    x = _input(op, "input", input)
+    x = check_tensor(op, "input", input)
     if not np.issubdtype(x.dtype, np.floating):
         raise TinyLMError(f"{op}: input must be floating point, got {x.dtype}")
     y = _target(op, target, x)
@@ -256,7 +243,7 @@ def multilabel_soft_margin_loss(
     """
     op = "multilabel_soft_margin_loss"
     check_reduction(op, reduction, size_average, reduce)
-    x = _input(op, "input", input)
+    x = check_tensor(op, "input", input)
     if x.ndim == 0:
         raise TinyLMError(f"{op}: input must have a class dim (C,) or (N, C), got 0-d")
     y = _target(op, target, x)
@@ -264,7 +251,7 @@ def multilabel_soft_margin_loss(
     if weight is not None:
         loss = loss * _target(op, weight, x)
     loss = loss.sum(-1) / x.shape[-1]
-    return _reduced(loss, reduction)
+    return reduce_loss(loss, reduction)
 
 
 class _ClampForward(Function):
@@ -299,7 +286,7 @@ def gaussian_nll_loss(
     """
     op = "gaussian_nll_loss"
     check_reduction(op, reduction)
-    x = _input(op, "input", input)
+    x = check_tensor(op, "input", input)
     y = _target(op, target, x)
     if not isinstance(var, Tensor):
         v = _number(op, "var", var)
@@ -320,7 +307,7 @@ def gaussian_nll_loss(
     loss = 0.5 * (var.log() + (x - y) ** 2 / var)
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
-    return _reduced(loss, reduction)
+    return reduce_loss(loss, reduction)
 
 
 def poisson_nll_loss(
@@ -342,7 +329,7 @@ def poisson_nll_loss(
     """
     op = "poisson_nll_loss"
     check_reduction(op, reduction, size_average, reduce)
-    x = _input(op, "input", input)
+    x = check_tensor(op, "input", input)
     y = _target(op, target, x)
     if log_input:
         loss = x.exp() - y * x
@@ -351,4 +338,4 @@ def poisson_nll_loss(
     if full:
         stirling = y * y.log() - y + 0.5 * (2 * math.pi * y).log()
         loss = loss + stirling.masked_fill(y <= 1, 0)
-    return _reduced(loss, reduction)
+    return reduce_loss(loss, reduction)
