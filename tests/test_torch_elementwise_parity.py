@@ -20,7 +20,15 @@ import tinylm
 from tinylm import TinyLMError
 
 torch = pytest.importorskip("torch")
-from torch_parity import check_against_torch, dtype_name, run, strided, values  # noqa: E402 - after the skip
+from torch_parity import (  # noqa: E402 - after the skip
+    check_against_torch,
+    dtype_name,
+    refused_by_both,
+    run,
+    same_dtype_and_values,
+    strided,
+    values,
+)
 
 pytestmark = pytest.mark.torch
 
@@ -340,9 +348,8 @@ DTYPE_CALLS = [
 
 @pytest.mark.parametrize("call", DTYPE_CALLS)
 def test_integer_and_bool_inputs_give_torchs_dtypes_and_values(call: str) -> None:
-    def make(lib: ModuleType) -> tuple[np.ndarray, str]:
-        env = {
-            "lib": lib,
+    def inputs(lib: ModuleType) -> dict[str, Any]:
+        return {
             "INF": INF,
             "NAN": NAN,
             "i": lib.tensor([3, -1, 0, 7]),
@@ -353,14 +360,8 @@ def test_integer_and_bool_inputs_give_torchs_dtypes_and_values(call: str) -> Non
             "d": lib.tensor([0.5, 2.0, -1.0, 0.0], dtype=lib.float64),
             "n": lib.tensor([NAN, 1.0, -0.0, -2.0]),
         }
-        out = eval(call, env)
-        assert not out.requires_grad
-        return values(out), dtype_name(out)
 
-    (ours, our_dtype), (theirs, their_dtype) = make(tinylm), make(torch)
-    assert our_dtype == their_dtype
-    assert ours.shape == theirs.shape
-    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    same_dtype_and_values(call, inputs, grad_free=True)
 
 
 def test_gcd_and_lcm_of_negatives_and_zeros_match_torch() -> None:
@@ -512,11 +513,9 @@ def test_bad_calls_are_one_clear_line_where_torch_refuses_too(call: str) -> None
             "d": lib.tensor([1.5, -2.0], dtype=lib.float64),
         }
 
-    with pytest.raises(TinyLMError, match="^" + REFUSED[call].replace("(", r"\(")) as info:
-        eval(call, env(tinylm))
-    assert "\n" not in str(info.value)
-    with pytest.raises((RuntimeError, TypeError, NotImplementedError)):
-        eval(call, env(torch))
+    message = "^" + REFUSED[call].replace("(", r"\(")
+    torch_errors = (RuntimeError, TypeError, NotImplementedError)
+    refused_by_both(lambda lib: eval(call, env(lib)), TinyLMError, message, torch_errors)
 
 
 def test_a_float_value_with_integer_tensors_is_refused_where_torch_truncates_it() -> None:

@@ -20,7 +20,14 @@ import tinylm
 from tinylm import TinyLMError
 
 torch = pytest.importorskip("torch")
-from torch_parity import check_against_torch, dtype_name, run, strided, values  # noqa: E402 - after the skip
+from torch_parity import (  # noqa: E402 - after the skip
+    check_against_torch,
+    dtype_name,
+    run,
+    same_dtype_and_values,
+    strided,
+    values,
+)
 
 pytestmark = pytest.mark.torch
 
@@ -220,9 +227,8 @@ DTYPE_CALLS = [
 
 @pytest.mark.parametrize("call", DTYPE_CALLS)
 def test_integer_and_bool_inputs_give_torchs_dtypes(call: str) -> None:
-    def make(lib: ModuleType) -> tuple[np.ndarray, str]:
-        env = {
-            "lib": lib,
+    def inputs(lib: ModuleType) -> dict[str, Any]:
+        return {
             "i": lib.tensor([3, -1, 0, 7]),
             "u": lib.tensor([3, 250, 0, 1], dtype=lib.uint8),
             "b": lib.tensor([True, False, True, False]),
@@ -230,13 +236,8 @@ def test_integer_and_bool_inputs_give_torchs_dtypes(call: str) -> None:
             "d": lib.tensor([0.5, 2.0, -1.0, 0.0], dtype=lib.float64),
             "n": lib.tensor([np.nan, 1.0, 0.0, -2.0]),
         }
-        out = eval(call, env)
-        return values(out), dtype_name(out)
 
-    (ours, our_dtype), (theirs, their_dtype) = make(tinylm), make(torch)
-    assert our_dtype == their_dtype
-    assert ours.shape == theirs.shape
-    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    same_dtype_and_values(call, inputs)
 
 
 # ---- reductions --------------------------------------------------------------------------

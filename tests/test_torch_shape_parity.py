@@ -23,7 +23,13 @@ from tinylm.testing import strategies as st_tl
 
 torch = pytest.importorskip("torch")
 import torch_parity  # noqa: E402 - after the skip
-from torch_parity import LIBS, dtype_name, refused_by_both, same_dtype_and_values, values  # noqa: E402
+from torch_parity import (  # noqa: E402
+    LIBS,
+    dtype_name,
+    refused_by_both,
+    same_dtype_and_values,
+    values,
+)
 
 pytestmark = pytest.mark.torch
 
