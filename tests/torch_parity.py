@@ -29,6 +29,7 @@ __all__ = [
     "LIBS",
     "TORCH_ERRORS",
     "assert_same",
+    "backward_of_random_sum",
     "check_against_torch",
     "copy_weights",
     "dtype_name",
@@ -193,6 +194,18 @@ def refused_by_both(
     with pytest.raises(error, match=message) as ours:
         attempt(tinylm)
     assert "\n" not in str(ours.value)
+
+
+def backward_of_random_sum(lib: ModuleType, outs: list[Any], rng: np.random.Generator) -> None:
+    """A backward of Σ_k Σ out_k · u_k: one float64 u_k from ``rng``, in order, for each
+    output that requires grad (None outputs are passed over); nothing if none does."""
+    total = None
+    for o in outs:
+        if o is not None and o.requires_grad:
+            term = (o * lib.tensor(rng.standard_normal(tuple(o.shape)))).sum()
+            total = term if total is None else total + term
+    if total is not None:
+        total.backward()
 
 
 def assert_same(
