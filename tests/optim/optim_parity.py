@@ -12,6 +12,7 @@ optimizer under test in that library.
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
@@ -27,6 +28,7 @@ torch = pytest.importorskip("torch")
 __all__ = [
     "SHAPES",
     "STEPS",
+    "assert_signature_and_defaults_match",
     "gradient",
     "groups",
     "initial_values",
@@ -118,3 +120,18 @@ def trajectory(
 def groups(params: list[Any], *options: dict[str, Any]) -> list[dict[str, Any]]:
     """One param group a parameter: ``{"params": [p], **options[k]}``."""
     return [{"params": [p], **o} for p, o in zip(params, options)]
+
+
+def assert_signature_and_defaults_match(name: str) -> None:
+    """``tinylm.optim.<name>`` takes torch's arguments (names, kinds, defaults, in order) and
+    an instance's ``defaults`` are torch's."""
+    ours, theirs = getattr(tinylm.optim, name), getattr(torch.optim, name)
+    a = inspect.signature(ours).parameters
+    b = inspect.signature(theirs).parameters
+    assert list(a) == list(b)
+    for arg in a:
+        assert a[arg].kind == b[arg].kind, arg
+        assert a[arg].default == b[arg].default, arg
+    p = nn.Parameter(tinylm.zeros(2))
+    q = torch.zeros(2, requires_grad=True)
+    assert ours([p]).defaults == theirs([q]).defaults

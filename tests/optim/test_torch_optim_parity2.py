@@ -6,7 +6,6 @@ momenta) of every group at every step, signatures, state dicts and errors."""
 
 from __future__ import annotations
 
-import inspect
 import warnings
 
 import numpy as np
@@ -20,6 +19,7 @@ from tinylm.serialization import load, save
 torch = pytest.importorskip("torch")
 from optim_parity import (  # noqa: E402 - after the skip
     STEPS,
+    assert_signature_and_defaults_match,
     groups,
     initial_values,
     set_grads,
@@ -106,16 +106,7 @@ def test_trajectories_and_state_equal_torch(name, lr_change_at):
 
 @pytest.mark.parametrize("cls", ["NAdam", "RAdam", "Adamax", "Adadelta", "Rprop", "ASGD"])
 def test_signatures_and_defaults_are_torchs(cls):
-    ours, theirs = getattr(optim, cls), getattr(torch.optim, cls)
-    a = inspect.signature(ours).parameters
-    b = inspect.signature(theirs).parameters
-    assert list(a) == list(b)
-    for name in a:
-        assert a[name].kind == b[name].kind, name
-        assert a[name].default == b[name].default, name
-    p = nn.Parameter(tinylm.zeros(2))
-    q = torch.zeros(2, requires_grad=True)
-    assert getattr(optim, cls)([p]).defaults == theirs([q]).defaults
+    assert_signature_and_defaults_match(cls)
 
 
 @pytest.mark.parametrize("cls", ["NAdam", "RAdam", "Adamax", "Adadelta", "Rprop", "ASGD"])

@@ -13,7 +13,6 @@ in both libraries (``lib`` is tinylm or torch) on the same float64 values:
 
 from __future__ import annotations
 
-import inspect
 import warnings
 
 import numpy as np
@@ -28,6 +27,7 @@ torch = pytest.importorskip("torch")
 import optim_parity  # noqa: E402 - after the skip
 from optim_parity import (  # noqa: E402
     STEPS,
+    assert_signature_and_defaults_match,
     groups,
     initial_values,
     torch_float64,
@@ -265,16 +265,9 @@ CLASSES = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
 
 @pytest.mark.parametrize("cls", CLASSES)
 def test_signatures_and_defaults_are_torchs(cls):
+    assert_signature_and_defaults_match(cls)
     ours, theirs = getattr(optim, cls), getattr(torch.optim, cls)
-    a = inspect.signature(ours).parameters
-    b = inspect.signature(theirs).parameters
-    assert list(a) == list(b)
-    for name in a:
-        assert a[name].kind == b[name].kind, name
-        assert a[name].default == b[name].default, name
-    p = nn.Parameter(tinylm.zeros(2))
-    q = torch.zeros(2, requires_grad=True)
-    assert ours([p]).defaults == theirs([q]).defaults
+    p, q = nn.Parameter(tinylm.zeros(2)), torch.zeros(2, requires_grad=True)
     assert set(ours([p]).param_groups[0]) == set(theirs([q]).param_groups[0])
 
 
