@@ -19,6 +19,8 @@ import tinylm.nn.functional as F
 from tinylm import TinyLMError
 
 torch = pytest.importorskip("torch")
+from torch_parity import copy_weights  # noqa: E402 - after the skip
+
 TF = torch.nn.functional
 
 pytestmark = pytest.mark.torch
@@ -172,23 +174,13 @@ MODULES = {
 }
 
 
-def _copy_weights(ours: Any, theirs: Any) -> None:
-    """PyTorch's (random, or changed) parameters into ours, float64 both."""
-    ours.double()
-    theirs.double()
-    with torch.no_grad():
-        for p in theirs.parameters():
-            p.add_(torch.randn(p.shape, dtype=p.dtype, generator=torch.Generator().manual_seed(0)))
-    ours.load_state_dict({k: tinylm.tensor(values(v)) for k, v in theirs.state_dict().items()})
-
-
 @pytest.mark.parametrize("name", list(MODULES))
 def test_modules_match_torch(name: str) -> None:
     """Values, gradients of the input and the parameters, state_dict keys and repr."""
     ours, theirs = in_both(lambda lib: MODULES[name](lib.nn))
     assert list(ours.state_dict()) == list(theirs.state_dict())
     assert repr(ours) == repr(theirs)
-    _copy_weights(ours, theirs)
+    copy_weights(ours, theirs)
     assert_same(
         run(tinylm, lambda lib, x: ours(x), [X], ours),
         run(torch, lambda lib, x: theirs(x), [X], theirs),
@@ -314,7 +306,7 @@ def test_recurrent_layers_match_torch(name: str) -> None:
     assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == [
         (k, tuple(v.shape)) for k, v in theirs.state_dict().items()
     ]
-    _copy_weights(ours, theirs)
+    copy_weights(ours, theirs)
     arrays = [RNG.standard_normal(x_shape)] + (
         [] if h_shape is None else [RNG.standard_normal(h_shape)]
     )

@@ -34,64 +34,17 @@ from tinylm.distributions import (
 )
 
 torch = pytest.importorskip("torch")
+import torch_parity  # noqa: E402 - after the skip
+from torch_parity import dtype_name, refused_by_both, strided, values  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
 RTOL, ATOL = 1e-10, 1e-12
 
 
-def values(t: Any) -> np.ndarray:
-    return np.asarray(t.detach().numpy())
-
-
-def dtype_name(t: Any) -> str:
-    return str(t.dtype).split(".")[-1]
-
-
-def leaf(lib: ModuleType, a: np.ndarray) -> Any:
-    return lib.tensor(a, requires_grad=a.dtype.kind == "f")
-
-
-def run(build: Callable[[ModuleType, list[Any]], Any], lib: ModuleType, arrays: list, seed: int):
-    """build(lib, leaves): its outputs and, after a backward of Σ_k Σ out_k · u_k with random
-    u_k (over the outputs that require grad), the leaves' gradients."""
-    leaves = [leaf(lib, a) for a in arrays]
-    outs = build(lib, leaves)
-    outs = list(outs) if isinstance(outs, tuple | list) else [outs]
-    rng = np.random.default_rng(seed)
-    total = None
-    for o in outs:
-        if o.requires_grad:
-            u = rng.standard_normal(tuple(o.shape))
-            upstream = torch.from_numpy(u) if lib is torch else tinylm.tensor(u)
-            # where an output is ±inf its upstream is 0 (the product would be NaN in both)
-            term = (o * upstream.to(o.dtype)).where(o.isfinite(), o.new_zeros(())).sum()
-            total = term if total is None else total + term
-    if total is not None:
-        total.backward()
-    grads = [None if t.grad is None else values(t.grad) for t in leaves]
-    return [(values(o), dtype_name(o)) for o in outs], grads
-
-
 def check_against_torch(build: Callable, arrays: list[np.ndarray], seed: int = 0) -> None:
-    """``build(lib, leaves)`` in both libraries: the same outputs (values, shapes, dtypes) and
-    the same gradient of every float input."""
-    (ours, our_grads), (theirs, their_grads) = (
-        run(build, lib, arrays, seed) for lib in (tinylm, torch)
-    )
-    assert len(ours) == len(theirs)
-    for k, ((a, a_dtype), (b, b_dtype)) in enumerate(zip(ours, theirs)):
-        assert (a_dtype, a.shape) == (b_dtype, b.shape), f"output {k}"
-        np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL, err_msg=f"output {k}")
-    for i, (g, h) in enumerate(zip(our_grads, their_grads)):
-        assert (g is None) == (h is None), f"input {i}: gradient {g} vs torch {h}"
-        if g is not None:
-            np.testing.assert_allclose(g, h, rtol=RTOL, atol=ATOL, err_msg=f"d/d input {i}")
-
-
-def strided(t: Any) -> Any:
-    """A transposed, strided view (4, 6) → (6, 2): not contiguous in either library."""
-    return t.mT[:, ::2]
+    """torch_parity's check, to this file's tolerances; an output's ±inf gets no upstream."""
+    torch_parity.check_against_torch(build, arrays, seed, RTOL, ATOL, finite_upstream=True)
 
 
 def D(lib: ModuleType) -> Any:
@@ -659,11 +612,7 @@ BAD_CALLS = {
 @pytest.mark.parametrize("name", list(BAD_CALLS))
 def test_bad_parameters_and_values_are_refused_in_one_line_as_torch(name: str) -> None:
     call, match = BAD_CALLS[name]
-    with pytest.raises(ValueError):
-        call(torch)
-    with pytest.raises(TinyLMError, match=match) as info:
-        call(tinylm)
-    assert "\n" not in str(info.value)
+    refused_by_both(call, TinyLMError, match, ValueError)
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered in log")

@@ -23,55 +23,22 @@ from tinylm import TinyLMError
 from tinylm.testing import strategies as st_tl
 
 torch = pytest.importorskip("torch")
+import torch_parity  # noqa: E402 - after the skip
+from torch_parity import (  # noqa: E402
+    LIBS,
+    TORCH_ERRORS,
+    dtype_name,
+    refused_by_both,
+    same_dtype_and_values,
+    values,
+)
 
 pytestmark = pytest.mark.torch
 
-LIBS = pytest.mark.parametrize("lib", [tinylm, torch], ids=["tinylm", "torch"])
-RTOL, ATOL = 1e-12, 1e-13
-
-
-def values(t: Any) -> np.ndarray:
-    return np.asarray(t.detach().numpy())
-
-
-def dtype_name(t: Any) -> str:
-    return str(t.dtype).split(".")[-1]
-
-
-def leaf(lib: ModuleType, a: np.ndarray) -> Any:
-    return lib.tensor(a, requires_grad=a.dtype.kind == "f")
-
-
-def run(build: Callable[[ModuleType, list[Any]], Any], arrays: list[np.ndarray], lib: Any):
-    """``build(lib, leaves)``: its outputs (one or a tuple) as (values, dtype) pairs, and the
-    gradient of each leaf for Σ_k Σ out_k · u_k, each u_k random (drawn the same in both)."""
-    leaves = [leaf(lib, a) for a in arrays]
-    out = build(lib, leaves)
-    outs = list(out) if isinstance(out, tuple | list) else [out]
-    rng = np.random.default_rng(7)
-    total = None
-    for o in outs:
-        u = rng.standard_normal(tuple(o.shape))
-        if o.requires_grad:
-            upstream = torch.from_numpy(u) if lib is torch else tinylm.tensor(u)
-            term = (o * upstream.to(o.dtype)).sum()
-            total = term if total is None else total + term
-    if total is not None:
-        total.backward()
-    grads = [None if t.grad is None else values(t.grad) for t in leaves]
-    return [(values(o), dtype_name(o)) for o in outs], grads
-
 
 def check_against_torch(build: Callable[..., Any], arrays: list[np.ndarray]) -> None:
-    (ours, our_grads), (theirs, their_grads) = (run(build, arrays, lib) for lib in (tinylm, torch))
-    assert len(ours) == len(theirs)
-    for k, ((a, da), (b, db)) in enumerate(zip(ours, theirs)):
-        assert (da, a.shape) == (db, b.shape), f"output {k}"
-        np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL, err_msg=f"output {k}")
-    for i, (g, h) in enumerate(zip(our_grads, their_grads)):
-        assert (g is None) == (h is None), f"input {i}: gradient {g} vs torch {h}"
-        if g is not None:
-            np.testing.assert_allclose(g, h, rtol=RTOL, atol=ATOL, err_msg=f"d/d input {i}")
+    """torch_parity's check, with one upstream gradient drawn for every output (seed 7)."""
+    torch_parity.check_against_torch(build, arrays, seed=7, upstream_for_every_output=True)
 
 
 RNG = np.random.default_rng(2025)
@@ -346,22 +313,7 @@ INT_CALLS = [
 
 @pytest.mark.parametrize("call", INT_CALLS)
 def test_integer_and_bool_inputs_give_torchs_dtypes_and_values(call: str) -> None:
-    def make(lib: ModuleType) -> tuple[np.ndarray, str]:
-        env = {
-            "lib": lib,
-            "i": lib.tensor([[3, -1], [2, 5]], dtype=lib.int32),
-            "i8": lib.tensor([[3, -1], [2, 5]], dtype=lib.int8),
-            "u": lib.tensor([1, 3, 2], dtype=lib.uint8),
-            "b": lib.tensor([True, False]),
-            "f": lib.tensor([0.5, -1.5]),
-        }
-        out = eval(call, env)
-        return values(out), dtype_name(out)
-
-    (ours, our_dtype), (theirs, their_dtype) = make(tinylm), make(torch)
-    assert our_dtype == their_dtype
-    assert ours.shape == theirs.shape
-    np.testing.assert_array_equal(ours, theirs)
+    same_dtype_and_values(call, torch_parity.int_and_bool_inputs, rtol=None)
 
 
 @LIBS
@@ -661,11 +613,7 @@ BAD_CALLS = [
 
 @pytest.mark.parametrize("call, error, message", BAD_CALLS, ids=[c[0] for c in BAD_CALLS])
 def test_bad_calls_are_refused_in_one_line_as_in_torch(call: str, error: Any, message: str) -> None:
-    with pytest.raises((RuntimeError, IndexError, TypeError, ValueError, NotImplementedError)):
-        eval(call, {"lib": torch})
-    with pytest.raises(error, match=message) as caught:
-        eval(call, {"lib": tinylm})
-    assert "\n" not in str(caught.value)
+    refused_by_both(call, error, message, (*TORCH_ERRORS, NotImplementedError))
 
 
 # tinylm's deliberate differences: PyTorch accepts these and leaves the result undefined

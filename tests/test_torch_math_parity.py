@@ -6,7 +6,6 @@ calls are one clear line. Skipped without torch (a test-only dependency).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -17,54 +16,19 @@ import tinylm
 from tinylm import TinyLMError
 
 torch = pytest.importorskip("torch")
+from torch_parity import (  # noqa: E402 - after the skip
+    LIBS,
+    check_against_torch,
+    dtype_name,
+    same_dtype_and_values,
+    values,
+)
 
 pytestmark = pytest.mark.torch
-
-LIBS = pytest.mark.parametrize("lib", [tinylm, torch], ids=["tinylm", "torch"])
-RTOL, ATOL = 1e-12, 1e-13
-
-
-def values(t: Any) -> np.ndarray:
-    return np.asarray(t.detach().numpy())
-
-
-def dtype_name(t: Any) -> str:
-    return str(t.dtype).split(".")[-1]
 
 
 def in_both(make: Any) -> tuple[Any, Any]:
     return make(tinylm), make(torch)
-
-
-def leaf(lib: ModuleType, a: np.ndarray, grad: bool = True) -> Any:
-    if lib is torch:
-        return torch.tensor(a, requires_grad=grad and a.dtype.kind == "f")
-    return tinylm.tensor(a, requires_grad=grad and a.dtype.kind == "f")
-
-
-def check_against_torch(
-    build: Callable[[ModuleType, list[Any]], Any], arrays: list[np.ndarray], seed: int = 0
-) -> None:
-    """``build(lib, leaves)`` in both libraries: same output (values, shape, dtype) and, for
-    Σ out · u with a random u, the same gradient of every float input."""
-    results = []
-    for lib in (tinylm, torch):
-        leaves = [leaf(lib, a) for a in arrays]
-        out = build(lib, leaves)
-        u = np.random.default_rng(seed).standard_normal(tuple(out.shape))
-        if out.requires_grad:
-            upstream = torch.from_numpy(u) if lib is torch else tinylm.tensor(u)
-            (out * upstream.to(out.dtype)).sum().backward()
-        grads = [None if t.grad is None else values(t.grad) for t in leaves]
-        results.append((values(out), dtype_name(out), grads))
-    (ours, our_dtype, our_grads), (theirs, their_dtype, their_grads) = results
-    assert our_dtype == their_dtype
-    assert ours.shape == theirs.shape
-    np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=ATOL)
-    for i, (g, h) in enumerate(zip(our_grads, their_grads)):
-        assert (g is None) == (h is None), f"input {i}: gradient {g} vs torch {h}"
-        if g is not None:
-            np.testing.assert_allclose(g, h, rtol=RTOL, atol=ATOL, err_msg=f"d/d input {i}")
 
 
 RNG = np.random.default_rng(1234)
@@ -167,17 +131,13 @@ INT_CALLS = [
 
 @pytest.mark.parametrize("call", INT_CALLS)
 def test_integer_and_bool_inputs_give_torchs_dtypes(call: str) -> None:
-    def make(lib: ModuleType) -> tuple[np.ndarray, str]:
-        env = {
+    def inputs(lib: ModuleType) -> dict[str, Any]:
+        return {
             "x": lib.tensor([[3, -1, 0], [2, 5, 1]], dtype=lib.int32),
             "b": lib.tensor([True, False, True]),
         }
-        out = eval(call, env)
-        return values(out), dtype_name(out)
 
-    ours, theirs = in_both(make)
-    assert ours[1] == theirs[1]
-    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-6)
+    same_dtype_and_values(call, inputs)
 
 
 PROD_INPUTS = {

@@ -20,66 +20,19 @@ import tinylm
 from tinylm import TinyLMError
 
 torch = pytest.importorskip("torch")
+from torch_parity import (  # noqa: E402 - after the skip
+    check_against_torch,
+    dtype_name,
+    run,
+    same_dtype_and_values,
+    strided,
+    values,
+)
 
 pytestmark = pytest.mark.torch
 
 RTOL, ATOL = 1e-12, 1e-13
 INF = math.inf
-
-
-def values(t: Any) -> np.ndarray:
-    return np.asarray(t.detach().numpy())
-
-
-def dtype_name(t: Any) -> str:
-    return str(t.dtype).split(".")[-1]
-
-
-def leaf(lib: ModuleType, a: np.ndarray) -> Any:
-    return lib.tensor(a, requires_grad=a.dtype.kind == "f")
-
-
-def run(build: Callable[[ModuleType, list[Any]], Any], lib: ModuleType, arrays: list, seed: int):
-    """build(lib, leaves): its outputs (one tensor or several) and, after a backward of
-    Σ_k Σ out_k · u_k with random u_k (over the float outputs), the leaves' gradients."""
-    leaves = [leaf(lib, a) for a in arrays]
-    outs = build(lib, leaves)
-    outs = list(outs) if isinstance(outs, tuple | list) else [outs]
-    rng = np.random.default_rng(seed)
-    total = None
-    for o in outs:
-        if o.requires_grad:
-            u = rng.standard_normal(tuple(o.shape))
-            upstream = torch.from_numpy(u) if lib is torch else tinylm.tensor(u)
-            term = (o * upstream.to(o.dtype)).sum()
-            total = term if total is None else total + term
-    if total is not None:
-        total.backward()
-    grads = [None if t.grad is None else values(t.grad) for t in leaves]
-    return [(values(o), dtype_name(o)) for o in outs], grads
-
-
-def check_against_torch(
-    build: Callable[[ModuleType, list[Any]], Any], arrays: list[np.ndarray], seed: int = 0
-) -> None:
-    """``build(lib, leaves)`` in both libraries: the same outputs (values, shapes, dtypes)
-    and the same gradient of every float input."""
-    (ours, our_grads), (theirs, their_grads) = (
-        run(build, lib, arrays, seed) for lib in (tinylm, torch)
-    )
-    assert len(ours) == len(theirs)
-    for k, ((a, a_dtype), (b, b_dtype)) in enumerate(zip(ours, theirs)):
-        assert (a_dtype, a.shape) == (b_dtype, b.shape), f"output {k}"
-        np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL, err_msg=f"output {k}")
-    for i, (g, h) in enumerate(zip(our_grads, their_grads)):
-        assert (g is None) == (h is None), f"input {i}: gradient {g} vs torch {h}"
-        if g is not None:
-            np.testing.assert_allclose(g, h, rtol=RTOL, atol=ATOL, err_msg=f"d/d input {i}")
-
-
-def strided(t: Any) -> Any:
-    """A transposed, strided view: not contiguous in either library."""
-    return t.mT[:, ::2]
 
 
 RNG = np.random.default_rng(2024)
@@ -274,9 +227,8 @@ DTYPE_CALLS = [
 
 @pytest.mark.parametrize("call", DTYPE_CALLS)
 def test_integer_and_bool_inputs_give_torchs_dtypes(call: str) -> None:
-    def make(lib: ModuleType) -> tuple[np.ndarray, str]:
-        env = {
-            "lib": lib,
+    def inputs(lib: ModuleType) -> dict[str, Any]:
+        return {
             "i": lib.tensor([3, -1, 0, 7]),
             "u": lib.tensor([3, 250, 0, 1], dtype=lib.uint8),
             "b": lib.tensor([True, False, True, False]),
@@ -284,13 +236,8 @@ def test_integer_and_bool_inputs_give_torchs_dtypes(call: str) -> None:
             "d": lib.tensor([0.5, 2.0, -1.0, 0.0], dtype=lib.float64),
             "n": lib.tensor([np.nan, 1.0, 0.0, -2.0]),
         }
-        out = eval(call, env)
-        return values(out), dtype_name(out)
 
-    (ours, our_dtype), (theirs, their_dtype) = make(tinylm), make(torch)
-    assert our_dtype == their_dtype
-    assert ours.shape == theirs.shape
-    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    same_dtype_and_values(call, inputs)
 
 
 # ---- reductions --------------------------------------------------------------------------

@@ -23,10 +23,11 @@ import tinylm
 from tinylm import TinyLMError
 
 torch = pytest.importorskip("torch")
+import torch_parity  # noqa: E402 - after the skip
+from torch_parity import LIBS, dtype_name, refused_by_both, values  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
-LIBS = pytest.mark.parametrize("lib", [tinylm, torch], ids=["tinylm", "torch"])
 RTOL, ATOL = 1e-12, 1e-13
 RNG = np.random.default_rng(11)
 A = RNG.standard_normal((3, 4))
@@ -35,55 +36,9 @@ V = RNG.standard_normal(4)
 C = RNG.standard_normal((2, 3, 4))
 
 
-def values(t: Any) -> np.ndarray:
-    return np.asarray(t.detach().numpy())
-
-
-def dtype_name(t: Any) -> str:
-    return str(t.dtype).split(".")[-1]
-
-
-def run(build: Callable[[ModuleType, list[Any]], Any], arrays: list[np.ndarray], lib: Any):
-    """``build(lib, leaves)``: its outputs as (values, dtype) pairs, and the gradient of each
-    leaf for Σ_k Σ out_k · u_k, each u_k random (drawn the same in both libraries)."""
-    leaves = [lib.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
-    out = build(lib, leaves)
-    outs = list(out) if isinstance(out, tuple | list) else [out]
-    rng = np.random.default_rng(5)
-    total = None
-    for o in outs:
-        u = rng.standard_normal(tuple(o.shape))
-        if o.requires_grad:
-            upstream = torch.from_numpy(u) if lib is torch else tinylm.tensor(u)
-            term = (o * upstream.to(o.dtype)).sum()
-            total = term if total is None else total + term
-    if total is not None:
-        total.backward()
-    grads = [None if t.grad is None else values(t.grad) for t in leaves]
-    return [(values(o), dtype_name(o)) for o in outs], grads
-
-
 def check_against_torch(build: Callable[..., Any], arrays: list[np.ndarray]) -> None:
-    (ours, our_grads), (theirs, their_grads) = (run(build, arrays, lib) for lib in (tinylm, torch))
-    assert len(ours) == len(theirs)
-    for k, ((a, da), (b, db)) in enumerate(zip(ours, theirs)):
-        assert (da, a.shape) == (db, b.shape), f"output {k}"
-        np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL, err_msg=f"output {k}")
-    for i, (g, h) in enumerate(zip(our_grads, their_grads)):
-        assert (g is None) == (h is None), f"input {i}: gradient {g} vs torch {h}"
-        if g is not None:
-            np.testing.assert_allclose(g, h, rtol=RTOL, atol=ATOL, err_msg=f"d/d input {i}")
-
-
-def refused_by_both(call: Callable[[ModuleType], Any], names: str, typed: bool = False) -> None:
-    """torch raises; tinylm raises one line naming ``names`` (a TypeError where torch's is one,
-    with ``typed``; else a TinyLMError)."""
-    with pytest.raises(Exception) as theirs:  # noqa: PT011 - torch's class varies by kernel
-        call(torch)
-    assert not typed or isinstance(theirs.value, TypeError)
-    with pytest.raises(TypeError if typed else TinyLMError, match=names) as ours:
-        call(tinylm)
-    assert "\n" not in str(ours.value)
+    """torch_parity's check, with one upstream gradient drawn for every output (seed 5)."""
+    torch_parity.check_against_torch(build, arrays, seed=5, upstream_for_every_output=True)
 
 
 # ---- where's condition, masked_fill's mask and value ---------------------------------------
@@ -114,7 +69,7 @@ def test_a_condition_or_mask_that_is_not_bool_is_refused(form: str, dtype: str) 
         c = lib.tensor([1, 0, 1]).to(getattr(lib, dtype))
         return eval(form, {"lib": lib, "a": a, "b": b, "c": c})
 
-    refused_by_both(call, "must be a bool tensor")
+    refused_by_both(call, TinyLMError, "must be a bool tensor", Exception)
 
 
 @pytest.mark.parametrize("form", ["lib.where(c, t[0], t[1])", "t[0].where(c, t[1])"])
@@ -142,13 +97,16 @@ def test_a_uint8_mask_is_refused_as_torch(form: str) -> None:
         a, c = lib.ones(3), lib.tensor([1, 0, 1], dtype=lib.uint8)
         return eval(form, {"lib": lib, "a": a, "c": c})
 
-    refused_by_both(call, "bool")
+    refused_by_both(call, TinyLMError, "bool", Exception)
 
 
 @pytest.mark.parametrize("cond", ["True", "[True, False, True]"])
 def test_a_condition_that_is_not_a_tensor_is_a_type_error(cond: str) -> None:
     refused_by_both(
-        lambda lib: lib.where(eval(cond), lib.ones(3), lib.zeros(3)), "condition must", typed=True
+        lambda lib: lib.where(eval(cond), lib.ones(3), lib.zeros(3)),
+        TypeError,
+        "condition must",
+        TypeError,
     )
 
 
@@ -162,7 +120,9 @@ def test_a_condition_that_is_not_a_tensor_is_a_type_error(cond: str) -> None:
 )
 def test_a_value_tensor_with_dims_is_refused(call: str) -> None:
     """torch: "masked_fill_ only supports a 0-dimensional value tensor" (tinylm filled from it)."""
-    refused_by_both(lambda lib: eval(call, {"lib": lib, "a": lib.ones(3)}), "0-d tensor")
+    refused_by_both(
+        lambda lib: eval(call, {"lib": lib, "a": lib.ones(3)}), TinyLMError, "0-d tensor", Exception
+    )
 
 
 def test_bool_conditions_and_0d_values_still_match_torch_with_gradients() -> None:
@@ -184,7 +144,9 @@ def test_normal_and_uniform_refuse_integer_and_bool_tensors(call: str, dtype: st
     x = tinylm.zeros(6, dtype=getattr(tinylm, dtype))
     refused_by_both(
         lambda lib: eval(call, {"x": x if lib is tinylm else torch.zeros(6, dtype=x_dtype(dtype))}),
+        TinyLMError,
         "floating-point",
+        Exception,
     )
     assert not values(x).any()  # untouched
 
@@ -241,7 +203,7 @@ BAD_SAMPLER_CALLS = [
 @pytest.mark.parametrize("call, names", BAD_SAMPLER_CALLS, ids=[c for c, _ in BAD_SAMPLER_CALLS])
 def test_sampler_parameters_are_checked_as_torch(call: str, names: str) -> None:
     """(tinylm raised NumPy's "scale < 0", drew NaNs for std=nan and inf in float16.)"""
-    refused_by_both(lambda lib: eval(call, {"lib": lib}), names)
+    refused_by_both(call, TinyLMError, names, Exception)
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
@@ -277,12 +239,19 @@ def test_normal_and_uniform_still_fill_floats(dtype: str) -> None:
 )
 def test_lerp_in_place_refuses_other_dtypes_as_torch(call: str, names: str) -> None:
     """tinylm converted: ``x.lerp_(int_tensor, 0.5)`` computed where torch refuses."""
-    refused_by_both(lambda lib: eval(call, {"lib": lib, "x": lib.tensor([1.0, 2.0, 3.0])}), names)
+    refused_by_both(
+        lambda lib: eval(call, {"lib": lib, "x": lib.tensor([1.0, 2.0, 3.0])}),
+        TinyLMError,
+        names,
+        Exception,
+    )
 
 
 @pytest.mark.parametrize("end", ["[4.0, 5.0, 6.0]", "4.0"])
 def test_lerp_in_place_needs_a_tensor_end(end: str) -> None:
-    refused_by_both(lambda lib: lib.ones(3).lerp_(eval(end), 0.5), "end must be a Tensor", True)
+    refused_by_both(
+        lambda lib: lib.ones(3).lerp_(eval(end), 0.5), TypeError, "end must be a Tensor", TypeError
+    )
 
 
 @pytest.mark.parametrize("weight", ["0.25", "2", "True", "lib.tensor(0.5, dtype=lib.float16)",
@@ -407,7 +376,7 @@ BAD_DIMS = [
 @pytest.mark.parametrize("call, names", BAD_DIMS, ids=[c for c, _ in BAD_DIMS])
 def test_bad_dims_are_refused_for_any_number_of_dims(call: str, names: str) -> None:
     """tinylm returned a tensor of fewer than 2 dims unchanged, whatever the dims."""
-    refused_by_both(lambda lib: eval(call, {"lib": lib}), names)
+    refused_by_both(call, TinyLMError, names, Exception)
 
 
 @pytest.mark.parametrize(

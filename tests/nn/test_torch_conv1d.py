@@ -25,6 +25,8 @@ import tinylm.nn.functional as F
 from tinylm import TinyLMError
 
 torch = pytest.importorskip("torch")
+from torch_parity import assert_same, backward_of_random_sum, values  # noqa: E402 - after the skip
+
 TF = torch.nn.functional
 
 pytestmark = pytest.mark.torch
@@ -34,35 +36,14 @@ def functional(lib: Any) -> Any:
     return F if lib is tinylm else TF
 
 
-def values(t: Any) -> np.ndarray:
-    return np.asarray(t.detach().numpy())
-
-
 def run(lib: Any, fn: Any, arrays: list[np.ndarray], seed: int = 0) -> list[np.ndarray | None]:
     """fn(lib, *tensors): the outputs, then each float input's gradient after a backward
     with one random upstream gradient (the same in both libraries) per float output."""
     ts = [lib.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
     outs = fn(lib, *ts)
     outs = list(outs) if isinstance(outs, tuple | list) else [outs]
-    rng = np.random.default_rng(seed + 1)
-    total = None
-    for o in outs:
-        if o.requires_grad:
-            term = (o * lib.tensor(rng.standard_normal(tuple(o.shape)))).sum()
-            total = term if total is None else total + term
-    if total is not None:
-        total.backward()
+    backward_of_random_sum(lib, outs, np.random.default_rng(seed + 1))
     return [values(o) for o in outs] + [None if t.grad is None else values(t.grad) for t in ts]
-
-
-def assert_same(ours: list[Any], theirs: list[Any], rtol: float = 1e-10, atol=1e-12) -> None:
-    assert len(ours) == len(theirs)
-    for i, (a, b) in enumerate(zip(ours, theirs)):
-        assert (a is None) == (b is None), (i, a, b)
-        if a is None:
-            continue
-        assert a.shape == b.shape and a.dtype == b.dtype, (i, a.shape, a.dtype, b.shape, b.dtype)
-        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg=f"result {i}")
 
 
 def both(fn: Any, arrays: list[np.ndarray], rtol: float = 1e-10, atol: float = 1e-12) -> None:

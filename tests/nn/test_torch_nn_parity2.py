@@ -21,6 +21,13 @@ import tinylm.nn.functional as F
 from tinylm import TinyLMError
 
 torch = pytest.importorskip("torch")
+from torch_parity import (  # noqa: E402 - after the skip
+    assert_same,
+    backward_of_random_sum,
+    copy_weights,
+    values,
+)
+
 TF = torch.nn.functional
 
 pytestmark = pytest.mark.torch
@@ -30,10 +37,6 @@ REDUCTIONS = pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 
 def functional(lib: Any) -> Any:
     return F if lib is tinylm else TF
-
-
-def values(t: Any) -> np.ndarray:
-    return np.asarray(t.detach().numpy())
 
 
 def run(
@@ -50,30 +53,13 @@ def run(
     ]
     outs = fn(lib, *ts)
     outs = list(outs) if isinstance(outs, tuple | list) else [outs]
-    rng = np.random.default_rng(0)
-    total = None
-    for o in outs:
-        if o.requires_grad:
-            term = (o * lib.tensor(rng.standard_normal(tuple(o.shape)))).sum()
-            total = term if total is None else total + term
-    if total is not None:
-        total.backward()
+    backward_of_random_sum(lib, outs, np.random.default_rng(0))
     params = [] if module is None else [p for _, p in module.named_parameters()]
     return (
         [values(o) for o in outs]
         + [None if t.grad is None else values(t.grad) for t in ts]
         + [None if p.grad is None else values(p.grad) for p in params]
     )
-
-
-def assert_same(ours: list[Any], theirs: list[Any], rtol: float = 1e-10) -> None:
-    assert len(ours) == len(theirs)
-    for i, (a, b) in enumerate(zip(ours, theirs)):
-        assert (a is None) == (b is None), (i, a, b)
-        if a is None:
-            continue
-        assert a.shape == b.shape and a.dtype == b.dtype, (i, a.shape, a.dtype, b.shape, b.dtype)
-        np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-12, err_msg=f"result {i}")
 
 
 def both(fn: Any, arrays: list[np.ndarray], grads: Any = None, rtol: float = 1e-10) -> None:
@@ -499,12 +485,7 @@ def test_modules_match_torch(name: str) -> None:
     for p, q in zip(ours.parameters(), theirs.parameters()):  # the initial values
         np.testing.assert_array_equal(values(p), values(q))
         assert str(p.dtype).split(".")[-1] == str(q.dtype).split(".")[-1]
-    ours.double()
-    theirs.double()
-    with torch.no_grad():
-        for p in theirs.parameters():
-            p.add_(torch.randn(p.shape, dtype=p.dtype, generator=torch.Generator().manual_seed(0)))
-    ours.load_state_dict({k: tinylm.tensor(values(v)) for k, v in theirs.state_dict().items()})
+    copy_weights(ours, theirs)
     x = RNG.standard_normal(shape) * 3
     assert_same(
         run(tinylm, lambda lib, x: ours(x), [x], module=ours),

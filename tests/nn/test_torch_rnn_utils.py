@@ -19,6 +19,8 @@ from tinylm import TinyLMError
 from tinylm.nn.utils import rnn
 
 torch = pytest.importorskip("torch")
+from torch_parity import assert_same, backward_of_random_sum, values  # noqa: E402 - after the skip
+
 trnn = torch.nn.utils.rnn
 
 pytestmark = pytest.mark.torch
@@ -26,10 +28,6 @@ pytestmark = pytest.mark.torch
 
 def utils(lib: Any) -> Any:
     return rnn if lib is tinylm else trnn
-
-
-def values(t: Any) -> np.ndarray:
-    return np.asarray(t.detach().numpy())
 
 
 def flatten(outs: Any) -> list[Any]:
@@ -60,30 +58,13 @@ def run(
         leaves.append(leaf)
         ts.append(leaf.transpose(0, 1) if flip else leaf)
     outs = flatten(fn(lib, *ts))
-    rng = np.random.default_rng(7)
-    total = None
-    for o in outs:
-        if o is not None and o.requires_grad:
-            term = (o * lib.tensor(rng.standard_normal(tuple(o.shape)))).sum()
-            total = term if total is None else total + term
-    if total is not None:
-        total.backward()
+    backward_of_random_sum(lib, outs, np.random.default_rng(7))
     params = [] if module is None else [p for _, p in module.named_parameters()]
     return (
         [None if o is None else values(o) for o in outs]
         + [None if t.grad is None else values(t.grad) for t in leaves]
         + [None if p.grad is None else values(p.grad) for p in params]
     )
-
-
-def assert_same(ours: list[Any], theirs: list[Any], rtol: float = 1e-10) -> None:
-    assert len(ours) == len(theirs)
-    for i, (a, b) in enumerate(zip(ours, theirs)):
-        assert (a is None) == (b is None), (i, a, b)
-        if a is None:
-            continue
-        assert a.shape == b.shape and a.dtype == b.dtype, (i, a.shape, a.dtype, b.shape, b.dtype)
-        np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-12, err_msg=f"result {i}")
 
 
 def both(fn: Any, arrays: list[np.ndarray], transpose: tuple[bool, ...] = ()) -> None:

@@ -6,8 +6,6 @@ momenta) of every group at every step, signatures, state dicts and errors."""
 
 from __future__ import annotations
 
-import contextlib
-import inspect
 import warnings
 
 import numpy as np
@@ -19,68 +17,17 @@ from tinylm.optim import lr_scheduler
 from tinylm.serialization import load, save
 
 torch = pytest.importorskip("torch")
+from optim_parity import (  # noqa: E402 - after the skip
+    STEPS,
+    assert_signature_and_defaults_match,
+    groups,
+    initial_values,
+    set_grads,
+    torch_float64,
+    trajectory,
+)
+
 pytestmark = pytest.mark.torch
-
-SHAPES = [(4, 3), (5,), (2, 3)]
-STEPS = 60
-
-
-@contextlib.contextmanager
-def torch_float64():
-    """PyTorch keeps an optimizer's scalar state (``step``, NAdam's ``mu_product``, ASGD's
-    ``eta`` and ``mu``) in its default dtype; tinylm keeps Python floats (float64)."""
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(old)
-
-
-def initial_values():
-    rng = np.random.default_rng(0)
-    return [rng.standard_normal(s) for s in SHAPES]
-
-
-def gradient(theta: np.ndarray, step: int, i: int) -> np.ndarray:
-    """∇ of ½‖θ‖² plus a per-step perturbation: the gradient depends on where θ went, so
-    every update rule leaves its own trail."""
-    noise = np.random.default_rng(1000 * step + i).standard_normal(theta.shape)
-    return theta + 0.5 * noise
-
-
-def make_params(lib):
-    if lib is torch:
-        return [torch.tensor(a, requires_grad=True) for a in initial_values()]
-    return [nn.Parameter(tinylm.tensor(a)) for a in initial_values()]
-
-
-def set_grad(lib, p, g: np.ndarray, i: int) -> None:
-    """The 2-D parameter gets a transposed (non-contiguous) gradient in both libraries."""
-    if i == 0:
-        strided = np.ascontiguousarray(g.T).T  # g's values, Fortran order
-        assert not strided.flags["C_CONTIGUOUS"]
-        p.grad = torch.from_numpy(strided) if lib is torch else tinylm.from_numpy(strided)
-        assert not p.grad.is_contiguous()
-    else:
-        p.grad = lib.tensor(g)
-
-
-def trajectory(lib, make_optimizer, steps=STEPS, lr_change_at=None):
-    params = make_params(lib)
-    opt = make_optimizer(lib, params)
-    for t in range(steps):
-        if t == lr_change_at:  # as a scheduler would: state made at the old lr must follow
-            for group in opt.param_groups:
-                group["lr"] *= 0.5
-        for i, p in enumerate(params):
-            set_grad(lib, p, gradient(p.detach().numpy(), t, i), i)
-        opt.step()
-    return params, opt
-
-
-def groups(params, *options):
-    return [{"params": [p], **o} for p, o in zip(params, options)]
 
 
 OPTIMIZERS = {
@@ -159,16 +106,7 @@ def test_trajectories_and_state_equal_torch(name, lr_change_at):
 
 @pytest.mark.parametrize("cls", ["NAdam", "RAdam", "Adamax", "Adadelta", "Rprop", "ASGD"])
 def test_signatures_and_defaults_are_torchs(cls):
-    ours, theirs = getattr(optim, cls), getattr(torch.optim, cls)
-    a = inspect.signature(ours).parameters
-    b = inspect.signature(theirs).parameters
-    assert list(a) == list(b)
-    for name in a:
-        assert a[name].kind == b[name].kind, name
-        assert a[name].default == b[name].default, name
-    p = nn.Parameter(tinylm.zeros(2))
-    q = torch.zeros(2, requires_grad=True)
-    assert getattr(optim, cls)([p]).defaults == theirs([q]).defaults
+    assert_signature_and_defaults_match(cls)
 
 
 @pytest.mark.parametrize("cls", ["NAdam", "RAdam", "Adamax", "Adadelta", "Rprop", "ASGD"])
@@ -194,8 +132,7 @@ def test_state_dict_resumes_the_same_trajectory(name, tmp_path):
     opt2 = make(tinylm, resumed)
     opt2.load_state_dict(ckpt["optim"])
     for t in range(10, 20):
-        for i, p in enumerate(resumed):
-            set_grad(tinylm, p, gradient(p.detach().numpy(), t, i), i)
+        set_grads(tinylm, resumed, t)
         opt2.step()
     for a, b in zip(straight, resumed):
         np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())

@@ -13,8 +13,6 @@ in both libraries (``lib`` is tinylm or torch) on the same float64 values:
 
 from __future__ import annotations
 
-import contextlib
-import inspect
 import warnings
 
 import numpy as np
@@ -26,21 +24,22 @@ from tinylm import TinyLMError, nn, optim
 from tinylm.optim import lr_scheduler
 
 torch = pytest.importorskip("torch")
+import optim_parity  # noqa: E402 - after the skip
+from optim_parity import (  # noqa: E402
+    STEPS,
+    assert_signature_and_defaults_match,
+    groups,
+    initial_values,
+    torch_float64,
+)
+
 pytestmark = pytest.mark.torch
 
-SHAPES = [(4, 3), (5,), (2, 3)]
-STEPS = 60
 
-
-@contextlib.contextmanager
-def torch_float64():
-    """PyTorch keeps an optimizer's ``step`` in its default dtype; tinylm keeps an int."""
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(old)
+def trajectory(lib, make_optimizer, steps=STEPS):
+    """optim_parity's run, with four times the noise every seventh step (so that AMSGrad's
+    running maximum of v and Adam's v part ways)."""
+    return optim_parity.trajectory(lib, make_optimizer, steps, spike=2.0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -266,60 +265,10 @@ CLASSES = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
 
 @pytest.mark.parametrize("cls", CLASSES)
 def test_signatures_and_defaults_are_torchs(cls):
+    assert_signature_and_defaults_match(cls)
     ours, theirs = getattr(optim, cls), getattr(torch.optim, cls)
-    a = inspect.signature(ours).parameters
-    b = inspect.signature(theirs).parameters
-    assert list(a) == list(b)
-    for name in a:
-        assert a[name].kind == b[name].kind, name
-        assert a[name].default == b[name].default, name
-    p = nn.Parameter(tinylm.zeros(2))
-    q = torch.zeros(2, requires_grad=True)
-    assert ours([p]).defaults == theirs([q]).defaults
+    p, q = nn.Parameter(tinylm.zeros(2)), torch.zeros(2, requires_grad=True)
     assert set(ours([p]).param_groups[0]) == set(theirs([q]).param_groups[0])
-
-
-def initial_values():
-    rng = np.random.default_rng(0)
-    return [rng.standard_normal(s) for s in SHAPES]
-
-
-def gradient(theta: np.ndarray, step: int, i: int) -> np.ndarray:
-    """∇ of ½‖θ‖² plus a per-step perturbation (its sign flips with the step, so that
-    AMSGrad's running maximum of v and Adam's v part ways)."""
-    noise = np.random.default_rng(1000 * step + i).standard_normal(theta.shape)
-    return theta + (2.0 if step % 7 == 3 else 0.5) * noise
-
-
-def make_params(lib):
-    if lib is torch:
-        return [torch.tensor(a, requires_grad=True) for a in initial_values()]
-    return [nn.Parameter(tinylm.tensor(a)) for a in initial_values()]
-
-
-def set_grad(lib, p, g: np.ndarray, i: int) -> None:
-    """The 2-D parameter gets a transposed (non-contiguous) gradient in both libraries."""
-    if i == 0:
-        strided = np.ascontiguousarray(g.T).T
-        assert not strided.flags["C_CONTIGUOUS"]
-        p.grad = torch.from_numpy(strided) if lib is torch else tinylm.from_numpy(strided)
-        assert not p.grad.is_contiguous()
-    else:
-        p.grad = lib.tensor(g)
-
-
-def trajectory(lib, make_optimizer, steps=STEPS):
-    params = make_params(lib)
-    opt = make_optimizer(lib, params)
-    for t in range(steps):
-        for i, p in enumerate(params):
-            set_grad(lib, p, gradient(p.detach().numpy(), t, i), i)
-        opt.step()
-    return params, opt
-
-
-def groups(params, *options):
-    return [{"params": [p], **o} for p, o in zip(params, options)]
 
 
 OPTIMIZERS = {

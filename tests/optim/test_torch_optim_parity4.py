@@ -12,7 +12,6 @@ the same code run in both libraries (``lib`` is tinylm or torch) on the same flo
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import warnings
 
@@ -26,71 +25,30 @@ from tinylm.serialization import load, save
 from tinylm.utils import data as tdata
 
 torch = pytest.importorskip("torch")
+import optim_parity  # noqa: E402 - after the skip
+from optim_parity import (  # noqa: E402
+    STEPS,
+    groups,
+    initial_values,
+    make_params,
+    set_grads,
+    torch_float64,
+)
+
 pytestmark = pytest.mark.torch
 
 SHAPES = [(4, 3), (2, 3, 5), (5,), (3, 1)]
-STEPS = 60
-
-
-@contextlib.contextmanager
-def torch_float64():
-    """PyTorch keeps an optimizer's ``step`` in its default dtype; tinylm keeps an int."""
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(old)
-
-
-def initial_values():
-    rng = np.random.default_rng(0)
-    return [rng.standard_normal(s) for s in SHAPES]
-
-
-def gradient(theta: np.ndarray, step: int, i: int) -> np.ndarray:
-    """∇ of ½‖θ‖² plus a per-step perturbation of varying size (so that the row and column
-    statistics, and the clipping of the update, change from step to step)."""
-    noise = np.random.default_rng(1000 * step + i).standard_normal(theta.shape)
-    return theta + (3.0 if step % 7 == 3 else 0.5) * noise
-
-
-def make_params(lib):
-    if lib is torch:
-        return [torch.tensor(a, requires_grad=True) for a in initial_values()]
-    return [nn.Parameter(tinylm.tensor(a)) for a in initial_values()]
-
-
-def set_grad(lib, p, g: np.ndarray, i: int) -> None:
-    """The first (2-D) parameter gets a transposed (non-contiguous) gradient."""
-    if i == 0:
-        strided = np.ascontiguousarray(g.T).T
-        assert not strided.flags["C_CONTIGUOUS"]
-        p.grad = torch.from_numpy(strided) if lib is torch else tinylm.from_numpy(strided)
-        assert not p.grad.is_contiguous()
-    else:
-        p.grad = lib.tensor(g)
+SPIKE = 3.0  # the gradient's noise every 7th step: Adafactor's row and column statistics,
+# and the clipping of the update, change from step to step
 
 
 def trajectory(lib, make_optimizer, steps=STEPS, lr_change_at=None):
-    params = make_params(lib)
-    opt = make_optimizer(lib, params)
-    for t in range(steps):
-        if t == lr_change_at:
-            for group in opt.param_groups:
-                group["lr"] *= 0.5
-        for i, p in enumerate(params):
-            set_grad(lib, p, gradient(p.detach().numpy(), t, i), i)
-        opt.step()
-    return params, opt
-
-
-def groups(params, *options):
-    return [{"params": [p], **o} for p, o in zip(params, options)]
+    """optim_parity's run on this file's SHAPES, with its SPIKE."""
+    return optim_parity.trajectory(lib, make_optimizer, steps, lr_change_at, SHAPES, SPIKE)
 
 
 def assert_same_run(ours, opt, theirs, opt_t, rtol=1e-10):
-    for a, b, s in zip(ours, theirs, initial_values()):
+    for a, b, s in zip(ours, theirs, initial_values(SHAPES)):
         assert a.dtype == np.float64 and a.shape == tuple(b.shape)
         assert np.abs(b.detach().numpy() - s).max() > 1e-3  # the run did move the parameter
         np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=rtol, atol=1e-12)
@@ -181,8 +139,7 @@ def test_adafactor_state_dict_resumes_the_same_trajectory(tmp_path):
     assert opt2.state[resumed[0]]["row_var"].shape == (4, 1)
     assert opt2.param_groups[1]["eps"] == (1e-12, 0.5)
     for t in range(10, 20):
-        for i, p in enumerate(resumed):
-            set_grad(tinylm, p, gradient(p.detach().numpy(), t, i), i)
+        set_grads(tinylm, resumed, t, SPIKE)
         opt2.step()
     for a, b in zip(straight, resumed):
         np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
@@ -639,7 +596,7 @@ def test_one_cycle_accepts_what_torch_accepts(kwargs):
 
 
 def adagrad_run(lib, steps=30):
-    params = make_params(lib)
+    params = make_params(lib, SHAPES)
     opt = lib.optim.Adagrad(
         groups(
             params[:3],
@@ -652,8 +609,7 @@ def adagrad_run(lib, steps=30):
     )
     opt.add_param_group({"params": [params[3]], "initial_accumulator_value": 2.0})
     for t in range(steps):
-        for i, p in enumerate(params):
-            set_grad(lib, p, gradient(p.detach().numpy(), t, i), i)
+        set_grads(lib, params, t, SPIKE)
         opt.step()
     return params, opt
 
