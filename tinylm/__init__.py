@@ -12,6 +12,7 @@ from typing import Any
 from tinylm import (
     allocator,
     linalg,
+    linalg_decompositions,
     math_functions,
     ops,
     tensor_elementwise,
@@ -76,6 +77,18 @@ from tinylm.dtypes import (
     result_type,
     set_default_dtype,
     uint8,
+)
+from tinylm.linalg_decompositions import (
+    cholesky,
+    det,
+    inverse,
+    logdet,
+    matrix_exp,
+    matrix_power,
+    pinverse,
+    qr,
+    slogdet,
+    svd,
 )
 from tinylm.math_functions import (
     arctan2,
@@ -957,6 +970,7 @@ __all__ = [
     *math_functions.__all__,
     *tensor_elementwise.__all__,
     *tensor_linalg.TOP_LEVEL,
+    *linalg_decompositions.TOP_LEVEL,
     *tensor_selecting.TOP_LEVEL,
     *tensor_shaping.TOP_LEVEL,
     *tensor_stats.TOP_LEVEL,

@@ -9,7 +9,9 @@
 * ``norm(A, ord=None, dim=None)`` — one of the two, chosen as ``torch.linalg.norm`` does.
 
 ``Tensor.norm`` and ``tinylm.norm`` (``torch.norm``) are built on the first two.
-``cross``, ``vecdot`` and ``multi_dot`` are in ``tinylm/tensor_linalg.py``.
+``cross``, ``vecdot`` and ``multi_dot`` are in ``tinylm/tensor_linalg.py``; the solvers and
+decompositions (``inv``, ``solve``, ``det``, ``cholesky``, ``qr``, ``eigh``, ``svd``, ``pinv``,
+``lstsq``, ``matrix_exp`` …) in ``tinylm/linalg_decompositions.py``; ``cond`` is here.
 """
 
 from __future__ import annotations
@@ -19,6 +21,28 @@ import numbers
 from typing import TYPE_CHECKING, Any
 
 from tinylm.autograd import TinyLMError
+from tinylm.linalg_decompositions import (
+    LinAlgError,
+    cholesky_ex,
+    det,
+    eigh,
+    eigvalsh,
+    inv,
+    inv_ex,
+    lstsq,
+    matrix_exp,
+    matrix_power,
+    matrix_rank,
+    pinv,
+    singular_values,
+    slogdet,
+    solve,
+    solve_triangular,
+    svdvals,
+)
+from tinylm.linalg_decompositions import linalg_cholesky as cholesky
+from tinylm.linalg_decompositions import linalg_qr as qr
+from tinylm.linalg_decompositions import linalg_svd as svd
 from tinylm.ops.norms import VectorNorm
 from tinylm.ops.reductions import normalize_axis
 from tinylm.tensor_linalg import linalg_cross as cross
@@ -27,7 +51,34 @@ from tinylm.tensor_linalg import multi_dot, vecdot
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module
     from tinylm.tensor import Tensor
 
-__all__ = ["cross", "matrix_norm", "multi_dot", "norm", "vecdot", "vector_norm"]
+__all__ = [
+    "LinAlgError",
+    "cholesky",
+    "cholesky_ex",
+    "cond",
+    "cross",
+    "det",
+    "eigh",
+    "eigvalsh",
+    "inv",
+    "inv_ex",
+    "lstsq",
+    "matrix_exp",
+    "matrix_norm",
+    "matrix_power",
+    "matrix_rank",
+    "multi_dot",
+    "norm",
+    "pinv",
+    "qr",
+    "slogdet",
+    "solve",
+    "solve_triangular",
+    "svd",
+    "svdvals",
+    "vecdot",
+    "vector_norm",
+]
 
 
 def _float_input(op: str, x: Tensor, dtype: Any) -> Tensor:
@@ -98,8 +149,9 @@ def matrix_norm(
 ) -> Tensor:
     """The norm of each matrix of ``A`` (the two dims ``dim``; shape (*, m, n) → (*)):
     "fro" √Σ A_ij², 1 / −1 the largest / smallest Σ_i |A_ij| (column sums), inf / −inf the
-    largest / smallest Σ_j |A_ij| (row sums). "nuc", 2 and −2 (from singular values) are
-    refused: tinylm has no SVD."""
+    largest / smallest Σ_j |A_ij| (row sums); "nuc" the sum, 2 / −2 the largest / smallest
+    of A's singular values (their gradient, U diag(G) Vh, through :func:`svdvals`; ties of
+    2 / −2 share it, as amax/amin's)."""
     if not isinstance(dim, tuple | list) or len(dim) != 2:
         raise TinyLMError(f"matrix_norm: dim must be a 2-tuple of dims, got {dim!r}")
     if A.ndim < 2:
@@ -109,18 +161,16 @@ def matrix_norm(
     if len({d % A.ndim for d in dim if isinstance(d, int)}) == 1:
         raise TinyLMError(f"matrix_norm: the two dims must differ, got {tuple(dim)}")
     rows, cols = (_axes("matrix_norm", A, (d,))[0] for d in dim)
-    if ord in ("nuc", 2, -2):
-        raise TinyLMError(
-            f"matrix_norm: ord={ord!r} needs the singular values, which tinylm does not "
-            "compute (no SVD); 'fro', 1, -1, inf and -inf are supported"
-        )
     A = _float_input("matrix_norm", A, dtype)
+    if ord in ("nuc", 2, -2) and not isinstance(ord, bool):
+        s = singular_values(A.movedim((rows, cols), (-2, -1)))
+        out = s.sum(-1) if ord == "nuc" else s.amax(-1) if ord == 2 else s.amin(-1)
+        return out.unsqueeze(min(rows, cols)).unsqueeze(max(rows, cols)) if keepdim else out
     if ord == "fro":
         return VectorNorm.apply(A, p=2.0, axis=(rows, cols), keepdims=keepdim)
     if ord not in (1, -1, math.inf, -math.inf) or isinstance(ord, bool):
         raise TinyLMError(
-            f"matrix_norm: ord must be 'fro', 1, -1, inf or -inf ('nuc', 2 and -2 are not "
-            f"supported), got {ord!r}"
+            f"matrix_norm: ord must be 'fro', 'nuc', 2, -2, 1, -1, inf or -inf, got {ord!r}"
         )
     summed, other = (rows, cols) if abs(ord) == 1 else (cols, rows)  # 1: column sums
     sums = A.abs().sum(dim=summed, keepdim=True)
@@ -158,3 +208,24 @@ def norm(
     if A.ndim == 2 or isinstance(ord, str):
         return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype)
     return vector_norm(A, ord, None, keepdim, dtype=dtype)
+
+
+def cond(A: Tensor, p: Any = None) -> Tensor:  # noqa: N803 - PyTorch's name
+    """κ_p(A) for A (*, m, n) → (*): σ_max / σ_min for p None or 2 (σ_min / σ_max for −2;
+    any m, n), else ‖A‖_p ‖A⁻¹‖_p for p "fro", "nuc", ±1, ±inf (A square; inf where A is
+    singular, as PyTorch's; "nuc" from the singular values, Σσ · Σ1/σ). Composed of
+    :func:`svdvals`, :func:`inv_ex` and :func:`matrix_norm`, so its gradient is theirs."""
+    if p is None or (p in (2, -2) and not isinstance(p, bool | str)):
+        s = svdvals(A)
+        return s[..., 0] / s[..., -1] if p != -2 else s[..., -1] / s[..., 0]
+    if p not in ("fro", "nuc", 1, -1, math.inf, -math.inf) or isinstance(p, bool):
+        raise TinyLMError(
+            f"linalg.cond: p must be None, 2, -2, 'fro', 'nuc', 1, -1, inf or -inf, got {p!r}"
+        )
+    if p == "nuc":  # Σσ · Σ1/σ, from the singular values as PyTorch's (NaN for A = 0)
+        s = svdvals(A)
+        return s.sum(-1) * (1 / s).sum(-1)
+    inverse, info = inv_ex(A)
+    invertible = info == 0
+    out = matrix_norm(A, p) * matrix_norm(inverse.where(invertible[..., None, None], A), p)
+    return out.where(invertible, out.new_full((), math.inf))

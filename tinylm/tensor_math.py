@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinylm import linalg, ops, tensor_linalg, tensor_selecting, tensor_shaping, tensor_stats
+from tinylm import linalg_decompositions as decompositions
 from tinylm import tensor_elementwise as tensor_elementwise  # PyTorch's other element-wise math
 from tinylm.autograd import Function, TensorBase, TinyLMError
 from tinylm.device import to_device_array
@@ -866,7 +867,7 @@ class TensorMath:
     def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None):
         """``torch.norm``: the vector p-norm over ``dim`` (all elements by default) for a
         number p, and for "fro" over at most two dims (the 2-norm of those entries); other
-        strings are matrix norms (:func:`tinylm.linalg.matrix_norm`, "nuc" refused)."""
+        strings are matrix norms (:func:`tinylm.linalg.matrix_norm`)."""
         if isinstance(p, str):
             if p == "fro" and (dim is None or isinstance(dim, int) or len(dim) <= 2):
                 return linalg.vector_norm(self, 2, dim, keepdim, dtype=dtype)
@@ -1304,6 +1305,38 @@ class TensorMath:
 
     def cross(self, other: Tensor, dim: int | None = None) -> Tensor:
         return tensor_linalg.cross(self, other, dim)
+
+    # ---- PyTorch's solvers and decompositions: tinylm/linalg_decompositions.py
+
+    def inverse(self) -> Tensor:
+        return decompositions.inverse(self)
+
+    def det(self) -> Tensor:
+        return decompositions.det(self)
+
+    def logdet(self) -> Tensor:
+        return decompositions.logdet(self)
+
+    def slogdet(self) -> Any:
+        return decompositions.slogdet(self)
+
+    def cholesky(self, upper: bool = False) -> Tensor:
+        return decompositions.cholesky(self, upper)
+
+    def pinverse(self, rcond: float = 1e-15) -> Tensor:
+        return decompositions.pinverse(self, rcond)
+
+    def matrix_power(self, n: int) -> Tensor:
+        return decompositions.matrix_power(self, n)
+
+    def matrix_exp(self) -> Tensor:
+        return decompositions.matrix_exp(self)
+
+    def qr(self, some: bool = True) -> Any:
+        return decompositions.qr(self, some)
+
+    def svd(self, some: bool = True, compute_uv: bool = True) -> Any:
+        return decompositions.svd(self, some, compute_uv)
 
     def flip(self, *dims: Any) -> Tensor:
         """The elements in reverse order along ``dims`` (``x.flip(0)``, ``x.flip(0, 1)`` or
