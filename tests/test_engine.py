@@ -737,3 +737,20 @@ def test_autograd_grad_walks_only_the_graph_between_outputs_and_inputs() -> None
     (gx,) = tinylm.autograd.grad(y, x)
     np.testing.assert_allclose(gx.numpy(), 2 * x.data)
     assert calls == [] and other.grad is None
+
+
+def test_an_ops_own_error_subclass_survives_apply() -> None:
+    class SingularError(tinylm.TinyLMError):
+        pass
+
+    class Refuses(tinylm.Function):
+        @staticmethod
+        def forward(ctx, x):
+            raise SingularError("refuses: the matrix is singular")
+
+        @staticmethod
+        def backward(ctx, g):  # pragma: no cover - never reached
+            return g
+
+    with pytest.raises(SingularError, match=r"refuses: the matrix is singular.*\(2, 2\)"):
+        Refuses.apply(tinylm.zeros(2, 2))

@@ -458,8 +458,10 @@ class Function:
         try:
             out = cls.forward(ctx, *arrays, **params)
         except TinyLMError as e:
-            # The op's own check: add the inputs' shapes and dtypes if it did not name them.
-            raise TinyLMError(_with_inputs(str(e), inputs, params)) from None
+            # The op's own check: add the inputs' shapes and dtypes if it did not name them,
+            # keeping the error's class (a subclass such as linalg.LinAlgError stays one).
+            e.args = (_with_inputs(str(e), inputs, params),)
+            raise e from None
         except (ValueError, TypeError, IndexError) as e:
             # numpy's error from deep inside forward: say which op, on which inputs.
             raise TinyLMError(_with_inputs(f"{cls.op_name()}: {e}", inputs, params)) from e
