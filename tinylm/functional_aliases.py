@@ -3,7 +3,8 @@
 always F's: ``embedding(weight, input)`` takes its arguments the other way round,
 ``batch_norm`` takes weight and bias first and every argument, ``dropout(input, p, train)``
 has no defaults, ``adaptive_max_pool1d`` returns (values, indices), and the losses take
-``reduction`` as an int (0 "none", 1 "mean", 2 "sum"). Each is one call of
+``reduction`` as an int (0 "none", 1 "mean", 2 "sum") whose default, in PyTorch 2.13, is
+0: no reduction. Each is one call of
 :mod:`tinylm.nn.functional`, where the arithmetic is.
 """
 
@@ -35,7 +36,6 @@ __all__ = [
     "embedding",
     "group_norm",
     "hardshrink",
-    "hinge_embedding_loss",
     "kl_div",
     "layer_norm",
     "margin_ranking_loss",
@@ -52,7 +52,6 @@ __all__ = [
     "selu_",
     "threshold",
     "threshold_",
-    "triplet_margin_loss",
 ]
 
 # the same signatures as F's (or F's less its ``inplace`` flag, passed as False)
@@ -217,10 +216,12 @@ def threshold(input: Tensor, threshold: float, value: float) -> Tensor:  # noqa:
 def kl_div(
     input: Tensor,  # noqa: A002
     target: Tensor,
-    reduction: int = 1,
+    reduction: int = 0,
+    *,
     log_target: bool = False,
 ) -> Tensor:
-    """F.kl_div; reduction 1 is the mean over all elements (there is no "batchmean" here)."""
+    """F.kl_div, unreduced by default; reduction 1 is the mean over all elements (there is
+    no "batchmean" here)."""
     name = reduction_name("kl_div", reduction)
     return F.kl_div(input, target, reduction=name, log_target=log_target)
 
@@ -230,7 +231,7 @@ def binary_cross_entropy_with_logits(
     target: Tensor,
     weight: Tensor | None = None,
     pos_weight: Tensor | None = None,
-    reduction: int = 1,
+    reduction: int = 0,
 ) -> Tensor:
     """F.binary_cross_entropy_with_logits, with pos_weight before reduction (an int)."""
     name = reduction_name("binary_cross_entropy_with_logits", reduction)
@@ -240,41 +241,17 @@ def binary_cross_entropy_with_logits(
 
 
 def margin_ranking_loss(
-    input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, reduction: int = 1
+    input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, reduction: int = 0
 ) -> Tensor:
     name = reduction_name("margin_ranking_loss", reduction)
     return F.margin_ranking_loss(input1, input2, target, margin, reduction=name)
 
 
-def hinge_embedding_loss(
-    input: Tensor,  # noqa: A002
-    target: Tensor,
-    margin: float = 1.0,
-    reduction: int = 1,
-) -> Tensor:
-    name = reduction_name("hinge_embedding_loss", reduction)
-    return F.hinge_embedding_loss(input, target, margin, reduction=name)
-
-
 def cosine_embedding_loss(
-    input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, reduction: int = 1
+    input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, reduction: int = 0
 ) -> Tensor:
     name = reduction_name("cosine_embedding_loss", reduction)
     return F.cosine_embedding_loss(input1, input2, target, margin, reduction=name)
-
-
-def triplet_margin_loss(
-    anchor: Tensor,
-    positive: Tensor,
-    negative: Tensor,
-    margin: float = 1.0,
-    p: float = 2,
-    eps: float = 1e-6,
-    swap: bool = False,
-    reduction: int = 1,
-) -> Tensor:
-    name = reduction_name("triplet_margin_loss", reduction)
-    return F.triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap, reduction=name)
 
 
 def poisson_nll_loss(

@@ -445,7 +445,7 @@ class Logit(Function):
 class Xlog1py(Function):
     """z = a · ln(1 + b), 0 where a = 0 (unless b is nan).
 
-    dz/da = ln(1 + b) (0 where a = 0, as PyTorch's), dz/db = a / (1 + b).
+    dz/da = ln(1 + b) (0 where a = 0 and b ≤ −1, as PyTorch's), dz/db = a / (1 + b).
     """
 
     @staticmethod
@@ -463,8 +463,7 @@ class Xlog1py(Function):
         xp = array_module(g)
         need_a, need_b = ctx.needs_input_grad
         with np.errstate(divide="ignore", invalid="ignore"):
-            log = xp.where((a == 0) & ~xp.isnan(b), 0, xp.log1p(b))
-            ga = g * log if need_a else None
+            ga = xp.where((a == 0) & (b <= -1), 0, g * xp.log1p(b)) if need_a else None
             gb = g * a / (1 + b) if need_b else None
         return ga, gb
 
