@@ -301,7 +301,8 @@ class I0(UnaryFunction):
 
     @staticmethod
     def grad(g: Any, x: Any) -> Any:
-        return g * bessel_i_array(1, x, scaled=False)
+        with np.errstate(invalid="ignore"):  # 0 · inf beyond the overflow: nan, as PyTorch's
+            return g * bessel_i_array(1, x, scaled=False)
 
 
 class I0e(UnaryFunction):
