@@ -11,14 +11,17 @@ from typing import Any
 
 from tinylm import (
     allocator,
+    functional_aliases,
     linalg,
     linalg_decompositions,
     math_functions,
     ops,
+    special,
     tensor_elementwise,
     tensor_linalg,
     tensor_selecting,
     tensor_shaping,
+    tensor_special,
     tensor_stats,
 )
 from tinylm.autograd import (
@@ -78,6 +81,7 @@ from tinylm.dtypes import (
     set_default_dtype,
     uint8,
 )
+from tinylm.functional_aliases import *  # noqa: F403 - its __all__: torch.layer_norm …
 from tinylm.linalg_decompositions import (
     cholesky,
     det,
@@ -249,6 +253,7 @@ from tinylm.tensor_shaping import (
     unbind,
     vstack,
 )
+from tinylm.tensor_special import *  # noqa: F403 - its __all__: torch.lgamma …
 from tinylm.tensor_stats import (
     aminmax,
     bincount,
@@ -969,6 +974,9 @@ __all__ = [
     # (F401 is off for this file: ruff cannot read these lists).
     *math_functions.__all__,
     *tensor_elementwise.__all__,
+    *tensor_special.__all__,
+    *functional_aliases.__all__,
+    "special",
     *tensor_linalg.TOP_LEVEL,
     *linalg_decompositions.TOP_LEVEL,
     *tensor_selecting.TOP_LEVEL,

@@ -39,9 +39,12 @@ from tinylm.dtypes import (
     float16,
     float32,
     float64,
+    int8,
+    int16,
     int32,
     int64,
     is_floating_point,
+    uint8,
 )
 from tinylm.random import Generator, default_generator
 from tinylm.tensor_indexing import TensorIndexing
@@ -712,6 +715,48 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
 
     def triu_(self, diagonal: int = 0) -> Tensor:
         return self._inplace_from("triu_", lambda x: x.triu(diagonal))
+
+    # in-place forms of tinylm/tensor_special.py's functions, and the integer dtypes' names
+    def lgamma_(self) -> Tensor:
+        return self._inplace_from("lgamma_", lambda x: x.lgamma())
+
+    def digamma_(self) -> Tensor:
+        return self._inplace_from("digamma_", lambda x: x.digamma())
+
+    def polygamma_(self, n: int) -> Tensor:
+        return self._inplace_from("polygamma_", lambda x: x.polygamma(n))
+
+    def mvlgamma_(self, p: int) -> Tensor:
+        return self._inplace_from("mvlgamma_", lambda x: x.mvlgamma(p))
+
+    def i0_(self) -> Tensor:
+        return self._inplace_from("i0_", lambda x: x.i0())
+
+    def logit_(self, eps: float | None = None) -> Tensor:
+        return self._inplace_from("logit_", lambda x: x.logit(eps))
+
+    def sinc_(self) -> Tensor:
+        return self._inplace_from("sinc_", lambda x: x.sinc())
+
+    def nextafter_(self, other: Any) -> Tensor:
+        return self._inplace_from("nextafter_", lambda x: x.nextafter(other))
+
+    def bitwise_left_shift_(self, other: Any) -> Tensor:
+        return self._inplace_from("bitwise_left_shift_", lambda x: x << other)
+
+    def bitwise_right_shift_(self, other: Any) -> Tensor:
+        return self._inplace_from("bitwise_right_shift_", lambda x: x >> other)
+
+    __ilshift__, __irshift__ = bitwise_left_shift_, bitwise_right_shift_
+
+    def byte(self) -> Tensor:
+        return self.to(uint8)
+
+    def char(self) -> Tensor:
+        return self.to(int8)
+
+    def short(self) -> Tensor:
+        return self.to(int16)
 
     # in-place forms of tinylm/tensor_elementwise.py's functions (x.asin_() is x.asin() into x)
     def tan_(self) -> Tensor:

@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinylm import linalg, ops, tensor_linalg, tensor_selecting, tensor_shaping, tensor_stats
+from tinylm import (
+    linalg,
+    ops,
+    tensor_linalg,
+    tensor_selecting,
+    tensor_shaping,
+    tensor_special,
+    tensor_stats,
+)
 from tinylm import linalg_decompositions as decompositions
 from tinylm import tensor_elementwise as tensor_elementwise  # PyTorch's other element-wise math
 from tinylm.autograd import Function, TensorBase, TinyLMError
@@ -465,6 +473,69 @@ class TensorMath:
 
     def fix(self) -> Tensor:
         return tensor_elementwise.fix(self)
+
+    # ---- special functions, shifts, small conveniences: tinylm/tensor_special.py ----------
+    def lgamma(self) -> Tensor:
+        return tensor_special.lgamma(self)
+
+    def digamma(self) -> Tensor:
+        return tensor_special.digamma(self)
+
+    def polygamma(self, n: int) -> Tensor:
+        return tensor_special.polygamma(n, self)
+
+    def mvlgamma(self, p: int) -> Tensor:
+        return tensor_special.mvlgamma(self, p)
+
+    def i0(self) -> Tensor:
+        return tensor_special.i0(self)
+
+    def logit(self, eps: float | None = None) -> Tensor:
+        return tensor_special.logit(self, eps)
+
+    def sinc(self) -> Tensor:
+        return tensor_special.sinc(self)
+
+    def nextafter(self, other: Any) -> Tensor:
+        return tensor_special.nextafter(self, other)
+
+    def bitwise_left_shift(self, other: Any) -> Tensor:
+        return tensor_special.bitwise_left_shift(self, other)
+
+    def bitwise_right_shift(self, other: Any) -> Tensor:
+        return tensor_special.bitwise_right_shift(self, other)
+
+    __lshift__, __rshift__ = bitwise_left_shift, bitwise_right_shift
+
+    def __rlshift__(self, other: Any) -> Tensor:
+        return tensor_special.bitwise_left_shift(other, self)
+
+    def __rrshift__(self, other: Any) -> Tensor:
+        return tensor_special.bitwise_right_shift(other, self)
+
+    def is_signed(self) -> bool:
+        return tensor_special.is_signed(self)
+
+    def adjoint(self) -> Tensor:
+        return tensor_special.adjoint(self)
+
+    @property
+    def mH(self) -> Tensor:  # noqa: N802 - PyTorch's name
+        """The conjugate transpose of each matrix: ``mT`` for real tensors."""
+        return tensor_special.adjoint(self)
+
+    @property
+    def H(self) -> Tensor:  # noqa: N802 - PyTorch's name
+        """The conjugate transpose of a matrix (2-D only, as PyTorch's; 0-d as it is)."""
+        if self.ndim == 0:
+            return self  # type: ignore[return-value]
+        if self.ndim != 2:
+            raise TinyLMError(f"H: needs a matrix (2 dims) or a 0-d tensor, got {self.ndim} dims; "
+                              "use mH for batches")  # fmt: skip
+        return tensor_special.adjoint(self)
+
+    def sum_to_size(self, *size: Any) -> Tensor:
+        return tensor_special.sum_to_size(self, *size)
 
     def greater(self, other: Any) -> Tensor:
         return tensor_elementwise.greater(self, other)
