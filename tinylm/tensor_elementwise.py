@@ -113,7 +113,7 @@ def _float(x: Tensor) -> Tensor:
     return x if is_float_dtype(x.dtype) else x.to(get_default_dtype())
 
 
-def _pair(
+def promoted_pair(
     op: str, a: Any, b: Any, floats: bool = False, broadcast: bool = True
 ) -> tuple[Tensor, Tensor]:
     """a and b (one may be a number) in their promoted dtype (:func:`tinylm.result_type`;
@@ -227,7 +227,7 @@ def erfinv(input: Tensor) -> Tensor:  # noqa: A002
 def xlogy(input: Any, other: Any) -> Tensor:  # noqa: A002
     """input · ln(other), 0 where input is 0 (unless other is NaN); either may be a number
     (``special.Xlogy``)."""
-    a, b = _pair("xlogy", input, other, floats=True)
+    a, b = promoted_pair("xlogy", input, other, floats=True)
     return special.Xlogy.apply(a, b)
 
 
@@ -265,7 +265,7 @@ def signbit(input: Tensor) -> Tensor:  # noqa: A002
 def copysign(input: Tensor, other: Any) -> Tensor:  # noqa: A002
     """|input| with the sign of other (a tensor or a number), in the promoted float dtype
     (``special.Copysign``: gradient ±1 to input, 0 to other)."""
-    a, b = _pair("copysign", _tensor("copysign", "input", input), other, floats=True)
+    a, b = promoted_pair("copysign", _tensor("copysign", "input", input), other, floats=True)
     return special.Copysign.apply(a, b)
 
 
@@ -395,13 +395,13 @@ def clamp_max(input: Tensor, max: Any) -> Tensor:  # noqa: A002
 def fmax(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     """The larger of the two, a NaN ignored where the other is a number (``special.Fmax``);
     two tensors, in their promoted dtype."""
-    a, b = _pair("fmax", _tensor("fmax", "input", input), _tensor("fmax", "other", other))
+    a, b = promoted_pair("fmax", _tensor("fmax", "input", input), _tensor("fmax", "other", other))
     return special.Fmax.apply(a, b)
 
 
 def fmin(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     """The smaller of the two, a NaN ignored where the other is a number (``special.Fmin``)."""
-    a, b = _pair("fmin", _tensor("fmin", "input", input), _tensor("fmin", "other", other))
+    a, b = promoted_pair("fmin", _tensor("fmin", "input", input), _tensor("fmin", "other", other))
     return special.Fmin.apply(a, b)
 
 
@@ -409,7 +409,7 @@ def fmin(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
 
 
 def _integers(op: str, a: Any, b: Any, bools: bool) -> tuple[Tensor, Tensor]:
-    a, b = _pair(op, a, b)
+    a, b = promoted_pair(op, a, b)
     if a.dtype.kind not in ("biu" if bools else "iu"):
         kinds = "bool or integer" if bools else "integer"
         raise TinyLMError(f"{op}: needs {kinds} tensors, as in PyTorch; got {a.dtype}")
@@ -453,7 +453,7 @@ def isin(
     """True where an element of ``elements`` is among ``test_elements`` (either may be a
     number; values compare in their promoted dtype): a bool tensor of ``elements``' shape.
     ``assume_unique`` is only a speed hint in PyTorch, and is accepted and unused here."""
-    a, b = _pair("isin", elements, test_elements, broadcast=False)
+    a, b = promoted_pair("isin", elements, test_elements, broadcast=False)
     if a.dtype == bool_:
         raise TinyLMError("isin: not defined for bool tensors, as in PyTorch; compare as .long()")
     return special.IsIn.apply(a.detach(), b.detach(), invert=builtins.bool(invert))

@@ -20,9 +20,10 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from tinylm.autograd import TensorBase, TinyLMError
-from tinylm.dtypes import get_default_dtype, result_type
+from tinylm.dtypes import get_default_dtype
 from tinylm.dtypes import is_floating_point as is_float_dtype
 from tinylm.ops import special_functions
+from tinylm.tensor_elementwise import promoted_pair
 
 if TYPE_CHECKING:  # type hints only: tinylm.tensor imports this module (via tensor_math)
     from tinylm.tensor import Tensor
@@ -119,39 +120,24 @@ def sinc(input: Tensor) -> Tensor:  # noqa: A002
     return special_functions.Sinc.apply(as_float("sinc", input))
 
 
-def _pair(op: str, a: Any, b: Any, floats: bool) -> tuple[Tensor, Tensor]:
-    like = a if isinstance(a, TensorBase) else b
-    if not isinstance(like, TensorBase):
-        raise TypeError(f"{op}: needs at least one Tensor, got {type(a).__name__} and "
-                        f"{type(b).__name__}")  # fmt: skip
-    dtype = result_type(a, b)
-    if floats and not is_float_dtype(dtype):
-        dtype = get_default_dtype()
-
-    def cast(x: Any) -> Tensor:
-        return x.to(dtype) if isinstance(x, TensorBase) else like.new_tensor(x, dtype=dtype)
-
-    return cast(a), cast(b)
-
-
 def xlog1py(input: Any, other: Any) -> Tensor:  # noqa: A002
     """input · ln(1 + other), 0 where input is 0 (unless other is NaN); either may be a
     number (``special_functions.Xlog1py``)."""
-    a, b = _pair("xlog1py", input, other, floats=True)
+    a, b = promoted_pair("xlog1py", input, other, floats=True)
     return special_functions.Xlog1py.apply(a, b)
 
 
 def nextafter(input: Tensor, other: Any) -> Tensor:  # noqa: A002
     """The next float after input toward other, in their promoted float dtype: no gradient
     (PyTorch has no derivative for it)."""
-    a, b = _pair("nextafter", _tensor("nextafter", input), other, floats=False)
+    a, b = promoted_pair("nextafter", _tensor("nextafter", input), other, floats=False)
     if not is_float_dtype(a.dtype):
         raise TinyLMError(f"nextafter: needs float tensors, as in PyTorch; got {a.dtype}")
     return special_functions.NextAfter.apply(a.detach(), b.detach())
 
 
 def _shift(op: str, input: Any, other: Any, left: builtins.bool) -> Tensor:
-    a, b = _pair(op, input, other, floats=False)
+    a, b = promoted_pair(op, input, other, floats=False)
     if a.dtype.kind not in "iu":
         raise TinyLMError(f"{op}: needs integer tensors, as in PyTorch; got {a.dtype}")
     return special_functions.BitShift.apply(a.detach(), b.detach(), left=left)

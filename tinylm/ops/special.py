@@ -316,25 +316,33 @@ class Xlogy(Function):
     """z = a · ln b, with z = 0 where a = 0 (unless b is nan): 0 · ln 0 is 0, as in entropy.
 
     dz/da = ln b (0 where a = 0 and b ≤ 0, as PyTorch's), dz/db = a / b.
+    Written for any log with a pole (``Xlog1py`` below: ln(1 + b), pole at b = −1), so the
+    derivative in b is a / (b − pole).
     """
 
+    pole = 0  #: where the log is −inf: b ≤ pole is outside its domain
+
     @staticmethod
-    def forward(ctx: Context, a: Any, b: Any) -> Any:
-        check_broadcast("xlogy", a, b)
+    def log(xp: Any, b: Any) -> Any:
+        return xp.log(b)
+
+    @classmethod
+    def forward(cls, ctx: Context, a: Any, b: Any) -> Any:
+        check_broadcast(cls.op_name(), a, b)
         xp = array_module(a)
         ctx.save_for_backward(a, b)
         with np.errstate(divide="ignore", invalid="ignore"):
-            z = a * xp.log(b)
+            z = a * cls.log(xp, b)
         return xp.where((a == 0) & ~xp.isnan(b), a.dtype.type(0), z)
 
-    @staticmethod
-    def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
+    @classmethod
+    def backward(cls, ctx: Context, g: Any) -> tuple[Any, Any]:
         a, b = ctx.saved_arrays
         xp = array_module(g)
         need_a, need_b = ctx.needs_input_grad
         with np.errstate(divide="ignore", invalid="ignore"):
-            ga = xp.where((a == 0) & (b <= 0), 0, g * xp.log(b)) if need_a else None
-            gb = g * a / b if need_b else None
+            ga = xp.where((a == 0) & (b <= cls.pole), 0, g * cls.log(xp, b)) if need_a else None
+            gb = g * a / (b - cls.pole) if need_b else None
         return ga, gb
 
 

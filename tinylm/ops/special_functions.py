@@ -19,7 +19,7 @@ import numpy as np
 from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.device import array_module
 from tinylm.ops.elementwise import UnaryFunction, check_broadcast
-from tinylm.ops.special import NoGradient, erfc_array
+from tinylm.ops.special import NoGradient, Xlogy, erfc_array
 
 __all__ = [
     "Digamma",
@@ -443,30 +443,17 @@ class Logit(Function):
             return xp.where((x < eps) | (x > 1 - eps), 0, slope)
 
 
-class Xlog1py(Function):
-    """z = a · ln(1 + b), 0 where a = 0 (unless b is nan).
+class Xlog1py(Xlogy):
+    """z = a · ln(1 + b), 0 where a = 0 (unless b is nan): :class:`Xlogy` with ``log1p``.
 
     dz/da = ln(1 + b) (0 where a = 0 and b ≤ −1, as PyTorch's), dz/db = a / (1 + b).
     """
 
-    @staticmethod
-    def forward(ctx: Context, a: Any, b: Any) -> Any:
-        check_broadcast("xlog1py", a, b)
-        xp = array_module(a)
-        ctx.save_for_backward(a, b)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = a * xp.log1p(b)
-        return xp.where((a == 0) & ~xp.isnan(b), a.dtype.type(0), z)
+    pole = -1
 
     @staticmethod
-    def backward(ctx: Context, g: Any) -> tuple[Any, Any]:
-        a, b = ctx.saved_arrays
-        xp = array_module(g)
-        need_a, need_b = ctx.needs_input_grad
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ga = xp.where((a == 0) & (b <= -1), 0, g * xp.log1p(b)) if need_a else None
-            gb = g * a / (1 + b) if need_b else None
-        return ga, gb
+    def log(xp: Any, b: Any) -> Any:
+        return xp.log1p(b)  # accurate for small b, where log(1 + b) loses digits
 
 
 class NextAfter(NoGradient):
