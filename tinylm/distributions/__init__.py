@@ -12,20 +12,34 @@ per family, then ``kl.py``.
 
 from tinylm.distributions import constraints, kl
 from tinylm.distributions.bernoulli import Bernoulli
+from tinylm.distributions.beta import Beta
 from tinylm.distributions.categorical import Categorical, OneHotCategorical
+from tinylm.distributions.dirichlet import Dirichlet
 from tinylm.distributions.distribution import Distribution
+from tinylm.distributions.exponential import Exponential
+from tinylm.distributions.gamma import Gamma
 from tinylm.distributions.independent import Independent
 from tinylm.distributions.kl import kl_divergence, register_kl
+from tinylm.distributions.laplace import Laplace
+from tinylm.distributions.lognormal import LogNormal
 from tinylm.distributions.normal import Normal
+from tinylm.distributions.poisson import Poisson
 from tinylm.distributions.uniform import Uniform
 
 __all__ = [
     "Bernoulli",
+    "Beta",
     "Categorical",
+    "Dirichlet",
     "Distribution",
+    "Exponential",
+    "Gamma",
     "Independent",
+    "Laplace",
+    "LogNormal",
     "Normal",
     "OneHotCategorical",
+    "Poisson",
     "Uniform",
     "constraints",
     "kl",

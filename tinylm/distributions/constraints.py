@@ -27,6 +27,7 @@ __all__ = [
     "is_dependent",
     "less_than",
     "nonnegative",
+    "nonnegative_integer",
     "one_hot",
     "positive",
     "real",
@@ -108,6 +109,21 @@ class _IntegerInterval(Constraint):
             f"IntegerInterval(lower_bound={_show(self.lower_bound)}, "
             f"upper_bound={_show(self.upper_bound)})"
         )
+
+
+class _IntegerGreaterThan(Constraint):
+    """The integers lower_bound, lower_bound + 1, …"""
+
+    is_discrete = True
+
+    def __init__(self, lower_bound: Any) -> None:
+        self.lower_bound = lower_bound
+
+    def check(self, value: Tensor) -> Tensor:
+        return (value % 1 == 0) & (value >= self.lower_bound)
+
+    def __repr__(self) -> str:
+        return f"IntegerGreaterThan(lower_bound={_show(self.lower_bound)})"
 
 
 class _GreaterThan(Constraint):
@@ -228,6 +244,7 @@ boolean = _Boolean()
 one_hot = _OneHot()
 positive = _GreaterThan(0.0)
 nonnegative = _GreaterThanEq(0.0)
+nonnegative_integer = _IntegerGreaterThan(0)
 unit_interval = _Interval(0.0, 1.0)
 simplex = _Simplex()
 real_vector = _IndependentConstraint(real, 1)

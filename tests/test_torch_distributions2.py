@@ -1,0 +1,365 @@
+"""More of ``tinylm.distributions`` against ``torch.distributions``: Exponential, Laplace,
+Gamma, Beta, Dirichlet, Poisson and LogNormal give the same log_prob, entropy, mean, mode,
+variance, cdf/icdf values (shapes and dtypes included) and the same gradients in every float
+parameter and value for a random upstream gradient, through broadcasting, transposed and
+strided parameters and edge values. Draws differ from PyTorch's numbers, so samplers are
+checked by shapes and dtypes (as torch's) and by their statistics under fixed seeds.
+Skipped without torch (a test-only dependency).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+
+import tinylm
+from tinylm import TinyLMError
+
+torch = pytest.importorskip("torch")
+import torch_parity  # noqa: E402 - after the skip
+from torch_parity import dtype_name, refused_by_both, strided, values  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+RTOL, ATOL = 1e-10, 1e-12
+
+
+# torch's trigamma (the derivative of digamma, in the gradients of Gamma, Beta and Dirichlet
+# entropies and log-normalisers) is off by up to ~2e-9 relative, measured against mpmath;
+# tinylm's is exact to 1e-15. Those cases compare to this looser tolerance.
+TRIGAMMA_RTOL = 1e-8
+
+
+def check_against_torch(
+    build: Callable, arrays: list[np.ndarray], seed: int = 0, rtol: float = RTOL
+) -> None:
+    """torch_parity's check, to this file's tolerances; an output's ±inf gets no upstream."""
+    torch_parity.check_against_torch(build, arrays, seed, rtol, ATOL, finite_upstream=True)
+
+
+def D(lib: ModuleType) -> Any:
+    return lib.distributions
+
+
+RNG = np.random.default_rng(21)
+POS = RNG.uniform(0.3, 3.0, (3, 4))
+POS2 = RNG.uniform(0.3, 3.0, (3, 4))
+POS3 = RNG.uniform(0.3, 3.0, (3, 4))
+POS4 = RNG.uniform(0.3, 3.0, (3, 4))
+SMALL = RNG.uniform(0.2, 0.9, (3, 4))  # concentrations below 1 (mode at the edge)
+LOC = RNG.standard_normal((3, 4))
+LOC2 = RNG.standard_normal((3, 4))
+X_POS = RNG.uniform(0.05, 4.0, (3, 4))
+X_REAL = RNG.standard_normal((3, 4)) * 2
+X_UNIT = RNG.uniform(0.02, 0.98, (3, 4))
+Q = RNG.uniform(0.02, 0.98, (3, 4))
+WIDE = RNG.uniform(0.3, 2.0, (4, 6))
+WIDE2 = RNG.uniform(0.3, 2.0, (4, 6))
+WIDE_X = RNG.uniform(0.1, 0.9, (4, 6))
+CONC = RNG.uniform(0.4, 3.0, (2, 3, 5))
+CONC2 = RNG.uniform(0.4, 3.0, (2, 3, 5))
+SIMPLEX = RNG.dirichlet(np.ones(5), (2, 3))
+COUNTS = RNG.integers(0, 7, (3, 4)).astype(np.float64)
+EDGE_X = np.array([0.0, 0.0, 1.0, 2.5])  # Exponential/Gamma at 0; Gamma α = 1 there
+EDGE_CONC = np.array([2.0, 0.5, 1.0, 0.7])
+
+
+def moments(d: Any) -> tuple:
+    return d.mean, d.mode, d.variance, d.stddev
+
+
+CASES = {
+    # ---- Exponential ----
+    "Exponential": (
+        lambda lib, r, x, q: (
+            D(lib).Exponential(r).log_prob(x),
+            D(lib).Exponential(r).entropy(),
+            D(lib).Exponential(r).cdf(x),
+            D(lib).Exponential(r).icdf(q),
+            *moments(D(lib).Exponential(r)),
+        ),
+        [POS, X_POS, Q],
+    ),
+    "Exponential at 0, broadcast": (
+        lambda lib, r, x: D(lib).Exponential(r[:, :1]).log_prob(x),
+        [POS, X_POS],
+    ),
+    "Exponential strided": (
+        lambda lib, r, x: D(lib).Exponential(strided(r)).log_prob(strided(x)),
+        [WIDE, WIDE_X],
+    ),
+    # ---- Laplace ----
+    "Laplace": (
+        lambda lib, m, b, x, q: (
+            D(lib).Laplace(m, b).log_prob(x),
+            D(lib).Laplace(m, b).entropy(),
+            D(lib).Laplace(m, b).cdf(x),
+            D(lib).Laplace(m, b).icdf(q),
+            *moments(D(lib).Laplace(m, b)),
+        ),
+        [LOC, POS, X_REAL, Q],
+    ),
+    "Laplace strided number loc": (
+        lambda lib, b, x: D(lib).Laplace(0.5, strided(b)).log_prob(strided(x)),
+        [WIDE, WIDE_X],
+    ),
+    # ---- Gamma ----
+    "Gamma": (
+        lambda lib, a, b, x: (
+            D(lib).Gamma(a, b).log_prob(x),
+            D(lib).Gamma(a, b).entropy(),
+            *moments(D(lib).Gamma(a, b)),
+        ),
+        [POS, POS2, X_POS],
+    ),
+    "Gamma below 1": (
+        lambda lib, a, b, x: (
+            D(lib).Gamma(a, b).log_prob(x),
+            D(lib).Gamma(a, b).entropy(),
+            D(lib).Gamma(a, b).mode,
+        ),
+        [SMALL, POS2, X_POS],
+    ),
+    # the concentration is not a leaf here: tinylm's xlogy gives a NaN gradient in x where
+    # y = 0, torch's 0 (reported; not a distributions matter)
+    "Gamma at 0": (
+        lambda lib, b, x: D(lib).Gamma(lib.tensor(EDGE_CONC), b).log_prob(x),
+        [EDGE_CONC + 0.5, EDGE_X],
+    ),
+    "Gamma strided expand": (
+        lambda lib, a, b, x: (
+            D(lib).Gamma(strided(a)[0], strided(b)[0]).expand((6, 2)).log_prob(strided(x))
+        ),
+        [WIDE, WIDE2, WIDE_X],
+    ),
+    # ---- Beta ----
+    "Beta": (
+        lambda lib, a, b, x: (
+            D(lib).Beta(a, b).log_prob(x),
+            D(lib).Beta(a, b).entropy(),
+            D(lib).Beta(a, b).mean,
+            D(lib).Beta(a, b).variance,
+        ),
+        [POS, POS2, X_UNIT],
+    ),
+    "Beta mode": (
+        lambda lib, a, b: D(lib).Beta(a + 1, b + 1).mode,
+        [POS, POS2],
+    ),
+    "Beta below 1 strided": (
+        lambda lib, a, b, x: (
+            D(lib).Beta(strided(a), strided(b)).log_prob(strided(x)),
+            D(lib).Beta(strided(a), strided(b)).entropy(),
+        ),
+        [WIDE * 0.4, WIDE2, WIDE_X],
+    ),
+    # ---- Dirichlet ----
+    "Dirichlet": (
+        lambda lib, a, x: (
+            D(lib).Dirichlet(a).log_prob(x),
+            D(lib).Dirichlet(a).entropy(),
+            D(lib).Dirichlet(a).mean,
+            D(lib).Dirichlet(a).variance,
+        ),
+        [CONC, SIMPLEX],
+    ),
+    "Dirichlet broadcast value": (
+        lambda lib, a, x: D(lib).Dirichlet(a).log_prob(x[0, :1]),
+        [CONC, SIMPLEX],
+    ),
+    "Dirichlet mode": (
+        lambda lib, a: (D(lib).Dirichlet(a + 1).mode, D(lib).Dirichlet(a).mode),
+        [CONC],
+    ),
+    "Dirichlet strided": (
+        lambda lib, a, x: D(lib).Dirichlet(a.mT).log_prob(x.mT / x.mT.sum(-1, keepdim=True)),
+        [WIDE, WIDE_X],
+    ),
+    # ---- Poisson ----
+    "Poisson": (
+        lambda lib, r, k: (D(lib).Poisson(r).log_prob(k), *moments(D(lib).Poisson(r))),
+        [POS, COUNTS],
+    ),
+    "Poisson strided": (
+        lambda lib, r: D(lib).Poisson(strided(r)).log_prob(lib.tensor([[0.0, 3.0]])),
+        [WIDE],
+    ),
+    # ---- LogNormal ----
+    "LogNormal": (
+        lambda lib, m, s, x, q: (
+            D(lib).LogNormal(m, s).log_prob(x),
+            D(lib).LogNormal(m, s).entropy(),
+            D(lib).LogNormal(m, s).cdf(x),
+            D(lib).LogNormal(m, s).icdf(q),
+            *moments(D(lib).LogNormal(m, s)),
+        ),
+        [LOC, POS * 0.5, X_POS, Q],
+    ),
+    "LogNormal strided expand": (
+        lambda lib, m, s, x: (
+            D(lib).LogNormal(strided(m)[:1], strided(s)[:1]).expand((6, 2)).log_prob(strided(x))
+        ),
+        [WIDE, WIDE2, WIDE_X],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_values_and_gradients_match_torch(name: str) -> None:
+    build, arrays = CASES[name]
+    rtol = TRIGAMMA_RTOL if name.split()[0] in ("Gamma", "Beta", "Dirichlet") else RTOL
+    check_against_torch(lambda lib, leaves: build(lib, *leaves), arrays, rtol=rtol)
+
+
+def test_the_comparison_can_fail() -> None:
+    """A Gamma with its rate off by 1e-6 is caught (so the checks above can fail)."""
+    with pytest.raises(AssertionError):
+        check_against_torch(
+            lambda lib, t: (
+                D(lib).Gamma(t[0][0], t[0][1] + (1e-6 if lib is tinylm else 0)).log_prob(t[0][2])
+            ),
+            [np.stack([POS, POS2, X_POS])],
+        )
+
+
+KINDS: dict[str, Callable[[ModuleType], Any]] = {
+    "Exponential": lambda lib: D(lib).Exponential(lib.tensor(POS)),
+    "Laplace": lambda lib: D(lib).Laplace(lib.tensor(LOC), lib.tensor(POS)),
+    "Gamma": lambda lib: D(lib).Gamma(lib.tensor(POS), lib.tensor(POS2)),
+    "Beta": lambda lib: D(lib).Beta(lib.tensor(POS), lib.tensor(POS2)),
+    "Dirichlet": lambda lib: D(lib).Dirichlet(lib.tensor(CONC)),
+    "Poisson": lambda lib: D(lib).Poisson(lib.tensor(POS)),
+    "LogNormal": lambda lib: D(lib).LogNormal(lib.tensor(LOC), lib.tensor(POS * 0.2)),
+    "Gamma float32 numbers": lambda lib: D(lib).Gamma(2.0, 0.5),
+}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("sample_shape", [(), (5,), (2, 3)])
+def test_shapes_and_dtypes_of_samples_match_torch(kind: str, sample_shape: tuple) -> None:
+    ours, theirs = KINDS[kind](tinylm), KINDS[kind](torch)
+    assert ours.batch_shape == tuple(theirs.batch_shape)
+    assert ours.event_shape == tuple(theirs.event_shape)
+    a, b = ours.sample(sample_shape), theirs.sample(sample_shape)
+    assert tuple(a.shape) == tuple(b.shape) and dtype_name(a) == dtype_name(b)
+    assert not a.requires_grad
+    assert bool(ours.support.check(a).all().item())
+    assert ours.has_rsample == (kind in ("Exponential", "Laplace", "LogNormal"))
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_manual_seed_repeats_the_draws(kind: str) -> None:
+    dist = KINDS[kind](tinylm)
+    tinylm.manual_seed(11)
+    a = values(dist.sample((4,)))
+    tinylm.manual_seed(11)
+    np.testing.assert_array_equal(a, values(dist.sample((4,))))
+    tinylm.manual_seed(12)
+    assert not np.array_equal(a, values(dist.sample((4,))))
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "Gamma float32 numbers"])
+def test_draws_have_the_mean_and_variance(kind: str) -> None:
+    """20 000 draws per batch element: their mean and variance lie within 5 standard errors
+    (of a fourth-moment-free bound: the variance's error is judged loosely, at 15%)."""
+    dist = KINDS[kind](tinylm)
+    tinylm.manual_seed(3)
+    n = 20_000
+    draws = values(dist.sample((n,)))
+    mean, var = values(dist.mean), values(dist.variance)
+    assert np.all(np.abs(draws.mean(0) - mean) < 5 * np.sqrt(var / n))
+    np.testing.assert_allclose(draws.var(0), var, rtol=0.15)
+
+
+def test_draws_follow_the_cdf() -> None:
+    """Exponential, Laplace and LogNormal draws: the fraction below each element's median
+    (icdf(½)) is ½ within 5 standard errors."""
+    for dist in (
+        KINDS["Exponential"](tinylm),
+        KINDS["Laplace"](tinylm),
+        KINDS["LogNormal"](tinylm),
+    ):
+        tinylm.manual_seed(4)
+        draws = values(dist.sample((20_000,)))
+        median = values(dist.icdf(tinylm.full(dist.batch_shape, 0.5, dtype=tinylm.float64)))
+        assert np.all(np.abs((draws < median).mean(0) - 0.5) < 5 * 0.5 / np.sqrt(20_000))
+
+
+@pytest.mark.parametrize("kind", ["Exponential", "Laplace", "LogNormal"])
+def test_rsample_gradients_follow_their_formulas(kind: str) -> None:
+    """∂x/∂θ of rsample by finite differences of the same draws (the seed repeated)."""
+    base = {"Exponential": [POS], "Laplace": [LOC, POS], "LogNormal": [LOC, POS * 0.5]}[kind]
+    make = {
+        "Exponential": lambda p: D(tinylm).Exponential(*p),
+        "Laplace": lambda p: D(tinylm).Laplace(*p),
+        "LogNormal": lambda p: D(tinylm).LogNormal(*p),
+    }[kind]
+    params = [tinylm.tensor(a, requires_grad=True) for a in base]
+    tinylm.manual_seed(6)
+    x = make(params).rsample()
+    u = RNG.standard_normal(x.shape)
+    (x * tinylm.tensor(u)).sum().backward()
+    h = 1e-6
+    for i in range(len(base)):
+        moved = [tinylm.tensor(b + (h if j == i else 0)) for j, b in enumerate(base)]
+        tinylm.manual_seed(6)
+        xh = values(make(moved).rsample())
+        np.testing.assert_allclose(
+            values(params[i].grad), (xh - values(x)) / h * u, rtol=1e-4, atol=1e-6
+        )
+
+
+BAD_CALLS = {
+    "Exponential rate 0": ("lib.distributions.Exponential(lib.tensor([1.0, 0.0]))", "rate"),
+    "Exponential negative value": (
+        "lib.distributions.Exponential(lib.tensor([1.0])).log_prob(lib.tensor([-1.0]))",
+        "support|outside",
+    ),
+    "Laplace scale negative": ("lib.distributions.Laplace(0.0, lib.tensor([-1.0]))", "scale"),
+    "Gamma concentration 0": ("lib.distributions.Gamma(lib.tensor([0.0]), 1.0)", "concentration"),
+    "Beta value above 1": (
+        "lib.distributions.Beta(lib.tensor([2.0]), 2.0).log_prob(lib.tensor([1.5]))",
+        "support|outside",
+    ),
+    "Dirichlet value off the simplex": (
+        "lib.distributions.Dirichlet(lib.ones(3)).log_prob(lib.tensor([0.5, 0.2, 0.2]))",
+        "support|outside",
+    ),
+    "Dirichlet 0-dim": ("lib.distributions.Dirichlet(lib.tensor(1.0))", "at least one dim"),
+    "Poisson fractional count": (
+        "lib.distributions.Poisson(lib.tensor([2.0])).log_prob(lib.tensor([1.5]))",
+        "support|outside",
+    ),
+    "Poisson negative rate": ("lib.distributions.Poisson(lib.tensor([-2.0]))", "rate"),
+    "LogNormal value 0": (
+        "lib.distributions.LogNormal(0.0, 1.0).log_prob(lib.tensor([0.0]))",
+        "support|outside",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_CALLS))
+def test_bad_parameters_and_values_are_refused_in_one_line_as_torch(name: str) -> None:
+    call, message = BAD_CALLS[name]
+    refused_by_both(call, TinyLMError, message)
+
+
+@pytest.mark.parametrize("kind", ["Gamma", "Beta", "Dirichlet"])
+def test_rsample_through_gamma_draws_is_refused(kind: str) -> None:
+    with pytest.raises(TinyLMError, match=f"{kind}.rsample: not supported") as err:
+        KINDS[kind](tinylm).rsample()
+    assert "\n" not in str(err.value)
+
+
+def test_nonnegative_integer_checks_as_torchs() -> None:
+    v = np.array([0.0, 1.0, 2.5, -1.0, 7.0])
+    ours = D(tinylm).constraints.nonnegative_integer.check(tinylm.tensor(v))
+    theirs = torch.distributions.constraints.nonnegative_integer.check(torch.tensor(v))
+    np.testing.assert_array_equal(values(ours), values(theirs))
+    assert repr(D(tinylm).constraints.nonnegative_integer) == repr(
+        torch.distributions.constraints.nonnegative_integer
+    )
