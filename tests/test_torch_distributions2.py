@@ -31,14 +31,18 @@ RTOL, ATOL = 1e-10, 1e-12
 # torch's trigamma (the derivative of digamma, in the gradients of Gamma, Beta and Dirichlet
 # entropies and log-normalisers) is off by up to ~2e-9 relative, measured against mpmath;
 # tinylm's is exact to 1e-15. Those cases compare to this looser tolerance.
-TRIGAMMA_RTOL = 1e-8
+TRIGAMMA_RTOL, TRIGAMMA_ATOL = 1e-8, 1e-10
 
 
 def check_against_torch(
-    build: Callable, arrays: list[np.ndarray], seed: int = 0, rtol: float = RTOL
+    build: Callable,
+    arrays: list[np.ndarray],
+    seed: int = 0,
+    rtol: float = RTOL,
+    atol: float = ATOL,
 ) -> None:
     """torch_parity's check, to this file's tolerances; an output's ±inf gets no upstream."""
-    torch_parity.check_against_torch(build, arrays, seed, rtol, ATOL, finite_upstream=True)
+    torch_parity.check_against_torch(build, arrays, seed, rtol, atol, finite_upstream=True)
 
 
 def D(lib: ModuleType) -> Any:
@@ -205,14 +209,50 @@ CASES = {
         ),
         [WIDE, WIDE2, WIDE_X],
     ),
+    # ---- kl_divergence (q's parameters broadcast against p's) ----
+    "KL Exponential": (
+        lambda lib, a, b: D(lib).kl_divergence(D(lib).Exponential(a), D(lib).Exponential(b[:1])),
+        [POS, POS2],
+    ),
+    "KL Laplace": (
+        lambda lib, m, b, m2, b2: D(lib).kl_divergence(
+            D(lib).Laplace(m, b), D(lib).Laplace(m2, b2[:, :1])
+        ),
+        [LOC, POS, LOC2, POS2],
+    ),
+    "Gamma KL": (
+        lambda lib, a, b, a2, b2: D(lib).kl_divergence(D(lib).Gamma(a, b), D(lib).Gamma(a2, b2)),
+        [POS, POS2, POS3, POS4],
+    ),
+    "Beta KL strided": (
+        lambda lib, a, b, a2, b2: D(lib).kl_divergence(
+            D(lib).Beta(strided(a), strided(b)), D(lib).Beta(strided(a2), strided(b2))
+        ),
+        [WIDE, WIDE2, WIDE2 * 2, WIDE * 0.5],
+    ),
+    "Dirichlet KL": (
+        lambda lib, a, b: D(lib).kl_divergence(D(lib).Dirichlet(a), D(lib).Dirichlet(b[1])),
+        [CONC, CONC2],
+    ),
+    "KL Poisson": (
+        lambda lib, a, b: D(lib).kl_divergence(D(lib).Poisson(a), D(lib).Poisson(b)),
+        [POS, POS2],
+    ),
+    "KL LogNormal": (
+        lambda lib, m, s, m2, s2: D(lib).kl_divergence(
+            D(lib).LogNormal(m, s), D(lib).LogNormal(m2, s2)
+        ),
+        [LOC, POS, LOC2, POS2],
+    ),
 }
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_values_and_gradients_match_torch(name: str) -> None:
     build, arrays = CASES[name]
-    rtol = TRIGAMMA_RTOL if name.split()[0] in ("Gamma", "Beta", "Dirichlet") else RTOL
-    check_against_torch(lambda lib, leaves: build(lib, *leaves), arrays, rtol=rtol)
+    loose = name.split()[0] in ("Gamma", "Beta", "Dirichlet")
+    tolerances = (TRIGAMMA_RTOL, TRIGAMMA_ATOL) if loose else (RTOL, ATOL)
+    check_against_torch(lambda lib, leaves: build(lib, *leaves), arrays, 0, *tolerances)
 
 
 def test_the_comparison_can_fail() -> None:
@@ -353,6 +393,16 @@ def test_rsample_through_gamma_draws_is_refused(kind: str) -> None:
     with pytest.raises(TinyLMError, match=f"{kind}.rsample: not supported") as err:
         KINDS[kind](tinylm).rsample()
     assert "\n" not in str(err.value)
+
+
+def test_kl_of_different_new_families_is_refused_as_torch() -> None:
+    refused_by_both(
+        "lib.distributions.kl_divergence(lib.distributions.Poisson(1.0), "
+        "lib.distributions.Dirichlet(lib.ones(2)))",
+        TinyLMError,
+        "Poisson",
+        NotImplementedError,
+    )
 
 
 def test_nonnegative_integer_checks_as_torchs() -> None:

@@ -10,7 +10,11 @@ reparameterisable), ``log_prob``, ``entropy``, ``mean``, ``mode``, ``variance``,
 per family, then ``kl.py``.
 """
 
-from tinylm.distributions import constraints, kl
+from tinylm.distributions import (
+    constraints,
+    kl,
+    kl_families,  # noqa: F401 - registers its KL pairs
+)
 from tinylm.distributions.bernoulli import Bernoulli
 from tinylm.distributions.beta import Beta
 from tinylm.distributions.categorical import Categorical, OneHotCategorical
