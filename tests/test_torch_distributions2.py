@@ -68,6 +68,12 @@ CONC = RNG.uniform(0.4, 3.0, (2, 3, 5))
 CONC2 = RNG.uniform(0.4, 3.0, (2, 3, 5))
 SIMPLEX = RNG.dirichlet(np.ones(5), (2, 3))
 COUNTS = RNG.integers(0, 7, (3, 4)).astype(np.float64)
+DF = np.array([[0.7, 1.5, 2.5, 8.0], [1.0, 3.0, 0.4, 30.0], [5.0, 1.2, 2.2, 4.0]])
+PROB = RNG.uniform(0.05, 0.95, (3, 4))
+LOGIT = RNG.standard_normal((3, 4)) * 3
+EDGE_P = np.array([1.0, 1.0, 0.5, 0.3])  # Geometric at p = 1 (k = 0: log 1; k = 2: −inf)
+EDGE_K = np.array([0.0, 2.0, 0.0, 4.0])
+TRIALS = RNG.integers(0, 9, (3, 4)).astype(np.float64)
 EDGE_X = np.array([0.0, 0.0, 1.0, 2.5])  # Exponential/Gamma at 0; Gamma α = 1 there
 EDGE_CONC = np.array([2.0, 0.5, 1.0, 0.7])
 
@@ -209,6 +215,63 @@ CASES = {
         ),
         [WIDE, WIDE2, WIDE_X],
     ),
+    # ---- Geometric ----
+    "Geometric probs": (
+        lambda lib, p, k: (
+            D(lib).Geometric(p).log_prob(k),
+            D(lib).Geometric(p).entropy(),
+            D(lib).Geometric(p).logits,
+            *moments(D(lib).Geometric(p)),
+        ),
+        [PROB, COUNTS],
+    ),
+    "Geometric logits strided": (
+        lambda lib, lg, k: (
+            D(lib).Geometric(logits=strided(lg)).log_prob(strided(k)),
+            D(lib).Geometric(logits=strided(lg)).entropy(),
+            D(lib).Geometric(logits=strided(lg)).mean,
+        ),
+        [WIDE_X * 4 - 2, np.floor(WIDE * 3)],
+    ),
+    "Geometric at p = 1": (
+        lambda lib, p, k: D(lib).Geometric(p).log_prob(k),
+        [EDGE_P, EDGE_K],
+    ),
+    # ---- Binomial ----
+    "Binomial probs": (
+        lambda lib, p, k: (
+            D(lib).Binomial(8, p).log_prob(k),
+            D(lib).Binomial(8, p).entropy(),
+            *moments(D(lib).Binomial(8, p)),
+        ),
+        [PROB, TRIALS],
+    ),
+    "Binomial logits, tensor counts": (
+        lambda lib, lg, k: D(lib).Binomial(lib.tensor(TRIALS) + 3, logits=lg).log_prob(k),
+        [LOGIT, TRIALS],
+    ),
+    "Binomial strided": (
+        lambda lib, p: (
+            D(lib).Binomial(5, strided(p) / 2).log_prob(lib.tensor([[0.0, 5.0]])),
+            D(lib).Binomial(5, strided(p) / 2).entropy(),
+        ),
+        [WIDE],
+    ),
+    # ---- StudentT ----
+    "StudentT": (
+        lambda lib, df, m, s, x: (
+            D(lib).StudentT(df, m, s).log_prob(x),
+            D(lib).StudentT(df, m, s).entropy(),
+            D(lib).StudentT(df, m, s).mean,
+            D(lib).StudentT(df, m, s).mode,
+            D(lib).StudentT(df, m, s).variance,
+        ),
+        [DF, LOC, POS, X_REAL],
+    ),
+    "StudentT defaults strided": (
+        lambda lib, df, x: D(lib).StudentT(strided(df)).log_prob(strided(x)),
+        [WIDE * 3, WIDE_X],
+    ),
     # ---- kl_divergence (q's parameters broadcast against p's) ----
     "KL Exponential": (
         lambda lib, a, b: D(lib).kl_divergence(D(lib).Exponential(a), D(lib).Exponential(b[:1])),
@@ -250,7 +313,7 @@ CASES = {
 @pytest.mark.parametrize("name", list(CASES))
 def test_values_and_gradients_match_torch(name: str) -> None:
     build, arrays = CASES[name]
-    loose = name.split()[0] in ("Gamma", "Beta", "Dirichlet")
+    loose = name.split()[0] in ("Gamma", "Beta", "Dirichlet", "StudentT")
     tolerances = (TRIGAMMA_RTOL, TRIGAMMA_ATOL) if loose else (RTOL, ATOL)
     check_against_torch(lambda lib, leaves: build(lib, *leaves), arrays, 0, *tolerances)
 
@@ -274,6 +337,9 @@ KINDS: dict[str, Callable[[ModuleType], Any]] = {
     "Dirichlet": lambda lib: D(lib).Dirichlet(lib.tensor(CONC)),
     "Poisson": lambda lib: D(lib).Poisson(lib.tensor(POS)),
     "LogNormal": lambda lib: D(lib).LogNormal(lib.tensor(LOC), lib.tensor(POS * 0.2)),
+    "Geometric": lambda lib: D(lib).Geometric(lib.tensor(PROB)),
+    "Binomial": lambda lib: D(lib).Binomial(lib.tensor(TRIALS), logits=lib.tensor(LOGIT)),
+    "StudentT": lambda lib: D(lib).StudentT(lib.tensor(DF) + 4.5, lib.tensor(LOC)),
     "Gamma float32 numbers": lambda lib: D(lib).Gamma(2.0, 0.5),
 }
 
@@ -375,6 +441,16 @@ BAD_CALLS = {
         "support|outside",
     ),
     "Poisson negative rate": ("lib.distributions.Poisson(lib.tensor([-2.0]))", "rate"),
+    "Geometric probs 0": ("lib.distributions.Geometric(lib.tensor([0.0, 0.5]))", "probs"),
+    "Binomial count above n": (
+        "lib.distributions.Binomial(3, lib.tensor([0.5])).log_prob(lib.tensor([4.0]))",
+        "support|outside",
+    ),
+    "Binomial fractional total_count": (
+        "lib.distributions.Binomial(lib.tensor([2.5]), lib.tensor([0.5]))",
+        "total_count",
+    ),
+    "StudentT df 0": ("lib.distributions.StudentT(lib.tensor([0.0]))", "df"),
     "LogNormal value 0": (
         "lib.distributions.LogNormal(0.0, 1.0).log_prob(lib.tensor([0.0]))",
         "support|outside",
@@ -388,11 +464,20 @@ def test_bad_parameters_and_values_are_refused_in_one_line_as_torch(name: str) -
     refused_by_both(call, TinyLMError, message)
 
 
-@pytest.mark.parametrize("kind", ["Gamma", "Beta", "Dirichlet"])
+@pytest.mark.parametrize("kind", ["Gamma", "Beta", "Dirichlet", "StudentT"])
 def test_rsample_through_gamma_draws_is_refused(kind: str) -> None:
     with pytest.raises(TinyLMError, match=f"{kind}.rsample: not supported") as err:
         KINDS[kind](tinylm).rsample()
     assert "\n" not in str(err.value)
+
+
+def test_binomial_entropy_of_mixed_total_counts_is_refused_as_torch() -> None:
+    refused_by_both(
+        "lib.distributions.Binomial(lib.tensor([2.0, 3.0]), lib.tensor([0.5, 0.5])).entropy()",
+        TinyLMError,
+        "inhomogeneous total_count",
+        NotImplementedError,
+    )
 
 
 def test_kl_of_different_new_families_is_refused_as_torch() -> None:

@@ -17,33 +17,39 @@ from tinylm.distributions import (
 )
 from tinylm.distributions.bernoulli import Bernoulli
 from tinylm.distributions.beta import Beta
+from tinylm.distributions.binomial import Binomial
 from tinylm.distributions.categorical import Categorical, OneHotCategorical
 from tinylm.distributions.dirichlet import Dirichlet
 from tinylm.distributions.distribution import Distribution
 from tinylm.distributions.exponential import Exponential
 from tinylm.distributions.gamma import Gamma
+from tinylm.distributions.geometric import Geometric
 from tinylm.distributions.independent import Independent
 from tinylm.distributions.kl import kl_divergence, register_kl
 from tinylm.distributions.laplace import Laplace
 from tinylm.distributions.lognormal import LogNormal
 from tinylm.distributions.normal import Normal
 from tinylm.distributions.poisson import Poisson
+from tinylm.distributions.studentt import StudentT
 from tinylm.distributions.uniform import Uniform
 
 __all__ = [
     "Bernoulli",
     "Beta",
+    "Binomial",
     "Categorical",
     "Dirichlet",
     "Distribution",
     "Exponential",
     "Gamma",
+    "Geometric",
     "Independent",
     "Laplace",
     "LogNormal",
     "Normal",
     "OneHotCategorical",
     "Poisson",
+    "StudentT",
     "Uniform",
     "constraints",
     "kl",
