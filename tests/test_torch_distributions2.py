@@ -74,6 +74,11 @@ LOGIT = RNG.standard_normal((3, 4)) * 3
 EDGE_P = np.array([1.0, 1.0, 0.5, 0.3])  # Geometric at p = 1 (k = 0: log 1; k = 2: −inf)
 EDGE_K = np.array([0.0, 2.0, 0.0, 4.0])
 TRIALS = RNG.integers(0, 9, (3, 4)).astype(np.float64)
+_A = RNG.standard_normal((2, 3, 3))
+COV = _A @ _A.transpose(0, 2, 1) + 0.5 * np.eye(3)  # (2, 3, 3) positive-definite
+TRIL = np.tril(RNG.standard_normal((2, 3, 3)), -1) + np.diag(RNG.uniform(0.5, 2, 3))
+MVN_LOC = RNG.standard_normal((4, 1, 3))  # broadcasts with the matrices' batch (2,)
+MVN_X = RNG.standard_normal((5, 4, 2, 3))
 EDGE_X = np.array([0.0, 0.0, 1.0, 2.5])  # Exponential/Gamma at 0; Gamma α = 1 there
 EDGE_CONC = np.array([2.0, 0.5, 1.0, 0.7])
 
@@ -272,6 +277,33 @@ CASES = {
         lambda lib, df, x: D(lib).StudentT(strided(df)).log_prob(strided(x)),
         [WIDE * 3, WIDE_X],
     ),
+    # ---- MultivariateNormal (the matrices symmetrised so that torch and tinylm read the
+    # same values from either triangle, and their gradients are symmetric alike) ----
+    "MultivariateNormal covariance": (
+        lambda lib, m, c, x: (
+            D(lib).MultivariateNormal(m, covariance_matrix=(c + c.mT) / 2).log_prob(x),
+            D(lib).MultivariateNormal(m, covariance_matrix=(c + c.mT) / 2).entropy(),
+            D(lib).MultivariateNormal(m, covariance_matrix=(c + c.mT) / 2).variance,
+            D(lib).MultivariateNormal(m, covariance_matrix=(c + c.mT) / 2).scale_tril,
+        ),
+        [MVN_LOC, COV, MVN_X],
+    ),
+    "MultivariateNormal precision": (
+        lambda lib, m, p, x: (
+            D(lib).MultivariateNormal(m, precision_matrix=(p + p.mT) / 2).log_prob(x),
+            D(lib).MultivariateNormal(m, precision_matrix=(p + p.mT) / 2).entropy(),
+            D(lib).MultivariateNormal(m, precision_matrix=(p + p.mT) / 2).covariance_matrix,
+        ),
+        [MVN_LOC, COV, MVN_X],
+    ),
+    "MultivariateNormal scale_tril strided": (
+        lambda lib, m, t, x: (
+            D(lib).MultivariateNormal(m[:2, 0], scale_tril=t.mT.mT).log_prob(x.mT.mT),
+            D(lib).MultivariateNormal(m[:2, 0], scale_tril=t).mean,
+            D(lib).MultivariateNormal(m[:2, 0], scale_tril=t).precision_matrix,
+        ),
+        [MVN_LOC, TRIL, MVN_X[:, 0]],
+    ),
     # ---- kl_divergence (q's parameters broadcast against p's) ----
     "KL Exponential": (
         lambda lib, a, b: D(lib).kl_divergence(D(lib).Exponential(a), D(lib).Exponential(b[:1])),
@@ -340,6 +372,9 @@ KINDS: dict[str, Callable[[ModuleType], Any]] = {
     "Geometric": lambda lib: D(lib).Geometric(lib.tensor(PROB)),
     "Binomial": lambda lib: D(lib).Binomial(lib.tensor(TRIALS), logits=lib.tensor(LOGIT)),
     "StudentT": lambda lib: D(lib).StudentT(lib.tensor(DF) + 4.5, lib.tensor(LOC)),
+    "MultivariateNormal": lambda lib: D(lib).MultivariateNormal(
+        lib.tensor(MVN_LOC), covariance_matrix=lib.tensor(COV)
+    ),
     "Gamma float32 numbers": lambda lib: D(lib).Gamma(2.0, 0.5),
 }
 
@@ -354,7 +389,9 @@ def test_shapes_and_dtypes_of_samples_match_torch(kind: str, sample_shape: tuple
     assert tuple(a.shape) == tuple(b.shape) and dtype_name(a) == dtype_name(b)
     assert not a.requires_grad
     assert bool(ours.support.check(a).all().item())
-    assert ours.has_rsample == (kind in ("Exponential", "Laplace", "LogNormal"))
+    assert ours.has_rsample == (
+        kind in ("Exponential", "Laplace", "LogNormal", "MultivariateNormal")
+    )
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -419,7 +456,40 @@ def test_rsample_gradients_follow_their_formulas(kind: str) -> None:
         )
 
 
+def test_multivariate_normal_rsample_is_differentiable_in_loc_and_scale_tril() -> None:
+    """x = μ + L ε: ∂/∂μ sums the upstream u over the samples, ∂/∂L = Σ u εᵀ (lower part)."""
+    loc = tinylm.tensor(MVN_LOC[0, 0], requires_grad=True)
+    tril = tinylm.tensor(TRIL[0], requires_grad=True)
+    tinylm.manual_seed(8)
+    x = D(tinylm).MultivariateNormal(loc, scale_tril=tril).rsample((6,))
+    u = RNG.standard_normal((6, 3))
+    (x * tinylm.tensor(u)).sum().backward()
+    eps = np.linalg.solve(TRIL[0], (values(x) - MVN_LOC[0, 0]).T).T
+    np.testing.assert_allclose(values(loc.grad), u.sum(0), rtol=1e-12)
+    np.testing.assert_allclose(values(tril.grad), u.T @ eps, rtol=1e-10, atol=1e-12)
+
+
+def test_multivariate_normal_draws_have_its_covariance() -> None:
+    tinylm.manual_seed(9)
+    dist = D(tinylm).MultivariateNormal(tinylm.tensor(MVN_LOC[0, 0]), tinylm.tensor(COV[0]))
+    draws = values(dist.sample((40_000,)))
+    np.testing.assert_allclose(np.cov(draws.T), COV[0], rtol=0.05, atol=0.05)
+
+
 BAD_CALLS = {
+    "MultivariateNormal two matrices": (
+        "lib.distributions.MultivariateNormal(lib.zeros(2), lib.eye(2), scale_tril=lib.eye(2))",
+        "exactly one of",
+    ),
+    "MultivariateNormal upper scale_tril": (
+        "lib.distributions.MultivariateNormal(lib.zeros(2), "
+        "scale_tril=lib.tensor([[1.0, 1.0], [0.0, 1.0]]))",
+        "scale_tril",
+    ),
+    "MultivariateNormal 0-dim loc": (
+        "lib.distributions.MultivariateNormal(lib.tensor(0.0), lib.eye(1))",
+        "loc must be at least one-dimensional",
+    ),
     "Exponential rate 0": ("lib.distributions.Exponential(lib.tensor([1.0, 0.0]))", "rate"),
     "Exponential negative value": (
         "lib.distributions.Exponential(lib.tensor([1.0])).log_prob(lib.tensor([-1.0]))",

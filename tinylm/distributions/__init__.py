@@ -28,6 +28,7 @@ from tinylm.distributions.independent import Independent
 from tinylm.distributions.kl import kl_divergence, register_kl
 from tinylm.distributions.laplace import Laplace
 from tinylm.distributions.lognormal import LogNormal
+from tinylm.distributions.multivariate_normal import MultivariateNormal
 from tinylm.distributions.normal import Normal
 from tinylm.distributions.poisson import Poisson
 from tinylm.distributions.studentt import StudentT
@@ -46,6 +47,7 @@ __all__ = [
     "Independent",
     "Laplace",
     "LogNormal",
+    "MultivariateNormal",
     "Normal",
     "OneHotCategorical",
     "Poisson",
