@@ -333,6 +333,24 @@ CASES = {
         lambda lib, a, b: D(lib).kl_divergence(D(lib).Poisson(a), D(lib).Poisson(b)),
         [POS, POS2],
     ),
+    "KL Geometric": (
+        lambda lib, a, b: D(lib).kl_divergence(D(lib).Geometric(a), D(lib).Geometric(logits=b)),
+        [PROB, LOGIT],
+    ),
+    "KL Binomial, +inf where p has more trials": (
+        lambda lib, a, b: D(lib).kl_divergence(
+            D(lib).Binomial(lib.tensor([[4.0], [5.0], [4.0]]), a),
+            D(lib).Binomial(4, logits=b),
+        ),
+        [PROB, LOGIT],
+    ),
+    "KL MultivariateNormal": (
+        lambda lib, m, c, t, m2: D(lib).kl_divergence(
+            D(lib).MultivariateNormal(m, covariance_matrix=(c + c.mT) / 2),
+            D(lib).MultivariateNormal(m2[:, :1], scale_tril=t),
+        ),
+        [MVN_LOC, COV, TRIL, MVN_X[0, :, :1]],
+    ),
     "KL LogNormal": (
         lambda lib, m, s, m2, s2: D(lib).kl_divergence(
             D(lib).LogNormal(m, s), D(lib).LogNormal(m2, s2)
@@ -547,6 +565,26 @@ def test_binomial_entropy_of_mixed_total_counts_is_refused_as_torch() -> None:
         TinyLMError,
         "inhomogeneous total_count",
         NotImplementedError,
+    )
+
+
+def test_binomial_kl_with_fewer_trials_in_p_is_refused_as_torch() -> None:
+    refused_by_both(
+        "lib.distributions.kl_divergence(lib.distributions.Binomial(2, lib.tensor([0.5])), "
+        "lib.distributions.Binomial(3, lib.tensor([0.5])))",
+        TinyLMError,
+        "p.total_count < q.total_count",
+        NotImplementedError,
+    )
+
+
+def test_multivariate_normal_kl_of_different_sizes_is_refused_as_torch() -> None:
+    refused_by_both(
+        "lib.distributions.kl_divergence(lib.distributions.MultivariateNormal(lib.zeros(2), "
+        "lib.eye(2)), lib.distributions.MultivariateNormal(lib.zeros(3), lib.eye(3)))",
+        TinyLMError,
+        "same event shape",
+        ValueError,
     )
 
 

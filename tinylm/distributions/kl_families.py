@@ -11,18 +11,32 @@ PyTorch has them; each composed of differentiable tensor ops (ψ = digamma, Γ =
                                 + Σ_k (p_k − q_k)(ψ(p_k) − ψ(Σp))
     Poisson ‖ Poisson           λp (log λp − log λq) − (λp − λq)
     LogNormal ‖ LogNormal       the KL of their Normals (exp is one-to-one)
+    Geometric ‖ Geometric       −H(p) − log(1 − q)/p − lq      (lq: q's logits)
+    Binomial ‖ Binomial         n (p (lp − lq) + log(1 − p) − log(1 − q)), +inf where np > nq
+    MultivariateNormal pair     Σ log Lq_ii − Σ log Lp_ii
+                                + ½ (‖Lq⁻¹ Lp‖²_F + ‖Lq⁻¹ (μq − μp)‖² − D)
 """
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
+from tinylm.autograd import TinyLMError
+from tinylm.creation import where
 from tinylm.distributions.beta import Beta, log_beta
+from tinylm.distributions.binomial import Binomial
 from tinylm.distributions.dirichlet import Dirichlet
 from tinylm.distributions.exponential import Exponential
 from tinylm.distributions.gamma import Gamma
-from tinylm.distributions.kl import kl_divergence, register_kl
+from tinylm.distributions.geometric import Geometric
+from tinylm.distributions.kl import KLNotImplementedError, kl_divergence, register_kl
 from tinylm.distributions.laplace import Laplace
 from tinylm.distributions.lognormal import LogNormal
+from tinylm.distributions.multivariate_normal import MultivariateNormal
 from tinylm.distributions.poisson import Poisson
+from tinylm.linalg_decompositions import solve_triangular
 from tinylm.tensor import Tensor
 
 __all__: list[str] = []
@@ -82,3 +96,40 @@ def kl_poisson_poisson(p: Poisson, q: Poisson) -> Tensor:
 @register_kl(LogNormal, LogNormal)
 def kl_lognormal_lognormal(p: LogNormal, q: LogNormal) -> Tensor:
     return kl_divergence(p.base_dist, q.base_dist)
+
+
+@register_kl(Geometric, Geometric)
+def kl_geometric_geometric(p: Geometric, q: Geometric) -> Tensor:
+    return -p.entropy() - (-q.probs).log1p() / p.probs - q.logits
+
+
+@register_kl(Binomial, Binomial)
+def kl_binomial_binomial(p: Binomial, q: Binomial) -> Tensor:
+    """+inf where p has more trials than q; fewer anywhere is refused, as PyTorch."""
+    if bool((p.total_count < q.total_count).any().item()):
+        raise KLNotImplementedError(
+            "kl_divergence(Binomial, Binomial): not supported where p.total_count < "
+            "q.total_count (PyTorch refuses it too)"
+        )
+    kl = p.total_count * (p.probs * (p.logits - q.logits) + (-p.probs).log1p() - (-q.probs).log1p())
+    return where(p.total_count > q.total_count, math.inf, kl)
+
+
+@register_kl(MultivariateNormal, MultivariateNormal)
+def kl_mvn_mvn(p: MultivariateNormal, q: MultivariateNormal) -> Tensor:
+    if p.event_shape != q.event_shape:
+        raise TinyLMError(
+            "kl_divergence(MultivariateNormal, MultivariateNormal): the two distributions "
+            f"must have the same event shape, got {p.event_shape} and {q.event_shape}"
+        )
+    d = p.event_shape[0]
+    shape = tuple(np.broadcast_shapes(p.batch_shape, q.batch_shape))
+    lp = p.scale_tril.expand(shape + (d, d))
+    lq = q.scale_tril.expand(shape + (d, d))
+    log_det_gap = lq.diagonal(dim1=-2, dim2=-1).log().sum(-1) - lp.diagonal(
+        dim1=-2, dim2=-1
+    ).log().sum(-1)
+    trace = solve_triangular(lq, lp, upper=False).pow(2).sum((-2, -1))
+    gap = (q.loc - p.loc).expand(shape + (d,)).unsqueeze(-1)
+    maha = solve_triangular(lq, gap, upper=False).pow(2).sum((-2, -1))
+    return log_det_gap + 0.5 * (trace + maha - d)
