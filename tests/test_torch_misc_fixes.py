@@ -1,5 +1,6 @@
 """Small silent differences from PyTorch, now fixed, each checked against torch itself:
-``stride()`` of an ``expand``ed view (PyTorch's strides for the size-1 dims). Skipped
+``stride()`` of an ``expand``ed view (PyTorch's strides for the size-1 dims); ``Adagrad``'s
+state made in its constructor, as PyTorch's (a state_dict before any step holds it). Skipped
 without torch (a test-only dependency).
 """
 
@@ -52,3 +53,54 @@ def test_expand_keeps_values_and_gradient() -> None:
     a = RNG.standard_normal((3, 1))
     check_against_torch(lambda lib, t: t[0].expand(1, 3, 4) * 2, [a])
     check_against_torch(lambda lib, t: t[0].mT.expand(2, 1, 3), [a])
+
+
+# ---- 5. Adagrad's state from the constructor ------------------------------------------------
+
+
+def adagrad_state(lib: ModuleType, init: float) -> dict[int, dict[str, Any]]:
+    """``state_dict()['state']`` of a fresh Adagrad over a (2, 3) float64 and a (4,) float32
+    parameter, before any step: {index: {name: value as a NumPy array}}."""
+    ps = [
+        lib.nn.Parameter(lib.tensor(RNG.standard_normal((2, 3)))),
+        lib.nn.Parameter(lib.tensor(RNG.standard_normal(4), dtype=lib.float32)),
+    ]
+    opt = lib.optim.Adagrad(ps, lr=0.1, initial_accumulator_value=init)
+    out = {}
+    for i, s in opt.state_dict()["state"].items():
+        out[i] = {
+            k: np.asarray(v.numpy() if isinstance(v, torch.Tensor) else v) for k, v in s.items()
+        }
+    return out
+
+
+@pytest.mark.parametrize("init", [0.0, 0.25])
+def test_adagrad_state_dict_before_any_step_is_torchs(init: float) -> None:
+    ours, theirs = adagrad_state(tinylm, init), adagrad_state(torch, init)
+    assert ours.keys() == theirs.keys() == {0, 1}
+    for i in ours:
+        assert ours[i].keys() == theirs[i].keys() == {"step", "sum"}
+        assert float(ours[i]["step"]) == float(theirs[i]["step"]) == 0
+        a, b = ours[i]["sum"], theirs[i]["sum"]
+        assert a.shape == b.shape and a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+
+
+def test_adagrad_group_added_later_steps_as_torchs() -> None:
+    """A group added after the constructor has no state until its first step (as PyTorch);
+    both groups then take the same steps, from the constructor's accumulator value."""
+    a, b = RNG.standard_normal(3), RNG.standard_normal((2, 2))
+    grads = [(RNG.standard_normal(3), RNG.standard_normal((2, 2))) for _ in range(3)]
+
+    def trajectory(lib: ModuleType) -> list[np.ndarray]:
+        p, q = lib.nn.Parameter(lib.tensor(a)), lib.nn.Parameter(lib.tensor(b))
+        opt = lib.optim.Adagrad([p], lr=0.5, initial_accumulator_value=0.3, lr_decay=0.1)
+        opt.add_param_group({"params": [q], "lr": 0.2})
+        assert list(opt.state_dict()["state"]) == [0]
+        for ga, gb in grads:
+            p.grad, q.grad = lib.tensor(ga), lib.tensor(gb)
+            opt.step()
+        return [p.detach().numpy().copy(), q.detach().numpy().copy()]
+
+    for x, y in zip(trajectory(tinylm), trajectory(torch)):
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-14)
