@@ -1,6 +1,8 @@
 """Small silent differences from PyTorch, now fixed, each checked against torch itself:
 ``stride()`` of an ``expand``ed view (PyTorch's strides for the size-1 dims); ``Adagrad``'s
-state made in its constructor, as PyTorch's (a state_dict before any step holds it). Skipped
+state made in its constructor, as PyTorch's (a state_dict before any step holds it);
+``ReduceLROnPlateau`` lowering the lr of param groups added after it (one ``min_lr`` covers
+them, a per-group list is refused at the reduction, as PyTorch). Skipped
 without torch (a test-only dependency).
 """
 
@@ -14,9 +16,10 @@ import numpy as np
 import pytest
 
 import tinylm
+from tinylm import TinyLMError
 
 torch = pytest.importorskip("torch")
-from torch_parity import check_against_torch  # noqa: E402 - after the skip
+from torch_parity import TORCH_ERRORS, check_against_torch  # noqa: E402 - after the skip
 
 pytestmark = pytest.mark.torch
 
@@ -104,3 +107,39 @@ def test_adagrad_group_added_later_steps_as_torchs() -> None:
 
     for x, y in zip(trajectory(tinylm), trajectory(torch)):
         np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-14)
+
+
+# ---- 2. ReduceLROnPlateau and param groups added later --------------------------------------
+
+
+def plateau_lrs(lib: ModuleType, min_lr: Any, metrics: list[float]) -> list[list[float]]:
+    """The lrs of both groups after each ``step(metric)``, the second group added to the
+    optimizer after the scheduler was made."""
+    p, q = lib.nn.Parameter(lib.zeros(2)), lib.nn.Parameter(lib.zeros(3))
+    opt = lib.optim.SGD([p], lr=1.0)
+    sched = lib.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1, min_lr=min_lr)
+    opt.add_param_group({"params": [q], "lr": 0.3})
+    out = []
+    for m in metrics:
+        sched.step(m)
+        out.append([g["lr"] for g in opt.param_groups])
+    return out
+
+
+METRICS = [1.0, 2.0, 3.0, 4.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+
+
+@pytest.mark.parametrize("min_lr", [0.0, 0.2])
+def test_plateau_lowers_the_lr_of_a_group_added_later(min_lr: float) -> None:
+    ours, theirs = plateau_lrs(tinylm, min_lr, METRICS), plateau_lrs(torch, min_lr, METRICS)
+    assert ours == theirs
+    assert ours[-1][1] < 0.3  # the added group was reduced
+
+
+def test_plateau_with_per_group_min_lr_refuses_a_group_added_later() -> None:
+    with pytest.raises(TORCH_ERRORS):
+        plateau_lrs(torch, [0.0], METRICS)
+    with pytest.raises(TinyLMError, match="ReduceLROnPlateau: the optimizer has 2 param groups"):
+        plateau_lrs(tinylm, [0.0], METRICS)
+    # before any reduction nothing is checked, in either
+    assert plateau_lrs(tinylm, [0.0], METRICS[:2]) == plateau_lrs(torch, [0.0], METRICS[:2])
