@@ -2,7 +2,9 @@
 ``stride()`` of an ``expand``ed view (PyTorch's strides for the size-1 dims); ``Adagrad``'s
 state made in its constructor, as PyTorch's (a state_dict before any step holds it);
 ``ReduceLROnPlateau`` lowering the lr of param groups added after it (one ``min_lr`` covers
-them, a per-group list is refused at the reduction, as PyTorch). Skipped
+them, a per-group list is refused at the reduction, as PyTorch); the losses on a float input
+and target of different dtypes (promoted, or kept in the input's or the target's dtype, or
+refused, each as PyTorch). Skipped
 without torch (a test-only dependency).
 """
 
@@ -19,7 +21,7 @@ import tinylm
 from tinylm import TinyLMError
 
 torch = pytest.importorskip("torch")
-from torch_parity import TORCH_ERRORS, check_against_torch  # noqa: E402 - after the skip
+from torch_parity import TORCH_ERRORS, check_against_torch, refused_by_both, strided  # noqa: E402 - after the skip
 
 pytestmark = pytest.mark.torch
 
@@ -143,3 +145,74 @@ def test_plateau_with_per_group_min_lr_refuses_a_group_added_later() -> None:
         plateau_lrs(tinylm, [0.0], METRICS)
     # before any reduction nothing is checked, in either
     assert plateau_lrs(tinylm, [0.0], METRICS[:2]) == plateau_lrs(torch, [0.0], METRICS[:2])
+
+
+# ---- 3. losses on float input and target of different dtypes --------------------------------
+
+MIXED_LOSSES: dict[str, Callable[..., Any]] = {
+    "mse_loss": lambda F, x, y, r: F.mse_loss(x, y, reduction=r),
+    "l1_loss": lambda F, x, y, r: F.l1_loss(x, y, reduction=r),
+    "smooth_l1_loss": lambda F, x, y, r: F.smooth_l1_loss(x, y, reduction=r, beta=0.3),
+    "kl_div": lambda F, x, y, r: F.kl_div(x, y, reduction=r),
+    "kl_div log_target": lambda F, x, y, r: F.kl_div(x, y.log(), reduction=r, log_target=True),
+    "bce_with_logits": lambda F, x, y, r: F.binary_cross_entropy_with_logits(x, y, reduction=r),
+    "bce_with_logits weights": lambda F, x, y, r: F.binary_cross_entropy_with_logits(
+        x, y, weight=F.sigmoid(x.detach()), pos_weight=x.detach()[0].abs() + 0.5, reduction=r
+    ),
+}
+DTYPE_PAIRS = [(np.float32, np.float64), (np.float64, np.float32)]
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("dtypes", DTYPE_PAIRS, ids=["f32-f64", "f64-f32"])
+@pytest.mark.parametrize("name", list(MIXED_LOSSES))
+def test_loss_of_mixed_float_dtypes_is_torchs(name: str, dtypes: Any, reduction: str) -> None:
+    """Result dtype and values, and both gradients, as PyTorch's, with a transposed strided
+    input; float32 rounding makes the tolerance float32's."""
+    x = (RNG.standard_normal((4, 6)) * 2).astype(dtypes[0])
+    y = RNG.uniform(0.05, 0.95, (6, 2)).astype(dtypes[1])
+    loss = MIXED_LOSSES[name]
+
+    def build(lib: ModuleType, t: list[Any]) -> Any:
+        return loss(lib.nn.functional, strided(t[0]), t[1], reduction)
+
+    check_against_torch(build, [x, y], rtol=2e-6, atol=1e-6, ignore_warnings=True)
+
+
+@pytest.mark.parametrize("dtypes", DTYPE_PAIRS, ids=["f32-f64", "f64-f32"])
+def test_binary_cross_entropy_of_mixed_dtypes_is_refused_as_by_torch(dtypes: Any) -> None:
+    x, y = RNG.uniform(0.1, 0.9, (3, 2)), RNG.uniform(0, 1, (3, 2))
+
+    def call(lib: ModuleType) -> Any:
+        a, b = lib.tensor(x.astype(dtypes[0])), lib.tensor(y.astype(dtypes[1]))
+        return lib.nn.functional.binary_cross_entropy(a, b)
+
+    refused_by_both(call, TinyLMError, "binary_cross_entropy: all inputs must have the same dtype")
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("dtypes", DTYPE_PAIRS, ids=["f32-f64", "f64-f32"])
+def test_huber_loss_of_mixed_dtypes_is_torchs(dtypes: Any, reduction: str) -> None:
+    """PyTorch's huber_loss keeps the input's dtype (computed in the common one); its own
+    backward then fails on the two dtypes, so the gradients are checked against the same
+    steps written out in torch (the promoted pair's elementwise loss, cast, reduced)."""
+    x = (RNG.standard_normal((4, 6)) * 2).astype(dtypes[0])
+    y = RNG.uniform(0.05, 0.95, (6, 2)).astype(dtypes[1])
+
+    def forward(lib: ModuleType, t: list[Any]) -> Any:
+        with lib.no_grad():
+            return lib.nn.functional.huber_loss(strided(t[0]), t[1], reduction, 0.4)
+
+    check_against_torch(forward, [x, y], rtol=2e-6, atol=1e-6)
+    with pytest.raises(RuntimeError, match="dtype"):
+        a, b = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
+        torch.nn.functional.huber_loss(strided(a), b, reduction, 0.4).sum().backward()
+
+    def steps(lib: ModuleType, t: list[Any]) -> Any:
+        a, b = strided(t[0]), t[1]
+        if lib is tinylm:
+            return lib.nn.functional.huber_loss(a, b, reduction, 0.4)
+        loss = lib.nn.functional.huber_loss(a.double(), b.double(), "none", 0.4).to(a.dtype)
+        return {"none": loss, "mean": loss.mean(), "sum": loss.sum()}[reduction]
+
+    check_against_torch(steps, [x, y], rtol=2e-6, atol=1e-6)
