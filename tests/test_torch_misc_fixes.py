@@ -4,7 +4,8 @@ state made in its constructor, as PyTorch's (a state_dict before any step holds 
 ``ReduceLROnPlateau`` lowering the lr of param groups added after it (one ``min_lr`` covers
 them, a per-group list is refused at the reduction, as PyTorch); the losses on a float input
 and target of different dtypes (promoted, or kept in the input's or the target's dtype, or
-refused, each as PyTorch). Skipped
+refused, each as PyTorch); ``lerp`` bit-equal to PyTorch's (from the nearer end, with one
+fused multiply-add). Skipped
 without torch (a test-only dependency).
 """
 
@@ -216,3 +217,61 @@ def test_huber_loss_of_mixed_dtypes_is_torchs(dtypes: Any, reduction: str) -> No
         return {"none": loss, "mean": loss.mean(), "sum": loss.sum()}[reduction]
 
     check_against_torch(steps, [x, y], rtol=2e-6, atol=1e-6)
+
+
+# ---- 4. lerp to the last bit ----------------------------------------------------------------
+
+WEIGHTS = [0.3, 0.5, -0.5, 0.49999999, 0.75, 1.0, 1.7, -0.6, 0.0]
+
+
+def lerp_pair(dtype: Any, weight: Any, n: int = 20000) -> tuple[np.ndarray, np.ndarray]:
+    """lerp of the same random (n,) arrays in tinylm and torch (``weight``: a number, or
+    "tensor" for random weights in [−2, 2) with exact ±½ and 1 among them)."""
+    a, b = (RNG.standard_normal(n) * 10).astype(dtype), RNG.standard_normal(n).astype(dtype)
+    w: Any = weight
+    if weight == "tensor":
+        w = RNG.uniform(-2, 2, n).astype(dtype)
+        w[:4] = [0.5, -0.5, 1.0, 0.0]
+    ours = tinylm.lerp(
+        tinylm.tensor(a), tinylm.tensor(b), w if np.isscalar(w) else tinylm.tensor(w)
+    )
+    theirs = torch.lerp(
+        torch.from_numpy(a), torch.from_numpy(b), w if np.isscalar(w) else torch.from_numpy(w)
+    )
+    return ours.numpy(), theirs.numpy()
+
+
+@pytest.mark.parametrize("weight", [*WEIGHTS, "tensor"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+def test_lerp_is_bit_equal_to_torchs(dtype: Any, weight: Any) -> None:
+    ours, theirs = lerp_pair(dtype, weight)
+    assert ours.dtype == theirs.dtype
+    np.testing.assert_array_equal(ours.view(np.uint8), theirs.view(np.uint8))
+
+
+def test_lerp_strided_broadcast_and_gradients_are_torchs() -> None:
+    a, b = RNG.standard_normal((4, 6)), RNG.standard_normal((4, 6))
+    w = RNG.uniform(-1, 2, (6, 2))
+    ours, theirs = (
+        lib.lerp(strided(lib.tensor(a)), strided(lib.tensor(b)), lib.tensor(w)).numpy()
+        for lib in (tinylm, torch)
+    )
+    np.testing.assert_array_equal(ours, theirs)
+    check_against_torch(lambda lib, t: strided(t[0]).lerp(strided(t[1]), t[2]), [a, b, w])
+    check_against_torch(lambda lib, t: t[0].lerp(t[1][0], 0.8), [a, b])
+
+
+def test_lerp_edge_values_are_torchs() -> None:
+    """Signed zeros, infinities, NaN and overflow (subnormal results may differ in the last
+    bit: see tinylm.ops.fused_multiply_add)."""
+    a = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e308, -1e308, 1e-300, 1.0, 3.0, -0.0])
+    b = np.array([-0.0, 0.0, 1.0, np.inf, 2.0, -1e308, 1e308, -3e-300, np.inf, 3.0, -0.0])
+    for w in (0.25, 0.75, 1.0, 0.0, 2.0, -0.5, 0.5):
+        ours, theirs = (
+            lib.lerp(lib.tensor(a), lib.tensor(b), w).numpy() for lib in (tinylm, torch)
+        )
+        np.testing.assert_array_equal(ours, theirs)
+        # a NaN's sign bit is no part of either's contract, nor a 0's sign for |w| ≥ ½ (torch's
+        # vectorised loop and its scalar tail give 0 different signs there)
+        signed = ~np.isnan(theirs) & ((theirs != 0) | (abs(w) < 0.5))
+        np.testing.assert_array_equal(np.signbit(ours[signed]), np.signbit(theirs[signed]))
