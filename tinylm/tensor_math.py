@@ -31,7 +31,14 @@ from tinylm import linalg_decompositions as decompositions
 from tinylm import tensor_elementwise as tensor_elementwise  # PyTorch's other element-wise math
 from tinylm.autograd import Function, TensorBase, TinyLMError
 from tinylm.device import to_device_array
-from tinylm.dtypes import bool_, get_default_dtype, is_floating_point, result_type
+from tinylm.dtypes import (
+    bool_,
+    float16,
+    float32,
+    get_default_dtype,
+    is_floating_point,
+    result_type,
+)
 from tinylm.ops import order, pointwise
 from tinylm.ops.shape import Diagonal
 from tinylm.tensor_indexing import ValuesIndices
@@ -959,7 +966,9 @@ class TensorMath:
                     f"lerp: {name} has dtype {t.dtype} but the tensor {self.dtype}; they must "
                     "match, as in PyTorch (convert with .to())"
                 )
-        return pointwise.Lerp.apply(self, end, as_operand(weight, self, self.dtype))
+        # a number weight is rounded once, to the compute dtype (float32 for float16), as PyTorch
+        w_dtype = float32 if self.dtype == float16 and not isinstance(weight, TensorBase) else None
+        return pointwise.Lerp.apply(self, end, as_operand(weight, self, w_dtype or self.dtype))
 
     def reciprocal(self) -> Tensor:
         """1/x (of integers and bools in the default float dtype): ``pointwise.Reciprocal``."""

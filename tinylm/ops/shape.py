@@ -92,13 +92,37 @@ class Expand(Function):
         except ValueError:
             raise TinyLMError(f"expand: cannot expand shape {x.shape} to {tuple(shape)}") from None
         no_repeats = y.size == x.size or y.size == 0
-        if isinstance(y, np.ndarray) and no_repeats and x.flags.writeable:
-            y = np.lib.stride_tricks.as_strided(x, y.shape, y.strides, writeable=True)
+        if isinstance(y, np.ndarray):
+            writeable = no_repeats and x.flags.writeable
+            strides = expanded_strides(x.shape, x.strides, y.shape)
+            y = np.lib.stride_tricks.as_strided(x, y.shape, strides, writeable=writeable)
         return y
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
         return g
+
+
+def expanded_strides(
+    shape: tuple[int, ...], strides: tuple[int, ...], new_shape: tuple[int, ...]
+) -> tuple[int, ...]:
+    """The strides PyTorch's ``expand`` gives a view of ``shape``/``strides`` (any unit)
+    broadcast to ``new_shape``, walking from the last dim: a kept dim keeps its stride, a
+    repeated dim (size 1 → n) gets 0, and a new leading dim gets the size·stride of the dim
+    after it (so a new size-1 dim looks C-ordered: (3, 1) → (1, 3, 1) has strides (3, 1, 1)),
+    or 0 when repeated. A 0-d tensor expands to all-0 strides. NumPy's ``broadcast_to`` gives
+    0 to every new dim, repeated or not; only size-1 dims differ, so no element moves."""
+    if not shape:
+        return (0,) * len(new_shape)
+    lead = len(new_shape) - len(shape)
+    out = [0] * len(new_shape)
+    for i in range(len(new_shape) - 1, -1, -1):
+        d = i - lead
+        if d >= 0:
+            out[i] = strides[d] if shape[d] == new_shape[i] else 0
+        else:
+            out[i] = new_shape[i + 1] * out[i + 1] if new_shape[i] == 1 else 0
+    return tuple(out)
 
 
 class Diagonal(Function):

@@ -419,6 +419,8 @@ class ReduceLROnPlateau:
         self.optimizer, self.mode, self.factor = optimizer, mode, float(factor)
         self.patience, self.threshold, self.threshold_mode = patience, threshold, threshold_mode
         self.cooldown, self.min_lrs, self.eps = cooldown, [float(m) for m in mins], eps
+        # one min_lr for all groups covers groups added later too; a list cannot (PyTorch's)
+        self.default_min_lr = None if isinstance(min_lr, list | tuple) else float(min_lr)
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs, self.cooldown_counter, self.last_epoch = 0, 0, 0
         self._last_lr = [group["lr"] for group in optimizer.param_groups]
@@ -452,12 +454,26 @@ class ReduceLROnPlateau:
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0  # bad epochs in cooldown do not count
         if self.num_bad_epochs > self.patience:
+            self._match_min_lrs_to_groups()
             for group, floor in zip(self.optimizer.param_groups, self.min_lrs):
                 new = max(group["lr"] * self.factor, floor)
                 if group["lr"] - new > self.eps:
                     group["lr"] = new
             self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def _match_min_lrs_to_groups(self) -> None:
+        """Before a reduction, as PyTorch's: if groups were added to the optimizer since,
+        a single ``min_lr`` is repeated for them all; a per-group list is refused."""
+        n = len(self.optimizer.param_groups)
+        if n == len(self.min_lrs):
+            return
+        if self.default_min_lr is None:
+            raise TinyLMError(
+                f"ReduceLROnPlateau: the optimizer has {n} param groups but min_lr was given "
+                f"for {len(self.min_lrs)} (a group was added?); set .min_lrs to one per group"
+            )
+        self.min_lrs = [self.default_min_lr] * n
 
     def get_last_lr(self) -> list[float]:
         return list(self._last_lr)

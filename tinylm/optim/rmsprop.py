@@ -126,6 +126,19 @@ class Adagrad(Optimizer):
             maximize=maximize, differentiable=differentiable, fused=fused,
         )  # fmt: skip
         super().__init__(params, defaults)
+        # as PyTorch's: the state exists from the start (so a state_dict saved before the
+        # first step has it); a group added later gets its state at its first step
+        for group in self.param_groups:
+            for p in group["params"]:
+                self._init_state(p, self.state.setdefault(p, {}))
+
+    def _init_state(self, p: Tensor, state: dict[str, Any]) -> None:
+        """step 0 and s₀ = the constructor's ``initial_accumulator_value`` (even for a group
+        that sets its own, as PyTorch), of the parameter's shape and dtype."""
+        state["step"] = 0
+        state["sum"] = array_module(p.data).full_like(
+            p.data, self.defaults["initial_accumulator_value"]
+        )
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
@@ -139,9 +152,7 @@ class Adagrad(Optimizer):
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]):
         xp, param = array_module(p.data), p.data
         if not state:
-            state["step"] = 0
-            # as PyTorch's: the constructor's value, even for a group that sets its own
-            state["sum"] = xp.full_like(param, self.defaults["initial_accumulator_value"])
+            self._init_state(p, state)
         state["step"] += 1
         if group["maximize"]:
             grad = -grad

@@ -24,6 +24,12 @@ from tinylm.nn.functional.common import (
     kernel,
     reduce_loss_array,
 )
+from tinylm.nn.functional.mixed_dtype_losses import (
+    bce_with_logits_in_target_dtype,
+    mixed_floats,
+    promoted_pair,
+    reduced,
+)
 from tinylm.tensor import Tensor
 
 __all__ = [
@@ -307,13 +313,16 @@ def _check_same_shape(op: str, a: Tensor, b: Tensor) -> None:
         )
 
 
-def _float_target(op: str, target: Any, input: Tensor) -> Tensor:
+def _float_target(op: str, target: Any, input: Tensor, mixed_ok: bool = False) -> Tensor:
+    """``target`` as a float Tensor of input's shape; of input's dtype unless ``mixed_ok``
+    (then a float target of another dtype passes: see ``mixed_dtype_losses``)."""
     if not isinstance(target, Tensor):
         target = Tensor(as_array(op, target, input.data, "target"))
     if not np.issubdtype(target.dtype, np.floating):
         target = target.to(input.dtype)
     _check_same_shape(op, input, target)
-    check_same_dtype(op, input=input.data, target=target.data)
+    if not (mixed_ok and mixed_floats(input, target)):
+        check_same_dtype(op, input=input.data, target=target.data)
     return target
 
 
@@ -408,8 +417,13 @@ def binary_cross_entropy_with_logits(
             axis (one per class), as in PyTorch; it receives a gradient.
     """
     check_reduction("binary_cross_entropy_with_logits", reduction, size_average, reduce)
-    target = _float_target("binary_cross_entropy_with_logits", target, input)
+    target = _float_target("binary_cross_entropy_with_logits", target, input, mixed_ok=True)
     w = None if weight is None else as_array("bce", weight, input.data, "weight")
+    if mixed_floats(input, target):  # PyTorch's result then has the target's dtype
+        q = pos_weight
+        if q is not None and not isinstance(q, Tensor):
+            q = Tensor(as_array("bce", q, input.data, "pos_weight"))
+        return bce_with_logits_in_target_dtype(input, target, w, q, reduction)
     fn = _BinaryCrossEntropyWithLogits
     if pos_weight is None:
         return fn.apply(input, target, weight=w, reduction=reduction)
@@ -464,8 +478,8 @@ def mse_loss(
         raise TinyLMError(  # PyTorch has no integer kernel; one float side is enough there
             f"mse_loss: needs floating-point input or target, got {input.dtype} and {target_dtype}"
         )
-    target = _float_target("mse_loss", target, input)
-    return _MSELoss.apply(input, target, reduction=reduction)
+    target = _float_target("mse_loss", target, input, mixed_ok=True)
+    return _MSELoss.apply(*promoted_pair(input, target), reduction=reduction)
 
 
 def _no_weight(op: str, weight: Any) -> None:
@@ -508,8 +522,8 @@ def l1_loss(
     target, unlike the MSE's."""
     check_reduction("l1_loss", reduction, size_average, reduce)
     _no_weight("l1_loss", weight)
-    target = _float_target("l1_loss", target, input)
-    return _L1Loss.apply(input, target, reduction=reduction)
+    target = _float_target("l1_loss", target, input, mixed_ok=True)
+    return _L1Loss.apply(*promoted_pair(input, target), reduction=reduction)
 
 
 class _Huber(Function):
@@ -569,8 +583,9 @@ def smooth_l1_loss(
     outliers) far from it; beta = 0 is the L1 loss. See :class:`_Huber`."""
     check_reduction("smooth_l1_loss", reduction, size_average, reduce)
     beta = _threshold("smooth_l1_loss", "beta", beta, allow_zero=True)
-    target = _float_target("smooth_l1_loss", target, input)
-    return _Huber.apply(input, target, delta=beta, scale=1.0, reduction=reduction)
+    target = _float_target("smooth_l1_loss", target, input, mixed_ok=True)
+    x, y = promoted_pair(input, target)
+    return _Huber.apply(x, y, delta=beta, scale=1.0, reduction=reduction)
 
 
 def huber_loss(
@@ -586,7 +601,11 @@ def huber_loss(
     check_reduction("huber_loss", reduction)
     _no_weight("huber_loss", weight)
     delta = _threshold("huber_loss", "delta", delta, allow_zero=False)
-    target = _float_target("huber_loss", target, input)
+    target = _float_target("huber_loss", target, input, mixed_ok=True)
+    if mixed_floats(input, target):  # the common dtype's losses, kept in input's dtype
+        x, y = promoted_pair(input, target)
+        loss = _Huber.apply(x, y, delta=delta, scale=delta, reduction="none")
+        return reduced(loss.to(input.dtype), reduction)
     return _Huber.apply(input, target, delta=delta, scale=delta, reduction=reduction)
 
 
@@ -664,5 +683,6 @@ def kl_div(
         check_reduction("kl_div", "mean", size_average, reduce)  # raises
     if reduction not in KL_REDUCTIONS:
         raise TinyLMError(f"kl_div: reduction must be one of {KL_REDUCTIONS}, got {reduction!r}")
-    target = _float_target("kl_div", target, input)
-    return _KLDiv.apply(input, target, log_target=bool(log_target), reduction=reduction)
+    target = _float_target("kl_div", target, input, mixed_ok=True)
+    x, t = promoted_pair(input, target)
+    return _KLDiv.apply(x, t, log_target=bool(log_target), reduction=reduction)
