@@ -11,23 +11,20 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from tinylm.creation import tensor
-from tinylm.distributions import constraints
-from tinylm.distributions.distribution import Distribution
-from tinylm.distributions.utils import broadcast_all
+from tinylm.distributions.normal import LocScale
 from tinylm.random import default_generator
 from tinylm.tensor import Tensor
 
 __all__ = ["Laplace"]
 
 
-class Laplace(Distribution):
+class Laplace(LocScale):
     """Laplace(loc, scale): density e^(−|x − μ|/b) / 2b.
 
     Args:
@@ -35,33 +32,6 @@ class Laplace(Distribution):
         scale: b > 0, a number or a tensor (broadcast with loc).
         validate_args: check the parameters and log_prob's values (default: on).
     """
-
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc: Any, scale: Any, validate_args: Any = None) -> None:
-        self.loc, self.scale = broadcast_all(loc, scale, op=type(self).__name__)
-        both_numbers = isinstance(loc, numbers.Number) and isinstance(scale, numbers.Number)
-        batch_shape = () if both_numbers else tuple(self.loc.shape)
-        super().__init__(batch_shape, validate_args=validate_args)
-
-    def expand(self, batch_shape: Sequence[int], _instance: Any = None) -> Laplace:
-        new = self._get_checked_instance(Laplace, _instance)
-        batch_shape = tuple(batch_shape)
-        new.loc = self.loc.expand(batch_shape)
-        new.scale = self.scale.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
-
-    @property
-    def mean(self) -> Tensor:
-        return self.loc
-
-    @property
-    def mode(self) -> Tensor:
-        return self.loc
 
     @property
     def stddev(self) -> Tensor:

@@ -22,19 +22,15 @@ from tinylm.distributions.distribution import Distribution
 from tinylm.distributions.utils import broadcast_all
 from tinylm.tensor import Tensor
 
-__all__ = ["Normal"]
+__all__ = ["LocScale", "Normal"]
 
 LOG_SQRT_2PI = math.log(math.sqrt(2 * math.pi))
 
 
-class Normal(Distribution):
-    """N(loc, scale²).
-
-    Args:
-        loc: the mean μ, a number or a tensor.
-        scale: the standard deviation σ > 0, a number or a tensor (broadcast with loc).
-        validate_args: check σ > 0 and that μ is not NaN (default: on).
-    """
+class LocScale(Distribution):
+    """A distribution fixed by a location μ (any real) and a scale > 0, broadcast to one
+    batch_shape: what Normal and Laplace share (parameters, checks, ``expand``, mean = mode =
+    μ). A subclass adds its density, moments and sampler."""
 
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
@@ -46,8 +42,9 @@ class Normal(Distribution):
         batch_shape = () if both_numbers else tuple(self.loc.shape)
         super().__init__(batch_shape, validate_args=validate_args)
 
-    def expand(self, batch_shape: Sequence[int], _instance: Any = None) -> Normal:
-        new = self._get_checked_instance(Normal, _instance)
+    def expand(self, batch_shape: Sequence[int], _instance: Any = None) -> LocScale:
+        family = next(c for c in type(self).__mro__ if LocScale in c.__bases__)  # Normal …
+        new = self._get_checked_instance(family, _instance)
         batch_shape = tuple(batch_shape)
         new.loc = self.loc.expand(batch_shape)
         new.scale = self.scale.expand(batch_shape)
@@ -62,6 +59,16 @@ class Normal(Distribution):
     @property
     def mode(self) -> Tensor:
         return self.loc
+
+
+class Normal(LocScale):
+    """N(loc, scale²).
+
+    Args:
+        loc: the mean μ, a number or a tensor.
+        scale: the standard deviation σ > 0, a number or a tensor (broadcast with loc).
+        validate_args: check σ > 0 and that μ is not NaN (default: on).
+    """
 
     @property
     def stddev(self) -> Tensor:
