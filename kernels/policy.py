@@ -25,7 +25,10 @@ __all__ = [
     "SAVE_PROBS_MAX",
     "SMALL_ATTENTION_WORK",
     "SMALL_WORK",
+    "CROSS_ENTROPY_PROBS_MAX",
     "attention_keeps_probs",
+    "cross_entropy_keeps_probs",
+    "gelu_keeps_derivative",
 ]
 
 #: Largest P = softmax(QKᵀ·scale) (elements; 16 MB in float32) that the CPU forward keeps for
@@ -33,6 +36,12 @@ __all__ = [
 #: at a GPT's T = 64). Larger P (long sequences) are recomputed from the saved log-sum-exp,
 #: as on the GPU, where flash attention never forms P at all.
 SAVE_PROBS_MAX = 1 << 22
+
+#: Largest logits (N·V elements; 4 MB in float32) for which the CPU cross-entropy forward keeps
+#: softmax(logits) for the backward, which is then one multiply per element instead of an exp
+#: (768×65: 12 → ~4 µs). A language model's vocabulary (256×50257: 51 MB) is recomputed from
+#: the saved log-sum-exp instead: that large a buffer would leave the cache and cost memory.
+CROSS_ENTROPY_PROBS_MAX = 1 << 20
 
 #: Elements below which a row-wise or element-wise Numba kernel runs on one thread: waking
 #: the others costs more than they save, and a descheduled one can cost a time slice (~10 ms).
@@ -74,3 +83,18 @@ def attention_keeps_probs(like: Any, b: int, h: int, tq: int, tk: int) -> bool:
     ``like``? On the CPU (NumPy arrays) while b·h·tq·tk <= :data:`SAVE_PROBS_MAX`; never on
     the GPU."""
     return get_array_module(like) is np and b * h * tq * tk <= SAVE_PROBS_MAX
+
+
+def cross_entropy_keeps_probs(logits: Any) -> bool:
+    """Does the cross-entropy forward keep softmax(``logits``) (N, V) for the backward? On
+    the CPU while N·V <= :data:`CROSS_ENTROPY_PROBS_MAX`; never on the GPU."""
+    return get_array_module(logits) is np and logits.size <= CROSS_ENTROPY_PROBS_MAX
+
+
+def gelu_keeps_derivative(x: Any) -> bool:
+    """Does the GELU forward of a training step also write dy/dx (x's shape) for the backward,
+    which is then one multiply instead of a second pass of exps and erfs (exact form,
+    768×512: ~150 → ~95 µs per forward + backward on the CPU)? On the CPU, at the cost of one
+    array of x's size kept until the backward; never on the GPU, where the kernel recomputes
+    it from x in registers and memory is what is short."""
+    return get_array_module(x) is np

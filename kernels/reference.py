@@ -24,7 +24,8 @@ import numpy as np
 Array = Any  # numpy.ndarray or cupy.ndarray
 
 # The contract: every backend provides these ops (the registry's OPS are this list without
-# get_array_module). Public helpers outside it (write_into, the GELU constants) are not ops.
+# get_array_module). Public helpers outside it (write_into, the GELU constants and
+# derivatives) are not ops.
 __all__ = [
     "get_array_module",
     "softmax_forward",
@@ -124,13 +125,15 @@ def log_softmax_backward(y: Array, gy: Array) -> Array:
 
 
 def cross_entropy_forward(
-    logits: Array, target: Array, ignore_index: int = -100
+    logits: Array, target: Array, ignore_index: int = -100, probs: Array | None = None
 ) -> tuple[Array, Array]:
     """loss_i = lse_i - logits[i, target_i], lse_i = log sum_j exp(logits[i, j]).
 
     Shapes: logits (N, V), target (N,) int64 -> loss (N,), lse (N,).
     Rows whose target equals ``ignore_index`` get loss 0; their lse is still computed (the
     backward pass reuses lse instead of recomputing the softmax normaliser).
+    ``probs``: an (N, V) array to fill with softmax(logits), for a backward that then skips
+    its exp (see ``policy.cross_entropy_keeps_probs``); None keeps no (N, V) array.
     """
     xp = get_array_module(logits)
     m = logits.max(axis=-1)
@@ -139,22 +142,30 @@ def cross_entropy_forward(
     safe_target = xp.where(ignored, 0, target)  # ignore_index may be out of range (e.g. -100)
     picked = xp.take_along_axis(logits, safe_target[:, None], axis=-1)[:, 0]
     loss = xp.where(ignored, xp.zeros((), dtype=logits.dtype), lse - picked)
+    if probs is not None:
+        probs[...] = xp.exp(logits - lse[:, None])
     return loss, lse
 
 
 def cross_entropy_backward(
-    logits: Array, target: Array, lse: Array, grad_rows: Array, ignore_index: int = -100
+    logits: Array,
+    target: Array,
+    lse: Array,
+    grad_rows: Array,
+    ignore_index: int = -100,
+    probs: Array | None = None,
 ) -> Array:
     """dlogits = (softmax(logits) - onehot(target)) * grad_rows[:, None].
 
     Shapes: logits (N, V), target (N,), lse (N,), grad_rows (N,) -> dlogits (N, V).
-    softmax(logits) = exp(logits - lse) reuses the forward's lse. Ignored rows are all zeros.
+    softmax(logits) = exp(logits - lse) reuses the forward's lse, or is ``probs`` when the
+    forward kept it. Ignored rows are all zeros.
     """
     xp = get_array_module(logits)
     lse, grad_rows = _in_dtype_of(lse, logits), _in_dtype_of(grad_rows, logits)
     n = logits.shape[0]
     ignored = target == ignore_index
-    d = xp.exp(logits - lse[:, None])
+    d = xp.exp(logits - lse[:, None]) if probs is None else probs.astype(logits.dtype)
     rows = xp.arange(n)
     d[rows, xp.where(ignored, 0, target)] -= xp.where(ignored, 0, 1).astype(logits.dtype)
     d *= xp.where(ignored, xp.zeros((), dtype=logits.dtype), grad_rows)[:, None]
@@ -215,24 +226,36 @@ GELU_C = math.sqrt(2.0 / math.pi)
 GELU_A = 0.044715
 
 
-def gelu_forward(x: Array) -> Array:
-    """y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3). Any shape."""
+def gelu_forward(x: Array, derivative: Array | None = None) -> Array:
+    """y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3). Any shape.
+
+    ``derivative``: an array of x's shape to fill with dy/dx as well (see ``gelu_backward``),
+    for a backward that is then one multiply (``policy.gelu_keeps_derivative``).
+    """
     xp = get_array_module(x)
     u = GELU_C * (x + GELU_A * x * x * x)
+    if derivative is not None:
+        derivative[...] = gelu_derivative(x)
     return 0.5 * x * (1.0 + xp.tanh(u))
 
 
-def gelu_backward(x: Array, gy: Array) -> Array:
-    """gx = gy * dy/dx, dy/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2).
-
-    Shapes: x, gy (any, equal) -> gx. t = tanh(u) as in the forward; (1 - t^2) = dtanh/du.
-    """
+def gelu_derivative(x: Array) -> Array:
+    """dy/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2), t = tanh(u)
+    as in the forward; (1 - t^2) = dtanh/du. Any shape."""
     xp = get_array_module(x)
-    gy = _in_dtype_of(gy, x)
     u = GELU_C * (x + GELU_A * x * x * x)
     t = xp.tanh(u)
     du = GELU_C * (1.0 + 3.0 * GELU_A * x * x)
-    return gy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du)
+    return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du
+
+
+def gelu_backward(x: Array, gy: Array, derivative: Array | None = None) -> Array:
+    """gx = gy * dy/dx (``gelu_derivative``), or gy * ``derivative`` when the forward kept it.
+
+    Shapes: x, gy (any, equal) -> gx.
+    """
+    gy = _in_dtype_of(gy, x)
+    return gy * (gelu_derivative(x) if derivative is None else derivative)
 
 
 # --------------------------------------------------------------------------------------------
@@ -257,21 +280,33 @@ def erf(x: Array) -> Array:
     return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=x.dtype)
 
 
-def gelu_exact_forward(x: Array) -> Array:
-    """y = x Φ(x) = 0.5 x (1 + erf(x / sqrt 2)). Any shape."""
+def gelu_exact_forward(x: Array, derivative: Array | None = None) -> Array:
+    """y = x Φ(x) = 0.5 x (1 + erf(x / sqrt 2)). Any shape.
+
+    ``derivative``: an array of x's shape to fill with dy/dx as well (see
+    ``gelu_exact_backward``), for a backward that is then one multiply.
+    """
+    if derivative is not None:
+        derivative[...] = gelu_exact_derivative(x)
     return 0.5 * x * (1.0 + erf(x * SQRT1_2))
 
 
-def gelu_exact_backward(x: Array, gy: Array) -> Array:
-    """gx = gy * dy/dx, dy/dx = Φ(x) + x φ(x), φ(x) = exp(-x^2 / 2) / sqrt(2 pi) = Φ'(x).
+def gelu_exact_derivative(x: Array) -> Array:
+    """dy/dx = Φ(x) + x φ(x), φ(x) = exp(-x^2 / 2) / sqrt(2 pi) = Φ'(x). Any shape."""
+    xp = get_array_module(x)
+    cdf = 0.5 * (1.0 + erf(x * SQRT1_2))
+    pdf = INV_SQRT_2PI * xp.exp(-0.5 * x * x)
+    return cdf + x * pdf
+
+
+def gelu_exact_backward(x: Array, gy: Array, derivative: Array | None = None) -> Array:
+    """gx = gy * dy/dx (``gelu_exact_derivative``), or gy * ``derivative`` when the forward
+    kept it.
 
     Shapes: x, gy (any, equal) -> gx.
     """
-    xp = get_array_module(x)
     gy = _in_dtype_of(gy, x)
-    cdf = 0.5 * (1.0 + erf(x * SQRT1_2))
-    pdf = INV_SQRT_2PI * xp.exp(-0.5 * x * x)
-    return gy * (cdf + x * pdf)
+    return gy * (gelu_exact_derivative(x) if derivative is None else derivative)
 
 
 # --------------------------------------------------------------------------------------------

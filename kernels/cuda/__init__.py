@@ -207,8 +207,13 @@ def _targets(target: Any, n_classes: int, ignore_index: int) -> Any:
 
 
 @_gpu_kernel_for(reference.cross_entropy_forward)
-def cross_entropy_forward(logits: Any, target: Any, ignore_index: int = -100) -> tuple[Any, Any]:
-    """See :func:`reference.cross_entropy_forward`."""
+def cross_entropy_forward(
+    logits: Any, target: Any, ignore_index: int = -100, probs: Any = None
+) -> tuple[Any, Any]:
+    """See :func:`reference.cross_entropy_forward`. The kernel keeps no softmax: a request
+    for it (``probs``, which the CPU policy alone makes) takes the reference."""
+    if probs is not None:
+        return reference.cross_entropy_forward(logits, target, ignore_index, probs=probs)
     n, v = logits.shape
     logits2 = _f32(logits)
     target2 = _targets(target, v, ignore_index)
@@ -223,9 +228,18 @@ def cross_entropy_forward(logits: Any, target: Any, ignore_index: int = -100) ->
 
 @_gpu_kernel_for(reference.cross_entropy_backward)
 def cross_entropy_backward(
-    logits: Any, target: Any, lse: Any, grad_rows: Any, ignore_index: int = -100
+    logits: Any,
+    target: Any,
+    lse: Any,
+    grad_rows: Any,
+    ignore_index: int = -100,
+    probs: Any = None,
 ) -> Any:
-    """See :func:`reference.cross_entropy_backward`."""
+    """See :func:`reference.cross_entropy_backward` (``probs`` given: the reference)."""
+    if probs is not None:
+        return reference.cross_entropy_backward(
+            logits, target, lse, grad_rows, ignore_index, probs=probs
+        )
     n, v = logits.shape
     logits2 = _f32(logits)
     d = cupy.empty_like(logits2)
@@ -312,26 +326,36 @@ def _gelu_launch(name: str, *arrays: Any) -> Any:
 
 
 @_gpu_kernel_for(reference.gelu_forward)
-def gelu_forward(x: Any) -> Any:
-    """See :func:`reference.gelu_forward`."""
+def gelu_forward(x: Any, derivative: Any = None) -> Any:
+    """See :func:`reference.gelu_forward`; the GPU keeps no derivative (a request for it takes
+    the reference)."""
+    if derivative is not None:
+        return reference.gelu_forward(x, derivative)
     return _gelu_launch("gelu_forward", x)
 
 
 @_gpu_kernel_for(reference.gelu_backward)
-def gelu_backward(x: Any, gy: Any) -> Any:
-    """See :func:`reference.gelu_backward`."""
+def gelu_backward(x: Any, gy: Any, derivative: Any = None) -> Any:
+    """See :func:`reference.gelu_backward` (``derivative`` given: the reference)."""
+    if derivative is not None:
+        return reference.gelu_backward(x, gy, derivative)
     return _gelu_launch("gelu_backward", x, gy)
 
 
 @_gpu_kernel_for(reference.gelu_exact_forward)
-def gelu_exact_forward(x: Any) -> Any:
-    """See :func:`reference.gelu_exact_forward`."""
+def gelu_exact_forward(x: Any, derivative: Any = None) -> Any:
+    """See :func:`reference.gelu_exact_forward`; the GPU keeps no derivative (a request for it takes
+    the reference)."""
+    if derivative is not None:
+        return reference.gelu_exact_forward(x, derivative)
     return _gelu_launch("gelu_exact_forward", x)
 
 
 @_gpu_kernel_for(reference.gelu_exact_backward)
-def gelu_exact_backward(x: Any, gy: Any) -> Any:
-    """See :func:`reference.gelu_exact_backward`."""
+def gelu_exact_backward(x: Any, gy: Any, derivative: Any = None) -> Any:
+    """See :func:`reference.gelu_exact_backward` (``derivative`` given: the reference)."""
+    if derivative is not None:
+        return reference.gelu_exact_backward(x, gy, derivative)
     return _gelu_launch("gelu_exact_backward", x, gy)
 
 

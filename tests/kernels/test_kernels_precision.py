@@ -115,3 +115,19 @@ def test_row_max_is_the_maximum_at_every_length(dtype):
         assert row_max(np.full(n, -np.inf, dtype=dtype)) == -np.inf
         strided = rng.standard_normal(2 * n).astype(dtype)[::2]
         assert row_max(strided) == strided.max()
+
+
+@pytest.mark.parametrize("gap", [10.0, 87.0, 89.0, 200.0, 3000.0])
+def test_cross_entropy_precise_when_the_target_logit_is_far_below_the_maximum(gap):
+    """The forward shifts each row by its target's logit and retries from the row maximum
+    when the sum overflows (a logit more than ~88 above the target's): on both sides of that
+    edge the loss and lse are the float64 reference's, to float32's precision."""
+    rng = np.random.default_rng(2)
+    logits = rng.standard_normal((9, 65)).astype(np.float32)
+    target = rng.integers(0, 65, 9)
+    for i in range(9):
+        logits[i, (target[i] + 1 + i) % 65] = logits[i, target[i]] + np.float32(gap)
+    exact, lse_exact = reference.cross_entropy_forward(logits.astype(np.float64), target, -100)
+    got, lse = numba_kernels.cross_entropy_forward(logits, target, -100)
+    np.testing.assert_allclose(got, exact, rtol=2e-6, atol=2e-6)
+    np.testing.assert_allclose(lse, lse_exact, rtol=2e-6, atol=2e-6)

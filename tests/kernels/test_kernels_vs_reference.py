@@ -568,3 +568,75 @@ def test_lstm_cell_rejects_gates_that_are_not_four_times_the_state(backend):
         bwd(g, c, c, c, c)
     with pytest.raises(ValueError, match=r"gates must be"):
         fwd(np.zeros((3, 12), np.float32), c)
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_cross_entropy_kept_softmax_matches_the_recomputed_one(backend, dt):
+    """With ``probs`` the forward fills it with softmax(logits) and the backward reads it
+    instead of recomputing exp(logits - lse): both paths give the reference's numbers. The
+    rows cover the forward's retry from the row maximum: a logit 100 or 1000 above the
+    target's (the first sum overflows), an inf and a NaN logit, and ignored rows."""
+    rng = np.random.default_rng(3)
+    n, v = 12, 70
+    logits = (rng.standard_normal((n, v)) * 3).astype(dt)
+    target = rng.integers(0, v, n)
+    logits[1, (target[1] + 5) % v] = logits[1, target[1]] + 100
+    logits[2, (target[2] + 7) % v] = logits[2, target[2]] + 1000
+    logits[3, 4] = np.inf
+    logits[4, 9] = np.nan
+    target[5] = target[8] = -100
+    forward = implementations("cross_entropy_forward", "cpu")[backend]
+    backward = implementations("cross_entropy_backward", "cpu")[backend]
+    probs = np.full((n, v), -1.0, dtype=dt)
+    loss, lse = forward(logits, target, -100, probs=probs)
+    with np.errstate(invalid="ignore"):  # the reference's inf - inf in the inf row
+        loss_r, lse_r = reference.cross_entropy_forward(logits.astype(np.float64), target, -100)
+    tol = {"rtol": 2e-6, "atol": 1e-6} if dt == np.float32 else {"rtol": 1e-13, "atol": 1e-14}
+    np.testing.assert_allclose(loss, loss_r, **tol)
+    np.testing.assert_allclose(lse, lse_r, **tol)
+    with np.errstate(invalid="ignore"):
+        p_r = np.exp(logits.astype(np.float64) - lse_r[:, None])
+    np.testing.assert_allclose(probs, p_r, **tol)
+    loss2, lse2 = forward(logits, target, -100)  # without probs: the same numbers
+    np.testing.assert_array_equal(loss2, loss)
+    np.testing.assert_array_equal(lse2, lse)
+    g = rng.standard_normal(n).astype(dt)
+    kept = backward(logits, target, lse, g, -100, probs=probs)
+    recomputed = backward(logits, target, lse, g, -100)
+    with np.errstate(invalid="ignore"):
+        expected = reference.cross_entropy_backward(logits.astype(np.float64), target, lse_r, g)
+    np.testing.assert_allclose(kept, expected, **tol)
+    np.testing.assert_allclose(recomputed, expected, **tol)
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@pytest.mark.parametrize("form", ["gelu", "gelu_exact"])
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_gelu_forward_with_derivative_and_the_multiply_backward(backend, form, dt):
+    """A forward given ``derivative`` returns the same y and fills dy/dx (the reference's
+    ``<form>_derivative``); the backward given it returns gy * dy/dx, which matches the
+    backward that recomputes: over a strided x with extreme values and a read-only,
+    broadcast upstream gradient."""
+    rng = np.random.default_rng(4)
+    x = np.concatenate(
+        [rng.standard_normal(500) * 3, [0.0, -0.0, 1e-30, 8.0, -8.0, 40.0, -40.0, 1e4, -1e4]]
+    ).astype(dt)
+    x = np.stack([x, -x], axis=1).T[:, ::2]  # (2, n/2), not contiguous
+    forward = implementations(f"{form}_forward", "cpu")[backend]
+    backward = implementations(f"{form}_backward", "cpu")[backend]
+    d = np.full(x.shape, np.nan, dtype=dt)
+    y = forward(x, derivative=d)
+    tol = {"rtol": 3e-6, "atol": 1e-6} if dt == np.float32 else {"rtol": 1e-12, "atol": 1e-14}
+    np.testing.assert_allclose(y, forward(x), **tol)
+    np.testing.assert_allclose(
+        y, getattr(reference, f"{form}_forward")(x.astype(np.float64)), **tol
+    )
+    exact = getattr(reference, f"{form}_derivative")(x.astype(np.float64))
+    np.testing.assert_allclose(d, exact, **tol)
+    gy = np.broadcast_to(rng.standard_normal(x.shape[1]).astype(dt), x.shape)
+    gx = backward(x, gy, derivative=d)
+    np.testing.assert_array_equal(gx, gy * d)
+    np.testing.assert_allclose(gx, backward(x, gy), **tol)
+    with pytest.raises(ValueError, match="derivative must be"):
+        forward(x, derivative=np.empty((3, 3), dtype=dt))

@@ -528,6 +528,81 @@ def test_cross_entropy_gradient_is_softmax_minus_onehot_over_n():
     np.testing.assert_allclose(logits.grad.numpy(), expected, rtol=1e-12, atol=1e-15)
 
 
+@pytest.fixture(params=list(registry.implementations("softmax_forward", "cpu")))
+def each_backend(request):
+    """Every CPU backend in turn (this file runs on the reference otherwise)."""
+    previous = registry.get_backend()
+    registry.set_backend(request.param)
+    yield request.param
+    registry.set_backend(previous)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_kept_and_recomputed_softmax_give_the_same_gradients(
+    dtype, label_smoothing, reduction, monkeypatch, each_backend
+):
+    """Small logits: the forward keeps softmax(x) for the backward; above
+    policy.CROSS_ENTROPY_PROBS_MAX the backward recomputes it from lse. Same numbers, for a
+    random upstream gradient and ignored rows; both are softmax − onehot."""
+    from tinylm.kernels import policy
+
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((2, 7, 9)) * 4).astype(dtype)
+    t = rng.integers(0, 7, (2, 9))
+    t[0, 3] = t[1, 0] = -100
+    up = rng.standard_normal(() if reduction != "none" else (2, 9))
+    grads = []
+    for limit in (policy.CROSS_ENTROPY_PROBS_MAX, 0):
+        monkeypatch.setattr(policy, "CROSS_ENTROPY_PROBS_MAX", limit)
+        logits = tinylm.tensor(x, requires_grad=True)
+        loss = F.cross_entropy(logits, t, reduction=reduction, label_smoothing=label_smoothing)
+        loss.backward(tinylm.tensor(up.astype(dtype)))
+        grads.append((loss.detach().numpy(), logits.grad.numpy()))
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=tol, atol=tol)
+    np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=tol, atol=tol)
+    p = np_softmax(np.moveaxis(x.astype(np.float64), 1, -1))
+    onehot = np.zeros_like(p)
+    onehot[np.arange(2)[:, None], np.arange(9), np.where(t >= 0, t, 0)] = 1
+    target_dist = (1 - label_smoothing) * onehot + label_smoothing / 7
+    per_row = up if reduction == "none" else up / (t >= 0).sum() if reduction == "mean" else up
+    expected = (p - target_dist) * np.where(t >= 0, per_row, 0)[..., None]
+    np.testing.assert_allclose(grads[0][1], np.moveaxis(expected, -1, 1), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_kept_derivative_gives_the_recomputed_gradient(approximate, monkeypatch, each_backend):
+    """A training forward on the CPU keeps dy/dx and the backward multiplies by it; with the
+    policy off the backward recomputes dy/dx from x. Same gradients, both equal to the
+    reference's, for a random upstream gradient; no derivative is kept without grad."""
+    from tinylm.kernels import reference
+
+    from tinylm.nn.functional import activations
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((6, 9)) * 3
+    up = rng.standard_normal((6, 9))
+    grads = []
+    for keep in (True, False):
+        monkeypatch.setattr(activations, "gelu_keeps_derivative", lambda a, keep=keep: keep)
+        t = tinylm.tensor(x, requires_grad=True)
+        F.gelu(t, approximate=approximate).backward(tinylm.tensor(up))
+        grads.append(t.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-13, atol=1e-14)
+    form = "gelu" if approximate == "tanh" else "gelu_exact"
+    expected = up * getattr(reference, f"{form}_derivative")(x)
+    np.testing.assert_allclose(grads[0], expected, rtol=1e-12, atol=1e-14)
+
+    asked = []
+    monkeypatch.setattr(activations, "gelu_keeps_derivative", lambda a: asked.append(a) or True)
+    with tinylm.no_grad():
+        F.gelu(tinylm.tensor(x, requires_grad=True), approximate=approximate)
+    F.gelu(tinylm.tensor(x), approximate=approximate)
+    assert asked == []  # nothing to differentiate: the policy is not even asked
+
+
 def test_dropout_gradcheck_with_fixed_mask():
     x = tinylm.randn(4, 5, dtype=tinylm.float64, requires_grad=True)
 

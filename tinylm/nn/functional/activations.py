@@ -15,6 +15,7 @@ import numpy as np
 from tinylm import ops
 from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.device import array_module
+from tinylm.kernels.policy import gelu_keeps_derivative
 from tinylm.nn.functional.common import check_not_inplace, kernel
 from tinylm.tensor import Tensor
 
@@ -77,6 +78,9 @@ class _GELU(Function):
         y = ½ x (1 + tanh u),
         dy/dx = ½ (1 + tanh u) + ½ x (1 − tanh² u) √(2/π) (1 + 3·0.044715 x²).
 
+    A training step on the CPU computes dy/dx in the forward's pass and keeps it
+    (``policy.gelu_keeps_derivative``): the backward is then one multiply.
+
     Readable: ``kernels/reference.py: gelu_exact_forward/backward`` and
     ``gelu_forward/backward`` (tanh); fast: ``kernels/numba/elementwise.py`` (CPU),
     ``kernels/cuda/gelu.cu`` (GPU).
@@ -86,14 +90,17 @@ class _GELU(Function):
 
     @staticmethod
     def forward(ctx: Context, x: Any, *, approximate: str) -> Any:
-        ctx.save_for_backward(x)
         ctx.kernel = GELU_FORMS[approximate]
-        return kernel(ctx.kernel + "_forward", x)(x)
+        # training on the CPU: the forward writes dy/dx too, and the backward is g * dy/dx
+        keep = ctx.needs_input_grad[0] and gelu_keeps_derivative(x)
+        derivative = array_module(x).empty(x.shape, x.dtype) if keep else None
+        ctx.save_for_backward(x, derivative)
+        return kernel(ctx.kernel + "_forward", x)(x, derivative=derivative)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
-        (x,) = ctx.saved_arrays
-        return kernel(ctx.kernel + "_backward", x)(x, g)
+        x, derivative = ctx.saved_arrays
+        return kernel(ctx.kernel + "_backward", x)(x, g, derivative=derivative)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:

@@ -15,6 +15,7 @@ import numpy as np
 from tinylm import ops
 from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.device import array_module
+from tinylm.kernels.policy import cross_entropy_keeps_probs
 from tinylm.nn.functional.common import (
     as_array,
     check_no_class_weights,
@@ -114,7 +115,8 @@ class _CrossEntropy(Function):
     With label smoothing ε the target is (1 − ε)·onehot + ε/C, so
         loss_i = (1 − ε)(lse_i − x_i[t_i]) + ε (lse_i − mean_j x_ij),
         dL/dx_i = softmax(x_i) − (1 − ε) onehot(t_i) − ε/C   (per row, before reduction).
-    Only the (N,) vector lse is saved; softmax is recomputed from it in backward.
+    The (N,) vector lse is saved, and softmax(x) itself while it is small
+    (``policy.cross_entropy_keeps_probs``); otherwise backward recomputes it from lse.
 
     Readable: ``kernels/reference.py: cross_entropy_forward/backward``; fast:
     ``kernels/numba/rowwise.py`` (CPU), ``kernels/cuda/cross_entropy.cu`` (GPU). Label
@@ -135,14 +137,16 @@ class _CrossEntropy(Function):
     ) -> Any:
         xp = array_module(logits)
         x2 = logits.reshape(-1, logits.shape[-1])
-        loss, lse = kernel("cross_entropy_forward", x2)(x2, target, ignore_index)
+        # small logits: keep softmax(x) for the backward (policy.cross_entropy_keeps_probs)
+        probs = xp.empty(x2.shape, x2.dtype) if cross_entropy_keeps_probs(x2) else None
+        loss, lse = kernel("cross_entropy_forward", x2)(x2, target, ignore_index, probs=probs)
         valid = target != ignore_index
         if label_smoothing:
             eps = label_smoothing
             smooth = xp.where(valid, lse - x2.mean(axis=-1), x2.dtype.type(0))
             loss = (1 - eps) * loss + eps * smooth
         n_valid = int(xp.count_nonzero(valid))
-        ctx.save_for_backward(x2, lse)
+        ctx.save_for_backward(x2, lse, probs)
         ctx.meta = (logits.shape, target, ignore_index, reduction, label_smoothing, n_valid)
         if reduction == "none":
             return loss.reshape(logits.shape[:-1])
@@ -154,7 +158,7 @@ class _CrossEntropy(Function):
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
-        x2, lse = ctx.saved_arrays
+        x2, lse, probs = ctx.saved_arrays
         shape, target, ignore_index, reduction, eps, n_valid = ctx.meta
         xp = array_module(g)
         n = x2.shape[0]
@@ -166,11 +170,12 @@ class _CrossEntropy(Function):
             grad_rows = xp.empty((n,), dtype=x2.dtype)
             grad_rows[...] = scale  # (scale is a 0-d array, on the GPU a CuPy one)
         if not eps:
-            d = kernel("cross_entropy_backward", x2)(x2, target, lse, grad_rows, ignore_index)
+            backward = kernel("cross_entropy_backward", x2)
+            d = backward(x2, target, lse, grad_rows, ignore_index, probs=probs)
             return d.reshape(shape)
         # label smoothing: the reference formula, written out in numpy/cupy
         valid = target != ignore_index
-        d = xp.exp(x2 - lse[:, None])
+        d = xp.exp(x2 - lse[:, None]) if probs is None else probs.copy()
         d[xp.arange(n), xp.where(valid, target, 0)] -= x2.dtype.type(1 - eps) * valid
         d -= x2.dtype.type(eps / x2.shape[1])
         d *= xp.where(valid, grad_rows, x2.dtype.type(0))[:, None]
