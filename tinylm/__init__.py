@@ -18,6 +18,7 @@ from tinylm import (
     ops,
     special,
     tensor_elementwise,
+    tensor_inplace,
     tensor_linalg,
     tensor_selecting,
     tensor_shaping,
@@ -184,6 +185,7 @@ from tinylm.tensor_elementwise import (
     xlogy,
 )
 from tinylm.tensor_indexing import ValuesIndices
+from tinylm.tensor_inplace import *  # noqa: F403 - its __all__: torch.sin_, torch.ldexp …
 from tinylm.tensor_linalg import (
     addmv,
     addr,
@@ -975,6 +977,7 @@ __all__ = [
     *math_functions.__all__,
     *tensor_elementwise.__all__,
     *tensor_special.__all__,
+    *tensor_inplace.TOP_LEVEL,
     *functional_aliases.__all__,
     "special",
     *tensor_linalg.TOP_LEVEL,
