@@ -24,7 +24,10 @@ from tinylm import TinyLMError, tensor_inplace
 
 torch = pytest.importorskip("torch")
 
-pytestmark = pytest.mark.torch
+pytestmark = [
+    pytest.mark.torch,  # log, log1p, sqrt of the negative values: NaN in both, NumPy warns
+    pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning"),
+]
 
 RNG = np.random.default_rng(7)
 # halves on a grid: ties for round (half to even) and for the comparisons, zeros, signs
@@ -110,6 +113,10 @@ TABLE: dict[str, tuple[Args, Callable[[Any], Any]]] = {
         lambda lib, k: ((1, lib.tensor([3, 0]), t(lib, rows_of(k, 11, (3, 2)))), {"alpha": 2}),
         TRANSPOSED,
     ),
+    "put_": (
+        lambda lib, k: ((lib.tensor([[5, -1], [0, 2]]), t(lib, rows_of(k, 12, (4,)))), {}),
+        TRANSPOSED,
+    ),
 }
 TABLE = {(k if k.endswith("_") else k + "_"): v for k, v in TABLE.items()}
 # further calls of some names: a number as the other operand, keywords
@@ -127,6 +134,11 @@ MORE: dict[str, tuple[str, Args, Callable[[Any], Any]]] = {
         TRANSPOSED,
     ),
     "cumsum_ negative dim": ("cumsum_", lambda lib, k: ((-2,), {}), TRANSPOSED),
+    "put_ accumulate": (
+        "put_",
+        lambda lib, k: ((lib.tensor([3, -9, 3]), t(lib, rows_of(k, 13, (3,))), True), {}),
+        TRANSPOSED,
+    ),
 }
 CASES = {name: (name, *row) for name, row in TABLE.items()} | MORE
 
@@ -200,7 +212,6 @@ def test_the_table_covers_every_in_place_form_tinylm_adds() -> None:
         "index_reduce_",
         "map2_",
         "map_",
-        "put_",
         "resize_",
         "resize_as_",
         "resize_as_sparse_",
@@ -438,3 +449,62 @@ def test_ldexp_gives_torchs_dtype(dtypes: tuple[str, str]) -> None:
     assert results[0] == results[1]
     with pytest.raises(TypeError, match="must be Tensors"):
         tinylm.ldexp(tinylm.ones(2), 3)
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+@pytest.mark.parametrize(
+    "shape, index",
+    [
+        ((4, 6), [[0, -1, 7], [3, 2, 5]]),  # strided view (6, 2): 12 elements
+        ((4, 6), []),
+        ((4, 6), [-12, 11]),
+        ((), [0]),
+    ],
+)
+def test_put_matches_torch_with_gradients(
+    shape: tuple[int, ...], index: list, accumulate: bool
+) -> None:
+    """put (out of place): values and the gradients of input and source, through a
+    transposed, strided input read in its own (row-major) order."""
+    from torch_parity import check_against_torch, strided
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(shape)
+    flat = np.array(index, dtype=np.int64)
+    if accumulate and flat.size > 1:  # a position named twice (-1 and 11 are one)
+        flat[-1] = flat[0] % 12 - 12 if shape else flat[0]
+    source = rng.standard_normal(flat.shape)
+
+    def build(lib: ModuleType, leaves: list[Any]) -> Any:
+        input_ = strided(leaves[0]) if shape else leaves[0]
+        return input_.put(lib.tensor(flat), leaves[1], accumulate=accumulate)
+
+    check_against_torch(build, [x, source])
+    check_against_torch(
+        lambda lib, leaves: lib.put(leaves[0], lib.tensor([0]), leaves[1]),
+        [x, rng.standard_normal(1)],
+    )
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        ("lib.zeros(3).put(lib.tensor([0.0]), lib.ones(1))", "index must be an integer tensor"),
+        ("lib.zeros(3).put(lib.tensor([0]), lib.ones(1, dtype=lib.float64))", "same dtype"),
+        ("lib.zeros(3).put_(lib.tensor([0, 1]), lib.ones(3))", "same number of elements"),
+        ("lib.zeros(3).put_(lib.tensor([0, 3]), lib.ones(2))", "index 3 is out of range"),
+        ("lib.zeros(3).put(lib.tensor([-4]), lib.ones(1))", "index -4 is out of range"),
+        ("lib.zeros(3).put(lib.tensor([1]), 2.0)", "'source' must be Tensor"),
+    ],
+)
+def test_put_refuses_what_torch_refuses(call: str, message: str) -> None:
+    from torch_parity import refused_by_both as refused
+
+    error = TypeError if "Tensor" in message else TinyLMError
+    refused(call, error, f"put: .*{message}" if error is TinyLMError else message)
+
+
+def test_put_without_accumulate_refuses_a_position_named_twice() -> None:
+    """torch leaves the result undefined (either value may win); tinylm refuses."""
+    with pytest.raises(TinyLMError, match="put: the index names a position more than once"):
+        tinylm.zeros(2, 2).put(tinylm.tensor([1, -3]), tinylm.ones(2))

@@ -1579,6 +1579,9 @@ class TensorMath:
     def ldexp(self, other: Tensor) -> Tensor:
         return tensor_inplace.ldexp(self, other)
 
+    def put(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
+        return tensor_inplace.put(self, index, source, accumulate)
+
     # ---- the other in-place forms, x.op_(…) = x.op(…) written into x: tensor_inplace.py ----
     ceil_ = tensor_inplace.inplace_form("ceil")
     floor_ = tensor_inplace.inplace_form("floor")
@@ -1625,6 +1628,7 @@ class TensorMath:
     addbmm_ = tensor_inplace.inplace_form("addbmm")
     baddbmm_ = tensor_inplace.inplace_form("baddbmm")
     index_add_ = tensor_inplace.inplace_form("index_add")
+    put_ = tensor_inplace.inplace_form("put")
 
     def take(self, index: Any) -> Tensor:
         return tensor_selecting.take(self, index)
