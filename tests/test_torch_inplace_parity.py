@@ -27,6 +27,7 @@ torch = pytest.importorskip("torch")
 pytestmark = [
     pytest.mark.torch,  # log, log1p, sqrt of the negative values: NaN in both, NumPy warns
     pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning"),
+    pytest.mark.filterwarnings("ignore:divide by zero encountered:RuntimeWarning"),
 ]
 
 RNG = np.random.default_rng(7)
@@ -415,8 +416,9 @@ def test_torchs_top_level_in_place_functions(name: str) -> None:
 
 
 def test_every_top_level_name_is_torchs() -> None:
-    assert all(hasattr(torch, name) for name in tensor_inplace.TOP_LEVEL)
-    assert set(tensor_inplace.TOP_LEVEL) <= set(tinylm.__all__)
+    names = [*tensor_inplace.TOP_LEVEL, "dropout_", "alpha_dropout_"]
+    assert all(hasattr(torch, name) for name in names)
+    assert set(names) <= set(tinylm.__all__)
 
 
 @pytest.mark.parametrize(
@@ -508,3 +510,55 @@ def test_put_without_accumulate_refuses_a_position_named_twice() -> None:
     """torch leaves the result undefined (either value may win); tinylm refuses."""
     with pytest.raises(TinyLMError, match="put: the index names a position more than once"):
         tinylm.zeros(2, 2).put(tinylm.tensor([1, -3]), tinylm.ones(2))
+
+
+@pytest.mark.parametrize("name", ["dropout_", "alpha_dropout_"])
+def test_dropout_in_place_draws_as_torchs(name: str) -> None:
+    """Other random draws than torch's, the same distribution: x (a strided view) is
+    returned and holds two values only, the same two as torch's, the dropped one in a
+    fraction p of the places; its base sees the write and the version moves."""
+    p, kept_dropped = 0.3, []
+    for lib in (tinylm, torch):
+        base = lib.ones(200, 100, dtype=lib.float64)
+        x = base[:, ::2]
+        before = x._version
+        assert getattr(lib, name)(x, p, True) is x and x._version > before
+        v = x.numpy()
+        np.testing.assert_array_equal(base.numpy()[:, 1::2], 1.0)  # the other columns
+        np.testing.assert_array_equal(base.numpy()[:, ::2], v)
+        dropped = 0.0 if name == "dropout_" else v.min()
+        kept = 1 / (1 - p) if name == "dropout_" else v.max()
+        assert set(np.unique(v)) == {dropped, kept}
+        assert abs((v == dropped).mean() - p) < 0.02
+        kept_dropped.append((kept, dropped))
+    np.testing.assert_allclose(*kept_dropped, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["dropout_", "alpha_dropout_"])
+@pytest.mark.parametrize("p, train", [(0.5, False), (0.0, True)])
+def test_dropout_in_place_out_of_training_leaves_x_alone(name: str, p: float, train: bool) -> None:
+    """As torch: not written, the version unchanged, allowed on a leaf requiring grad."""
+    for lib in (tinylm, torch):
+        x = lib.tensor([1.0, -2.0], requires_grad=True)
+        assert getattr(lib, name)(x, p, train) is x
+        assert x._version == 0 and x.tolist() == [1.0, -2.0]
+
+
+def test_dropout_in_place_refuses_what_torch_refuses() -> None:
+    from torch_parity import refused_by_both as refused
+
+    refused("lib.dropout_(lib.ones(3), 1.5, True)", TinyLMError, "dropout: p must be")
+    refused("lib.alpha_dropout_(lib.ones(3), -0.5, False)", TinyLMError, "alpha_dropout: p ")
+    refused(
+        "lib.dropout_(lib.ones(3, dtype=lib.int64), 0.5, True)",
+        TinyLMError,
+        "dropout_: result type float32 can't be cast to the desired output type int64",
+    )
+    refused(
+        "lib.dropout_(lib.ones(3, requires_grad=True), 0.5, True)",
+        TinyLMError,
+        "dropout_: in-place changes to a tensor that requires grad",
+    )
+    for lib in (tinylm, torch):  # p = 1: zeros, which an int tensor holds
+        x = lib.tensor([3, 4])
+        assert lib.dropout_(x, 1.0, True).tolist() == [0, 0] and x.dtype == lib.int64
