@@ -83,6 +83,7 @@ from tinylm.dtypes import (
     uint8,
 )
 from tinylm.functional_aliases import *  # noqa: F403 - its __all__: torch.layer_norm …
+from tinylm.functional_aliases import alpha_dropout_, dropout_
 from tinylm.linalg_decompositions import (
     cholesky,
     det,
@@ -979,6 +980,7 @@ __all__ = [
     *tensor_special.__all__,
     *tensor_inplace.TOP_LEVEL,
     *functional_aliases.__all__,
+    *functional_aliases.IN_PLACE,
     "special",
     *tensor_linalg.TOP_LEVEL,
     *linalg_decompositions.TOP_LEVEL,

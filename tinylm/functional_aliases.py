@@ -25,7 +25,6 @@ __all__ = [
     "adaptive_avg_pool1d",
     "adaptive_max_pool1d",
     "alpha_dropout",
-    "alpha_dropout_",
     "avg_pool1d",
     "batch_norm",
     "bilinear",
@@ -37,7 +36,6 @@ __all__ = [
     "cosine_embedding_loss",
     "cosine_similarity",
     "dropout",
-    "dropout_",
     "embedding",
     "group_norm",
     "hardshrink",
@@ -58,6 +56,9 @@ __all__ = [
     "threshold",
     "threshold_",
 ]
+
+# torch's in-place top-level forms that F lacks (tinylm/__init__.py exports them too)
+IN_PLACE = ["alpha_dropout_", "dropout_"]
 
 # the same signatures as F's (or F's less its ``inplace`` flag, passed as False)
 conv1d = F.conv1d
