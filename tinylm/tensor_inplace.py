@@ -8,8 +8,8 @@ The arithmetic (and the argument checks) is the out-of-place op's: ``x.ceil_()``
 method table is in ``tinylm/tensor_math.py`` (``ceil_ = tensor_inplace.inplace_form("ceil")``,
 one line a name). What the helper adds are PyTorch's rules for writing into x:
 
-* the result has x's shape ``(*)``: only the *other* operands broadcast (``x.add_(y)`` with x
-  of shape (3,) and y of shape (2, 3) is refused, as is y of shape (1, 3));
+* the result has x's shape ``(*)``: only the *other* operands broadcast (``x.hypot_(y)`` with
+  x of shape (3,) and y of shape (2, 3) is refused, as is y of shape (1, 3));
 * its dtype must be castable to x's (``torch.can_cast``): ``int_tensor.sin_()`` and
   ``int_tensor.floor_divide_(2.0)`` are refused; comparisons and logical ops write their
   True/False as 1/0 in x's dtype (``float_tensor.lt_(0)`` holds 1.0 and 0.0);
@@ -17,13 +17,15 @@ one line a name). What the helper adds are PyTorch's rules for writing into x:
   view (elements sharing one memory location) is refused;
 * x's version counter goes up, so a backward that saved x notices the change;
 * as every in-place op of tinylm's, x is refused while it requires grad and a graph is being
-  recorded (a deliberate difference: PyTorch records the change on a non-leaf); under
-  ``no_grad`` it is allowed, as optimizers do.
+  recorded (a deliberate difference: PyTorch records the change on a non-leaf), and so is an
+  operand that requires grad (its gradient would be lost); under ``no_grad`` both are
+  allowed, as optimizers do.
 
 The refusals raise :class:`InplaceError`, both a ``TinyLMError`` and the ``RuntimeError``
 PyTorch raises. Not here: the in-place ops of ``tinylm/tensor.py`` (``add_``, ``exp_`` …),
 the in-place shape changes (``transpose_``, ``swapaxes_``: ``tensor_math.py``) and the random
-fills (``normal_`` …: ``sampling.py``).
+fills (``normal_`` …: ``sampling.py``); ``torch.dropout_`` uses the helper from
+``functional_aliases.py``.
 
 Also the out-of-place ops behind two of them: :func:`ldexp` (x · 2^other) and :func:`put`
 (values at flat positions).
@@ -41,7 +43,7 @@ from tinylm.dtypes import can_cast, get_default_dtype, is_floating_point, result
 if TYPE_CHECKING:  # type hints only: tinylm.tensor imports this module (via tensor_math)
     from tinylm.tensor import Tensor
 
-# torch's top-level in-place functions (tinylm.sin_(x) is x.sin_()), and torch.ldexp
+# torch's top-level in-place functions (tinylm.sin_(x) is x.sin_()), torch.ldexp and torch.put
 TOP_LEVEL = [
     "abs_",
     "acos_",
