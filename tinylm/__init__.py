@@ -18,6 +18,7 @@ from tinylm import (
     ops,
     special,
     tensor_elementwise,
+    tensor_inplace,
     tensor_linalg,
     tensor_selecting,
     tensor_shaping,
@@ -82,6 +83,7 @@ from tinylm.dtypes import (
     uint8,
 )
 from tinylm.functional_aliases import *  # noqa: F403 - its __all__: torch.layer_norm …
+from tinylm.functional_aliases import alpha_dropout_, dropout_
 from tinylm.linalg_decompositions import (
     cholesky,
     det,
@@ -184,6 +186,7 @@ from tinylm.tensor_elementwise import (
     xlogy,
 )
 from tinylm.tensor_indexing import ValuesIndices
+from tinylm.tensor_inplace import *  # noqa: F403 - its __all__: torch.sin_, torch.ldexp …
 from tinylm.tensor_linalg import (
     addmv,
     addr,
@@ -975,7 +978,9 @@ __all__ = [
     *math_functions.__all__,
     *tensor_elementwise.__all__,
     *tensor_special.__all__,
+    *tensor_inplace.TOP_LEVEL,
     *functional_aliases.__all__,
+    *functional_aliases.IN_PLACE,
     "special",
     *tensor_linalg.TOP_LEVEL,
     *linalg_decompositions.TOP_LEVEL,

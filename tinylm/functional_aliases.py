@@ -13,7 +13,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import tinylm.nn.functional as F
+from tinylm import tensor_inplace
 from tinylm.autograd import TinyLMError
+from tinylm.dtypes import get_default_dtype
+from tinylm.nn.functional.common import check_probability
 
 if TYPE_CHECKING:  # type hints only
     from tinylm.tensor import Tensor
@@ -53,6 +56,9 @@ __all__ = [
     "threshold",
     "threshold_",
 ]
+
+# torch's in-place top-level forms that F lacks (tinylm/__init__.py exports them too)
+IN_PLACE = ["alpha_dropout_", "dropout_"]
 
 # the same signatures as F's (or F's less its ``inplace`` flag, passed as False)
 conv1d = F.conv1d
@@ -133,6 +139,31 @@ def dropout(input: Tensor, p: float, train: bool) -> Tensor:  # noqa: A002
 
 def alpha_dropout(input: Tensor, p: float, train: bool) -> Tensor:  # noqa: A002
     return F.alpha_dropout(input, p, train)
+
+
+def dropout_(input: Tensor, p: float, train: bool) -> Tensor:  # noqa: A002
+    """torch.dropout_: :func:`dropout` written into input (tinylm/tensor_inplace.py's rules)."""
+    return _dropout_into("dropout_", F.dropout, input, p, train)
+
+
+def alpha_dropout_(input: Tensor, p: float, train: bool) -> Tensor:  # noqa: A002
+    """torch.alpha_dropout_: :func:`alpha_dropout` written into input."""
+    return _dropout_into("alpha_dropout_", F.alpha_dropout, input, p, train)
+
+
+def _dropout_into(op: str, dropout: Any, input: Tensor, p: float, train: bool) -> Tensor:  # noqa: A002
+    """As torch: out of training or with p = 0, input is left as it is (not written, its
+    version unchanged, even if it requires grad); p = 1 writes zeros (an int input too);
+    otherwise the float result of ``dropout`` is written, which an int input cannot hold."""
+    p = check_probability(op[:-1], p)
+    if not train or p == 0.0:
+        return input
+    if p == 1.0:
+        return tensor_inplace.write_into(input, op, lambda x: x * 0)
+    default = get_default_dtype()
+    return tensor_inplace.write_into(
+        input, op, lambda x: dropout(x if x.is_floating_point() else x.to(default), p, True)
+    )
 
 
 def embedding(

@@ -21,6 +21,7 @@ import numpy as np
 from tinylm import (
     linalg,
     ops,
+    tensor_inplace,  # x.ceil_() … : x.ceil() written into x
     tensor_linalg,
     tensor_selecting,
     tensor_shaping,
@@ -1568,6 +1569,66 @@ class TensorMath:
 
     def transpose_(self, dim0: int, dim1: int) -> Tensor:
         return self._restrided_("transpose_", self.detach().transpose(dim0, dim1))
+
+    def swapaxes_(self, axis0: int, axis1: int) -> Tensor:
+        return self._restrided_("swapaxes_", self.detach().transpose(axis0, axis1))
+
+    def swapdims_(self, dim0: int, dim1: int) -> Tensor:
+        return self._restrided_("swapdims_", self.detach().transpose(dim0, dim1))
+
+    def ldexp(self, other: Tensor) -> Tensor:
+        return tensor_inplace.ldexp(self, other)
+
+    def put(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
+        return tensor_inplace.put(self, index, source, accumulate)
+
+    # ---- the other in-place forms, x.op_(…) = x.op(…) written into x: tensor_inplace.py ----
+    ceil_ = tensor_inplace.inplace_form("ceil")
+    floor_ = tensor_inplace.inplace_form("floor")
+    round_ = tensor_inplace.inplace_form("round")
+    trunc_ = tensor_inplace.inplace_form("trunc")
+    frac_ = tensor_inplace.inplace_form("frac")
+    sign_ = tensor_inplace.inplace_form("sign")
+    sin_ = tensor_inplace.inplace_form("sin")
+    cos_ = tensor_inplace.inplace_form("cos")
+    erf_ = tensor_inplace.inplace_form("erf")
+    expm1_ = tensor_inplace.inplace_form("expm1")
+    log1p_ = tensor_inplace.inplace_form("log1p")
+    rsqrt_ = tensor_inplace.inplace_form("rsqrt")
+    bitwise_not_ = tensor_inplace.inplace_form("bitwise_not")
+    logical_not_ = tensor_inplace.inplace_form("logical_not")
+    nan_to_num_ = tensor_inplace.inplace_form("nan_to_num")
+    atan2_ = tensor_inplace.inplace_form("atan2")
+    arctan2_ = tensor_inplace.inplace_form("arctan2")
+    hypot_ = tensor_inplace.inplace_form("hypot")
+    fmod_ = tensor_inplace.inplace_form("fmod")
+    remainder_ = tensor_inplace.inplace_form("remainder")
+    floor_divide_ = tensor_inplace.inplace_form("floor_divide")
+    ldexp_ = tensor_inplace.inplace_form("ldexp")
+    eq_ = tensor_inplace.inplace_form("eq")
+    ne_ = tensor_inplace.inplace_form("ne")
+    lt_ = tensor_inplace.inplace_form("lt")
+    le_ = tensor_inplace.inplace_form("le")
+    gt_ = tensor_inplace.inplace_form("gt")
+    ge_ = tensor_inplace.inplace_form("ge")
+    greater_ = tensor_inplace.inplace_form("greater")
+    greater_equal_ = tensor_inplace.inplace_form("greater_equal")
+    less_ = tensor_inplace.inplace_form("less")
+    less_equal_ = tensor_inplace.inplace_form("less_equal")
+    not_equal_ = tensor_inplace.inplace_form("not_equal")
+    logical_and_ = tensor_inplace.inplace_form("logical_and")
+    logical_or_ = tensor_inplace.inplace_form("logical_or")
+    logical_xor_ = tensor_inplace.inplace_form("logical_xor")
+    cumsum_ = tensor_inplace.inplace_form("cumsum")
+    cumprod_ = tensor_inplace.inplace_form("cumprod")
+    renorm_ = tensor_inplace.inplace_form("renorm")
+    addmm_ = tensor_inplace.inplace_form("addmm")
+    addmv_ = tensor_inplace.inplace_form("addmv")
+    addr_ = tensor_inplace.inplace_form("addr")
+    addbmm_ = tensor_inplace.inplace_form("addbmm")
+    baddbmm_ = tensor_inplace.inplace_form("baddbmm")
+    index_add_ = tensor_inplace.inplace_form("index_add")
+    put_ = tensor_inplace.inplace_form("put")
 
     def take(self, index: Any) -> Tensor:
         return tensor_selecting.take(self, index)

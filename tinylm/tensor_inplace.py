@@ -1,0 +1,316 @@
+"""PyTorch's remaining in-place forms, ``x.op_(…)``, as Tensor methods and as ``torch.``'s
+top-level functions (``tinylm.sin_(x)``), all made by one helper, :func:`write_into`:
+
+    x.op_(*args)  ==  x.op(*args) computed on a detached x, then written into x's memory
+
+The arithmetic (and the argument checks) is the out-of-place op's: ``x.ceil_()`` is
+``x.ceil()``, ``x.eq_(y)`` is ``x.eq(y)``, ``x.addmm_(m1, m2)`` is ``x.addmm(m1, m2)``. The
+method table is in ``tinylm/tensor_math.py`` (``ceil_ = tensor_inplace.inplace_form("ceil")``,
+one line a name). What the helper adds are PyTorch's rules for writing into x:
+
+* the result has x's shape ``(*)``: only the *other* operands broadcast (``x.hypot_(y)`` with
+  x of shape (3,) and y of shape (2, 3) is refused, as is y of shape (1, 3));
+* its dtype must be castable to x's (``torch.can_cast``): ``int_tensor.sin_()`` and
+  ``int_tensor.floor_divide_(2.0)`` are refused; comparisons and logical ops write their
+  True/False as 1/0 in x's dtype (``float_tensor.lt_(0)`` holds 1.0 and 0.0);
+* a view writes through to its base (the write goes into the view's own memory), an expanded
+  view (elements sharing one memory location) is refused;
+* x's version counter goes up, so a backward that saved x notices the change;
+* as every in-place op of tinylm's, x is refused while it requires grad and a graph is being
+  recorded (a deliberate difference: PyTorch records the change on a non-leaf), and so is an
+  operand that requires grad (its gradient would be lost); under ``no_grad`` both are
+  allowed, as optimizers do.
+
+The refusals raise :class:`InplaceError`, both a ``TinyLMError`` and the ``RuntimeError``
+PyTorch raises. Not here: the in-place ops of ``tinylm/tensor.py`` (``add_``, ``exp_`` …),
+the in-place shape changes (``transpose_``, ``swapaxes_``: ``tensor_math.py``) and the random
+fills (``normal_`` …: ``sampling.py``); ``torch.dropout_`` uses the helper from
+``functional_aliases.py``.
+
+Also the out-of-place ops behind two of them: :func:`ldexp` (x · 2^other) and :func:`put`
+(values at flat positions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from tinylm import autograd
+from tinylm.autograd import TensorBase, TinyLMError
+from tinylm.dtypes import can_cast, get_default_dtype, is_floating_point, result_type
+
+if TYPE_CHECKING:  # type hints only: tinylm.tensor imports this module (via tensor_math)
+    from tinylm.tensor import Tensor
+
+# torch's top-level in-place functions (tinylm.sin_(x) is x.sin_()), torch.ldexp and torch.put
+TOP_LEVEL = [
+    "abs_",
+    "acos_",
+    "acosh_",
+    "addmv_",
+    "arccos_",
+    "arccosh_",
+    "arcsin_",
+    "arcsinh_",
+    "arctan_",
+    "arctanh_",
+    "asin_",
+    "asinh_",
+    "atan_",
+    "atanh_",
+    "ceil_",
+    "clamp_",
+    "clamp_max_",
+    "clamp_min_",
+    "clip_",
+    "cos_",
+    "cosh_",
+    "deg2rad_",
+    "erf_",
+    "erfc_",
+    "exp2_",
+    "exp_",
+    "expm1_",
+    "fill_",
+    "fix_",
+    "floor_",
+    "frac_",
+    "gcd_",
+    "i0_",
+    "lcm_",
+    "ldexp",
+    "ldexp_",
+    "log10_",
+    "log1p_",
+    "log2_",
+    "log_",
+    "logit_",
+    "nan_to_num_",
+    "neg_",
+    "put",
+    "negative_",
+    "rad2deg_",
+    "reciprocal_",
+    "round_",
+    "rsqrt_",
+    "sigmoid_",
+    "sin_",
+    "sinc_",
+    "sinh_",
+    "sqrt_",
+    "square_",
+    "tan_",
+    "tanh_",
+    "trunc_",
+    "xlogy_",
+    "zero_",
+]
+
+# ``from tinylm.tensor_inplace import *`` (tinylm/__init__.py) brings these; the helpers
+# (InplaceError, write_into, inplace_form, function_form) are used as tensor_inplace.<name>
+__all__ = TOP_LEVEL
+
+
+class InplaceError(TinyLMError, RuntimeError):
+    """An in-place op refused: a result x cannot hold (its shape or dtype), an expanded x, or
+    x requiring grad while recording. A ``RuntimeError``, as PyTorch's."""
+
+
+def write_into(
+    x: Tensor, op: str, compute: Callable[[Tensor], Tensor], operands: tuple[Any, ...] = ()
+) -> Tensor:
+    """x ← compute(x), in x's own memory; returns x.
+
+    ``compute`` is the out-of-place op, called on a detached x (sharing x's memory) without
+    recording. Its result must have x's shape ``(*)`` and a dtype castable to x's (it is cast,
+    as PyTorch casts: bool → 0/1, float64 → float32, int64 → int8 wrapping around).
+    ``operands`` are the op's other arguments: one that requires grad is refused while
+    recording (PyTorch would record the write and give it a gradient; tinylm would lose it).
+    """
+    if autograd.is_grad_enabled():
+        if x.requires_grad:
+            raise InplaceError(
+                f"{op}: in-place changes to a tensor that requires grad are not recorded by "
+                "tinylm's autograd; use the out-of-place op, or wrap the update in "
+                "tinylm.no_grad() (as optimizers do)"
+            )
+        if any(isinstance(a, TensorBase) and a.requires_grad for a in operands):
+            raise InplaceError(
+                f"{op}: an operand requires grad, but in-place ops are not recorded by "
+                "tinylm's autograd, so its gradient would be lost; use the out-of-place op"
+            )
+    if not getattr(getattr(x.data, "flags", None), "writeable", True):  # an expand()ed view
+        raise InplaceError(
+            f"{op}: more than one element of this tensor refers to one memory location (an "
+            "expanded view); clone() it first, as PyTorch asks"
+        )
+    with autograd.no_grad():
+        result = compute(x.detach())
+    if tuple(result.shape) != tuple(x.shape):
+        raise InplaceError(
+            f"{op}: output with shape {list(x.shape)} doesn't match the broadcast shape "
+            f"{list(result.shape)} (in place, only the other operands broadcast)"
+        )
+    if not can_cast(result.dtype, x.dtype):
+        raise InplaceError(
+            f"{op}: result type {result.dtype} can't be cast to the desired output type {x.dtype}"
+        )
+    x.copy_(result)  # cast to x's dtype, through x's strides; bumps x's version
+    return x
+
+
+def inplace_form(name: str) -> Callable[..., Tensor]:
+    """The method ``x.name_(*args, **kwargs)``: ``x.name(*args, **kwargs)`` written into x
+    by :func:`write_into` (same arguments as the out-of-place method)."""
+    op = name + "_"
+
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        operands = (*args, *kwargs.values())
+        return write_into(self, op, lambda x: getattr(x, name)(*args, **kwargs), operands)
+
+    method.__name__ = method.__qualname__ = op
+    method.__doc__ = (
+        f"In place: ``x.{op}(…)`` writes ``x.{name}(…)`` (same arguments) into x and returns "
+        "x; the result must keep x's shape and be castable to x's dtype "
+        "(tinylm/tensor_inplace.py)."
+    )
+    return method
+
+
+def function_form(op: str) -> Callable[..., Tensor]:
+    """torch's top-level ``torch.op(input, *args, **kwargs)``: the method ``input.op(…)``
+    of a Tensor (anything else is a TypeError, as in PyTorch)."""
+
+    def function(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:  # noqa: A002
+        if not isinstance(input, TensorBase):
+            raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(input).__name__}")
+        return getattr(input, op)(*args, **kwargs)
+
+    function.__name__ = function.__qualname__ = op
+    function.__doc__ = f"``tinylm.{op}(x, …)`` is ``x.{op}(…)``: x changed in place, returned."
+    return function
+
+
+def ldexp(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+    """input · 2^other, element-wise, as ``torch.ldexp``: shapes broadcast to ``(*)``,
+    computed in the two tensors' promoted dtype, or the default float dtype where that is an
+    integer or bool (int64 with int64 is float32, float16 with int64 float16).
+
+    Composed of differentiable ops: dL/dinput = g · 2^other,
+    dL/dother = g · input · 2^other · ln 2.
+    """
+    if not isinstance(input, TensorBase) or not isinstance(other, TensorBase):
+        bad = other if isinstance(input, TensorBase) else input
+        raise TypeError(f"ldexp(): input and other must be Tensors, not {type(bad).__name__}")
+    dtype = result_type(input, other)
+    if not is_floating_point(dtype):
+        dtype = get_default_dtype()
+    return input.to(dtype) * (2.0 ** other.to(dtype))
+
+
+def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:  # noqa: A002
+    """A copy of ``input`` with ``source`` at the flat positions ``index``, as ``torch.put``:
+    input is read as if flattened (row-major over its shape, whatever its strides), index
+    (integers, any shape, negatives from the end) and source (input's dtype) have the same
+    number of elements; ``accumulate=True`` adds instead, a position named twice getting
+    both. Without ``accumulate`` a position named twice is refused (PyTorch's result is then
+    undefined). Output shape: input's.
+
+    Composed of differentiable ops (``reshape`` and ``index_put``): dL/dinput = g with the
+    written positions zeroed (all of g where ``accumulate``), dL/dsource = g[index].
+    """
+    for name, t in (("input", input), ("index", index), ("source", source)):
+        if not isinstance(t, TensorBase):
+            raise TypeError(f"put(): argument '{name}' must be Tensor, not {type(t).__name__}")
+    if index.dtype.kind not in "iu":
+        raise TinyLMError(f"put: index must be an integer tensor, got {index.dtype}")
+    if source.dtype != input.dtype:
+        raise TinyLMError(
+            f"put: input and source must have the same dtype, got {input.dtype} and "
+            f"{source.dtype}; convert source first, e.g. source.to(input.dtype)"
+        )
+    if index.numel() != source.numel():
+        raise TinyLMError(
+            f"put: source and index must have the same number of elements, got "
+            f"{source.numel()} and {index.numel()}"
+        )
+    n = input.numel()
+    flat_index = index.reshape(-1)
+    if flat_index.numel():
+        low, high = int(flat_index.min()), int(flat_index.max())
+        if low < -n or high >= n:
+            raise TinyLMError(
+                f"put: index {low if low < -n else high} is out of range for a tensor of "
+                f"{n} elements"
+            )
+        if not accumulate and (flat_index % n).unique().numel() != flat_index.numel():
+            raise TinyLMError(
+                "put: the index names a position more than once, where PyTorch's result is "
+                "undefined; give each position once, or pass accumulate=True to add the values"
+            )
+    return (
+        input.reshape(-1)
+        .index_put((flat_index,), source.reshape(-1), accumulate)
+        .reshape(input.shape)
+    )
+
+
+abs_ = function_form("abs_")
+acos_ = function_form("acos_")
+acosh_ = function_form("acosh_")
+addmv_ = function_form("addmv_")
+arccos_ = function_form("arccos_")
+arccosh_ = function_form("arccosh_")
+arcsin_ = function_form("arcsin_")
+arcsinh_ = function_form("arcsinh_")
+arctan_ = function_form("arctan_")
+arctanh_ = function_form("arctanh_")
+asin_ = function_form("asin_")
+asinh_ = function_form("asinh_")
+atan_ = function_form("atan_")
+atanh_ = function_form("atanh_")
+ceil_ = function_form("ceil_")
+clamp_ = function_form("clamp_")
+clamp_max_ = function_form("clamp_max_")
+clamp_min_ = function_form("clamp_min_")
+clip_ = function_form("clip_")
+cos_ = function_form("cos_")
+cosh_ = function_form("cosh_")
+deg2rad_ = function_form("deg2rad_")
+erf_ = function_form("erf_")
+erfc_ = function_form("erfc_")
+exp2_ = function_form("exp2_")
+exp_ = function_form("exp_")
+expm1_ = function_form("expm1_")
+fill_ = function_form("fill_")
+fix_ = function_form("fix_")
+floor_ = function_form("floor_")
+frac_ = function_form("frac_")
+gcd_ = function_form("gcd_")
+i0_ = function_form("i0_")
+lcm_ = function_form("lcm_")
+ldexp_ = function_form("ldexp_")
+log10_ = function_form("log10_")
+log1p_ = function_form("log1p_")
+log2_ = function_form("log2_")
+log_ = function_form("log_")
+logit_ = function_form("logit_")
+nan_to_num_ = function_form("nan_to_num_")
+neg_ = function_form("neg_")
+negative_ = function_form("negative_")
+rad2deg_ = function_form("rad2deg_")
+reciprocal_ = function_form("reciprocal_")
+round_ = function_form("round_")
+rsqrt_ = function_form("rsqrt_")
+sigmoid_ = function_form("sigmoid_")
+sin_ = function_form("sin_")
+sinc_ = function_form("sinc_")
+sinh_ = function_form("sinh_")
+sqrt_ = function_form("sqrt_")
+square_ = function_form("square_")
+tan_ = function_form("tan_")
+tanh_ = function_form("tanh_")
+trunc_ = function_form("trunc_")
+xlogy_ = function_form("xlogy_")
+zero_ = function_form("zero_")
