@@ -989,10 +989,16 @@ def test_what_torch_accepts_next_to_a_refusal_gives_its_values(call: str) -> Non
         scope["z"] = lib.tensor([[1.0, 2.0, 3.0], [0.5, 0.0, -1.0]])
         y = eval(call, scope)
         y = y if hasattr(y, "dtype") and hasattr(y, "shape") else lib.tensor(y)
-        return dtype_name(y), tuple(y.shape), np.asarray(y).tolist()
+        return dtype_name(y), tuple(y.shape), np.asarray(y)
 
     ours, theirs = in_both(run)
-    assert ours == theirs
+    assert ours[:2] == theirs[:2]  # dtype and shape
+    if ours[2].dtype.kind == "f":
+        # a float op's last bit depends on its summation order and exp (cross-entropy's
+        # kernel shifts by the target's logit, torch's by the row maximum): within 1 ulp
+        np.testing.assert_array_max_ulp(ours[2], theirs[2], maxulp=1)
+    else:
+        np.testing.assert_array_equal(ours[2], theirs[2])
 
 
 def _step_lr_sequence(lib: Any, step_size: float) -> list[float]:

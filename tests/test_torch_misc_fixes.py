@@ -275,3 +275,42 @@ def test_lerp_edge_values_are_torchs() -> None:
         # vectorised loop and its scalar tail give 0 different signs there)
         signed = ~np.isnan(theirs) & ((theirs != 0) | (abs(w) < 0.5))
         np.testing.assert_array_equal(np.signbit(ours[signed]), np.signbit(theirs[signed]))
+
+
+def test_tensor_py_inplace_ops_refuse_what_torch_would_record_or_refuse():
+    """``add_`` and the other in-place ops of tensor.py go through tensor_inplace.write_into:
+    an operand that requires grad is refused while recording (its gradient would be lost),
+    and a result that does not keep x's shape is refused, as torch refuses it."""
+    w = tinylm.randn(3, requires_grad=True)
+    with pytest.raises(TinyLMError, match="add_: an operand requires grad"):
+        tinylm.zeros(3).add_(w)
+    with pytest.raises(TinyLMError, match="masked_fill_: an operand requires grad"):
+        tinylm.zeros(3).masked_fill_(tinylm.tensor([True, False, True]), w.sum())
+    with pytest.raises(TinyLMError, match=r"output with shape \[3\] doesn't match"):
+        tinylm.zeros(3).add_(tinylm.ones(1, 3))
+    with pytest.raises(RuntimeError, match=r"output with shape \[\] doesn't match"):
+        tinylm.tensor(1.0).mul_(tinylm.ones(1))
+    with pytest.raises(RuntimeError, match="doesn't match the broadcast shape"):
+        torch.zeros(3).add_(torch.ones(1, 3))
+    with tinylm.no_grad():  # optimizers' updates: allowed
+        x = tinylm.zeros(3).add_(w, alpha=2.0)
+    np.testing.assert_array_equal(x.numpy(), 2 * w.detach().numpy())
+    x = tinylm.zeros(2, 3)
+    version = x._version
+    assert x.add_(tinylm.ones(3)) is x and x._version == version + 1
+
+
+@pytest.mark.parametrize("p", [0.0, 0.5, 1.0])
+def test_dropout_of_an_integer_tensor_as_torch(p):
+    """torch: p = 0 returns the input, p = 1 integer zeros, 0 < p < 1 refused."""
+    a = np.array([1, 2, 3])
+    if 0 < p < 1:
+        with pytest.raises(RuntimeError, match="can't be cast"):
+            torch.nn.functional.dropout(torch.tensor(a), p)
+        with pytest.raises(TinyLMError, match="dropout: result type float can't be cast"):
+            tinylm.nn.functional.dropout(tinylm.tensor(a), p)
+        return
+    want = torch.nn.functional.dropout(torch.tensor(a), p)
+    got = tinylm.nn.functional.dropout(tinylm.tensor(a), p)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert str(got.dtype) == str(want.dtype).removeprefix("torch.")

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tinylm import autograd, ops, printing, sampling
+from tinylm import autograd, ops, printing, sampling, tensor_inplace
 from tinylm.autograd import Node, RemovableHandle, TensorBase, TinyLMError
 from tinylm.device import (
     CPU,
@@ -35,7 +35,6 @@ from tinylm.device import (
 from tinylm.dtypes import (
     array_from_python,
     bool_,
-    can_cast,
     float16,
     float32,
     float64,
@@ -657,16 +656,9 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         """PyTorch's in-place form ``x.op_(...)``: ``compute(x)``, the out-of-place op on a
         detached x, written into x's own memory (same checks and errors as the op). As in
         PyTorch, a result that x's dtype cannot hold (a float into an int tensor, an int
-        into a bool one) is an error, not silently truncated."""
-        self._check_inplace(op)
-        with autograd.no_grad():
-            result = compute(self.detach())
-        if not can_cast(result.dtype, self.dtype):
-            raise RuntimeError(
-                f"{op}: result type {result.dtype} can't be cast to the desired output type "
-                f"{self.dtype}"
-            )
-        return self._inplace(op, result.data)
+        into a bool one) or whose shape is not x's is an error, not silently truncated or
+        broadcast; the rules are ``tensor_inplace.write_into``'s."""
+        return tensor_inplace.write_into(self, op, compute)
 
     def masked_fill_(self, mask: Any, value: float) -> Tensor:
         return self._inplace_from("masked_fill_", lambda x: x.masked_fill(mask, value))

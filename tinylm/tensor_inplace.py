@@ -22,8 +22,9 @@ one line a name). What the helper adds are PyTorch's rules for writing into x:
   allowed, as optimizers do.
 
 The refusals raise :class:`InplaceError`, both a ``TinyLMError`` and the ``RuntimeError``
-PyTorch raises. Not here: the in-place ops of ``tinylm/tensor.py`` (``add_``, ``exp_`` …),
-the in-place shape changes (``transpose_``, ``swapaxes_``: ``tensor_math.py``) and the random
+PyTorch raises. The in-place ops of ``tinylm/tensor.py`` (``add_``, ``exp_`` …) are
+defined there, one line each, and written by the same helper. Not here: the in-place shape
+changes (``transpose_``, ``swapaxes_``: ``tensor_math.py``) and the random
 fills (``normal_`` …: ``sampling.py``); ``torch.dropout_`` uses the helper from
 ``functional_aliases.py``.
 
@@ -117,36 +118,33 @@ class InplaceError(TinyLMError, RuntimeError):
     x requiring grad while recording. A ``RuntimeError``, as PyTorch's."""
 
 
-def write_into(
-    x: Tensor, op: str, compute: Callable[[Tensor], Tensor], operands: tuple[Any, ...] = ()
-) -> Tensor:
-    """x ← compute(x), in x's own memory; returns x.
+def write_into(x: Tensor, op: str, compute: Callable[[Tensor], Tensor]) -> Tensor:
+    """x ← compute(x), in x's own memory; returns x. Every in-place op of tinylm's comes here
+    (``add_``, ``exp_`` … through ``Tensor``'s own helper).
 
-    ``compute`` is the out-of-place op, called on a detached x (sharing x's memory) without
-    recording. Its result must have x's shape ``(*)`` and a dtype castable to x's (it is cast,
-    as PyTorch casts: bool → 0/1, float64 → float32, int64 → int8 wrapping around).
-    ``operands`` are the op's other arguments: one that requires grad is refused while
-    recording (PyTorch would record the write and give it a gradient; tinylm would lose it).
+    ``compute`` is the out-of-place op, called on a detached x (sharing x's memory). Its
+    result must have x's shape ``(*)`` and a dtype castable to x's (it is cast, as PyTorch
+    casts: bool → 0/1, float64 → float32, int64 → int8 wrapping around). A result that
+    requires grad means an operand does: refused while recording (PyTorch would record the
+    write and give the operand a gradient; tinylm would lose it).
     """
-    if autograd.is_grad_enabled():
-        if x.requires_grad:
-            raise InplaceError(
-                f"{op}: in-place changes to a tensor that requires grad are not recorded by "
-                "tinylm's autograd; use the out-of-place op, or wrap the update in "
-                "tinylm.no_grad() (as optimizers do)"
-            )
-        if any(isinstance(a, TensorBase) and a.requires_grad for a in operands):
-            raise InplaceError(
-                f"{op}: an operand requires grad, but in-place ops are not recorded by "
-                "tinylm's autograd, so its gradient would be lost; use the out-of-place op"
-            )
+    if x.requires_grad and autograd.is_grad_enabled():
+        raise InplaceError(
+            f"{op}: in-place changes to a tensor that requires grad are not recorded by "
+            "tinylm's autograd; use the out-of-place op, or wrap the update in "
+            "tinylm.no_grad() (as optimizers do)"
+        )
     if not getattr(getattr(x.data, "flags", None), "writeable", True):  # an expand()ed view
         raise InplaceError(
             f"{op}: more than one element of this tensor refers to one memory location (an "
             "expanded view); clone() it first, as PyTorch asks"
         )
-    with autograd.no_grad():
-        result = compute(x.detach())
+    result = compute(x.detach())  # a graph is recorded only where an operand requires grad
+    if result.requires_grad:
+        raise InplaceError(
+            f"{op}: an operand requires grad, but in-place ops are not recorded by "
+            "tinylm's autograd, so its gradient would be lost; use the out-of-place op"
+        )
     if tuple(result.shape) != tuple(x.shape):
         raise InplaceError(
             f"{op}: output with shape {list(x.shape)} doesn't match the broadcast shape "
@@ -166,8 +164,7 @@ def inplace_form(name: str) -> Callable[..., Tensor]:
     op = name + "_"
 
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        operands = (*args, *kwargs.values())
-        return write_into(self, op, lambda x: getattr(x, name)(*args, **kwargs), operands)
+        return write_into(self, op, lambda x: getattr(x, name)(*args, **kwargs))
 
     method.__name__ = method.__qualname__ = op
     method.__doc__ = (

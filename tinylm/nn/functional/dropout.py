@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from tinylm.autograd import Context, Function
+from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.device import device_of, to_device_array
 from tinylm.nn.functional.common import check_not_inplace, check_probability
 from tinylm.random import default_generator
@@ -50,5 +50,10 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     if not training or p == 0.0:
         return input
     if p == 1.0:
-        return input * 0.0
+        return input * 0  # (an integer 0: an integer input stays integer, as in PyTorch)
+    if not input.is_floating_point():  # PyTorch's refusal: the 1/(1 − p) scale is a float
+        raise TinyLMError(
+            f"dropout: result type float can't be cast to the desired output type "
+            f"{input.dtype} (dropout of an integer tensor with 0 < p < 1)"
+        )
     return _Dropout.apply(input, mask=dropout_mask(input.shape, p, input.data))
