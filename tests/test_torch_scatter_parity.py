@@ -125,6 +125,8 @@ INT_SCATTER_CALLS = [
     "lib.tensor(2.5, dtype=lib.float64).scatter_reduce(0, lib.tensor(0), lib.tensor(4.0, "
     "dtype=lib.float64), 'prod')",  # 0-d
     "x.float().scatter_reduce(1, i[:, :0], s.float()[:, :0], 'amax')",  # an empty index
+    "lib.tensor(1.0).scatter_reduce(0, lib.tensor([0, 0]), lib.tensor([1.0, 2.0]), 'sum')",
+    "lib.tensor(1.0).scatter(0, lib.tensor([0]), lib.tensor([3.0]))",
 ]
 
 
@@ -584,7 +586,11 @@ BAD_CALLS = [
     ("lib.arange(10.0).unfold(1, 2, 1)", TinyLMError, r"unfold: dim 1 is out of range"),
     ("lib.rsub(lib.tensor([1, 2]), lib.tensor([1]), alpha=0.5)", TinyLMError,
      "rsub: for integral input tensors, argument alpha must not be a floating point"),
-    ("lib.rsub(lib.tensor([True]), lib.tensor([True]))", TinyLMError, "bool"),
+    ("lib.rsub(lib.tensor([True]), lib.tensor([True]))", TinyLMError, "rsub: .*bool"),
+    ("lib.rsub(lib.tensor([1, 2]), True)", TinyLMError, "rsub: subtraction with a bool"),
+    ("lib.rsub(lib.tensor([True]), 1)", TinyLMError, "rsub: subtraction with a bool"),
+    ("lib.tensor(1.0).index_reduce(0, lib.tensor([0, 0]), lib.tensor([3.0, 4.0]), 'prod')",
+     TinyLMError, "index_reduce: source of shape \\(2,\\) and index of 2 elements for a 0-d"),
     ("lib.rsub(3, lib.tensor([1, 2]))", TypeError, "rsub: input must be a Tensor"),
     ("lib.cov(lib.ones(2, 2, 2))", TinyLMError,
      "cov: expected input to have two or fewer dimensions"),

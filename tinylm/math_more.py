@@ -40,8 +40,14 @@ def _tensor(op: str, name: str, x: Any) -> Tensor:
 def rsub(input: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
     """other − alpha · input (the reversed ``sub``), as ``torch.rsub``: ``other`` a tensor
     or a number, in PyTorch's result dtype. dL/dinput = −alpha · g, dL/dother = g.
-    An integer or bool input refuses a float alpha, as PyTorch."""
+    An integer input refuses a float alpha, and bools are refused, as PyTorch."""
     x = _tensor("rsub", "input", input)
+    other_dtype = other.dtype if isinstance(other, TensorBase) else np.asarray(other).dtype
+    if x.dtype == np.bool_ or other_dtype == np.bool_:
+        raise TinyLMError(
+            "rsub: subtraction with a bool tensor or a bool is not supported, as in PyTorch; "
+            "to invert a mask use ~ or logical_not()"
+        )
     if x.dtype.kind in "biu" and isinstance(alpha, float | np.floating):
         raise TinyLMError(
             f"rsub: for integral input tensors, argument alpha must not be a floating point "

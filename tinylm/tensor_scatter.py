@@ -300,9 +300,9 @@ def scatter_reduce(
     d, idx = _scatter_index("scatter_reduce", x, dim, index, src.shape)
     if idx.size == 0:
         return ops.Clone.apply(x)
-    if x.ndim == 0:
+    if x.ndim == 0:  # as a (1,) tensor: every index is 0
         out = scatter_reduce(
-            x.reshape(1), 0, idx.reshape(1), src.reshape(-1), reduce, include_self=include_self
+            x.reshape(1), 0, idx.reshape(-1), src.reshape(-1), reduce, include_self=include_self
         )
         return out.reshape(())
     return ScatterReduce.apply(
@@ -344,7 +344,7 @@ def scatter(
         return ops.Clone.apply(x)
     if x.ndim == 0:
         flat = src.reshape(-1) if src is not None else None
-        return scatter(x.reshape(1), 0, idx.reshape(1), flat, value=value).reshape(())
+        return scatter(x.reshape(1), 0, idx.reshape(-1), flat, value=value).reshape(())
     where = ops.along_axis_index(idx, d)
     if src is None:  # one number: writing it twice at a place is writing it once
         src = x.new_full(tuple(idx.shape), value)
@@ -395,6 +395,11 @@ def index_reduce(
         raise TinyLMError("index_reduce: reduce='mean' is not supported for bool tensors")
     d, idx = _slice_index("index_reduce", x, dim, index)
     if x.ndim == 0:
+        if source.numel() != 1 or idx.size != 1:
+            raise TinyLMError(
+                f"index_reduce: source of shape {tuple(source.shape)} and index of "
+                f"{idx.size} elements for a 0-d tensor: give one index and one source element"
+            )
         x1, s1 = x.reshape(1), source.reshape(-1)
         out = index_reduce(x1, 0, idx, s1, reduce, include_self=include_self)
         return out.reshape(())
