@@ -91,6 +91,30 @@ def test_scatter_reduce_and_its_gradients_match_torch(
     check_against_torch(lambda lib, t: call(lib, t[0], t[1], reduce, include_self), [x, s])
 
 
+@pytest.mark.parametrize("seed", range(24))
+def test_scatter_reduce_at_random_shapes_dims_and_indices_matches_torch(seed: int) -> None:
+    """1 to 3 dims, any dim, an index shorter than x in the other dims and than src in all,
+    its entries drawn with repeats; small integer values (ties, zeros) or continuous ones."""
+    rng = np.random.default_rng(seed)
+    ndim = int(rng.integers(1, 4))
+    shape = tuple(int(n) for n in rng.integers(1, 5, ndim))
+    d = int(rng.integers(-ndim, ndim))
+    ishape = [int(rng.integers(1, n + 1)) for n in shape]
+    ishape[d] = int(rng.integers(1, 6))
+    index = rng.integers(0, shape[d], ishape)
+    if seed % 2:
+        x, src = rng.integers(-2, 3, shape) * 1.0, rng.integers(-2, 3, ishape) * 1.0
+    else:
+        x, src = rng.standard_normal(shape), rng.standard_normal(ishape)
+    reduce, include_self = REDUCES[seed % 5], bool(seed % 3)
+    check_against_torch(
+        lambda lib, t: t[0].scatter_reduce(
+            d, idx(lib, index), t[1], reduce, include_self=include_self
+        ),  # fmt: skip
+        [x, src],
+    )
+
+
 @pytest.mark.parametrize("reduce", REDUCES)
 def test_scatter_reduce_uses_only_the_part_of_src_the_index_covers(reduce: str) -> None:
     """PyTorch's backward refuses a src larger than the index; tinylm gives its unused part
