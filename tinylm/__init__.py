@@ -15,11 +15,13 @@ from tinylm import (
     linalg,
     linalg_decompositions,
     math_functions,
+    math_more,
     ops,
     special,
     tensor_elementwise,
     tensor_inplace,
     tensor_linalg,
+    tensor_scatter,
     tensor_selecting,
     tensor_shaping,
     tensor_special,
@@ -121,6 +123,7 @@ from tinylm.math_functions import (
     trunc,
     var_mean,
 )
+from tinylm.math_more import corrcoef, cov, frexp, ldexp, row_stack, rsub
 from tinylm.random import Generator, default_generator, manual_seed
 from tinylm.random_creation import logspace, normal, poisson, randint_like
 from tinylm.tensor import Tensor
@@ -201,6 +204,16 @@ from tinylm.tensor_linalg import (
     trapezoid,
     trapz,
     vdot,
+)
+from tinylm.tensor_scatter import (
+    diagonal_scatter,
+    index_reduce,
+    put,
+    scatter,
+    scatter_reduce,
+    select,
+    select_scatter,
+    slice_scatter,
 )
 from tinylm.tensor_selecting import (
     argwhere,
@@ -985,6 +998,8 @@ __all__ = [
     *tensor_linalg.TOP_LEVEL,
     *linalg_decompositions.TOP_LEVEL,
     *tensor_selecting.TOP_LEVEL,
+    *tensor_scatter.TOP_LEVEL,
+    *math_more.TOP_LEVEL,
     *tensor_shaping.TOP_LEVEL,
     *tensor_stats.TOP_LEVEL,
 ]

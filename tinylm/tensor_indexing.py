@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from tinylm import ops
+from tinylm import ops, tensor_scatter
 from tinylm.autograd import TensorBase, TinyLMError
 from tinylm.device import array_module, to_device_array
 
@@ -94,32 +94,23 @@ class TensorIndexing:
             )
         return ops.ScatterAdd.apply(self, src, axis=d, index=idx)
 
-    def scatter(self, dim: int, index: Any, src: Any = None, *, value: Any = None) -> Tensor:
+    def scatter(
+        self, dim: int, index: Any, src: Any = None, *, value: Any = None, reduce: Any = None
+    ) -> Tensor:
         """A copy of x with the places ``index`` names along ``dim`` overwritten:
         y[index[i][j]][j] = src[i][j] for dim 0 (or the number ``value``), as PyTorch's
         ``scatter`` (``zeros(n, C).scatter(1, t.unsqueeze(1), 1.0)`` is a one-hot matrix).
-        Written as a blend of two differentiable ops: where(hit, scatter_add(0, src), x),
-        ``hit`` marking the places written; so x's gradient is g off those places and src's
-        is g gathered at them. An index that names one place twice adds the values there
-        (PyTorch keeps one of them, unspecified which): give each place once."""
-        if value is None and isinstance(src, int | float):
-            value, src = src, None  # scatter(dim, index, 1.0): the number positionally
-        if (src is None) == (value is None):
-            raise TypeError("scatter: give src (a tensor) or value (a number), one of them")
-        d = self._axis(dim, "scatter")
-        idx = self._index("scatter", index, d, full=True)
-        if src is None:
-            src = self._operand(np.full(idx.shape, value, dtype=self.dtype))
-        src = self._operand(src)
-        xp = array_module(self.data)
-        zeros = self._operand(xp.zeros(self.shape, dtype=self.dtype))
-        hit = zeros.scatter_add(d, idx, self._operand(xp.ones(idx.shape, self.dtype))).data > 0
-        return ops.Where.apply(zeros.scatter_add(d, idx, src), self, cond=hit)
+        See :func:`tinylm.tensor_scatter.scatter` (a place named twice by a src is refused)."""
+        return tensor_scatter.scatter(self, dim, index, src, value=value, reduce=reduce)
 
-    def scatter_(self, dim: int, index: Any, src: Any = None, *, value: Any = None) -> Tensor:
+    def scatter_(
+        self, dim: int, index: Any, src: Any = None, *, value: Any = None, reduce: Any = None
+    ) -> Tensor:
         """:meth:`scatter` written into x (refused on a tensor that requires grad while
         recording, as other in-place ops)."""
-        return self._inplace_from("scatter_", lambda x: x.scatter(dim, index, src, value=value))
+        return self._inplace_from(
+            "scatter_", lambda x: x.scatter(dim, index, src, value=value, reduce=reduce)
+        )
 
     def index_add(self, dim: int, index: Any, source: Any, *, alpha: float = 1) -> Tensor:
         """A copy of x with ``alpha · source`` added at the slices ``index`` names along

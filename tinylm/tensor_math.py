@@ -20,9 +20,11 @@ import numpy as np
 
 from tinylm import (
     linalg,
+    math_more,
     ops,
     tensor_inplace,  # x.ceil_() … : x.ceil() written into x
     tensor_linalg,
+    tensor_scatter,
     tensor_selecting,
     tensor_shaping,
     tensor_special,
@@ -1687,6 +1689,85 @@ class TensorMath:
 
     def diagflat(self, offset: int = 0) -> Tensor:
         return tensor_selecting.diagflat(self, offset)
+
+    # ---- PyTorch's scatter and select methods: tinylm/tensor_scatter.py ------------------
+
+    def scatter_reduce(
+        self, dim: int, index: Any, src: Tensor, reduce: str, *, include_self: bool = True
+    ) -> Tensor:
+        return tensor_scatter.scatter_reduce(
+            self, dim, index, src, reduce, include_self=include_self
+        )
+
+    def scatter_reduce_(
+        self, dim: int, index: Any, src: Tensor, reduce: str, *, include_self: bool = True
+    ) -> Tensor:
+        return self._inplace_from(
+            "scatter_reduce_",
+            lambda x: x.scatter_reduce(dim, index, src, reduce, include_self=include_self),
+        )
+
+    def index_add_(self, dim: int, index: Any, source: Tensor, *, alpha: Any = 1) -> Tensor:
+        return self._inplace_from(
+            "index_add_", lambda x: x.index_add(dim, index, source, alpha=alpha)
+        )
+
+    def index_reduce(
+        self, dim: int, index: Any, source: Tensor, reduce: str, *, include_self: bool = True
+    ) -> Tensor:
+        return tensor_scatter.index_reduce(
+            self, dim, index, source, reduce, include_self=include_self
+        )
+
+    def index_reduce_(
+        self, dim: int, index: Any, source: Tensor, reduce: str, *, include_self: bool = True
+    ) -> Tensor:
+        return self._inplace_from(
+            "index_reduce_",
+            lambda x: x.index_reduce(dim, index, source, reduce, include_self=include_self),
+        )
+
+    def put(self, index: Any, source: Tensor, accumulate: bool = False) -> Tensor:
+        return tensor_scatter.put(self, index, source, accumulate)
+
+    def put_(self, index: Any, source: Tensor, accumulate: bool = False) -> Tensor:
+        return self._inplace_from("put_", lambda x: x.put(index, source, accumulate))
+
+    def select(self, dim: int, index: int) -> Tensor:
+        return tensor_scatter.select(self, dim, index)
+
+    def select_scatter(self, src: Tensor, dim: int, index: int) -> Tensor:
+        return tensor_scatter.select_scatter(self, src, dim, index)
+
+    def slice_scatter(
+        self, src: Tensor, dim: int = 0, start: Any = None, end: Any = None, step: int = 1
+    ) -> Tensor:
+        return tensor_scatter.slice_scatter(self, src, dim, start, end, step)
+
+    def diagonal_scatter(
+        self, src: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1
+    ) -> Tensor:
+        return tensor_scatter.diagonal_scatter(self, src, offset, dim1, dim2)
+
+    def unfold(self, dimension: int, size: int, step: int) -> Tensor:
+        return tensor_scatter.unfold(self, dimension, size, step)
+
+    # ---- more small math: tinylm/math_more.py ---------------------------------------------
+
+    def frexp(self) -> Any:
+        return math_more.frexp(self)
+
+    def ldexp(self, other: Tensor) -> Tensor:
+        return math_more.ldexp(self, other)
+
+    def ldexp_(self, other: Tensor) -> Tensor:
+        return self._inplace_from("ldexp_", lambda x: x.ldexp(other))
+
+    def cov(self, *, correction: int = 1, fweights: Any = None, aweights: Any = None) -> Tensor:
+        return math_more.cov(self, correction=correction, fweights=fweights, aweights=aweights)
+
+    def corrcoef(self) -> Tensor:
+        return math_more.corrcoef(self)
 
     def __getitem__(self, index: Any) -> Tensor:
         index = raw_index(index)
