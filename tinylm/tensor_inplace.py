@@ -27,9 +27,6 @@ defined there, one line each, and written by the same helper. Not here: the in-p
 changes (``transpose_``, ``swapaxes_``: ``tensor_math.py``) and the random
 fills (``normal_`` …: ``sampling.py``); ``torch.dropout_`` uses the helper from
 ``functional_aliases.py``.
-
-Also the out-of-place ops behind two of them: :func:`ldexp` (x · 2^other) and :func:`put`
-(values at flat positions).
 """
 
 from __future__ import annotations
@@ -39,12 +36,12 @@ from typing import TYPE_CHECKING, Any
 
 from tinylm import autograd
 from tinylm.autograd import TensorBase, TinyLMError
-from tinylm.dtypes import can_cast, get_default_dtype, is_floating_point, result_type
+from tinylm.dtypes import can_cast
 
 if TYPE_CHECKING:  # type hints only: tinylm.tensor imports this module (via tensor_math)
     from tinylm.tensor import Tensor
 
-# torch's top-level in-place functions (tinylm.sin_(x) is x.sin_()), torch.ldexp and torch.put
+# torch's top-level in-place functions (tinylm.sin_(x) is x.sin_())
 TOP_LEVEL = [
     "abs_",
     "acos_",
@@ -80,7 +77,6 @@ TOP_LEVEL = [
     "gcd_",
     "i0_",
     "lcm_",
-    "ldexp",
     "ldexp_",
     "log10_",
     "log1p_",
@@ -89,7 +85,6 @@ TOP_LEVEL = [
     "logit_",
     "nan_to_num_",
     "neg_",
-    "put",
     "negative_",
     "rad2deg_",
     "reciprocal_",
@@ -187,70 +182,6 @@ def function_form(op: str) -> Callable[..., Tensor]:
     function.__name__ = function.__qualname__ = op
     function.__doc__ = f"``tinylm.{op}(x, …)`` is ``x.{op}(…)``: x changed in place, returned."
     return function
-
-
-def ldexp(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
-    """input · 2^other, element-wise, as ``torch.ldexp``: shapes broadcast to ``(*)``,
-    computed in the two tensors' promoted dtype, or the default float dtype where that is an
-    integer or bool (int64 with int64 is float32, float16 with int64 float16).
-
-    Composed of differentiable ops: dL/dinput = g · 2^other,
-    dL/dother = g · input · 2^other · ln 2.
-    """
-    if not isinstance(input, TensorBase) or not isinstance(other, TensorBase):
-        bad = other if isinstance(input, TensorBase) else input
-        raise TypeError(f"ldexp(): input and other must be Tensors, not {type(bad).__name__}")
-    dtype = result_type(input, other)
-    if not is_floating_point(dtype):
-        dtype = get_default_dtype()
-    return input.to(dtype) * (2.0 ** other.to(dtype))
-
-
-def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:  # noqa: A002
-    """A copy of ``input`` with ``source`` at the flat positions ``index``, as ``torch.put``:
-    input is read as if flattened (row-major over its shape, whatever its strides), index
-    (integers, any shape, negatives from the end) and source (input's dtype) have the same
-    number of elements; ``accumulate=True`` adds instead, a position named twice getting
-    both. Without ``accumulate`` a position named twice is refused (PyTorch's result is then
-    undefined). Output shape: input's.
-
-    Composed of differentiable ops (``reshape`` and ``index_put``): dL/dinput = g with the
-    written positions zeroed (all of g where ``accumulate``), dL/dsource = g[index].
-    """
-    for name, t in (("input", input), ("index", index), ("source", source)):
-        if not isinstance(t, TensorBase):
-            raise TypeError(f"put(): argument '{name}' must be Tensor, not {type(t).__name__}")
-    if index.dtype.kind not in "iu":
-        raise TinyLMError(f"put: index must be an integer tensor, got {index.dtype}")
-    if source.dtype != input.dtype:
-        raise TinyLMError(
-            f"put: input and source must have the same dtype, got {input.dtype} and "
-            f"{source.dtype}; convert source first, e.g. source.to(input.dtype)"
-        )
-    if index.numel() != source.numel():
-        raise TinyLMError(
-            f"put: source and index must have the same number of elements, got "
-            f"{source.numel()} and {index.numel()}"
-        )
-    n = input.numel()
-    flat_index = index.reshape(-1)
-    if flat_index.numel():
-        low, high = int(flat_index.min()), int(flat_index.max())
-        if low < -n or high >= n:
-            raise TinyLMError(
-                f"put: index {low if low < -n else high} is out of range for a tensor of "
-                f"{n} elements"
-            )
-        if not accumulate and (flat_index % n).unique().numel() != flat_index.numel():
-            raise TinyLMError(
-                "put: the index names a position more than once, where PyTorch's result is "
-                "undefined; give each position once, or pass accumulate=True to add the values"
-            )
-    return (
-        input.reshape(-1)
-        .index_put((flat_index,), source.reshape(-1), accumulate)
-        .reshape(input.shape)
-    )
 
 
 abs_ = function_form("abs_")

@@ -1578,12 +1578,6 @@ class TensorMath:
     def swapdims_(self, dim0: int, dim1: int) -> Tensor:
         return self._restrided_("swapdims_", self.detach().transpose(dim0, dim1))
 
-    def ldexp(self, other: Tensor) -> Tensor:
-        return tensor_inplace.ldexp(self, other)
-
-    def put(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
-        return tensor_inplace.put(self, index, source, accumulate)
-
     # ---- the other in-place forms, x.op_(…) = x.op(…) written into x: tensor_inplace.py ----
     ceil_ = tensor_inplace.inplace_form("ceil")
     floor_ = tensor_inplace.inplace_form("floor")
@@ -1606,7 +1600,6 @@ class TensorMath:
     fmod_ = tensor_inplace.inplace_form("fmod")
     remainder_ = tensor_inplace.inplace_form("remainder")
     floor_divide_ = tensor_inplace.inplace_form("floor_divide")
-    ldexp_ = tensor_inplace.inplace_form("ldexp")
     eq_ = tensor_inplace.inplace_form("eq")
     ne_ = tensor_inplace.inplace_form("ne")
     lt_ = tensor_inplace.inplace_form("lt")
@@ -1629,8 +1622,6 @@ class TensorMath:
     addr_ = tensor_inplace.inplace_form("addr")
     addbmm_ = tensor_inplace.inplace_form("addbmm")
     baddbmm_ = tensor_inplace.inplace_form("baddbmm")
-    index_add_ = tensor_inplace.inplace_form("index_add")
-    put_ = tensor_inplace.inplace_form("put")
 
     def take(self, index: Any) -> Tensor:
         return tensor_selecting.take(self, index)
