@@ -49,6 +49,7 @@ from tinylm.dtypes import (
 from tinylm.random import Generator, default_generator
 from tinylm.tensor_indexing import TensorIndexing
 from tinylm.tensor_math import TensorMath, index_stages, raw, raw_index
+from tinylm.tensor_state import TensorState
 
 __all__ = ["Tensor", "increment_version"]
 
@@ -62,7 +63,7 @@ class _VersionCounter:
         self.value = 0
 
 
-class Tensor(TensorMath, TensorIndexing, TensorBase):
+class Tensor(TensorMath, TensorIndexing, TensorState, TensorBase):
     """An n-dimensional array with reverse-mode automatic differentiation.
 
     Args:
@@ -110,6 +111,8 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         self._grad: Tensor | None = None
         self._requires_grad = False
         self.requires_grad = requires_grad
+        if autograd.is_inference_mode_enabled():
+            self._inference = True
 
     @classmethod
     def _wrap(cls, array: Any, requires_grad: bool = False) -> Tensor:
@@ -125,6 +128,8 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         t._retains_grad = False
         t._grad = None  # not through the .grad setter's checks: None needs none
         t._requires_grad = requires_grad
+        if not requires_grad and autograd.is_inference_mode_enabled():  # nothing records there
+            t._inference = True
         return t
 
     # ---- basic properties ---------------------------------------------------------------
@@ -378,6 +383,7 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         """The same values, cut off from the graph (shares memory and version counter)."""
         t = Tensor._wrap(self._data)
         t._version_counter = self._version_counter
+        t._inference = self._inference  # a view: of this tensor's kind, as in PyTorch
         return t
 
     def clone(self) -> Tensor:
