@@ -60,6 +60,7 @@ __all__ = [
     "inference_mode",
     "is_grad_enabled",
     "is_inference_mode_enabled",
+    "modes",
     "no_grad",
     "set_grad_enabled",
     "unbroadcast",
@@ -88,6 +89,9 @@ class _GradMode(threading.local):
 
 
 _state = _GradMode()
+#: this thread's modes, read where a function call would cost too much (``Tensor._wrap``):
+#: ``modes.grad_enabled``, ``modes.inference``; change them only through the context managers
+modes = _state
 
 
 def is_grad_enabled() -> bool:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tinylm import autograd, ops, printing, sampling
-from tinylm.autograd import Node, RemovableHandle, TensorBase, TinyLMError
+from tinylm.autograd import Node, RemovableHandle, TensorBase, TinyLMError, modes
 from tinylm.device import (
     CPU,
     Device,
@@ -111,7 +111,7 @@ class Tensor(TensorMath, TensorIndexing, TensorState, TensorBase):
         self._grad: Tensor | None = None
         self._requires_grad = False
         self.requires_grad = requires_grad
-        if autograd.is_inference_mode_enabled():
+        if modes.inference:
             self._inference = True
 
     @classmethod
@@ -128,7 +128,7 @@ class Tensor(TensorMath, TensorIndexing, TensorState, TensorBase):
         t._retains_grad = False
         t._grad = None  # not through the .grad setter's checks: None needs none
         t._requires_grad = requires_grad
-        if not requires_grad and autograd.is_inference_mode_enabled():  # nothing records there
+        if modes.inference and not requires_grad:  # made in inference_mode: an inference tensor
             t._inference = True
         return t
 
