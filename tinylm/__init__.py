@@ -311,6 +311,17 @@ from tinylm import distributions  # noqa: E402 - torch.distributions (uses nn.fu
 
 allocator.keep_freed_memory()  # freed arrays' memory kept for the next ones: tinylm/allocator.py
 
+# set-up and utility names: finfo, inf, get_rng_state, use_deterministic_algorithms …
+from tinylm import determinism, numeric_info, runtime_state  # noqa: E402
+from tinylm.autograd import is_inference_mode_enabled  # noqa: E402
+from tinylm.determinism import (  # noqa: E402
+    are_deterministic_algorithms_enabled,
+    is_deterministic_algorithms_warn_only_enabled,
+    use_deterministic_algorithms,
+)
+from tinylm.numeric_info import *  # noqa: E402, F403 - its __all__: finfo, iinfo, pi …
+from tinylm.runtime_state import *  # noqa: E402, F403 - its __all__: seed, typename …
+
 
 # Function forms of the Tensor methods, with PyTorch's names: tinylm.exp(x) == x.exp().
 def exp(x: Tensor) -> Tensor:
@@ -1002,6 +1013,10 @@ __all__ = [
     *math_more.TOP_LEVEL,
     *tensor_shaping.TOP_LEVEL,
     *tensor_stats.TOP_LEVEL,
+    *numeric_info.__all__,
+    *runtime_state.__all__,
+    *[n for n in determinism.__all__ if n != "alert_if_nondeterministic"],
+    "is_inference_mode_enabled",
 ]
 
 

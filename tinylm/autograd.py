@@ -59,6 +59,8 @@ __all__ = [
     "grad",
     "inference_mode",
     "is_grad_enabled",
+    "is_inference_mode_enabled",
+    "modes",
     "no_grad",
     "set_grad_enabled",
     "unbroadcast",
@@ -83,14 +85,24 @@ class _GradMode(threading.local):
     when the name is missing)."""
 
     grad_enabled = True
+    inference = False  # inside inference_mode(): the tensors made are inference tensors
 
 
 _state = _GradMode()
+#: this thread's modes, read where a function call would cost too much (``Tensor._wrap``):
+#: ``modes.grad_enabled``, ``modes.inference``; change them only through the context managers
+modes = _state
 
 
 def is_grad_enabled() -> bool:
     """True when operations are being recorded for backward."""
     return _state.grad_enabled
+
+
+def is_inference_mode_enabled() -> bool:
+    """True inside ``inference_mode()`` (not inside ``inference_mode(False)``), as PyTorch's;
+    the tensors made there answer ``is_inference()`` with True."""
+    return _state.inference
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -165,8 +177,8 @@ class no_grad(set_grad_enabled):
             functools.update_wrapper(self, func)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._func is not None:  # used as a bare decorator: @no_grad
-            with no_grad():
+        if self._func is not None:  # used as a bare decorator: @no_grad (or @inference_mode)
+            with type(self)():
                 return self._func(*args, **kwargs)
         return super().__call__(*args, **kwargs)  # used as @no_grad()
 
@@ -178,19 +190,28 @@ class no_grad(set_grad_enabled):
 
 
 class inference_mode(no_grad):
-    """``torch.inference_mode``: in tinylm the same as :class:`no_grad` (nothing is recorded;
-    tinylm has no separate kind of inference tensor). ``inference_mode(False)`` leaves the
-    recording as it is. Works as ``with``, ``@inference_mode()`` and ``@inference_mode``."""
+    """``torch.inference_mode``: in tinylm :class:`no_grad` (nothing is recorded) whose
+    tensors answer ``is_inference()`` with True; PyTorch's limits on such tensors (no
+    in-place change outside inference mode, no use in a recorded graph) are not enforced.
+    ``inference_mode(False)`` leaves the recording as it is. Works as ``with``,
+    ``@inference_mode()`` and ``@inference_mode``."""
 
     def __init__(self, mode: Any = True) -> None:
         bare = callable(mode)  # @inference_mode without parentheses: mode is the function
         super().__init__(mode if bare else None)
         self.inference = True if bare else bool(mode)
+        self._previous_inference: list[bool] = []
 
     def __enter__(self) -> set_grad_enabled:
         if not self.inference:
             self.mode = is_grad_enabled()
+        self._previous_inference.append(_state.inference)
+        _state.inference = self.inference
         return super().__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        _state.inference = self._previous_inference.pop()
+        super().__exit__(*exc)
 
 
 class enable_grad(set_grad_enabled):
@@ -216,6 +237,9 @@ class TensorBase:
 
     __slots__ = ()
     _hooks: dict[int, Any] | None = None  # gradient hooks (Tensor.register_hook); most have none
+    #: hooks called after a leaf's .grad is accumulated (register_post_accumulate_grad_hook)
+    _post_accumulate_hooks: dict[int, Any] | None = None
+    _inference = False  # made inside inference_mode() (Tensor.is_inference)
 
     @classmethod
     def _wrap(cls, array: Any, requires_grad: bool = False) -> Any:
@@ -333,6 +357,19 @@ def _run_hooks(tensor: Tensor, g: Any) -> Any:
             )
         g = out.data
     return g
+
+
+def _run_post_accumulate_hooks(tensor: Tensor) -> None:
+    """Call ``hook(tensor)`` for each of a leaf's post-accumulate-grad hooks, in order, once
+    its ``.grad`` holds this backward's gradient; a hook returns None (it may read or change
+    ``tensor.grad``, e.g. to step an optimizer for that parameter alone)."""
+    for hook in list(tensor._post_accumulate_hooks.values()):  # a hook may remove itself
+        out = hook(tensor)
+        if out is not None:
+            raise TypeError(
+                f"post-accumulate-grad hook {getattr(hook, '__name__', hook)!r} returned "
+                f"{type(out).__name__}; it must return None"
+            )
 
 
 class Node:
@@ -469,6 +506,7 @@ class Function:
         result = type(inputs[0])._wrap(out, requires_grad=record)
         if cls.is_view and inputs and _may_share(out, arrays[0]):
             result._version_counter = inputs[0]._version_counter
+            result._inference = inputs[0]._inference  # a view is of its base's kind
         if record:
             node = Node(cls, ctx, inputs)
             # Remember the version of every tensor whose memory backward will read, so an
@@ -652,6 +690,8 @@ def _backward_from(
                 continue
         elif node is None:  # a leaf: g is used nowhere after this
             tensor._accumulate_grad(g, owned=owned)
+            if tensor._post_accumulate_hooks:
+                _run_post_accumulate_hooks(tensor)
             continue
         elif tensor._retains_grad:  # backward still reads g below: .grad gets a copy
             tensor._accumulate_grad(g)

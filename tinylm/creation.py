@@ -22,6 +22,7 @@ from tinylm.device import Device, array_module, normalize_device, to_device_arra
 from tinylm.dtypes import bool_, get_default_dtype, int64, promote_types, result_type
 from tinylm.kernels.parallel import copy_array
 from tinylm.random import Generator, default_generator
+from tinylm.sampling import multinomial_indices
 from tinylm.tensor import Tensor
 from tinylm.tensor_math import as_operand, check_fits, condition_array, shape_from_args
 
@@ -274,33 +275,8 @@ def multinomial(
     Returns:
         int64 indices (num_samples,) or (N, num_samples), on ``input``'s device.
     """
-    w = (
-        input.detach().numpy().astype(np.float64)
-        if isinstance(input, Tensor)
-        else np.asarray(input, float)
-    )
-    if w.ndim not in (1, 2) or w.shape[-1] == 0:
-        raise TinyLMError(f"multinomial: input must be weights (C,) or (N, C), got shape {w.shape}")
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise TinyLMError("multinomial: weights must be finite and non-negative")
-    rows = w.reshape(-1, w.shape[-1])
-    totals = rows.sum(axis=1)
-    nonzero = (rows > 0).sum(axis=1)
-    if np.any(totals <= 0):
-        raise TinyLMError("multinomial: a row of weights sums to 0: there is nothing to draw")
-    if num_samples <= 0 or (not replacement and num_samples > nonzero.min()):
-        raise TinyLMError(
-            f"multinomial: cannot draw {num_samples} sample(s) "
-            + ("" if replacement else f"without replacement from {nonzero.min()} non-zero weights")
-        )
-    rng = (generator or default_generator).numpy
-    draws = np.stack(
-        [
-            rng.choice(len(r), size=num_samples, replace=replacement, p=r / t)
-            for r, t in zip(rows, totals)
-        ]
-    )
-    out = draws.reshape(w.shape[:-1] + (num_samples,)).astype(np.int64)
+    w = input.detach().numpy() if isinstance(input, Tensor) else np.asarray(input, float)
+    out = multinomial_indices(w, num_samples, replacement, generator)
     return _finish(out, input.device if isinstance(input, Tensor) else None, False)
 
 

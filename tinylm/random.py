@@ -1,5 +1,9 @@
 """Random numbers: the seeded :class:`Generator` behind ``randn``, ``rand``, dropout and the
 initialisers, and the global one that ``tinylm.manual_seed`` seeds.
+
+A generator's state is NumPy's PCG64 state (128-bit state and increment) and its seed; as
+bytes (:func:`state_to_bytes`) it is what ``tinylm.get_rng_state`` returns, as PyTorch's
+ByteTensor (48 bytes here, 5056 in PyTorch: a different generator, so different numbers).
 """
 
 from __future__ import annotations
@@ -8,7 +12,27 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Generator", "default_generator", "manual_seed"]
+from tinylm.autograd import TinyLMError
+
+__all__ = [
+    "Generator",
+    "STATE_BYTES",
+    "default_generator",
+    "fresh_seed",
+    "manual_seed",
+    "state_from_bytes",
+    "state_to_bytes",
+]
+
+#: The length of a generator's state as bytes: PCG64's state and increment (16 bytes each,
+#: little-endian), its buffered 32-bit half (a flag and the value, 4 bytes each), the seed (8).
+STATE_BYTES = 48
+
+
+def fresh_seed() -> int:
+    """A non-deterministic 64-bit seed (from the operating system's entropy), as PyTorch's
+    ``seed()`` draws."""
+    return int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
 
 
 class Generator:
@@ -19,6 +43,8 @@ class Generator:
     """
 
     def __init__(self, seed: int | None = None) -> None:
+        if seed is None:  # a fresh seed, remembered so that initial_seed() can tell it
+            seed = fresh_seed()
         self.numpy = np.random.default_rng(seed)
         self._seed = seed
 
@@ -27,14 +53,28 @@ class Generator:
         self._seed = seed
         return self
 
-    def initial_seed(self) -> int | None:
+    def seed(self) -> int:
+        """Re-seed from a non-deterministic 64-bit number and return it, as PyTorch's."""
+        seed = fresh_seed()
+        self.manual_seed(seed)
+        return seed
+
+    def initial_seed(self) -> int:
+        """The seed the generator was last seeded with."""
         return self._seed
 
     def get_state(self) -> dict[str, Any]:
+        """NumPy's state dict of the bit generator (PyTorch returns a ByteTensor; so does
+        ``tinylm.get_rng_state()``, and :meth:`set_state` takes either)."""
         return self.numpy.bit_generator.state
 
-    def set_state(self, state: dict[str, Any]) -> None:
-        self.numpy.bit_generator.state = state
+    def set_state(self, state: Any) -> None:
+        """Restore a state from :meth:`get_state` (a dict) or ``get_rng_state()`` (uint8
+        bytes: a tensor or an array of :data:`STATE_BYTES`, which also restores the seed)."""
+        if isinstance(state, dict):
+            self.numpy.bit_generator.state = state
+            return
+        self.numpy.bit_generator.state, self._seed = state_from_bytes(state)
 
 
 default_generator = Generator(0)
@@ -43,3 +83,41 @@ default_generator = Generator(0)
 def manual_seed(seed: int) -> Generator:
     """Seed the global generator used by ``randn``, ``rand``, dropout and initialisers."""
     return default_generator.manual_seed(seed)
+
+
+def state_to_bytes(generator: Generator) -> np.ndarray:
+    """The generator's state and seed as :data:`STATE_BYTES` uint8 values (1-D)."""
+    state = generator.get_state()
+    if state.get("bit_generator") != "PCG64":
+        raise TypeError(f"get_rng_state: a {state.get('bit_generator')} state has no byte form")
+    parts = (
+        (state["state"]["state"], 16),
+        (state["state"]["inc"], 16),
+        (state["has_uint32"], 4),
+        (state["uinteger"], 4),
+        (generator.initial_seed() % 2**64, 8),
+    )
+    raw = b"".join(int(value).to_bytes(size, "little") for value, size in parts)
+    return np.frombuffer(raw, dtype=np.uint8).copy()
+
+
+def state_from_bytes(data: Any) -> tuple[dict[str, Any], int]:
+    """(NumPy's PCG64 state dict, seed) from the bytes :func:`state_to_bytes` made."""
+    array = np.asarray(data)
+    if array.dtype != np.uint8 or array.shape != (STATE_BYTES,):
+        raise TinyLMError(
+            f"set_rng_state: expected a uint8 tensor of {STATE_BYTES} bytes, as get_rng_state "
+            f"returns, got shape {array.shape} {array.dtype}"
+        )
+    raw = array.tobytes()
+    fields, start = [], 0
+    for size in (16, 16, 4, 4, 8):
+        fields.append(int.from_bytes(raw[start : start + size], "little"))
+        start += size
+    state, inc, has_uint32, uinteger, seed = fields
+    return {
+        "bit_generator": "PCG64",
+        "state": {"state": state, "inc": inc},
+        "has_uint32": has_uint32,
+        "uinteger": uinteger,
+    }, seed

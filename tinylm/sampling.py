@@ -23,6 +23,7 @@ __all__ = [
     "exponential",
     "geometric",
     "log_normal",
+    "multinomial_indices",
     "normal",
     "random_integers",
     "uniform",
@@ -177,3 +178,35 @@ def random_integers(x: Tensor, low: Any, high: Any, generator: Generator | None)
         )
     draws = _rng(generator).integers(int(low), top, size=x.shape, endpoint=True)
     return _finish(x, draws)
+
+
+def multinomial_indices(
+    weights: np.ndarray, num_samples: int, replacement: bool, generator: Generator | None
+) -> np.ndarray:
+    """``tinylm.multinomial``'s draws: for each row of ``weights`` (C,) or (N, C) (≥ 0,
+    finite, not all 0; they need not sum to 1), ``num_samples`` indices in [0, C), each with
+    probability weight / row sum; without ``replacement`` a category once drawn is out, so at
+    most the number of non-zero weights. Returns int64 (num_samples,) or (N, num_samples)."""
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim not in (1, 2) or w.shape[-1] == 0:
+        raise TinyLMError(f"multinomial: input must be weights (C,) or (N, C), got shape {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise TinyLMError("multinomial: weights must be finite and non-negative")
+    rows = w.reshape(-1, w.shape[-1])
+    totals = rows.sum(axis=1)
+    nonzero = (rows > 0).sum(axis=1)
+    if np.any(totals <= 0):
+        raise TinyLMError("multinomial: a row of weights sums to 0: there is nothing to draw")
+    if num_samples <= 0 or (not replacement and num_samples > nonzero.min()):
+        raise TinyLMError(
+            f"multinomial: cannot draw {num_samples} sample(s) "
+            + ("" if replacement else f"without replacement from {nonzero.min()} non-zero weights")
+        )
+    rng = _rng(generator)
+    draws = np.stack(
+        [
+            rng.choice(len(r), size=num_samples, replace=replacement, p=r / t)
+            for r, t in zip(rows, totals)
+        ]
+    )
+    return draws.reshape(w.shape[:-1] + (num_samples,)).astype(np.int64)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tinylm import autograd, ops, printing, sampling, tensor_inplace
-from tinylm.autograd import Node, RemovableHandle, TensorBase, TinyLMError
+from tinylm.autograd import Node, RemovableHandle, TensorBase, TinyLMError, modes
 from tinylm.device import (
     CPU,
     Device,
@@ -48,6 +48,7 @@ from tinylm.dtypes import (
 from tinylm.random import Generator, default_generator
 from tinylm.tensor_indexing import TensorIndexing
 from tinylm.tensor_math import TensorMath, index_stages, raw, raw_index
+from tinylm.tensor_state import TensorState
 
 __all__ = ["Tensor", "increment_version"]
 
@@ -61,7 +62,7 @@ class _VersionCounter:
         self.value = 0
 
 
-class Tensor(TensorMath, TensorIndexing, TensorBase):
+class Tensor(TensorMath, TensorIndexing, TensorState, TensorBase):
     """An n-dimensional array with reverse-mode automatic differentiation.
 
     Args:
@@ -109,6 +110,8 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         self._grad: Tensor | None = None
         self._requires_grad = False
         self.requires_grad = requires_grad
+        if modes.inference:
+            self._inference = True
 
     @classmethod
     def _wrap(cls, array: Any, requires_grad: bool = False) -> Tensor:
@@ -124,6 +127,8 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         t._retains_grad = False
         t._grad = None  # not through the .grad setter's checks: None needs none
         t._requires_grad = requires_grad
+        if modes.inference and not requires_grad:  # made in inference_mode: an inference tensor
+            t._inference = True
         return t
 
     # ---- basic properties ---------------------------------------------------------------
@@ -377,6 +382,7 @@ class Tensor(TensorMath, TensorIndexing, TensorBase):
         """The same values, cut off from the graph (shares memory and version counter)."""
         t = Tensor._wrap(self._data)
         t._version_counter = self._version_counter
+        t._inference = self._inference  # a view: of this tensor's kind, as in PyTorch
         return t
 
     def clone(self) -> Tensor:

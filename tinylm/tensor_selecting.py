@@ -37,6 +37,7 @@ import numpy as np
 from tinylm import ops, tensor_shaping
 from tinylm.arg_checks import described, int_arg
 from tinylm.autograd import Context, Function, TensorBase, TinyLMError
+from tinylm.determinism import alert_if_nondeterministic
 from tinylm.device import array_module, to_device_array
 from tinylm.dtypes import int64, promote_types
 
@@ -456,6 +457,7 @@ class IndexPut(Function):
                 f"broadcast to the indexed shape {target_shape}"
             ) from None
         if accumulate:
+            alert_if_nondeterministic("index_put with accumulate=True", y)
             xp.add.at(y, index, placed)
         else:
             y[index] = placed

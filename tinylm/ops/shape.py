@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import Context, Function, Node, TinyLMError, is_grad_enabled, no_grad
+from tinylm.determinism import alert_if_nondeterministic
 from tinylm.device import Device, array_module, device_of, to_device_array
 
 __all__ = [
@@ -220,6 +221,7 @@ class GetItem(Function):
         xp = array_module(g)
         gx = xp.zeros(shape, dtype=g.dtype)
         if _index_has_arrays(index):
+            alert_if_nondeterministic("indexing backward", gx)
             xp.add.at(gx, index, g)
         else:
             gx[index] = g  # basic indexing never selects an element twice
@@ -249,6 +251,7 @@ class ScatterAdd(Function):
         where = along_axis_index(index, axis)
         used = tuple(slice(0, n) for n in index.shape)
         y = x.copy()
+        alert_if_nondeterministic("scatter_add", y)
         array_module(x).add.at(y, where, src[used])  # add.at: repeated places add up
         ctx.meta = (src.shape, where, used)
         return y

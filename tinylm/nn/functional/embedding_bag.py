@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
+from tinylm.determinism import alert_if_nondeterministic
 from tinylm.device import array_module
 from tinylm.nn.functional.common import as_array, check_same_dtype
 from tinylm.tensor import Tensor
@@ -62,6 +63,7 @@ class _EmbeddingBag(Function):
             ctx.argmax = (indices[first[full]], full)  # rows of W, (bags with any, D)
         else:
             y = xp.zeros((num_bags, dim), dtype=weight.dtype)
+            alert_if_nondeterministic("embedding_bag", y)
             xp.add.at(y, bag_of, rows)
             if mode == "mean":
                 y /= xp.maximum(counts, 1)[:, None].astype(weight.dtype)
@@ -75,6 +77,7 @@ class _EmbeddingBag(Function):
         indices, bag_of, counts, mode = ctx.meta
         xp = array_module(g)
         gw = xp.zeros(weight.shape, dtype=g.dtype)
+        alert_if_nondeterministic("embedding_bag backward", gw)
         if mode == "max":
             rows, full = ctx.argmax
             xp.add.at(gw, (rows, xp.arange(weight.shape[1])[None, :]), g[full])

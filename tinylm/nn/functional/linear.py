@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
+from tinylm.determinism import alert_if_nondeterministic
 from tinylm.device import array_module
 from tinylm.kernels.parallel import note_blas_product
 from tinylm.nn.functional.common import as_array, check_same_dtype
@@ -104,6 +105,7 @@ class _Embedding(Function):
         g2 = g.reshape(-1, dim)
         if xp is not np:
             gw = xp.zeros((num, dim), dtype=g.dtype)
+            alert_if_nondeterministic("embedding backward", gw)
             xp.add.at(gw, idx, g2)
         elif num <= _ONE_HOT_MAX_ROWS:
             one_hot = np.zeros((num, idx.size), dtype=g.dtype)
