@@ -297,8 +297,8 @@ class _BinaryCrossEntropy(Function):
             log_p = xp.maximum(xp.log(p), p.dtype.type(-100))
             log_1mp = xp.maximum(xp.log1p(-p), p.dtype.type(-100))
         loss = -(y * log_p + (1 - y) * log_1mp)
-        if weight is not None:
-            loss = loss * weight
+        if weight is not None:  # a weight of another float dtype: PyTorch's in-place mul_
+            loss = (loss * weight).astype(p.dtype, copy=False)
         ctx.save_for_backward(p, y)
         ctx.meta = (log_p, log_1mp, weight, reduction, loss.shape)
         return reduce_loss_array(loss, reduction)
@@ -310,7 +310,7 @@ class _BinaryCrossEntropy(Function):
         xp = array_module(p)
         g = _unreduce(g, shape, reduction)
         if weight is not None:
-            g = g * weight
+            g = (g * weight).astype(p.dtype, copy=False)
         gp = g * (p - y) / xp.maximum(p * (1 - p), p.dtype.type(1e-12))
         gy = -g * (log_p - log_1mp) if ctx.needs_input_grad[1] else None
         return gp, gy
@@ -387,8 +387,8 @@ class _BinaryCrossEntropyWithLogits(Function):
         else:
             loss = xp.maximum(x, 0) - x * y + softplus_neg
             ctx.save_for_backward(x, y)
-        if weight is not None:
-            loss = loss * weight
+        if weight is not None:  # a weight of another float dtype: PyTorch's in-place mul_
+            loss = (loss * weight).astype(x.dtype, copy=False)
         ctx.meta = (weight, reduction, loss.shape)
         return reduce_loss_array(loss, reduction)
 
@@ -397,7 +397,7 @@ class _BinaryCrossEntropyWithLogits(Function):
         weight, reduction, shape = ctx.meta
         g = _unreduce(g, shape, reduction)
         if weight is not None:
-            g = g * weight
+            g = (g * weight).astype(ctx.saved_arrays[0].dtype, copy=False)
         saved = ctx.saved_arrays
         x, y = saved[0], saved[1]
         sig = ops.sigmoid_array(x)

@@ -148,7 +148,8 @@ class _WeightedCrossEntropy(Function):
         d[xp.arange(m), t] -= one(1 - eps) * w_t
         if eps:
             d += one(eps / c) * (s * weight.sum() - weight)
-        d *= r[:, None]
+        with np.errstate(invalid="ignore"):  # W = 0: ∞·0 = NaN, as PyTorch's
+            d *= r[:, None]
         return _unrows(d, shape)
 
 
@@ -185,7 +186,8 @@ class _WeightedNLLLoss(Function):
         m = rows_shape[0]
         r = xp.where(valid, _row_grads(g, m, reduction, total_weight), g.dtype.type(0))
         d = xp.zeros(rows_shape, dtype=g.dtype)
-        d[xp.arange(m), t] = -r * w_t
+        with np.errstate(invalid="ignore"):  # W = 0: ∞·0 = NaN, as PyTorch's
+            d[xp.arange(m), t] = -r * w_t
         return _unrows(d, shape)
 
 
