@@ -448,3 +448,102 @@ def test_weight_with_class_indices_gets_no_gradient_as_in_torch() -> None:
         return functional(lib).cross_entropy(lib.tensor(X3), lib.tensor(T3), w)
 
     refused_by_both(call, TinyLMError, "weight gets no gradient.*detach")
+
+
+# ---- multilabel_margin_loss and the top-level loss forms -----------------------------------
+
+# each row's classes up to its first −1: a full list, an empty one, a class listed twice,
+# values after the −1 (ignored), one class
+ML_TARGETS = np.array(
+    [[3, 0, -1, 1, 2], [0, 1, 2, 3, 4], [-1, 1, 2, 3, 0], [3, 3, -1, 1, 0], [2, -1, 4, 0, 0]]
+)
+
+
+@REDUCTIONS
+def test_multilabel_margin_loss(reduction: str) -> None:
+    """(1/C) Σ_j Σ_{k ∉ Y} max(0, 1 − x[y_j] + x[k]), with scores at the hinge's kink (a
+    margin of exactly 0 or 1), as the function and as nn.MultiLabelMarginLoss."""
+    x = RNG.standard_normal((5, 5))
+    x[0, :4] = [0.5, 0.0, -0.5, 0.0]  # 1 − x[3] + x[1] = 1; 1 − x[0] + x[2] = 0
+
+    def build(lib: Any, leaves: list) -> Any:
+        t = lib.tensor(ML_TARGETS)
+        return (
+            functional(lib).multilabel_margin_loss(leaves[0], t, reduction=reduction),
+            lib.nn.MultiLabelMarginLoss(reduction=reduction)(leaves[0], t),
+        )
+
+    check_against_torch(build, [x])
+
+
+@REDUCTIONS
+def test_multilabel_margin_loss_of_one_sample_strided_and_float32(reduction: str) -> None:
+    """A (C,) sample (its loss 0-d), a transposed (N, C) input, float32 scores."""
+    xt = RNG.standard_normal((5, 5))
+    x32 = RNG.standard_normal((5, 5)).astype(np.float32)
+
+    def build(lib: Any, leaves: list) -> Any:
+        f, t = functional(lib), lib.tensor(ML_TARGETS)
+        return (
+            f.multilabel_margin_loss(leaves[0][1], t[0], reduction=reduction),
+            f.multilabel_margin_loss(leaves[0].mT, t, reduction=reduction),
+        )
+
+    check_against_torch(build, [xt])
+
+    def build32(lib: Any, leaves: list) -> Any:
+        return functional(lib).multilabel_margin_loss(
+            leaves[0], lib.tensor(ML_TARGETS), reduction=reduction
+        )
+
+    check_against_torch(build32, [x32], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        (np.array([[4, 0, -1, 1]] * 3), "out of range"),
+        (np.array([[0, -1, -2, 1]] * 3), "out of range"),  # checked after the −1 too
+        (np.array([[0, 1, -1, 2]] * 3, dtype=np.int32), "int64"),
+        (np.array([[0, 1, -1]] * 3), "inconsistent target size"),
+        (np.array([[0.0, 1, -1, 2]] * 3), "int64"),
+    ],
+)
+def test_multilabel_margin_loss_refusals(target: np.ndarray, message: str) -> None:
+    refused_by_both(
+        lambda lib: functional(lib).multilabel_margin_loss(lib.zeros(3, 4), lib.tensor(target)),
+        TinyLMError,
+        message,
+    )
+    refused_by_both(
+        "lib.nn.functional.multilabel_margin_loss(lib.zeros(2, 3, 4), lib.zeros(2, 3, 4).long())",
+        TinyLMError,
+        "expected input \\(C,\\) or \\(N, C\\)",
+    )
+
+
+@pytest.mark.parametrize("reduction", [0, 1, 2, None])
+def test_top_level_hinge_and_triplet_losses_take_torchs_int_reduction(reduction: Any) -> None:
+    """torch.hinge_embedding_loss and torch.triplet_margin_loss: reduction an int, whose
+    default (None here: left out) is 0 in PyTorch 2.13's binding, no reduction."""
+    x, a, p, n = (RNG.standard_normal(s) for s in [(6,), (4, 3), (4, 3), (4, 3)])
+    y = np.array([1.0, -1, 1, -1, -1, 1])
+    kw = {} if reduction is None else {"reduction": reduction}
+
+    def build(lib: Any, leaves: list) -> Any:
+        return (
+            lib.hinge_embedding_loss(leaves[0], lib.tensor(y), 0.7, **kw),
+            lib.triplet_margin_loss(leaves[1], leaves[2], leaves[3], 0.5, 1.5, 1e-6, True, **kw),
+        )
+
+    check_against_torch(build, [x, a, p, n])
+
+
+def test_top_level_losses_refuse_a_reduction_name() -> None:
+    """A name where PyTorch's top level takes an int: one line pointing to F's form."""
+    x = np.ones(3)
+    refused_by_both(
+        lambda lib: lib.hinge_embedding_loss(lib.tensor(x), lib.tensor(x), 1.0, "mean"),
+        TinyLMError,
+        "reduction must be an int at the top level",
+    )
