@@ -350,9 +350,9 @@ def soft_or_weighted_cross_entropy(
         target = Tensor(as_array(op, target, input.data, "target"))
     if tuple(target.shape) != tuple(input.shape):
         raise TinyLMError(
-            f"{op}: a floating-point target holds class probabilities and must have the "
-            f"input's shape {tuple(input.shape)}, got {tuple(target.shape)} {target.dtype}; "
-            "class indices must be int64"
+            f"{op}: target {tuple(target.shape)} {target.dtype} is neither integer class "
+            f"indices (int64, shape {_loss_shape(tuple(input.shape))}) nor class probabilities "
+            f"(floating point, the input's shape {tuple(input.shape)})"
         )
     if ignore_index != -100:
         raise TinyLMError(
