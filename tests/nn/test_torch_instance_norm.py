@@ -166,6 +166,10 @@ def test_instance_norm_module_warns_of_an_unused_num_features_as_torch() -> None
             "weight must be a Tensor of shape \\(3,\\)",
         ),
         ("lib.nn.functional.local_response_norm(lib.zeros(2, 3), 2)", "3D or higher"),
+        (
+            "lib.nn.functional.instance_norm(lib.zeros(2, 3, 4), momentum=None)",
+            "momentum must be a number",
+        ),
         ("lib.nn.functional.local_response_norm(lib.zeros(2, 3, 4), 0)", "positive int"),
     ],
 )
@@ -209,3 +213,14 @@ def test_local_response_norm_of_float32_and_empty_inputs() -> None:
     check_against_torch(build, [x], rtol=1e-6, atol=1e-6)
     for lib in (tinylm, torch):
         assert tuple(functional(lib).local_response_norm(lib.zeros(0, 3, 2), 2).shape) == (0, 3, 2)
+
+
+def test_local_response_norm_refuses_integers() -> None:
+    """PyTorch averages an integer input's squares with integer division (its average pool
+    of integers truncates), which no float formula reproduces: tinylm refuses them."""
+    refused_by_both(
+        "lib.nn.functional.local_response_norm(lib.ones(2, 3, 4, dtype=lib.int64), 2)",
+        TinyLMError,
+        "input must be floating point, got int64",
+        None,
+    )

@@ -62,6 +62,8 @@ def instance_norm(
     check_same_dtype(op, input=x, weight=weight, bias=bias)
     if (running_mean is None) != (running_var is None):
         raise TinyLMError(f"{op}: give both running_mean and running_var, or neither")
+    if isinstance(momentum, bool) or not isinstance(momentum, int | float):
+        raise TinyLMError(f"{op}: momentum must be a number, got {momentum!r:.40}")
     positions = math.prod(x.shape[2:])
     channel_shape: tuple[int, ...] = (1, c) + (1,) * (x.ndim - 2)
     if use_input_stats:
@@ -105,6 +107,11 @@ def local_response_norm(
     if x.ndim < 3:
         raise TinyLMError(
             f"{op}: expected 3D or higher dimensionality input (got {x.ndim} dimensions)"
+        )
+    if np.dtype(x.dtype).kind != "f":
+        raise TinyLMError(
+            f"{op}: input must be floating point, got {x.dtype} (PyTorch averages integer "
+            "squares with integer division); convert it with .float()"
         )
     if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
         raise TinyLMError(f"{op}: size must be a positive int, got {size!r:.40}")
