@@ -516,6 +516,11 @@ def test_multilabel_margin_loss_refusals(target: np.ndarray, message: str) -> No
         message,
     )
     refused_by_both(
+        "lib.nn.functional.multilabel_margin_loss(lib.zeros(2, 3).long(), lib.zeros(2, 3).long())",
+        TinyLMError,
+        "input must be floating point",
+    )
+    refused_by_both(
         "lib.nn.functional.multilabel_margin_loss(lib.zeros(2, 3, 4), lib.zeros(2, 3, 4).long())",
         TinyLMError,
         "expected input \\(C,\\) or \\(N, C\\)",
