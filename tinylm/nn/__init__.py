@@ -39,6 +39,12 @@
 from tinylm.nn import functional, init, utils
 from tinylm.nn.conv import Conv1d, ConvTranspose1d
 from tinylm.nn.embedding_bag import Bilinear, EmbeddingBag
+from tinylm.nn.instance_norm import (
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LocalResponseNorm,
+)
 from tinylm.nn.layers import (
     ELU,
     GELU,
@@ -131,6 +137,7 @@ from tinylm.nn.more_modules import (
     Softmax2d,
     TripletMarginWithDistanceLoss,
 )
+from tinylm.nn.multilabel_margin_loss import MultiLabelMarginLoss
 from tinylm.nn.padding import (
     CircularPad1d,
     CircularPad2d,
@@ -285,4 +292,10 @@ __all__ = [
     "EmbeddingBag",
     "LPPool1d",
     "MaxPool1d",
+    # instance_norm, multilabel_margin_loss
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
+    "LocalResponseNorm",
+    "MultiLabelMarginLoss",
 ]

@@ -2,12 +2,12 @@
 options and calls its function in :mod:`tinylm.nn.functional.losses`, where the equations
 and their gradients are.
 
-The constructors take PyTorch's arguments in PyTorch's order. What tinylm leaves out (per-class
-weights of the losses over classes, the deprecated ``size_average`` and ``reduce``) is refused
-when the loss is made, in one line, so a model ported from PyTorch fails before training.
-Element weights (``BCELoss``'s ``weight``, ``BCEWithLogitsLoss``'s ``weight`` and
-``pos_weight``) are buffers, as in PyTorch: they move with ``.to()`` and are in the
-``state_dict``.
+The constructors take PyTorch's arguments in PyTorch's order. What tinylm leaves out (the
+deprecated ``size_average`` and ``reduce``) is refused when the loss is made, in one line, so a
+model ported from PyTorch fails before training. Weights (the per-class ``weight`` of
+``CrossEntropyLoss`` and ``NLLLoss``, ``BCELoss``'s ``weight``, ``BCEWithLogitsLoss``'s
+``weight`` and ``pos_weight``) are buffers, as in PyTorch: they move with ``.to()`` and are in
+the ``state_dict``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from tinylm.autograd import TinyLMError
 from tinylm.nn.functional import losses as L
-from tinylm.nn.functional.common import check_no_class_weights, check_reduction
+from tinylm.nn.functional.common import check_reduction
 from tinylm.nn.module import Module
 from tinylm.tensor import Tensor
 
@@ -63,9 +63,10 @@ class WeightedLoss(ReducedLoss):
         self.register_buffer("weight", weight)
 
 
-class CrossEntropyLoss(ReducedLoss):
-    """``cross_entropy(input, target)``: logits (N, C) or (N, C, d1, …), class indices (N, …)
-    → the loss, reduced by ``reduction``; see :func:`tinylm.nn.functional.cross_entropy`."""
+class CrossEntropyLoss(WeightedLoss):
+    """``cross_entropy(input, target, weight)``: logits (N, C) or (N, C, d1, …), class
+    indices (N, …) or probabilities (N, C, …) → the loss, reduced by ``reduction``; see
+    :func:`tinylm.nn.functional.cross_entropy`. ``weight`` (C,) is a buffer."""
 
     def __init__(
         self,
@@ -76,23 +77,23 @@ class CrossEntropyLoss(ReducedLoss):
         reduction: str = "mean",
         label_smoothing: float = 0.0,
     ) -> None:
-        super().__init__(size_average, reduce, reduction)
-        check_no_class_weights("CrossEntropyLoss", weight)
+        super().__init__(weight, size_average, reduce, reduction)
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return L.cross_entropy(
             input,
             target,
+            self.weight,
             ignore_index=self.ignore_index,
             reduction=self.reduction,
             label_smoothing=self.label_smoothing,
         )
 
 
-class NLLLoss(ReducedLoss):
-    """``nll_loss(input, target)`` on log-probabilities; see
-    :func:`tinylm.nn.functional.nll_loss`."""
+class NLLLoss(WeightedLoss):
+    """``nll_loss(input, target, weight)`` on log-probabilities; see
+    :func:`tinylm.nn.functional.nll_loss`. ``weight`` (C,) is a buffer."""
 
     def __init__(
         self,
@@ -102,12 +103,13 @@ class NLLLoss(ReducedLoss):
         reduce: Any = None,
         reduction: str = "mean",
     ) -> None:
-        super().__init__(size_average, reduce, reduction)
-        check_no_class_weights("NLLLoss", weight)
+        super().__init__(weight, size_average, reduce, reduction)
         self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
-        return L.nll_loss(input, target, ignore_index=self.ignore_index, reduction=self.reduction)
+        return L.nll_loss(
+            input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction
+        )
 
 
 class MSELoss(ReducedLoss):

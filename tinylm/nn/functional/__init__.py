@@ -36,6 +36,10 @@ public wrapper with the derivation in its docstring. One file per family:
   :mod:`~tinylm.nn.functional.pooling` — ``max_pool1d``, ``avg_pool1d``, ``lp_pool1d``,
   ``adaptive_avg_pool1d``, ``adaptive_max_pool1d``; :mod:`~tinylm.nn.functional.embedding_bag`
   — ``embedding_bag``, ``bilinear``
+* :mod:`~tinylm.nn.functional.weighted_losses` — ``cross_entropy``'s and ``nll_loss``'s
+  class weights and probability targets; :mod:`~tinylm.nn.functional.multilabel_margin` —
+  ``multilabel_margin_loss``; :mod:`~tinylm.nn.functional.instance_norm` — ``instance_norm``,
+  ``local_response_norm``
 
 The heavy ones (``softmax``, ``layer_norm``, ``gelu``, ``cross_entropy``, attention without
 a mask) call the kernel registry (:mod:`tinylm.kernels`), which hands out the Numba kernel on
@@ -81,6 +85,7 @@ from tinylm.nn.functional.inplace import (
     selu_,
     threshold_,
 )
+from tinylm.nn.functional.instance_norm import instance_norm, local_response_norm
 from tinylm.nn.functional.linear import embedding, linear
 from tinylm.nn.functional.losses import (
     binary_cross_entropy,
@@ -126,6 +131,7 @@ from tinylm.nn.functional.more_losses import (
     soft_margin_loss,
     triplet_margin_loss,
 )
+from tinylm.nn.functional.multilabel_margin import multilabel_margin_loss
 from tinylm.nn.functional.noise import alpha_dropout, dropout1d, rrelu
 from tinylm.nn.functional.normalization import (
     batch_norm,
@@ -247,4 +253,8 @@ __all__ = [
     "embedding_bag",
     "lp_pool1d",
     "max_pool1d",
+    # instance_norm, multilabel_margin
+    "instance_norm",
+    "local_response_norm",
+    "multilabel_margin_loss",
 ]

@@ -18,7 +18,6 @@ from tinylm.device import array_module
 from tinylm.kernels.policy import cross_entropy_keeps_probs
 from tinylm.nn.functional.common import (
     as_array,
-    check_no_class_weights,
     check_probability,
     check_reduction,
     check_same_dtype,
@@ -30,6 +29,11 @@ from tinylm.nn.functional.mixed_dtype_losses import (
     mixed_floats,
     promoted_pair,
     reduced,
+)
+from tinylm.nn.functional.weighted_losses import (
+    is_float_target,
+    soft_or_weighted_cross_entropy,
+    weighted_nll_loss,
 )
 from tinylm.tensor import Tensor
 
@@ -200,16 +204,21 @@ def cross_entropy(
         input: logits (C,), (N, C), or (N, C, d1, d2, …) with the class axis second, as in
             PyTorch. A language model's (B, T, V) logits go in as ``logits.reshape(-1, V)``
             with ``targets.reshape(-1)``.
-        target: integer class indices: (), (N,) or (N, d1, d2, …).
+        target: integer class indices: (), (N,) or (N, d1, d2, …); or class probabilities,
+            floating point, of the input's shape (see ``weighted_losses.py``).
+        weight: per-class weights (C,), as PyTorch's; weighted or probability targets are
+            computed in ``weighted_losses.py``, the plain case by the fused kernel here.
         ignore_index: targets equal to it contribute nothing (no loss, no gradient).
         reduction: "mean" (over the non-ignored targets), "sum" or "none" (shape of target).
         label_smoothing: ε in [0, 1]: the target distribution is (1 − ε)·onehot + ε/C.
-        weight, size_average, reduce: PyTorch's per-class weights and deprecated reduction
-            flags, in PyTorch's places so that positional arguments line up; not supported
-            (a clear error when given).
+        size_average, reduce: PyTorch's deprecated reduction flags, in PyTorch's places so
+            that positional arguments line up; not supported (a clear error when given).
     """
     check_reduction("cross_entropy", reduction, size_average, reduce)
-    check_no_class_weights("cross_entropy", weight)
+    if weight is not None or is_float_target(target):  # class weights or probabilities
+        return soft_or_weighted_cross_entropy(
+            input, target, weight, ignore_index, reduction, label_smoothing
+        )
     eps = check_probability("cross_entropy", label_smoothing, "label_smoothing")
     logits = _classes_last("cross_entropy", input)
     t = _class_targets("cross_entropy", target, logits.data, ignore_index, input.shape)
@@ -267,10 +276,12 @@ def nll_loss(
     """Negative log-likelihood: loss_i = −input_i[t_i] for log-probabilities ``input``.
 
     ``cross_entropy(x, t) == nll_loss(log_softmax(x, dim=1), t)``: the same layouts, class
-    axis second for (N, C, d1, …).
+    axis second for (N, C, d1, …). With ``weight`` (C,), loss_i = −w[t_i]·input_i[t_i] and
+    "mean" divides by Σ w[t_i] (``weighted_losses.py``).
     """
     check_reduction("nll_loss", reduction, size_average, reduce)
-    check_no_class_weights("nll_loss", weight)
+    if weight is not None:  # per-class weights: weighted_losses.py
+        return weighted_nll_loss(input, target, weight, ignore_index, reduction)
     logp = _classes_last("nll_loss", input)
     t = _class_targets("nll_loss", target, logp.data, ignore_index, input.shape)
     return _NLLLoss.apply(logp, target=t, ignore_index=ignore_index, reduction=reduction)
@@ -291,8 +302,8 @@ class _BinaryCrossEntropy(Function):
             log_p = xp.maximum(xp.log(p), p.dtype.type(-100))
             log_1mp = xp.maximum(xp.log1p(-p), p.dtype.type(-100))
         loss = -(y * log_p + (1 - y) * log_1mp)
-        if weight is not None:
-            loss = loss * weight
+        if weight is not None:  # a weight of another float dtype: PyTorch's in-place mul_
+            loss = (loss * weight).astype(p.dtype, copy=False)
         ctx.save_for_backward(p, y)
         ctx.meta = (log_p, log_1mp, weight, reduction, loss.shape)
         return reduce_loss_array(loss, reduction)
@@ -304,7 +315,7 @@ class _BinaryCrossEntropy(Function):
         xp = array_module(p)
         g = _unreduce(g, shape, reduction)
         if weight is not None:
-            g = g * weight
+            g = (g * weight).astype(p.dtype, copy=False)
         gp = g * (p - y) / xp.maximum(p * (1 - p), p.dtype.type(1e-12))
         gy = -g * (log_p - log_1mp) if ctx.needs_input_grad[1] else None
         return gp, gy
@@ -381,8 +392,8 @@ class _BinaryCrossEntropyWithLogits(Function):
         else:
             loss = xp.maximum(x, 0) - x * y + softplus_neg
             ctx.save_for_backward(x, y)
-        if weight is not None:
-            loss = loss * weight
+        if weight is not None:  # a weight of another float dtype: PyTorch's in-place mul_
+            loss = (loss * weight).astype(x.dtype, copy=False)
         ctx.meta = (weight, reduction, loss.shape)
         return reduce_loss_array(loss, reduction)
 
@@ -391,7 +402,7 @@ class _BinaryCrossEntropyWithLogits(Function):
         weight, reduction, shape = ctx.meta
         g = _unreduce(g, shape, reduction)
         if weight is not None:
-            g = g * weight
+            g = (g * weight).astype(ctx.saved_arrays[0].dtype, copy=False)
         saved = ctx.saved_arrays
         x, y = saved[0], saved[1]
         sig = ops.sigmoid_array(x)
