@@ -203,20 +203,18 @@ def test_the_table_covers_every_in_place_form_tinylm_adds() -> None:
     assert set(TABLE) <= added
     missing = {n for n in dir(torch.Tensor) if n.endswith("_") and not n.startswith("_")}
     missing -= set(dir(tinylm.Tensor))
-    # storage, sparse and Python-callback ops, and two reductions tinylm lacks out of place
+    # storage, sparse and Python-callback ops, and the incomplete gamma tinylm lacks
     assert missing == {
         "apply_",
         "as_strided_",
         "conj_physical_",
         "igamma_",
         "igammac_",
-        "index_reduce_",
         "map2_",
         "map_",
         "resize_",
         "resize_as_",
         "resize_as_sparse_",
-        "scatter_reduce_",
         "set_",
         "share_memory_",
         "sparse_resize_",
@@ -449,7 +447,7 @@ def test_ldexp_gives_torchs_dtype(dtypes: tuple[str, str]) -> None:
         r = lib.ldexp(a, b)
         results.append((str(r.dtype).split(".")[-1], r.tolist()))
     assert results[0] == results[1]
-    with pytest.raises(TypeError, match="must be Tensors"):
+    with pytest.raises(TypeError, match="'other' must be a Tensor"):
         tinylm.ldexp(tinylm.ones(2), 3)
 
 
@@ -496,7 +494,7 @@ def test_put_matches_torch_with_gradients(
         ("lib.zeros(3).put_(lib.tensor([0, 1]), lib.ones(3))", "same number of elements"),
         ("lib.zeros(3).put_(lib.tensor([0, 3]), lib.ones(2))", "index 3 is out of range"),
         ("lib.zeros(3).put(lib.tensor([-4]), lib.ones(1))", "index -4 is out of range"),
-        ("lib.zeros(3).put(lib.tensor([1]), 2.0)", "'source' must be Tensor"),
+        ("lib.zeros(3).put(lib.tensor([1]), 2.0)", "source'? .*must be (a )?Tensor"),
     ],
 )
 def test_put_refuses_what_torch_refuses(call: str, message: str) -> None:
@@ -508,7 +506,7 @@ def test_put_refuses_what_torch_refuses(call: str, message: str) -> None:
 
 def test_put_without_accumulate_refuses_a_position_named_twice() -> None:
     """torch leaves the result undefined (either value may win); tinylm refuses."""
-    with pytest.raises(TinyLMError, match="put: the index names a position more than once"):
+    with pytest.raises(TinyLMError, match="put: the index names a place more than once"):
         tinylm.zeros(2, 2).put(tinylm.tensor([1, -3]), tinylm.ones(2))
 
 

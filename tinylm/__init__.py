@@ -12,7 +12,6 @@ from typing import Any
 from tinylm import (
     allocator,
     functional_aliases,
-    functional_aliases2,
     linalg,
     linalg_decompositions,
     math_functions,
@@ -87,7 +86,6 @@ from tinylm.dtypes import (
 )
 from tinylm.functional_aliases import *  # noqa: F403 - its __all__: torch.layer_norm …
 from tinylm.functional_aliases import alpha_dropout_, dropout_
-from tinylm.functional_aliases2 import *  # noqa: F403 - torch.instance_norm …
 from tinylm.linalg_decompositions import (
     cholesky,
     det,
@@ -1007,7 +1005,6 @@ __all__ = [
     *tensor_inplace.TOP_LEVEL,
     *functional_aliases.__all__,
     *functional_aliases.IN_PLACE,
-    *functional_aliases2.__all__,
     "special",
     *tensor_linalg.TOP_LEVEL,
     *linalg_decompositions.TOP_LEVEL,

@@ -39,6 +39,8 @@ __all__ = [
     "embedding",
     "group_norm",
     "hardshrink",
+    "hinge_embedding_loss",
+    "instance_norm",
     "kl_div",
     "layer_norm",
     "margin_ranking_loss",
@@ -55,6 +57,7 @@ __all__ = [
     "selu_",
     "threshold",
     "threshold_",
+    "triplet_margin_loss",
 ]
 
 # torch's in-place top-level forms that F lacks (tinylm/__init__.py exports them too)
@@ -296,3 +299,47 @@ def poisson_nll_loss(
     """F.poisson_nll_loss; every argument required, as torch.poisson_nll_loss's."""
     name = reduction_name("poisson_nll_loss", reduction)
     return F.poisson_nll_loss(input, target, log_input, full, eps=eps, reduction=name)
+
+
+def hinge_embedding_loss(
+    input: Tensor,  # noqa: A002 - PyTorch's name
+    target: Tensor,
+    margin: float = 1.0,
+    reduction: int = 0,
+) -> Tensor:
+    """F.hinge_embedding_loss, with ``reduction`` an int."""
+    name = reduction_name("hinge_embedding_loss", reduction)
+    return F.hinge_embedding_loss(input, target, margin, reduction=name)
+
+
+def triplet_margin_loss(
+    anchor: Tensor,
+    positive: Tensor,
+    negative: Tensor,
+    margin: float = 1.0,
+    p: float = 2,
+    eps: float = 1e-6,
+    swap: bool = False,
+    reduction: int = 0,
+) -> Tensor:
+    """F.triplet_margin_loss, with ``reduction`` an int."""
+    name = reduction_name("triplet_margin_loss", reduction)
+    return F.triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap, reduction=name)
+
+
+def instance_norm(
+    input: Tensor,  # noqa: A002
+    weight: Tensor | None,
+    bias: Tensor | None,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    use_input_stats: bool,
+    momentum: float,
+    eps: float,
+    cudnn_enabled: bool,
+) -> Tensor:
+    """F.instance_norm with torch.instance_norm's order (weight and bias first, every
+    argument required; ``cudnn_enabled`` is a CUDA hint and is ignored)."""
+    return F.instance_norm(
+        input, running_mean, running_var, weight, bias, use_input_stats, momentum, eps
+    )
