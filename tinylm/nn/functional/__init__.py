@@ -36,6 +36,10 @@ public wrapper with the derivation in its docstring. One file per family:
   :mod:`~tinylm.nn.functional.pooling` — ``max_pool1d``, ``avg_pool1d``, ``lp_pool1d``,
   ``adaptive_avg_pool1d``, ``adaptive_max_pool1d``; :mod:`~tinylm.nn.functional.embedding_bag`
   — ``embedding_bag``, ``bilinear``
+* :mod:`~tinylm.nn.functional.convolution2d` — ``conv2d``, ``conv_transpose2d``, ``unfold``,
+  ``fold`` (im2col); :mod:`~tinylm.nn.functional.pooling2d` — ``max_pool2d``, ``avg_pool2d``,
+  ``adaptive_avg_pool2d``, ``adaptive_max_pool2d``; :mod:`~tinylm.nn.functional.vision` —
+  ``dropout2d``, ``pixel_shuffle``, ``pixel_unshuffle``, ``interpolate``
 
 The heavy ones (``softmax``, ``layer_norm``, ``gelu``, ``cross_entropy``, attention without
 a mask) call the kernel registry (:mod:`tinylm.kernels`), which hands out the Numba kernel on
@@ -67,6 +71,7 @@ from tinylm.nn.functional.attention import (
     scaled_dot_product_attention,
 )
 from tinylm.nn.functional.convolution import conv1d, conv_transpose1d
+from tinylm.nn.functional.convolution2d import conv2d, conv_transpose2d, fold, unfold
 from tinylm.nn.functional.distances import pairwise_distance
 from tinylm.nn.functional.dropout import dropout
 from tinylm.nn.functional.embedding_bag import EMBEDDING_BAG_MODES, bilinear, embedding_bag
@@ -141,6 +146,12 @@ from tinylm.nn.functional.pooling import (
     lp_pool1d,
     max_pool1d,
 )
+from tinylm.nn.functional.pooling2d import (
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    avg_pool2d,
+    max_pool2d,
+)
 from tinylm.nn.functional.recurrent import (
     gru_cell,
     gru_layer,
@@ -150,6 +161,7 @@ from tinylm.nn.functional.recurrent import (
     rnn_layer,
 )
 from tinylm.nn.functional.shaping import PAD_MODES, one_hot, pad
+from tinylm.nn.functional.vision import dropout2d, interpolate, pixel_shuffle, pixel_unshuffle
 
 __all__ = [
     "GELU_FORMS",
@@ -247,4 +259,17 @@ __all__ = [
     "embedding_bag",
     "lp_pool1d",
     "max_pool1d",
+    # convolution2d, pooling2d, vision
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "avg_pool2d",
+    "conv2d",
+    "conv_transpose2d",
+    "dropout2d",
+    "fold",
+    "interpolate",
+    "max_pool2d",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "unfold",
 ]
