@@ -239,6 +239,7 @@ POOLS = [
     (3, 1, 1, 2, False),
     (2, 3, 1, 1, True),
     ((1, 3), (2, 2), (0, 1), 1, False),
+    (4, 3, 0, 1, True),  # the last window runs past the image and its padding
 ]
 
 
@@ -383,6 +384,7 @@ RESIZES = [
     {"size": 1},
     {"size": (13, 6)},
     {"scale_factor": 2},
+    {"scale_factor": 2.0001},  # ⌊H·2.0001⌋ = 2H: PyTorch's i // 2, not ⌊i / 2.0001⌋
     {"scale_factor": 1.7},
     {"scale_factor": (0.5, 2.3)},
     {"scale_factor": 1.05},
@@ -412,6 +414,21 @@ def test_interpolate_matches_torch(resize: dict) -> None:
         )
     pixels = RNG.integers(0, 256, (1, 3, 5, 7)).astype(np.uint8)
     both(lambda lib, x: functional(lib).interpolate(x, **resize), [pixels])
+
+
+def test_interpolate_indexes_in_float32_as_torch() -> None:
+    """26 → 22 rows, where PyTorch's float32 scale for "nearest" picks another pixel than
+    float64 would; and for "bilinear" sizes whose source positions land within rounding
+    of a pixel (3 → 47 rows at half-pixel centres, 2 → 50 columns with align_corners)."""
+    both(lambda lib, x: functional(lib).interpolate(x, (22, 5)), [randn(1, 2, 26, 3)])
+    both(
+        lambda lib, x: functional(lib).interpolate(x, (47, 3), mode="bilinear"),
+        [randn(1, 2, 3, 2)],
+    )
+    both(
+        lambda lib, x: functional(lib).interpolate(x, (4, 50), mode="bilinear", align_corners=True),
+        [randn(1, 2, 3, 2)],
+    )
 
 
 # ---------------------------------------------------------------------------------------

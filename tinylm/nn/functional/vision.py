@@ -177,7 +177,7 @@ def _linear_weights(
     else:
         s = t(1.0 / scale) if scale else t(size) / t(out)
         x = np.maximum(s * (i.astype(dtype) + t(0.5)) - t(0.5), t(0))
-    i0 = np.minimum(np.floor(x.astype(np.float32)).astype(np.int64), size - 1)  # floorf
+    i0 = np.minimum(np.floor(x).astype(np.int64), size - 1)
     lam1 = np.clip(x - i0.astype(dtype), t(0), t(1)).astype(dtype)
     i1 = i0 + (i0 < size - 1)
     return i0, i1, (t(1) - lam1).astype(dtype), lam1
