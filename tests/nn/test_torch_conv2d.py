@@ -315,6 +315,33 @@ def test_adaptive_pools_match_torch(output_size: Any) -> None:
     both(lambda lib, x: functional(lib).adaptive_avg_pool2d(x.mT, output_size), [randn(2, 11, 9)])
 
 
+@pytest.mark.parametrize("norm_type", [1, 2, 3.5, math.inf, -math.inf])
+@pytest.mark.parametrize("kernel, stride, ceil_mode", [(2, None, False), ((3, 2), (2, 1), True)])
+def test_lp_pool2d_matches_torch(norm_type: float, kernel: Any, stride: Any, ceil_mode) -> None:
+    """Values and gradients, with a window of zeros (PyTorch's zero gradient there)."""
+    x = np.abs(randn(2, 3, 9, 11)) + 0.1
+    x[0, 0, :3, :3] = 0.0
+    both(lambda lib, x: functional(lib).lp_pool2d(x, norm_type, kernel, stride, ceil_mode), [x])
+
+
+def test_batch_norm_of_images_matches_torch() -> None:
+    """F.batch_norm on (N, C, H, W): statistics over (N, H, W), the running ones moved
+    (unbiased variance), then evaluation with them; weight and bias gradients too."""
+    x, w, b = randn(3, 4, 5, 6), randn(4), randn(4)
+    stats = {}
+    for lib in (tinylm, torch):
+        mean, var = lib.zeros(4, dtype=lib.float64), lib.ones(4, dtype=lib.float64)
+        stats[lib] = (mean, var)
+
+    def train(lib, x, w, b):
+        mean, var = stats[lib]
+        return functional(lib).batch_norm(x.mT, mean, var, w, b, True, 0.3)
+
+    both(train, [x.swapaxes(-1, -2), w, b])
+    np.testing.assert_allclose(values(stats[tinylm][1]), values(stats[torch][1]), rtol=1e-12)
+    both(lambda lib, x: functional(lib).batch_norm(x, *stats[lib]), [x])
+
+
 def test_adaptive_pools_to_empty_outputs_match_torch() -> None:
     """An output size of 0 gives PyTorch's empty shape (its backward refuses empty
     gradients, so only the forward is compared)."""
@@ -449,6 +476,8 @@ MODULES = {
     "MaxPool2d all": ((3, 2, 1, 2, False, True), {}),
     "AvgPool2d": ((3,), {}),
     "AvgPool2d all": (((3, 2), 2, 1, True, False, 4), {}),
+    "LPPool2d": ((2, 3), {}),
+    "LPPool2d all": ((1.5, (3, 2), 2, True), {}),
     "AdaptiveAvgPool2d": (((3, None),), {}),
     "AdaptiveMaxPool2d": ((4, True), {}),
     "BatchNorm2d": ((4,), {}),
@@ -638,6 +667,8 @@ REFUSALS = [
     (lambda: F.max_pool2d(T(np.ones((1, 4, 4), np.int64)), 2), r"max_pool2d: input must be a "),
     (lambda: F.avg_pool2d(X4, 2, divisor_override=0), r"avg_pool2d: divisor_override must not"),
     (lambda: F.avg_pool2d(X4, 2, stride=0), r"avg_pool2d: stride must be at least 1"),
+    (lambda: F.lp_pool2d(X4, 0, 2), r"lp_pool2d: norm_type must be a non-zero number"),
+    (lambda: F.batch_norm(T(randn(4)), None, None, training=True), r"batch_norm: input must be"),
     (lambda: F.adaptive_avg_pool2d(X4, -1), r"output_size must be at least 0"),
     (lambda: F.adaptive_avg_pool2d(X4, (1, 2, 3)), r"output_size must be an int or a pair"),
     (lambda: F.adaptive_max_pool2d(T(randn(2, 4, 0, 3)), 2), r"is empty along its last two"),

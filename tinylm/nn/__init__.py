@@ -33,7 +33,7 @@
   ``MaxPool1d``, ``AvgPool1d``, ``LPPool1d``, ``AdaptiveAvgPool1d``, ``AdaptiveMaxPool1d``;
   :mod:`tinylm.nn.embedding_bag` — ``EmbeddingBag``, ``Bilinear``;
 * :mod:`tinylm.nn.conv2d` — ``Conv2d``, ``ConvTranspose2d``; :mod:`tinylm.nn.pooling2d` —
-  ``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``, ``AdaptiveMaxPool2d``;
+  ``MaxPool2d``, ``AvgPool2d``, ``LPPool2d``, ``AdaptiveAvgPool2d``, ``AdaptiveMaxPool2d``;
   :mod:`tinylm.nn.vision` — ``BatchNorm2d``, ``Dropout2d``, ``Unfold``, ``Fold``,
   ``PixelShuffle``, ``PixelUnshuffle``, ``Upsample`` …;
 * :mod:`tinylm.nn.quantized` — int8 weight-only inference: ``QuantizedLinear``,
@@ -155,7 +155,13 @@ from tinylm.nn.pooling import (
     LPPool1d,
     MaxPool1d,
 )
-from tinylm.nn.pooling2d import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
+from tinylm.nn.pooling2d import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool2d,
+    LPPool2d,
+    MaxPool2d,
+)
 from tinylm.nn.pytorch_transformer import (
     MultiheadAttention,
     Transformer,
@@ -311,6 +317,7 @@ __all__ = [
     "ConvTranspose2d",
     "Dropout2d",
     "Fold",
+    "LPPool2d",
     "MaxPool2d",
     "PixelShuffle",
     "PixelUnshuffle",

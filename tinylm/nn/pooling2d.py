@@ -1,4 +1,4 @@
-"""PyTorch's 2-D pooling layers: ``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``,
+"""PyTorch's 2-D pooling layers: ``MaxPool2d``, ``AvgPool2d``, ``LPPool2d``, ``AdaptiveAvgPool2d``,
 ``AdaptiveMaxPool2d``. Each keeps PyTorch's constructor arguments, attributes (as given, as
 PyTorch keeps them) and repr, and calls one function of
 :mod:`tinylm.nn.functional.pooling2d`, where the windows, the tie rule and the gradients are.
@@ -12,7 +12,7 @@ from tinylm.nn.functional import pooling2d as P
 from tinylm.nn.module import Module
 from tinylm.tensor import Tensor
 
-__all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "MaxPool2d"]
+__all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "LPPool2d", "MaxPool2d"]
 
 
 class MaxPool2d(Module):
@@ -84,6 +84,26 @@ class AvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class LPPool2d(Module):
+    """The p-norm of each window, (Σ x^p)^(1/p); see ``F.lp_pool2d``."""
+
+    def __init__(
+        self, norm_type: float, kernel_size: Any, stride: Any = None, ceil_mode: bool = False
+    ) -> None:
+        super().__init__()
+        self.norm_type, self.kernel_size = norm_type, kernel_size
+        self.stride, self.ceil_mode = stride, ceil_mode
+
+    def forward(self, input: Tensor) -> Tensor:
+        return P.lp_pool2d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (
+            f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"ceil_mode={self.ceil_mode}"
+        )
 
 
 class AdaptiveAvgPool2d(Module):

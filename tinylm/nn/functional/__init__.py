@@ -38,8 +38,9 @@ public wrapper with the derivation in its docstring. One file per family:
   — ``embedding_bag``, ``bilinear``
 * :mod:`~tinylm.nn.functional.convolution2d` — ``conv2d``, ``conv_transpose2d``, ``unfold``,
   ``fold`` (im2col); :mod:`~tinylm.nn.functional.pooling2d` — ``max_pool2d``, ``avg_pool2d``,
-  ``adaptive_avg_pool2d``, ``adaptive_max_pool2d``; :mod:`~tinylm.nn.functional.vision` —
-  ``dropout2d``, ``pixel_shuffle``, ``pixel_unshuffle``, ``interpolate``
+  ``lp_pool2d``, ``adaptive_avg_pool2d``, ``adaptive_max_pool2d``;
+  :mod:`~tinylm.nn.functional.vision` — ``dropout2d``, ``pixel_shuffle``, ``pixel_unshuffle``,
+  ``interpolate``
 
 The heavy ones (``softmax``, ``layer_norm``, ``gelu``, ``cross_entropy``, attention without
 a mask) call the kernel registry (:mod:`tinylm.kernels`), which hands out the Numba kernel on
@@ -150,6 +151,7 @@ from tinylm.nn.functional.pooling2d import (
     adaptive_avg_pool2d,
     adaptive_max_pool2d,
     avg_pool2d,
+    lp_pool2d,
     max_pool2d,
 )
 from tinylm.nn.functional.recurrent import (
@@ -268,6 +270,7 @@ __all__ = [
     "dropout2d",
     "fold",
     "interpolate",
+    "lp_pool2d",
     "max_pool2d",
     "pixel_shuffle",
     "pixel_unshuffle",

@@ -23,13 +23,14 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
+from tinylm.creation import where
 from tinylm.device import array_module
 from tinylm.nn.functional.convolution import one_int
 from tinylm.nn.functional.convolution2d import Pair, fold2d, pair, unfold2d
 from tinylm.nn.functional.pooling import TakeAlongLast, pool_out_len, positions_of_max
 from tinylm.tensor import Tensor
 
-__all__ = ["adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d", "max_pool2d"]
+__all__ = ["adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d", "lp_pool2d", "max_pool2d"]
 
 
 def _check_input(op: str, input: Any) -> None:
@@ -303,3 +304,28 @@ def avg_pool2d(
     x = input if input.ndim == 4 else input.unsqueeze(0)
     y = _AvgPool2d.apply(x, k=k, s=s, p=p, divisors=divisors)
     return y if input.ndim == 4 else y.squeeze(0)
+
+
+def lp_pool2d(
+    input: Tensor, norm_type: float, kernel_size: Any, stride: Any = None, ceil_mode: bool = False
+) -> Tensor:
+    """The p-norm of each window, (Σ x^p)^(1/p), as ``torch.nn.functional.lp_pool2d``, and
+    computed as PyTorch computes it: avg_pool2d(x^p) · KH·KW, then to the power 1/p, with a
+    zero gradient for a window whose x^p sum to 0 (as PyTorch's). No padding. norm_type
+    ±inf gives the largest (smallest) |x| of each window, by ``max_pool2d``.
+
+    Shapes: input (N, C, H, W) or (C, H, W), float → (N, C, OH, OW) or (C, OH, OW).
+    """
+    op = "lp_pool2d"
+    if isinstance(norm_type, bool) or not isinstance(norm_type, int | float) or norm_type == 0:
+        raise TinyLMError(f"{op}: norm_type must be a non-zero number, got {norm_type!r:.40}")
+    _check_input(op, input)
+    kh, kw = pair(op, "kernel_size", kernel_size, 1)
+    if norm_type in (np.inf, -np.inf):  # the largest (or smallest) |x| of each window
+        sign = 1 if norm_type > 0 else -1
+        return max_pool2d(input.abs() * sign, (kh, kw), stride, 0, 1, ceil_mode) * sign
+    out = avg_pool2d(input.pow(norm_type), (kh, kw), stride, 0, ceil_mode)
+    # PyTorch's sign(out)·relu(|out|) is out itself, but its relu turns the infinite
+    # gradient of (·)^(1/p) at a window summing to 0 into 0: where(out ≠ 0, out, 0) does both
+    kept = where(out != 0, out, 0.0)
+    return kept.mul(kh * kw).pow(1.0 / norm_type)
