@@ -2,12 +2,12 @@
 dropped), ``pixel_shuffle`` / ``pixel_unshuffle`` (channels ↔ space), and ``interpolate``
 (resizing by "nearest" or "bilinear" sampling).
 
-Each is a composition of differentiable Tensor ops (a multiply by a random mask; a reshape,
-permute, reshape; ``index_select`` of rows and columns and a weighted sum), so its gradient
-is exact and the arithmetic is in the body: dropout2d's dL/dx is g times the mask;
-pixel_shuffle's is the inverse permutation of g; interpolate's adds each output's gradient
-onto the input pixels it was read from, times their weights (``index_select``'s backward is
-a scatter-add).
+dropout2d and the pixel shuffles are compositions of differentiable Tensor ops (a multiply
+by a random mask; a reshape, permute, reshape), so their gradients are exact: dropout2d's
+dL/dx is g times the mask, pixel_shuffle's the inverse permutation of g. interpolate
+resamples one axis at a time with ``_Resample`` (each output a weighted sum of one or two
+input positions), whose backward adds each output's gradient onto the positions it read,
+times their weights.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tinylm.autograd import TinyLMError
+from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.device import array_module
 from tinylm.nn.functional.common import check_not_inplace, check_probability
 from tinylm.nn.functional.convolution import one_int
@@ -183,6 +183,52 @@ def _linear_weights(
     return i0, i1, (t(1) - lam1).astype(dtype), lam1
 
 
+class _Resample(Function):
+    """Sampling along one axis: y[…, i, …] = Σ_t λ_t[i] · x[…, idx_t[i], …] over the taps t
+    (one tap without weights for "nearest"; two for linear, λ0 + λ1 = 1).
+
+    Shapes: x (…, S, …) → y (…, O, …) along ``axis``; each idx_t, λ_t (O,), idx_t sorted.
+    Backward: dL/dx[…, k, …] = Σ_t Σ_{i: idx_t[i] = k} λ_t[i] · g[…, i, …] — each output's
+    gradient goes back to the input positions it read, times their weights; the i reading
+    one k are a run (the indices are sorted), summed slice by slice.
+    """
+
+    fresh_grads = True  # backward returns new arrays only (autograd.Function)
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, axis: int, taps: tuple) -> Any:
+        xp = array_module(x)
+        shape = [1] * x.ndim
+        shape[axis] = -1
+        ctx.meta = (x.shape[axis], axis, [(idx, lam, shape) for idx, lam in taps])
+        y = None
+        for idx, lam in taps:
+            picked = xp.take(x, xp.asarray(idx), axis=axis)
+            if lam is not None:
+                picked *= xp.asarray(lam).reshape(shape)
+            y = picked if y is None else y + picked
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        size, axis, taps = ctx.meta
+        xp = array_module(g)
+        out_shape = list(g.shape)
+        out_shape[axis] = size
+        gx = xp.zeros(out_shape, dtype=g.dtype)
+        for idx, lam, shape in taps:
+            weighted = g if lam is None else g * xp.asarray(lam).reshape(shape)
+            starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+            ends = np.r_[starts[1:], len(idx)]
+            for a, b in zip(starts, ends):  # outputs a..b-1 all read input idx[a]
+                run = [slice(None)] * g.ndim
+                run[axis] = slice(a, b)
+                target = [slice(None)] * g.ndim
+                target[axis] = idx[a]
+                gx[tuple(target)] += weighted[tuple(run)].sum(axis=axis)
+        return gx
+
+
 def interpolate(
     input: Tensor,
     size: Any = None,
@@ -227,26 +273,16 @@ def interpolate(
         )
     out, scales = _sizes_and_scales(op, input, size, scale_factor, recompute_scale_factor)
     h, w = input.shape[2:]
-    xp = array_module(input.data)
-
-    def index(a: np.ndarray) -> Tensor:
-        return Tensor._wrap(xp.asarray(a))
-
     if mode == "nearest":
         rows = _nearest_indices(h, out[0], scales[0])
         cols = _nearest_indices(w, out[1], scales[1])
-        return input.index_select(2, index(rows)).index_select(3, index(cols))
+        along_w = _Resample.apply(input, axis=3, taps=((cols, None),))
+        return _Resample.apply(along_w, axis=2, taps=((rows, None),))
     if input.dtype.kind != "f":
         raise TinyLMError(f"{op}: bilinear needs a float input, got {input.dtype}")
     corners = bool(align_corners)
     r0, r1, l0, l1 = _linear_weights(h, out[0], scales[0], corners, input.dtype)
     c0, c1, m0, m1 = _linear_weights(w, out[1], scales[1], corners, input.dtype)
-    l0, l1 = index(l0.reshape(-1, 1)), index(l1.reshape(-1, 1))
-    m0, m1 = index(m0), index(m1)
-
-    def along_columns(rows: Tensor) -> Tensor:
-        return rows.index_select(3, index(c0)) * m0 + rows.index_select(3, index(c1)) * m1
-
-    top = along_columns(input.index_select(2, index(r0)))
-    bottom = along_columns(input.index_select(2, index(r1)))
-    return top * l0 + bottom * l1
+    # columns first, then rows: λ0·(μ0·x[r0, c0] + μ1·x[r0, c1]) + λ1·(…), PyTorch's order
+    along_w = _Resample.apply(input, axis=3, taps=((c0, m0), (c1, m1)))
+    return _Resample.apply(along_w, axis=2, taps=((r0, l0), (r1, l1)))
