@@ -404,6 +404,25 @@ def test_pixel_shuffle_and_unshuffle_match_torch(factor: int, shape: tuple) -> N
     )
 
 
+@pytest.mark.parametrize("groups, shape", [(2, (2, 6, 3, 4)), (3, (1, 6, 5)), (1, (2, 4, 3, 3))])
+def test_channel_shuffle_matches_torch(groups: int, shape: tuple) -> None:
+    both(lambda lib, x: functional(lib).channel_shuffle(x, groups), [randn(*shape)])
+    both(lambda lib, x: lib.nn.ChannelShuffle(groups)(x.mT), [randn(*shape).swapaxes(-1, -2)])
+    assert repr(nn.ChannelShuffle(groups)) == repr(torch.nn.ChannelShuffle(groups))
+
+
+@pytest.mark.parametrize("name", ["upsample", "upsample_nearest", "upsample_bilinear"])
+def test_deprecated_upsample_functions_match_torch_and_warn(name: str) -> None:
+    """PyTorch's deprecated F.upsample … : interpolate (bilinear with align_corners=True),
+    with the same deprecation warning."""
+    for lib in (tinylm, torch):
+        with pytest.warns(UserWarning, match=f"`nn.functional.{name}` is deprecated"):
+            getattr(functional(lib), name)(lib.zeros(1, 1, 2, 2), scale_factor=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        both(lambda lib, x: getattr(functional(lib), name)(x, (5, 3)), [randn(2, 3, 4, 4)])
+
+
 RESIZES = [
     {"size": (10, 14)},
     {"size": (3, 4)},
@@ -677,6 +696,8 @@ REFUSALS = [
     (lambda: F.pixel_shuffle(X4, 3), r"pixel_shuffle: input \(2, 4, 8, 8\) has 4 channels"),
     (lambda: F.pixel_shuffle(T(randn(4, 4)), 2), r"pixel_shuffle: input must have at least 3"),
     (lambda: F.pixel_unshuffle(X4, 3), r"height and width must be divisible by"),
+    (lambda: F.channel_shuffle(X4, 3), r"channel_shuffle: input \(2, 4, 8, 8\) has 4 channels"),
+    (lambda: F.channel_shuffle(T(randn(4, 4)), 2), r"channel_shuffle: input must have at least"),
     (lambda: F.interpolate(X4, 4, mode="bicubic"), r"interpolate: mode 'bicubic' is not"),
     (lambda: F.interpolate(X4[0], 4), r"interpolate: only 4-D \(N, C, H, W\) input"),
     (lambda: F.interpolate(X4, 4, antialias=True), r"antialias=True is not supported"),

@@ -175,6 +175,7 @@ from tinylm.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from tinylm.nn.transformer import MLP, KVCache, MultiHeadAttention, TransformerBlock
 from tinylm.nn.vision import (
     BatchNorm2d,
+    ChannelShuffle,
     Dropout2d,
     Fold,
     PixelShuffle,
@@ -313,6 +314,7 @@ __all__ = [
     "AdaptiveMaxPool2d",
     "AvgPool2d",
     "BatchNorm2d",
+    "ChannelShuffle",
     "Conv2d",
     "ConvTranspose2d",
     "Dropout2d",

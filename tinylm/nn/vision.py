@@ -1,8 +1,9 @@
 """PyTorch's image layers beside convolution and pooling: ``BatchNorm2d``, ``Dropout2d``,
-``Unfold``, ``Fold``, ``PixelShuffle``, ``PixelUnshuffle``, ``Upsample``,
+``Unfold``, ``Fold``, ``PixelShuffle``, ``PixelUnshuffle``, ``ChannelShuffle``, ``Upsample``,
 ``UpsamplingNearest2d``, ``UpsamplingBilinear2d``. Each keeps PyTorch's constructor
 arguments, attributes and repr, and calls one function of ``F`` (``batch_norm``,
-``dropout2d``, ``unfold``, ``fold``, ``pixel_shuffle``, ``pixel_unshuffle``, ``interpolate``),
+``dropout2d``, ``unfold``, ``fold``, ``pixel_shuffle``, ``pixel_unshuffle``,
+``channel_shuffle``, ``interpolate``),
 where the arithmetic is.
 """
 
@@ -20,6 +21,7 @@ from tinylm.tensor import Tensor
 
 __all__ = [
     "BatchNorm2d",
+    "ChannelShuffle",
     "Dropout2d",
     "Fold",
     "PixelShuffle",
@@ -162,6 +164,20 @@ class PixelUnshuffle(Module):
 
     def extra_repr(self) -> str:
         return f"downscale_factor={self.downscale_factor}"
+
+
+class ChannelShuffle(Module):
+    """The channels of ``groups`` groups interleaved; see ``F.channel_shuffle``."""
+
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, input: Tensor) -> Tensor:
+        return V.channel_shuffle(input, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"
 
 
 class Upsample(Module):

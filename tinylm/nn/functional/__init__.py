@@ -40,7 +40,7 @@ public wrapper with the derivation in its docstring. One file per family:
   ``fold`` (im2col); :mod:`~tinylm.nn.functional.pooling2d` — ``max_pool2d``, ``avg_pool2d``,
   ``lp_pool2d``, ``adaptive_avg_pool2d``, ``adaptive_max_pool2d``;
   :mod:`~tinylm.nn.functional.vision` — ``dropout2d``, ``pixel_shuffle``, ``pixel_unshuffle``,
-  ``interpolate``
+  ``interpolate``, ``upsample`` …, ``channel_shuffle``
 
 The heavy ones (``softmax``, ``layer_norm``, ``gelu``, ``cross_entropy``, attention without
 a mask) call the kernel registry (:mod:`tinylm.kernels`), which hands out the Numba kernel on
@@ -163,7 +163,16 @@ from tinylm.nn.functional.recurrent import (
     rnn_layer,
 )
 from tinylm.nn.functional.shaping import PAD_MODES, one_hot, pad
-from tinylm.nn.functional.vision import dropout2d, interpolate, pixel_shuffle, pixel_unshuffle
+from tinylm.nn.functional.vision import (
+    channel_shuffle,
+    dropout2d,
+    interpolate,
+    pixel_shuffle,
+    pixel_unshuffle,
+    upsample,
+    upsample_bilinear,
+    upsample_nearest,
+)
 
 __all__ = [
     "GELU_FORMS",
@@ -265,6 +274,7 @@ __all__ = [
     "adaptive_avg_pool2d",
     "adaptive_max_pool2d",
     "avg_pool2d",
+    "channel_shuffle",
     "conv2d",
     "conv_transpose2d",
     "dropout2d",
@@ -275,4 +285,7 @@ __all__ = [
     "pixel_shuffle",
     "pixel_unshuffle",
     "unfold",
+    "upsample",
+    "upsample_bilinear",
+    "upsample_nearest",
 ]

@@ -121,7 +121,7 @@ def max_pool2d(
     return _gather(input, indices, out, return_indices)
 
 
-def _adaptive_windows(op: str, size: int, out: int) -> tuple[Any, Any]:
+def _adaptive_windows(size: int, out: int) -> tuple[Any, Any]:
     """PyTorch's adaptive windows over ``size`` positions: window t is [⌊tS/T⌋, ⌈(t+1)S/T⌉)."""
     t = np.arange(out)
     return (t * size) // out, -((-(t + 1) * size) // out)
@@ -164,7 +164,7 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
     xp = array_module(x)
     if out[0] * out[1] == 0:  # nothing to pick
         return _gather(input, xp.zeros(x.shape[:-2] + (0,), np.int64), out, return_indices)
-    (r0, r1), (c0, c1) = _adaptive_windows(op, h, out[0]), _adaptive_windows(op, w, out[1])
+    (r0, r1), (c0, c1) = _adaptive_windows(h, out[0]), _adaptive_windows(w, out[1])
     kh, kw = int((r1 - r0).max()), int((c1 - c0).max())
     rows = r0[None, :] + np.arange(kh)[:, None]  # (KH, OH)
     cols = c0[None, :] + np.arange(kw)[:, None]  # (KW, OW)
@@ -225,7 +225,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
     _check_input(op, input)
     out = _output_size(op, input, output_size)
     h, w = input.shape[-2:]
-    rows, cols = _adaptive_windows(op, h, out[0]), _adaptive_windows(op, w, out[1])
+    rows, cols = _adaptive_windows(h, out[0]), _adaptive_windows(w, out[1])
     x = input if input.ndim == 4 else input.unsqueeze(0)
     if out[0] * out[1] == 0:
         y = x[:, :, : out[0], : out[1]] * 0.0

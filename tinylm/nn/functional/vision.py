@@ -25,7 +25,17 @@ from tinylm.nn.functional.convolution import one_int
 from tinylm.nn.functional.dropout import dropout_mask
 from tinylm.tensor import Tensor
 
-__all__ = ["INTERPOLATE_MODES", "dropout2d", "interpolate", "pixel_shuffle", "pixel_unshuffle"]
+__all__ = [
+    "INTERPOLATE_MODES",
+    "channel_shuffle",
+    "dropout2d",
+    "interpolate",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "upsample",
+    "upsample_bilinear",
+    "upsample_nearest",
+]
 
 #: the modes of ``interpolate`` that tinylm has (PyTorch's others are refused)
 INTERPOLATE_MODES = ("nearest", "bilinear")
@@ -109,6 +119,23 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     x = input.reshape(*lead, c, h // r, r, w // r, r)
     x = x.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3)
     return x.reshape(*lead, c * r * r, h // r, w // r)
+
+
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """Interleave the channels of g groups, as ``torch.nn.functional.channel_shuffle``
+    (ShuffleNet): (N, C, *) viewed as (N, g, C/g, *), the two channel axes swapped, viewed
+    back — y[:, j·g + i] = x[:, i·C/g + j]. Any dtype."""
+    op = "channel_shuffle"
+    g = one_int(op, "groups", groups, 1)
+    if not isinstance(input, Tensor) or input.ndim < 3:
+        shape = tuple(input.shape) if isinstance(input, Tensor) else type(input).__name__
+        raise TinyLMError(f"{op}: input must have at least 3 dims (N, C, *), got {shape}")
+    n, c, *rest = input.shape
+    if c % g:
+        raise TinyLMError(
+            f"{op}: input {tuple(input.shape)} has {c} channels, not divisible by groups {g}"
+        )
+    return input.reshape(n, g, c // g, *rest).transpose(1, 2).reshape(n, c, *rest)
 
 
 def _sizes_and_scales(
@@ -286,3 +313,35 @@ def interpolate(
     # columns first, then rows: λ0·(μ0·x[r0, c0] + μ1·x[r0, c1]) + λ1·(…), PyTorch's order
     along_w = _Resample.apply(input, axis=3, taps=((c0, m0), (c1, m1)))
     return _Resample.apply(along_w, axis=2, taps=((r0, l0), (r1, l1)))
+
+
+def _deprecated(name: str) -> None:
+    warnings.warn(
+        f"`nn.functional.{name}` is deprecated. Use `nn.functional.interpolate` instead.",
+        stacklevel=3,
+    )
+
+
+def upsample(
+    input: Tensor,
+    size: Any = None,
+    scale_factor: Any = None,
+    mode: str = "nearest",
+    align_corners: bool | None = None,
+) -> Tensor:
+    """PyTorch's deprecated ``F.upsample``: ``interpolate`` (with PyTorch's warning)."""
+    _deprecated("upsample")
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input: Tensor, size: Any = None, scale_factor: Any = None) -> Tensor:
+    """PyTorch's deprecated ``F.upsample_nearest``: ``interpolate(mode="nearest")``."""
+    _deprecated("upsample_nearest")
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input: Tensor, size: Any = None, scale_factor: Any = None) -> Tensor:
+    """PyTorch's deprecated ``F.upsample_bilinear``: ``interpolate(mode="bilinear",
+    align_corners=True)``."""
+    _deprecated("upsample_bilinear")
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
