@@ -272,6 +272,36 @@ def test_max_pool2d_values_indices_and_gradients_match_torch(
     )
 
 
+@pytest.mark.parametrize("kernel, stride, padding, _, ceil_mode", POOLS[:4])
+def test_max_unpool2d_puts_values_back_as_torch(kernel, stride, padding, _, ceil_mode) -> None:
+    """max_pool2d's values put back at its indices (output_size the input's, with N and C
+    or without), the default size where it fits, and the unbatched form; gradients too."""
+    x = randn(2, 3, 9, 11)
+    pooled, where = TF.max_pool2d(torch.tensor(x), kernel, stride, padding, 1, ceil_mode, True)
+    idx = where.numpy()
+
+    def unpool(lib, v, size):
+        fn = functional(lib)
+        return fn.max_unpool2d(v, lib.tensor(idx[: len(v)]), kernel, stride, padding, size)
+
+    both(lambda lib, v: unpool(lib, v, (9, 11)), [values(pooled)])
+    both(lambda lib, v: unpool(lib, v, (2, 3, 9, 11)), [values(pooled)])
+    both(
+        lambda lib, v: functional(lib).max_unpool2d(
+            v, lib.tensor(idx[0]), kernel, stride, padding, (9, 11)
+        ),
+        [values(pooled)[0]],
+    )
+    even = randn(2, 3, 8, 10)  # MaxUnpool2d(2)'s default size is the pooled input's
+
+    def round_trip(lib, x):
+        top, at = lib.nn.MaxPool2d(2, return_indices=True)(x)
+        return lib.nn.MaxUnpool2d(2)(top, at)
+
+    both(round_trip, [even])
+    assert repr(nn.MaxUnpool2d((3, 2), 1, 1)) == repr(torch.nn.MaxUnpool2d((3, 2), 1, 1))
+
+
 def test_max_pools_pick_torchs_index_at_nans_ties_and_minus_inf() -> None:
     """A window holding NaNs gives its last NaN, a window of -inf its first pixel, a tie
     of equal values its first: as PyTorch's, with the gradient sent there."""
@@ -687,6 +717,16 @@ REFUSALS = [
     (lambda: F.avg_pool2d(X4, 2, divisor_override=0), r"avg_pool2d: divisor_override must not"),
     (lambda: F.avg_pool2d(X4, 2, stride=0), r"avg_pool2d: stride must be at least 1"),
     (lambda: F.lp_pool2d(X4, 0, 2), r"lp_pool2d: norm_type must be a non-zero number"),
+    (
+        lambda: F.max_unpool2d(X4, T(np.zeros((2, 4, 8, 8), np.int64)), 2, output_size=(20, 16)),
+        r"max_unpool2d: invalid output_size \(20, 16\) \(dim 0 must be between 14 and 18\)",
+    ),
+    (
+        lambda: F.max_unpool2d(X4, T(np.full((2, 4, 8, 8), 300)), 2),
+        r"max_unpool2d: found an invalid max index 300 \(the output is 16x16\)",
+    ),
+    (lambda: F.max_unpool2d(X4, T(np.zeros((2, 4, 8, 8))), 2), r"indices must be an int64"),
+    (lambda: F.max_unpool2d(X4, T(np.zeros((2, 4, 8), np.int64)), 2), r"must have the input's"),
     (lambda: F.batch_norm(T(randn(4)), None, None, training=True), r"batch_norm: input must be"),
     (lambda: F.adaptive_avg_pool2d(X4, -1), r"output_size must be at least 0"),
     (lambda: F.adaptive_avg_pool2d(X4, (1, 2, 3)), r"output_size must be an int or a pair"),

@@ -161,6 +161,7 @@ from tinylm.nn.pooling2d import (
     AvgPool2d,
     LPPool2d,
     MaxPool2d,
+    MaxUnpool2d,
 )
 from tinylm.nn.pytorch_transformer import (
     MultiheadAttention,
@@ -321,6 +322,7 @@ __all__ = [
     "Fold",
     "LPPool2d",
     "MaxPool2d",
+    "MaxUnpool2d",
     "PixelShuffle",
     "PixelUnshuffle",
     "Unfold",

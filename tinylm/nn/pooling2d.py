@@ -1,6 +1,6 @@
-"""PyTorch's 2-D pooling layers: ``MaxPool2d``, ``AvgPool2d``, ``LPPool2d``, ``AdaptiveAvgPool2d``,
-``AdaptiveMaxPool2d``. Each keeps PyTorch's constructor arguments, attributes (as given, as
-PyTorch keeps them) and repr, and calls one function of
+"""PyTorch's 2-D pooling layers: ``MaxPool2d``, ``MaxUnpool2d``, ``AvgPool2d``, ``LPPool2d``,
+``AdaptiveAvgPool2d``, ``AdaptiveMaxPool2d``. Each keeps PyTorch's constructor arguments,
+attributes (as given, as PyTorch keeps them) and repr, and calls one function of
 :mod:`tinylm.nn.functional.pooling2d`, where the windows, the tie rule and the gradients are.
 """
 
@@ -9,10 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from tinylm.nn.functional import pooling2d as P
+from tinylm.nn.functional.convolution2d import pair
 from tinylm.nn.module import Module
 from tinylm.tensor import Tensor
 
-__all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "LPPool2d", "MaxPool2d"]
+__all__ = [
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "AvgPool2d",
+    "LPPool2d",
+    "MaxPool2d",
+    "MaxUnpool2d",
+]
 
 
 class MaxPool2d(Module):
@@ -50,6 +58,26 @@ class MaxPool2d(Module):
             f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
             f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
         )
+
+
+class MaxUnpool2d(Module):
+    """Values put back at ``MaxPool2d``'s indices, zeros elsewhere; see ``F.max_unpool2d``.
+    The sizes are kept as (h, w) pairs, as PyTorch keeps them."""
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
+        super().__init__()
+        self.kernel_size = pair("MaxUnpool2d", "kernel_size", kernel_size, 1)
+        no_stride = stride is None or (isinstance(stride, tuple | list) and len(stride) == 0)
+        self.stride = self.kernel_size if no_stride else pair("MaxUnpool2d", "stride", stride, 1)
+        self.padding = pair("MaxUnpool2d", "padding", padding, 0)
+
+    def forward(self, input: Tensor, indices: Tensor, output_size: Any = None) -> Tensor:
+        return P.max_unpool2d(
+            input, indices, self.kernel_size, self.stride, self.padding, output_size
+        )
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class AvgPool2d(Module):

@@ -38,7 +38,7 @@ public wrapper with the derivation in its docstring. One file per family:
   — ``embedding_bag``, ``bilinear``
 * :mod:`~tinylm.nn.functional.convolution2d` — ``conv2d``, ``conv_transpose2d``, ``unfold``,
   ``fold`` (im2col); :mod:`~tinylm.nn.functional.pooling2d` — ``max_pool2d``, ``avg_pool2d``,
-  ``lp_pool2d``, ``adaptive_avg_pool2d``, ``adaptive_max_pool2d``;
+  ``lp_pool2d``, ``max_unpool2d``, ``adaptive_avg_pool2d``, ``adaptive_max_pool2d``;
   :mod:`~tinylm.nn.functional.vision` — ``dropout2d``, ``pixel_shuffle``, ``pixel_unshuffle``,
   ``interpolate``, ``upsample`` …, ``channel_shuffle``
 
@@ -153,6 +153,7 @@ from tinylm.nn.functional.pooling2d import (
     avg_pool2d,
     lp_pool2d,
     max_pool2d,
+    max_unpool2d,
 )
 from tinylm.nn.functional.recurrent import (
     gru_cell,
@@ -282,6 +283,7 @@ __all__ = [
     "interpolate",
     "lp_pool2d",
     "max_pool2d",
+    "max_unpool2d",
     "pixel_shuffle",
     "pixel_unshuffle",
     "unfold",

@@ -30,7 +30,14 @@ from tinylm.nn.functional.convolution2d import Pair, fold2d, pair, unfold2d
 from tinylm.nn.functional.pooling import TakeAlongLast, pool_out_len, positions_of_max
 from tinylm.tensor import Tensor
 
-__all__ = ["adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d", "lp_pool2d", "max_pool2d"]
+__all__ = [
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "avg_pool2d",
+    "lp_pool2d",
+    "max_pool2d",
+    "max_unpool2d",
+]
 
 
 def _check_input(op: str, input: Any) -> None:
@@ -329,3 +336,94 @@ def lp_pool2d(
     # gradient of (·)^(1/p) at a window summing to 0 into 0: where(out ≠ 0, out, 0) does both
     kept = where(out != 0, out, 0.0)
     return kept.mul(kh * kw).pow(1.0 / norm_type)
+
+
+class _MaxUnpool2d(Function):
+    """The inverse of max pooling's gather: y[n, c, idx[n, c, t]] = x[n, c, t] on a plane of
+    zeros (flattened to OH·OW), every other position 0.
+
+    Shapes: x (N, C, T), idx (N, C, T) ints in [0, OH·OW) → y (N, C, OH·OW).
+    Backward: dL/dx[n, c, t] = g[n, c, idx[n, c, t]] — each value's gradient read back from
+    where it was put.
+    """
+
+    fresh_grads = True  # backward returns new arrays only (autograd.Function)
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, indices: Any, plane: int) -> Any:
+        xp = array_module(x)
+        n, c, t = x.shape
+        rows = xp.arange(n * c).reshape(n, c, 1) * plane
+        y = xp.zeros((n, c, plane), dtype=x.dtype)
+        y.reshape(-1)[(rows + indices).reshape(-1)] = x.reshape(-1)
+        ctx.indices = indices
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        return array_module(g).take_along_axis(g, ctx.indices, axis=-1)
+
+
+def max_unpool2d(
+    input: Tensor,
+    indices: Tensor,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    output_size: Any = None,
+) -> Tensor:
+    """Put each value back where ``max_pool2d(..., return_indices=True)`` found it, zeros
+    elsewhere, as ``torch.nn.functional.max_unpool2d``.
+
+    Args:
+        input: (N, C, H, W) or (C, H, W), float; indices: int64 of its shape, flat
+            positions u·OW + v in the output plane.
+        kernel_size, stride (defaults to kernel_size), padding: the pooling's.
+        output_size: (OH, OW) (or with N, C in front); default
+            ((H−1)·sh − 2ph + KH, (W−1)·sw − 2pw + KW), and a given one must lie within a
+            stride of it, as PyTorch.
+    Returns:
+        (N, C, OH, OW) or (C, OH, OW).
+    """
+    op = "max_unpool2d"
+    _check_input(op, input)
+    if not isinstance(indices, Tensor) or indices.dtype != np.int64:
+        raise TinyLMError(
+            f"{op}: indices must be an int64 Tensor (max_pool2d's), got {indices!r:.60}"
+        )
+    if tuple(indices.shape) != tuple(input.shape):
+        raise TinyLMError(
+            f"{op}: indices {tuple(indices.shape)} must have the input's shape {tuple(input.shape)}"
+        )
+    k = pair(op, "kernel_size", kernel_size, 1)
+    no_stride = stride is None or (isinstance(stride, tuple | list) and len(stride) == 0)
+    s = k if no_stride else pair(op, "stride", stride, 1)
+    p = pair(op, "padding", padding, 0)
+    default = tuple((input.shape[a - 2] - 1) * s[a] - 2 * p[a] + k[a] for a in range(2))
+    if output_size is None:
+        out = default
+    else:
+        size = [int(v) for v in output_size]
+        size = size[-2:] if len(size) == 4 else size
+        if len(size) != 2:
+            raise TinyLMError(f"{op}: output_size must have 2 or 4 elements, got {output_size!r}")
+        for a in range(2):
+            if not default[a] - s[a] < size[a] < default[a] + s[a]:
+                raise TinyLMError(
+                    f"{op}: invalid output_size {tuple(size)} (dim {a} must be between "
+                    f"{default[a] - s[a]} and {default[a] + s[a]})"
+                )
+        out = tuple(size)
+    if min(out) < 1:
+        raise TinyLMError(f"{op}: the output would have size {out}")
+    plane = out[0] * out[1]
+    idx = indices.data.reshape(-1, input.shape[-3], input.shape[-2] * input.shape[-1])
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= plane):
+        bad = int(idx.max()) if int(idx.max()) >= plane else int(idx.min())
+        raise TinyLMError(
+            f"{op}: found an invalid max index {bad} (the output is {out[0]}x{out[1]})"
+        )
+    lead = tuple(input.shape[:-2])
+    x = input.reshape(-1, input.shape[-3], input.shape[-2] * input.shape[-1])
+    y = _MaxUnpool2d.apply(x, indices=idx, plane=plane)
+    return y.reshape(*lead, *out)
