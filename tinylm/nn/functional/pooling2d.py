@@ -388,9 +388,8 @@ def max_unpool2d(
     op = "max_unpool2d"
     _check_input(op, input)
     if not isinstance(indices, Tensor) or indices.dtype != np.int64:
-        raise TinyLMError(
-            f"{op}: indices must be an int64 Tensor (max_pool2d's), got {indices!r:.60}"
-        )
+        what = indices.dtype if isinstance(indices, Tensor) else type(indices).__name__
+        raise TinyLMError(f"{op}: indices must be an int64 Tensor (max_pool2d's), got {what}")
     if tuple(indices.shape) != tuple(input.shape):
         raise TinyLMError(
             f"{op}: indices {tuple(indices.shape)} must have the input's shape {tuple(input.shape)}"
