@@ -32,7 +32,9 @@ __all__ = [
     "celu",
     "celu_",
     "conv1d",
+    "conv2d",
     "conv_transpose1d",
+    "conv_transpose2d",
     "cosine_embedding_loss",
     "cosine_similarity",
     "dropout",
@@ -46,7 +48,10 @@ __all__ = [
     "margin_ranking_loss",
     "max_pool1d",
     "max_pool1d_with_indices",
+    "max_pool2d",
     "pairwise_distance",
+    "pixel_shuffle",
+    "pixel_unshuffle",
     "poisson_nll_loss",
     "prelu",
     "relu_",
@@ -66,6 +71,8 @@ IN_PLACE = ["alpha_dropout_", "dropout_"]
 # the same signatures as F's (or F's less its ``inplace`` flag, passed as False)
 conv1d = F.conv1d
 conv_transpose1d = F.conv_transpose1d
+conv2d, conv_transpose2d = F.conv2d, F.conv_transpose2d
+pixel_shuffle, pixel_unshuffle = F.pixel_shuffle, F.pixel_unshuffle
 adaptive_avg_pool1d = F.adaptive_avg_pool1d
 bilinear = F.bilinear
 cosine_similarity = F.cosine_similarity
@@ -193,6 +200,18 @@ def max_pool1d(
 ) -> Tensor:
     """F.max_pool1d (torch's default stride ``[]`` means the kernel size)."""
     return F.max_pool1d(input, kernel_size, stride or None, padding, dilation, ceil_mode)
+
+
+def max_pool2d(
+    input: Tensor,  # noqa: A002
+    kernel_size: Any,
+    stride: Any = (),
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+) -> Tensor:
+    """F.max_pool2d (torch's default stride ``[]`` means the kernel size)."""
+    return F.max_pool2d(input, kernel_size, stride or None, padding, dilation, ceil_mode)
 
 
 def max_pool1d_with_indices(

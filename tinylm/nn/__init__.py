@@ -32,12 +32,17 @@
 * :mod:`tinylm.nn.conv` — ``Conv1d``, ``ConvTranspose1d``; :mod:`tinylm.nn.pooling` —
   ``MaxPool1d``, ``AvgPool1d``, ``LPPool1d``, ``AdaptiveAvgPool1d``, ``AdaptiveMaxPool1d``;
   :mod:`tinylm.nn.embedding_bag` — ``EmbeddingBag``, ``Bilinear``;
+* :mod:`tinylm.nn.conv2d` — ``Conv2d``, ``ConvTranspose2d``; :mod:`tinylm.nn.pooling2d` —
+  ``MaxPool2d``, ``AvgPool2d``, ``LPPool2d``, ``AdaptiveAvgPool2d``, ``AdaptiveMaxPool2d``;
+  :mod:`tinylm.nn.vision` — ``BatchNorm2d``, ``Dropout2d``, ``Unfold``, ``Fold``,
+  ``PixelShuffle``, ``PixelUnshuffle``, ``Upsample`` …;
 * :mod:`tinylm.nn.quantized` — int8 weight-only inference: ``QuantizedLinear``,
   ``QuantizedEmbedding``, ``quantize_int8`` (also ``tinylm.quantize_int8``).
 """
 
 from tinylm.nn import functional, init, utils
 from tinylm.nn.conv import Conv1d, ConvTranspose1d
+from tinylm.nn.conv2d import Conv2d, ConvTranspose2d
 from tinylm.nn.embedding_bag import Bilinear, EmbeddingBag
 from tinylm.nn.instance_norm import (
     InstanceNorm1d,
@@ -157,6 +162,14 @@ from tinylm.nn.pooling import (
     LPPool1d,
     MaxPool1d,
 )
+from tinylm.nn.pooling2d import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool2d,
+    LPPool2d,
+    MaxPool2d,
+    MaxUnpool2d,
+)
 from tinylm.nn.pytorch_transformer import (
     MultiheadAttention,
     Transformer,
@@ -168,6 +181,18 @@ from tinylm.nn.pytorch_transformer import (
 from tinylm.nn.quantized import QuantizedEmbedding, QuantizedLinear, quantize_int8
 from tinylm.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from tinylm.nn.transformer import MLP, KVCache, MultiHeadAttention, TransformerBlock
+from tinylm.nn.vision import (
+    BatchNorm2d,
+    ChannelShuffle,
+    Dropout2d,
+    Fold,
+    PixelShuffle,
+    PixelUnshuffle,
+    Unfold,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+)
 
 __all__ = [
     "BatchNorm1d",
@@ -298,4 +323,23 @@ __all__ = [
     "InstanceNorm3d",
     "LocalResponseNorm",
     "MultiLabelMarginLoss",
+    # conv2d, pooling2d, vision
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "AvgPool2d",
+    "BatchNorm2d",
+    "ChannelShuffle",
+    "Conv2d",
+    "ConvTranspose2d",
+    "Dropout2d",
+    "Fold",
+    "LPPool2d",
+    "MaxPool2d",
+    "MaxUnpool2d",
+    "PixelShuffle",
+    "PixelUnshuffle",
+    "Unfold",
+    "Upsample",
+    "UpsamplingBilinear2d",
+    "UpsamplingNearest2d",
 ]

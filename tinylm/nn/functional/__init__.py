@@ -40,6 +40,11 @@ public wrapper with the derivation in its docstring. One file per family:
   class weights and probability targets; :mod:`~tinylm.nn.functional.multilabel_margin` —
   ``multilabel_margin_loss``; :mod:`~tinylm.nn.functional.instance_norm` — ``instance_norm``,
   ``local_response_norm``
+* :mod:`~tinylm.nn.functional.convolution2d` — ``conv2d``, ``conv_transpose2d``, ``unfold``,
+  ``fold`` (im2col); :mod:`~tinylm.nn.functional.pooling2d` — ``max_pool2d``, ``avg_pool2d``,
+  ``lp_pool2d``, ``max_unpool2d``, ``adaptive_avg_pool2d``, ``adaptive_max_pool2d``;
+  :mod:`~tinylm.nn.functional.vision` — ``dropout2d``, ``pixel_shuffle``, ``pixel_unshuffle``,
+  ``interpolate``, ``upsample`` …, ``channel_shuffle``
 
 The heavy ones (``softmax``, ``layer_norm``, ``gelu``, ``cross_entropy``, attention without
 a mask) call the kernel registry (:mod:`tinylm.kernels`), which hands out the Numba kernel on
@@ -71,6 +76,7 @@ from tinylm.nn.functional.attention import (
     scaled_dot_product_attention,
 )
 from tinylm.nn.functional.convolution import conv1d, conv_transpose1d
+from tinylm.nn.functional.convolution2d import conv2d, conv_transpose2d, fold, unfold
 from tinylm.nn.functional.distances import pairwise_distance
 from tinylm.nn.functional.dropout import dropout
 from tinylm.nn.functional.embedding_bag import EMBEDDING_BAG_MODES, bilinear, embedding_bag
@@ -147,6 +153,14 @@ from tinylm.nn.functional.pooling import (
     lp_pool1d,
     max_pool1d,
 )
+from tinylm.nn.functional.pooling2d import (
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    avg_pool2d,
+    lp_pool2d,
+    max_pool2d,
+    max_unpool2d,
+)
 from tinylm.nn.functional.recurrent import (
     gru_cell,
     gru_layer,
@@ -156,6 +170,16 @@ from tinylm.nn.functional.recurrent import (
     rnn_layer,
 )
 from tinylm.nn.functional.shaping import PAD_MODES, one_hot, pad
+from tinylm.nn.functional.vision import (
+    channel_shuffle,
+    dropout2d,
+    interpolate,
+    pixel_shuffle,
+    pixel_unshuffle,
+    upsample,
+    upsample_bilinear,
+    upsample_nearest,
+)
 
 __all__ = [
     "GELU_FORMS",
@@ -257,4 +281,23 @@ __all__ = [
     "instance_norm",
     "local_response_norm",
     "multilabel_margin_loss",
+    # convolution2d, pooling2d, vision
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "avg_pool2d",
+    "channel_shuffle",
+    "conv2d",
+    "conv_transpose2d",
+    "dropout2d",
+    "fold",
+    "interpolate",
+    "lp_pool2d",
+    "max_pool2d",
+    "max_unpool2d",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "unfold",
+    "upsample",
+    "upsample_bilinear",
+    "upsample_nearest",
 ]

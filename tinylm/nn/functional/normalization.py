@@ -244,16 +244,17 @@ def batch_norm(
 ) -> Tensor:
     """y = (x − μ) / √(σ² + eps) · weight + bias for each channel c (axis 1), as PyTorch's.
 
-    input (N, C) or (N, C, L). Training: μ and σ² are the batch's, over N (and L), σ² biased;
+    input (N, C), (N, C, L) or (N, C, H, W) …. Training: μ and σ² are the batch's, over every
+    dim but C, σ² biased;
     the running statistics, if given, move toward them by ``momentum`` (the running variance
     toward the unbiased σ² · n/(n − 1)), outside the graph. Evaluation: μ, σ² are the running
     statistics. weight, bias, running_mean, running_var: (C,).
     """
-    if input.ndim not in (2, 3):
-        raise TinyLMError(f"batch_norm: input must be (N, C) or (N, C, L), got shape {input.shape}")
+    if input.ndim < 2:
+        raise TinyLMError(f"batch_norm: input must be (N, C, *), got shape {input.shape}")
     c = input.shape[1]
-    axes = (0,) if input.ndim == 2 else (0, 2)
-    shape = (1, c) if input.ndim == 2 else (1, c, 1)
+    axes = (0, *range(2, input.ndim))
+    shape = (1, c) + (1,) * (input.ndim - 2)
     if training:
         n = input.numel() // max(c, 1)
         if n <= 1:

@@ -22,12 +22,14 @@ from tinylm.nn.functional.convolution import fold1d, one_int, unfold1d
 from tinylm.tensor import Tensor
 
 __all__ = [
+    "TakeAlongLast",
     "adaptive_avg_pool1d",
     "adaptive_max_pool1d",
     "avg_pool1d",
     "lp_pool1d",
     "max_pool1d",
     "pool_out_len",
+    "positions_of_max",
 ]
 
 
@@ -76,7 +78,7 @@ def _as3d(x: Any) -> Any:
     return x if x.ndim == 3 else x[None]
 
 
-def _positions_of_max(values: Any, positions: Any) -> Any:
+def positions_of_max(values: Any, positions: Any) -> Any:
     """Where each window's maximum is: values (N, C, K, T) read from ``positions``
     (broadcastable to it; -1 where a window reads padding) → (N, C, T) positions. PyTorch's
     choice: the first position holding the maximum (so the earliest of a tie, and the
@@ -92,7 +94,7 @@ def _positions_of_max(values: Any, positions: Any) -> Any:
     return xp.take_along_axis(xp.broadcast_to(positions, values.shape), pick, axis=2)[:, :, 0, :]
 
 
-class _TakeAlongLast(Function):
+class TakeAlongLast(Function):
     """y[..., t] = x[..., idx[..., t]]: pick one element of each row per output position.
 
     Shapes: x (..., L), idx (..., T) ints in [0, L) → y (..., T).
@@ -127,7 +129,7 @@ def _pick(op: str, input: Tensor, indices: Any, return_indices: bool) -> Any:
     """The values at ``indices`` (a gather with a scatter-add backward), and the int64
     indices as a Tensor with ``return_indices``."""
     _check_float(op, input)
-    y = _TakeAlongLast.apply(input, indices=indices)
+    y = TakeAlongLast.apply(input, indices=indices)
     return (y, Tensor._wrap(indices)) if return_indices else y
 
 
@@ -144,7 +146,7 @@ def max_pool1d(
     y[n, c, t] = max_k x[n, c, t·s + k·d − p] over the window's positions inside [0, L).
 
     Computed in two steps: the position of each window's maximum (windows read by
-    ``unfold1d``, no gradient), then the values at those positions (``_TakeAlongLast``,
+    ``unfold1d``, no gradient), then the values at those positions (``TakeAlongLast``,
     whose backward sends each window's gradient to its maximum).
 
     Args:
@@ -164,7 +166,7 @@ def max_pool1d(
     xp = array_module(x)
     windows = unfold1d(_as3d(x), k, s, d, p, out_len, fill=-np.inf)  # (N, C, K, T)
     positions = unfold1d(xp.arange(x.shape[-1]).reshape(1, 1, -1), k, s, d, p, out_len, -1)
-    indices = _positions_of_max(windows, positions).reshape(x.shape[:-1] + (out_len,))
+    indices = positions_of_max(windows, positions).reshape(x.shape[:-1] + (out_len,))
     return _pick(op, input, indices.astype(np.int64), return_indices)
 
 
@@ -194,7 +196,7 @@ def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = 
     if widest == 0:  # output_size 0: nothing to pick
         return _pick(op, input, xp.zeros(shape, dtype=np.int64), return_indices)
     windows = _as3d(x)[:, :, xp.clip(pos, 0, length - 1)]  # (N, C, K, T)
-    indices = _positions_of_max(windows, pos[None, None]).reshape(shape)
+    indices = positions_of_max(windows, pos[None, None]).reshape(shape)
     return _pick(op, input, indices.astype(np.int64), return_indices)
 
 
