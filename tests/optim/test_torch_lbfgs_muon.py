@@ -227,7 +227,7 @@ def test_lbfgs_flattens_a_transposed_gradient_in_the_parameters_order():
             else:
                 w.grad = tinylm.from_numpy(np.asfortranarray(g))
                 assert not w.grad.is_contiguous()
-            return lib.tensor(0.5 * float((scale * diff * diff).sum()))
+            return lib.tensor(0.5 * float((scale * diff * diff).sum()), dtype=lib.float64)
 
         for _ in range(2):
             opt.step(closure)
@@ -341,21 +341,31 @@ def test_round_to_bfloat16_is_torchs_conversion():
     assert np.isnan(round_to_bfloat16(np.array([np.nan]))).all()
 
 
+def torch_newton_schulz(g: np.ndarray) -> np.ndarray:
+    """PyTorch's orthogonalised update of ``g``, through its public Muon: one step from θ = 0
+    with lr 1, no momentum (the update is g itself) and no decay gives θ = −s · NS(g), s the
+    lr rule's √max(1, A/B); dividing by s is off by at most a float64 rounding, which the
+    rounding back to bfloat16 removes."""
+    p = torch.zeros(g.shape, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Muon([p], lr=1.0, momentum=0.0, weight_decay=0.0)
+    p.grad = torch.tensor(g)
+    opt.step()
+    scale = max(1.0, g.shape[0] / g.shape[1]) ** 0.5
+    return round_to_bfloat16(-p.detach().numpy() / scale)
+
+
 @pytest.mark.parametrize("shape", [(4, 3), (3, 5), (6, 2), (6, 6), (12, 7)])
 def test_newton_schulz_equals_torchs_up_to_rare_bfloat16_ties(shape):
-    """PyTorch's own Newton–Schulz (a private function, the one its Muon calls) on 40
-    matrices: nearly every entry bit-equal. A product that PyTorch's float32 sums round the
-    other way at a bfloat16 tie changes one entry by a bfloat16 step, and the later
-    iterations spread that over a row or column (a few steps there)."""
-    from torch.optim._muon import _zeropower_via_newtonschulz
-
+    """PyTorch's Newton–Schulz on 40 matrices: nearly every entry bit-equal. A product that
+    PyTorch's float32 sums round the other way at a bfloat16 tie changes one entry by a
+    bfloat16 step, and the later iterations spread that over a row or column (a few steps
+    there)."""
     exact = total = 0
     for seed in range(40):
         g = np.random.default_rng(seed).standard_normal(shape) * 10.0 ** (seed % 5 - 2)
         g = np.asfortranarray(g) if seed % 2 else g  # a transposed layout too
         ours = newton_schulz_orthogonalize(g, (3.4445, -4.775, 2.0315), 5, 1e-7)
-        theirs = _zeropower_via_newtonschulz(torch.tensor(g), (3.4445, -4.775, 2.0315), 5, 1e-7)
-        theirs = theirs.float().numpy()
+        theirs = torch_newton_schulz(g)
         assert ours.shape == shape and ours.dtype == np.float32
         np.testing.assert_allclose(ours, theirs, atol=8 * BF16_ULP)
         exact += (ours == theirs).sum()
@@ -503,17 +513,19 @@ def wavy(z, amp=2.0, freq=3.0):
     )
 
 
-# (x, steepest (d = −g) or short (d = −g / ‖g‖₁), amp, freq, first trial step) found to take
-# the rare turns: a rise after the first extrapolation that is still a sufficient decrease
-# with a negative slope (bracketed only from the second extrapolation on), and two zoom
-# trials in a row near an end of the bracket (the second moved 10 % of the width inside)
+# (x, amp, freq, lr) found to take the rare turns: a rise after the first extrapolation that
+# is still a sufficient decrease with a negative slope (bracketed only from the second
+# extrapolation on), and two zoom trials in a row near an end of the bracket (the second
+# moved 10 % of the bracket's width inside)
 RARE_SEARCHES = [
-    ([2.853230437793842, -0.4141976627590429, 3.0041801646467965], True, 0.3, 10.0,
-     0.17507314465069496),
-    ([-1.7436437997386989, 3.0359008838640076, -2.355887371389768], False, 2.0, 3.0,
-     5.893996696272397),
-    ([-0.1315327221391227, -1.1872910804120709, 0.8597072303635276], True, 0.3, 10.0,
-     63.42446503676617),
+    ([-0.08941009120993382, 2.123731195746805, 2.0075779441055603], 0.3, 10.0,
+     1.2177562523383436),
+    ([1.0657680883873901, -0.9405327109372328, -2.0782724229468217], 0.05, 30.0,
+     1.1962879073103425),
+    ([-1.7436437997386989, 3.0359008838640076, -2.355887371389768], 2.0, 3.0,
+     918.3587327720978),
+    ([0.5545183031167449, -1.7586780067594319, -0.5060017927908094], 2.0, 3.0,
+     6.886454429837813),
 ]  # fmt: skip
 
 
@@ -521,45 +533,57 @@ def line_searches():
     rng = np.random.default_rng(11)
     for case in range(60):
         amp, freq = [(2.0, 3.0), (0.3, 10.0), (0.05, 30.0)][case % 3]
-        yield rng.uniform(-4, 4, 3), case % 2 == 1, amp, freq, 10.0 ** rng.uniform(-4, 2)
-    for x, steepest, amp, freq, t0 in RARE_SEARCHES:
-        yield np.array(x), steepest, amp, freq, t0
+        yield rng.uniform(-4, 4, 3), amp, freq, 10.0 ** rng.uniform(-3, 4.5)
+    for x, amp, freq, lr in RARE_SEARCHES:
+        yield np.array(x), amp, freq, lr
 
 
-@pytest.mark.parametrize("max_ls", [25, 4, 2])
-@pytest.mark.parametrize("tolerance_change", [1e-9, 1e-2])
-def test_strong_wolfe_equals_torchs_line_search(max_ls, tolerance_change):
-    """tinylm's strong_wolfe and PyTorch's (a private function, the one LBFGS calls) on
-    63 searches, first trial steps from 10⁻⁴ to 10²: bracketing by extrapolation, zoom
-    with its moves away from the ends, the bracket tolerance and the evaluation budget."""
-    from torch.optim.lbfgs import _strong_wolfe
+def one_line_search(lib, x0, amp, freq, lr, max_eval):
+    """One LBFGS iteration (d = −g, t = min(1, 1/‖g‖₁)·lr) with the strong-Wolfe search on
+    ``wavy``: the point reached and the number of evaluations."""
+    x = parameter(lib, x0)
+    opt = lib.optim.LBFGS([x], lr=lr, max_iter=1, max_eval=max_eval, line_search_fn="strong_wolfe")
 
+    def closure():
+        value, grad = wavy(x.detach().numpy(), amp, freq)
+        x.grad = lib.tensor(grad)
+        return lib.tensor(value, dtype=lib.float64)  # tinylm, as torch, defaults to float32
+
+    opt.step(closure)
+    return x.detach().numpy(), opt.state[x]["func_evals"]
+
+
+@pytest.mark.parametrize("max_eval", [26, 5, 3])
+def test_strong_wolfe_line_search_equals_torchs(max_eval):
+    """The strong-Wolfe search of one LBFGS iteration on 64 searches along a wavy line,
+    first trial steps from 10⁻⁴ to 10⁴: bracketing by extrapolation, zoom with its moves
+    away from the bracket's ends, and the evaluation budget (max_eval − 1 after the first)."""
+    outcomes = set()
+    for x0, amp, freq, lr in line_searches():
+        ours, evals = one_line_search(tinylm, x0, amp, freq, lr, max_eval)
+        with torch_float64():
+            theirs, evals_t = one_line_search(torch, x0, amp, freq, lr, max_eval)
+        assert evals == evals_t
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
+        outcomes.add(evals)
+    assert len(outcomes) >= min(5, max_eval - 1)  # many different paths through the search
+
+
+def test_strong_wolfe_function_is_the_optimizers():
+    """:func:`tinylm.optim.lbfgs.strong_wolfe` called alone lands where LBFGS's iteration
+    does, with the evaluations it counts (plus the optimizer's first)."""
     from tinylm.optim.lbfgs import strong_wolfe
 
-    outcomes = set()
-    for x, steepest, amp, freq, t0 in line_searches():
-        f, g = wavy(x, amp, freq)
-        d = -g if steepest else -g / np.abs(g).sum()
-        ours = strong_wolfe(
-            lambda t, x=x, d=d, amp=amp, freq=freq: wavy(x + t * d, amp, freq), t0, d, f, g,
-            float(g @ d),
-            tolerance_change=tolerance_change, max_ls=max_ls,
+    for x0, amp, freq, lr in list(line_searches())[:20]:
+        f, g = wavy(x0, amp, freq)
+        t0 = min(1.0, 1.0 / np.abs(g).sum()) * lr
+        _, _, t, evals = strong_wolfe(
+            lambda t, x0=x0, g=g, amp=amp, freq=freq: wavy(x0 - t * g, amp, freq),
+            t0, -g, f, g, float(-g @ g),
         )  # fmt: skip
-
-        def obj_func(x_, t, d_, amp=amp, freq=freq):
-            value, grad = wavy(x_.numpy() + float(t) * d_.numpy(), amp, freq)
-            return value, torch.tensor(grad)
-
-        theirs = _strong_wolfe(
-            obj_func, torch.tensor(x), t0, torch.tensor(d), f, torch.tensor(g),
-            torch.tensor(g @ d), tolerance_change=tolerance_change, max_ls=max_ls,
-        )  # fmt: skip
-        assert ours[3] == theirs[3]  # evaluations
-        np.testing.assert_allclose(ours[2], float(theirs[2]), rtol=1e-9)  # t
-        np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-9)  # f
-        np.testing.assert_allclose(ours[1], theirs[1].numpy(), rtol=1e-9, atol=1e-12)
-        outcomes.add((ours[3], ours[2] == t0))
-    assert len(outcomes) >= min(5, max_ls + 1)  # many different paths through the search
+        x, evals_opt = one_line_search(tinylm, x0, amp, freq, lr, 26)
+        assert evals_opt == evals + 1
+        np.testing.assert_allclose(x, x0 - t * g, rtol=1e-12, atol=1e-14)
 
 
 def test_lbfgs_skips_pairs_of_negligible_curvature():
