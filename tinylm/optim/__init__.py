@@ -4,6 +4,8 @@
   :class:`RMSprop`, :class:`Adagrad`; :class:`NAdam`, :class:`RAdam`, :class:`Adamax`
   (``adam_variants.py``), :class:`Adadelta`, :class:`Rprop`, :class:`ASGD` (``classic.py``);
 * :class:`Adafactor` (``adafactor.py``): factored second moments, row and column statistics;
+* :class:`LBFGS` (``lbfgs.py``): quasi-Newton steps with a closure, optional strong-Wolfe
+  line search; :class:`Muon` (``muon.py``): momentum orthogonalised by Newton–Schulz;
 * :func:`clip_grad_norm_`;
 * :mod:`tinylm.optim.lr_scheduler`: ``LambdaLR``, ``StepLR``, ``ExponentialLR``, ``LinearLR``,
   ``CosineAnnealingLR``, ``OneCycleLR``, ``ReduceLROnPlateau``, ``MultiStepLR``, ``ConstantLR``,
@@ -21,6 +23,8 @@ from tinylm.optim.adam import Adam, AdamW
 from tinylm.optim.adam_variants import Adamax, NAdam, RAdam
 from tinylm.optim.classic import ASGD, Adadelta, Rprop
 from tinylm.optim.clip_grad import clip_grad_norm_
+from tinylm.optim.lbfgs import LBFGS
+from tinylm.optim.muon import Muon
 from tinylm.optim.optimizer import Optimizer, weight_decay_groups
 from tinylm.optim.rmsprop import Adagrad, RMSprop
 from tinylm.optim.sgd import SGD
@@ -34,6 +38,8 @@ __all__ = [
     "Adam",
     "AdamW",
     "Adamax",
+    "LBFGS",
+    "Muon",
     "NAdam",
     "RAdam",
     "Rprop",
