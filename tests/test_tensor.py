@@ -260,7 +260,7 @@ def test_properties() -> None:
         x.size(3)
     assert tinylm.tensor(2.0).size() == () and tinylm.tensor(2.0).numel() == 1
     assert x.dtype == F32 and x.dtype == np.float32
-    assert x.device == "cpu"
+    assert x.device == tinylm.device("cpu")
     assert len(x) == 2 and [t.shape for t in x] == [(3, 4), (3, 4)]
     with pytest.warns(UserWarning, match="deprecated"):  # as PyTorch: x.T off 2-D
         assert x.T.shape == (4, 3, 2)

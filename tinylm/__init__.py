@@ -1,6 +1,6 @@
 """tinylm: a from-scratch educational deep-learning framework.
 
-Read it bottom-up: ``device`` (numpy or cupy arrays) → ``autograd`` (Function, the
+Read it bottom-up: ``devices`` (numpy or cupy arrays) → ``autograd`` (Function, the
 backward engine) → ``ops`` (each op's forward and backward) → ``tensor`` (the Tensor
 class) → ``creation`` (``tensor``, ``zeros``, ``randn`` …) → ``nn`` → ``optim`` →
 ``models`` → ``train`` and ``cli``. ``environment`` lists every environment variable.
@@ -67,7 +67,7 @@ from tinylm.creation import (
     zeros,
     zeros_like,
 )
-from tinylm.device import cuda_is_available
+from tinylm.devices import cuda_is_available, device
 from tinylm.dtypes import (
     bool_,
     can_cast,
@@ -997,6 +997,7 @@ __all__ = [
     "poisson",
     "randint_like",
     "__version__",
+    "device",
     # The function forms imported above from these modules, as their own lists name them
     # (F401 is off for this file: ruff cannot read these lists).
     *math_functions.__all__,

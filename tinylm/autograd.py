@@ -42,7 +42,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from tinylm.device import array_module
+from tinylm.devices import array_module
+from tinylm.errors import TinyLMError
 
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module
     from tinylm.tensor import Tensor
@@ -65,13 +66,6 @@ __all__ = [
     "set_grad_enabled",
     "unbroadcast",
 ]
-
-
-class TinyLMError(ValueError):
-    """An error in how an op was called: wrong shapes, dtypes or devices.
-
-    It subclasses ``ValueError`` so code that catches numpy's errors keeps working.
-    """
 
 
 # ---------------------------------------------------------------------------------------

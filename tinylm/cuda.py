@@ -2,7 +2,7 @@
 ``device = "cuda" if torch.cuda.is_available() else "cpu"`` above all; ``tinylm.cuda.amp`` is
 :mod:`tinylm.amp` (PyTorch's older spelling of ``torch.amp``).
 
-tinylm's GPU arrays are CuPy's (``tinylm/device.py``); these functions ask CuPy. Random
+tinylm's GPU arrays are CuPy's (``tinylm/devices.py``); these functions ask CuPy. Random
 numbers are drawn on the CPU and moved to the device (``tinylm/random.py``), so one generator
 serves every device: ``manual_seed`` and ``manual_seed_all`` seed it, as ``tinylm.manual_seed``
 does.
@@ -11,7 +11,7 @@ does.
 from __future__ import annotations
 
 from tinylm import amp
-from tinylm.device import cuda_is_available
+from tinylm.devices import cuda_is_available
 from tinylm.random import manual_seed as _seed_all_devices
 
 __all__ = ["amp", "device_count", "is_available", "manual_seed", "manual_seed_all"]

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import TinyLMError
-from tinylm.device import CPU, Device, normalize_device, to_device_array
+from tinylm.devices import CPU, Device, normalize_device, to_device_array
 from tinylm.dtypes import get_default_dtype
 from tinylm.random import default_generator, state_to_bytes
 from tinylm.tensor import Tensor

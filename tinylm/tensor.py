@@ -22,7 +22,7 @@ import numpy as np
 
 from tinylm import autograd, ops, printing, sampling, tensor_inplace
 from tinylm.autograd import Node, RemovableHandle, TensorBase, TinyLMError, modes
-from tinylm.device import (
+from tinylm.devices import (
     CPU,
     Device,
     array_module,
