@@ -1,0 +1,224 @@
+"""The set-up and utility names scripts call before any maths, run in tinylm and in PyTorch:
+the device object (``tinylm.device``), ``tinylm.cuda``'s calls on a machine without CUDA (and
+with one, where CuPy sees a GPU), the legacy tensor types (``FloatTensor`` …, ``x.type()``),
+``asarray``/``frombuffer``, anomaly detection, thread and denormal switches, ``fork_rng``,
+what a tensor says of its memory (``pin_memory``, ``is_shared``, ``layout`` …), and the grad
+modes' corners (``inference_mode(False)`` inside ``no_grad``, decorated generators).
+"""
+
+from __future__ import annotations
+
+import pickle
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+
+import tinylm
+from tinylm import TinyLMError
+
+torch = pytest.importorskip("torch")
+from torch_parity import LIBS, values  # noqa: E402 - after the skip
+
+pytestmark = pytest.mark.torch
+
+HAVE_GPU = tinylm.cuda.is_available()
+needs_gpu = pytest.mark.skipif(not HAVE_GPU, reason="needs CuPy and a CUDA device")
+no_gpu = pytest.mark.skipif(HAVE_GPU, reason="checks the answers of a machine without CUDA")
+
+
+def described(d: Any) -> tuple[str, int | None, str, str]:
+    return d.type, d.index, str(d), repr(d)
+
+
+# ---- the device object ---------------------------------------------------------------------
+
+DEVICE_CALLS = [
+    ("cpu",),
+    ("cuda",),
+    ("cuda:0",),
+    ("cuda:1",),
+    ("cuda", 0),
+    ("cuda", 3),
+    ("cpu", 0),
+    ("cpu:0",),
+]
+
+
+@pytest.mark.parametrize("args", DEVICE_CALLS, ids=str)
+def test_a_device_says_what_torchs_says(args: tuple[Any, ...]) -> None:
+    ours, theirs = tinylm.device(*args), torch.device(*args)
+    assert described(ours) == described(theirs)
+    assert described(tinylm.device(ours)) == described(torch.device(theirs))
+    assert described(pickle.loads(pickle.dumps(ours))) == described(theirs)
+
+
+def test_devices_compare_and_hash_as_torchs() -> None:
+    pairs = [("cpu", "cpu"), ("cuda", "cuda:0"), ("cuda:0", "cuda:0"), ("cuda:1", "cuda:0")]
+    pairs += [("cpu", "cpu:0"), ("cpu", "cuda")]
+    for a, b in pairs:
+        assert (tinylm.device(a) == tinylm.device(b)) == (torch.device(a) == torch.device(b))
+        assert (tinylm.device(a) != tinylm.device(b)) == (torch.device(a) != torch.device(b))
+    for name in ("cpu", "cuda", "cuda:1"):  # never equal to a string, in either library
+        assert (tinylm.device(name) == name) is (torch.device(name) == name) is False
+        assert (tinylm.device(name) != name) is (torch.device(name) != name) is True
+    assert len({tinylm.device("cuda:1"), tinylm.device("cuda", 1), tinylm.device("cpu")}) == 2
+    assert tinylm.device(type="cuda", index=2) == tinylm.device("cuda:2")
+
+
+@LIBS
+def test_the_tensor_device_is_a_device(lib: ModuleType) -> None:
+    x = lib.zeros(2)
+    assert isinstance(x.device, lib.device) and x.device == lib.device("cpu")
+    assert (x.device.type, x.device.index, str(x.device), x.device == "cpu") == (
+        "cpu",
+        None,
+        "cpu",
+        False,
+    )
+    assert f"{x.device}" == "cpu" and lib.get_default_device() == lib.device("cpu")
+
+
+@LIBS
+def test_a_device_object_is_accepted_wherever_a_name_is(lib: ModuleType) -> None:
+    cpu = lib.device("cuda" if lib.cuda.is_available() else "cpu")  # the usual first line
+    made = [
+        lib.tensor([1.0, 2.0], device=cpu),
+        lib.zeros(2, device=cpu),
+        lib.ones(2, 3, device=cpu),
+        lib.arange(3, device=cpu),
+        lib.randn(2, device=cpu),
+        lib.full((2,), 1.5, device=cpu),
+        lib.empty(2, device=cpu),
+        lib.eye(2, device=cpu),
+        lib.zeros(1).new_zeros(2, device=cpu),
+        lib.zeros_like(lib.zeros(2), device=cpu),
+        lib.as_tensor([1, 2], device=cpu),
+        lib.zeros(2).to(cpu),
+        lib.zeros(2).to(cpu, lib.float64),
+        lib.zeros(2).to(device=cpu),
+        lib.zeros(2, device="cpu:0"),
+    ]
+    assert all(t.device == lib.device(cpu.type) for t in made)
+    module = lib.nn.Linear(2, 2).to(cpu)
+    assert module.weight.device.type == cpu.type
+    module.to(device=lib.device("cpu"), dtype=lib.float64)
+    assert module.weight.dtype == lib.float64
+
+
+def test_a_device_in_a_with_statement_is_the_cpu_only() -> None:
+    with tinylm.device("cpu") as d, torch.device("cpu"):
+        assert d == tinylm.device("cpu") and tinylm.zeros(1).device == d
+    if not HAVE_GPU:
+        with pytest.raises(TinyLMError, match=r"device: `with device\('cuda'\)` would"):
+            with tinylm.device("cuda"):
+                pass
+
+
+BAD_DEVICES = [
+    (("tpu",), TinyLMError, r"device: unknown device 'tpu'; expected 'cpu', 'cuda'"),
+    (("CPU",), TinyLMError, r"device: unknown device 'CPU'"),
+    (("mps",), TinyLMError, r"device: tinylm's tensors live on 'cpu' or 'cuda' only, got 'mps'"),
+    (("meta",), TinyLMError, r"device: tinylm's tensors .* got 'meta'"),
+    (("cuda:x",), RuntimeError, r"device: invalid device string 'cuda:x'"),
+    (("cuda:-1",), RuntimeError, r"device: invalid device string 'cuda:-1'"),
+    (("cuda:01",), RuntimeError, r"device: invalid device string 'cuda:01'"),
+    (("cuda: 1",), RuntimeError, r"device: invalid device string 'cuda: 1'"),
+    (("cuda:0", 1), RuntimeError, r"must not include an index because index was passed"),
+    (("cuda", -1), RuntimeError, r"device: the index must not be negative, got -1"),
+    (("cuda", 1.0), TypeError, r"device: index must be an int, got 1.0"),
+    (("cuda", True), TypeError, r"device: index must be an int, got True"),
+    ((None,), TypeError, r"device: expected a string like 'cuda:0', got None"),
+]
+
+
+@pytest.mark.parametrize("args,error,message", BAD_DEVICES, ids=lambda a: str(a)[:20])
+def test_bad_devices_are_one_line(args: tuple[Any, ...], error: type, message: str) -> None:
+    with pytest.raises(error, match=message) as e:
+        tinylm.device(*args)
+    assert "\n" not in str(e.value)
+    if error is not TinyLMError or "unknown" in message:  # torch refuses these too
+        with pytest.raises((RuntimeError, TypeError)):
+            torch.device(*args)
+
+
+@no_gpu
+def test_a_gpu_number_or_a_cuda_tensor_needs_a_gpu() -> None:
+    with pytest.raises(RuntimeError, match="device: 0 names a GPU, but no CUDA device"):
+        tinylm.device(0)
+    with pytest.raises(RuntimeError):
+        torch.device(0)
+    with pytest.raises(RuntimeError, match="device 'cuda:1' was requested but no CUDA device"):
+        tinylm.zeros(2, device=tinylm.device("cuda", 1))
+
+
+@needs_gpu
+def test_cuda_tensors_say_their_gpu_with_its_index() -> None:
+    x = tinylm.zeros(2, device=tinylm.device("cuda"))
+    assert x.device == tinylm.device("cuda", 0) and x.device.type == "cuda"
+    assert x.device != tinylm.device("cuda") and "device='cuda:0'" in repr(x)  # as torch's
+    assert x.to(tinylm.device("cuda:0")) is x and x.to("cpu").device == tinylm.device("cpu")
+    assert tinylm.device(0) == tinylm.device("cuda", 0)
+
+
+# ---- tinylm.cuda on a machine without CUDA, and with one -------------------------------------
+
+
+@no_gpu
+def test_cuda_answers_as_torchs_cpu_build() -> None:
+    for name in ("device_count", "memory_allocated", "max_memory_allocated", "memory_reserved"):
+        assert getattr(tinylm.cuda, name)() == getattr(torch.cuda, name)() == 0
+    assert tinylm.cuda.memory_allocated("cuda:0") == torch.cuda.memory_allocated("cuda:0") == 0
+    assert tinylm.cuda.empty_cache() is torch.cuda.empty_cache() is None
+    assert tinylm.cuda.is_bf16_supported() is torch.cuda.is_bf16_supported() is False
+    assert tinylm.cuda.is_available() is torch.cuda.is_available() is False
+
+
+@no_gpu
+@pytest.mark.parametrize(
+    "name", ["current_device", "get_device_name", "synchronize", "reset_peak_memory_stats"]
+)
+def test_cuda_calls_that_need_a_gpu_raise_as_torchs(name: str) -> None:
+    with pytest.raises(TinyLMError, match=f"cuda.{name}: no CUDA device is usable") as e:
+        getattr(tinylm.cuda, name)()
+    assert "\n" not in str(e.value)
+    with pytest.raises((AssertionError, AttributeError, RuntimeError)):
+        getattr(torch.cuda, name)()
+
+
+@no_gpu
+@LIBS
+def test_cuda_seeds_leave_the_cpu_numbers_alone_without_a_gpu(lib: ModuleType) -> None:
+    lib.manual_seed(5)
+    expected = values(lib.rand(4))
+    lib.manual_seed(5)
+    lib.cuda.manual_seed(123)
+    lib.cuda.manual_seed_all(7)
+    np.testing.assert_array_equal(values(lib.rand(4)), expected)
+    assert lib.initial_seed() == 5
+    with pytest.raises(ValueError):
+        lib.cuda.manual_seed("a")
+
+
+@needs_gpu
+def test_cuda_answers_with_a_gpu() -> None:
+    import cupy
+
+    assert tinylm.cuda.device_count() == cupy.cuda.runtime.getDeviceCount() >= 1
+    assert tinylm.cuda.current_device() == cupy.cuda.runtime.getDevice()
+    assert isinstance(tinylm.cuda.get_device_name(), str) and tinylm.cuda.get_device_name(0)
+    tinylm.cuda.synchronize()
+    tinylm.cuda.synchronize(tinylm.device("cuda", 0))
+    before = tinylm.cuda.memory_allocated()
+    x = tinylm.zeros(1 << 20, device="cuda")
+    assert tinylm.cuda.memory_allocated(0) >= before + 4 * (1 << 20)
+    assert tinylm.cuda.memory_reserved() >= tinylm.cuda.memory_allocated()
+    del x
+    tinylm.cuda.empty_cache()
+    with pytest.raises(TinyLMError, match="cuda.max_memory_allocated: CuPy's memory pool keeps"):
+        tinylm.cuda.max_memory_allocated()
+    with pytest.raises(TinyLMError, match="there is no GPU 99"):
+        tinylm.cuda.get_device_name(99)
+    tinylm.cuda.manual_seed(3)
+    assert tinylm.initial_seed() == 3  # one generator serves every device
