@@ -312,13 +312,14 @@ from tinylm import distributions  # noqa: E402 - torch.distributions (uses nn.fu
 allocator.keep_freed_memory()  # freed arrays' memory kept for the next ones: tinylm/allocator.py
 
 # set-up and utility names: finfo, inf, get_rng_state, use_deterministic_algorithms …
-from tinylm import determinism, numeric_info, runtime_state  # noqa: E402
+from tinylm import determinism, legacy_tensors, numeric_info, runtime_state  # noqa: E402
 from tinylm.autograd import is_inference_mode_enabled  # noqa: E402
 from tinylm.determinism import (  # noqa: E402
     are_deterministic_algorithms_enabled,
     is_deterministic_algorithms_warn_only_enabled,
     use_deterministic_algorithms,
 )
+from tinylm.legacy_tensors import *  # noqa: E402, F403 - its __all__: FloatTensor …
 from tinylm.numeric_info import *  # noqa: E402, F403 - its __all__: finfo, iinfo, pi …
 from tinylm.runtime_state import *  # noqa: E402, F403 - its __all__: seed, typename …
 
@@ -1016,6 +1017,7 @@ __all__ = [
     *tensor_stats.TOP_LEVEL,
     *numeric_info.__all__,
     *runtime_state.__all__,
+    *legacy_tensors.__all__,
     *[n for n in determinism.__all__ if n != "alert_if_nondeterministic"],
     "is_inference_mode_enabled",
 ]
