@@ -351,3 +351,137 @@ def test_torch_refuses_what_tinylm_refuses_or_reads_a_size() -> None:
         torch.zeros(2).type("DoubleTensor")
     assert torch.FloatTensor((2, 3)).tolist() == [2.0, 3.0]  # tuple: values in torch …
     assert tuple(torch.FloatTensor(torch.Size([2, 3])).shape) == (2, 3)  # … Size: a shape
+
+
+# ---- asarray and frombuffer ----------------------------------------------------------------
+
+
+@LIBS
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: np.arange(6.0).reshape(2, 3),
+        lambda: np.arange(6.0).reshape(2, 3).T,  # not contiguous: shared all the same
+        lambda: np.arange(4, dtype=np.int32),
+        lambda: np.array([True, False]),
+    ],
+    ids=["f64", "transposed", "int32", "bool"],
+)
+def test_asarray_shares_a_numpy_array(lib: ModuleType, make: Any) -> None:
+    a = make()
+    t = lib.asarray(a)
+    assert dtype_name(t) == str(a.dtype) and tuple(t.shape) == a.shape
+    t.fill_(1)
+    assert (a == 1).all()  # the array sees the tensor's write
+    b = make()
+    lib.asarray(b, copy=True).fill_(1)
+    lib.asarray(b, dtype=lib.float16).fill_(1)
+    np.testing.assert_array_equal(b, make())  # copies: the array is untouched
+
+
+@pytest.mark.parametrize(
+    "obj,kwargs",
+    [
+        ([1.0, 2], {}),
+        ([1, 2], {}),
+        ([True, False], {}),
+        ([[1, 2], [3, 4]], {"dtype": "float64"}),
+        (3.5, {}),
+        ([1.7, -1.2], {"dtype": "int64"}),
+        ([1.0, 2.0], {"requires_grad": True}),
+        (np.float32(2.5), {}),
+    ],
+    ids=["floats", "ints", "bools", "nested", "scalar", "truncated", "grad", "np scalar"],
+)
+def test_asarray_of_numbers_is_torchs(obj: Any, kwargs: dict[str, Any]) -> None:
+    ours = tinylm.asarray(
+        obj, **{k: getattr(tinylm, v) if k == "dtype" else v for k, v in kwargs.items()}
+    )
+    theirs = torch.asarray(
+        obj, **{k: getattr(torch, v) if k == "dtype" else v for k, v in kwargs.items()}
+    )
+    assert dtype_name(ours) == dtype_name(theirs) and ours.shape == tuple(theirs.shape)
+    assert ours.requires_grad == theirs.requires_grad
+    np.testing.assert_array_equal(values(ours), values(theirs))
+
+
+@LIBS
+def test_asarray_of_a_tensor_is_itself_or_a_differentiable_conversion(lib: ModuleType) -> None:
+    rng = np.random.default_rng(1)
+    x = lib.tensor(rng.standard_normal((3, 4)), dtype=lib.float32, requires_grad=True)
+    assert lib.asarray(x) is x and lib.asarray(x, device="cpu") is x and x.requires_grad
+    assert lib.asarray(x, copy=False) is x
+    y = lib.asarray(x.mT, dtype=lib.float64)
+    assert dtype_name(y) == "float64" and y.requires_grad and y.grad_fn is not None
+    upstream = rng.standard_normal((4, 3))
+    (y * lib.tensor(upstream)).sum().backward()
+    np.testing.assert_allclose(values(x.grad), upstream.T.astype(np.float32), rtol=1e-6)
+    c = lib.asarray(x, copy=True)
+    assert c.data_ptr() != x.data_ptr() and c.grad_fn is not None
+    d = lib.asarray(x, dtype=lib.float64, requires_grad=False)
+    assert not d.requires_grad and d.grad_fn is None
+    leaf = lib.zeros(2)
+    assert lib.asarray(leaf, requires_grad=True) is leaf and leaf.requires_grad  # set in place
+
+
+@LIBS
+def test_asarray_copies_a_0d_array(lib: ModuleType) -> None:
+    a = np.array(2.5)
+    t = lib.asarray(a)
+    t.fill_(1)
+    assert a == 2.5 and t.shape == () and dtype_name(t) == "float64"
+
+
+@LIBS
+def test_asarray_of_a_buffer_reads_its_bytes(lib: ModuleType) -> None:
+    raw = bytearray(np.array([1.5, -2.0], dtype=np.float32).tobytes())
+    t = lib.asarray(raw)
+    assert dtype_name(t) == "float32" and values(t).tolist() == [1.5, -2.0]
+    t[0] = 4.0
+    assert np.frombuffer(raw, dtype=np.float32)[0] == 4.0
+    m = lib.asarray(memoryview(np.arange(3, dtype=np.int32)), dtype=lib.int32)
+    assert values(m).tolist() == [0, 1, 2]
+
+
+@LIBS
+def test_frombuffer_shares_and_counts_as_torchs(lib: ModuleType) -> None:
+    raw = bytearray(np.array([1, 2, 3, 4], dtype=np.int32).tobytes())
+    t = lib.frombuffer(raw, dtype=lib.int32)
+    assert dtype_name(t) == "int32" and values(t).tolist() == [1, 2, 3, 4]
+    t[0] = 9
+    assert raw[0] == 9
+    assert values(lib.frombuffer(raw, dtype=lib.int32, count=2, offset=4)).tolist() == [2, 3]
+    assert values(lib.frombuffer(raw, dtype=lib.uint8, count=3, offset=1)).tolist() == [0, 0, 0]
+    assert values(lib.frombuffer(raw, dtype=lib.int32, offset=8)).tolist() == [3, 4]
+    f = lib.frombuffer(bytearray(8), dtype=lib.float32, requires_grad=True)
+    assert f.requires_grad and values(f).tolist() == [0.0, 0.0]
+
+
+BAD_BUFFERS = [
+    (lambda lib: lib.frombuffer(bytearray(5), dtype=lib.int32), "must be a multiple of the"),
+    (lambda lib: lib.frombuffer(bytearray(8), dtype=lib.int32, offset=9), "offset \\(9 bytes\\)"),
+    (lambda lib: lib.frombuffer(bytearray(8), dtype=lib.int32, offset=-1), "offset \\(-1 bytes"),
+    (lambda lib: lib.frombuffer(bytearray(8), dtype=lib.int32, count=3), "do not fit"),
+    (lambda lib: lib.frombuffer(bytearray(0), dtype=lib.int32), "must not be 0"),
+    (lambda lib: lib.frombuffer(bytearray(8), dtype=lib.int32, count=0), "must not be 0"),
+    (lambda lib: lib.frombuffer("ab", dtype=lib.uint8), "str does not implement"),
+    (lambda lib: lib.asarray(b"ab"), "must be a multiple of the element size \\(4\\)"),
+    (lambda lib: lib.asarray(np.zeros(2), dtype=lib.float32, copy=False), "can't alias"),
+    (lambda lib: lib.asarray(lib.zeros(2), dtype=lib.float64, copy=False), "can't alias"),
+    (lambda lib: lib.asarray([1], copy=False), "can't alias a list"),
+]
+
+
+@pytest.mark.parametrize("call,message", BAD_BUFFERS)
+def test_bad_asarray_and_frombuffer_calls_are_one_line(call: Any, message: str) -> None:
+    with pytest.raises(TinyLMError, match=message) as e:
+        call(tinylm)
+    assert "\n" not in str(e.value)
+    with pytest.raises(ValueError):  # torch refuses them too (TinyLMError is a ValueError)
+        call(torch)
+
+
+@LIBS
+def test_asarray_refuses_grad_for_integers(lib: ModuleType) -> None:
+    with pytest.raises((TinyLMError, RuntimeError), match="(?i)only .*floating"):
+        lib.asarray(np.array([1, 2]), requires_grad=True)

@@ -314,6 +314,7 @@ allocator.keep_freed_memory()  # freed arrays' memory kept for the next ones: ti
 # set-up and utility names: finfo, inf, get_rng_state, use_deterministic_algorithms …
 from tinylm import determinism, legacy_tensors, numeric_info, runtime_state  # noqa: E402
 from tinylm.autograd import is_inference_mode_enabled  # noqa: E402
+from tinylm.buffers import asarray, frombuffer  # noqa: E402
 from tinylm.determinism import (  # noqa: E402
     are_deterministic_algorithms_enabled,
     is_deterministic_algorithms_warn_only_enabled,
@@ -1018,6 +1019,8 @@ __all__ = [
     *numeric_info.__all__,
     *runtime_state.__all__,
     *legacy_tensors.__all__,
+    "asarray",
+    "frombuffer",
     *[n for n in determinism.__all__ if n != "alert_if_nondeterministic"],
     "is_inference_mode_enabled",
 ]
