@@ -485,3 +485,100 @@ def test_bad_asarray_and_frombuffer_calls_are_one_line(call: Any, message: str) 
 def test_asarray_refuses_grad_for_integers(lib: ModuleType) -> None:
     with pytest.raises((TinyLMError, RuntimeError), match="(?i)only .*floating"):
         lib.asarray(np.array([1, 2]), requires_grad=True)
+
+
+# ---- grad modes, anomaly detection ----------------------------------------------------------
+
+
+@LIBS
+def test_inference_mode_false_turns_recording_back_on(lib: ModuleType) -> None:
+    x = lib.ones(2, requires_grad=True)
+    with lib.no_grad():
+        with lib.inference_mode(False):
+            assert lib.is_grad_enabled() and (x * 2).requires_grad
+        assert not lib.is_grad_enabled()
+    with lib.inference_mode():
+        with lib.inference_mode(False):
+            assert lib.is_grad_enabled() and not lib.is_inference_mode_enabled()
+        assert not lib.is_grad_enabled() and lib.is_inference_mode_enabled()
+    assert lib.is_grad_enabled() and not lib.is_inference_mode_enabled()
+
+
+@LIBS
+def test_decorated_generators_run_in_their_mode(lib: ModuleType) -> None:
+    x = lib.ones(2, requires_grad=True)
+
+    def body() -> Any:
+        yield lib.is_grad_enabled(), lib.is_inference_mode_enabled(), (x * 2).requires_grad
+        yield lib.is_grad_enabled(), lib.is_inference_mode_enabled(), (x * 2).requires_grad
+
+    seen = []
+    for decorate in (lib.no_grad(), lib.no_grad, lib.inference_mode(), lib.inference_mode):
+        gen = decorate(body)()
+        seen.append(next(gen))
+        assert lib.is_grad_enabled() and not lib.is_inference_mode_enabled()  # between items
+        seen.append(next(gen))
+    with lib.no_grad():
+        seen.extend(lib.inference_mode(False)(body)())
+        seen.extend(lib.enable_grad()(body)())
+    off, inference, on = (False, False, False), (False, True, False), (True, False, True)
+    assert seen == [off, off, off, off, inference, inference, inference, inference, on, on, on, on]
+
+
+def test_grad_mode_is_autograds_submodule_as_torchs() -> None:
+    from tinylm.autograd.grad_mode import no_grad, set_grad_enabled
+
+    assert no_grad is tinylm.no_grad and set_grad_enabled is tinylm.set_grad_enabled
+    for name in ("no_grad", "enable_grad", "set_grad_enabled", "inference_mode"):
+        assert hasattr(torch.autograd.grad_mode, name)
+        assert getattr(tinylm.autograd.grad_mode, name) is getattr(tinylm, name)
+
+
+@LIBS
+def test_set_detect_anomaly_switches_as_torchs(lib: ModuleType) -> None:
+    assert not lib.is_anomaly_enabled() and lib.is_anomaly_check_nan_enabled()
+    lib.autograd.set_detect_anomaly(True)
+    assert lib.is_anomaly_enabled()
+    lib.autograd.set_detect_anomaly(False)
+    assert not lib.is_anomaly_enabled()
+    with lib.autograd.set_detect_anomaly(True, check_nan=False):
+        assert lib.is_anomaly_enabled() and not lib.is_anomaly_check_nan_enabled()
+    assert not lib.is_anomaly_enabled() and lib.is_anomaly_check_nan_enabled()
+    with pytest.warns(UserWarning, match="Anomaly Detection has been enabled"):
+        with lib.autograd.detect_anomaly():
+            assert lib.is_anomaly_enabled()
+    assert not lib.is_anomaly_enabled()
+
+
+NAN_MAKERS = [
+    ("Sqrt", 0, lambda x, y: (x.sqrt() * 0).sum()),
+    ("Div", 1, lambda x, y: (x / y).sum()),
+]
+
+
+@LIBS
+@pytest.mark.parametrize("op,index,make", NAN_MAKERS, ids=[m[0] for m in NAN_MAKERS])
+def test_detect_anomaly_names_the_op_whose_backward_made_a_nan(
+    lib: ModuleType, op: str, index: int, make: Any
+) -> None:
+    x = lib.tensor([0.0, 1.0], dtype=lib.float64, requires_grad=True)
+    y = lib.tensor([0.0, 2.0], dtype=lib.float64, requires_grad=True)
+    with pytest.warns(UserWarning), np.errstate(all="ignore"):
+        with lib.autograd.detect_anomaly():
+            loss = make(x, y * 0 if op == "Div" else y)
+            message = f"Function '{op}Backward0' returned nan values in its {index}th output."
+            with pytest.raises(RuntimeError, match=message.replace("(", r"\(")):
+                loss.backward()
+    with np.errstate(all="ignore"):
+        make(x, y * 0 if op == "Div" else y).backward()  # off: NaN gradients, no error
+    leaf = y if op == "Div" else x
+    assert np.isnan(values(leaf.grad)).any()
+
+
+@LIBS
+def test_detect_anomaly_without_check_nan_lets_nans_through(lib: ModuleType) -> None:
+    x = lib.tensor([0.0, 1.0], requires_grad=True)
+    with pytest.warns(UserWarning), np.errstate(all="ignore"):
+        with lib.autograd.detect_anomaly(check_nan=False):
+            (x.sqrt() * 0).sum().backward()
+    assert np.isnan(values(x.grad)[0])

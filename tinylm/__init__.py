@@ -312,7 +312,14 @@ from tinylm import distributions  # noqa: E402 - torch.distributions (uses nn.fu
 allocator.keep_freed_memory()  # freed arrays' memory kept for the next ones: tinylm/allocator.py
 
 # set-up and utility names: finfo, inf, get_rng_state, use_deterministic_algorithms …
-from tinylm import determinism, legacy_tensors, numeric_info, runtime_state  # noqa: E402
+from tinylm import (  # noqa: E402
+    determinism,
+    grad_mode,  # noqa: E402, F401 - tinylm.autograd.grad_mode (it says why)
+    legacy_tensors,
+    numeric_info,
+    runtime_state,
+)
+from tinylm.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled  # noqa: E402
 from tinylm.autograd import is_inference_mode_enabled  # noqa: E402
 from tinylm.buffers import asarray, frombuffer  # noqa: E402
 from tinylm.determinism import (  # noqa: E402
@@ -1021,6 +1028,8 @@ __all__ = [
     *legacy_tensors.__all__,
     "asarray",
     "frombuffer",
+    "is_anomaly_check_nan_enabled",
+    "is_anomaly_enabled",
     *[n for n in determinism.__all__ if n != "alert_if_nondeterministic"],
     "is_inference_mode_enabled",
 ]
