@@ -582,3 +582,107 @@ def test_detect_anomaly_without_check_nan_lets_nans_through(lib: ModuleType) -> 
         with lib.autograd.detect_anomaly(check_nan=False):
             (x.sqrt() * 0).sum().backward()
     assert np.isnan(values(x.grad)[0])
+
+
+# ---- generators, fork_rng, threads, denormals -----------------------------------------------
+
+
+@LIBS
+def test_a_generator_takes_a_device_and_starts_from_torchs_seed(lib: ModuleType) -> None:
+    for g in (lib.Generator(), lib.Generator("cpu"), lib.Generator(device=lib.device("cpu"))):
+        assert g.device == lib.device("cpu") and g.initial_seed() == 67280421310721
+    a = values(lib.rand(5, generator=lib.Generator()))
+    np.testing.assert_array_equal(values(lib.rand(5, generator=lib.Generator())), a)
+    g = lib.Generator().manual_seed(3)
+    assert g.initial_seed() == 3
+    with pytest.raises(TypeError):
+        lib.Generator(seed=3)  # torch has no seed keyword: manual_seed seeds
+
+
+@no_gpu
+def test_a_generator_on_a_gpu_needs_one() -> None:
+    with pytest.raises(RuntimeError, match="device 'cuda' was requested but no CUDA device"):
+        tinylm.Generator("cuda")
+    with pytest.raises(RuntimeError, match="device: 5 names a GPU"):
+        tinylm.Generator(5)  # torch: a GPU's number too, not a seed
+    with pytest.raises(RuntimeError):
+        torch.Generator(5)
+
+
+@LIBS
+def test_fork_rng_restores_the_global_numbers(lib: ModuleType) -> None:
+    lib.manual_seed(11)
+    expected = values(lib.rand(4))
+    lib.manual_seed(11)
+    with lib.random.fork_rng():
+        lib.rand(100)
+        lib.manual_seed(99)
+        lib.randn(3)
+    np.testing.assert_array_equal(values(lib.rand(4)), expected)
+    assert lib.initial_seed() == 11
+    lib.manual_seed(11)
+    with lib.random.fork_rng(enabled=False):
+        lib.rand(4)
+    assert not np.array_equal(values(lib.rand(4)), expected)  # not restored: it moved on
+    lib.manual_seed(11)
+    with lib.random.fork_rng(devices=[], device_type="cuda"):
+        lib.rand(4)
+    np.testing.assert_array_equal(values(lib.rand(4)), expected)
+
+
+def test_interop_threads_and_flush_denormal() -> None:
+    assert tinylm.get_num_interop_threads() == 1  # tinylm runs one op at a time
+    assert isinstance(torch.get_num_interop_threads(), int)
+    tinylm.set_num_interop_threads(3)
+    assert tinylm.get_num_interop_threads() == 3
+    tinylm.set_num_interop_threads(1)
+    for bad in (0, -1, 2.0, True):
+        with pytest.raises(TinyLMError, match="set_num_interop_threads: expects a positive"):
+            tinylm.set_num_interop_threads(bad)
+    with pytest.raises(RuntimeError):
+        torch.set_num_interop_threads(0)
+    assert tinylm.set_flush_denormal(True) is False  # not supported: torch's answer then
+    assert tinylm.set_flush_denormal(False) is False
+    tiny = np.float32(1e-40)  # a denormal float32 stays itself: nothing was flushed
+    assert tinylm.tensor([tiny]).numpy()[0] == tiny
+
+
+# ---- what a tensor says of its memory -------------------------------------------------------
+
+
+@LIBS
+def test_a_tensor_is_strided_dense_and_not_pinned_or_shared(lib: ModuleType) -> None:
+    x = lib.zeros(2, 3)
+    assert x.layout == lib.strided and isinstance(lib.strided, lib.layout)
+    assert str(x.layout) == repr(lib.strided) == "torch.strided"
+    assert x.is_sparse is False and x.is_meta is False
+    assert x.is_pinned() is False and x.is_shared() is False
+    assert x.t().layout == lib.strided
+    assert pickle.loads(pickle.dumps(lib.strided)) is lib.strided
+
+
+@no_gpu
+def test_pin_memory_needs_a_gpu_and_share_memory_is_refused() -> None:
+    with pytest.raises(TinyLMError, match="pin_memory: pinned memory needs a GPU") as e:
+        tinylm.zeros(2).pin_memory()
+    assert "\n" not in str(e.value)
+    with pytest.raises(RuntimeError):
+        torch.zeros(2).pin_memory()
+    x = tinylm.zeros(2)
+    with pytest.raises(TinyLMError, match="share_memory_: tinylm's CPU tensors hold NumPy") as e:
+        x.share_memory_()
+    assert "\n" not in str(e.value) and x.is_shared() is False
+
+
+@needs_gpu
+def test_pin_memory_with_a_gpu_copies_into_pinned_memory_differentiably() -> None:
+    rng = np.random.default_rng(2)
+    x = tinylm.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    p = x.pin_memory()
+    assert p.is_pinned() and not x.is_pinned() and p.pin_memory() is p
+    np.testing.assert_array_equal(p.numpy(), x.detach().numpy())
+    upstream = rng.standard_normal((3, 4))
+    (p * tinylm.tensor(upstream)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), upstream)
+    cuda = tinylm.zeros(2, device="cuda")
+    assert cuda.share_memory_() is cuda and cuda.is_shared()

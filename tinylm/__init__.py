@@ -313,8 +313,9 @@ allocator.keep_freed_memory()  # freed arrays' memory kept for the next ones: ti
 
 # set-up and utility names: finfo, inf, get_rng_state, use_deterministic_algorithms …
 from tinylm import (  # noqa: E402
+    cpu_settings,
     determinism,
-    grad_mode,  # noqa: E402, F401 - tinylm.autograd.grad_mode (it says why)
+    grad_mode,  # noqa: F401 - makes tinylm.autograd.grad_mode (it says why)
     legacy_tensors,
     numeric_info,
     runtime_state,
@@ -322,6 +323,7 @@ from tinylm import (  # noqa: E402
 from tinylm.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled  # noqa: E402
 from tinylm.autograd import is_inference_mode_enabled  # noqa: E402
 from tinylm.buffers import asarray, frombuffer  # noqa: E402
+from tinylm.cpu_settings import *  # noqa: E402, F403 - its __all__: set_flush_denormal …
 from tinylm.determinism import (  # noqa: E402
     are_deterministic_algorithms_enabled,
     is_deterministic_algorithms_warn_only_enabled,
@@ -330,6 +332,7 @@ from tinylm.determinism import (  # noqa: E402
 from tinylm.legacy_tensors import *  # noqa: E402, F403 - its __all__: FloatTensor …
 from tinylm.numeric_info import *  # noqa: E402, F403 - its __all__: finfo, iinfo, pi …
 from tinylm.runtime_state import *  # noqa: E402, F403 - its __all__: seed, typename …
+from tinylm.tensor_memory import layout, strided  # noqa: E402
 
 
 # Function forms of the Tensor methods, with PyTorch's names: tinylm.exp(x) == x.exp().
@@ -1028,6 +1031,9 @@ __all__ = [
     *legacy_tensors.__all__,
     "asarray",
     "frombuffer",
+    *cpu_settings.__all__,
+    "layout",
+    "strided",
     "is_anomaly_check_nan_enabled",
     "is_anomaly_enabled",
     *[n for n in determinism.__all__ if n != "alert_if_nondeterministic"],

@@ -48,6 +48,7 @@ from tinylm.dtypes import (
 from tinylm.random import Generator, default_generator
 from tinylm.tensor_indexing import TensorIndexing
 from tinylm.tensor_math import TensorMath, index_stages, raw, raw_index
+from tinylm.tensor_memory import TensorMemory
 from tinylm.tensor_state import TensorState
 from tinylm.tensor_type_names import tensor_type_name
 
@@ -63,7 +64,7 @@ class _VersionCounter:
         self.value = 0
 
 
-class Tensor(TensorMath, TensorIndexing, TensorState, TensorBase):
+class Tensor(TensorMath, TensorIndexing, TensorState, TensorMemory, TensorBase):
     """An n-dimensional array with reverse-mode automatic differentiation.
 
     Args:
