@@ -21,7 +21,12 @@ from tinylm import TinyLMError
 torch = pytest.importorskip("torch")
 from torch_parity import LIBS, dtype_name, values  # noqa: E402 - after the skip
 
-pytestmark = pytest.mark.torch
+pytestmark = [
+    pytest.mark.torch,
+    # torch's own notes on its asarray (the requires_grad default changed; bytes are read-only)
+    pytest.mark.filterwarnings("ignore:torch.asarray. unspecified requires_grad:UserWarning"),
+    pytest.mark.filterwarnings("ignore:The given buffer is not writable:UserWarning"),
+]
 
 HAVE_GPU = tinylm.cuda.is_available()
 needs_gpu = pytest.mark.skipif(not HAVE_GPU, reason="needs CuPy and a CUDA device")
