@@ -374,7 +374,7 @@ def test_sampling_arguments_are_checked(gpt, prompt, kwargs, message):
 def test_top_k_1_is_greedy_and_greedy_ignores_temperature(gpt):
     prompt = np.array([[1, 2, 3]])
     greedy = gpt.generate(prompt, 6, greedy=True, temperature=float("inf")).numpy()
-    top1 = gpt.generate(prompt, 6, top_k=1, generator=tinylm.Generator(0)).numpy()
+    top1 = gpt.generate(prompt, 6, top_k=1, generator=tinylm.Generator().manual_seed(0)).numpy()
     np.testing.assert_array_equal(greedy, top1)
 
 
@@ -520,8 +520,10 @@ def test_write_errors_name_the_path(tmp_path):
 
 def test_generate_is_unchanged_for_good_arguments(gpt):
     # a regression guard for the checks: the plain sampling path still runs and is seeded
-    a = gpt.generate([[1, 2]], 5, top_k=3, generator=tinylm.Generator(1)).numpy()
-    b = gpt.generate(np.array([1, 2]), 5, top_k=3, generator=tinylm.Generator(1)).numpy()
+    a = gpt.generate([[1, 2]], 5, top_k=3, generator=tinylm.Generator().manual_seed(1)).numpy()
+    b = gpt.generate(
+        np.array([1, 2]), 5, top_k=3, generator=tinylm.Generator().manual_seed(1)
+    ).numpy()
     np.testing.assert_array_equal(a, b)
     assert a.shape == (1, 7) and (a >= 0).all() and (a < 11).all()
 

@@ -175,7 +175,7 @@ def test_object_arrays_are_refused_so_loading_never_needs_pickle(tmp_path):
 
 def test_load_onto_a_device(tmp_path):
     save({"t": tinylm.ones(2)}, tmp_path / "x.npz")
-    assert load(tmp_path / "x.npz", device="cpu")["t"].device == "cpu"
+    assert load(tmp_path / "x.npz", device="cpu")["t"].device.type == "cpu"
     with pytest.raises(ValueError, match="unknown device"):
         load(tmp_path / "x.npz", device="tpu")
 

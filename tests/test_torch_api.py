@@ -249,7 +249,7 @@ def test_nn_init_is_reproducible_from_the_seed() -> None:
     tinylm.manual_seed(5)
     tinylm.nn.init.kaiming_uniform_(b)
     np.testing.assert_array_equal(a.numpy(), b.numpy())
-    gen = tinylm.Generator(5)
+    gen = tinylm.Generator().manual_seed(5)
     tinylm.nn.init.normal_(b, generator=gen)
     assert not np.array_equal(a.numpy(), b.numpy())
 

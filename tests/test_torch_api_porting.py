@@ -198,10 +198,10 @@ def test_module_to_takes_keywords(lib: Any) -> None:
     assert m.weight.dtype == lib.float32 and m.weight.device.type == "cpu"
 
 
-def test_device_is_the_string_with_torchs_attributes() -> None:
-    d = tinylm.ones(1).device
-    assert d == "cpu" and str(d) == "cpu" and d.type == "cpu" and d.index is None
-    assert f"{d}" == "cpu" and {d: 1}["cpu"] == 1
+def test_device_is_torchs_device_object() -> None:
+    d = tinylm.ones(1).device  # torch.device: equal to devices, not to strings (torch 2.13)
+    assert d == tinylm.device("cpu") and d != "cpu" and str(d) == "cpu" and d.index is None
+    assert f"{d}" == "cpu" and d.type == "cpu" and {d: 1}[tinylm.device("cpu")] == 1
 
 
 OPERATOR_CALLS = [

@@ -1,6 +1,6 @@
 """tinylm: a from-scratch educational deep-learning framework.
 
-Read it bottom-up: ``device`` (numpy or cupy arrays) → ``autograd`` (Function, the
+Read it bottom-up: ``devices`` (numpy or cupy arrays) → ``autograd`` (Function, the
 backward engine) → ``ops`` (each op's forward and backward) → ``tensor`` (the Tensor
 class) → ``creation`` (``tensor``, ``zeros``, ``randn`` …) → ``nn`` → ``optim`` →
 ``models`` → ``train`` and ``cli``. ``environment`` lists every environment variable.
@@ -67,7 +67,7 @@ from tinylm.creation import (
     zeros,
     zeros_like,
 )
-from tinylm.device import cuda_is_available
+from tinylm.devices import cuda_is_available, device
 from tinylm.dtypes import (
     bool_,
     can_cast,
@@ -312,15 +312,27 @@ from tinylm import distributions  # noqa: E402 - torch.distributions (uses nn.fu
 allocator.keep_freed_memory()  # freed arrays' memory kept for the next ones: tinylm/allocator.py
 
 # set-up and utility names: finfo, inf, get_rng_state, use_deterministic_algorithms …
-from tinylm import determinism, numeric_info, runtime_state  # noqa: E402
+from tinylm import (  # noqa: E402
+    cpu_settings,
+    determinism,
+    grad_mode,  # noqa: F401 - makes tinylm.autograd.grad_mode (it says why)
+    legacy_tensors,
+    numeric_info,
+    runtime_state,
+)
+from tinylm.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled  # noqa: E402
 from tinylm.autograd import is_inference_mode_enabled  # noqa: E402
+from tinylm.buffers import asarray, frombuffer  # noqa: E402
+from tinylm.cpu_settings import *  # noqa: E402, F403 - its __all__: set_flush_denormal …
 from tinylm.determinism import (  # noqa: E402
     are_deterministic_algorithms_enabled,
     is_deterministic_algorithms_warn_only_enabled,
     use_deterministic_algorithms,
 )
+from tinylm.legacy_tensors import *  # noqa: E402, F403 - its __all__: FloatTensor …
 from tinylm.numeric_info import *  # noqa: E402, F403 - its __all__: finfo, iinfo, pi …
 from tinylm.runtime_state import *  # noqa: E402, F403 - its __all__: seed, typename …
+from tinylm.tensor_memory import layout, strided  # noqa: E402
 
 
 # Function forms of the Tensor methods, with PyTorch's names: tinylm.exp(x) == x.exp().
@@ -997,6 +1009,7 @@ __all__ = [
     "poisson",
     "randint_like",
     "__version__",
+    "device",
     # The function forms imported above from these modules, as their own lists name them
     # (F401 is off for this file: ruff cannot read these lists).
     *math_functions.__all__,
@@ -1015,6 +1028,14 @@ __all__ = [
     *tensor_stats.TOP_LEVEL,
     *numeric_info.__all__,
     *runtime_state.__all__,
+    *legacy_tensors.__all__,
+    "asarray",
+    "frombuffer",
+    *cpu_settings.__all__,
+    "layout",
+    "strided",
+    "is_anomaly_check_nan_enabled",
+    "is_anomaly_enabled",
     *[n for n in determinism.__all__ if n != "alert_if_nondeterministic"],
     "is_inference_mode_enabled",
 ]

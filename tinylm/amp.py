@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import TinyLMError, no_grad
-from tinylm.device import cuda_is_available
+from tinylm.devices import cuda_is_available
 from tinylm.tensor import Tensor
 
 __all__ = ["GradScaler", "autocast"]
@@ -107,7 +107,7 @@ class GradScaler:
             raise TinyLMError(f"GradScaler: growth_interval must be > 0, got {growth_interval}")
         self.device = device
         self._enabled = bool(enabled)
-        if self._enabled and device == "cuda" and not cuda_is_available():
+        if self._enabled and str(device).startswith("cuda") and not cuda_is_available():
             warnings.warn(
                 "GradScaler is enabled, but CUDA is not available. Disabling.", stacklevel=2
             )

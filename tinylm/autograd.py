@@ -42,7 +42,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from tinylm.device import array_module
+from tinylm.anomaly_mode import (
+    detect_anomaly,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    nan_check_on,
+    set_detect_anomaly,
+)
+from tinylm.devices import array_module
+from tinylm.errors import TinyLMError
 
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module
     from tinylm.tensor import Tensor
@@ -58,6 +66,10 @@ __all__ = [
     "enable_grad",
     "grad",
     "inference_mode",
+    "detect_anomaly",
+    "is_anomaly_check_nan_enabled",
+    "is_anomaly_enabled",
+    "set_detect_anomaly",
     "is_grad_enabled",
     "is_inference_mode_enabled",
     "modes",
@@ -65,13 +77,6 @@ __all__ = [
     "set_grad_enabled",
     "unbroadcast",
 ]
-
-
-class TinyLMError(ValueError):
-    """An error in how an op was called: wrong shapes, dtypes or devices.
-
-    It subclasses ``ValueError`` so code that catches numpy's errors keeps working.
-    """
 
 
 # ---------------------------------------------------------------------------------------
@@ -126,7 +131,7 @@ class set_grad_enabled(contextlib.ContextDecorator):
         if self._before_call is not None:  # a decorator: undo the switch made when called
             _state.grad_enabled, self._before_call = self._before_call, None
         if inspect.isgeneratorfunction(func):
-            return _generator_in_mode(func, self.mode)
+            return _generator_in_mode(func, self.mode, getattr(self, "inference", None))
         return super().__call__(func)
 
     def __enter__(self) -> set_grad_enabled:
@@ -139,23 +144,29 @@ class set_grad_enabled(contextlib.ContextDecorator):
         _state.grad_enabled = self._previous.pop()
 
 
-def _generator_in_mode(func: Callable[..., Any], mode: bool) -> Callable[..., Any]:
-    """A generator function decorated with a grad mode: its body runs in ``mode`` each time
-    it resumes, and the caller's mode is back between items (a ``with`` around the call
-    would end before the body first runs)."""
+def _generator_in_mode(
+    func: Callable[..., Any], mode: bool, inference: bool | None = None
+) -> Callable[..., Any]:
+    """A generator function decorated with a grad mode: its body runs in ``mode`` (and, for
+    ``inference_mode``, with ``inference`` as the inference mode) each time it resumes, and
+    the caller's modes are back between items (a ``with`` around the call would end before
+    the body first runs)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         gen = func(*args, **kwargs)
         sent = None
         while True:
-            previous, _state.grad_enabled = _state.grad_enabled, mode
+            previous = _state.grad_enabled, _state.inference
+            _state.grad_enabled = mode
+            if inference is not None:
+                _state.inference = inference
             try:
                 item = gen.send(sent)
             except StopIteration as stop:
                 return stop.value
             finally:
-                _state.grad_enabled = previous
+                _state.grad_enabled, _state.inference = previous
             sent = yield item
 
     return wrapper
@@ -171,7 +182,7 @@ class no_grad(set_grad_enabled):
     def __init__(self, func: Callable[..., Any] | None = None) -> None:
         super().__init__(False)
         if func is not None and inspect.isgeneratorfunction(func):
-            func = _generator_in_mode(func, False)
+            func = _generator_in_mode(func, False, getattr(self, "inference", None))
         self._func = func
         if func is not None:
             functools.update_wrapper(self, func)
@@ -193,18 +204,17 @@ class inference_mode(no_grad):
     """``torch.inference_mode``: in tinylm :class:`no_grad` (nothing is recorded) whose
     tensors answer ``is_inference()`` with True; PyTorch's limits on such tensors (no
     in-place change outside inference mode, no use in a recorded graph) are not enforced.
-    ``inference_mode(False)`` leaves the recording as it is. Works as ``with``,
-    ``@inference_mode()`` and ``@inference_mode``."""
+    ``inference_mode(False)`` turns recording on, as PyTorch's, even inside ``no_grad``.
+    Works as ``with``, ``@inference_mode()`` and ``@inference_mode``, on generators too."""
 
     def __init__(self, mode: Any = True) -> None:
         bare = callable(mode)  # @inference_mode without parentheses: mode is the function
+        self.inference = True if bare else bool(mode)  # read by no_grad's __init__
         super().__init__(mode if bare else None)
-        self.inference = True if bare else bool(mode)
+        self.mode = not self.inference  # recording: off in inference mode, on outside it
         self._previous_inference: list[bool] = []
 
     def __enter__(self) -> set_grad_enabled:
-        if not self.inference:
-            self.mode = is_grad_enabled()
         self._previous_inference.append(_state.inference)
         _state.inference = self.inference
         return super().__enter__()
@@ -335,6 +345,15 @@ class RemovableHandle:
 
     def __exit__(self, *exc: object) -> None:
         self.remove()
+
+
+def _refuse_nan(name: str, input_grads: tuple[Any, ...]) -> None:
+    """PyTorch's anomaly error for the first gradient of ``input_grads`` holding a NaN."""
+    for k, ig in enumerate(input_grads):
+        if ig is not None and ig.dtype.kind == "f" and bool(array_module(ig).isnan(ig).any()):
+            raise RuntimeError(
+                f"Function '{name}Backward0' returned nan values in its {k}th output."
+            )
 
 
 def _run_hooks(tensor: Tensor, g: Any) -> Any:
@@ -705,6 +724,8 @@ def _backward_from(
         input_grads = node.function.backward(node.ctx, g)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
+        if nan_check_on():  # detect_anomaly: the first op whose backward made a NaN
+            _refuse_nan(node.name, input_grads)
         if len(input_grads) != len(node.inputs):
             raise RuntimeError(
                 f"{node.name}.backward returned {len(input_grads)} gradients "

@@ -18,7 +18,7 @@ import numpy as np
 
 from tinylm import ops
 from tinylm.autograd import TinyLMError
-from tinylm.device import Device, array_module, normalize_device, to_device_array
+from tinylm.devices import Device, array_module, normalize_device, to_device_array
 from tinylm.dtypes import bool_, get_default_dtype, int64, promote_types, result_type
 from tinylm.kernels.parallel import copy_array
 from tinylm.random import Generator, default_generator
@@ -329,7 +329,7 @@ def as_tensor(data: Any, dtype: Any = None, device: Device | None = None) -> Ten
     if (
         isinstance(data, np.ndarray)
         and (dtype is None or np.dtype(dtype) == data.dtype)
-        and normalize_device(device) == "cpu"
+        and normalize_device(device).type == "cpu"
     ):
         return from_numpy(data)
     return tensor(data, dtype=dtype, device=device)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import TinyLMError
-from tinylm.device import normalize_device, to_device_array
+from tinylm.devices import normalize_device, to_device_array
 from tinylm.dtypes import int32, int64
 from tinylm.tensor import Tensor
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from tinylm.arg_checks import described, int_arg
 from tinylm.autograd import TensorBase, TinyLMError
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.ops.decompositions import (
     Cholesky,
     Det,

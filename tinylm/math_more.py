@@ -20,7 +20,7 @@ import numpy as np
 from tinylm import tensor_shaping
 from tinylm.arg_checks import described, int_arg
 from tinylm.autograd import Context, Function, TensorBase, TinyLMError
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.dtypes import get_default_dtype, int32, int64, is_floating_point, result_type
 
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module (via tensor_math)

@@ -188,7 +188,7 @@ def tensor_repr(t: Tensor, values: np.ndarray) -> str:
     prefix = "tensor("
     indent = len(prefix)
     suffixes = []
-    if t.device != "cpu":
+    if t.device.type != "cpu":
         suffixes.append(f"device='{t.device}'")
     if values.size == 0:
         body = "[]"

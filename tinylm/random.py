@@ -8,16 +8,21 @@ ByteTensor (48 bytes here, 5056 in PyTorch: a different generator, so different 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from tinylm.autograd import TinyLMError
+from tinylm.devices import Device, normalize_device
 
 __all__ = [
+    "DEFAULT_SEED",
     "Generator",
     "STATE_BYTES",
     "default_generator",
+    "fork_rng",
     "fresh_seed",
     "manual_seed",
     "state_from_bytes",
@@ -35,18 +40,24 @@ def fresh_seed() -> int:
     return int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
 
 
+#: The seed of a new :class:`Generator`, as PyTorch's (``torch.Generator().initial_seed()``).
+DEFAULT_SEED = 67280421310721
+
+
 class Generator:
-    """A seeded source of random numbers (wraps ``numpy.random.Generator``).
+    """A seeded source of random numbers (wraps ``numpy.random.Generator``), as
+    ``torch.Generator(device="cpu")``: a new one starts from :data:`DEFAULT_SEED` (so two
+    new generators give the same numbers, as PyTorch's); seed it with :meth:`manual_seed`.
 
     Random tensors are drawn on the CPU and then moved to their device, so the same seed
-    gives the same numbers on every device.
+    gives the same numbers on every device; ``device`` ("cpu", or "cuda" where a GPU is
+    usable) is what ``.device`` says.
     """
 
-    def __init__(self, seed: int | None = None) -> None:
-        if seed is None:  # a fresh seed, remembered so that initial_seed() can tell it
-            seed = fresh_seed()
-        self.numpy = np.random.default_rng(seed)
-        self._seed = seed
+    def __init__(self, device: Any = "cpu") -> None:
+        self.device: Device = normalize_device(device)  # Generator(0): GPU 0, as PyTorch's
+        self.numpy = np.random.default_rng(DEFAULT_SEED)
+        self._seed = DEFAULT_SEED
 
     def manual_seed(self, seed: int) -> Generator:
         self.numpy = np.random.default_rng(seed)
@@ -77,12 +88,31 @@ class Generator:
         self.numpy.bit_generator.state, self._seed = state_from_bytes(state)
 
 
-default_generator = Generator(0)
+default_generator = Generator().manual_seed(0)
 
 
 def manual_seed(seed: int) -> Generator:
     """Seed the global generator used by ``randn``, ``rand``, dropout and initialisers."""
     return default_generator.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def fork_rng(
+    devices: Any = None, enabled: bool = True, device_type: str = "cuda"
+) -> Iterator[None]:
+    """``torch.random.fork_rng``: the global generator's state (and seed) is saved on entry
+    and restored on exit, so the draws inside leave the numbers after the block as they
+    were. tinylm's one generator serves every device, so ``devices`` and ``device_type``
+    change nothing; ``enabled=False`` makes it a no-op."""
+    if not enabled:
+        yield
+        return
+    state, seed = default_generator.get_state(), default_generator.initial_seed()
+    try:
+        yield
+    finally:
+        default_generator.numpy.bit_generator.state = state
+        default_generator._seed = seed
 
 
 def state_to_bytes(generator: Generator) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 
 from tinylm.autograd import Context, Function, TensorBase, TinyLMError, is_grad_enabled
 from tinylm.creation import zeros
-from tinylm.device import Device, normalize_device, to_device_array
+from tinylm.devices import Device, normalize_device, to_device_array
 from tinylm.dtypes import get_default_dtype
 from tinylm.random import Generator, default_generator
 from tinylm.sampling import random_integers

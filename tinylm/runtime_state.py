@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import TinyLMError
-from tinylm.device import CPU, Device, normalize_device, to_device_array
+from tinylm.devices import CPU, Device, normalize_device, to_device_array
 from tinylm.dtypes import get_default_dtype
 from tinylm.random import default_generator, state_to_bytes
 from tinylm.tensor import Tensor
+from tinylm.tensor_type_names import tensor_type_name
 
 __all__ = [
     "get_default_device",
@@ -89,27 +90,15 @@ def get_default_device() -> Device:
 
 # ---- small helpers ----------------------------------------------------------------------
 
-# PyTorch's type names of the tensors of each dtype (torch.typename, Tensor.type()).
-_TYPE_NAMES = {
-    "float32": "FloatTensor",
-    "float64": "DoubleTensor",
-    "float16": "HalfTensor",
-    "uint8": "ByteTensor",
-    "int8": "CharTensor",
-    "int16": "ShortTensor",
-    "int32": "IntTensor",
-    "int64": "LongTensor",
-    "bool": "BoolTensor",
-}
-
 
 def typename(obj: Any) -> str:
     """The name of ``obj``'s type as PyTorch prints it: a tensor's PyTorch tensor type
     (``'torch.FloatTensor'``, ``'torch.cuda.LongTensor'``), else ``module.QualifiedName``
     of a class or function itself, or of an object's class (``'int'`` for builtins)."""
     if isinstance(obj, Tensor):
-        prefix = "torch." if obj.is_cpu else "torch.cuda."
-        return prefix + _TYPE_NAMES[obj.dtype.name]
+        return tensor_type_name(obj.data)
+    if isinstance(obj, type) and isinstance(getattr(obj, "type_name", None), str):
+        return obj.type_name  # a tensor type: tinylm.FloatTensor is 'torch.FloatTensor'
     if hasattr(obj, "__qualname__"):  # a class, function or method: its own name
         module, name = getattr(obj, "__module__", None), obj.__qualname__
     else:  # any other object: its class's name

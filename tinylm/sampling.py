@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinylm.autograd import TinyLMError
-from tinylm.device import to_device_array
+from tinylm.devices import to_device_array
 from tinylm.random import Generator, default_generator
 
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module

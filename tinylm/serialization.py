@@ -44,7 +44,7 @@ import numpy as np
 
 from tinylm.atomic_write import atomic_write
 from tinylm.autograd import TinyLMError
-from tinylm.device import normalize_device, to_device_array
+from tinylm.devices import normalize_device, to_device_array
 from tinylm.tensor import Tensor
 
 __all__ = ["load", "save"]

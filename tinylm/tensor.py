@@ -22,7 +22,7 @@ import numpy as np
 
 from tinylm import autograd, ops, printing, sampling, tensor_inplace
 from tinylm.autograd import Node, RemovableHandle, TensorBase, TinyLMError, modes
-from tinylm.device import (
+from tinylm.devices import (
     CPU,
     Device,
     array_module,
@@ -48,7 +48,9 @@ from tinylm.dtypes import (
 from tinylm.random import Generator, default_generator
 from tinylm.tensor_indexing import TensorIndexing
 from tinylm.tensor_math import TensorMath, index_stages, raw, raw_index
+from tinylm.tensor_memory import TensorMemory
 from tinylm.tensor_state import TensorState
+from tinylm.tensor_type_names import tensor_type_name
 
 __all__ = ["Tensor", "increment_version"]
 
@@ -62,7 +64,7 @@ class _VersionCounter:
         self.value = 0
 
 
-class Tensor(TensorMath, TensorIndexing, TensorState, TensorBase):
+class Tensor(TensorMath, TensorIndexing, TensorState, TensorMemory, TensorBase):
     """An n-dimensional array with reverse-mode automatic differentiation.
 
     Args:
@@ -463,17 +465,16 @@ class Tensor(TensorMath, TensorIndexing, TensorState, TensorBase):
             )
         return steps[dim]
 
-    def type(self, dtype: Any = None, non_blocking: bool = False) -> Tensor:
+    def type(self, dtype: Any = None, non_blocking: bool = False) -> Any:
         """This tensor converted to ``dtype`` (itself if it already has it), as PyTorch's
-        ``x.type(torch.float64)``; PyTorch's type names work too (``'torch.DoubleTensor'``,
-        ``'torch.cuda.LongTensor'``). Differentiable, as :meth:`to`. ``x.type()`` with no
-        argument, PyTorch's type name of the tensor, is refused: tinylm's tensors are not
-        PyTorch's; read ``x.dtype`` and ``x.device``."""
+        ``x.type(torch.float64)``; PyTorch's types and their names work too
+        (``tinylm.DoubleTensor``, ``'torch.DoubleTensor'``, ``'torch.cuda.LongTensor'``).
+        Differentiable, as :meth:`to`. ``x.type()`` with no argument is PyTorch's name of
+        the tensor's type, ``'torch.FloatTensor'`` (``tensor_type_names.py``)."""
         if dtype is None:
-            raise TinyLMError(
-                "type(): tinylm has no tensor type names such as 'torch.FloatTensor'; read "
-                f"x.dtype ({self.dtype}) and x.device ({self.device}), or pass a dtype to convert"
-            )
+            return tensor_type_name(self._data)
+        if isinstance(getattr(dtype, "type_name", None), str):  # tinylm.DoubleTensor …
+            dtype = dtype.type_name
         if isinstance(dtype, str):
             prefix, _, kind = dtype.rpartition(".")
             if prefix not in ("torch", "torch.cuda") or kind not in _TENSOR_TYPES:

@@ -17,7 +17,7 @@ import numpy as np
 
 from tinylm import ops, tensor_scatter
 from tinylm.autograd import TensorBase, TinyLMError
-from tinylm.device import array_module, to_device_array
+from tinylm.devices import array_module, to_device_array
 
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module
     from tinylm.tensor import Tensor

@@ -27,7 +27,7 @@ import numpy as np
 from tinylm import ops, tensor_shaping
 from tinylm.arg_checks import described
 from tinylm.autograd import Context, Function, TensorBase, TinyLMError
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.dtypes import bool_, result_type
 from tinylm.ops.norms import VectorNorm
 

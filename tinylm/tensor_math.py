@@ -33,7 +33,7 @@ from tinylm import (
 from tinylm import linalg_decompositions as decompositions
 from tinylm import tensor_elementwise as tensor_elementwise  # PyTorch's other element-wise math
 from tinylm.autograd import Function, TensorBase, TinyLMError
-from tinylm.device import to_device_array
+from tinylm.devices import to_device_array
 from tinylm.dtypes import (
     bool_,
     float16,

@@ -25,7 +25,7 @@ import numpy as np
 from tinylm import ops
 from tinylm.arg_checks import described, int_arg
 from tinylm.autograd import Context, Function, TensorBase, TinyLMError
-from tinylm.device import array_module, to_device_array
+from tinylm.devices import array_module, to_device_array
 from tinylm.tensor_selecting import IndexPut
 
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module (via tensor_math)

@@ -38,7 +38,7 @@ from tinylm import ops, tensor_shaping
 from tinylm.arg_checks import described, int_arg
 from tinylm.autograd import Context, Function, TensorBase, TinyLMError
 from tinylm.determinism import alert_if_nondeterministic
-from tinylm.device import array_module, to_device_array
+from tinylm.devices import array_module, to_device_array
 from tinylm.dtypes import int64, promote_types
 
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module (via tensor_math)

@@ -32,7 +32,7 @@ import numpy as np
 from tinylm import ops
 from tinylm.arg_checks import described, int_arg
 from tinylm.autograd import Context, Function, TensorBase, TinyLMError
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.dtypes import bool_, promote_types
 
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module (via tensor_math)

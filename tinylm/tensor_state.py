@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinylm.autograd import RemovableHandle, TinyLMError
-from tinylm.device import device_type, normalize_device, to_device_array
+from tinylm.devices import device_type, normalize_device, to_device_array
 from tinylm.random import Generator
 from tinylm.sampling import multinomial_indices
 

@@ -27,7 +27,7 @@ import numpy as np
 from tinylm import ops
 from tinylm.arg_checks import int_arg
 from tinylm.autograd import TensorBase, TinyLMError, is_grad_enabled
-from tinylm.device import array_module, to_device_array
+from tinylm.devices import array_module, to_device_array
 from tinylm.ops import order_stats
 from tinylm.tensor_indexing import ValuesIndices
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tinylm.autograd import Context, Function, TinyLMError
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.tensor import Tensor
 
 __all__ = ["BackwardHookCall", "Gather", "Slot"]

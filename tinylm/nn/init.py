@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import TinyLMError, no_grad
-from tinylm.device import to_device_array
+from tinylm.devices import to_device_array
 from tinylm.random import Generator, default_generator
 from tinylm.tensor import Tensor
 

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import TinyLMError, is_grad_enabled, no_grad
-from tinylm.device import array_module, device_of, to_device_array
+from tinylm.devices import array_module, device_of, to_device_array
 from tinylm.nn import functional as F
 from tinylm.nn.layers import Dropout, Linear
 from tinylm.nn.module import Module, Parameter

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from tinylm.autograd import RemovableHandle, TinyLMError, is_grad_enabled, no_grad
-from tinylm.device import device_and_dtype, device_of, to_device_array
+from tinylm.devices import device_and_dtype, device_of, to_device_array
 from tinylm.nn.backward_hooks import BackwardHookCall
 from tinylm.settings import compile as compile_model
 from tinylm.tensor import Tensor

@@ -28,7 +28,7 @@ import numpy as np
 
 from tinylm.autograd import TinyLMError
 from tinylm.creation import empty, zeros
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.nn import functional as F
 from tinylm.nn import init
 from tinylm.nn.functional.common import check_probability

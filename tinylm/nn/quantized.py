@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from tinylm.autograd import TinyLMError
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.nn.functional.quantized import int8_embedding, int8_linear
 from tinylm.nn.layers import Embedding, Linear
 from tinylm.nn.module import Module

@@ -24,7 +24,7 @@ import numpy as np
 
 from tinylm.autograd import TinyLMError
 from tinylm.creation import stack
-from tinylm.device import normalize_device, to_device_array
+from tinylm.devices import normalize_device, to_device_array
 from tinylm.dtypes import get_default_dtype
 from tinylm.nn import functional as F
 from tinylm.nn.functional.common import check_probability

@@ -23,7 +23,7 @@ import numpy as np
 
 from tinylm.autograd import TinyLMError, is_grad_enabled
 from tinylm.creation import concat
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.nn import functional as F
 from tinylm.nn.functional.common import check_probability, kernel
 from tinylm.nn.layers import GELU, Dropout, LayerNorm, Linear

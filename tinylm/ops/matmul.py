@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.kernels.parallel import note_blas_product
 
 __all__ = ["Einsum", "MatMul", "einsum_subscripts"]

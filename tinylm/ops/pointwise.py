@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import Context, Function
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.ops.elementwise import check_broadcast, sigmoid_array
 from tinylm.ops.fused_multiply_add import fma
 

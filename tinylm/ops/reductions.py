@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
-from tinylm.device import array_module, device_type
+from tinylm.devices import array_module, device_type
 from tinylm.kernels import registry
 
 __all__ = [

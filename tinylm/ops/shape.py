@@ -10,7 +10,7 @@ import numpy as np
 
 from tinylm.autograd import Context, Function, Node, TinyLMError, is_grad_enabled, no_grad
 from tinylm.determinism import alert_if_nondeterministic
-from tinylm.device import Device, array_module, device_of, to_device_array
+from tinylm.devices import Device, array_module, device_of, to_device_array
 
 __all__ = [
     "Cast",

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.ops.elementwise import UnaryFunction, check_broadcast
 
 __all__ = [

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from tinylm.autograd import TinyLMError
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.optim.optimizer import Optimizer, check_implementation_flags, lerp_
 from tinylm.tensor import Tensor
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from tinylm.device import array_module, device_type
+from tinylm.devices import array_module, device_type
 from tinylm.kernels import registry
 from tinylm.optim.optimizer import Optimizer, apply_weight_decay, check_adam_group, init_state
 from tinylm.tensor import Tensor

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from tinylm.autograd import TinyLMError
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.optim.optimizer import (
     Optimizer,
     apply_weight_decay,

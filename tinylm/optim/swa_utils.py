@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import TinyLMError, no_grad
-from tinylm.device import device_of, device_type, to_device_array
+from tinylm.devices import device_of, device_type, to_device_array
 from tinylm.dtypes import is_floating_point
 from tinylm.nn.layers import BatchNorm1d
 from tinylm.nn.module import Module

@@ -14,7 +14,7 @@ import numpy as np
 
 from tinylm import ops
 from tinylm.autograd import Context, Function, TinyLMError
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.kernels.policy import gelu_keeps_derivative
 from tinylm.nn.functional.common import check_not_inplace, kernel
 from tinylm.tensor import Tensor

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.kernels.policy import attention_keeps_probs
 from tinylm.nn.functional.common import as_array, check_probability, check_same_dtype, kernel
 from tinylm.nn.functional.dropout import dropout_mask

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import TinyLMError
-from tinylm.device import array_module, device_of, device_type, to_device_array
+from tinylm.devices import array_module, device_of, device_type, to_device_array
 from tinylm.kernels import registry
 from tinylm.tensor import Tensor
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from tinylm.autograd import Context, Function, TinyLMError
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.kernels.parallel import note_blas_product
 from tinylm.nn.functional.common import check_same_dtype
 from tinylm.tensor import Tensor

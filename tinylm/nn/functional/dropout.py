@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
-from tinylm.device import device_of, to_device_array
+from tinylm.devices import device_of, to_device_array
 from tinylm.nn.functional.common import check_not_inplace, check_probability
 from tinylm.random import default_generator
 from tinylm.tensor import Tensor

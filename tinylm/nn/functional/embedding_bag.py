@@ -10,7 +10,7 @@ import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.determinism import alert_if_nondeterministic
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.nn.functional.common import as_array, check_same_dtype
 from tinylm.tensor import Tensor
 

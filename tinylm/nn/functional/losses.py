@@ -14,7 +14,7 @@ import numpy as np
 
 from tinylm import ops
 from tinylm.autograd import Context, Function, TinyLMError
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.kernels.policy import cross_entropy_keeps_probs
 from tinylm.nn.functional.common import (
     as_array,

@@ -17,7 +17,7 @@ import numpy as np
 
 from tinylm import ops
 from tinylm.autograd import Context, Function, TinyLMError
-from tinylm.device import array_module, device_of, to_device_array
+from tinylm.devices import array_module, device_of, to_device_array
 from tinylm.nn.functional.common import check_not_inplace, check_same_dtype
 from tinylm.random import default_generator
 from tinylm.tensor import Tensor

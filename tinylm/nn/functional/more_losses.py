@@ -20,7 +20,7 @@ import numpy as np
 
 from tinylm import creation, ops
 from tinylm.autograd import Context, Function, TinyLMError
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.nn.functional.common import (
     as_array,
     check_reduction,

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.nn.functional.common import as_array, check_reduction, check_tensor
 from tinylm.tensor import Tensor
 

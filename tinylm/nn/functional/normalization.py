@@ -11,7 +11,7 @@ import numpy as np
 
 from tinylm import ops
 from tinylm.autograd import Context, Function, TinyLMError, no_grad
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.nn.functional.common import check_same_dtype, kernel
 from tinylm.tensor import Tensor
 

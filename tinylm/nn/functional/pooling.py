@@ -17,7 +17,7 @@ import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.creation import where
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.nn.functional.convolution import fold1d, one_int, unfold1d
 from tinylm.tensor import Tensor
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError, is_grad_enabled
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.nn.functional.common import as_array, kernel
 from tinylm.tensor import Tensor
 

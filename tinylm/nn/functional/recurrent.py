@@ -23,7 +23,7 @@ import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.creation import stack, where, zeros_like
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.nn.functional.common import as_array, check_same_dtype, kernel
 from tinylm.nn.functional.linear import linear
 from tinylm.tensor import Tensor

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
-from tinylm.device import array_module, to_device_array
+from tinylm.devices import array_module, to_device_array
 from tinylm.nn.functional.common import as_array
 from tinylm.tensor import Tensor
 

@@ -72,7 +72,8 @@ def parameters_to_vector(parameters: Iterable[Tensor] | Tensor) -> Tensor:
     devices = {p.device for p in params}
     if len(devices) > 1:
         raise TinyLMError(
-            f"parameters_to_vector: the parameters live on different devices {sorted(devices)}"
+            "parameters_to_vector: the parameters live on different devices "
+            f"{sorted(map(str, devices))}"
         )
     return creation.cat([p.reshape(-1) for p in params])
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.creation import cat, full, stack
-from tinylm.device import array_module, device_of, to_device_array
+from tinylm.devices import array_module, device_of, to_device_array
 from tinylm.tensor import Tensor
 
 __all__ = [
