@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import TinyLMError, enable_grad, no_grad
-from tinylm.device import array_module, device_of, to_device_array
+from tinylm.devices import array_module, device_of, to_device_array
 from tinylm.optim.optimizer import Optimizer
 from tinylm.tensor import Tensor, increment_version
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import TinyLMError
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.ops.fused_multiply_add import fma
 from tinylm.optim.optimizer import Optimizer
 from tinylm.tensor import Tensor

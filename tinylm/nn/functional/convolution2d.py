@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.kernels.parallel import note_blas_product
 from tinylm.nn.functional.common import check_same_dtype
 from tinylm.nn.functional.convolution import one_int

@@ -24,7 +24,7 @@ import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.creation import where
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.nn.functional.convolution import one_int
 from tinylm.nn.functional.convolution2d import Pair, fold2d, pair, unfold2d
 from tinylm.nn.functional.pooling import TakeAlongLast, pool_out_len, positions_of_max

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
-from tinylm.device import array_module
+from tinylm.devices import array_module
 from tinylm.nn.functional.common import check_not_inplace, check_probability
 from tinylm.nn.functional.convolution import one_int
 from tinylm.nn.functional.dropout import dropout_mask
