@@ -216,7 +216,6 @@ def test_the_table_covers_every_in_place_form_tinylm_adds() -> None:
         "resize_as_",
         "resize_as_sparse_",
         "set_",
-        "share_memory_",
         "sparse_resize_",
         "sparse_resize_and_clear_",
     }

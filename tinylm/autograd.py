@@ -507,7 +507,7 @@ class Function:
         if not all_numpy and len({t.device for t in inputs}) > 1:
             raise TinyLMError(
                 f"{cls.op_name()}: inputs live on different devices "
-                f"({', '.join(t.device for t in inputs)}); move them with .to(device)"
+                f"({', '.join(str(t.device) for t in inputs)}); move them with .to(device)"
             )
         record = _state.grad_enabled and any(needs)
         ctx = Context(tuple(needs) if record else (False,) * len(inputs))
