@@ -149,7 +149,9 @@ def full(
             if isinstance(fill_value, builtins.bool)
             else (int64 if isinstance(fill_value, int) else get_default_dtype())
         )
-    return _finish(np.full(_size("full", (), size), fill_value, dtype), device, requires_grad)
+    with np.errstate(all="ignore"):  # full(…, 1e5, dtype=float16) is inf, silent as PyTorch
+        array = np.full(_size("full", (), size), fill_value, dtype)
+    return _finish(array, device, requires_grad)
 
 
 def arange(
@@ -180,7 +182,9 @@ def arange(
 
 
 def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device=None) -> Tensor:
-    return _finish(np.linspace(start, end, steps, dtype=_float_dtype(dtype)), device, False)
+    with np.errstate(all="ignore"):  # values beyond float16's range are inf, as PyTorch's
+        array = np.linspace(start, end, steps, dtype=_float_dtype(dtype))
+    return _finish(array, device, False)
 
 
 def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Device | None = None) -> Tensor:

@@ -150,12 +150,13 @@ def array_from_python(data: Any, dtype: Any, xp: ModuleType) -> Any:
         raise TinyLMError("tensor: could not build a tensor from ragged or non-numeric data")
     if dtype is None and isinstance(data, list | tuple):
         dtype = _sequence_dtype(data)  # None unless the sequence holds numpy scalars
-    if dtype is not None:
-        array = array.astype(dtype)
-    elif is_floating_point(array.dtype):
-        array = array.astype(_default_dtype)
-    elif np.issubdtype(array.dtype, np.integer):
-        array = array.astype(int64)
+    with np.errstate(all="ignore"):  # 1e300 → inf in float32, silent as PyTorch
+        if dtype is not None:
+            array = array.astype(dtype)
+        elif is_floating_point(array.dtype):
+            array = array.astype(_default_dtype)
+        elif np.issubdtype(array.dtype, np.integer):
+            array = array.astype(int64)
     return array if xp is np else xp.asarray(array)
 
 

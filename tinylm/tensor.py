@@ -99,8 +99,9 @@ class Tensor(TensorMath, TensorIndexing, TensorState, TensorBase):
                     f"tensor: cannot build a tensor from an array of dtype {data.dtype}"
                 )
             array = to_device_array(data, device)
-            if dtype is not None:
-                array = array.astype(dtype, copy=False)
+            if dtype is not None and array.dtype != dtype:
+                with np.errstate(all="ignore"):  # 1e5 → inf in float16, silent as PyTorch
+                    array = array.astype(dtype, copy=False)
         else:
             array = array_from_python(_nested_to_numpy(data), dtype, xp)
         self._data = array

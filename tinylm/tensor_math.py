@@ -1875,7 +1875,11 @@ def as_operand(x: Any, like: Tensor, dtype: Any = None) -> Tensor:
         t = x
     elif isinstance(x, builtins.bool | int | float | np.number | np.bool_):
         # via float64/int64 (NumPy's asarray of a Python number), not the default float
-        return type(like)._wrap(like._xp.asarray(x).astype(dtype or result_type(x)))
+        a = like._xp.asarray(x)
+        if -65504.0 <= x <= 65504.0:  # within float16's range: no cast can overflow
+            return type(like)._wrap(a.astype(dtype or result_type(x)))
+        with np.errstate(all="ignore"):  # float16 t * 1e5 is inf, silent as PyTorch's
+            return type(like)._wrap(a.astype(dtype or result_type(x)))
     elif hasattr(x, "shape"):
         t = type(like)._wrap(to_device_array(x, like.device))
     else:

@@ -71,6 +71,8 @@ def check_broadcast(name: str, a: Any, b: Any) -> None:
 class Add(Function):
     """z = a + b;  dz/da = 1, dz/db = 1."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         check_broadcast("add", a, b)
@@ -84,6 +86,8 @@ class Add(Function):
 class Sub(Function):
     """z = a - b;  dz/da = 1, dz/db = -1."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         check_broadcast("sub", a, b)
@@ -96,6 +100,8 @@ class Sub(Function):
 
 class Mul(Function):
     """z = a * b;  dz/da = b, dz/db = a."""
+
+    silences_fp_warnings = True
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
@@ -117,6 +123,8 @@ class Mul(Function):
 class Div(Function):
     """z = a / b;  dz/da = 1/b, dz/db = -a/b²."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         check_broadcast("div", a, b)
@@ -134,6 +142,8 @@ class Div(Function):
 class FloorDivide(Function):
     """z = ⌊a / b⌋ (``a // b``). A step function: its derivative is 0 almost everywhere and
     undefined at the steps, so, as PyTorch, backward refuses rather than return zeros."""
+
+    silences_fp_warnings = True
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
@@ -169,6 +179,8 @@ class Remainder(Function):
     """z = a − b·⌊a / b⌋ (``a % b``: the sign of b, as Python's and PyTorch's);
     dz/da = 1, dz/db = −⌊a / b⌋."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         check_broadcast("remainder", a, b)
@@ -184,6 +196,8 @@ class Remainder(Function):
 
 class Pow(Function):
     """z = a ** b (both tensors);  dz/da = b·a^(b-1), dz/db = a^b · ln a."""
+
+    silences_fp_warnings = True
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
@@ -208,6 +222,8 @@ class Pow(Function):
 
 class PowScalar(Function):
     """z = x ** p for a fixed number p;  dz/dx = p·x^(p-1)."""
+
+    silences_fp_warnings = True
 
     @staticmethod
     def forward(ctx: Context, x: Any, *, exponent: float) -> Any:
@@ -320,6 +336,8 @@ class Neg(Function):
 class Exp(UnaryFunction):
     """y = eˣ;  dy/dx = eˣ = y (so we keep y, not x)."""
 
+    silences_fp_warnings = True
+
     keep_y = True
 
     @staticmethod
@@ -334,6 +352,8 @@ class Exp(UnaryFunction):
 class Log(UnaryFunction):
     """y = ln x;  dy/dx = 1/x."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def value(x: Any) -> Any:
         return array_module(x).log(x)
@@ -345,6 +365,8 @@ class Log(UnaryFunction):
 
 class Sqrt(UnaryFunction):
     """y = √x;  dy/dx = 1/(2√x) = 1/(2y)."""
+
+    silences_fp_warnings = True
 
     keep_y = True
 
@@ -384,6 +406,8 @@ def sigmoid_array(x: Any) -> Any:
 
 class Sigmoid(UnaryFunction):
     """y = σ(x);  dy/dx = σ(x)(1 - σ(x)) = y(1 - y)."""
+
+    silences_fp_warnings = True
 
     keep_y = True
 
@@ -453,6 +477,8 @@ class Clamp(Function):
 class Sin(UnaryFunction):
     """y = sin x;  dy/dx = cos x."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def value(x: Any) -> Any:
         return array_module(x).sin(x)
@@ -464,6 +490,8 @@ class Sin(UnaryFunction):
 
 class Cos(UnaryFunction):
     """y = cos x;  dy/dx = −sin x."""
+
+    silences_fp_warnings = True
 
     @staticmethod
     def value(x: Any) -> Any:
@@ -492,6 +520,8 @@ class Rsqrt(UnaryFunction):
 class Log1p(UnaryFunction):
     """y = ln(1 + x), exact for tiny x (where 1 + x would round to 1);  dy/dx = 1/(1 + x)."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def value(x: Any) -> Any:
         return array_module(x).log1p(x)
@@ -503,6 +533,8 @@ class Log1p(UnaryFunction):
 
 class Expm1(UnaryFunction):
     """y = eˣ − 1, exact for tiny x;  dy/dx = eˣ = y + 1 (so we keep y, not x)."""
+
+    silences_fp_warnings = True
 
     keep_y = True
 
@@ -521,6 +553,8 @@ class Erf(UnaryFunction):
     NumPy has no erf: the values come from ``kernels/reference.py: erf`` (``math.erf`` per
     element, exact but a Python call each; ``cupyx.scipy.special.erf`` on the GPU).
     """
+
+    silences_fp_warnings = True
 
     @staticmethod
     def value(x: Any) -> Any:
