@@ -19,7 +19,14 @@ import numpy as np
 from tinylm import ops
 from tinylm.autograd import TinyLMError
 from tinylm.device import Device, array_module, normalize_device, to_device_array
-from tinylm.dtypes import bool_, get_default_dtype, int64, promote_types, result_type
+from tinylm.dtypes import (
+    bool_,
+    check_float_fits,
+    get_default_dtype,
+    int64,
+    promote_types,
+    result_type,
+)
 from tinylm.kernels.parallel import copy_array
 from tinylm.random import Generator, default_generator
 from tinylm.sampling import multinomial_indices
@@ -149,9 +156,8 @@ def full(
             if isinstance(fill_value, builtins.bool)
             else (int64 if isinstance(fill_value, int) else get_default_dtype())
         )
-    with np.errstate(all="ignore"):  # full(…, 1e5, dtype=float16) is inf, silent as PyTorch
-        array = np.full(_size("full", (), size), fill_value, dtype)
-    return _finish(array, device, requires_grad)
+    check_float_fits("full", dtype, fill_value)  # refused, as PyTorch, not inf
+    return _finish(np.full(_size("full", (), size), fill_value, dtype), device, requires_grad)
 
 
 def arange(
@@ -182,9 +188,8 @@ def arange(
 
 
 def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device=None) -> Tensor:
-    with np.errstate(all="ignore"):  # values beyond float16's range are inf, as PyTorch's
-        array = np.linspace(start, end, steps, dtype=_float_dtype(dtype))
-    return _finish(array, device, False)
+    check_float_fits("linspace", _float_dtype(dtype), start, end)  # as PyTorch, not inf
+    return _finish(np.linspace(start, end, steps, dtype=_float_dtype(dtype)), device, False)
 
 
 def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Device | None = None) -> Tensor:

@@ -35,6 +35,7 @@ from tinylm.device import (
 from tinylm.dtypes import (
     array_from_python,
     bool_,
+    check_float_fits,
     float16,
     float32,
     float64,
@@ -599,7 +600,11 @@ class Tensor(TensorMath, TensorIndexing, TensorState, TensorBase):
             if target[index].ndim < value.ndim:
                 value = value.reshape(())
         try:
-            target[index] = value
+            if type(value) is float and not -65504.0 <= value <= 65504.0:
+                with np.errstate(all="ignore"):  # t16[0] = 1e5 is inf, silent as PyTorch
+                    target[index] = value
+            else:
+                target[index] = value
         except ValueError as e:  # NumPy's broadcast error, said with the op and the tensor
             why = str(e)
             if not getattr(getattr(target, "flags", None), "writeable", True):  # repeats
@@ -653,6 +658,7 @@ class Tensor(TensorMath, TensorIndexing, TensorState, TensorBase):
             raise TinyLMError(
                 f"fill_: value must be a number or a 0-d tensor, got shape {tuple(value.shape)}"
             )
+        check_float_fits("fill_", self.dtype, value)  # refused, as PyTorch, not inf
         return self._inplace("fill_", value)
 
     def copy_(self, src: Any) -> Tensor:

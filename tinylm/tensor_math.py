@@ -36,6 +36,7 @@ from tinylm.autograd import Function, TensorBase, TinyLMError
 from tinylm.device import to_device_array
 from tinylm.dtypes import (
     bool_,
+    check_float_fits,
     float16,
     float32,
     get_default_dtype,
@@ -625,6 +626,7 @@ class TensorMath:
             )
         dtype = result_type(self, *[b for b in (min, max) if b is not None])
         check_fits("clamp", dtype, min, max)
+        check_float_fits("clamp", dtype, min, max)
         # an absent bound is the dtype's extreme value: it clamps nothing
         lo = as_operand(_extreme(dtype, "min") if min is None else min, self, dtype)
         hi = as_operand(_extreme(dtype, "max") if max is None else max, self, dtype)

@@ -48,12 +48,20 @@ __all__ = [
     "UnaryFunction",
     "Where",
     "check_broadcast",
+    "check_integer_divisor",
     "sigmoid_array",
 ]
 
 # ---------------------------------------------------------------------------------------
 # Elementwise binary ops (inputs broadcast against each other)
 # ---------------------------------------------------------------------------------------
+
+
+def check_integer_divisor(name: str, b: Any) -> None:
+    """An integer divisor holding a 0 is refused, as PyTorch's ZeroDivisionError (NumPy gives 0
+    with a warning); float division by 0 is ±inf or nan, in silence."""
+    if b.dtype.kind in "iub" and not bool((b != 0).all()):
+        raise TinyLMError(f"{name}: integer division by zero (ZeroDivisionError in PyTorch)")
 
 
 def check_broadcast(name: str, a: Any, b: Any) -> None:
@@ -148,6 +156,7 @@ class FloorDivide(Function):
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         check_broadcast("floor_divide", a, b)
+        check_integer_divisor("floor_divide", b)
         return array_module(a).floor_divide(a, b)
 
     @staticmethod
@@ -160,9 +169,12 @@ class RoundedDivide(Function):
     ``div(a, b, rounding_mode=...)``. A step function; as PyTorch does here (unlike for
     ``//``), backward gives zero gradients."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any, *, mode: str) -> Any:
         check_broadcast("div", a, b)
+        check_integer_divisor("div", b)
         xp = array_module(a)
         q = xp.floor_divide(a, b)
         if mode == "trunc":  # floor, moved up by one where the quotient is negative and inexact
@@ -184,6 +196,7 @@ class Remainder(Function):
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         check_broadcast("remainder", a, b)
+        check_integer_divisor("remainder", b)
         xp = array_module(a)
         ctx.save_for_backward(xp.floor_divide(a, b) if ctx.needs_input_grad[1] else None)
         return xp.remainder(a, b)
