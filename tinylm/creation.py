@@ -19,7 +19,14 @@ import numpy as np
 from tinylm import ops
 from tinylm.autograd import TinyLMError
 from tinylm.devices import Device, array_module, normalize_device, to_device_array
-from tinylm.dtypes import bool_, get_default_dtype, int64, promote_types, result_type
+from tinylm.dtypes import (
+    bool_,
+    check_float_fits,
+    get_default_dtype,
+    int64,
+    promote_types,
+    result_type,
+)
 from tinylm.kernels.parallel import copy_array
 from tinylm.random import Generator, default_generator
 from tinylm.sampling import multinomial_indices
@@ -149,6 +156,7 @@ def full(
             if isinstance(fill_value, builtins.bool)
             else (int64 if isinstance(fill_value, int) else get_default_dtype())
         )
+    check_float_fits("full", dtype, fill_value)  # refused, as PyTorch, not inf
     return _finish(np.full(_size("full", (), size), fill_value, dtype), device, requires_grad)
 
 
@@ -180,6 +188,7 @@ def arange(
 
 
 def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device=None) -> Tensor:
+    check_float_fits("linspace", _float_dtype(dtype), start, end)  # as PyTorch, not inf
     return _finish(np.linspace(start, end, steps, dtype=_float_dtype(dtype)), device, False)
 
 

@@ -11,6 +11,7 @@ Also PyTorch's type promotion (:func:`result_type`, :func:`promote_types`,
 from __future__ import annotations
 
 import builtins
+import math
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -31,6 +32,7 @@ __all__ = [
     "int16",
     "int32",
     "int64",
+    "check_float_fits",
     "is_floating_point",
     "promote_types",
     "result_type",
@@ -140,6 +142,23 @@ def _number_dtype(x: Any) -> np.dtype:
     raise TinyLMError(f"result_type: expected tensors or numbers, got {type(x).__name__}")
 
 
+def check_float_fits(op: str, dtype: Any, *numbers: Any) -> None:
+    """Finite numbers given for a float tensor are within its dtype's range, as PyTorch checks
+    in ``full``, ``fill_``, ``linspace`` and ``clamp`` ("value cannot be converted to type
+    c10::Half without overflow"), where NumPy would give inf with a warning. ±inf and nan
+    fit; so do all numbers for float64."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f" or dtype == float64:
+        return
+    largest = float(np.finfo(dtype).max)
+    for x in numbers:
+        if isinstance(x, float | int | np.number) and not isinstance(x, bool | np.bool_):
+            if math.isfinite(x) and abs(x) > largest:
+                raise TinyLMError(
+                    f"{op}: value {x} cannot be converted to {dtype} without overflow"
+                )
+
+
 def array_from_python(data: Any, dtype: Any, xp: ModuleType) -> Any:
     """Convert Python numbers / nested lists to an array with PyTorch's default dtypes."""
     try:
@@ -150,12 +169,13 @@ def array_from_python(data: Any, dtype: Any, xp: ModuleType) -> Any:
         raise TinyLMError("tensor: could not build a tensor from ragged or non-numeric data")
     if dtype is None and isinstance(data, list | tuple):
         dtype = _sequence_dtype(data)  # None unless the sequence holds numpy scalars
-    if dtype is not None:
-        array = array.astype(dtype)
-    elif is_floating_point(array.dtype):
-        array = array.astype(_default_dtype)
-    elif np.issubdtype(array.dtype, np.integer):
-        array = array.astype(int64)
+    with np.errstate(all="ignore"):  # 1e300 → inf in float32, silent as PyTorch
+        if dtype is not None:
+            array = array.astype(dtype)
+        elif is_floating_point(array.dtype):
+            array = array.astype(_default_dtype)
+        elif np.issubdtype(array.dtype, np.integer):
+            array = array.astype(int64)
     return array if xp is np else xp.asarray(array)
 
 

@@ -188,7 +188,8 @@ def _zero_pivot(a: np.ndarray) -> int:
         if u[k, k] == 0:
             first = first or k + 1
             continue
-        u[k + 1 :] -= np.outer(u[k + 1 :, k] / u[k, k], u[k])
+        with np.errstate(all="ignore"):  # inf entries: inf − inf is nan, silent as LAPACK
+            u[k + 1 :] -= np.outer(u[k + 1 :, k] / u[k, k], u[k])
     return first
 
 

@@ -112,7 +112,9 @@ class _Formatter:
         magnitudes = np.abs(finite)
         low, high = magnitudes.min(), magnitudes.max()
         self.whole = bool(np.all(finite == np.ceil(finite)))
-        wide = high / low > 1000.0 or high > 1.0e8
+        wide = (
+            float(high) > 1000.0 * float(low) or high > 1.0e8
+        )  # Python floats: no overflow warning
         self.sci = wide if self.whole else wide or low < 1.0e-4
         if OPTIONS.sci_mode is not None:
             self.sci = OPTIONS.sci_mode

@@ -35,6 +35,7 @@ from tinylm.devices import (
 from tinylm.dtypes import (
     array_from_python,
     bool_,
+    check_float_fits,
     float16,
     float32,
     float64,
@@ -101,8 +102,9 @@ class Tensor(TensorMath, TensorIndexing, TensorState, TensorMemory, TensorBase):
                     f"tensor: cannot build a tensor from an array of dtype {data.dtype}"
                 )
             array = to_device_array(data, device)
-            if dtype is not None:
-                array = array.astype(dtype, copy=False)
+            if dtype is not None and array.dtype != dtype:
+                with np.errstate(all="ignore"):  # 1e5 → inf in float16, silent as PyTorch
+                    array = array.astype(dtype, copy=False)
         else:
             array = array_from_python(_nested_to_numpy(data), dtype, xp)
         self._data = array
@@ -599,7 +601,11 @@ class Tensor(TensorMath, TensorIndexing, TensorState, TensorMemory, TensorBase):
             if target[index].ndim < value.ndim:
                 value = value.reshape(())
         try:
-            target[index] = value
+            if type(value) is float and not -65504.0 <= value <= 65504.0:
+                with np.errstate(all="ignore"):  # t16[0] = 1e5 is inf, silent as PyTorch
+                    target[index] = value
+            else:
+                target[index] = value
         except ValueError as e:  # NumPy's broadcast error, said with the op and the tensor
             why = str(e)
             if not getattr(getattr(target, "flags", None), "writeable", True):  # repeats
@@ -653,6 +659,7 @@ class Tensor(TensorMath, TensorIndexing, TensorState, TensorMemory, TensorBase):
             raise TinyLMError(
                 f"fill_: value must be a number or a 0-d tensor, got shape {tuple(value.shape)}"
             )
+        check_float_fits("fill_", self.dtype, value)  # refused, as PyTorch, not inf
         return self._inplace("fill_", value)
 
     def copy_(self, src: Any) -> Tensor:

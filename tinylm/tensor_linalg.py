@@ -116,6 +116,8 @@ class Cdist(Function):
     dL/dx1_bi = Σ_j g_bij dd/dδ, dL/dx2_bj = −Σ_i g_bij dd/dδ.
     """
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, x1: Any, x2: Any, *, p: float) -> Any:
         xp = array_module(x1)

@@ -36,6 +36,7 @@ from tinylm.autograd import Function, TensorBase, TinyLMError
 from tinylm.devices import to_device_array
 from tinylm.dtypes import (
     bool_,
+    check_float_fits,
     float16,
     float32,
     get_default_dtype,
@@ -625,6 +626,7 @@ class TensorMath:
             )
         dtype = result_type(self, *[b for b in (min, max) if b is not None])
         check_fits("clamp", dtype, min, max)
+        check_float_fits("clamp", dtype, min, max)
         # an absent bound is the dtype's extreme value: it clamps nothing
         lo = as_operand(_extreme(dtype, "min") if min is None else min, self, dtype)
         hi = as_operand(_extreme(dtype, "max") if max is None else max, self, dtype)
@@ -1875,7 +1877,11 @@ def as_operand(x: Any, like: Tensor, dtype: Any = None) -> Tensor:
         t = x
     elif isinstance(x, builtins.bool | int | float | np.number | np.bool_):
         # via float64/int64 (NumPy's asarray of a Python number), not the default float
-        return type(like)._wrap(like._xp.asarray(x).astype(dtype or result_type(x)))
+        a = like._xp.asarray(x)
+        if -65504.0 <= x <= 65504.0:  # within float16's range: no cast can overflow
+            return type(like)._wrap(a.astype(dtype or result_type(x)))
+        with np.errstate(all="ignore"):  # float16 t * 1e5 is inf, silent as PyTorch's
+            return type(like)._wrap(a.astype(dtype or result_type(x)))
     elif hasattr(x, "shape"):
         t = type(like)._wrap(to_device_array(x, like.device))
     else:

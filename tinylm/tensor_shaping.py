@@ -552,6 +552,8 @@ class CumProd(Function):
     step one vectorised multiply-add over all the other axes.
     """
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, x: Any, *, axis: int) -> Any:
         axes = ops.normalize_axis(axis, x.ndim, "cumprod")

@@ -50,7 +50,9 @@ def float32_or_64(fallback: Callable, *, dtype_arg: int = 0) -> Callable[[Callab
         @functools.wraps(fn)
         def wrapper(first, *args, **kwargs):
             if (first, *args)[dtype_arg].dtype not in (np.float32, np.float64):
-                return fallback(first, *args, **kwargs)
+                # float16 by NumPy: its overflows give inf in silence, as the kernels do
+                with np.errstate(all="ignore"):
+                    return fallback(first, *args, **kwargs)
             return fn(first, *args, **kwargs)
 
         return wrapper

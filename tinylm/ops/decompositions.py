@@ -190,6 +190,8 @@ class Det(Function):
     cofactors of a rank n − 1 matrix are not 0), as PyTorch's.
     """
 
+    silences_fp_warnings = True
+
     fresh_grads = True
 
     @staticmethod
@@ -494,6 +496,8 @@ class MatrixExp(Function):
     the block-matrix identity exp([[Aᵀ, G], [0, Aᵀ]]) = [[e^Aᵀ, L(Aᵀ, G)], [0, e^Aᵀ]]: the
     top-right block of the exponential of a (*, 2n, 2n) matrix.
     """
+
+    silences_fp_warnings = True
 
     fresh_grads = True
 

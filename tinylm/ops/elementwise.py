@@ -48,12 +48,20 @@ __all__ = [
     "UnaryFunction",
     "Where",
     "check_broadcast",
+    "check_integer_divisor",
     "sigmoid_array",
 ]
 
 # ---------------------------------------------------------------------------------------
 # Elementwise binary ops (inputs broadcast against each other)
 # ---------------------------------------------------------------------------------------
+
+
+def check_integer_divisor(name: str, b: Any) -> None:
+    """An integer divisor holding a 0 is refused, as PyTorch's ZeroDivisionError (NumPy gives 0
+    with a warning); float division by 0 is ±inf or nan, in silence."""
+    if b.dtype.kind in "iub" and not bool((b != 0).all()):
+        raise TinyLMError(f"{name}: integer division by zero (ZeroDivisionError in PyTorch)")
 
 
 def check_broadcast(name: str, a: Any, b: Any) -> None:
@@ -71,6 +79,8 @@ def check_broadcast(name: str, a: Any, b: Any) -> None:
 class Add(Function):
     """z = a + b;  dz/da = 1, dz/db = 1."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         check_broadcast("add", a, b)
@@ -84,6 +94,8 @@ class Add(Function):
 class Sub(Function):
     """z = a - b;  dz/da = 1, dz/db = -1."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         check_broadcast("sub", a, b)
@@ -96,6 +108,8 @@ class Sub(Function):
 
 class Mul(Function):
     """z = a * b;  dz/da = b, dz/db = a."""
+
+    silences_fp_warnings = True
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
@@ -117,6 +131,8 @@ class Mul(Function):
 class Div(Function):
     """z = a / b;  dz/da = 1/b, dz/db = -a/b²."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         check_broadcast("div", a, b)
@@ -135,9 +151,12 @@ class FloorDivide(Function):
     """z = ⌊a / b⌋ (``a // b``). A step function: its derivative is 0 almost everywhere and
     undefined at the steps, so, as PyTorch, backward refuses rather than return zeros."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         check_broadcast("floor_divide", a, b)
+        check_integer_divisor("floor_divide", b)
         return array_module(a).floor_divide(a, b)
 
     @staticmethod
@@ -150,9 +169,12 @@ class RoundedDivide(Function):
     ``div(a, b, rounding_mode=...)``. A step function; as PyTorch does here (unlike for
     ``//``), backward gives zero gradients."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any, *, mode: str) -> Any:
         check_broadcast("div", a, b)
+        check_integer_divisor("div", b)
         xp = array_module(a)
         q = xp.floor_divide(a, b)
         if mode == "trunc":  # floor, moved up by one where the quotient is negative and inexact
@@ -169,9 +191,12 @@ class Remainder(Function):
     """z = a − b·⌊a / b⌋ (``a % b``: the sign of b, as Python's and PyTorch's);
     dz/da = 1, dz/db = −⌊a / b⌋."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         check_broadcast("remainder", a, b)
+        check_integer_divisor("remainder", b)
         xp = array_module(a)
         ctx.save_for_backward(xp.floor_divide(a, b) if ctx.needs_input_grad[1] else None)
         return xp.remainder(a, b)
@@ -184,6 +209,8 @@ class Remainder(Function):
 
 class Pow(Function):
     """z = a ** b (both tensors);  dz/da = b·a^(b-1), dz/db = a^b · ln a."""
+
+    silences_fp_warnings = True
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
@@ -208,6 +235,8 @@ class Pow(Function):
 
 class PowScalar(Function):
     """z = x ** p for a fixed number p;  dz/dx = p·x^(p-1)."""
+
+    silences_fp_warnings = True
 
     @staticmethod
     def forward(ctx: Context, x: Any, *, exponent: float) -> Any:
@@ -320,6 +349,8 @@ class Neg(Function):
 class Exp(UnaryFunction):
     """y = eˣ;  dy/dx = eˣ = y (so we keep y, not x)."""
 
+    silences_fp_warnings = True
+
     keep_y = True
 
     @staticmethod
@@ -334,6 +365,8 @@ class Exp(UnaryFunction):
 class Log(UnaryFunction):
     """y = ln x;  dy/dx = 1/x."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def value(x: Any) -> Any:
         return array_module(x).log(x)
@@ -345,6 +378,8 @@ class Log(UnaryFunction):
 
 class Sqrt(UnaryFunction):
     """y = √x;  dy/dx = 1/(2√x) = 1/(2y)."""
+
+    silences_fp_warnings = True
 
     keep_y = True
 
@@ -384,6 +419,8 @@ def sigmoid_array(x: Any) -> Any:
 
 class Sigmoid(UnaryFunction):
     """y = σ(x);  dy/dx = σ(x)(1 - σ(x)) = y(1 - y)."""
+
+    silences_fp_warnings = True
 
     keep_y = True
 
@@ -453,6 +490,8 @@ class Clamp(Function):
 class Sin(UnaryFunction):
     """y = sin x;  dy/dx = cos x."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def value(x: Any) -> Any:
         return array_module(x).sin(x)
@@ -464,6 +503,8 @@ class Sin(UnaryFunction):
 
 class Cos(UnaryFunction):
     """y = cos x;  dy/dx = −sin x."""
+
+    silences_fp_warnings = True
 
     @staticmethod
     def value(x: Any) -> Any:
@@ -492,6 +533,8 @@ class Rsqrt(UnaryFunction):
 class Log1p(UnaryFunction):
     """y = ln(1 + x), exact for tiny x (where 1 + x would round to 1);  dy/dx = 1/(1 + x)."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def value(x: Any) -> Any:
         return array_module(x).log1p(x)
@@ -503,6 +546,8 @@ class Log1p(UnaryFunction):
 
 class Expm1(UnaryFunction):
     """y = eˣ − 1, exact for tiny x;  dy/dx = eˣ = y + 1 (so we keep y, not x)."""
+
+    silences_fp_warnings = True
 
     keep_y = True
 
@@ -521,6 +566,8 @@ class Erf(UnaryFunction):
     NumPy has no erf: the values come from ``kernels/reference.py: erf`` (``math.erf`` per
     element, exact but a Python call each; ``cupyx.scipy.special.erf`` on the GPU).
     """
+
+    silences_fp_warnings = True
 
     @staticmethod
     def value(x: Any) -> Any:

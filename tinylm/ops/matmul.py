@@ -26,6 +26,8 @@ class MatMul(Function):
     1-D operands are treated as a row (A) or a column (B) vector, as in numpy.
     """
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         if a.ndim == 0 or b.ndim == 0:

@@ -33,6 +33,8 @@ class VectorNorm(Function):
     * other p:  dy/dx = s |x|^(p−1) / n^(p−1)          (0 where n = 0)
     """
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, x: Any, *, p: float, axis: Any, keepdims: bool) -> Any:
         xp = array_module(x)

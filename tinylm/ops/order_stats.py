@@ -131,6 +131,8 @@ class LogCumSumExp(Function):
     log-cumsum-exp from the end; log 0 taken as the dtype's lowest number, as PyTorch).
     """
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, x: Any, *, axis: int) -> Any:
         if x.dtype.kind != "f":

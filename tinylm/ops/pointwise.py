@@ -67,6 +67,8 @@ class Lerp(Function):
 class Reciprocal(Function):
     """y = 1/x;  dy/dx = −1/x² = −y² (so we keep y, not x). 1/0 is inf, as PyTorch."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, x: Any) -> Any:
         with np.errstate(divide="ignore"):
@@ -87,6 +89,8 @@ class Fmod(Function):
 
     dz/da = 1,  dz/db = −trunc(a / b).
     """
+
+    silences_fp_warnings = True
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
@@ -110,6 +114,8 @@ class LogAddExp(Function):
     dz/da = eᵃ / (eᵃ + eᵇ) = σ(a − b),  dz/db = σ(b − a) = 1 − σ(a − b).
     """
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
         check_broadcast("logaddexp", a, b)
@@ -130,6 +136,8 @@ class Atan2(Function):
 
     dz/da = b / (a² + b²),  dz/db = −a / (a² + b²)  (0 at a = b = 0, as PyTorch's).
     """
+
+    silences_fp_warnings = True
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:
@@ -152,6 +160,8 @@ class Hypot(Function):
 
     dz/da = a / z,  dz/db = b / z  (nan at a = b = 0, as PyTorch's).
     """
+
+    silences_fp_warnings = True
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:

@@ -62,6 +62,8 @@ class Sum(Function):
     """y = Σ_axes x;  dy/dx = 1 for every summed element, so the gradient is g broadcast.
     Integers and bools sum as int64, as in PyTorch (NumPy sums uint8 as uint64)."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, x: Any, *, axis: Any = None, keepdims: bool = False) -> Any:
         axes = normalize_axis(axis, x.ndim, "sum")
@@ -78,6 +80,8 @@ class Sum(Function):
 
 class Mean(Function):
     """y = (1/n) Σ_axes x;  dy/dx = 1/n."""
+
+    silences_fp_warnings = True
 
     @staticmethod
     def forward(ctx: Context, x: Any, *, axis: Any = None, keepdims: bool = False) -> Any:
@@ -137,6 +141,8 @@ class CumSum(Function):
     taken from the far end (flip, cumsum, flip back).
     """
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, x: Any, *, axis: int) -> Any:
         axes = normalize_axis(axis, x.ndim, "cumsum")
@@ -162,6 +168,8 @@ class Prod(Function):
     cumulative product from the start) and after i (from the end), so a zero anywhere gives
     exactly PyTorch's gradient (the other elements' product at a lone zero, 0 elsewhere).
     """
+
+    silences_fp_warnings = True
 
     @staticmethod
     def forward(ctx: Context, x: Any, *, axis: int | None = None, keepdims: bool = False) -> Any:

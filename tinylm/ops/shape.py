@@ -389,6 +389,8 @@ class Clone(Function):
 class Cast(Function):
     """y = x converted to another dtype; the gradient is converted back."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, x: Any, *, dtype: Any) -> Any:
         ctx.source = x.dtype

@@ -62,6 +62,8 @@ TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 class Tan(UnaryFunction):
     """y = tan x;  dy/dx = 1 + tan² x = 1 + y² (so we keep y)."""
 
+    silences_fp_warnings = True
+
     keep_y = True
 
     @staticmethod
@@ -219,6 +221,8 @@ class Log10(UnaryFunction):
 class Exp2(UnaryFunction):
     """y = 2ˣ;  dy/dx = 2ˣ ln 2 = y ln 2 (so we keep y)."""
 
+    silences_fp_warnings = True
+
     keep_y = True
 
     @staticmethod
@@ -244,6 +248,8 @@ def erfc_array(x: Any) -> Any:
 
 class Erfc(UnaryFunction):
     """y = erfc x = 1 − erf x = (2/√π) ∫ₓ^∞ e^(−t²) dt;  dy/dx = −(2/√π) e^(−x²)."""
+
+    silences_fp_warnings = True
 
     @staticmethod
     def value(x: Any) -> Any:
@@ -297,6 +303,8 @@ class Erfinv(UnaryFunction):
     """y = erfinv x, the inverse of erf on (−1, 1);  dy/dx = 1/erf′(y) = (√π/2) e^(y²)
     (inf at x = ±1, as PyTorch's). We keep y."""
 
+    silences_fp_warnings = True
+
     keep_y = True
 
     @staticmethod
@@ -319,6 +327,8 @@ class Xlogy(Function):
     Written for any log with a pole (``Xlog1py`` below: ln(1 + b), pole at b = −1), so the
     derivative in b is a / (b − pole).
     """
+
+    silences_fp_warnings = True
 
     pole = 0  #: where the log is −inf: b ≤ pole is outside its domain
 

@@ -61,7 +61,7 @@ def _cupy(name: str, *args: Any) -> Any:
 def _lgamma_scalar(v: float) -> float:
     try:
         return math.lgamma(v)
-    except ValueError:  # a pole: 0, −1, −2 …
+    except (ValueError, OverflowError):  # a pole (0, −1, −2 …), or beyond ~2.5e305: inf
         return math.inf
 
 
@@ -256,6 +256,8 @@ def ndtri_array(p: Any) -> Any:
 class Lgamma(UnaryFunction):
     """y = ln |Γ(x)|;  dy/dx = ψ(x), the digamma function."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def value(x: Any) -> Any:
         return lgamma_array(x)
@@ -268,6 +270,8 @@ class Lgamma(UnaryFunction):
 class Digamma(UnaryFunction):
     """y = ψ(x) = Γ′(x)/Γ(x);  dy/dx = ψ′(x) = polygamma(1, x), the trigamma function."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def value(x: Any) -> Any:
         return digamma_array(x)
@@ -279,6 +283,8 @@ class Digamma(UnaryFunction):
 
 class Polygamma(Function):
     """y = ψ⁽ⁿ⁾(x);  dy/dx = ψ⁽ⁿ⁺¹⁾(x)."""
+
+    silences_fp_warnings = True
 
     @staticmethod
     def forward(ctx: Context, x: Any, *, n: int) -> Any:
@@ -295,6 +301,8 @@ class Polygamma(Function):
 class I0(UnaryFunction):
     """y = I₀(x);  dy/dx = I₁(x)."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def value(x: Any) -> Any:
         return bessel_i_array(0, x, scaled=False)
@@ -307,6 +315,8 @@ class I0(UnaryFunction):
 
 class I0e(UnaryFunction):
     """y = e^(−|x|) I₀(x);  dy/dx = e^(−|x|) I₁(x) − sign(x) y."""
+
+    silences_fp_warnings = True
 
     @staticmethod
     def value(x: Any) -> Any:
@@ -322,6 +332,8 @@ class I0e(UnaryFunction):
 class I1(UnaryFunction):
     """y = I₁(x);  dy/dx = I₀(x) − I₁(x)/x (½ at x = 0)."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def value(x: Any) -> Any:
         return bessel_i_array(1, x, scaled=False)
@@ -336,6 +348,8 @@ class I1(UnaryFunction):
 
 class I1e(UnaryFunction):
     """y = e^(−|x|) I₁(x);  dy/dx = e^(−|x|) I₀(x) − y (sign(x) + 1/x) (½ at x = 0)."""
+
+    silences_fp_warnings = True
 
     keep_y = False
 
@@ -355,6 +369,8 @@ class I1e(UnaryFunction):
 class LogNdtr(UnaryFunction):
     """y = ln Φ(x);  dy/dx = φ(x)/Φ(x) = e^(−x²/2 − y) / √(2π) (we keep x; y is recomputed)."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def value(x: Any) -> Any:
         return log_ndtr_array(x)
@@ -368,6 +384,8 @@ class LogNdtr(UnaryFunction):
 
 class Ndtri(UnaryFunction):
     """y = Φ⁻¹(p);  dy/dp = 1/φ(y) = √(2π) e^(y²/2) (we keep y)."""
+
+    silences_fp_warnings = True
 
     keep_y = True
 
@@ -385,6 +403,8 @@ class Entr(UnaryFunction):
     """y = −x ln x for x > 0, 0 at x = 0, −inf for x < 0;  dy/dx = −(1 + ln x) (+inf at 0,
     nan below, as PyTorch's)."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def value(x: Any) -> Any:
         xp = array_module(x)
@@ -400,6 +420,8 @@ class Entr(UnaryFunction):
 
 class Sinc(UnaryFunction):
     """y = sin(πx)/(πx), 1 at x = 0;  dy/dx = (cos(πx) − y)/x (0 at x = 0)."""
+
+    silences_fp_warnings = True
 
     @staticmethod
     def value(x: Any) -> Any:
@@ -449,6 +471,8 @@ class Xlog1py(Xlogy):
     dz/da = ln(1 + b) (0 where a = 0 and b ≤ −1, as PyTorch's), dz/db = a / (1 + b).
     """
 
+    silences_fp_warnings = True
+
     pole = -1
 
     @staticmethod
@@ -458,6 +482,8 @@ class Xlog1py(Xlogy):
 
 class NextAfter(NoGradient):
     """z = the next float after a in the direction of b (b itself where a = b); no gradient."""
+
+    silences_fp_warnings = True
 
     @staticmethod
     def forward(ctx: Context, a: Any, b: Any) -> Any:

@@ -48,6 +48,8 @@ class Adafactor(Optimizer):
     exceeds d is scaled down to d). ``foreach=True`` is refused (one implementation).
     """
 
+    silences_fp_warnings = True
+
     def __init__(
         self,
         params: Iterable[Any],

@@ -43,6 +43,8 @@ class NAdam(Optimizer):
     μ_t warms up from β₁/2 towards β₁. Shapes: state arrays have the parameter's shape.
     """
 
+    silences_fp_warnings = True
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -111,6 +113,8 @@ class RAdam(Optimizer):
     Shapes: state arrays have the parameter's shape.
     """
 
+    silences_fp_warnings = True
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -177,6 +181,8 @@ class Adamax(Optimizer):
     u needs no bias correction: a maximum does not start biased towards 0 as a mean does.
     Shapes: state arrays have the parameter's shape.
     """
+
+    silences_fp_warnings = True
 
     def __init__(
         self,

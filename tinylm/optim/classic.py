@@ -38,6 +38,8 @@ class Adadelta(Optimizer):
     so the default η = 1.0 is the paper's method; η scales it.
     """
 
+    silences_fp_warnings = True
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -97,6 +99,8 @@ class Rprop(Optimizer):
     with (η₋, η₊) = ``etas`` and (s_min, s_max) = ``step_sizes``; s starts at the group's lr.
     A full-batch method: mini-batch noise flips signs and shrinks every step size.
     """
+
+    silences_fp_warnings = True
 
     def __init__(
         self,

@@ -31,6 +31,8 @@ class RMSprop(Optimizer):
     ``capturable``, ``foreach`` and ``differentiable`` are refused when True.
     """
 
+    silences_fp_warnings = True
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -105,6 +107,8 @@ class Adagrad(Optimizer):
     ``sum`` (s) has the parameter's shape. ``foreach``, ``differentiable`` and ``fused`` are
     refused when True.
     """
+
+    silences_fp_warnings = True
 
     def __init__(
         self,

@@ -142,6 +142,8 @@ def _check_float(op: str, input: Tensor) -> None:
 class _SiLU(Function):
     """SiLU (swish): y = x σ(x);  dy/dx = σ(x) (1 + x (1 − σ(x))). Shapes: any → same."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, x: Any) -> Any:
         s = ops.sigmoid_array(x)
@@ -163,6 +165,8 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 
 class _LeakyReLU(Function):
     """y = x for x > 0, else s·x;  dy/dx = 1 for x > 0, else s (s at x = 0, as PyTorch)."""
+
+    silences_fp_warnings = True
 
     @staticmethod
     def forward(ctx: Context, x: Any, *, slope: float) -> Any:
@@ -194,6 +198,8 @@ class _Softplus(Function):
     rounding, and e^{βx} could overflow). Computed as max(βx, 0) + log1p(e^{−|βx|}), finite
     for any x. dy/dx = σ(βx), and 1 where βx > threshold."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, x: Any, *, beta: float, threshold: float) -> Any:
         xp = array_module(x)
@@ -224,6 +230,8 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 class _ELU(Function):
     """y = x for x > 0, else α(eˣ − 1);  dy/dx = 1 for x > 0, else α eˣ (α at x = 0, as
     PyTorch)."""
+
+    silences_fp_warnings = True
 
     @staticmethod
     def forward(ctx: Context, x: Any, *, alpha: float) -> Any:

@@ -422,7 +422,8 @@ def attention_weights(
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     keep, float_mask = _attention_keep(attn_mask, bool(is_causal), query, key)
     xp = query._xp
-    s = (query.data @ xp.swapaxes(key.data, -1, -2)) * query.dtype.type(scale)
-    if float_mask is not None:
-        s = s + float_mask.data
-    return Tensor._wrap(_masked_softmax(s, keep))
+    with np.errstate(all="ignore"):  # inf scores: inf and nan in silence, as PyTorch's
+        s = (query.data @ xp.swapaxes(key.data, -1, -2)) * query.dtype.type(scale)
+        if float_mask is not None:
+            s = s + float_mask.data
+        return Tensor._wrap(_masked_softmax(s, keep))

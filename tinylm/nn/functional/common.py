@@ -71,6 +71,8 @@ def reduce_loss_array(loss: Any, reduction: str) -> Any:
     0-d array of the loss's dtype (never a NumPy scalar), or the array itself for "none"."""
     xp = array_module(loss)
     if reduction == "mean":
+        if loss.size == 0:  # nan, as PyTorch's, without NumPy's "Mean of empty slice"
+            return xp.full((), xp.nan, dtype=loss.dtype)
         return xp.asarray(loss.mean(), dtype=loss.dtype)
     if reduction == "sum":
         return xp.asarray(loss.sum(), dtype=loss.dtype)

@@ -26,6 +26,8 @@ class _LastDimNorm(Function):
     for p = ±∞ the gradient goes to the element(s) |d_i| = n, shared equally at a tie.
     """
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, d: Any, *, p: float, keepdim: bool) -> Any:
         xp = array_module(d)

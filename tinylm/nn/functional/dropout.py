@@ -22,6 +22,8 @@ class _Dropout(Function):
     is switched off. Backward uses the same mask: dL/dx = g · mask.
     """
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, x: Any, *, mask: Any) -> Any:
         ctx.mask = mask

@@ -381,6 +381,8 @@ class _BinaryCrossEntropyWithLogits(Function):
         dL/dx = (1 − y) − (1 + (q − 1) y)(1 − σ(x)),  dL/dy = −x + (q − 1) sp,  dL/dq = y sp.
     """
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, x: Any, y: Any, *pos_weight: Any, weight: Any, reduction: str):
         xp = array_module(x)
@@ -452,6 +454,8 @@ def binary_cross_entropy_with_logits(
 
 class _MSELoss(Function):
     """Mean squared error  L = (1/n) Σ (x − y)²;  dL/dx = 2 (x − y) / n,  dL/dy = −dL/dx."""
+
+    silences_fp_warnings = True
 
     @staticmethod
     def forward(ctx: Context, x: Any, y: Any, *, reduction: str) -> Any:
@@ -551,6 +555,8 @@ class _Huber(Function):
     with delta δ. δ = 0 is the L1 loss. dℓ/dy = −dℓ/dx.
     """
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, x: Any, y: Any, *, delta: float, scale: float, reduction: str):
         xp = array_module(x)
@@ -634,6 +640,8 @@ class _KLDiv(Function):
     Reductions: "mean" over all elements, "batchmean" the sum divided by the batch size
     (x.shape[0]; the mathematically right KL per sample), "sum", "none".
     """
+
+    silences_fp_warnings = True
 
     @staticmethod
     def forward(ctx: Context, x: Any, t: Any, *, log_target: bool, reduction: str) -> Any:

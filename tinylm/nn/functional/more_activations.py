@@ -76,6 +76,8 @@ class _LogSigmoid(Function):
     exponent is never positive, so y is finite and exact for any x (y ≈ x for x ≪ 0,
     y ≈ −e^{−x} for x ≫ 0). dy/dx = 1 − σ(x) = σ(−x)."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, x: Any) -> Any:
         xp = array_module(x)
@@ -179,6 +181,8 @@ class _Hardswish(Function):
     """y = x · min(max(x + 3, 0), 6) / 6;  dy/dx = 0 for x ≤ −3, x/3 + ½ for −3 < x < 3,
     1 for x ≥ 3 (PyTorch's one-sided values at ±3)."""
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, x: Any) -> Any:
         xp = array_module(x)
@@ -209,6 +213,8 @@ class _ScaledELU(Function):
         y = s x for x > 0,  else s α (e^{c x} − 1);
         dy/dx = s for x > 0, else s α c e^{c x}   (the second at x = 0, as PyTorch).
     SELU is s = λ, α = α_SELU, c = 1; CELU(α) is s = 1, c = 1/α."""
+
+    silences_fp_warnings = True
 
     @staticmethod
     def forward(ctx: Context, x: Any, *, scale: float, alpha: float, input_scale: float) -> Any:
@@ -248,6 +254,8 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 class _Mish(Function):
     """y = x tanh(sp(x)), sp(x) = log(1 + eˣ) (computed as max(x, 0) + log(1 + e^{−|x|}));
     dy/dx = tanh(sp) + x (1 − tanh²(sp)) σ(x), since sp'(x) = σ(x)."""
+
+    silences_fp_warnings = True
 
     @staticmethod
     def forward(ctx: Context, x: Any) -> Any:

@@ -184,6 +184,8 @@ class _SoftMargin(Function):
     Shapes: x and y broadcast; ℓ has their broadcast shape before ``reduction``.
     """
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, x: Any, *, y: Any, reduction: str) -> Any:
         xp = array_module(x)

@@ -144,6 +144,8 @@ class _VectorNorm(Function):
     → n with axis ``axis`` of size 1.
     """
 
+    silences_fp_warnings = True
+
     @staticmethod
     def forward(ctx: Context, x: Any, *, p: float, axis: int) -> Any:
         xp = array_module(x)

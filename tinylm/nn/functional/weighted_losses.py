@@ -205,6 +205,8 @@ class _SoftTargetCrossEntropy(Function):
     each times r_i. Shapes: x, p (C,) / (N, C, d1, …) of one float dtype; w (C,) of it too.
     """
 
+    silences_fp_warnings = True
+
     fresh_grads = True
 
     @staticmethod
