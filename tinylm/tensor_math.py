@@ -1459,14 +1459,13 @@ class TensorMath:
         return self.reshape(shape)
 
     def unsqueeze(self, dim: int) -> Tensor:
-        """Insert an axis of size 1 at position ``dim``."""
+        """Insert an axis of size 1 at position ``dim`` (a view, ``ops.Unsqueeze``)."""
         if not -self.ndim - 1 <= dim <= self.ndim:
             raise TinyLMError(
                 f"unsqueeze: dim {dim} is out of range [{-self.ndim - 1}, {self.ndim}] for a "
                 f"tensor of shape {self.shape} {self.dtype}"
             )
-        dim = dim % (self.ndim + 1)
-        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+        return ops.Unsqueeze.apply(self, dim=dim % (self.ndim + 1))
 
     def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
         """Cut along ``dim`` into pieces of a given size (int) or sizes (list), like PyTorch."""
