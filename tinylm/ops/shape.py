@@ -11,6 +11,7 @@ import numpy as np
 from tinylm.autograd import Context, Function, Node, TinyLMError, is_grad_enabled, no_grad
 from tinylm.determinism import alert_if_nondeterministic
 from tinylm.device import Device, array_module, device_of, to_device_array
+from tinylm.scalar_writes import number_into
 
 __all__ = [
     "Cast",
@@ -347,7 +348,9 @@ class MaskedFill(Function):
                 f"masked_fill: mask of shape {mask.shape} does not broadcast to {x.shape}"
             ) from None
         ctx.mask = mask
-        return array_module(x).where(mask, x.dtype.type(value), x)
+        return array_module(x).where(
+            mask, x.dtype.type(number_into("masked_fill", value, x.dtype)), x
+        )
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
