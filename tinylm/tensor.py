@@ -634,10 +634,10 @@ class Tensor(TensorMath, TensorIndexing, TensorState, TensorBase):
     def __itruediv__(self, other: Any) -> Tensor:
         return self._augmented("/=", other, Tensor.__truediv__, self.div_)
 
-    def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
+    def add_(self, other: Any, alpha: Any = 1) -> Tensor:
         return self._inplace_from("add_", lambda x: x.add(other, alpha))
 
-    def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
+    def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
         return self._inplace_from("sub_", lambda x: x.sub(other, alpha))
 
     def mul_(self, other: Any) -> Tensor:
