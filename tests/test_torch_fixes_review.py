@@ -460,9 +460,9 @@ def _trained(lib: ModuleType, name: str, dtype: Any, w0: np.ndarray, steps: int 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_optimizer_state_dict_holds_tensors_as_torch(name: str, dtype: str) -> None:
-    """Arrays as Tensors of the parameter's dtype, numbers (``step``, NAdam's mu_product,
-    ASGD's eta and mu) as 0-d float32 tensors (float64 ones under a float64 default
-    dtype), with torch's values."""
+    """Arrays as Tensors of the parameter's dtype, ``step`` as a 0-d float32 tensor, with
+    torch's values. NAdam's mu_product and ASGD's eta and mu are float64 (tinylm computes
+    them in float64, and resuming from float32 copies would drift): the one difference."""
     w0 = RNG.uniform(0.5, 1.5, (2, 3))
     (_, ours), (_, theirs) = (
         _trained(lib, name, getattr(lib, dtype), w0) for lib in (tinylm, torch)
@@ -471,7 +471,8 @@ def test_optimizer_state_dict_holds_tensors_as_torch(name: str, dtype: str) -> N
     assert list(a) == list(b)
     for key in b:
         assert isinstance(a[key], tinylm.Tensor), key
-        assert str(a[key].dtype) == str(b[key].dtype).split(".")[-1], key
+        wide = key in ("mu_product", "eta", "mu")
+        assert str(a[key].dtype) == ("float64" if wide else str(b[key].dtype).split(".")[-1])
         assert a[key].shape == tuple(b[key].shape), key
         np.testing.assert_allclose(values(a[key]), values(b[key]), rtol=1e-5, err_msg=key)
 
@@ -513,7 +514,7 @@ def test_optimizer_resumes_from_tensors_torchs_state_and_old_arrays(name: str) -
             opt.zero_grad()
             (w * w * w).sum().backward()
             opt.step()
-        np.testing.assert_allclose(w.detach().numpy(), w_full.detach().numpy(), rtol=1e-12)
+        np.testing.assert_array_equal(w.detach().numpy(), w_full.detach().numpy())
 
 
 def test_optimizer_state_dict_is_saved_and_loaded_by_tinylm_save(tmp_path: Any) -> None:

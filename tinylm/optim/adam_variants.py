@@ -43,6 +43,8 @@ class NAdam(Optimizer):
     μ_t warms up from β₁/2 towards β₁. Shapes: state arrays have the parameter's shape.
     """
 
+    _number_state = ("step", "mu_product")
+
     def __init__(
         self,
         params: Iterable[Any],
