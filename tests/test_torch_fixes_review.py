@@ -573,3 +573,10 @@ def test_multinomial_draws_depend_only_on_the_generator() -> None:
         np.testing.assert_array_equal(a.numpy(), b.numpy())
         one = tinylm.multinomial(w[0], 5, replacement, generator=tinylm.Generator(5))
         assert one.shape == (5,)
+
+
+@pytest.mark.parametrize("replacement", [True, False])
+def test_multinomial_of_no_rows_is_empty_as_torch(replacement: bool) -> None:
+    same_dtype_and_values(
+        f"lib.multinomial(lib.zeros(0, 3), 2, {replacement})", lambda lib: {}, rtol=None
+    )

@@ -195,12 +195,13 @@ def multinomial_indices(
     rows = w.reshape(-1, w.shape[-1])
     totals = rows.sum(axis=1)
     nonzero = (rows > 0).sum(axis=1)
+    fewest = int(nonzero.min(initial=rows.shape[1]))  # (0, C) weights: no row to refuse
     if np.any(totals <= 0):
         raise TinyLMError("multinomial: a row of weights sums to 0: there is nothing to draw")
-    if num_samples <= 0 or (not replacement and num_samples > nonzero.min()):
+    if num_samples <= 0 or (not replacement and num_samples > fewest):
         raise TinyLMError(
             f"multinomial: cannot draw {num_samples} sample(s) "
-            + ("" if replacement else f"without replacement from {nonzero.min()} non-zero weights")
+            + ("" if replacement else f"without replacement from {fewest} non-zero weights")
         )
     rng = _rng(generator)
     if replacement:
