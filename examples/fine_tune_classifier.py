@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.regime == "full":
             state = model.state_dict()
         else:
-            state = {**model.head.state_dict(prefix="head"), **nn.lora_state_dict(model)}
+            state = {**model.head.state_dict(prefix="head."), **nn.lora_state_dict(model)}
         args.save.parent.mkdir(parents=True, exist_ok=True)
         tinylm.save(dict(state), args.save)
         print(f"saved {len(state)} tensors to {args.save}")

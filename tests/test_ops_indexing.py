@@ -223,7 +223,10 @@ class TestMaxMinAlongDim(OpTests):
 def pad_kwargs(draw: Any, shapes: tuple[tuple[int, ...], ...]) -> dict[str, Any]:
     shape = shapes[0]
     mode = draw(st.sampled_from(["constant", "reflect", "replicate", "circular"]))
-    n_dims = draw(st.integers(1, len(shape)))
+    if len(shape) == 1:  # the other modes pad 1 to 3 dims of an input with 1 or 2 more
+        mode = "constant"
+    low, high = (1, len(shape)) if mode == "constant" else (max(1, len(shape) - 2), len(shape) - 1)
+    n_dims = draw(st.integers(low, high))
     pads: list[int] = []
     for k in range(n_dims):
         n = shape[-1 - k]

@@ -490,7 +490,7 @@ REFUSED = {  # tinylm's call: the start of its one-line error (torch refuses eac
     "lib.gcd(f, f)": "gcd: needs integer tensors",
     "lib.lcm(b, b)": "lcm: needs integer tensors",
     "lib.addcdiv(i, i, i)": "addcdiv: integer division is not supported",
-    "lib.negative(b)": "negative: not defined for bool tensors",
+    "lib.negative(b)": "negative: Negation, the `-` operator, on a bool tensor",
     "lib.positive(b)": "positive: not defined for bool tensors",
     "b.absolute()": "absolute: not defined for bool tensors",
     "lib.heaviside(f, d)": "heaviside: input and values must have the same dtype",

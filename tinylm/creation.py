@@ -30,6 +30,7 @@ from tinylm.dtypes import (
 from tinylm.kernels.parallel import copy_array
 from tinylm.random import Generator, default_generator
 from tinylm.sampling import multinomial_indices
+from tinylm.scalar_writes import number_into
 from tinylm.tensor import Tensor
 from tinylm.tensor_math import as_operand, check_fits, condition_array, shape_from_args
 
@@ -157,7 +158,8 @@ def full(
             else (int64 if isinstance(fill_value, int) else get_default_dtype())
         )
     check_float_fits("full", dtype, fill_value)  # refused, as PyTorch, not inf
-    return _finish(np.full(_size("full", (), size), fill_value, dtype), device, requires_grad)
+    value = number_into("full", fill_value, dtype)
+    return _finish(np.full(_size("full", (), size), value, dtype), device, requires_grad)
 
 
 def arange(
@@ -362,7 +364,8 @@ def full_like(
     input: Tensor, fill_value: float, *, dtype: Any = None, device=None, requires_grad=False
 ):
     dtype, device = _like(input, dtype, device)
-    return _finish(np.full(input.shape, fill_value, dtype), device, requires_grad)
+    value = number_into("full_like", fill_value, dtype)
+    return _finish(np.full(input.shape, value, dtype), device, requires_grad)
 
 
 def randn_like(

@@ -195,18 +195,57 @@ def multinomial_indices(
     rows = w.reshape(-1, w.shape[-1])
     totals = rows.sum(axis=1)
     nonzero = (rows > 0).sum(axis=1)
+    fewest = int(nonzero.min(initial=rows.shape[1]))  # (0, C) weights: no row to refuse
     if np.any(totals <= 0):
         raise TinyLMError("multinomial: a row of weights sums to 0: there is nothing to draw")
-    if num_samples <= 0 or (not replacement and num_samples > nonzero.min()):
+    if num_samples <= 0 or (not replacement and num_samples > fewest):
         raise TinyLMError(
             f"multinomial: cannot draw {num_samples} sample(s) "
-            + ("" if replacement else f"without replacement from {nonzero.min()} non-zero weights")
+            + ("" if replacement else f"without replacement from {fewest} non-zero weights")
         )
     rng = _rng(generator)
-    draws = np.stack(
-        [
-            rng.choice(len(r), size=num_samples, replace=replacement, p=r / t)
-            for r, t in zip(rows, totals)
-        ]
-    )
+    if replacement:
+        draws = _draw_with_replacement(rows, totals, num_samples, rng)
+    else:
+        draws = _draw_without_replacement(rows, num_samples, rng)
     return draws.reshape(w.shape[:-1] + (num_samples,)).astype(np.int64)
+
+
+def _draw_with_replacement(
+    rows: np.ndarray, totals: np.ndarray, num_samples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Inverse-CDF sampling of all rows (N, C) at once: u ~ U[0, 1) picks the category k
+    with cdf[k − 1] ≤ u < cdf[k], which has probability w_k / Σw. One ``searchsorted`` for
+    every row: row i's cdf and draws are shifted by i, so each draw lands in its own row's
+    stretch of the flattened cdfs (the shift costs log2 N of the cdf's 53 bits: a category
+    whose probability is below ~N · 2^-52 may never be drawn). Returns (N, num_samples)."""
+    n, c = rows.shape
+    cdf = np.cumsum(rows, axis=1) / totals[:, None]
+    cdf[:, -1] = 1.0  # rounding must not leave the top of a row below 1
+    offsets = np.arange(n, dtype=np.float64)[:, None]
+    u = rng.random((n, num_samples)) + offsets
+    flat = np.searchsorted((cdf + offsets).ravel(), u.ravel(), side="right")
+    picks = flat.reshape(n, num_samples) - np.arange(n)[:, None] * c
+    # a draw rounded up to the top of its row is the row's last category with weight
+    last = c - 1 - np.argmax(rows[:, ::-1] > 0, axis=1)
+    return np.minimum(picks, last[:, None])
+
+
+def _draw_without_replacement(
+    rows: np.ndarray, num_samples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Draws without replacement for all rows (N, C) at once, by exponential races
+    (Efraimidis & Spirakis): with E_k ~ Exp(1), category k's key w_k / E_k; the largest
+    key is category k with probability w_k / Σw, and, the rest of the race being
+    memoryless, the keys in decreasing order are the categories in the order one draw
+    after another would pick them. Zero weights get key −1 (never drawn: callers ask for
+    at most the number of non-zero weights). Returns (N, num_samples)."""
+    race = rng.standard_exponential(rows.shape)
+    with np.errstate(divide="ignore"):
+        keys = np.where(rows > 0, rows / race, -1.0)
+    if num_samples < rows.shape[1]:
+        top = np.argpartition(-keys, num_samples - 1, axis=1)[:, :num_samples]
+    else:
+        top = np.broadcast_to(np.arange(rows.shape[1]), rows.shape)
+    order = np.argsort(-np.take_along_axis(keys, top, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1)

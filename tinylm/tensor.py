@@ -47,6 +47,7 @@ from tinylm.dtypes import (
     uint8,
 )
 from tinylm.random import Generator, default_generator
+from tinylm.scalar_writes import number_into
 from tinylm.tensor_indexing import TensorIndexing
 from tinylm.tensor_math import TensorMath, index_stages, raw, raw_index
 from tinylm.tensor_memory import TensorMemory
@@ -425,7 +426,8 @@ class Tensor(TensorMath, TensorIndexing, TensorState, TensorMemory, TensorBase):
     ) -> Tensor:
         """``fill_value`` everywhere in ``size``, in this tensor's dtype unless given."""
         shape = _shape_of("new_full", (size,))
-        array = np.full(shape, fill_value, dtype or self.dtype)
+        dtype_ = dtype or self.dtype
+        array = np.full(shape, number_into("new_full", fill_value, dtype_), dtype_)
         return self._new(array, dtype, device, requires_grad)
 
     def new_tensor(
@@ -595,6 +597,7 @@ class Tensor(TensorMath, TensorIndexing, TensorState, TensorMemory, TensorBase):
         target, stages = self._data, index_stages(index)
         if stages is not None:  # integers first, as PyTorch (see index_stages)
             target, index = target[stages[0]], stages[1]  # a view: the write reaches x
+        value = number_into(op, value, target.dtype)  # a Python number: PyTorch's rule
         if getattr(value, "size", 0) == 1 and getattr(value, "ndim", 0) > 0:
             # one value, whatever its shape: PyTorch writes t[0] = tensor([5.]) (NumPy refuses
             # a 1-element array for one element); where the slot holds several, it broadcasts
@@ -638,10 +641,10 @@ class Tensor(TensorMath, TensorIndexing, TensorState, TensorMemory, TensorBase):
     def __itruediv__(self, other: Any) -> Tensor:
         return self._augmented("/=", other, Tensor.__truediv__, self.div_)
 
-    def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
+    def add_(self, other: Any, alpha: Any = 1) -> Tensor:
         return self._inplace_from("add_", lambda x: x.add(other, alpha))
 
-    def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
+    def sub_(self, other: Any, alpha: Any = 1) -> Tensor:
         return self._inplace_from("sub_", lambda x: x.sub(other, alpha))
 
     def mul_(self, other: Any) -> Tensor:

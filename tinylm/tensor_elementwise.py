@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinylm import ops
 from tinylm.autograd import TensorBase, TinyLMError
+from tinylm.bool_arithmetic import refuse_bool_neg
 from tinylm.dtypes import bool_, float64, get_default_dtype, result_type
 from tinylm.dtypes import is_floating_point as is_float_dtype
 from tinylm.ops import special
@@ -305,7 +306,7 @@ def true_divide(dividend: Tensor, divisor: Any) -> Tensor:
 
 def negative(input: Tensor) -> Tensor:  # noqa: A002
     """−x (bools refused, as PyTorch: ~x or logical_not() inverts a mask)."""
-    _no_bool("negative", input, "use ~x or x.logical_not() to invert a mask")
+    refuse_bool_neg("negative", _tensor("negative", "input", input))
     return -input
 
 

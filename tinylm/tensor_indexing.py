@@ -18,6 +18,7 @@ import numpy as np
 from tinylm import ops, tensor_scatter
 from tinylm.autograd import TensorBase, TinyLMError
 from tinylm.devices import array_module, to_device_array
+from tinylm.scalar_writes import number_into
 
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module
     from tinylm.tensor import Tensor
@@ -116,7 +117,9 @@ class TensorIndexing:
         """A copy of x with ``alpha · source`` added at the slices ``index`` names along
         ``dim``: y[index[i]] += alpha · source[i] for dim 0 (repeated indices add up).
         ``source`` has x's shape but ``len(index)`` along ``dim``. It is :meth:`scatter_add`
-        with the index spread over the other dims; dL/dsource[i] = alpha · g[index[i]]."""
+        with the index spread over the other dims; dL/dsource[i] = alpha · g[index[i]].
+        In an integer tensor alpha is first converted to its dtype, as PyTorch does
+        (2.5 → 2; a value out of the dtype's range is an error)."""
         d = self._axis(dim, "index_add")
         idx = self._index("index_add", index, d, full=False)
         source = self._operand(source)
@@ -134,6 +137,8 @@ class TensorIndexing:
         spread[d] = -1
         xp = array_module(idx)
         full = xp.broadcast_to(idx.reshape(spread), expected)
+        if self.dtype.kind in "biu":  # as PyTorch: alpha cast to the dtype (2.5 is 2)
+            alpha = number_into("index_add: alpha", alpha, self.dtype).item()
         return self.scatter_add(d, full, source if alpha == 1 else source * alpha)
 
     def masked_select(self, mask: Any) -> Tensor:

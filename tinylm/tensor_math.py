@@ -33,6 +33,7 @@ from tinylm import (
 from tinylm import linalg_decompositions as decompositions
 from tinylm import tensor_elementwise as tensor_elementwise  # PyTorch's other element-wise math
 from tinylm.autograd import Function, TensorBase, TinyLMError
+from tinylm.bool_arithmetic import refuse_bool_neg, refuse_bool_sub
 from tinylm.devices import to_device_array
 from tinylm.dtypes import (
     bool_,
@@ -99,9 +100,11 @@ class TensorMath:
         return self._binary(ops.Add, other, self)
 
     def __sub__(self, other: Any) -> Tensor:
+        refuse_bool_sub("sub", self, other)
         return self._binary(ops.Sub, self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
+        refuse_bool_sub("sub", other, self)
         return self._binary(ops.Sub, other, self)
 
     def __mul__(self, other: Any) -> Tensor:
@@ -145,6 +148,7 @@ class TensorMath:
         return self._binary(ops.Pow, base, self)
 
     def __neg__(self) -> Tensor:
+        refuse_bool_neg("neg", self)
         return ops.Neg.apply(self)
 
     def __pos__(self) -> Tensor:
@@ -160,12 +164,32 @@ class TensorMath:
         return ops.Abs.apply(self)
 
     def add(self, other: Any, alpha: float = 1) -> Tensor:
-        """self + alpha · other."""
-        return self + (other if alpha == 1 else other * alpha)
+        """self + alpha · other, in the dtype of self + other (alpha never promotes it)."""
+        return self + self._times_alpha("add", other, alpha)
 
     def sub(self, other: Any, alpha: float = 1) -> Tensor:
-        """self − alpha · other."""
-        return self - (other if alpha == 1 else other * alpha)
+        """self − alpha · other (bools refused, as PyTorch: ``refuse_bool_sub``)."""
+        refuse_bool_sub("sub", self, other)
+        return self - self._times_alpha("sub", other, alpha)
+
+    def _times_alpha(self, op: str, other: Any, alpha: Any) -> Any:
+        """alpha · other for ``add``/``sub``, computed in the dtype of self ∘ other, with
+        PyTorch's checks: a bool alpha only for a bool result, a float alpha not for an
+        integer or bool one. (A bool result takes alpha as a bool: True + 2 · True is True.)"""
+        if type(alpha) is int and alpha == 1:
+            return other
+        dtype = result_type(self, other)
+        if isinstance(alpha, builtins.bool | np.bool_) and dtype != bool_:
+            raise TinyLMError(f"{op}: Boolean alpha only supported for Boolean results.")
+        if dtype.kind in "biu" and isinstance(alpha, float | np.floating):
+            raise TinyLMError(
+                f"{op}: For integral input tensors, argument alpha must not be a floating "
+                f"point number (got alpha={alpha!r} for a {dtype} result)."
+            )
+        other = self._operand(other)
+        if dtype == bool_:
+            return other.to(bool_) * builtins.bool(alpha)
+        return other.to(dtype) * alpha
 
     def mul(self, other: Any) -> Tensor:
         return self * other
@@ -613,6 +637,7 @@ class TensorMath:
         return ops.Abs.apply(self)
 
     def neg(self) -> Tensor:
+        refuse_bool_neg("neg", self)
         return ops.Neg.apply(self)
 
     def clamp(self, min: Any = None, max: Any = None) -> Tensor:
@@ -1461,14 +1486,13 @@ class TensorMath:
         return self.reshape(shape)
 
     def unsqueeze(self, dim: int) -> Tensor:
-        """Insert an axis of size 1 at position ``dim``."""
+        """Insert an axis of size 1 at position ``dim`` (a view, ``ops.Unsqueeze``)."""
         if not -self.ndim - 1 <= dim <= self.ndim:
             raise TinyLMError(
                 f"unsqueeze: dim {dim} is out of range [{-self.ndim - 1}, {self.ndim}] for a "
                 f"tensor of shape {self.shape} {self.dtype}"
             )
-        dim = dim % (self.ndim + 1)
-        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+        return ops.Unsqueeze.apply(self, dim=dim % (self.ndim + 1))
 
     def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
         """Cut along ``dim`` into pieces of a given size (int) or sizes (list), like PyTorch."""

@@ -33,10 +33,16 @@ def memory_address(array: Any) -> int:
 
 
 def _owner(array: Any) -> Any:
-    """The array that owns ``array``'s memory: the last array in its chain of ``.base``."""
-    while getattr(array, "base", None) is not None and hasattr(array.base, "shape"):
-        array = array.base
-    return array
+    """The array that owns ``array``'s memory: the last array in its chain of ``.base``.
+    A view made by NumPy's ``as_strided`` (``expand``, ``unsqueeze``) has as its base a
+    holder of the array it views, under that holder's own ``.base``: followed too."""
+    while True:
+        base = getattr(array, "base", None)
+        if base is not None and not hasattr(base, "shape"):  # as_strided's holder
+            base = getattr(base, "base", None)
+        if base is None or not hasattr(base, "shape"):
+            return array
+        array = base
 
 
 class TensorState:

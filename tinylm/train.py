@@ -239,7 +239,8 @@ def _non_finite(model: GPT, optimizer_state: dict[str, Any]) -> list[str]:
     ]
     for i, state in optimizer_state["state"].items():
         for key, value in state.items():
-            if hasattr(value, "shape") and not np.isfinite(value).all():
+            array = value.numpy() if isinstance(value, tinylm.Tensor) else value
+            if hasattr(array, "shape") and not np.isfinite(array).all():
                 bad.append(f"optimizer state {key!r} of parameter {i}")
     return bad
 

@@ -14,6 +14,7 @@ dotted names (``"blocks.0.attn.q_proj.weight"``) that state dicts use as keys.
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -579,19 +580,47 @@ class Module:
 
     # ---- state dicts --------------------------------------------------------------------
 
-    def state_dict(self, prefix: str = "", keep_vars: bool = False) -> OrderedDict[str, Tensor]:
+    def state_dict(
+        self, *args: Any, destination: Any = None, prefix: str = "", keep_vars: bool = False
+    ) -> Any:
         """Ordered ``name → Tensor`` of all parameters and persistent buffers, and the
         ``"_extra_state"`` of each module whose class defines :meth:`get_extra_state`.
+
+        As PyTorch's: ``prefix`` goes verbatim before every name (``prefix="model."`` gives
+        ``model.weight``; ``"model"`` gives ``modelweight``); ``destination`` (a dict) is
+        filled and returned instead of a new OrderedDict; ``keep_vars`` keeps the
+        parameters themselves instead of detached tensors. Positional arguments are read as
+        (destination, prefix, keep_vars) with PyTorch's FutureWarning.
 
         The tensors are detached (they share memory with the model, as in PyTorch): copy
         or save them before training on if you need a snapshot. Each module's
         ``register_state_dict_pre_hook`` hooks run before its entries are added, its
         ``register_state_dict_post_hook`` hooks after its sub-modules' (as PyTorch's).
         """
-        out: OrderedDict[str, Tensor] = OrderedDict()
-        stem = prefix.rstrip(".")
-        self._save_state(out, f"{stem}." if stem else "", keep_vars)
-        return out
+        if args:
+            if len(args) > 3:
+                raise TinyLMError(
+                    f"state_dict: at most 3 positional arguments (destination, prefix, "
+                    f"keep_vars), got {len(args)}"
+                )
+            warnings.warn(
+                "Positional args are being deprecated, use kwargs instead. Refer to "
+                "https://pytorch.org/docs/main/generated/torch.nn.Module.html#torch.nn.Module.state_dict"
+                " for details.",
+                FutureWarning,
+                stacklevel=2,
+            )
+            given = [*args, *(destination, prefix, keep_vars)[len(args) :]]
+            destination, prefix, keep_vars = given
+        if destination is None:
+            destination = OrderedDict()
+        elif not isinstance(destination, dict):
+            raise TinyLMError(
+                f"state_dict: destination must be a dict (or None), got "
+                f"{type(destination).__name__}"
+            )
+        self._save_state(destination, prefix, keep_vars)
+        return destination
 
     def _save_state(self, out: OrderedDict[str, Any], prefix: str, keep_vars: bool) -> None:
         # recursive, as PyTorch's: a module shared under two names is saved under both

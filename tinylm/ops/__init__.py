@@ -81,6 +81,7 @@ from tinylm.ops.shape import (
     ToDevice,
     Tril,
     Triu,
+    Unsqueeze,
     along_axis_index,
 )
 
@@ -130,6 +131,7 @@ __all__ = [
     "ToDevice",
     "Tril",
     "Triu",
+    "Unsqueeze",
     "Where",
     "along_axis_index",
     "Cos",

@@ -11,6 +11,7 @@ import numpy as np
 from tinylm.autograd import Context, Function, Node, TinyLMError, is_grad_enabled, no_grad
 from tinylm.determinism import alert_if_nondeterministic
 from tinylm.devices import Device, array_module, device_of, to_device_array
+from tinylm.scalar_writes import number_into
 
 __all__ = [
     "Cast",
@@ -29,7 +30,9 @@ __all__ = [
     "ToDevice",
     "Tril",
     "Triu",
+    "Unsqueeze",
     "along_axis_index",
+    "with_strides",
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -56,6 +59,70 @@ class Reshape(Function):
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
         return g.reshape(ctx.in_shape)
+
+
+class Unsqueeze(Function):
+    """y = x with a new size-1 axis at ``dim`` (a view); backward drops that axis of g.
+
+    Shapes: x (*a, *b) → y (*a, 1, *b) with len(a) = dim. PyTorch's stride for the new axis
+    is size·stride of the axis it lands before (the one that was at ``dim``), or 1 at the
+    end, so ``stride()`` agrees: (3, 4) with strides (1, 3) → (3, 4, 1) has (1, 3, 1)."""
+
+    is_view = True
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, dim: int) -> Any:
+        ctx.in_shape = x.shape
+        y = array_module(x).expand_dims(x, dim)
+        strides = list(y.strides)
+        strides[dim] = x.shape[dim] * x.strides[dim] if dim < x.ndim else x.itemsize
+        return with_strides(y, tuple(strides))
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        return g.reshape(ctx.in_shape)
+
+
+def with_strides(y: Any, strides: tuple[int, ...]) -> Any:
+    """``y`` seen with other byte ``strides`` for its size-1 dims (where a stride moves no
+    element, so only ``stride()`` sees the change): the same memory, writable as ``y``."""
+    if tuple(y.strides) == tuple(strides):
+        return y
+    if isinstance(y, np.ndarray):
+        return np.lib.stride_tricks.as_strided(y, y.shape, strides, writeable=y.flags.writeable)
+    return array_module(y).lib.stride_tricks.as_strided(y, y.shape, strides)
+
+
+def none_index_strides(x: Any, index: Any, y: Any) -> tuple[int, ...] | None:
+    """The byte strides PyTorch gives ``y = x[index]`` for a basic index (ints, slices,
+    ``...``, None) holding a None, else None. PyTorch reads the index left to right, and
+    a None unsqueezes at the current position: its stride is size·stride of the first of
+    x's dims not yet used (1 if none is left), as :class:`Unsqueeze`'s. Every other dim
+    keeps the stride NumPy gives."""
+    entries = index if isinstance(index, tuple) else (index,)
+    if not any(i is None for i in entries) or not all(
+        i is None
+        or i is Ellipsis
+        or isinstance(i, slice | int | np.integer)
+        and not isinstance(i, bool | np.bool_)
+        for i in entries
+    ):
+        return None
+    used = sum(1 for i in entries if i is not None and i is not Ellipsis)
+    strides, out, at = list(y.strides), 0, 0  # out: y's dim; at: x's next unused dim
+    for i in entries:
+        if i is None:
+            left = at < x.ndim
+            strides[out] = x.shape[at] * x.strides[at] if left else x.itemsize
+            out += 1
+        elif i is Ellipsis:
+            skipped = x.ndim - used
+            out, at = out + skipped, at + skipped
+        elif isinstance(i, slice):
+            out, at = out + 1, at + 1
+        else:  # an int removes its dim
+            at += 1
+    return tuple(strides)
 
 
 class Permute(Function):
@@ -213,7 +280,8 @@ class GetItem(Function):
             # numpy returns a single element as a scalar copy; x[index, ...] is the same
             # element as a 0-d view, so in-place changes reach x (as in PyTorch).
             y = x[(*index, ...) if isinstance(index, tuple) else (index, ...)]
-        return y
+        strides = none_index_strides(x, index, y)  # NumPy's None dims have stride 0
+        return y if strides is None else with_strides(y, strides)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
@@ -280,7 +348,9 @@ class MaskedFill(Function):
                 f"masked_fill: mask of shape {mask.shape} does not broadcast to {x.shape}"
             ) from None
         ctx.mask = mask
-        return array_module(x).where(mask, x.dtype.type(value), x)
+        return array_module(x).where(
+            mask, x.dtype.type(number_into("masked_fill", value, x.dtype)), x
+        )
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:

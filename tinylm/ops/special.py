@@ -323,7 +323,8 @@ class Erfinv(UnaryFunction):
 class Xlogy(Function):
     """z = a · ln b, with z = 0 where a = 0 (unless b is nan): 0 · ln 0 is 0, as in entropy.
 
-    dz/da = ln b (0 where a = 0 and b ≤ 0, as PyTorch's), dz/db = a / b.
+    dz/da = ln b (0 where a = 0 and b ≤ 0, as PyTorch's; the gradient passed on is
+    xlogy(g, b), so 0 where g = 0 even at b = 0), dz/db = a / b.
     Written for any log with a pole (``Xlog1py`` below: ln(1 + b), pole at b = −1), so the
     derivative in b is a / (b − pole).
     """
@@ -351,7 +352,12 @@ class Xlogy(Function):
         xp = array_module(g)
         need_a, need_b = ctx.needs_input_grad
         with np.errstate(divide="ignore", invalid="ignore"):
-            ga = xp.where((a == 0) & (b <= cls.pole), 0, g * cls.log(xp, b)) if need_a else None
+            # xlogy(g, b): 0 where g = 0 (unless b is nan), so a zero upstream gradient at
+            # b = pole gives 0, not 0 · (−inf) = nan, as PyTorch's
+            ga = None
+            if need_a:
+                ga = xp.where((g == 0) & ~xp.isnan(b), 0, g * cls.log(xp, b))
+                ga = xp.where((a == 0) & (b <= cls.pole), 0, ga)
             gb = g * a / (b - cls.pole) if need_b else None
         return ga, gb
 

@@ -44,6 +44,7 @@ class NAdam(Optimizer):
     """
 
     silences_fp_warnings = True
+    _number_state = ("step", "mu_product")
 
     def __init__(
         self,

@@ -163,6 +163,8 @@ class ASGD(Optimizer):
     is the estimate the method is named for (read it from ``optimizer.state[p]["ax"]``).
     """
 
+    _number_state = ("step", "eta", "mu")
+
     def __init__(
         self,
         params: Iterable[Any],

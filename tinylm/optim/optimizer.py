@@ -21,6 +21,7 @@ import numpy as np
 
 from tinylm.autograd import TinyLMError, enable_grad, no_grad
 from tinylm.devices import array_module, device_of, to_device_array
+from tinylm.dtypes import get_default_dtype
 from tinylm.tensor import Tensor, increment_version
 
 __all__ = [
@@ -46,6 +47,8 @@ class Optimizer:
     #: its running inf, 0 · inf): ``step`` then updates under ``np.errstate(all="ignore")``,
     #: silent as PyTorch's, where NumPy would warn (one ``with`` a step, ~0.7 µs)
     silences_fp_warnings = False
+    #: the per-parameter state kept as Python numbers (``state_dict`` gives 0-d tensors)
+    _number_state: tuple[str, ...] = ("step",)
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
@@ -156,11 +159,15 @@ class Optimizer:
         return [p for g in self.param_groups for p in g["params"]]
 
     def state_dict(self) -> dict[str, Any]:
-        """Plain data (numbers, lists, numpy arrays) that ``tinylm.save`` can store.
+        """Tensors and plain data (numbers, lists) that ``tinylm.save`` can store.
 
         ``{"state": {index: {name: value}}, "param_groups": [{options, "params": [index]}]}``
-        where a parameter's index is its position across all groups, as in PyTorch. Arrays
-        are copied to the CPU, so the dict is a snapshot.
+        where a parameter's index is its position across all groups, as in PyTorch. As
+        there, each state value is a Tensor: the arrays (``exp_avg`` …) in the parameter's
+        dtype, ``step`` a 0-d float32 tensor (float64 under a float64 default dtype). Two
+        deliberate differences: NAdam's ``mu_product`` and ASGD's ``eta`` and ``mu`` are 0-d
+        float64 tensors (tinylm computes them in float64; float32 copies would make a resumed
+        run drift), and the tensors are copies on the CPU, so the dict is a snapshot.
         """
         index = {id(p): i for i, p in enumerate(self._all_params())}
         groups = []
@@ -171,10 +178,7 @@ class Optimizer:
         state = {}
         for p, s in self.state.items():
             if id(p) in index and s:
-                state[index[id(p)]] = {
-                    k: np.array(to_device_array(v, "cpu")) if hasattr(v, "shape") else v
-                    for k, v in s.items()
-                }
+                state[index[id(p)]] = {k: _state_tensor(k, v) for k, v in s.items()}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -182,7 +186,9 @@ class Optimizer:
 
         The optimizer must have been built over the same parameters in the same order;
         group sizes and state shapes are checked, and arrays are moved to each parameter's
-        device and dtype.
+        device and dtype. State values may be Tensors (this version's and PyTorch's state
+        dicts) or the NumPy arrays and Python numbers of older tinylm checkpoints; the
+        optimizer keeps its numbers (``_number_state``) as Python numbers.
         """
         name = type(self).__name__
         groups = state_dict.get("param_groups") if isinstance(state_dict, dict) else None
@@ -211,7 +217,10 @@ class Optimizer:
             p = params[int(i)]
             restored = {}
             for k, v in entries.items():
-                if hasattr(v, "shape") and np.ndim(v) > 0:
+                if k in self._number_state and hasattr(v, "shape") and not tuple(v.shape):
+                    v = float(v.item())  # a 0-d tensor (or array) holding a number
+                    v = int(round(v)) if k == "step" else v
+                elif hasattr(v, "shape"):
                     raw = v.data if isinstance(v, Tensor) else v
                     if tuple(raw.shape) != self._state_shape(p, k):
                         raise TinyLMError(
@@ -234,6 +243,21 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(g.items()) if k != "params"]
         return "\n".join(lines) + "\n)"
+
+
+def _state_tensor(key: str, value: Any) -> Any:
+    """One state value as ``state_dict`` gives it, PyTorch's way: an array as a CPU Tensor
+    copy; ``step`` as a 0-d tensor of PyTorch's scalar dtype (float64 under a float64
+    default dtype, else float32: exact up to 2^24 steps); another number (NAdam's
+    ``mu_product``, ASGD's ``eta``, ``mu``) as a 0-d float64 tensor, the precision tinylm
+    computes it in (PyTorch's is float32 there, but a float32 copy would make a resumed run
+    drift from one never stopped); anything else (None) as it is."""
+    if hasattr(value, "shape"):
+        return Tensor._wrap(np.array(to_device_array(value, "cpu")))
+    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
+        wide = key != "step" or get_default_dtype() == np.float64
+        return Tensor._wrap(np.array(value, dtype=np.float64 if wide else np.float32))
+    return value
 
 
 def weight_decay_groups(module: Any, weight_decay: float) -> list[dict[str, Any]]:

@@ -53,11 +53,59 @@ _NUMPY_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 def _source_positions(n: int, before: int, after: int, mode: str) -> np.ndarray:
     """For each position of a padded axis, the input position it copies (-1: the constant).
-    A negative ``before``/``after`` crops instead (constant mode, as in PyTorch)."""
+    Negative pads crop, as PyTorch's: constant, reflect and replicate read output position
+    i from input coordinate i − before, mirrored or clamped into [0, n); circular first
+    crops, then wraps around what is left (so it repeats the cropped tensor's ends)."""
+    if mode == "circular":
+        kept = np.arange(max(0, -before), n - max(0, -after))
+        return np.pad(kept, (max(0, before), max(0, after)), mode="wrap")
+    src = np.arange(-before, n + after)
     if mode == "constant":
-        src = np.arange(-before, n + after)
         return np.where((src >= 0) & (src < n), src, -1)
-    return np.pad(np.arange(n), (before, after), mode=_NUMPY_MODE[mode])
+    if mode == "replicate":
+        return np.clip(src, 0, n - 1)
+    period = 2 * (n - 1)  # reflect: … 2 1 | 0 1 2 … n−1 | n−2 …, a zigzag of this period
+    if period == 0:
+        return np.zeros_like(src)
+    src = np.abs(src) % period
+    return np.where(src < n, src, period - src)
+
+
+def _check_pads(mode: str, shape: tuple[int, ...], pads: list[int]) -> None:
+    """PyTorch's limits for reflect, replicate and circular: 2, 4 or 6 pads (1 to 3 dims)
+    of an input of that many dims + 1 (unbatched) or + 2 (batched); reflect's pads below
+    the size of their dim; circular's at most the size left after cropping; at least one
+    element left in every padded dim (circular: none is fine)."""
+    k = len(pads) // 2
+    if k > 3:
+        raise TinyLMError(
+            f"pad: {mode} padding pads 1 to 3 dims (2, 4 or 6 pads), got {len(pads)} pads"
+        )
+    if len(shape) not in (k + 1, k + 2):
+        raise TinyLMError(
+            f"pad: {mode} padding with {len(pads)} pads needs a {k + 1}-D or {k + 2}-D input "
+            f"(unbatched or batched), got shape {shape}"
+        )
+    for j in range(k):
+        axis, (before, after) = len(shape) - 1 - j, pads[2 * j : 2 * j + 2]
+        n = shape[axis]
+        left = n + min(before, 0) + min(after, 0)
+        out = n + before + after
+        if mode == "reflect" and max(before, after) >= n:
+            raise TinyLMError(
+                f"pad: reflect pads must be less than the size of their dim, got ({before}, "
+                f"{after}) for dim {axis} of size {n}"
+            )
+        if mode == "circular" and (left < 0 or max(before, after) > left):
+            raise TinyLMError(
+                f"pad: circular pads must be at most the size of their dim after cropping, "
+                f"got ({before}, {after}) for dim {axis} of size {n} (would leave {left})"
+            )
+        if mode != "circular" and out < 1:
+            raise TinyLMError(
+                f"pad: {mode} pads ({before}, {after}) must leave at least one element of "
+                f"dim {axis} (size {n}), got {out}"
+            )
 
 
 class _Pad(Function):
@@ -100,7 +148,9 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
 
     Args:
         input: any tensor with at least len(pad) / 2 dims.
-        pad: an even number of ints; negative ones crop (constant mode only).
+        pad: an even number of ints; negative ones crop. Reflect, replicate and circular
+            pad 1 to 3 dims of an input with 1 or 2 more (PyTorch's limits, see
+            :func:`_check_pads`).
         mode: "constant", "reflect", "replicate" or "circular" (see :data:`PAD_MODES`).
         value: the constant (default 0).
     Returns:
@@ -116,19 +166,13 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
         )
     if mode != "constant" and value not in (None, 0):
         raise TinyLMError(f"pad: a value is for mode 'constant' only, not {mode!r}")
+    if mode != "constant":
+        _check_pads(mode, input.shape, pads)
     maps = []
     for k in range(len(pads) // 2):
         axis, (before, after) = input.ndim - 1 - k, pads[2 * k : 2 * k + 2]
         n = input.shape[axis]
-        if mode != "constant":
-            most = n - 1 if mode == "reflect" else (n if mode == "circular" else None)
-            if min(before, after) < 0 or n == 0 or (most is not None and max(before, after) > most):
-                limit = f" and at most {most}" if most is not None else ""
-                raise TinyLMError(
-                    f"pad: {mode} padding of dim {axis} (size {n}) must be ≥ 0{limit}, got "
-                    f"({before}, {after})"
-                )
-        elif n + before + after < 0:
+        if mode == "constant" and n + before + after < 0:
             raise TinyLMError(f"pad: pads ({before}, {after}) crop dim {axis} of size {n} below 0")
         src = to_device_array(_source_positions(n, before, after, mode), input.device)
         maps.append((axis, src))
