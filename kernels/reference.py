@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from tinylm.ops.fused_multiply_add import fma_lerp
+
 Array = Any  # numpy.ndarray or cupy.ndarray
 
 # The contract: every backend provides these ops (the registry's OPS are this list without
@@ -432,11 +434,12 @@ def adam_update(
 
     All arrays share one shape. ``step`` counts from 1. With g = grad:
         AdamW: param *= 1 - lr * weight_decay          Adam: g = g + weight_decay * param
-        m = beta1 m + (1 - beta1) g
+        m = beta1 m + (1 - beta1) g     (m.lerp_(g, 1 - beta1), as PyTorch)
         v = beta2 v + (1 - beta2) g^2
         param -= (lr / (1 - beta1^step)) * m / (sqrt(v) / sqrt(1 - beta2^step) + eps)
     The bias corrections are applied in exactly PyTorch's order so float64 trajectories match
-    torch.optim to ~1e-15. ``grad`` is not modified.
+    torch.optim to ~1e-15; m is PyTorch's lerp to the last bit on NumPy float32/float64
+    (``fma_lerp``: one rounding; CuPy and other dtypes: two). ``grad`` is not modified.
     """
     xp = get_array_module(param)
     g = grad
@@ -445,8 +448,11 @@ def adam_update(
             param *= 1.0 - lr * weight_decay
         else:
             g = grad + weight_decay * param
-    exp_avg *= beta1
-    exp_avg += (1.0 - beta1) * g
+    if xp is np and exp_avg.dtype in (np.float32, np.float64):
+        exp_avg[...] = fma_lerp(exp_avg, g.astype(exp_avg.dtype, copy=False), 1.0 - beta1)
+    else:
+        exp_avg *= beta1
+        exp_avg += (1.0 - beta1) * g
     exp_avg_sq *= beta2
     exp_avg_sq += (1.0 - beta2) * (g * g)
     step_size = lr / (1.0 - beta1**step)

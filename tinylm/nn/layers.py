@@ -191,6 +191,7 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         return (
             f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+            f", bias={self.bias is not None}"
         )
 
 
@@ -439,8 +440,9 @@ class BatchNorm1d(Module):
     """y = (x − μ) / √(σ² + eps) · weight + bias per channel, as ``torch.nn.BatchNorm1d``:
     μ, σ² the batch's in training (and the running statistics move toward them by
     ``momentum``; ``momentum=None``: their plain average over all batches so far), the running
-    statistics in eval mode. Input (N, C) or (N, C, L); weight starts at 1, bias at 0. See
-    ``F.batch_norm``. Buffers: ``running_mean``, ``running_var``, ``num_batches_tracked``.
+    statistics in eval mode. Input (N, C) or (N, C, L); weight starts at 1, bias at 0
+    (``bias=False``, PyTorch 2.13's keyword: the weight only). See ``F.batch_norm``.
+    Buffers: ``running_mean``, ``running_var``, ``num_batches_tracked``.
     """
 
     def __init__(
@@ -452,6 +454,8 @@ class BatchNorm1d(Module):
         track_running_stats: bool = True,
         device: Any = None,
         dtype: Any = None,
+        *,
+        bias: bool = True,
     ) -> None:
         super().__init__()
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
@@ -459,7 +463,10 @@ class BatchNorm1d(Module):
         c = self.num_features
         if affine:
             self.weight = _new_parameter(np.ones(c), dtype, device)
-            self.bias = _new_parameter(np.zeros(c), dtype, device)
+            if bias:
+                self.bias = _new_parameter(np.zeros(c), dtype, device)
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -501,7 +508,8 @@ class BatchNorm1d(Module):
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+            f"affine={self.affine}, bias={self.bias is not None}, "
+            f"track_running_stats={self.track_running_stats}"
         )
 
 

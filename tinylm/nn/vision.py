@@ -37,31 +37,8 @@ class BatchNorm2d(BatchNorm1d):
     """y = (x − μ_c) / √(σ²_c + eps) · weight_c + bias_c per channel c of (N, C, H, W), as
     ``torch.nn.BatchNorm2d``: the statistics over (N, H, W). The same layer as
     ``BatchNorm1d`` (same parameters, buffers, momentum and eval rules) on the input viewed
-    as (N, C, H·W), and the result viewed back. ``bias=False`` (PyTorch 2.13's keyword)
-    keeps the weight and drops the bias."""
-
-    def __init__(
-        self,
-        num_features: int,
-        eps: float = 1e-5,
-        momentum: float | None = 0.1,
-        affine: bool = True,
-        track_running_stats: bool = True,
-        device: Any = None,
-        dtype: Any = None,
-        *,
-        bias: bool = True,
-    ) -> None:
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
-        if not bias:
-            self.register_parameter("bias", None)
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-            f"affine={self.affine}, bias={self.bias is not None}, "
-            f"track_running_stats={self.track_running_stats}"
-        )
+    as (N, C, H·W), and the result viewed back (``bias=False``, PyTorch 2.13's keyword,
+    as there)."""
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[1] != self.num_features:

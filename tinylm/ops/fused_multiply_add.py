@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["fma"]
+__all__ = ["fma", "fma_lerp"]
 
 _SPLIT = 2.0**27 + 1  # Dekker's splitter for float64's 53-bit mantissa
 
@@ -75,3 +75,22 @@ def fma(a: Any, b: Any, c: Any) -> Any:
     # an exact 0 (a·b = −c) is the plain sum's too, with IEEE's sign (−0 only from −0 + −0)
     use_plain = ~(np.isfinite(plain) & np.isfinite(fused)) | (fused == 0)
     return np.where(use_plain, plain, fused).astype(dtype)
+
+
+def fma_lerp(start: Any, end: Any, weight: Any) -> Any:
+    """start + weight·(end − start), rounded as PyTorch's CPU ``lerp``: from the nearer end,
+    as one fused multiply-add each,
+        fma(w, end − start, start)          where |w| < ½
+        fma(w − 1, end − start, end)        (= end − (end − start)(1 − w)) elsewhere,
+    so w = 1 gives ``end`` exactly. ``start``, ``end``: float32 or float64 NumPy arrays of
+    one dtype (broadcasting); ``weight``: a number or an array, taken in that dtype (as
+    PyTorch's kernel takes a number weight). Returns a new array of the broadcast shape.
+    ``tinylm.lerp`` (``ops/pointwise.py: Lerp``) and the optimizers' moving averages
+    (``optim/optimizer.py: lerp_``) compute this."""
+    dtype = np.result_type(start, end)
+    w = np.asarray(weight, dtype=dtype)
+    small = np.abs(w) < 0.5
+    with np.errstate(over="ignore", invalid="ignore"):  # inf − inf is NaN, as PyTorch
+        diff = end - start
+    coeff = np.where(small, w, w - dtype.type(1))
+    return fma(coeff, diff, np.where(small, start, end)).astype(dtype, copy=False)

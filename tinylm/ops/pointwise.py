@@ -16,7 +16,7 @@ import numpy as np
 from tinylm.autograd import Context, Function
 from tinylm.devices import array_module
 from tinylm.ops.elementwise import check_broadcast, sigmoid_array
-from tinylm.ops.fused_multiply_add import fma
+from tinylm.ops.fused_multiply_add import fma_lerp
 
 __all__ = ["Atan2", "Fmod", "Hypot", "Lerp", "LogAddExp", "NanToZero", "Reciprocal"]
 
@@ -24,7 +24,7 @@ __all__ = ["Atan2", "Fmod", "Hypot", "Lerp", "LogAddExp", "NanToZero", "Reciproc
 class Lerp(Function):
     """z = a + w·(b − a), the linear interpolation from a (w = 0) to b (w = 1); a, b and w
     broadcast against each other. Computed as PyTorch's, to the last bit: from the nearer
-    end, each as one fused multiply-add (:func:`tinylm.ops.fused_multiply_add.fma`),
+    end, each as one fused multiply-add (:func:`tinylm.ops.fused_multiply_add.fma_lerp`),
         z = fma(w, b − a, a)          where |w| < ½
         z = fma(w − 1, b − a, b)      (= b − (b − a)(1 − w)) elsewhere,
     so w = 1 gives b exactly; float16 is computed in float32, as PyTorch's CPU kernel.
@@ -44,13 +44,9 @@ class Lerp(Function):
             return xp.where(small, a + w * (b - a), b - (b - a) * (1 - w)).astype(dtype)
         work = np.float32 if dtype == np.float16 else dtype
         a, b, w = (np.asarray(v, dtype=work) for v in (a, b, w))
-        small = np.abs(w) < 0.5
-        with np.errstate(over="ignore", invalid="ignore"):  # inf − inf is NaN, as PyTorch
-            diff = b - a
         # b − (b − a)(1 − w) as fma(w − 1, b − a, b), as PyTorch's vectorised loop (its
         # scalar tail computes the same value; only the sign of a 0 can differ there)
-        coeff = np.where(small, w, w - np.dtype(work).type(1))
-        return fma(coeff, diff, np.where(small, a, b)).astype(dtype, copy=False)
+        return fma_lerp(a, b, w).astype(dtype, copy=False)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple[Any, Any, Any]:

@@ -7,7 +7,13 @@ from typing import Any
 
 from tinylm.devices import array_module, device_type
 from tinylm.kernels import registry
-from tinylm.optim.optimizer import Optimizer, apply_weight_decay, check_adam_group, init_state
+from tinylm.optim.optimizer import (
+    Optimizer,
+    apply_weight_decay,
+    check_adam_group,
+    init_state,
+    lerp_,
+)
 from tinylm.tensor import Tensor
 
 __all__ = ["Adam", "AdamW", "amsgrad_update"]
@@ -40,8 +46,7 @@ def amsgrad_update(
     """
     xp = array_module(param)
     grad = apply_weight_decay(param, grad, weight_decay, lr=lr, decoupled=decoupled)
-    exp_avg *= beta1
-    exp_avg += (1.0 - beta1) * grad
+    lerp_(exp_avg, grad, 1.0 - beta1)  # m ← β₁ m + (1 − β₁) g, rounded once as PyTorch's
     exp_avg_sq *= beta2
     exp_avg_sq += (1.0 - beta2) * (grad * grad)
     xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)

@@ -26,7 +26,7 @@ import numpy as np
 
 from tinylm.autograd import TinyLMError
 from tinylm.devices import array_module
-from tinylm.ops.fused_multiply_add import fma
+from tinylm.ops.fused_multiply_add import fma, fma_lerp
 from tinylm.optim.optimizer import Optimizer
 from tinylm.tensor import Tensor
 
@@ -78,12 +78,10 @@ def fused_lerp(start: Any, end: Any, weight: float) -> Any:
     end as one fused multiply-add (:func:`tinylm.ops.fused_multiply_add.fma`),
     fma(w, end − start, start) for w < ½ and fma(w − 1, end − start, end) otherwise."""
     xp = array_module(start)
-    diff = end - start
     if xp is not np:  # no emulated fma for CuPy: two roundings
+        diff = end - start
         return start + weight * diff if weight < 0.5 else end - diff * (1.0 - weight)
-    if weight < 0.5:
-        return fma(weight, diff, start)
-    return fma(weight - 1.0, diff, end)
+    return fma_lerp(start, end, weight)  # the weight rounded to the arrays' dtype first
 
 
 def newton_schulz_orthogonalize(

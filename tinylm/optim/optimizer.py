@@ -22,6 +22,7 @@ import numpy as np
 from tinylm.autograd import TinyLMError, enable_grad, no_grad
 from tinylm.devices import array_module, device_of, to_device_array
 from tinylm.dtypes import get_default_dtype
+from tinylm.ops.fused_multiply_add import fma_lerp
 from tinylm.tensor import Tensor, increment_version
 
 __all__ = [
@@ -343,9 +344,18 @@ def apply_weight_decay(
 
 
 def lerp_(start: Any, end: Any, weight: float) -> None:
-    """start ← start + weight · (end − start), in place, in PyTorch's two forms (the second,
-    end − (end − start)(1 − weight) for weight ≥ ½, lands exactly on end at weight 1)."""
-    if weight < 0.5:
+    """start ← start + weight · (end − start), in place, as PyTorch's ``lerp_`` (the Adam
+    family's first moment, Adafactor's variances) to the last bit: for NumPy float arrays
+    :func:`~tinylm.ops.fused_multiply_add.fma_lerp`, the arithmetic of ``tinylm.lerp``
+    (from the nearer end, one rounding; the weight in the array's dtype, float16 worked in
+    float32); elsewhere (CuPy) the same two forms in two roundings. ``start`` (any shape) and
+    ``end`` (broadcastable to it) share a dtype; the second form,
+    end − (end − start)(1 − weight) for weight ≥ ½, lands exactly on end at weight 1."""
+    xp = array_module(start)
+    if xp is np and start.dtype in (np.float16, np.float32, np.float64):
+        work = np.float32 if start.dtype == np.float16 else start.dtype
+        start[...] = fma_lerp(start.astype(work, copy=False), end.astype(work, copy=False), weight)
+    elif weight < 0.5:
         start += weight * (end - start)
     else:
         start[...] = end - (end - start) * (1.0 - weight)

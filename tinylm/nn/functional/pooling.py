@@ -210,13 +210,51 @@ def _adaptive_windows(op: str, input: Tensor, output_size: Any) -> tuple[Any, An
     return (t * length) // out, -((-(t + 1) * length) // out)
 
 
+class _AdaptiveAvgPool1d(Function):
+    """y[n, c, t] = (1/|W_t|) Σ_{i ∈ W_t} x[n, c, i], W_t = [⌊tL/T⌋, ⌈(t+1)L/T⌉): each
+    window's mean from its own elements only (an inf or NaN stays in its windows).
+
+    Shapes: x (N, C, L) → y (N, C, T); ``positions`` (K, T) ints, the K = max |W_t| slots
+    of each window, −1 past its end; ``counts`` |W_t| (T,).
+    Forward: the windows gathered to (N, C, K, T) (0 in the unused slots), summed over K.
+    Backward: dL/dx[n, c, i] = Σ_{t: i ∈ W_t} g[n, c, t] / |W_t| — each window's gradient
+    spread evenly over it, added where neighbouring windows overlap.
+    """
+
+    fresh_grads = True  # backward returns new arrays only (autograd.Function)
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, *, positions: Any, counts: Any) -> Any:
+        xp = array_module(x)
+        inside = positions >= 0
+        windows = x[:, :, xp.clip(positions, 0, None)]  # (N, C, K, T)
+        sums = xp.where(inside, windows, 0).sum(axis=2)
+        ctx.meta = (x.shape, positions, counts)
+        return (sums / counts).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Context, g: Any) -> Any:
+        shape, positions, counts = ctx.meta
+        xp = array_module(g)
+        n, c, length = shape
+        # (N, C, T, K): added window after window, as PyTorch's loop adds them
+        share = xp.where(positions.T >= 0, (g / counts)[:, :, :, None], 0)
+        rows = xp.arange(n * c).reshape(n, c, 1, 1) * length
+        flat = xp.broadcast_to(rows + xp.clip(positions.T, 0, None), share.shape).reshape(-1)
+        if xp is np:  # summed in g's dtype, in that order, as PyTorch's
+            summed = np.zeros(n * c * length, dtype=g.dtype)
+            np.add.at(summed, flat, share.reshape(-1))
+        else:
+            summed = xp.bincount(flat, weights=share.reshape(-1), minlength=n * c * length)
+        return summed.astype(g.dtype, copy=False).reshape(shape)
+
+
 def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
     """The mean of each of ``output_size`` windows that cover the input, as
     ``torch.nn.functional.adaptive_avg_pool1d``: window t is [⌊tL/T⌋, ⌈(t+1)L/T⌉).
 
-    Computed as one product with a fixed averaging matrix A (L, T), A[i, t] = 1/|window t|
-    for i in window t: y = x A, so autograd's dL/dx = g Aᵀ spreads each window's gradient
-    evenly over it.
+    Each window is summed from its own elements (``_AdaptiveAvgPool1d``), so an inf or NaN
+    spoils only the windows that hold it, as in PyTorch.
 
     Shapes: input (N, C, L) or (C, L), float → (N, C, T) or (C, T).
     """
@@ -225,10 +263,17 @@ def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
     if input.dtype.kind != "f":
         raise TinyLMError(f"{op}: input must be a float tensor, got {input.dtype}")
     starts, ends = _adaptive_windows(op, input, output_size)
-    i = np.arange(input.shape[-1])[:, None]
-    inside = (i >= starts[None, :]) & (i < ends[None, :])
-    averaging = np.where(inside, 1.0 / (ends - starts)[None, :], 0.0).astype(input.dtype)
-    return input @ Tensor._wrap(array_module(input.data).asarray(averaging))
+    x = input if input.ndim == 3 else input.unsqueeze(0)
+    if len(starts) == 0:  # output_size 0
+        y = x[:, :, :0] * 0.0
+    else:
+        xp = array_module(input.data)
+        widest = int((ends - starts).max())
+        slots = starts[None, :] + np.arange(widest)[:, None]  # (K, T)
+        positions = xp.asarray(np.where(slots < ends[None, :], slots, -1))
+        counts = xp.asarray((ends - starts).astype(input.dtype))
+        y = _AdaptiveAvgPool1d.apply(x, positions=positions, counts=counts)
+    return y if input.ndim == 3 else y.squeeze(0)
 
 
 class _AvgPool1d(Function):
