@@ -141,7 +141,8 @@ NOT_ELEMENTWISE = {
     "dist", "pairwise_distance", "cosine_similarity", "pdist", "layer_norm", "rms_norm",
     "instance_norm", "group_norm", "local_response_norm", "glu", "softmax2d", "hardtanh",
     # creation and random draws (of the same shape): no arithmetic on the values
-    "Tensor", "as_tensor", "tensor", "empty_like", "ones_like", "zeros_like", "rand_like",
+    "Tensor", "as_tensor", "asarray", "tensor", "DoubleTensor", "FloatTensor", "HalfTensor",
+    "empty_like", "ones_like", "zeros_like", "rand_like",
     "randn_like", "bernoulli", "normal", "poisson", "cartesian_prod", "unique",
     "unique_consecutive", "slice_scatter", "quantile", "nanquantile",
     # losses (reduced by default): the table of losses below
@@ -185,8 +186,6 @@ VALUE_DIFFERENCES: dict[str, str | None] = {
     "pow": "as float_power",
     "hypot[float64]": "slopes at subnormals (a² underflows): inf and nan, torch's 1, 0",
     "nextafter": "tinylm gives gradients; torch's nextafter has no derivative (None)",
-    "xlogy": "d/dx at x = ±inf (and subnormals) with y = 0 is nan, torch's 0",
-    "special.xlogy": "as xlogy", "special.xlog1py": "as xlogy, at y = −1",
 }  # fmt: skip
 NO_DERIVATIVE = {"floor_divide", "heaviside"}  # backward refuses, in both libraries
 

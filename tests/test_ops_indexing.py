@@ -318,7 +318,10 @@ def test_index_errors_are_one_clear_line() -> None:
         x.scatter_add(0, tinylm.tensor([[0]]), tinylm.ones(1, 1, dtype=tinylm.float64))
     with pytest.raises(TinyLMError, match="topk: k=5 is out of range for dim -1 of size 4"):
         x.topk(5)
-    with pytest.raises(TinyLMError, match="pad: reflect padding of dim 1 \\(size 4\\) must be"):
+    with pytest.raises(
+        TinyLMError,
+        match=r"pad: reflect pads must be less than the size of their dim, got \(4, 0\) for dim 1",
+    ):
         F.pad(x, (4, 0), mode="reflect")
     with pytest.raises(TinyLMError, match="pad: mode must be one of"):
         F.pad(x, (1, 1), mode="mirror")

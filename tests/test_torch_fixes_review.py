@@ -535,7 +535,9 @@ def test_multinomial_with_replacement_draws_each_rows_distribution() -> None:
     standard errors of its own probabilities (a shared or shifted row would fail)."""
     weights = np.array([[0.1, 0.0, 0.6, 0.3], [1.0, 1.0, 0.0, 2.0], [0.0, 0.0, 0.0, 5.0]])
     rows = np.repeat(weights, 400, axis=0)  # 1200 rows of 50 draws
-    draws = tinylm.multinomial(tinylm.tensor(rows), 50, True, generator=tinylm.Generator(3))
+    draws = tinylm.multinomial(
+        tinylm.tensor(rows), 50, True, generator=tinylm.Generator().manual_seed(3)
+    )
     assert draws.shape == (1200, 50) and str(draws.dtype) == "int64"
     got = draws.numpy().reshape(3, -1)
     for row, w in zip(got, weights):
@@ -550,7 +552,7 @@ def test_multinomial_without_replacement_draws_in_sequential_order() -> None:
     w = np.array([1.0, 2.0, 3.0, 0.0, 4.0])
     n = 30000
     draws = tinylm.multinomial(
-        tinylm.tensor(np.tile(w, (n, 1))), 2, generator=tinylm.Generator(11)
+        tinylm.tensor(np.tile(w, (n, 1))), 2, generator=tinylm.Generator().manual_seed(11)
     ).numpy()
     assert draws.shape == (n, 2)
     assert not np.any(draws == 3) and np.all(draws[:, 0] != draws[:, 1])
@@ -568,10 +570,10 @@ def test_multinomial_without_replacement_draws_in_sequential_order() -> None:
 def test_multinomial_draws_depend_only_on_the_generator() -> None:
     w = tinylm.tensor(RNG.random((7, 9)))
     for replacement in (True, False):
-        a = tinylm.multinomial(w, 5, replacement, generator=tinylm.Generator(5))
-        b = w.multinomial(5, replacement, generator=tinylm.Generator(5))
+        a = tinylm.multinomial(w, 5, replacement, generator=tinylm.Generator().manual_seed(5))
+        b = w.multinomial(5, replacement, generator=tinylm.Generator().manual_seed(5))
         np.testing.assert_array_equal(a.numpy(), b.numpy())
-        one = tinylm.multinomial(w[0], 5, replacement, generator=tinylm.Generator(5))
+        one = tinylm.multinomial(w[0], 5, replacement, generator=tinylm.Generator().manual_seed(5))
         assert one.shape == (5,)
 
 

@@ -197,6 +197,8 @@ class LBFGS(Optimizer):
     group only: PyTorch refuses more.
     """
 
+    _number_state = ()  # n_iter, func_evals, t, prev_loss: plain numbers, as in PyTorch
+
     def __init__(
         self,
         params: Iterable[Any],

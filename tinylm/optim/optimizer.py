@@ -179,7 +179,9 @@ class Optimizer:
         state = {}
         for p, s in self.state.items():
             if id(p) in index and s:
-                state[index[id(p)]] = {k: _state_tensor(k, v) for k, v in s.items()}
+                state[index[id(p)]] = {
+                    k: _state_tensor(k, v, k in self._number_state) for k, v in s.items()
+                }
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -246,16 +248,18 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
 
-def _state_tensor(key: str, value: Any) -> Any:
+def _state_tensor(key: str, value: Any, tensor_number: bool) -> Any:
     """One state value as ``state_dict`` gives it, PyTorch's way: an array as a CPU Tensor
     copy; ``step`` as a 0-d tensor of PyTorch's scalar dtype (float64 under a float64
     default dtype, else float32: exact up to 2^24 steps); another number (NAdam's
     ``mu_product``, ASGD's ``eta``, ``mu``) as a 0-d float64 tensor, the precision tinylm
     computes it in (PyTorch's is float32 there, but a float32 copy would make a resumed run
-    drift from one never stopped); anything else (None) as it is."""
+    drift from one never stopped); anything else (None, and the numbers that PyTorch keeps
+    as numbers, ``tensor_number`` False: LBFGS's ``n_iter`` …) as it is."""
     if hasattr(value, "shape"):
         return Tensor._wrap(np.array(to_device_array(value, "cpu")))
-    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
+    number = isinstance(value, int | float | np.integer | np.floating)
+    if tensor_number and number and not isinstance(value, bool):
         wide = key != "step" or get_default_dtype() == np.float64
         return Tensor._wrap(np.array(value, dtype=np.float64 if wide else np.float32))
     return value
