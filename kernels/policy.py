@@ -39,8 +39,10 @@ SAVE_PROBS_MAX = 1 << 22
 
 #: Largest logits (N·V elements; 4 MB in float32) for which the CPU cross-entropy forward keeps
 #: softmax(logits) for the backward, which is then one multiply per element instead of an exp
-#: (768×65: 12 → ~4 µs). A language model's vocabulary (256×50257: 51 MB) is recomputed from
-#: the saved log-sum-exp instead: that large a buffer would leave the cache and cost memory.
+#: (768×65: 12 → ~4 µs), or, for a mean or a sum, writes the whole gradient (softmax − onehot)/N
+#: (or · 1) for the backward to hand on. A language model's vocabulary (256×50257: 51 MB) is
+#: recomputed from the saved log-sum-exp instead: that large a buffer would leave the cache and
+#: cost memory.
 CROSS_ENTROPY_PROBS_MAX = 1 << 20
 
 #: Elements below which a row-wise or element-wise Numba kernel runs on one thread: waking
@@ -86,8 +88,9 @@ def attention_keeps_probs(like: Any, b: int, h: int, tq: int, tk: int) -> bool:
 
 
 def cross_entropy_keeps_probs(logits: Any) -> bool:
-    """Does the cross-entropy forward keep softmax(``logits``) (N, V) for the backward? On
-    the CPU while N·V <= :data:`CROSS_ENTROPY_PROBS_MAX`; never on the GPU."""
+    """Does the cross-entropy forward keep softmax(``logits``) (N, V), or the gradient made
+    of it, for the backward? On the CPU while N·V <= :data:`CROSS_ENTROPY_PROBS_MAX`; never on
+    the GPU."""
     return get_array_module(logits) is np and logits.size <= CROSS_ENTROPY_PROBS_MAX
 
 

@@ -127,7 +127,12 @@ def log_softmax_backward(y: Array, gy: Array) -> Array:
 
 
 def cross_entropy_forward(
-    logits: Array, target: Array, ignore_index: int = -100, probs: Array | None = None
+    logits: Array,
+    target: Array,
+    ignore_index: int = -100,
+    probs: Array | None = None,
+    dlogits: Array | None = None,
+    grad_scale: float = 1.0,
 ) -> tuple[Array, Array]:
     """loss_i = lse_i - logits[i, target_i], lse_i = log sum_j exp(logits[i, j]).
 
@@ -136,6 +141,10 @@ def cross_entropy_forward(
     backward pass reuses lse instead of recomputing the softmax normaliser).
     ``probs``: an (N, V) array to fill with softmax(logits), for a backward that then skips
     its exp (see ``policy.cross_entropy_keeps_probs``); None keeps no (N, V) array.
+    ``dlogits``: instead, an (N, V) array to fill with the gradient of grad_scale · Σ_i loss_i,
+    (softmax − onehot) · grad_scale (``cross_entropy_backward`` with every grad_rows[i] =
+    grad_scale): a training step's backward of a mean (grad_scale = 1/N) or a sum (1) is then
+    ready before it starts.
     """
     xp = get_array_module(logits)
     m = logits.max(axis=-1)
@@ -146,6 +155,9 @@ def cross_entropy_forward(
     loss = xp.where(ignored, xp.zeros((), dtype=logits.dtype), lse - picked)
     if probs is not None:
         probs[...] = xp.exp(logits - lse[:, None])
+    if dlogits is not None:
+        grad_rows = xp.full(logits.shape[0], grad_scale, dtype=logits.dtype)
+        dlogits[...] = cross_entropy_backward(logits, target, lse, grad_rows, ignore_index)
     return loss, lse
 
 

@@ -208,12 +208,20 @@ def _targets(target: Any, n_classes: int, ignore_index: int) -> Any:
 
 @_gpu_kernel_for(reference.cross_entropy_forward)
 def cross_entropy_forward(
-    logits: Any, target: Any, ignore_index: int = -100, probs: Any = None
+    logits: Any,
+    target: Any,
+    ignore_index: int = -100,
+    probs: Any = None,
+    dlogits: Any = None,
+    grad_scale: float = 1.0,
 ) -> tuple[Any, Any]:
-    """See :func:`reference.cross_entropy_forward`. The kernel keeps no softmax: a request
-    for it (``probs``, which the CPU policy alone makes) takes the reference."""
-    if probs is not None:
-        return reference.cross_entropy_forward(logits, target, ignore_index, probs=probs)
+    """See :func:`reference.cross_entropy_forward`. The kernel keeps no softmax and writes no
+    gradient: a request for either (``probs``, ``dlogits``, which the CPU policy alone makes)
+    takes the reference."""
+    if probs is not None or dlogits is not None:
+        return reference.cross_entropy_forward(
+            logits, target, ignore_index, probs=probs, dlogits=dlogits, grad_scale=grad_scale
+        )
     n, v = logits.shape
     logits2 = _f32(logits)
     target2 = _targets(target, v, ignore_index)

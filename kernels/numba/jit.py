@@ -20,6 +20,7 @@ from numba.extending import intrinsic, overload
 __all__ = [
     "EXACT_MATH",
     "FASTMATH",
+    "exact_mul",
     "exact_sub",
     "fast_erf",
     "fast_erf_gauss",
@@ -285,6 +286,13 @@ def _fast_erf_overload(x):
         return fast_erf_gauss(x, fast_exp_nonpositive(-(x * x)))
 
     return erf32
+
+
+@njit(cache=True, fastmath=False)
+def exact_mul(a, b):
+    """a * b compiled without fast-math, like :func:`exact_sub`: (p · inv) · scale stays two
+    roundings in that order, where fast-math could hoist inv · scale out of the loop."""
+    return a * b
 
 
 @njit(cache=True, fastmath=False)

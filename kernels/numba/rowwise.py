@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import reference
 from ..parallel import parallel_ranges
-from .jit import exact_sub, fast_exp, rjit, row_max, sjit
+from .jit import exact_mul, exact_sub, fast_exp, rjit, row_max, sjit
 from .threads import float32_or_64, kernel_input
 
 __all__ = [
@@ -153,12 +153,14 @@ def log_softmax_backward(y: np.ndarray, gy: np.ndarray) -> np.ndarray:
 
 
 @rjit
-def cross_entropy_forward_kernel(start, end, logits, target, ignore_index, loss, lse, probs):
+def cross_entropy_forward_kernel(start, end, logits, target, ignore_index, loss, lse, out, scale):
     logits, target = logits[start:end], target[start:end]
     loss, lse = loss[start:end], lse[start:end]
-    keep = probs.shape[0] > 0  # an empty probs: keep no softmax for the backward
+    # out (N, V): empty: keep nothing; else filled with softmax(x) when scale == 0, or with
+    # the gradient of scale·loss_i, (softmax(x) − onehot)·scale, when scale > 0
+    keep = out.shape[0] > 0
     if keep:
-        probs = probs[start:end]
+        out = out[start:end]
     zero, one = logits.dtype.type(0), logits.dtype.type(1)
     largest = logits.dtype.type(np.finfo(logits.dtype).max)
     for i in range(logits.shape[0]):
@@ -176,7 +178,7 @@ def cross_entropy_forward_kernel(start, end, logits, target, ignore_index, loss,
             if keep:
                 for j in range(logits.shape[1]):
                     e = fast_exp(logits[i, j] - c)
-                    probs[i, j] = e
+                    out[i, j] = e
                     s += e
             else:
                 for j in range(logits.shape[1]):
@@ -185,10 +187,18 @@ def cross_entropy_forward_kernel(start, end, logits, target, ignore_index, loss,
                 break
         log_s = math.log(s)
         lse[i] = c + log_s
-        if keep:  # softmax = e / s, while the row is still in cache
+        if keep:  # while the row is still in cache: p = e / s, then p or (p − onehot)·scale
             inv = one / s
-            for j in range(logits.shape[1]):
-                probs[i, j] *= inv
+            if scale == zero:
+                for j in range(logits.shape[1]):
+                    out[i, j] *= inv
+            elif t == ignore_index:
+                for j in range(logits.shape[1]):
+                    out[i, j] = zero
+            else:  # the backward kernel's roundings, in its order: (p·scale) − scale
+                for j in range(logits.shape[1]):
+                    out[i, j] = exact_mul(out[i, j] * inv, scale)
+                out[i, t] = exact_sub(out[i, t], scale)
         if t == ignore_index:
             loss[i] = 0
         else:
@@ -239,11 +249,12 @@ def _check_targets(target: np.ndarray, n_classes: int, ignore_index: int) -> Non
 
 
 def _probs_arg(probs: np.ndarray | None, like: np.ndarray) -> np.ndarray:
-    """The kernels' ``probs`` argument: the (N, V) buffer, or an empty one for "none"."""
+    """The kernels' ``probs`` (or ``dlogits``) argument: the (N, V) buffer, or an empty one
+    for "none"."""
     if probs is None:
         return np.empty((0, 0), dtype=like.dtype)
     if probs.shape != like.shape or probs.dtype != like.dtype or not probs.flags.c_contiguous:
-        raise ValueError(f"probs must be C-contiguous {like.shape} {like.dtype}")
+        raise ValueError(f"probs and dlogits must be C-contiguous {like.shape} {like.dtype}")
     return probs
 
 
@@ -253,16 +264,27 @@ def cross_entropy_forward(
     target: np.ndarray,
     ignore_index: int = -100,
     probs: np.ndarray | None = None,
+    dlogits: np.ndarray | None = None,
+    grad_scale: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """loss_i = lse_i - logits[i, t_i]; see :func:`reference.cross_entropy_forward`."""
     logits2 = kernel_input(logits, logits.dtype)
     target2 = kernel_input(target, np.int64)
     _check_targets(target2, logits2.shape[1], ignore_index)
+    if probs is not None and dlogits is not None:
+        raise ValueError("cross_entropy_forward: pass probs or dlogits, not both")
+    scale = logits2.dtype.type(0)  # the kernel's flag: 0 keeps softmax(x) in ``out``
+    if dlogits is not None:
+        scale = logits2.dtype.type(grad_scale)
+        if not scale > 0:
+            raise ValueError(f"cross_entropy_forward: grad_scale must be > 0, got {grad_scale}")
     loss = np.empty(logits2.shape[0], dtype=logits2.dtype)
     lse = np.empty_like(loss)
-    n, p = logits2.shape[0], _probs_arg(probs, logits2)
+    n, out = logits2.shape[0], _probs_arg(probs if dlogits is None else dlogits, logits2)
     kernel = cross_entropy_forward_kernel
-    parallel_ranges(kernel, n, logits2, target2, ignore_index, loss, lse, p, work=logits2.size)
+    parallel_ranges(
+        kernel, n, logits2, target2, ignore_index, loss, lse, out, scale, work=logits2.size
+    )
     return loss, lse
 
 

@@ -610,6 +610,48 @@ def test_cross_entropy_kept_softmax_matches_the_recomputed_one(backend, dt):
     np.testing.assert_allclose(recomputed, expected, **tol)
 
 
+@pytest.mark.parametrize("backend", ["numpy", *FAST_BACKENDS])
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("n_valid_scale", [True, False])
+def test_cross_entropy_forward_writes_the_backward_of_a_mean_or_sum(backend, dt, n_valid_scale):
+    """With ``dlogits`` the forward writes the gradient of grad_scale · Σ loss_i: for the
+    fast kernel bit for bit what its backward gives from the kept softmax with every
+    grad_rows[i] = grad_scale (a training step's numbers do not move), for every backend the
+    float64 reference's (softmax − onehot)·grad_scale, zeros on ignored rows. Rows as above:
+    retries from the row maximum, an inf and a NaN logit, ignored rows."""
+    rng = np.random.default_rng(4)
+    n, v = 12, 70
+    logits = (rng.standard_normal((n, v)) * 3).astype(dt)
+    target = rng.integers(0, v, n)
+    logits[1, (target[1] + 5) % v] = logits[1, target[1]] + 100
+    logits[2, (target[2] + 7) % v] = logits[2, target[2]] + 1000
+    logits[3, 4] = np.inf
+    logits[4, 9] = np.nan
+    target[5] = target[8] = -100
+    scale = dt(1) / dt(10) if n_valid_scale else dt(1)
+    forward = implementations("cross_entropy_forward", "cpu")[backend]
+    backward = implementations("cross_entropy_backward", "cpu")[backend]
+    d = np.full((n, v), -1.0, dtype=dt)
+    with np.errstate(invalid="ignore"):  # the reference's inf - inf in the inf row
+        loss, lse = forward(logits, target, -100, dlogits=d, grad_scale=scale)
+        probs = np.empty_like(logits)
+        loss_p, lse_p = forward(logits, target, -100, probs=probs)
+        kept = backward(logits, target, lse_p, np.full(n, scale, dt), -100, probs=probs)
+        expected = reference.cross_entropy_backward(
+            logits.astype(np.float64), target, lse_p.astype(np.float64), np.full(n, scale)
+        )
+    np.testing.assert_array_equal(loss, loss_p)
+    np.testing.assert_array_equal(lse, lse_p)
+    assert not d[[5, 8]].any()
+    tol = {"rtol": 2e-6, "atol": 1e-7} if dt == np.float32 else {"rtol": 1e-13, "atol": 1e-15}
+    np.testing.assert_allclose(d, expected, **tol)
+    if backend == "numpy":
+        return
+    np.testing.assert_array_equal(d, kept)
+    with pytest.raises(ValueError, match="probs or dlogits, not both"):
+        forward(logits, target, -100, probs=probs, dlogits=d)
+
+
 @pytest.mark.parametrize("backend", FAST_BACKENDS)
 @pytest.mark.parametrize("form", ["gelu", "gelu_exact"])
 @pytest.mark.parametrize("dt", [np.float32, np.float64])

@@ -572,6 +572,58 @@ def test_cross_entropy_kept_and_recomputed_softmax_give_the_same_gradients(
     np.testing.assert_allclose(grads[0][1], np.moveaxis(expected, -1, 1), rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_cross_entropy_gradient_written_by_the_forward(dtype, reduction, monkeypatch, each_backend):
+    """A mean or a sum: the forward writes (softmax − onehot)·s for the backward (s = 1/N or
+    1). loss.backward() gets it as it is; a second backward through a retained graph (the
+    forward kernel writes it again) and an upstream g (g times it) get the same numbers;
+    the float64 formula agrees; ignored rows get zeros. Without a gradient to compute (no
+    requires_grad, or under no_grad) nothing of the logits' size is kept."""
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal((10, 7)) * 3).astype(dtype)
+    t = rng.integers(0, 7, 10)
+    t[[2, 6]] = -100
+    logits = tinylm.tensor(x, requires_grad=True)
+    loss = F.cross_entropy(logits, t, reduction=reduction)
+    loss.backward(retain_graph=True)
+    first = logits.grad.numpy().copy()
+    loss.backward(retain_graph=True)  # the kept gradient was taken: written again
+    np.testing.assert_array_equal(logits.grad.numpy(), 2 * first)
+    logits.grad = None
+    loss.backward(tinylm.tensor(np.asarray(-2.5, dtype)))
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(logits.grad.numpy(), -2.5 * first, rtol=tol, atol=tol)
+    onehot = np.zeros((10, 7))
+    onehot[np.arange(10), np.where(t >= 0, t, 0)] = 1
+    expected = (np_softmax(x.astype(np.float64)) - onehot) / (8 if reduction == "mean" else 1)
+    expected[[2, 6]] = 0
+    np.testing.assert_allclose(first, expected, rtol=tol, atol=tol)
+    from tinylm.nn.functional import losses
+
+    buffers = []
+    real_kernel = losses.kernel
+
+    def spy(name, like):
+        fn = real_kernel(name, like)
+
+        def call(*args, **kwargs):
+            buffers.append((kwargs.get("probs"), kwargs.get("dlogits")))
+            return fn(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(losses, "kernel", spy)
+    F.cross_entropy(tinylm.tensor(x), t)
+    with tinylm.no_grad():
+        F.cross_entropy(tinylm.tensor(x, requires_grad=True), t)
+    assert buffers == [(None, None), (None, None)]
+    F.cross_entropy(tinylm.tensor(x, requires_grad=True), t)
+    assert buffers[-1][0] is None and buffers[-1][1].shape == x.shape
+    plain = F.cross_entropy(tinylm.tensor(x), t, reduction=reduction)
+    np.testing.assert_array_equal(plain.numpy(), loss.detach().numpy())
+
+
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_gelu_kept_derivative_gives_the_recomputed_gradient(approximate, monkeypatch, each_backend):
     """A training forward on the CPU keeps dy/dx and the backward multiplies by it; with the

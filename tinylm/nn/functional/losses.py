@@ -121,7 +121,10 @@ class _CrossEntropy(Function):
         loss_i = (1 − ε)(lse_i − x_i[t_i]) + ε (lse_i − mean_j x_ij),
         dL/dx_i = softmax(x_i) − (1 − ε) onehot(t_i) − ε/C   (per row, before reduction).
     The (N,) vector lse is saved, and softmax(x) itself while it is small
-    (``policy.cross_entropy_keeps_probs``); otherwise backward recomputes it from lse.
+    (``policy.cross_entropy_keeps_probs``); otherwise backward recomputes it from lse. A
+    mean or a sum without label smoothing needs no softmax at all: the forward writes the
+    whole gradient for an upstream g = 1, (softmax(x) − onehot)·s with s = 1/N (mean) or 1
+    (sum), and backward returns it (times g when g ≠ 1: dL/dx = g·that, by the chain rule).
 
     Readable: ``kernels/reference.py: cross_entropy_forward/backward``; fast:
     ``kernels/numba/rowwise.py`` (CPU), ``kernels/cuda/cross_entropy.cu`` (GPU). Label
@@ -142,16 +145,29 @@ class _CrossEntropy(Function):
     ) -> Any:
         xp = array_module(logits)
         x2 = logits.reshape(-1, logits.shape[-1])
-        # small logits: keep softmax(x) for the backward (policy.cross_entropy_keeps_probs)
-        probs = xp.empty(x2.shape, x2.dtype) if cross_entropy_keeps_probs(x2) else None
-        loss, lse = kernel("cross_entropy_forward", x2)(x2, target, ignore_index, probs=probs)
         valid = target != ignore_index
+        n_valid = int(xp.count_nonzero(valid))
+        # the forward's by-product for the backward, while it is small
+        # (policy.cross_entropy_keeps_probs): the unit gradient, else softmax(x), else nothing
+        probs = dlogits = None
+        if ctx.needs_input_grad[0] and cross_entropy_keeps_probs(x2):
+            buffer = xp.empty(x2.shape, x2.dtype)
+            if reduction == "none" or label_smoothing:
+                probs = buffer
+            else:
+                dlogits = buffer
+        # s rounded to the logits' dtype, as the backward's g / n_valid would be
+        one = x2.dtype.type(1)
+        scale = one / x2.dtype.type(max(n_valid, 1)) if reduction == "mean" else one
+        loss, lse = kernel("cross_entropy_forward", x2)(
+            x2, target, ignore_index, probs=probs, dlogits=dlogits, grad_scale=scale
+        )
         if label_smoothing:
             eps = label_smoothing
             smooth = xp.where(valid, lse - x2.mean(axis=-1), x2.dtype.type(0))
             loss = (1 - eps) * loss + eps * smooth
-        n_valid = int(xp.count_nonzero(valid))
         ctx.save_for_backward(x2, lse, probs)
+        ctx.unit_grad, ctx.unit_kept, ctx.scale = dlogits, dlogits is not None, scale
         ctx.meta = (logits.shape, target, ignore_index, reduction, label_smoothing, n_valid)
         if reduction == "none":
             return loss.reshape(logits.shape[:-1])
@@ -165,6 +181,8 @@ class _CrossEntropy(Function):
     def backward(ctx: Context, g: Any) -> Any:
         x2, lse, probs = ctx.saved_arrays
         shape, target, ignore_index, reduction, eps, n_valid = ctx.meta
+        if ctx.unit_kept:
+            return _CrossEntropy._scaled_unit_grad(ctx, g).reshape(shape)
         xp = array_module(g)
         n = x2.shape[0]
         if reduction == "none":
@@ -185,6 +203,22 @@ class _CrossEntropy(Function):
         d -= x2.dtype.type(eps / x2.shape[1])
         d *= xp.where(valid, grad_rows, x2.dtype.type(0))[:, None]
         return d.reshape(shape)
+
+    @staticmethod
+    def _scaled_unit_grad(ctx: Context, g: Any) -> Any:
+        """g · (the forward's unit gradient (softmax − onehot)·s): taken from ctx, so that the
+        engine may keep it or add into it (``fresh_grads``); a second backward through a
+        retained graph has the forward kernel write it again, the same numbers."""
+        d, ctx.unit_grad = ctx.unit_grad, None
+        if d is None:
+            x2, target, ignore_index = ctx.saved_arrays[0], ctx.meta[1], ctx.meta[2]
+            d = array_module(x2).empty(x2.shape, x2.dtype)
+            kernel("cross_entropy_forward", x2)(
+                x2, target, ignore_index, dlogits=d, grad_scale=ctx.scale
+            )
+        if g != 1:
+            d *= g
+        return d
 
 
 def cross_entropy(
