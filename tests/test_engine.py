@@ -754,3 +754,30 @@ def test_an_ops_own_error_subclass_survives_apply() -> None:
 
     with pytest.raises(SingularError, match=r"refuses: the matrix is singular.*\(2, 2\)"):
         Refuses.apply(tinylm.zeros(2, 2))
+
+
+@pytest.mark.parametrize("op", ["softmax", "exp", "tanh", "sigmoid", "sqrt"])
+def test_an_op_that_saves_its_own_output_makes_no_reference_cycle(op):
+    """Softmax, exp, tanh … save their output for the backward. The graph must not hold that
+    output in a cycle (output → node → output): a forward without backward (an evaluation
+    that forgot no_grad) would keep every array until the garbage collector ran, and each
+    new one would come from fresh pages. Dropping the output frees it at once, as in PyTorch;
+    an in-place change before backward is still refused."""
+    import gc
+    import weakref
+
+    x = tinylm.tensor(np.full((4, 5), 0.5), requires_grad=True)
+    run = (lambda t: t.softmax(-1)) if op == "softmax" else getattr(tinylm.Tensor, op)
+    gc.disable()
+    try:
+        y = run(x)
+        gone = weakref.ref(y)
+        del y
+        assert gone() is None
+    finally:
+        gc.enable()
+    y = run(x)
+    with tinylm.no_grad():
+        y.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y.sum().backward()

@@ -404,7 +404,10 @@ class Node:
         function: the Function subclass that was applied.
         ctx: its Context (``None`` once the graph has been freed).
         inputs: the input Tensors (``()`` once freed).
-        saved_versions: (tensor, version) pairs for tensors whose memory backward reads.
+        saved_versions: (version counter, version, shape) of each tensor whose memory
+            backward reads: its counter, not the tensor, so that an output saved by its own
+            op (softmax's y) is not a reference cycle output → node → output, which only
+            the garbage collector could free (a forward without backward kept its arrays).
     """
 
     __slots__ = ("function", "ctx", "inputs", "saved_versions", "freed")
@@ -413,7 +416,7 @@ class Node:
         self.function = function
         self.ctx: Context | None = ctx
         self.inputs: tuple[Tensor, ...] = inputs
-        self.saved_versions: list[tuple[Tensor, int]] = []
+        self.saved_versions: list[tuple[Any, int, tuple[int, ...]]] = []
         self.freed = False
 
     @property
@@ -557,7 +560,8 @@ class Function:
                     else:
                         shares = id(owner) in owners
                     if shares:
-                        node.saved_versions.append((t, t._version))
+                        counter = t._version_counter
+                        node.saved_versions.append((counter, counter.value, t.shape))
             result._node = node
         else:
             ctx.saved_arrays = ()  # nothing will call backward: free what forward saved
@@ -753,12 +757,12 @@ def _walk_backward(
             continue
         elif tensor._retains_grad:  # backward still reads g below: .grad gets a copy
             tensor._accumulate_grad(g)
-        for saved, version in node.saved_versions:
-            if saved._version != version:
+        for counter, version, saved_shape in node.saved_versions:
+            if counter.value != version:
                 raise RuntimeError(
-                    f"backward: a tensor of shape {saved.shape} that {node.name} saved for "
+                    f"backward: a tensor of shape {saved_shape} that {node.name} saved for "
                     f"backward was modified in place after it was used (version {version} -> "
-                    f"{saved._version}); compute a new tensor instead of changing it in place"
+                    f"{counter.value}); compute a new tensor instead of changing it in place"
                 )
         input_grads = node.function.backward(node.ctx, g)
         if not isinstance(input_grads, tuple):
