@@ -249,7 +249,7 @@ def test_a_type_called_with_values_is_torchs(name: str, data: Any) -> None:
             getattr(tinylm, name)(data)
         except (TinyLMError, OverflowError):
             return
-        pytest.xfail("tinylm.tensor wraps Python numbers out of an int dtype's range (a bug)")
+        pytest.fail(f"torch refuses {name}({data}), tinylm made a tensor")
     ours = getattr(tinylm, name)(data)
     assert type(ours) is tinylm.Tensor and type(theirs) is torch.Tensor
     assert dtype_name(ours) == dtype_name(theirs) and ours.shape == tuple(theirs.shape)
@@ -691,3 +691,29 @@ def test_pin_memory_with_a_gpu_copies_into_pinned_memory_differentiably() -> Non
     np.testing.assert_array_equal(x.grad.numpy(), upstream)
     cuda = tinylm.zeros(2, device="cuda")
     assert cuda.share_memory_() is cuda and cuda.is_shared()
+
+
+@pytest.mark.parametrize(
+    "data, dtype",
+    [
+        ([300], "uint8"), ([-1], "uint8"), ([-255], "uint8"), ([-256], "uint8"),
+        ([1.7], "uint8"), ([-0.5], "uint8"), ([255.9], "uint8"), ([[1, 300]], "uint8"),
+        ([True, 300], "uint8"), ([128], "int8"), ([-128], "int8"), ([-129], "int8"),
+        ([70000], "int16"), ([2**31], "int32"), ([-(2**31)], "int32"), ([1e10], "int32"),
+        ([float("nan")], "int64"), ([float("inf")], "int32"), ([1.5], "int64"),
+        ([-(2.0**63)], "int64"), ([3], "bool"), ([1e40], "float32"), ([], "uint8"), (300, "uint8"),
+    ],
+)  # fmt: skip
+def test_python_numbers_out_of_an_int_dtypes_range_are_refused_as_torch(data, dtype) -> None:
+    """PyTorch checks Python numbers against an integer dtype's range where NumPy would wrap
+    (300 → 44 in uint8): nan, ±inf and floats outside [min, max] are refused; an unsigned
+    dtype takes integers down to −max (−1 → 255), as PyTorch's own rule."""
+    try:
+        theirs = torch.tensor(data, dtype=getattr(torch, dtype))
+    except RuntimeError:
+        with pytest.raises(TinyLMError, match=f"cannot be converted to {dtype} without overflow"):
+            tinylm.tensor(data, dtype=getattr(tinylm, dtype))
+        return
+    ours = tinylm.tensor(data, dtype=getattr(tinylm, dtype))
+    assert dtype_name(ours) == dtype_name(theirs)
+    np.testing.assert_array_equal(values(ours), values(theirs))
