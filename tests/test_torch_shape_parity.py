@@ -505,3 +505,27 @@ def test_float_scalars_with_integer_products_are_refused(call: str, message: str
     }
     with pytest.raises(TinyLMError, match=message):
         eval(call, {"lib": tinylm, **env})
+
+
+@pytest.mark.parametrize(
+    "view",
+    ["x", "x.permute(2, 0, 1)", "x.transpose(0, 2)", "x[:, ::2]", "x[:, :, ::2].permute(2, 0, 1)"],
+)
+@pytest.mark.parametrize(
+    "make",
+    [
+        "v.clone()", "lib.clone(v)", "lib.zeros_like(v)", "lib.ones_like(v)",
+        "lib.full_like(v, 2.5)", "lib.empty_like(v)", "lib.zeros_like(v, dtype=lib.float64)",
+    ],
+)  # fmt: skip
+def test_copies_and_like_tensors_keep_the_layout_as_torch(view: str, make: str) -> None:
+    """PyTorch's default memory_format=preserve_format: a copy of a transposed tensor is
+    transposed too (same strides, not contiguous, so .view(-1) of it is refused as there); a
+    view with gaps gives the dense layout of its axis order."""
+    results = []
+    for lib in (torch, tinylm):
+        x = lib.arange(24.0).reshape(2, 3, 4)
+        made = eval(make, {"v": eval(view, {"x": x}), "lib": lib})
+        values = None if "empty_like" in make else made.numpy().tolist()  # empty: unset
+        results.append((made.stride(), made.is_contiguous(), tuple(made.shape), values))
+    assert results[0] == results[1]

@@ -36,6 +36,7 @@ from tinylm.tensor_math import as_operand, check_fits, condition_array, shape_fr
 
 __all__ = [
     "arange",
+    "empty_like",
     "as_tensor",
     "bernoulli",
     "cat",
@@ -350,22 +351,41 @@ def _like(t: Tensor, dtype: Any, device: Any) -> tuple[Any, Any]:
     return (dtype if dtype is not None else t.dtype), (device if device is not None else t.device)
 
 
+def laid_out_like(input: Tensor, dtype: Any, value: Any) -> Any:
+    """An array of ``input``'s shape in ``dtype``, filled with ``value``, laid out as ``input``
+    is: PyTorch's default ``memory_format=torch.preserve_format``, so that ``zeros_like(x.t())``
+    is transposed too (a view with gaps gives the dense layout of its axis order)."""
+    array = input._xp.empty_like(input.data, dtype=dtype)  # order "K": input's axis order
+    array.fill(value)
+    return array
+
+
 def zeros_like(input: Tensor, *, dtype: Any = None, device=None, requires_grad=False) -> Tensor:
+    """Zeros of ``input``'s shape and layout, in its dtype and on its device unless given."""
     dtype, device = _like(input, dtype, device)
-    return _finish(np.zeros(input.shape, dtype), device, requires_grad)
+    return _finish(laid_out_like(input, dtype, 0), device, requires_grad)
 
 
 def ones_like(input: Tensor, *, dtype: Any = None, device=None, requires_grad=False) -> Tensor:
+    """Ones of ``input``'s shape and layout, in its dtype and on its device unless given."""
     dtype, device = _like(input, dtype, device)
-    return _finish(np.ones(input.shape, dtype), device, requires_grad)
+    return _finish(laid_out_like(input, dtype, 1), device, requires_grad)
 
 
 def full_like(
     input: Tensor, fill_value: float, *, dtype: Any = None, device=None, requires_grad=False
 ):
+    """``fill_value`` in ``input``'s shape and layout, its dtype and device unless given."""
     dtype, device = _like(input, dtype, device)
     value = number_into("full_like", fill_value, dtype)
-    return _finish(np.full(input.shape, value, dtype), device, requires_grad)
+    return _finish(laid_out_like(input, dtype, value), device, requires_grad)
+
+
+def empty_like(input: Tensor, *, dtype: Any = None, device=None, requires_grad=False) -> Tensor:
+    """A tensor of ``input``'s shape and layout, its dtype and device unless given, as
+    ``zeros_like``. PyTorch leaves its values unset; tinylm fills it with zeros (never read
+    them)."""
+    return zeros_like(input, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def randn_like(

@@ -391,8 +391,9 @@ class Tensor(TensorMath, TensorIndexing, TensorState, TensorMemory, TensorBase):
         return t
 
     def clone(self) -> Tensor:
-        """A copy with its own memory; gradients flow back to the original."""
-        return ops.Clone.apply(self)
+        """A copy with its own memory, laid out as this tensor (PyTorch's default
+        ``memory_format=torch.preserve_format``); gradients flow back to the original."""
+        return ops.Clone.apply(self, order="K")
 
     # ---- new tensors like this one: its dtype and device unless told otherwise ----------
 

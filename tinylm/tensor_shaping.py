@@ -13,7 +13,6 @@ wrapper :func:`cumprod`. ``tinylm.f(x, ...)`` and the method ``x.f(...)`` (one l
 * products: :func:`tensordot`, :func:`mm`, :func:`addmm`, :func:`baddbmm`, :func:`addbmm`,
   :func:`inner`, :func:`kron`;
 * scans: :func:`cumprod` (exact gradients where zeros occur), :func:`diff`;
-* :func:`empty_like`.
 
 Shapes in the docstrings: ``(n, m)`` and so on; ``g`` is dL/d(output).
 """
@@ -50,7 +49,6 @@ TOP_LEVEL = [
     "cumprod",
     "diff",
     "dstack",
-    "empty_like",
     "hstack",
     "inner",
     "kron",
@@ -631,20 +629,3 @@ def diff(
         later, earlier = x[head + (slice(1, None),)], x[head + (slice(None, -1),)]
         x = (later != earlier) if x.dtype == bool_ else later - earlier
     return ops.Clone.apply(x) if x is input else x  # an empty dim: still a new tensor
-
-
-# ---------------------------------------------------------------------------------------
-# New tensors
-# ---------------------------------------------------------------------------------------
-
-
-def empty_like(
-    input: Tensor,  # noqa: A002
-    *,
-    dtype: Any = None,
-    device: Any = None,
-    requires_grad: bool = False,
-) -> Tensor:
-    """A tensor of ``input``'s shape, dtype and device unless given, as ``zeros_like``.
-    PyTorch leaves its values unset; tinylm fills it with zeros (never read them)."""
-    return input.new_zeros(input.shape, dtype=dtype, device=device, requires_grad=requires_grad)

@@ -445,11 +445,13 @@ class Stack(Function):
 
 
 class Clone(Function):
-    """y = a copy of x in fresh memory; dy/dx = 1."""
+    """y = a copy of x in fresh memory; dy/dx = 1. ``order="C"`` (``contiguous()``, the ops
+    that copy) lays it out in C order; ``"K"`` (``clone()``, PyTorch's ``preserve_format``)
+    as x is: a transposed x gives a transposed copy, a view with gaps a dense one."""
 
     @staticmethod
-    def forward(ctx: Context, x: Any) -> Any:
-        return array_module(x).array(x, copy=True, order="C")
+    def forward(ctx: Context, x: Any, *, order: str = "C") -> Any:
+        return array_module(x).array(x, copy=True, order=order)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
