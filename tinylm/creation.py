@@ -355,7 +355,10 @@ def laid_out_like(input: Tensor, dtype: Any, value: Any) -> Any:
     """An array of ``input``'s shape in ``dtype``, filled with ``value``, laid out as ``input``
     is: PyTorch's default ``memory_format=torch.preserve_format``, so that ``zeros_like(x.t())``
     is transposed too (a view with gaps gives the dense layout of its axis order)."""
-    array = input._xp.empty_like(input.data, dtype=dtype)  # order "K": input's axis order
+    xp = array_module(input.data)
+    if input.data.flags.c_contiguous:  # the common case; zeros come from calloc's fresh pages
+        return xp.full(input.shape, value, dtype) if value else xp.zeros(input.shape, dtype)
+    array = xp.empty_like(input.data, dtype=dtype)  # order "K": input's axis order
     array.fill(value)
     return array
 
