@@ -570,14 +570,10 @@ def test_lstm_cell_rejects_gates_that_are_not_four_times_the_state(backend):
         fwd(np.zeros((3, 12), np.float32), c)
 
 
-@pytest.mark.parametrize("backend", FAST_BACKENDS)
-@pytest.mark.parametrize("dt", [np.float32, np.float64])
-def test_cross_entropy_kept_softmax_matches_the_recomputed_one(backend, dt):
-    """With ``probs`` the forward fills it with softmax(logits) and the backward reads it
-    instead of recomputing exp(logits - lse): both paths give the reference's numbers. The
-    rows cover the forward's retry from the row maximum: a logit 100 or 1000 above the
-    target's (the first sum overflows), an inf and a NaN logit, and ignored rows."""
-    rng = np.random.default_rng(3)
+def _hard_cross_entropy_rows(rng: np.random.Generator, dt) -> tuple[np.ndarray, np.ndarray]:
+    """12 rows of 70 logits and their targets, with the rows the forward must get right: a
+    logit 100 or 1000 above the target's (the first sum overflows: a retry from the row
+    maximum), an inf and a NaN logit, two ignored rows (5 and 8)."""
     n, v = 12, 70
     logits = (rng.standard_normal((n, v)) * 3).astype(dt)
     target = rng.integers(0, v, n)
@@ -586,6 +582,19 @@ def test_cross_entropy_kept_softmax_matches_the_recomputed_one(backend, dt):
     logits[3, 4] = np.inf
     logits[4, 9] = np.nan
     target[5] = target[8] = -100
+    return logits, target
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_cross_entropy_kept_softmax_matches_the_recomputed_one(backend, dt):
+    """With ``probs`` the forward fills it with softmax(logits) and the backward reads it
+    instead of recomputing exp(logits - lse): both paths give the reference's numbers. The
+    rows cover the forward's retry from the row maximum: a logit 100 or 1000 above the
+    target's (the first sum overflows), an inf and a NaN logit, and ignored rows."""
+    rng = np.random.default_rng(3)
+    logits, target = _hard_cross_entropy_rows(rng, dt)
+    n, v = logits.shape
     forward = implementations("cross_entropy_forward", "cpu")[backend]
     backward = implementations("cross_entropy_backward", "cpu")[backend]
     probs = np.full((n, v), -1.0, dtype=dt)
@@ -619,15 +628,8 @@ def test_cross_entropy_forward_writes_the_backward_of_a_mean_or_sum(backend, dt,
     grad_rows[i] = grad_scale (a training step's numbers do not move), for every backend the
     float64 reference's (softmax − onehot)·grad_scale, zeros on ignored rows. Rows as above:
     retries from the row maximum, an inf and a NaN logit, ignored rows."""
-    rng = np.random.default_rng(4)
-    n, v = 12, 70
-    logits = (rng.standard_normal((n, v)) * 3).astype(dt)
-    target = rng.integers(0, v, n)
-    logits[1, (target[1] + 5) % v] = logits[1, target[1]] + 100
-    logits[2, (target[2] + 7) % v] = logits[2, target[2]] + 1000
-    logits[3, 4] = np.inf
-    logits[4, 9] = np.nan
-    target[5] = target[8] = -100
+    logits, target = _hard_cross_entropy_rows(np.random.default_rng(4), dt)
+    n, v = logits.shape
     scale = dt(1) / dt(10) if n_valid_scale else dt(1)
     forward = implementations("cross_entropy_forward", "cpu")[backend]
     backward = implementations("cross_entropy_backward", "cpu")[backend]
