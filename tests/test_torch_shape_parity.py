@@ -509,13 +509,22 @@ def test_float_scalars_with_integer_products_are_refused(call: str, message: str
 
 @pytest.mark.parametrize(
     "view",
-    ["x", "x.permute(2, 0, 1)", "x.transpose(0, 2)", "x[:, ::2]", "x[:, :, ::2].permute(2, 0, 1)"],
-)
+    [
+        "x", "x.permute(2, 0, 1)", "x.transpose(0, 2)", "x[:, ::2]",
+        "x[:, :, ::2].permute(2, 0, 1)", "x[:, :1].expand(2, 3, 4)",
+        "x[:, :1].expand(2, 3, 4).permute(2, 1, 0)",
+    ],
+)  # fmt: skip
 @pytest.mark.parametrize(
     "make",
     [
         "v.clone()", "lib.clone(v)", "lib.zeros_like(v)", "lib.ones_like(v)",
         "lib.full_like(v, 2.5)", "lib.empty_like(v)", "lib.zeros_like(v, dtype=lib.float64)",
+        "v.clone(memory_format=lib.contiguous_format)", "v.contiguous()",
+        "v.clone(memory_format=lib.preserve_format)",
+        "lib.ones_like(v, memory_format=lib.contiguous_format)",
+        "lib.rand_like(v)", "lib.randn_like(v)", "lib.randint_like(v, 5)",
+        "lib.randn_like(v, memory_format=lib.contiguous_format)",
     ],
 )  # fmt: skip
 def test_copies_and_like_tensors_keep_the_layout_as_torch(view: str, make: str) -> None:
@@ -526,6 +535,22 @@ def test_copies_and_like_tensors_keep_the_layout_as_torch(view: str, make: str) 
     for lib in (torch, tinylm):
         x = lib.arange(24.0).reshape(2, 3, 4)
         made = eval(make, {"v": eval(view, {"x": x}), "lib": lib})
-        values = None if "empty_like" in make else made.numpy().tolist()  # empty: unset
+        unset = "empty_like" in make or "rand" in make  # unset or random values
+        values = None if unset else made.numpy().tolist()
         results.append((made.stride(), made.is_contiguous(), tuple(made.shape), values))
     assert results[0] == results[1]
+
+
+@LIBS
+def test_memory_formats_that_are_refused(lib: Any) -> None:
+    """contiguous() takes only contiguous_format, as PyTorch's; channels_last (an image
+    layout tinylm does not have) and anything that is not a memory format are refused."""
+    x = lib.arange(6.0).reshape(2, 3).t()
+    assert repr(lib.preserve_format) == f"{lib.__name__}.preserve_format"
+    with pytest.raises((RuntimeError, TinyLMError), match="preserve"):
+        x.contiguous(memory_format=lib.preserve_format)
+    with pytest.raises(TypeError, match="memory_format"):
+        x.clone(memory_format="C")
+    if lib is tinylm:  # PyTorch accepts it on 4-D tensors
+        with pytest.raises(TinyLMError, match="channels_last is not supported"):
+            lib.zeros_like(x, memory_format=lib.channels_last)

@@ -125,6 +125,13 @@ from tinylm.math_functions import (
     var_mean,
 )
 from tinylm.math_more import corrcoef, cov, frexp, ldexp, row_stack, rsub
+from tinylm.memory_formats import (
+    channels_last,
+    channels_last_3d,
+    contiguous_format,
+    memory_format,
+    preserve_format,
+)
 from tinylm.random import Generator, default_generator, manual_seed
 from tinylm.random_creation import logspace, normal, poisson, randint_like
 from tinylm.tensor import Tensor
@@ -945,6 +952,11 @@ __all__ = [
     "where",
     "zeros",
     "zeros_like",
+    "channels_last",
+    "channels_last_3d",
+    "contiguous_format",
+    "memory_format",
+    "preserve_format",
     "index_put_",
     "tril_indices",
     "triu_indices",

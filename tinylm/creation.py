@@ -28,6 +28,7 @@ from tinylm.dtypes import (
     result_type,
 )
 from tinylm.kernels.parallel import copy_array
+from tinylm.memory_formats import empty_preserving, numpy_order, preserve_format
 from tinylm.random import Generator, default_generator
 from tinylm.sampling import multinomial_indices
 from tinylm.scalar_writes import number_into
@@ -37,6 +38,7 @@ from tinylm.tensor_math import as_operand, check_fits, condition_array, shape_fr
 __all__ = [
     "arange",
     "empty_like",
+    "relaid",
     "as_tensor",
     "bernoulli",
     "cat",
@@ -351,62 +353,124 @@ def _like(t: Tensor, dtype: Any, device: Any) -> tuple[Any, Any]:
     return (dtype if dtype is not None else t.dtype), (device if device is not None else t.device)
 
 
-def laid_out_like(input: Tensor, dtype: Any, value: Any) -> Any:
-    """An array of ``input``'s shape in ``dtype``, filled with ``value``, laid out as ``input``
-    is: PyTorch's default ``memory_format=torch.preserve_format``, so that ``zeros_like(x.t())``
-    is transposed too (a view with gaps gives the dense layout of its axis order)."""
+def laid_out_like(
+    op: str, input: Tensor, dtype: Any, value: Any, memory_format: Any = preserve_format
+) -> Any:
+    """An array of ``input``'s shape in ``dtype``, filled with ``value``: in C order
+    (``contiguous_format``) or laid out as ``input`` is (``preserve_format``, PyTorch's
+    default: ``zeros_like(x.t())`` is transposed too; ``memory_formats.empty_preserving``)."""
     xp = array_module(input.data)
-    if input.data.flags.c_contiguous:  # the common case; zeros come from calloc's fresh pages
+    order = numpy_order(op, memory_format)
+    if order == "C" or input.data.flags.c_contiguous:  # zeros from calloc's fresh pages
         return xp.full(input.shape, value, dtype) if value else xp.zeros(input.shape, dtype)
-    array = xp.empty_like(input.data, dtype=dtype)  # order "K": input's axis order
+    array = empty_preserving(input.data, dtype)
     array.fill(value)
     return array
 
 
-def zeros_like(input: Tensor, *, dtype: Any = None, device=None, requires_grad=False) -> Tensor:
+def zeros_like(
+    input: Tensor,
+    *,
+    dtype: Any = None,
+    device=None,
+    requires_grad=False,
+    memory_format: Any = preserve_format,
+) -> Tensor:
     """Zeros of ``input``'s shape and layout, in its dtype and on its device unless given."""
     dtype, device = _like(input, dtype, device)
-    return _finish(laid_out_like(input, dtype, 0), device, requires_grad)
+    array = laid_out_like("zeros_like", input, dtype, 0, memory_format)
+    return _finish(array, device, requires_grad)
 
 
-def ones_like(input: Tensor, *, dtype: Any = None, device=None, requires_grad=False) -> Tensor:
+def ones_like(
+    input: Tensor,
+    *,
+    dtype: Any = None,
+    device=None,
+    requires_grad=False,
+    memory_format: Any = preserve_format,
+) -> Tensor:
     """Ones of ``input``'s shape and layout, in its dtype and on its device unless given."""
     dtype, device = _like(input, dtype, device)
-    return _finish(laid_out_like(input, dtype, 1), device, requires_grad)
+    array = laid_out_like("ones_like", input, dtype, 1, memory_format)
+    return _finish(array, device, requires_grad)
 
 
 def full_like(
-    input: Tensor, fill_value: float, *, dtype: Any = None, device=None, requires_grad=False
+    input: Tensor,
+    fill_value: float,
+    *,
+    dtype: Any = None,
+    device=None,
+    requires_grad=False,
+    memory_format: Any = preserve_format,
 ):
     """``fill_value`` in ``input``'s shape and layout, its dtype and device unless given."""
     dtype, device = _like(input, dtype, device)
     value = number_into("full_like", fill_value, dtype)
-    return _finish(laid_out_like(input, dtype, value), device, requires_grad)
+    array = laid_out_like("full_like", input, dtype, value, memory_format)
+    return _finish(array, device, requires_grad)
 
 
-def empty_like(input: Tensor, *, dtype: Any = None, device=None, requires_grad=False) -> Tensor:
+def empty_like(
+    input: Tensor,
+    *,
+    dtype: Any = None,
+    device=None,
+    requires_grad=False,
+    memory_format: Any = preserve_format,
+) -> Tensor:
     """A tensor of ``input``'s shape and layout, its dtype and device unless given, as
     ``zeros_like``. PyTorch leaves its values unset; tinylm fills it with zeros (never read
     them)."""
-    return zeros_like(input, dtype=dtype, device=device, requires_grad=requires_grad)
+    dtype, device = _like(input, dtype, device)
+    array = laid_out_like("empty_like", input, dtype, 0, memory_format)
+    return _finish(array, device, requires_grad)
+
+
+def relaid(op: str, input: Tensor, t: Tensor, memory_format: Any) -> Tensor:
+    """``t`` (``input``'s shape, C order, fresh) in the layout ``memory_format`` asks for:
+    itself, or a copy laid out as ``input`` (the random ``*_like`` creators)."""
+    if numpy_order(op, memory_format) == "C" or input.data.flags.c_contiguous:
+        return t
+    array = empty_preserving(input.data, t.dtype)
+    array = to_device_array(array, t.device)
+    array[...] = t.data
+    return _finish(array, t.device, t.requires_grad)
 
 
 def randn_like(
-    input: Tensor, *, dtype: Any = None, device=None, requires_grad=False, generator=None
+    input: Tensor,
+    *,
+    dtype: Any = None,
+    device=None,
+    requires_grad=False,
+    generator=None,
+    memory_format: Any = preserve_format,
 ):
+    """Standard normal draws in ``input``'s shape and layout (dtype, device unless given)."""
     dtype, device = _like(input, dtype, device)
-    return randn(
+    t = randn(
         *input.shape, dtype=dtype, device=device, requires_grad=requires_grad, generator=generator
     )
+    return relaid("randn_like", input, t, memory_format)
 
 
 def rand_like(
-    input: Tensor, *, dtype: Any = None, device=None, requires_grad=False, generator=None
+    input: Tensor,
+    *,
+    dtype: Any = None,
+    device=None,
+    requires_grad=False,
+    generator=None,
+    memory_format: Any = preserve_format,
 ):
+    """Uniform [0, 1) draws in ``input``'s shape and layout (dtype, device unless given)."""
     dtype, device = _like(input, dtype, device)
-    return rand(
+    t = rand(
         *input.shape, dtype=dtype, device=device, requires_grad=requires_grad, generator=generator
     )
+    return relaid("rand_like", input, t, memory_format)
 
 
 # ---------------------------------------------------------------------------------------

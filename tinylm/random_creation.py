@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import Context, Function, TensorBase, TinyLMError, is_grad_enabled
-from tinylm.creation import zeros
+from tinylm.creation import relaid, zeros
 from tinylm.devices import Device, normalize_device, to_device_array
 from tinylm.dtypes import get_default_dtype
+from tinylm.memory_formats import preserve_format
 from tinylm.random import Generator, default_generator
 from tinylm.sampling import random_integers
 from tinylm.tensor import Tensor
@@ -159,9 +160,10 @@ def randint_like(
     dtype: Any = None,
     device: Device | None = None,
     requires_grad: bool = False,
+    memory_format: Any = preserve_format,
 ) -> Tensor:
-    """Integers drawn uniformly from [low, high) in ``input``'s shape (and dtype and device
-    unless given): ``randint_like(x, high)`` or ``randint_like(x, low, high)``."""
+    """Integers drawn uniformly from [low, high) in ``input``'s shape and layout (and dtype
+    and device unless given): ``randint_like(x, high)`` or ``randint_like(x, low, high)``."""
     if not isinstance(input, TensorBase):
         raise TypeError(f"randint_like: input must be a Tensor, got {type(input).__name__}")
     if high is None:
@@ -171,7 +173,7 @@ def randint_like(
     device = device if device is not None else input.device
     out = Tensor._wrap(to_device_array(values, normalize_device(device)))
     out.requires_grad = requires_grad
-    return out
+    return relaid("randint_like", input, out, memory_format)
 
 
 def logspace(

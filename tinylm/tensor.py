@@ -46,6 +46,7 @@ from tinylm.dtypes import (
     is_floating_point,
     uint8,
 )
+from tinylm.memory_formats import contiguous_format, numpy_order, preserve_format
 from tinylm.random import Generator, default_generator
 from tinylm.scalar_writes import number_into
 from tinylm.tensor_indexing import TensorIndexing
@@ -390,10 +391,10 @@ class Tensor(TensorMath, TensorIndexing, TensorState, TensorMemory, TensorBase):
         t._inference = self._inference  # a view: of this tensor's kind, as in PyTorch
         return t
 
-    def clone(self) -> Tensor:
-        """A copy with its own memory, laid out as this tensor (PyTorch's default
-        ``memory_format=torch.preserve_format``); gradients flow back to the original."""
-        return ops.Clone.apply(self, order="K")
+    def clone(self, *, memory_format: Any = preserve_format) -> Tensor:
+        """A copy with its own memory, laid out as this tensor (``preserve_format``, the
+        default) or in C order (``contiguous_format``); gradients flow back to the original."""
+        return ops.Clone.apply(self, order=numpy_order("clone", memory_format))
 
     # ---- new tensors like this one: its dtype and device unless told otherwise ----------
 
@@ -445,7 +446,10 @@ class Tensor(TensorMath, TensorIndexing, TensorState, TensorMemory, TensorBase):
     def is_contiguous(self) -> bool:
         return bool(self._data.flags.c_contiguous)
 
-    def contiguous(self) -> Tensor:
+    def contiguous(self, memory_format: Any = contiguous_format) -> Tensor:
+        """This tensor if it lies in C order already, else a C-ordered copy (gradients flow
+        back); ``memory_format`` must be ``contiguous_format``, as PyTorch's."""
+        numpy_order("contiguous", memory_format, preserve_ok=False)
         if self._data.flags.c_contiguous:
             return self
         return ops.Clone.apply(self)

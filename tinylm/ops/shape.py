@@ -11,6 +11,7 @@ import numpy as np
 from tinylm.autograd import Context, Function, Node, TinyLMError, is_grad_enabled, no_grad
 from tinylm.determinism import alert_if_nondeterministic
 from tinylm.devices import Device, array_module, device_of, to_device_array
+from tinylm.memory_formats import empty_preserving
 from tinylm.scalar_writes import number_into
 
 __all__ = [
@@ -447,11 +448,16 @@ class Stack(Function):
 class Clone(Function):
     """y = a copy of x in fresh memory; dy/dx = 1. ``order="C"`` (``contiguous()``, the ops
     that copy) lays it out in C order; ``"K"`` (``clone()``, PyTorch's ``preserve_format``)
-    as x is: a transposed x gives a transposed copy, a view with gaps a dense one."""
+    as x is: a transposed x gives a transposed copy, a view with gaps or a broadcast a dense
+    one in the order of its strides (``memory_formats.empty_preserving``)."""
 
     @staticmethod
     def forward(ctx: Context, x: Any, *, order: str = "C") -> Any:
-        return array_module(x).array(x, copy=True, order=order)
+        if order == "C" or x.flags.c_contiguous:
+            return array_module(x).array(x, copy=True, order="C")
+        y = empty_preserving(x)
+        y[...] = x
+        return y
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:

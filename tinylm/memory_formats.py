@@ -1,0 +1,131 @@
+"""PyTorch's memory formats, for ``clone``, ``contiguous`` and the ``*_like`` creators.
+
+A tensor's memory format says in which order its elements lie in memory. tinylm has the two
+that do not depend on image layouts:
+
+* ``preserve_format`` (the default of ``clone`` and ``*_like``): as the input lies — a
+  transposed input gives a transposed result (a view with gaps, the dense layout of its axis
+  order); NumPy's ``order="K"``.
+* ``contiguous_format`` (``contiguous``'s): C order, the last dim's neighbours adjacent;
+  NumPy's ``order="C"``.
+
+``channels_last`` and ``channels_last_3d`` exist so that code naming them fails with a clear
+error rather than a missing name: tinylm's convolutions work in (N, C, H, W) C order only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tinylm.autograd import TinyLMError
+from tinylm.devices import array_module
+
+__all__ = [
+    "channels_last",
+    "channels_last_3d",
+    "contiguous_format",
+    "empty_preserving",
+    "memory_format",
+    "numpy_order",
+    "preserve_format",
+]
+
+
+class memory_format:  # noqa: N801 - PyTorch's class name (torch.memory_format)
+    """One of the memory formats above (compare with ``is``, as PyTorch's)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"tinylm.{self.name}"
+
+
+preserve_format = memory_format("preserve_format")
+contiguous_format = memory_format("contiguous_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+
+
+def numpy_order(op: str, fmt: object, *, preserve_ok: bool = True) -> str:
+    """NumPy's ``order=`` for memory format ``fmt``: "K" to preserve, "C" for contiguous.
+
+    Raises:
+        TinyLMError: channels_last (not supported), or preserve_format where ``op`` cannot
+            preserve (``contiguous``, as PyTorch refuses it).
+        TypeError: anything that is not a memory format.
+    """
+    if fmt is contiguous_format:
+        return "C"
+    if fmt is preserve_format and preserve_ok:
+        return "K"
+    if fmt is preserve_format:
+        raise TinyLMError(f"{op}: preserve_format is not supported here, as in PyTorch")
+    if fmt is channels_last or fmt is channels_last_3d:
+        raise TinyLMError(
+            f"{op}: memory_format={fmt!r} is not supported: tinylm keeps tensors in C order "
+            "(contiguous_format) or as their input lies (preserve_format)"
+        )
+    raise TypeError(
+        f"{op}: memory_format must be tinylm.preserve_format or tinylm.contiguous_format, "
+        f"got {fmt!r}"
+    )
+
+
+def _dense(shape: tuple[int, ...], steps: tuple[int, ...]) -> bool:
+    """Do strides ``steps`` (in elements) lay ``shape`` out with neither gaps nor overlaps?"""
+    expected = 1
+    for step, n in sorted((step, n) for n, step in zip(shape, steps) if n > 1):
+        if step != expected:
+            return False
+        expected *= n
+    return True
+
+
+def _preserved_order(shape: tuple[int, ...], steps: tuple[int, ...]) -> list[int]:
+    """The dims of a ``preserve_format`` copy, innermost first: PyTorch's rule
+    (``infer_dense_strides``), a stable insertion sort by stride that leaves a stride-0
+    (broadcast) dim where C order puts it and puts the smaller of two equal strides' dims
+    inside."""
+
+    def comes_after(d0: int, d1: int) -> int:  # 1: d0 lies outside d1; 0: undecided
+        s0, s1 = steps[d0], steps[d1]
+        if s0 == 0 or s1 == 0:
+            return 0
+        if s0 != s1:
+            return 1 if s0 > s1 else -1
+        return 1 if shape[d0] > shape[d1] else 0
+
+    perm = list(range(len(shape) - 1, -1, -1))  # C order, innermost first
+    for i in range(1, len(perm)):
+        d1 = i
+        for d0 in range(i - 1, -1, -1):
+            c = comes_after(perm[d0], perm[d1])
+            if c > 0:
+                perm[d0], perm[d1] = perm[d1], perm[d0]
+                d1 = d0
+            elif c < 0:
+                break
+    return perm
+
+
+def empty_preserving(a: Any, dtype: Any = None) -> Any:
+    """An uninitialised array of ``a``'s shape (and dtype unless given) laid out as
+    PyTorch's ``preserve_format`` lays out a copy of ``a``: with ``a``'s own strides when it
+    is dense (a transpose stays a transpose), else densely in the order of its strides (a
+    slice with gaps, a broadcast)."""
+    xp = array_module(a)
+    dtype = a.dtype if dtype is None else dtype
+    shape = a.shape
+    steps = tuple(abs(s) // a.itemsize for s in a.strides)
+    if len(shape) < 2 or a.flags.c_contiguous:
+        return xp.empty(shape, dtype)
+    if _dense(shape, steps) and all(s >= 0 for s in a.strides):
+        inner_first = sorted(range(len(shape)), key=lambda d: (steps[d], -d))
+    else:
+        inner_first = _preserved_order(shape, steps)
+    outer_first = inner_first[::-1]
+    base = xp.empty([shape[d] for d in outer_first], dtype)
+    return base.transpose([outer_first.index(d) for d in range(len(shape))])
