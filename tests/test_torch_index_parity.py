@@ -713,3 +713,25 @@ def test_the_in_place_and_function_forms_are_torchs_names() -> None:
         assert name in tinylm.__all__, name
     for name in methods:
         assert hasattr(torch.Tensor, name) and callable(getattr(tinylm.Tensor, name)), name
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        "x[:, [0, 2]]", "x[[0, 1]]", "x[:, :, [1, 3]]", "x[[0, 1], :, [1, 3]]",
+        "x[:, [0, 2], [1, 3]]", "x[[1, 0], [0, 2]]", "x[..., [1]]", "x[x > 5]",
+        "x[:, [[0], [2]]]", "x[:, None, [0, 2]]", "x[1:, [True, False, True]]",
+        "x.transpose(0, 1)[[0, 2], :, 1:3]",
+    ],
+)  # fmt: skip
+def test_advanced_indexing_gives_a_c_ordered_copy_as_torch(index: str) -> None:
+    """An integer or boolean array index copies; PyTorch lays the copy of a C-ordered tensor
+    out in C order, where NumPy puts the indexed dims outermost (x[:, [0, 2]] was not
+    contiguous, and .view(-1) of it was refused). Strides of size-1 dims are not compared
+    (they address nothing)."""
+    layouts = []
+    for lib in (torch, tinylm):
+        y = eval(index, {"x": lib.arange(24.0).reshape(2, 3, 4)})
+        strides = tuple(s for s, n in zip(y.stride(), y.shape) if n > 1)
+        layouts.append((tuple(y.shape), strides, y.is_contiguous(), y.numpy().tolist()))
+    assert layouts[0] == layouts[1]

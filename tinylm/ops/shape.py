@@ -281,6 +281,10 @@ class GetItem(Function):
             # numpy returns a single element as a scalar copy; x[index, ...] is the same
             # element as a 0-d view, so in-place changes reach x (as in PyTorch).
             y = x[(*index, ...) if isinstance(index, tuple) else (index, ...)]
+        if _index_has_arrays(index) and not y.flags.c_contiguous:
+            # a copy either way; NumPy lays it out with the indexed dims first, PyTorch in C
+            # order (x[:, [0, 2]] is contiguous there, and .view(-1) of it allowed)
+            y = array_module(y).ascontiguousarray(y)
         strides = none_index_strides(x, index, y)  # NumPy's None dims have stride 0
         return y if strides is None else with_strides(y, strides)
 
