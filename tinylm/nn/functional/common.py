@@ -14,7 +14,6 @@ from tinylm.tensor import Tensor
 __all__ = [
     "REDUCTIONS",
     "as_array",
-    "check_no_class_weights",
     "check_not_inplace",
     "check_probability",
     "check_reduction",
@@ -84,15 +83,6 @@ def check_tensor(op: str, name: str, value: Any) -> Tensor:
     if not isinstance(value, Tensor):
         raise TinyLMError(f"{op}: {name} must be a Tensor, got {type(value).__name__}")
     return value
-
-
-def check_no_class_weights(op: str, weight: Any) -> None:
-    """The losses over classes (cross-entropy, NLL) have no per-class ``weight``."""
-    if weight is not None:
-        raise TinyLMError(
-            f"{op}: per-class weight is not supported; use reduction='none' and weight each "
-            "row's loss by its class yourself"
-        )
 
 
 def check_not_inplace(op: str, inplace: bool) -> None:
