@@ -522,6 +522,7 @@ def test_float_scalars_with_integer_products_are_refused(call: str, message: str
         "lib.full_like(v, 2.5)", "lib.empty_like(v)", "lib.zeros_like(v, dtype=lib.float64)",
         "v.clone(memory_format=lib.contiguous_format)", "v.contiguous()",
         "v.clone(memory_format=lib.preserve_format)",
+        "lib.clone(v, memory_format=lib.contiguous_format)",
         "lib.ones_like(v, memory_format=lib.contiguous_format)",
         "lib.rand_like(v)", "lib.randn_like(v)", "lib.randint_like(v, 5)",
         "lib.randn_like(v, memory_format=lib.contiguous_format)",

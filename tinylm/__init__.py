@@ -648,8 +648,8 @@ def std(
     return input.std(dim, unbiased, keepdim, correction=correction)
 
 
-def clone(input: Tensor) -> Tensor:
-    return input.clone()
+def clone(input: Tensor, *, memory_format: Any = preserve_format) -> Tensor:
+    return input.clone(memory_format=memory_format)
 
 
 def detach(input: Tensor) -> Tensor:

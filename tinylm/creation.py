@@ -353,19 +353,23 @@ def _like(t: Tensor, dtype: Any, device: Any) -> tuple[Any, Any]:
     return (dtype if dtype is not None else t.dtype), (device if device is not None else t.device)
 
 
-def laid_out_like(
-    op: str, input: Tensor, dtype: Any, value: Any, memory_format: Any = preserve_format
-) -> Any:
-    """An array of ``input``'s shape in ``dtype``, filled with ``value``: in C order
-    (``contiguous_format``) or laid out as ``input`` is (``preserve_format``, PyTorch's
-    default: ``zeros_like(x.t())`` is transposed too; ``memory_formats.empty_preserving``)."""
+def _filled_like(
+    op: str, input: Tensor, value: Any, dtype: Any, device: Any, requires_grad: bool, fmt: Any
+) -> Tensor:
+    """``value`` in ``input``'s shape, in ``dtype`` and on ``device`` (``input``'s unless
+    given): in C order (``contiguous_format``) or laid out as ``input`` is
+    (``preserve_format``, PyTorch's default: ``zeros_like(x.t())`` is transposed too; see
+    ``memory_formats.empty_preserving``). What zeros_like … empty_like share."""
+    dtype, device = _like(input, dtype, device)
+    value = number_into(op, value, dtype)
     xp = array_module(input.data)
-    order = numpy_order(op, memory_format)
-    if order == "C" or input.data.flags.c_contiguous:  # zeros from calloc's fresh pages
-        return xp.full(input.shape, value, dtype) if value else xp.zeros(input.shape, dtype)
-    array = empty_preserving(input.data, dtype)
-    array.fill(value)
-    return array
+    if numpy_order(op, fmt) == "C" or input.data.flags.c_contiguous:
+        # zeros from calloc's fresh pages
+        array = xp.full(input.shape, value, dtype) if value else xp.zeros(input.shape, dtype)
+    else:
+        array = empty_preserving(input.data, dtype)
+        array.fill(value)
+    return _finish(array, device, requires_grad)
 
 
 def zeros_like(
@@ -377,9 +381,7 @@ def zeros_like(
     memory_format: Any = preserve_format,
 ) -> Tensor:
     """Zeros of ``input``'s shape and layout, in its dtype and on its device unless given."""
-    dtype, device = _like(input, dtype, device)
-    array = laid_out_like("zeros_like", input, dtype, 0, memory_format)
-    return _finish(array, device, requires_grad)
+    return _filled_like("zeros_like", input, 0, dtype, device, requires_grad, memory_format)
 
 
 def ones_like(
@@ -391,9 +393,7 @@ def ones_like(
     memory_format: Any = preserve_format,
 ) -> Tensor:
     """Ones of ``input``'s shape and layout, in its dtype and on its device unless given."""
-    dtype, device = _like(input, dtype, device)
-    array = laid_out_like("ones_like", input, dtype, 1, memory_format)
-    return _finish(array, device, requires_grad)
+    return _filled_like("ones_like", input, 1, dtype, device, requires_grad, memory_format)
 
 
 def full_like(
@@ -406,10 +406,7 @@ def full_like(
     memory_format: Any = preserve_format,
 ):
     """``fill_value`` in ``input``'s shape and layout, its dtype and device unless given."""
-    dtype, device = _like(input, dtype, device)
-    value = number_into("full_like", fill_value, dtype)
-    array = laid_out_like("full_like", input, dtype, value, memory_format)
-    return _finish(array, device, requires_grad)
+    return _filled_like("full_like", input, fill_value, dtype, device, requires_grad, memory_format)
 
 
 def empty_like(
@@ -423,9 +420,7 @@ def empty_like(
     """A tensor of ``input``'s shape and layout, its dtype and device unless given, as
     ``zeros_like``. PyTorch leaves its values unset; tinylm fills it with zeros (never read
     them)."""
-    dtype, device = _like(input, dtype, device)
-    array = laid_out_like("empty_like", input, dtype, 0, memory_format)
-    return _finish(array, device, requires_grad)
+    return _filled_like("empty_like", input, 0, dtype, device, requires_grad, memory_format)
 
 
 def relaid(op: str, input: Tensor, t: Tensor, memory_format: Any) -> Tensor:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from tinylm.autograd import TinyLMError
+from tinylm.scalar_writes import check_numbers_fit
 
 __all__ = [
     "bool_",
@@ -171,34 +172,13 @@ def array_from_python(data: Any, dtype: Any, xp: ModuleType) -> Any:
         dtype = _sequence_dtype(data)  # None unless the sequence holds numpy scalars
     with np.errstate(all="ignore"):  # 1e300 → inf in float32, silent as PyTorch
         if dtype is not None:
-            _check_fits("tensor", array, np.dtype(dtype))
+            check_numbers_fit("tensor", array, np.dtype(dtype))
             array = array.astype(dtype)
         elif is_floating_point(array.dtype):
             array = array.astype(_default_dtype)
         elif np.issubdtype(array.dtype, np.integer):
             array = array.astype(int64)
     return array if xp is np else xp.asarray(array)
-
-
-def _check_fits(op: str, array: Any, dtype: np.dtype) -> None:
-    """Python numbers given for an integer dtype must fit it, as PyTorch checks (it raises
-    where NumPy would wrap 300 to 44 in uint8): a float within [min, max] (then truncated),
-    nan and ±inf never; an integer within [min, max], or, for an unsigned dtype, down to −max
-    (PyTorch wraps −1 to 255 in uint8 but refuses −256)."""
-    if dtype.kind not in "iu" or array.size == 0 or array.dtype.kind not in "iuf":
-        return
-    info = np.iinfo(dtype)
-    low = -info.max if dtype.kind == "u" and array.dtype.kind != "f" else info.min
-    with np.errstate(invalid="ignore"):
-        # as floats: 2^63 as an int64 would not compare; nan fails both tests
-        values = array.astype(np.float64) if array.dtype.kind == "u" else array
-        fits = (values >= low) & (values <= float(info.max))
-    if not fits.all():
-        bad = array.reshape(-1)[np.flatnonzero(~fits.reshape(-1))[0]]
-        raise TinyLMError(
-            f"{op}: value {bad.item()} cannot be converted to {dtype} without overflow "
-            f"(it holds {info.min} … {info.max}), as in PyTorch"
-        )
 
 
 def _sequence_dtype(data: Any) -> Any:

@@ -4,8 +4,9 @@ A tensor's memory format says in which order its elements lie in memory. tinylm 
 that do not depend on image layouts:
 
 * ``preserve_format`` (the default of ``clone`` and ``*_like``): as the input lies — a
-  transposed input gives a transposed result (a view with gaps, the dense layout of its axis
-  order); NumPy's ``order="K"``.
+  transposed input gives a transposed result; a view with gaps or a broadcast, a dense
+  layout in the order of its strides (:func:`empty_preserving`, PyTorch's rule, which differs
+  from NumPy's ``order="K"`` for broadcasts).
 * ``contiguous_format`` (``contiguous``'s): C order, the last dim's neighbours adjacent;
   NumPy's ``order="C"``.
 
@@ -50,7 +51,8 @@ channels_last_3d = memory_format("channels_last_3d")
 
 
 def numpy_order(op: str, fmt: object, *, preserve_ok: bool = True) -> str:
-    """NumPy's ``order=`` for memory format ``fmt``: "K" to preserve, "C" for contiguous.
+    """ "C" for ``contiguous_format``, "K" for ``preserve_format`` (then the copy is made by
+    :func:`empty_preserving`).
 
     Raises:
         TinyLMError: channels_last (not supported), or preserve_format where ``op`` cannot

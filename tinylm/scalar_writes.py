@@ -21,7 +21,7 @@ import numpy as np
 
 from tinylm.autograd import TinyLMError
 
-__all__ = ["number_into"]
+__all__ = ["check_numbers_fit", "number_into"]
 
 
 def number_into(op: str, value: Any, dtype: Any) -> Any:
@@ -48,3 +48,24 @@ def number_into(op: str, value: Any, dtype: Any) -> Any:
         if math.isfinite(number) and int(info.min) <= number <= high:
             return dtype.type(int(number))  # int() truncates toward 0, as C's cast
     raise TinyLMError(f"{op}: value {value!r} cannot be converted to {dtype} without overflow")
+
+
+def check_numbers_fit(op: str, array: Any, dtype: np.dtype) -> None:
+    """The rule above for a whole array of Python numbers bound for ``dtype`` at once
+    (``tensor([...], dtype=uint8)``), in NumPy: an error naming the first that breaks it.
+    Floats are compared with the dtype's limits as float64, as PyTorch compares them (2^63
+    passes for int64 and wraps, as there)."""
+    if dtype.kind not in "iu" or array.size == 0 or array.dtype.kind not in "iuf":
+        return
+    info = np.iinfo(dtype)
+    low = -info.max if dtype.kind == "u" and array.dtype.kind != "f" else info.min
+    with np.errstate(invalid="ignore"):
+        # as floats: a uint64 beside a negative bound would not compare; nan fails both
+        values = array.astype(np.float64) if array.dtype.kind == "u" else array
+        fits = (values >= low) & (values <= float(info.max))
+    if not fits.all():
+        bad = array.reshape(-1)[np.flatnonzero(~fits.reshape(-1))[0]]
+        raise TinyLMError(
+            f"{op}: value {bad.item()} cannot be converted to {dtype} without overflow "
+            f"(it holds {info.min} … {info.max}), as in PyTorch"
+        )
