@@ -38,7 +38,7 @@ __all__ = ["transformer_block_decode", "transformer_block_decode_kernel"]
 @rjit
 def _linear(h, layer, y):
     """y (B, N) = h (B, K) (scale[:, None] · W)ᵀ + bias, layer = (W, scale, bias)."""
-    int8_linear_kernel(0, layer[0].shape[0], h, layer[0], layer[1], layer[2], y)
+    int8_linear_kernel(np.intp(0), layer[0].shape[0], h, layer[0], layer[1], layer[2], y)
 
 
 @rjit
@@ -51,9 +51,12 @@ def transformer_block_decode_kernel(
     b, c = x.shape
     d = c // num_heads
     dt = x.dtype
+    # the row kernels' start, a run-time 0 so that they reuse the versions compiled for
+    # parallel_ranges' calls (a literal 0 would compile each of them once more)
+    first = np.intp(0)
     mean, rstd = np.empty(b, dtype=dt), np.empty(b, dtype=dt)
     a = np.empty((b, c), dtype=dt)
-    layer_norm_forward_kernel(0, b, x, ln_1[0], ln_1[1], dt.type(eps_1), a, mean, rstd)
+    layer_norm_forward_kernel(first, b, x, ln_1[0], ln_1[1], dt.type(eps_1), a, mean, rstd)
     packed = np.empty((b, 3 * c), dtype=dt)  # queries, keys, values side by side
     _linear(a, qkv, packed)
     q = np.empty((b, num_heads, 1, d), dtype=dt)
@@ -70,14 +73,14 @@ def transformer_block_decode_kernel(
     for i in range(b):
         for j in range(c):
             y[i, j] = x[i, j] + a[i, j]  # y holds the residual stream from here on
-    layer_norm_forward_kernel(0, b, y, ln_2[0], ln_2[1], dt.type(eps_2), a, mean, rstd)
+    layer_norm_forward_kernel(first, b, y, ln_2[0], ln_2[1], dt.type(eps_2), a, mean, rstd)
     f = np.empty((b, fc[0].shape[0]), dtype=dt)
     _linear(a, fc, f)
     f_flat = f.reshape(-1)
     if exact_gelu:
-        gelu_exact_forward_kernel(0, f_flat.shape[0], f_flat, f_flat)  # in place: one read each
+        gelu_exact_forward_kernel(first, f_flat.shape[0], f_flat, f_flat)  # in place: one read each
     else:
-        gelu_forward_kernel(0, f_flat.shape[0], f_flat, f_flat)
+        gelu_forward_kernel(first, f_flat.shape[0], f_flat, f_flat)
     _linear(f, fc_proj, a)
     for i in range(b):
         for j in range(c):

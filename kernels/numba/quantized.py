@@ -76,7 +76,8 @@ def int8_linear_rows(x, q, scale, bias):
     # the whole product on the calling thread, y allocated here: one compiled call with four
     # arguments costs ~3 µs less than the Python around the kernel (a decode step runs 17)
     y = np.empty((x.shape[0], q.shape[0]), x.dtype)
-    int8_linear_kernel(0, q.shape[0], x, q, scale, bias, y)
+    # np.intp(0), not 0: a literal 0 would compile the kernel once more (as in decode.py)
+    int8_linear_kernel(np.intp(0), q.shape[0], x, q, scale, bias, y)
     return y
 
 

@@ -75,6 +75,14 @@ def _cell_backward_row(a, cp, cr, dhr, dcr, d, dcp):
 
 
 @rjit
+def _copy(src, dst):
+    """dst[:] = src for two rows of one length. Written as a loop: Numba's ``dst[:] = src``
+    checks the shapes with an error message whose string code cost ~0.7 s of first compile."""
+    for j in range(dst.shape[0]):
+        dst[j] = src[j]
+
+
+@rjit
 def lstm_cell_forward_kernel(start, end, gates, c_prev, h, c, act):
     for r in range(start, end):
         _cell_forward_row(gates[r], act[r], c_prev[r], c[r], h[r])
@@ -97,15 +105,15 @@ def lstm_step_forward_kernel(start, end, hw, x, keep, h_prev, c_prev, act, h, c,
         a, hr, outr = act[r], h[r], out[r]
         if not keep[r]:
             a[:] = zero
-            hr[:] = h_prev[r]
-            c[r][:] = c_prev[r]
+            _copy(h_prev[r], hr)
+            _copy(c_prev[r], c[r])
             outr[:] = zero
             continue
         z, xr = hw[r], x[r]
         for j in range(z.shape[0]):
             z[j] += xr[j]  # hw is the caller's work buffer: the gates' sum is made in place
         _cell_forward_row(z, a, c_prev[r], c[r], hr)
-        outr[:] = hr
+        _copy(hr, outr)
 
 
 @rjit
@@ -117,7 +125,7 @@ def lstm_step_backward_kernel(start, end, act, c_prev, c, dh, g, dc, keep, dgate
     for r in range(start, end):
         if not keep[r]:
             dgates[r][:] = zero
-            dc_prev[r][:] = dc[r]
+            _copy(dc[r], dc_prev[r])
             continue
         dhr = dh[r]
         gr = g[r]
