@@ -10,14 +10,18 @@ script from a repository checkout). float32, transformer-sized arrays. Two rows 
   arrays, the op of ``tinylm.nn.functional`` (``torch.nn.functional``), ``backward`` — so the
   engine, the Function's wrapper and the copies are all in the figure.
 
-Timing: tinylm and PyTorch each run in their own process, as users run them, and take turns
-round after round (``--rounds``, at least 5; ``--same-process`` instead imports PyTorch first
-and runs both in one process). In a round each row is called ``--repeats`` times after warm-up
-and its best time kept. ``vs torch`` is PyTorch's time over tinylm's (>1: tinylm faster),
-taken per round between neighbouring rounds and reported as the median with the 10th-90th
-percentile spread (``benchmarks/timing.py``); a row whose spread exceeds 20 % is marked
-UNSTABLE: that ratio is not a figure. Rounds during which other processes used the cores are
-counted in the header. The ms columns are medians over rounds; compare ratios, not times.
+Timing: tinylm and PyTorch each run in their own process, as users run them (``--rounds``, at
+least 5; ``--same-process`` instead imports PyTorch first and runs both in one process). In a
+round they take turns row by row, the order swapped from row to row and round to round, with
+a pause (``--settle``) before each turn so that the other's BLAS and OpenMP threads are asleep;
+in its turn a row is called ``--repeats`` times after one untimed call and its best time kept.
+``vs torch`` is PyTorch's time over tinylm's (>1: tinylm faster), taken per round between the
+two neighbouring turns (a fraction of a second apart, so a drift of the machine over seconds
+cancels; whole-round turns, several seconds apart, spread twice as wide on the 2026-12-04 VM)
+and reported as the median with the 10th-90th percentile spread (``benchmarks/timing.py``); a
+row whose spread exceeds 20 % is marked UNSTABLE: that ratio is not a figure. Rounds during
+which other processes used the cores are counted in the header. The ms columns are medians
+over rounds; compare ratios, not times.
 
 ``--baseline PYTHON`` adds a third worker: tinylm as installed for that interpreter (the
 virtual environment of another checkout, e.g. ``main`` before a change), taking its turns
@@ -375,11 +379,21 @@ def torch_runs(quick: bool) -> list[Bench]:
     return benches
 
 
-def measure_round(benches: list[Bench], repeats: int) -> dict[str, dict[str, float]]:
-    """One round: every row and backend, best of ``repeats`` calls after one untimed call
-    (it absorbs the hand-over from the row before). Returns key -> backend -> seconds."""
+def row_keys(quick: bool) -> list[str]:
+    """The keys of every row (``Bench.key``), in table order."""
+    return [f"{name}|{shape}|{kind}" for name, shape, _, _ in op_rows(quick) for kind in KINDS]
+
+
+def measure_round(
+    benches: list[Bench], repeats: int, key: str | None = None
+) -> dict[str, dict[str, float]]:
+    """One turn: every backend of the row ``key`` (None: of every row), best of ``repeats``
+    calls after one untimed call (it absorbs the hand-over from the row before). Returns
+    key -> backend -> seconds."""
     out: dict[str, dict[str, float]] = {}
     for bench in benches:
+        if key is not None and bench.key != key:
+            continue
         times = out.setdefault(bench.key, {})
         for backend, fn in bench.runs.items():
             call = fn
@@ -407,8 +421,9 @@ def make_runs(framework: str, quick: bool, reference: bool = True) -> list[Bench
 
 
 def run_worker(framework: str, quick: bool, repeats: int, reference: bool = True) -> None:
-    """A worker process: build and warm up the rows, then one round per ``go`` line on
-    stdin, answering ``ROUND {json}``; ``INFO {json}`` once first."""
+    """A worker process: build and warm up the rows, then one turn per ``go KEY`` line on
+    stdin (the row KEY; ``go`` alone: every row), answering ``ROUND {json}``;
+    ``INFO {json}`` once first."""
     benches = make_runs(framework, quick, reference)
     warm_up(benches)
     info: dict = {"framework": framework}
@@ -423,9 +438,10 @@ def run_worker(framework: str, quick: bool, repeats: int, reference: bool = True
         info["bandwidth"] = measure_copy_bandwidth(32 * 2**20 if quick else 256 * 2**20)
     print("INFO " + json.dumps(info), flush=True)
     for line in sys.stdin:
-        if line.strip() != "go":
+        command, _, key = line.strip().partition(" ")
+        if command != "go":
             break
-        print("ROUND " + json.dumps(measure_round(benches, repeats)), flush=True)
+        print("ROUND " + json.dumps(measure_round(benches, repeats, key or None)), flush=True)
 
 
 def _read_tagged(worker: subprocess.Popen, tag: str) -> dict | None:
@@ -437,8 +453,10 @@ def _read_tagged(worker: subprocess.Popen, tag: str) -> dict | None:
 
 
 def run_separate(args: argparse.Namespace, frameworks: list[str]) -> tuple[list, dict] | None:
-    """Each framework in its own process (the user's environment, nothing added), taking
-    turns round by round, the order swapped every round. Returns the rounds and infos."""
+    """Each framework in its own process (the user's environment, nothing added). In every
+    round the workers take turns row by row, so that the times a ratio compares are taken
+    a fraction of a second apart, the order swapped from row to row and round to round.
+    Returns the rounds and infos."""
     from timing import OthersCPU, settle
 
     workers, infos = {}, {}
@@ -461,23 +479,21 @@ def run_separate(args: argparse.Namespace, frameworks: list[str]) -> tuple[list,
         rounds = []
         for r in range(args.rounds):
             merged: dict[str, dict[str, float]] = {}
-            busy: list[float | None] = []  # others' CPU during each turn (not the pauses)
-            order = frameworks if r % 2 == 0 else frameworks[::-1]
-            for name in order:
-                w = workers[name]
-                settle()  # the other worker's BLAS / OpenMP threads asleep first
-                monitor.start()
-                w.stdin.write("go\n")
-                w.stdin.flush()
-                got = _read_tagged(w, "ROUND")
-                busy.append(monitor.stop())
-                if got is None:
-                    print(f"{name} worker failed (see its messages above)", file=sys.stderr)
-                    return None
-                suffix = "@base" if name == BASE else ""
-                for key, times in got.items():
-                    merged.setdefault(key, {}).update({b + suffix: t for b, t in times.items()})
-            rounds.append((merged, _busiest(busy)))
+            monitor.start()  # others' CPU over the whole round: a turn is too short to tell
+            for i, row in enumerate(row_keys(args.quick)):
+                for name in frameworks if (r + i) % 2 == 0 else frameworks[::-1]:
+                    w = workers[name]
+                    settle(args.settle)  # the other worker's BLAS / OpenMP threads asleep
+                    w.stdin.write(f"go {row}\n")
+                    w.stdin.flush()
+                    got = _read_tagged(w, "ROUND")
+                    if got is None:
+                        print(f"{name} worker failed (see its messages above)", file=sys.stderr)
+                        return None
+                    suffix = "@base" if name == BASE else ""
+                    for key, times in got.items():
+                        merged.setdefault(key, {}).update({b + suffix: t for b, t in times.items()})
+            rounds.append((merged, monitor.stop()))
             print(f"  round {r + 1}/{args.rounds}", end="\r", file=sys.stderr, flush=True)
     finally:
         for w in workers.values():
@@ -489,7 +505,7 @@ def run_separate(args: argparse.Namespace, frameworks: list[str]) -> tuple[list,
 
 def run_same_process(args: argparse.Namespace, frameworks: list[str]) -> tuple[list, dict]:
     """Both in this process, PyTorch imported and run first (as a notebook comparing the two
-    would have it); the frameworks take turns round by round."""
+    would have it); the frameworks take turns row by row, as in :func:`run_separate`."""
     from timing import OthersCPU, settle
 
     benches = {
@@ -502,22 +518,14 @@ def run_same_process(args: argparse.Namespace, frameworks: list[str]) -> tuple[l
     monitor, rounds = OthersCPU([os.getpid()]), []
     for r in range(args.rounds):
         merged: dict[str, dict[str, float]] = {}
-        busy: list[float | None] = []
-        names = list(benches) if r % 2 == 0 else list(benches)[::-1]
-        for name in names:
-            settle()
-            monitor.start()
-            for key, times in measure_round(benches[name], args.repeats).items():
-                merged.setdefault(key, {}).update(times)
-            busy.append(monitor.stop())
-        rounds.append((merged, _busiest(busy)))
+        monitor.start()
+        for i, row in enumerate(row_keys(args.quick)):
+            for name in list(benches) if (r + i) % 2 == 0 else list(benches)[::-1]:
+                settle(args.settle)
+                for key, times in measure_round(benches[name], args.repeats, row).items():
+                    merged.setdefault(key, {}).update(times)
+        rounds.append((merged, monitor.stop()))
     return rounds, infos
-
-
-def _busiest(busy: list[float | None]) -> float | None:
-    """A round's figure for other processes' CPU: its busiest turn (None: not known)."""
-    known = [b for b in busy if b is not None]
-    return max(known) if known else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -618,6 +626,12 @@ def main(argv: list[str] | None = None) -> int:
         "--same-process", action="store_true", help="PyTorch imported first, in this process"
     )
     parser.add_argument("--no-torch", action="store_true", help="tinylm only")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=None,
+        help="seconds of pause before each turn (default: benchmarks/timing.py's SETTLE_S)",
+    )
     parser.add_argument(
         "--no-reference", action="store_true", help="leave out the NumPy reference (slow)"
     )

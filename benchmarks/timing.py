@@ -29,10 +29,10 @@ BUSY_CORES = 0.10  # CPU used by other processes during a round, in cores
 SETTLE_S = 0.25  # longer than OpenBLAS's spin after a product (~0.1 s measured)
 
 
-def settle() -> None:
+def settle(seconds: float | None = None) -> None:
     """Wait until the threads of whatever ran last have gone to sleep (see the module's
-    docstring): call it before each program's turn."""
-    time.sleep(SETTLE_S)
+    docstring): call it before each program's turn. ``seconds`` defaults to ``SETTLE_S``."""
+    time.sleep(SETTLE_S if seconds is None else seconds)
 
 
 def busy_ticks() -> int | None:

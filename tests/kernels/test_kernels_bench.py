@@ -29,7 +29,8 @@ def test_quick_benchmark_in_separate_processes(capsys, tmp_path):
     PyTorch."""
     import bench_kernels
 
-    argv = ["--quick", "--rounds", "1", "--repeats", "1", "--plot", str(tmp_path / "k.png")]
+    argv = ["--quick", "--rounds", "1", "--repeats", "1", "--settle", "0.01"]
+    argv += ["--plot", str(tmp_path / "k.png")]
     argv += ["--baseline", sys.executable]  # a third worker: "before", here the same code
     assert bench_kernels.main(argv) == 0
     out = capsys.readouterr().out
@@ -48,6 +49,7 @@ def test_quick_benchmark_in_one_process_torch_first(capsys):
     import bench_kernels
 
     argv = ["--quick", "--rounds", "2", "--repeats", "1", "--same-process", "--no-plot"]
+    argv += ["--settle", "0.01"]
     assert bench_kernels.main([*argv, "--no-reference"]) == 0
     out = capsys.readouterr().out
     assert "2 alternating rounds (one process, PyTorch first)" in out
@@ -81,6 +83,24 @@ def test_summary_marks_a_spread_ratio_unstable():
     text = bench_kernels.format_table(table, bandwidth=10.0)
     marked = [ln.split()[:3] for ln in text.splitlines() if ln.endswith("UNSTABLE")]
     assert marked == [["softmax", "64x96", "kernel"]]
+
+
+def test_a_turn_measures_one_row_and_every_row_has_a_key():
+    """The workers take turns row by row: ``measure_round(..., key)`` calls that row's
+    backends only (untimed once, then ``repeats`` timed calls), and ``row_keys`` names every
+    row of the table in order."""
+    import bench_kernels
+
+    calls = []
+    benches = [bench_kernels.Bench(n, "2x2", "kernel", 0) for n in ("a", "b")]
+    for b in benches:
+        b.runs["numba"] = lambda n=b.name: calls.append(n)
+    got = bench_kernels.measure_round(benches, repeats=3, key="b|2x2|kernel")
+    assert list(got) == ["b|2x2|kernel"] and calls == ["b"] * 4
+    assert set(bench_kernels.measure_round(benches, repeats=1)) == {"a|2x2|kernel", "b|2x2|kernel"}
+    keys = bench_kernels.row_keys(quick=True)
+    assert keys[:2] == ["softmax|64x96|kernel", "softmax|64x96|public"]
+    assert len(keys) == 2 * len(bench_kernels.op_rows(quick=True)) == len(set(keys))
 
 
 def test_tinylm_bench_kernels_runs_the_script(capsys, monkeypatch):
