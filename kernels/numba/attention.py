@@ -16,6 +16,9 @@ When the forward keeps P and the sequence is short (``policy.attention_keeps_pro
 the strided heads in place) around two fused row kernels: the scaled, masked softmax with its
 log-sum-exp, and its backward ``gS = scale · P ⊙ (gP − rowsum(gO ⊙ O))``. At a GPT's T = 64
 that is 1.3x (forward) and 1.8x (backward) faster than the blocked kernels' own products.
+There, a causal P is cut in two at T/2 so that the products skip its zero block (a quarter
+of their work), and Kᵀ and Vᵀ are multiplied as contiguous copies, not transposed views:
+public forward + backward at 12×4×64×32, 1.21 → 1.04 ms (best of 4 alternating processes).
 """
 
 from __future__ import annotations
@@ -441,37 +444,84 @@ def _rows(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a).reshape(-1, a.shape[-2], a.shape[-1])
 
 
+def _transposed(a: np.ndarray) -> np.ndarray:
+    """(B, H, T, D) → its transpose (B, H, D, T) as a contiguous copy, the right operand of
+    X Yᵀ. OpenBLAS multiplies a (T, D) by a contiguous (D, T) faster than by the transposed
+    view of a (T, D): at 12×4 heads of T = 64, D = 32, 150 µs instead of 199 µs for the whole
+    batch, the copy (~30 µs) included (Zen 4, 2026-12-04)."""
+    return np.ascontiguousarray(np.swapaxes(a, -1, -2))
+
+
+def _causal_split(q: np.ndarray, k: np.ndarray, is_causal: bool) -> int:
+    """The query row h at which a causal P is cut in two, or 0 for "not cut".
+
+    With as many keys as queries, queries 0 … h−1 see keys 0 … h−1 only: the block
+    P[:h, h:] is zero, and the products below skip it, a quarter of their work when
+    h = T/2 (:func:`_product_skipping_zeros`). Not worth the extra calls under T = 32."""
+    tq, tk = q.shape[-2], k.shape[-2]
+    return tq // 2 if is_causal and tq == tk and tq >= 32 else 0
+
+
+def _product_skipping_zeros(a, b, out, h: int, zeros: str) -> None:
+    """out = a @ b over the last two axes, where a causal P's block [:h, h:] is zero (h = 0:
+    one plain product). ``zeros`` says where that block is:
+
+    * "a": a is P-shaped (P or gS): out[:h] = a[:h, :h] b[:h], out[h:] = a[h:] b;
+    * "aT": a is Pᵀ-shaped (its block [h:, :h] is zero): out[:h] = a[:h] b,
+      out[h:] = a[h:, h:] b[h:];
+    * "out": out is P-shaped (S or gP), its block [:h, h:] is left unwritten:
+      out[:h, :h] = a[:h] b[:, :h], out[h:] = a[h:] b.
+    """
+    if h == 0:
+        np.matmul(a, b, out=out)
+    elif zeros == "a":
+        np.matmul(a[..., :h, :h], b[..., :h, :], out=out[..., :h, :])
+        np.matmul(a[..., h:, :], b, out=out[..., h:, :])
+    elif zeros == "aT":
+        np.matmul(a[..., :h, :], b, out=out[..., :h, :])
+        np.matmul(a[..., h:, h:], b[..., h:, :], out=out[..., h:, :])
+    else:
+        np.matmul(a[..., :h, :], b[..., :, :h], out=out[..., :h, :h])
+        np.matmul(a[..., h:, :], b, out=out[..., h:, :])
+
+
 def _forward_keeping_probs(q, k, v, scale, is_causal, out, probs):
     """The forward when P is kept (``probs``, contiguous): S by BLAS into ``probs``, the rows'
     softmax and lse by :func:`attention_probs_kernel`, O = P V by BLAS into ``out``."""
     b, h, tq, _ = q.shape
-    np.matmul(q, np.swapaxes(k, -1, -2), out=probs)
+    cut = _causal_split(q, k, is_causal)
+    # S = Q Kᵀ; the block S[:cut, cut:] stays unwritten: the row kernel sets P there to 0
+    _product_skipping_zeros(q, _transposed(k), probs, cut, zeros="out")
     lse = np.empty((b, h, tq), dtype=q.dtype)
     p3 = probs.reshape(b * h, tq, -1)
     parallel_ranges(
         attention_probs_kernel, b * h, p3, q.dtype.type(scale), bool(is_causal),
         lse.reshape(b * h, tq), work=probs.size,
     )  # fmt: skip
-    np.matmul(probs, v, out=out)
+    _product_skipping_zeros(probs, v, out, cut, zeros="a")  # O = P V
     note_blas_product()
     return out, lse
 
 
-def _backward_from_probs(q, k, v, out, gout, scale, probs, gq, gk, gv):
+def _backward_from_probs(q, k, v, out, gout, scale, is_causal, probs, gq, gk, gv):
     """The backward from a kept P: gV = Pᵀ gO, gP = gO Vᵀ (BLAS), gS by
     :func:`attention_probs_backward_kernel`, gQ = gS K, gK = gSᵀ Q (BLAS, into the
     destinations)."""
     b, h, tq, _ = q.shape
-    np.matmul(np.swapaxes(probs, -1, -2), gout, out=gv)
+    cut = _causal_split(q, k, is_causal)
+    _product_skipping_zeros(np.swapaxes(probs, -1, -2), gout, gv, cut, zeros="aT")  # gV = Pᵀ gO
     # C-contiguous, so that the (B·H, Tq, Tk) view the kernel writes is this array itself
     # (matmul may pick another layout for its own output, e.g. for a broadcast gO)
-    gs = np.matmul(gout, np.swapaxes(v, -1, -2), out=np.empty(probs.shape, dtype=q.dtype))
+    gs = np.empty(probs.shape, dtype=q.dtype)
+    _product_skipping_zeros(gout, _transposed(v), gs, cut, zeros="out")  # gP = gO Vᵀ
+    if cut:  # the block gP[:cut, cut:] was skipped: 0, not whatever np.empty left (NaN · 0)
+        gs[..., :cut, cut:] = 0
     parallel_ranges(
         attention_probs_backward_kernel, b * h, probs.reshape(b * h, tq, -1),
         gs.reshape(b * h, tq, -1), _rows(out), _rows(gout), q.dtype.type(scale), work=gs.size,
     )  # fmt: skip
-    np.matmul(gs, k, out=gq)
-    np.matmul(np.swapaxes(gs, -1, -2), q, out=gk)
+    _product_skipping_zeros(gs, k, gq, cut, zeros="a")  # gQ = gS K
+    _product_skipping_zeros(np.swapaxes(gs, -1, -2), q, gk, cut, zeros="aT")  # gK = gSᵀ Q
     note_blas_product()
     return gq, gk, gv
 
@@ -608,7 +658,7 @@ def attention_backward(
                 f"attention: probs must be {(*q.shape[:3], k.shape[2])}, got {probs.shape}"
             )
     if _by_blas(q, k, probs):
-        return _backward_from_probs(q, k, v, out, gout, scale, probs, gq, gk, gv)
+        return _backward_from_probs(q, k, v, out, gout, scale, is_causal, probs, gq, gk, gv)
     jobs = _any_layout_kernel(_attention_backward_jobs, dt)
     small = _one_thread(q, k)
     on_all_threads(

@@ -447,12 +447,14 @@ def test_attention_saved_probabilities(backend, dtype, causal, tq, tk):
 @pytest.mark.parametrize("backend", FAST_BACKENDS)
 @pytest.mark.parametrize("causal", [True, False])
 @pytest.mark.parametrize("gout_layout", ["contiguous", "broadcast", "heads of (B, T, C)"])
-def test_attention_with_saved_probabilities_in_the_packed_layout(backend, causal, gout_layout):
+@pytest.mark.parametrize("t", [9, 41])
+def test_attention_with_saved_probabilities_in_the_packed_layout(backend, causal, gout_layout, t):
     """As the GPT calls it: q, k, v heads of one (B, T, 3C) array, out= heads of a (B, T, C)
     array, grads= heads of a (B, T, 3C) array, P kept; the upstream gradient in any layout
-    (the CPU forward's BLAS products read and write these views in place)."""
+    (the CPU forward's BLAS products read and write these views in place). At T = 41 a
+    causal P is cut in two and the products skip its zero block (``_causal_split``)."""
     rng = np.random.default_rng(3)
-    b, t, h, d = 2, 9, 3, 4
+    b, h, d = 2, 3, 4
     qkv = _randn(rng, (b, t, 3 * h * d), np.float64)
     q, k, v = qkv.reshape(b, t, 3, h, d).transpose(2, 0, 3, 1, 4)
     out = np.full((b, t, h * d), np.nan).reshape(b, t, h, d).transpose(0, 2, 1, 3)
