@@ -259,6 +259,33 @@ CALLS: dict[str, tuple[Callable[[ModuleType, list[Any]], Any], list[np.ndarray]]
     "empty reductions": (lambda lib, t: (t[0].sum(0), t[0].prod(1), t[0].nansum()), [EMPTY]),
     "softmax, log_softmax": (lambda lib, t: (t[0].softmax(1), t[0].log_softmax(0)), [M]),
     "layer_norm": (lambda lib, t: _f(lib).layer_norm(t[0], (6,)), [M]),
+    "linear": (lambda lib, t: _f(lib).linear(t[0], t[1], t[1][0]), [M, N]),
+    "bilinear": (lambda lib, t: _f(lib).bilinear(t[0], t[1], t[1].reshape(1, 6, 6)), [M, N]),
+    "einsum": (lambda lib, t: lib.einsum("ij,jk->ik", t[0], t[1]), [M, N]),
+    "conv1d, conv_transpose1d": (
+        lambda lib, t: (
+            _f(lib).conv1d(t[0].reshape(1, 6, 6), t[1].reshape(2, 6, 3)),
+            _f(lib).conv_transpose1d(t[0].reshape(1, 6, 6), t[1].reshape(6, 2, 3)),
+        ),
+        [M, N],
+    ),
+    "conv2d, conv_transpose2d": (
+        lambda lib, t: (
+            _f(lib).conv2d(t[0].reshape(1, 1, 6, 6), t[1].reshape(4, 1, 3, 3)),
+            _f(lib).conv_transpose2d(t[0].reshape(1, 4, 3, 3), t[1].reshape(4, 1, 3, 3)),
+        ),
+        [M, N],
+    ),
+    "scaled_dot_product_attention": (
+        lambda lib, t: tuple(
+            _f(lib).scaled_dot_product_attention(
+                t[0].reshape(1, 1, 6, 6), t[1].reshape(1, 1, 6, 6), t[1].reshape(1, 1, 6, 6),
+                is_causal=causal,
+            )
+            for causal in (False, True)
+        ),
+        [M, N],
+    ),
     "mse, huber, smooth_l1, l1": (
         lambda lib, t: tuple(
             getattr(_f(lib), name)(t[0], t[1], reduction="none")
@@ -301,16 +328,26 @@ CALLS: dict[str, tuple[Callable[[ModuleType, list[Any]], Any], list[np.ndarray]]
     ),
     "a / 0, 0 / 0": (lambda lib, t: (t[0] / 0.0, t[0] * 0 / (t[0] * 0)), [M]),
 }  # fmt: skip
+#: sums of products past 1e308 of both signs: inf or nan by the order the BLAS adds them in
+#: (OpenBLAS's here, MKL's or oneDNN's in torch), as ``M @ N`` itself differs between the two
+OVERFLOWING_SUMS = (
+    "sums that overflow both ways: inf or nan by the order OpenBLAS adds in, not torch's"
+)
 #: values or gradients that differ from torch's at these edges: parity gaps of their own,
 #: as VALUE_DIFFERENCES's (the silence is checked; the comparison must fail, strictly)
 CALL_DIFFERENCES = {
     "bce_with_logits": "the loss at ±inf logits: nan where torch's is inf, and inf for nan",
+    "bilinear": OVERFLOWING_SUMS,
+    "conv2d, conv_transpose2d": OVERFLOWING_SUMS,
+    "einsum": OVERFLOWING_SUMS,
     "cross_entropy soft targets": "d/dx is 0 where torch's is nan (rows holding inf)",
     "det of huge": "d/dA of an overflowing det is 0, torch's nan",
     "layer_norm": "d/dx in a row of 1e308s is 0, torch's ~4e−54",
     "logsumexp": "a row holding inf and −inf: nan, torch's inf (and its slopes)",
     "mse, huber, smooth_l1, l1": "slopes at inf − inf: finite, torch's nan",
     "prod": "d/dx of a product holding 0 and inf: nan, torch's 0",
+    "scaled_dot_product_attention": "score rows holding inf and nan: every output nan, where "
+    "torch's CPU flash kernel gives 0 in some columns",
     "soft_margin, poisson_nll": "soft_margin(nan, sign(nan)) is nan, torch's log 2; poisson_nll "
     "at 1e308 is 1e308, torch's inf",
 }

@@ -96,6 +96,8 @@ class Einsum(Function):
     Readable as it is (numpy's own ``einsum``); ``tinylm.einsum`` is the public function.
     """
 
+    silences_fp_warnings = True  # inf/nan operands: NumPy's products warn, PyTorch's do not
+
     @staticmethod
     def forward(ctx: Context, *arrays: Any, subscripts: tuple[str, ...], output: str) -> Any:
         dtypes = {a.dtype for a in arrays}

@@ -120,6 +120,7 @@ class _FusedAttention(Function):
     """
 
     fresh_grads = True  # backward returns new arrays only (autograd.Function)
+    silences_fp_warnings = True  # inf/nan inputs: BLAS's products warn, PyTorch's do not
 
     @staticmethod
     def forward(ctx: Context, q: Any, k: Any, v: Any, *, scale: float, is_causal: bool) -> Any:
@@ -163,6 +164,7 @@ class _PackedSelfAttention(Function):
     """
 
     fresh_grads = True  # backward returns new arrays only (autograd.Function)
+    silences_fp_warnings = True  # inf/nan inputs: BLAS's products warn, PyTorch's do not
 
     @staticmethod
     def forward(ctx: Context, qkv: Any, *, num_heads: int, scale: float, is_causal: bool) -> Any:
@@ -252,6 +254,7 @@ class _CachedSelfAttention(Function):
     """
 
     fresh_grads = True  # backward returns new arrays only (autograd.Function)
+    silences_fp_warnings = True  # inf/nan inputs: BLAS's products warn, PyTorch's do not
 
     @staticmethod
     def forward(

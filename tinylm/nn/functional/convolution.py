@@ -83,6 +83,7 @@ class _Conv1d(Function):
     """
 
     fresh_grads = True  # backward returns new arrays only (autograd.Function)
+    silences_fp_warnings = True  # inf/nan inputs: BLAS's products warn, PyTorch's do not
 
     @staticmethod
     def forward(
@@ -146,6 +147,7 @@ class _ConvTranspose1d(Function):
     """
 
     fresh_grads = True  # backward returns new arrays only (autograd.Function)
+    silences_fp_warnings = True  # inf/nan inputs: BLAS's products warn, PyTorch's do not
 
     @staticmethod
     def forward(

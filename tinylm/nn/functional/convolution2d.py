@@ -121,6 +121,7 @@ class _Conv2d(Function):
     """
 
     fresh_grads = True  # backward returns new arrays only (autograd.Function)
+    silences_fp_warnings = True  # inf/nan inputs: BLAS's products warn, PyTorch's do not
 
     @staticmethod
     def forward(
@@ -186,6 +187,7 @@ class _ConvTranspose2d(Function):
     """
 
     fresh_grads = True  # backward returns new arrays only (autograd.Function)
+    silences_fp_warnings = True  # inf/nan inputs: BLAS's products warn, PyTorch's do not
 
     @staticmethod
     def forward(

@@ -224,6 +224,7 @@ class _Bilinear(Function):
     """
 
     fresh_grads = True  # backward returns new arrays only (autograd.Function)
+    silences_fp_warnings = True  # inf/nan inputs: BLAS's products warn, PyTorch's do not
 
     @staticmethod
     def forward(ctx: Context, x1: Any, x2: Any, weight: Any, *bias: Any) -> Any:
