@@ -20,6 +20,7 @@ import numpy as np
 from tinylm import tensor_shaping
 from tinylm.arg_checks import described, int_arg
 from tinylm.autograd import Context, Function, TensorBase, TinyLMError
+from tinylm.bool_arithmetic import refuse_bool_sub
 from tinylm.devices import array_module
 from tinylm.dtypes import get_default_dtype, int32, int64, is_floating_point, result_type
 
@@ -42,12 +43,7 @@ def rsub(input: Tensor, other: Any, *, alpha: Any = 1) -> Tensor:  # noqa: A002
     or a number, in PyTorch's result dtype. dL/dinput = −alpha · g, dL/dother = g.
     An integer input refuses a float alpha, and bools are refused, as PyTorch."""
     x = _tensor("rsub", "input", input)
-    other_dtype = other.dtype if isinstance(other, TensorBase) else np.asarray(other).dtype
-    if x.dtype == np.bool_ or other_dtype == np.bool_:
-        raise TinyLMError(
-            "rsub: subtraction with a bool tensor or a bool is not supported, as in PyTorch; "
-            "to invert a mask use ~ or logical_not()"
-        )
+    refuse_bool_sub("rsub", x, other if isinstance(other, TensorBase) else np.asarray(other))
     if x.dtype.kind in "biu" and isinstance(alpha, float | np.floating):
         raise TinyLMError(
             f"rsub: for integral input tensors, argument alpha must not be a floating point "
