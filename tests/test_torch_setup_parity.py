@@ -158,6 +158,25 @@ def test_a_gpu_number_or_a_cuda_tensor_needs_a_gpu() -> None:
         tinylm.zeros(2, device=tinylm.device("cuda", 1))
 
 
+@no_gpu
+@pytest.mark.parametrize(
+    "code",
+    [
+        "lib.ones(2).to(0)", "lib.ones(2).cuda(0)", "lib.ones(2).cuda('cuda:1')",
+        "lib.ones(2).cuda(non_blocking=True)", "lib.nn.Linear(2, 2).cuda(0)",
+        "lib.ones(2).cuda(lib.device('cuda', 1))",
+    ],
+)  # fmt: skip
+def test_cuda_and_to_take_a_gpu_index_as_torchs(code: str) -> None:
+    """``x.cuda(0)``, ``x.to(0)``, ``model.cuda(0)``: PyTorch's forms of naming a GPU are
+    accepted (not a TypeError about arguments); without a GPU they refuse in one line."""
+    with pytest.raises(RuntimeError, match="no CUDA device is usable") as e:
+        eval(code, {"lib": tinylm})
+    assert "\n" not in str(e.value)
+    with pytest.raises((AssertionError, RuntimeError)):
+        eval(code, {"lib": torch})
+
+
 @needs_gpu
 def test_cuda_tensors_say_their_gpu_with_its_index() -> None:
     x = tinylm.zeros(2, device=tinylm.device("cuda"))
@@ -165,6 +184,8 @@ def test_cuda_tensors_say_their_gpu_with_its_index() -> None:
     assert x.device != tinylm.device("cuda") and "device='cuda:0'" in repr(x)  # as torch's
     assert x.to(tinylm.device("cuda:0")) is x and x.to("cpu").device == tinylm.device("cpu")
     assert tinylm.device(0) == tinylm.device("cuda", 0)
+    assert x.cuda(0) is x and x.to(0) is x and x.cuda() is x
+    assert x.cpu().cuda(0).device == tinylm.device("cuda", 0)
 
 
 # ---- tinylm.cuda on a machine without CUDA, and with one -------------------------------------

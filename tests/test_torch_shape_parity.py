@@ -526,6 +526,11 @@ def test_float_scalars_with_integer_products_are_refused(call: str, message: str
         "lib.ones_like(v, memory_format=lib.contiguous_format)",
         "lib.rand_like(v)", "lib.randn_like(v)", "lib.randint_like(v, 5)",
         "lib.randn_like(v, memory_format=lib.contiguous_format)",
+        "v.to(lib.float64)", "v.double()", "v.to(copy=True)", "v.cpu()",
+        "v.to(lib.float64, memory_format=lib.contiguous_format)",
+        "v.to(copy=True, memory_format=lib.contiguous_format)",
+        "v.to('cpu', memory_format=lib.contiguous_format)",
+        "v.cpu(memory_format=lib.contiguous_format)",
     ],
 )  # fmt: skip
 def test_copies_and_like_tensors_keep_the_layout_as_torch(view: str, make: str) -> None:

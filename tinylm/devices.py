@@ -249,7 +249,10 @@ def to_device_array(array: Any, device: Any) -> Any:
 
 
 def _is_device_name(x: Any) -> bool:
+    """A device, its name, or a GPU's index (an int, as PyTorch's ``to(0)``)."""
     if isinstance(x, Device):
+        return True
+    if isinstance(x, int) and not isinstance(x, bool):
         return True
     return isinstance(x, str) and (x.partition(":")[0] in ("cpu", "cuda"))
 

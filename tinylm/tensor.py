@@ -348,23 +348,34 @@ class Tensor(TensorMath, TensorIndexing, TensorState, TensorMemory, TensorBase):
         dtype: Any = None,
         non_blocking: bool = False,
         copy: bool = False,
+        memory_format: Any = preserve_format,
     ) -> Tensor:
         """Move to a device and/or convert to a dtype, PyTorch's forms: ``to(dtype)``,
         ``to(device)``, ``to(device, dtype)``, ``to(other)`` (like another tensor), or by
-        keyword. Differentiable; returns ``self`` when nothing changes, unless ``copy``."""
+        keyword; a device is a name ("cpu", "cuda:1"), a :class:`device` or a GPU's index.
+        Differentiable; returns ``self`` when nothing changes, unless ``copy``. A copy keeps
+        this tensor's layout (``preserve_format``) or is made C-ordered
+        (``memory_format=contiguous_format``), as in PyTorch. ``non_blocking`` is accepted
+        and changes nothing (copies here are synchronous)."""
+        order = numpy_order("to", memory_format)
         device, dtype = device_and_dtype("to", args, device, dtype)
         out = self
         if device is not None and device != out.device:
             out = ops.ToDevice.apply(out, device=device)
         if dtype is not None and dtype != out.dtype:
             out = ops.Cast.apply(out, dtype=dtype)
-        return out.clone() if copy and out is self else out
+        if out is self:
+            return self.clone(memory_format=memory_format) if copy else self
+        return out.contiguous() if order == "C" else out
 
-    def cpu(self) -> Tensor:
-        return self.to("cpu")
+    def cpu(self, memory_format: Any = preserve_format) -> Tensor:
+        return self.to("cpu", memory_format=memory_format)
 
-    def cuda(self) -> Tensor:
-        return self.to("cuda")
+    def cuda(
+        self, device: Any = None, non_blocking: bool = False, memory_format: Any = preserve_format
+    ) -> Tensor:
+        """This tensor on a GPU: ``device`` is None (the current one), an index or a name."""
+        return self.to("cuda" if device is None else device, memory_format=memory_format)
 
     def float(self) -> Tensor:
         return self.to(float32)

@@ -517,8 +517,10 @@ class Module:
     def cpu(self) -> Module:
         return self.to("cpu")
 
-    def cuda(self) -> Module:
-        return self.to("cuda")
+    def cuda(self, device: Any = None) -> Module:
+        """Every parameter and buffer on a GPU: ``device`` is None (the current one), an
+        index or a name."""
+        return self.to("cuda" if device is None else device)
 
     def double(self) -> Module:
         return self.to(np.float64)

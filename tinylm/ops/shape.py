@@ -476,7 +476,13 @@ class Cast(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, *, dtype: Any) -> Any:
         ctx.source = x.dtype
-        return x.astype(dtype)
+        if x.flags.c_contiguous or x.flags.f_contiguous:
+            return x.astype(dtype)  # NumPy's order "K" keeps a dense layout, as PyTorch
+        # a broadcast or a slice with gaps: laid out as PyTorch's preserve_format lays it
+        # (NumPy's "K" puts a broadcast axis elsewhere)
+        y = empty_preserving(x, dtype)
+        y[...] = x
+        return y
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
