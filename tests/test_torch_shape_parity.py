@@ -547,6 +547,43 @@ def test_copies_and_like_tensors_keep_the_layout_as_torch(view: str, make: str) 
     assert results[0] == results[1]
 
 
+@pytest.mark.parametrize(
+    "view",
+    [
+        "x[:, :1].expand(2, 3, 4)", "x[:, ::2]", "x.permute(1, 0, 2)",
+        "x[..., ::2].transpose(0, 2)", "x.transpose(1, 2)", "x[0].t()",
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize(
+    "op",
+    [
+        "v + 1", "v * v", "v.exp()", "v > 0", "v.clamp(0, 5)", "lib.where(v > 3, v, 0.0)",
+        "v.max(0).values", "v.masked_fill(v > 3, 0.0)", "v.roll(1, 0)", "v.roll(1)",
+        "v.tril()", "v.triu(1)", "v.sum(-1)", "v.sum(0)", "v.sum((0, -1))", "v.mean(1)",
+        "v.amax(-1)", "v.prod(-1)", "v.std(-1)", "v.var(0, keepdim=True)", "v.logsumexp(-1)",
+        "v.nansum(-1)", "v.norm(dim=-1)", "lib.linalg.vector_norm(v, dim=0)", "v.any(-1)",
+        "v.all(0)", "v.count_nonzero(-1)", "v.cumsum(0)", "v.cumprod(1)", "v.logcumsumexp(1)",
+        "v.softmax(-1)", "v.softmax(0)", "v.log_softmax(1)", "v.renorm(2, 0, 1.0)",
+    ],
+)  # fmt: skip
+def test_results_of_ops_on_views_are_laid_out_as_torch(view: str, op: str) -> None:
+    """Element-wise ops keep a permuted input's layout, as PyTorch's TensorIterator does;
+    reductions, scans, softmax over any dim, masked_fill, roll, tril, triu and renorm return C
+    order whatever the input's, as PyTorch's: code that calls ``.view`` on their results
+    works in both or neither (NumPy keeps the input's axis order, so ``x.t().sum(0)`` was
+    not contiguous here)."""
+    results = []
+    for lib in (torch, tinylm):
+        x = lib.arange(24.0).reshape(2, 3, 4)
+        r = eval(op, {"v": eval(view, {"x": x}), "lib": lib})
+        results.append((r.stride(), r.is_contiguous()))
+        values = r.detach().double().numpy()
+        if lib is torch:
+            want = values
+    np.testing.assert_allclose(values, want, rtol=1e-6)
+    assert results[0] == results[1]
+
+
 @LIBS
 def test_memory_formats_that_are_refused(lib: Any) -> None:
     """contiguous() takes only contiguous_format, as PyTorch's; channels_last (an image

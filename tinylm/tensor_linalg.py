@@ -392,7 +392,7 @@ def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:  # noqa
     axes = tuple(i for i in range(input.ndim) if i != d)
     norm = VectorNorm.apply(input, p=p, axis=axes, keepdims=True)
     factor = (maxnorm / (norm + 1e-7)).where(norm > maxnorm, 1.0)
-    return input * factor
+    return (input * factor).contiguous()  # C order whatever the input's, as PyTorch's
 
 
 # ---------------------------------------------------------------------------------------

@@ -855,7 +855,9 @@ class TensorMath:
     def count_nonzero(self, dim: Any = None) -> Tensor:
         """How many elements (over ``dim``: one, several, or all) are non-zero: int64."""
         axes = self._axes(dim, "count_nonzero")
-        return self._wrap(self._xp.count_nonzero(self.data, axis=axes).astype(np.int64))
+        return self._wrap(
+            ops.c_order(self._xp.count_nonzero(self.data, axis=axes).astype(np.int64))
+        )
 
     def allclose(
         self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
@@ -963,12 +965,12 @@ class TensorMath:
     def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         """True where every element (over ``dim``, or all) is non-zero: a bool tensor."""
         axis = None if dim is None else self._axes(dim, "all")
-        return self._wrap(self.data.all(axis=axis, keepdims=keepdim))
+        return self._wrap(ops.c_order(self.data.all(axis=axis, keepdims=keepdim)))
 
     def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         """True where some element (over ``dim``, or all) is non-zero: a bool tensor."""
         axis = None if dim is None else self._axes(dim, "any")
-        return self._wrap(self.data.any(axis=axis, keepdims=keepdim))
+        return self._wrap(ops.c_order(self.data.any(axis=axis, keepdims=keepdim)))
 
     # ---- more of PyTorch's math: tinylm/ops/pointwise.py, ops/order.py, linalg.py --------
 

@@ -560,7 +560,8 @@ class CumProd(Function):
             return x.copy()
         ctx.save_for_backward(x)
         kind = x.dtype.kind
-        return array_module(x).cumprod(x, axis=axes[0], dtype=np.int64 if kind in "biu" else None)
+        xp = array_module(x)
+        return ops.c_order(xp.cumprod(x, axis=axes[0], dtype=np.int64 if kind in "biu" else None))
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:

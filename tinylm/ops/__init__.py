@@ -63,6 +63,7 @@ from tinylm.ops.reductions import (
     Prod,
     Softmax,
     Sum,
+    c_order,
     normalize_axis,
 )
 from tinylm.ops.shape import (
@@ -146,4 +147,5 @@ __all__ = [
     "einsum_subscripts",
     "normalize_axis",
     "sigmoid_array",
+    "c_order",
 ]

@@ -14,7 +14,7 @@ import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.devices import array_module
-from tinylm.ops.reductions import normalize_axis
+from tinylm.ops.reductions import c_order, normalize_axis
 
 __all__ = ["VectorNorm"]
 
@@ -59,7 +59,9 @@ class VectorNorm(Function):
         ctx.save_for_backward(x, y)
         ctx.meta = (p, axes)
         y = y.astype(x.dtype, copy=False)
-        return y if keepdims else y.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+        return c_order(
+            y if keepdims else y.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+        )
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:

@@ -17,6 +17,7 @@ import numpy as np
 from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.devices import array_module
 from tinylm.ops.order import Median
+from tinylm.ops.reductions import c_order
 
 __all__ = [
     "LogCumSumExp",
@@ -140,7 +141,7 @@ class LogCumSumExp(Function):
                 f"logcumsumexp: needs a floating-point tensor, got {x.dtype}, as in PyTorch"
             )
         ctx.axis = axis
-        y = np.logaddexp.accumulate(x, axis=axis) if x.shape[axis] else x.copy()
+        y = c_order(np.logaddexp.accumulate(x, axis=axis) if x.shape[axis] else x.copy())
         ctx.save_for_backward(x, y)
         return y
 

@@ -58,6 +58,15 @@ def _expand_reduced(g: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepd
     return g
 
 
+def c_order(y: Any) -> Any:
+    """``y`` laid out in C order: PyTorch returns reductions and scans that way whatever the
+    input's layout (so ``x.t().sum(0).view(-1)`` works), where NumPy keeps the input's
+    axis order. A copy only when ``y`` is not C-ordered already."""
+    if getattr(y, "ndim", 0) < 2 or y.flags.c_contiguous:
+        return y
+    return array_module(y).ascontiguousarray(y)
+
+
 class Sum(Function):
     """y = Σ_axes x;  dy/dx = 1 for every summed element, so the gradient is g broadcast.
     Integers and bools sum as int64, as in PyTorch (NumPy sums uint8 as uint64)."""
@@ -68,8 +77,8 @@ class Sum(Function):
     def forward(ctx: Context, x: Any, *, axis: Any = None, keepdims: bool = False) -> Any:
         axes = normalize_axis(axis, x.ndim, "sum")
         ctx.meta = (x.shape, axes, keepdims)
-        return x.sum(
-            axis=axes, keepdims=keepdims, dtype=np.int64 if x.dtype.kind in "biu" else None
+        return c_order(
+            x.sum(axis=axes, keepdims=keepdims, dtype=np.int64 if x.dtype.kind in "biu" else None)
         )
 
     @staticmethod
@@ -94,7 +103,7 @@ class Mean(Function):
         if any(x.shape[a] == 0 for a in axes):
             raise TinyLMError(f"mean: reducing an empty axis of shape {x.shape}")
         ctx.meta = (x.shape, axes, keepdims)
-        return x.mean(axis=axes, keepdims=keepdims)
+        return c_order(x.mean(axis=axes, keepdims=keepdims))
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
@@ -117,7 +126,9 @@ class Max(Function):
         y = getattr(x, cls.reduce)(axis=axes, keepdims=True)
         ctx.save_for_backward(x, y)
         ctx.meta = (x.shape, axes, keepdims)
-        return y if keepdims else y.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+        return c_order(
+            y if keepdims else y.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+        )
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
@@ -150,7 +161,8 @@ class CumSum(Function):
         if not axes:  # a 0-d tensor: the sum of one element is itself
             return x.copy()
         kind = x.dtype.kind
-        return array_module(x).cumsum(x, axis=axes[0], dtype=np.int64 if kind in "biu" else None)
+        xp = array_module(x)
+        return c_order(xp.cumsum(x, axis=axes[0], dtype=np.int64 if kind in "biu" else None))
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
@@ -176,8 +188,8 @@ class Prod(Function):
         axes = normalize_axis(axis, x.ndim, "prod")
         ctx.save_for_backward(x)
         ctx.meta = (axis, axes, keepdims)
-        return x.prod(
-            axis=axes, keepdims=keepdims, dtype=np.int64 if x.dtype.kind in "biu" else None
+        return c_order(
+            x.prod(axis=axes, keepdims=keepdims, dtype=np.int64 if x.dtype.kind in "biu" else None)
         )
 
     @staticmethod
@@ -242,7 +254,7 @@ class _RowwiseKernelOp(Function):
             raise TinyLMError(f"{cls.kernel}: needs a floating-point tensor, got {x.dtype}")
         axis = normalize_axis(axis, x.ndim, cls.kernel)[0]
         forward = registry.lookup(f"{cls.kernel}_forward", device_type(x))
-        y = _from_last(forward(_to_last(x, axis)), axis)
+        y = c_order(_from_last(forward(_to_last(x, axis)), axis))  # over another axis: a copy
         ctx.axis = axis
         ctx.save_for_backward(y)
         return y

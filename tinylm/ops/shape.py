@@ -12,6 +12,7 @@ from tinylm.autograd import Context, Function, Node, TinyLMError, is_grad_enable
 from tinylm.determinism import alert_if_nondeterministic
 from tinylm.devices import Device, array_module, device_of, to_device_array
 from tinylm.memory_formats import empty_preserving
+from tinylm.ops.reductions import c_order
 from tinylm.scalar_writes import number_into
 
 __all__ = [
@@ -246,7 +247,8 @@ class Roll(Function):
     def forward(ctx: Context, x: Any, *, shifts: tuple[int, ...], axes: Any) -> Any:
         ctx.shifts, ctx.axes = shifts, axes
         xp = array_module(x)
-        return xp.roll(x, shifts[0], axis=None) if axes is None else xp.roll(x, shifts, axes)
+        y = xp.roll(x, shifts[0], axis=None) if axes is None else xp.roll(x, shifts, axes)
+        return c_order(y)  # C-ordered whatever x's layout, as PyTorch's
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
@@ -353,9 +355,9 @@ class MaskedFill(Function):
                 f"masked_fill: mask of shape {mask.shape} does not broadcast to {x.shape}"
             ) from None
         ctx.mask = mask
-        return array_module(x).where(
-            mask, x.dtype.type(number_into("masked_fill", value, x.dtype)), x
-        )
+        xp = array_module(x)
+        fill = x.dtype.type(number_into("masked_fill", value, x.dtype))
+        return c_order(xp.where(mask, fill, x))  # C-ordered, as PyTorch's
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
@@ -375,7 +377,7 @@ class Tril(Function):
         rows, cols = x.shape[-2:]
         keep = xp.tri(rows, cols, diagonal - 1 if cls.upper else diagonal, dtype=bool)
         ctx.keep = ~keep if cls.upper else keep
-        return xp.where(ctx.keep, x, x.dtype.type(0))
+        return c_order(xp.where(ctx.keep, x, x.dtype.type(0)))  # C, as PyTorch's
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
