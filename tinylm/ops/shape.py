@@ -413,7 +413,8 @@ class Concat(Function):
                 )
         ctx.axis = ax
         ctx.sizes = [x.shape[ax] for x in xs]
-        return array_module(xs[0]).concatenate(xs, axis=ax)
+        # C order whatever the inputs' (NumPy follows a layout they share), as PyTorch's
+        return c_order(array_module(xs[0]).concatenate(xs, axis=ax))
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple[Any, ...]:
@@ -438,7 +439,7 @@ class Stack(Function):
         if not -ndim <= axis < ndim:
             raise TinyLMError(f"stack: axis {axis} is out of range for a result with {ndim} dims")
         ctx.axis = axis % ndim
-        return array_module(xs[0]).stack(xs, axis=ctx.axis)
+        return c_order(array_module(xs[0]).stack(xs, axis=ctx.axis))  # C order, as in Concat
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> tuple[Any, ...]:
