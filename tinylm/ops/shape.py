@@ -224,13 +224,15 @@ class Diagonal(Function):
 
 class Flip(Function):
     """y = x with the order of elements reversed along ``axes`` (numpy reference:
-    ``np.flip``), in fresh memory as PyTorch's ``flip`` (numpy's is a view);
+    ``np.flip``), in fresh memory laid out as x, as PyTorch's ``flip`` (numpy's is a view);
     backward reverses g along the same axes."""
 
     @staticmethod
     def forward(ctx: Context, x: Any, *, axes: tuple[int, ...]) -> Any:
         ctx.axes = axes
-        return array_module(x).flip(x, axis=axes).copy()
+        y = empty_preserving(x)  # a transposed x gives a transposed y, as PyTorch's
+        y[...] = array_module(x).flip(x, axis=axes)
+        return y
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
