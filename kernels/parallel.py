@@ -252,7 +252,13 @@ def _run_with_helpers(work: Callable[[], None]) -> None:
             raise error
 
 
-def parallel_ranges(kernel: Callable, n: int, *args: Any, work: int | None = None) -> None:
+def parallel_ranges(
+    kernel: Callable,
+    n: int,
+    *args: Any,
+    work: int | None = None,
+    pieces_per_thread: int = PIECES_PER_THREAD,
+) -> None:
     """``kernel(start, end, *args)`` for contiguous ranges that together cover ``[0, n)``.
 
     ``kernel`` is a compiled ``nogil`` function, so the threads really run at once. It runs on
@@ -260,7 +266,8 @@ def parallel_ranges(kernel: Callable, n: int, *args: Any, work: int | None = Non
     ``policy.SMALL_WORK`` (waking threads would cost more than they save), or below
     ``policy.LARGE_WORK`` right after a matrix product (:func:`blas_threads_awake`: the other
     cores are busy with BLAS's spinning threads). Otherwise ``[0, n)`` is cut into
-    :data:`PIECES_PER_THREAD` pieces per thread, which the threads take in turn: a helper
+    ``pieces_per_thread`` pieces per thread (default :data:`PIECES_PER_THREAD`), which the
+    threads take in turn: a helper
     that starts late (asleep after 0.1 ms without work) still gets a share, and a spinning
     one starts ~5 µs after the caller. More pieces cost more: each piece is a call from
     Python, and two threads returning at once hand the GIL over with a wake-up (figures in
@@ -275,7 +282,7 @@ def parallel_ranges(kernel: Callable, n: int, *args: Any, work: int | None = Non
     ):
         kernel(0, n, *args)
         return
-    pieces = min(n, PIECES_PER_THREAD * _num_threads)
+    pieces = min(n, pieces_per_thread * _num_threads)
     bounds = [n * k // pieces for k in range(pieces + 1)]
     counter = itertools.count()  # next() is atomic: the GIL is held while it runs
 
@@ -299,7 +306,11 @@ def copy_array(a: np.ndarray) -> np.ndarray:
         return np.array(a, copy=True)
     out = np.empty_like(a)
     flat_in, flat_out = a.reshape(-1), out.reshape(-1)
-    parallel_ranges(_copy_range, flat_in.shape[0], flat_in, flat_out, work=flat_in.shape[0])
+    # one piece per thread: a copy needs no balancing, and each further piece is one more
+    # return into Python where the two threads can meet at the GIL
+    parallel_ranges(
+        _copy_range, flat_in.shape[0], flat_in, flat_out, work=flat_in.shape[0], pieces_per_thread=1
+    )
     return out
 
 
