@@ -18,6 +18,7 @@ from .reference import get_array_module
 
 __all__ = [
     "ATTENTION_BLAS_MAX_SCORES",
+    "BLAS_SERIAL_PRODUCT",
     "BLAS_SPIN_S",
     "LARGE_ATTENTION_WORK",
     "LARGE_WORK",
@@ -67,6 +68,12 @@ ATTENTION_BLAS_MAX_SCORES = 128 * 128
 #: step, whose kernels all run between products, was ~10 % faster with its kernels on one
 #: thread. So within this window a kernel runs on the calling thread unless its work is large.
 BLAS_SPIN_S = 0.1
+
+#: Multiply-adds M·N·K of one matrix product up to which OpenBLAS computes it on the calling
+#: thread alone (its interface/gemm.c: 65536 × GEMM_MULTITHREAD_THRESHOLD, 4 by default), so
+#: its own threads stay asleep. Attention's batched products of heads that small (T = 64,
+#: D = 32: 131072) are shared out between tinylm's threads instead, a range of heads each.
+BLAS_SERIAL_PRODUCT = 65536 * 4
 
 #: Elements (row-wise and element-wise kernels) and multiply-adds (attention) from which a
 #: kernel uses all threads even right after a matrix product: long enough that the helpers'

@@ -113,6 +113,63 @@ def test_attention_does_not_depend_on_the_thread_count(dtype, causal):
             np.testing.assert_array_equal(a, b_)  # every job is computed the same way anywhere
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("batch", [3, 1])  # 1: the heads' axis is the one shared out
+def test_attention_by_blas_gives_the_same_bits_with_the_heads_shared_out(dtype, causal, batch):
+    """With P kept and small heads, the batched products are shared out between the threads,
+    a range of heads each (``_heads_product``): same bits as on one thread, every element
+    written, for packed (strided) heads and a broadcast, read-only upstream gradient."""
+    from tinylm.kernels.numba import attention as attention_module
+
+    rng = np.random.default_rng(11)
+    h, t, d = 4, 64, 8
+    q, k, v = _packed_heads(rng, batch, t, h, d, dtype)
+    assert attention_module._share_heads(q, k, v)  # else this would test the serial path
+    scale = d**-0.5
+    gout = np.broadcast_to(rng.standard_normal((1, h, t, d)).astype(dtype), (batch, h, t, d))
+    results = {}
+    before = parallel.get_num_threads()
+    try:
+        for n in (1, 2, 3):
+            parallel.set_num_threads(n)
+            probs = np.full((batch, h, t, t), np.nan, dtype=dtype)
+            out = np.full((batch, h, t, d), np.nan, dtype=dtype)
+            out, lse = attention_forward(q, k, v, scale, causal, out=out, probs=probs)
+            assert not parallel.blas_threads_awake()  # one-thread products: BLAS still asleep
+            grads = tuple(np.full((batch, h, t, d), np.nan, dtype=dtype) for _ in range(3))
+            grads = attention_backward(
+                q, k, v, out, lse, gout, scale, causal, grads=grads, probs=probs
+            )
+            results[n] = [out, lse, probs, *grads]
+    finally:
+        parallel.set_num_threads(before)
+    first, *others = results.values()
+    assert not any(np.isnan(a).any() for a in first)
+    expected = reference.attention_forward(q, k, v, scale, causal)[0]
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(first[0], expected, **tol)  # the shared path computes attention
+    for other in others:
+        for a, b_ in zip(first, other, strict=True):
+            np.testing.assert_array_equal(a, b_)
+
+
+def test_attention_notes_its_products_only_when_blas_threads_took_part():
+    """Heads whose products BLAS runs on one thread leave its threads asleep: no note, and
+    the backward that follows may share its heads out; larger heads wake them: noted."""
+    rng = np.random.default_rng(12)
+    for t, d, noted in ((64, 32, False), (128, 32, True)):
+        assert (t * t * d <= policy.BLAS_SERIAL_PRODUCT) != noted
+        q, k, v = (rng.standard_normal((2, 2, t, d)).astype(np.float32) for _ in range(3))
+        probs = np.empty((2, 2, t, t), dtype=np.float32)
+        parallel.note_blas_product(when=-math.inf)
+        out, lse = attention_forward(q, k, v, 0.2, True, probs=probs)
+        assert parallel.blas_threads_awake() == noted
+        parallel.note_blas_product(when=-math.inf)
+        attention_backward(q, k, v, out, lse, q, 0.2, True, probs=probs)
+        assert parallel.blas_threads_awake() == noted
+
+
 def test_a_helper_that_never_starts_is_cancelled_not_awaited():
     """The caller finishes all jobs itself when its helpers are stuck behind other work."""
     before = parallel.get_num_threads()
