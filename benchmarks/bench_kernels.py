@@ -379,9 +379,14 @@ def torch_runs(quick: bool) -> list[Bench]:
     return benches
 
 
-def row_keys(quick: bool) -> list[str]:
-    """The keys of every row (``Bench.key``), in table order."""
-    return [f"{name}|{shape}|{kind}" for name, shape, _, _ in op_rows(quick) for kind in KINDS]
+def row_keys(quick: bool, ops: list[str] | None = None) -> list[str]:
+    """The keys of every row (``Bench.key``) in table order, or of the ops named in ``ops``."""
+    return [
+        f"{name}|{shape}|{kind}"
+        for name, shape, _, _ in op_rows(quick)
+        if ops is None or name in ops
+        for kind in KINDS
+    ]
 
 
 def measure_round(
@@ -480,7 +485,7 @@ def run_separate(args: argparse.Namespace, frameworks: list[str]) -> tuple[list,
         for r in range(args.rounds):
             merged: dict[str, dict[str, float]] = {}
             monitor.start()  # others' CPU over the whole round: a turn is too short to tell
-            for i, row in enumerate(row_keys(args.quick)):
+            for i, row in enumerate(row_keys(args.quick, args.ops)):
                 for name in frameworks if (r + i) % 2 == 0 else frameworks[::-1]:
                     w = workers[name]
                     settle(args.settle)  # the other worker's BLAS / OpenMP threads asleep
@@ -519,7 +524,7 @@ def run_same_process(args: argparse.Namespace, frameworks: list[str]) -> tuple[l
     for r in range(args.rounds):
         merged: dict[str, dict[str, float]] = {}
         monitor.start()
-        for i, row in enumerate(row_keys(args.quick)):
+        for i, row in enumerate(row_keys(args.quick, args.ops)):
             for name in list(benches) if (r + i) % 2 == 0 else list(benches)[::-1]:
                 settle(args.settle)
                 for key, times in measure_round(benches[name], args.repeats, row).items():
@@ -542,6 +547,8 @@ def summarize(rounds: list[tuple[dict, float | None]], quick: bool) -> list[dict
         for kind in KINDS:
             key = f"{name}|{shape}|{kind}"
             per_round = [r[key] for r, _ in rounds if key in r]
+            if not per_round:  # a row that --ops left out
+                continue
             backends = sorted({b for times in per_round for b in times})
             row = {"name": name, "shape": shape, "kind": kind, "nbytes": nbytes}
             row["ms"] = {b: 1e3 * float(np.median([t[b] for t in per_round])) for b in backends}
@@ -638,11 +645,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--baseline", metavar="PYTHON", help="also time the tinylm of this interpreter (before)"
     )
+    parser.add_argument(
+        "--ops",
+        type=lambda text: text.split(","),
+        default=None,
+        metavar="OP[,OP]",
+        help="only these ops' rows, e.g. --ops layer_norm,attention (default: all)",
+    )
     parser.add_argument("--plot", type=Path, default=Path("plots/kernels.png"))
     parser.add_argument("--no-plot", action="store_true", help="skip the bar chart")
     parser.add_argument("--worker", choices=["tinylm", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.repeats = args.repeats or (3 if args.quick else 10)
+    known = sorted({name for name, *_ in op_rows(args.quick)})
+    unknown = sorted(set(args.ops or ()) - set(known))
+    if unknown:
+        parser.error(f"--ops: unknown op(s) {', '.join(unknown)}; known: {', '.join(known)}")
     if args.worker:
         run_worker(args.worker, args.quick, args.repeats, not args.no_reference)
         return 0

@@ -57,6 +57,20 @@ def test_quick_benchmark_in_one_process_torch_first(capsys):
     assert "numpy ms" not in out and "numba ms" in out  # --no-reference
 
 
+def test_ops_picks_the_rows_and_refuses_an_unknown_op(capsys):
+    import bench_kernels
+
+    argv = ["--quick", "--rounds", "1", "--repeats", "1", "--same-process", "--no-plot"]
+    argv += ["--settle", "0.01", "--no-reference", "--ops", "layer_norm,attention"]
+    assert bench_kernels.main(argv) == 0
+    rows = _table_rows(capsys.readouterr().out)
+    assert {r[0] for r in rows} == {"layer_norm", "attention"}
+    assert len(rows) == 2 * (1 + 1)  # one layer_norm shape, one quick attention length
+    with pytest.raises(SystemExit):
+        bench_kernels.main(["--ops", "layer_norm,softmx"])
+    assert "unknown op(s) softmx" in capsys.readouterr().err
+
+
 def test_summary_marks_a_spread_ratio_unstable():
     """Per-round ratios are paired: a row whose rounds disagree by more than 20 % is marked,
     and the times and ratios reported are the medians over rounds."""
