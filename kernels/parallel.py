@@ -267,11 +267,10 @@ def parallel_ranges(
     ``policy.LARGE_WORK`` right after a matrix product (:func:`blas_threads_awake`: the other
     cores are busy with BLAS's spinning threads). Otherwise ``[0, n)`` is cut into
     ``pieces_per_thread`` pieces per thread (default :data:`PIECES_PER_THREAD`), which the
-    threads take in turn: a helper
-    that starts late (asleep after 0.1 ms without work) still gets a share, and a spinning
-    one starts ~5 µs after the caller. More pieces cost more: each piece is a call from
-    Python, and two threads returning at once hand the GIL over with a wake-up (figures in
-    kernels/README.md, "Measured").
+    threads take in turn: a helper that starts late (asleep after 0.1 ms without work) still
+    gets a share, and a spinning one starts ~5 µs after the caller. More pieces cost more:
+    each piece is a call from Python, and two threads returning at once hand the GIL over
+    with a wake-up (figures in kernels/README.md, "Measured").
     """
     work = n if work is None else work
     if (

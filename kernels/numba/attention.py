@@ -496,26 +496,20 @@ def _product_skipping_zeros(a, b, out, h: int, zeros: str) -> None:
 def _heads_serial_in_blas(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> bool:
     """Is each head's product (Tq·Tk·D multiply-adds, the same for all four of the backward
     and both of the forward) small enough that BLAS runs it on one thread
-    (``policy.BLAS_SERIAL_PRODUCT``)? Then BLAS's own threads stay asleep."""
+    (``policy.BLAS_SERIAL_PRODUCT``)? Then BLAS's own threads stay asleep: the products may be
+    shared out between tinylm's threads, unless an earlier product has left BLAS's threads
+    spinning on the other cores (``parallel.blas_threads_awake``: inside a training step the
+    projections around attention have, and there the heads stay on the calling thread)."""
     return q.shape[-2] * k.shape[-2] * max(q.shape[-1], v.shape[-1]) <= BLAS_SERIAL_PRODUCT
-
-
-def _share_heads(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> bool:
-    """Share the batched products out between tinylm's threads, a range of heads each: each
-    head's product runs on one BLAS thread anyway (:func:`_heads_serial_in_blas`), and no
-    earlier product has left BLAS's threads spinning on the other cores
-    (``parallel.blas_threads_awake``: inside a training step the projections around
-    attention have, and there the heads stay on the calling thread)."""
-    return _heads_serial_in_blas(q, k, v) and not blas_threads_awake()
 
 
 def _heads_product(a, b, out, h: int, zeros: str, shared: bool) -> None:
     """:func:`_product_skipping_zeros` over all heads; when ``shared``, on all threads, each
     taking a range of the batch axis (or of the heads' axis when the batch is one)."""
-    axis = 0 if out.shape[0] > 1 else 1
     if not shared or a.shape[:2] != out.shape[:2] or b.shape[:2] != out.shape[:2]:
         _product_skipping_zeros(a, b, out, h, zeros)
         return
+    axis = 0 if out.shape[0] > 1 else 1
     work = out.size * a.shape[-1]  # multiply-adds, the zero block included
 
     def heads(start: int, end: int, a, b, out) -> None:  # NumPy's matmul lets go of the GIL
@@ -530,7 +524,8 @@ def _forward_keeping_probs(q, k, v, scale, is_causal, out, probs):
     softmax and lse by :func:`attention_probs_kernel`, O = P V by BLAS into ``out``."""
     b, h, tq, _ = q.shape
     cut = _causal_split(q, k, is_causal)
-    shared = _share_heads(q, k, v)
+    serial_in_blas = _heads_serial_in_blas(q, k, v)
+    shared = serial_in_blas and not blas_threads_awake()
     # S = Q Kᵀ; the block S[:cut, cut:] stays unwritten: the row kernel sets P there to 0
     _heads_product(q, _transposed(k), probs, cut, "out", shared)
     lse = np.empty((b, h, tq), dtype=q.dtype)
@@ -540,7 +535,7 @@ def _forward_keeping_probs(q, k, v, scale, is_causal, out, probs):
         lse.reshape(b * h, tq), work=probs.size,
     )  # fmt: skip
     _heads_product(probs, v, out, cut, "a", shared)  # O = P V
-    if not _heads_serial_in_blas(q, k, v):
+    if not serial_in_blas:
         note_blas_product()  # BLAS's threads took part: they spin now
     return out, lse
 
@@ -551,7 +546,8 @@ def _backward_from_probs(q, k, v, out, gout, scale, is_causal, probs, gq, gk, gv
     destinations)."""
     b, h, tq, _ = q.shape
     cut = _causal_split(q, k, is_causal)
-    shared = _share_heads(q, k, v)
+    serial_in_blas = _heads_serial_in_blas(q, k, v)
+    shared = serial_in_blas and not blas_threads_awake()
     _heads_product(np.swapaxes(probs, -1, -2), gout, gv, cut, "aT", shared)  # gV = Pᵀ gO
     # C-contiguous, so that the (B·H, Tq, Tk) view the kernel writes is this array itself
     # (matmul may pick another layout for its own output, e.g. for a broadcast gO)
@@ -565,7 +561,7 @@ def _backward_from_probs(q, k, v, out, gout, scale, is_causal, probs, gq, gk, gv
     )  # fmt: skip
     _heads_product(gs, k, gq, cut, "a", shared)  # gQ = gS K
     _heads_product(np.swapaxes(gs, -1, -2), q, gk, cut, "aT", shared)  # gK = gSᵀ Q
-    if not _heads_serial_in_blas(q, k, v):
+    if not serial_in_blas:
         note_blas_product()
     return gq, gk, gv
 

@@ -84,6 +84,26 @@ def _threaded(q, k):
     return q.size * k.shape[-2] >= policy.SMALL_ATTENTION_WORK
 
 
+def _same_bits_on_any_thread_count(run) -> list[np.ndarray]:
+    """``run()`` (a list of arrays) on 1, 2 and 3 threads: the same bits each time, and no
+    NaN left (tests fill destinations with NaN, so an element no thread wrote stays NaN).
+    Returns the one-thread results."""
+    results = []
+    before = parallel.get_num_threads()
+    try:
+        for n in (1, 2, 3):
+            parallel.set_num_threads(n)
+            results.append(run())
+    finally:
+        parallel.set_num_threads(before)
+    first, *others = results
+    assert not any(np.isnan(a).any() for a in first)
+    for other in others:
+        for a, b in zip(first, other, strict=True):
+            np.testing.assert_array_equal(a, b)  # every job is computed the same way anywhere
+    return first
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("causal", [True, False])
 def test_attention_does_not_depend_on_the_thread_count(dtype, causal):
@@ -93,24 +113,15 @@ def test_attention_does_not_depend_on_the_thread_count(dtype, causal):
     assert _threaded(q, k)
     scale = d**-0.5
     gout = rng.standard_normal((b, h, t, d)).astype(dtype)
-    results = {}
-    before = parallel.get_num_threads()
-    try:
-        for n in (1, 2, 3):
-            parallel.set_num_threads(n)
-            # NaN-filled destinations: an element no job wrote stays NaN
-            out = np.full((b, h, t, d), np.nan, dtype=dtype)
-            out, lse = attention_forward(q, k, v, scale, causal, out=out)
-            grads = tuple(np.full((b, h, t, d), np.nan, dtype=dtype) for _ in range(3))
-            grads = attention_backward(q, k, v, out, lse, gout, scale, causal, grads=grads)
-            results[n] = [out, lse, *grads]
-    finally:
-        parallel.set_num_threads(before)
-    first, *others = results.values()
-    assert not any(np.isnan(a).any() for a in first)
-    for other in others:
-        for a, b_ in zip(first, other, strict=True):
-            np.testing.assert_array_equal(a, b_)  # every job is computed the same way anywhere
+
+    def run():
+        out = np.full((b, h, t, d), np.nan, dtype=dtype)
+        out, lse = attention_forward(q, k, v, scale, causal, out=out)
+        grads = tuple(np.full((b, h, t, d), np.nan, dtype=dtype) for _ in range(3))
+        grads = attention_backward(q, k, v, out, lse, gout, scale, causal, grads=grads)
+        return [out, lse, *grads]
+
+    _same_bits_on_any_thread_count(run)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -127,30 +138,20 @@ def test_attention_by_blas_gives_the_same_bits_with_the_heads_shared_out(dtype, 
     assert t * t * d <= policy.BLAS_SERIAL_PRODUCT and not parallel.blas_threads_awake()
     scale = d**-0.5
     gout = np.broadcast_to(rng.standard_normal((1, h, t, d)).astype(dtype), (batch, h, t, d))
-    results = {}
-    before = parallel.get_num_threads()
-    try:
-        for n in (1, 2, 3):
-            parallel.set_num_threads(n)
-            probs = np.full((batch, h, t, t), np.nan, dtype=dtype)
-            out = np.full((batch, h, t, d), np.nan, dtype=dtype)
-            out, lse = attention_forward(q, k, v, scale, causal, out=out, probs=probs)
-            assert not parallel.blas_threads_awake()  # one-thread products: BLAS still asleep
-            grads = tuple(np.full((batch, h, t, d), np.nan, dtype=dtype) for _ in range(3))
-            grads = attention_backward(
-                q, k, v, out, lse, gout, scale, causal, grads=grads, probs=probs
-            )
-            results[n] = [out, lse, probs, *grads]
-    finally:
-        parallel.set_num_threads(before)
-    first, *others = results.values()
-    assert not any(np.isnan(a).any() for a in first)
+
+    def run():
+        probs = np.full((batch, h, t, t), np.nan, dtype=dtype)
+        out = np.full((batch, h, t, d), np.nan, dtype=dtype)
+        out, lse = attention_forward(q, k, v, scale, causal, out=out, probs=probs)
+        assert not parallel.blas_threads_awake()  # one-thread products: BLAS still asleep
+        grads = tuple(np.full((batch, h, t, d), np.nan, dtype=dtype) for _ in range(3))
+        grads = attention_backward(q, k, v, out, lse, gout, scale, causal, grads=grads, probs=probs)
+        return [out, lse, probs, *grads]
+
+    first = _same_bits_on_any_thread_count(run)
     expected = reference.attention_forward(q, k, v, scale, causal)[0]
     tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(first[0], expected, **tol)  # the shared path computes attention
-    for other in others:
-        for a, b_ in zip(first, other, strict=True):
-            np.testing.assert_array_equal(a, b_)
 
 
 def test_attention_notes_its_products_only_when_blas_threads_took_part():
@@ -200,20 +201,25 @@ def test_a_helper_that_never_starts_is_cancelled_not_awaited():
         parallel.set_num_threads(before)
 
 
-def test_parallel_ranges_covers_every_row_once_on_any_thread_count():
-    seen = []
+@pytest.mark.parametrize("pieces_per_thread", [1, 2, 5])  # 1: copy_array's; 2: the default
+def test_parallel_ranges_covers_every_row_once_on_any_thread_count(pieces_per_thread):
+    ranges = []
 
     def kernel(start, end, log):
-        log.extend(range(start, end))
+        log.append((start, end))
 
     before = parallel.get_num_threads()
     try:
         for n_threads in (1, 2, 3, 5):
             parallel.set_num_threads(n_threads)
-            for n in (0, 1, 7, 100_000):
-                seen.clear()
-                parallel.parallel_ranges(kernel, n, seen, work=policy.SMALL_WORK)
-                assert sorted(seen) == list(range(n))
+            for n in (0, 1, 7, 100_000):  # 7: fewer rows than pieces at 2 × 5
+                ranges.clear()
+                parallel.parallel_ranges(
+                    kernel, n, ranges, work=policy.SMALL_WORK, pieces_per_thread=pieces_per_thread
+                )
+                assert sorted(i for r in ranges for i in range(*r)) == list(range(n))
+                threaded = n_threads > 1 and n >= 2
+                assert len(ranges) == (min(n, pieces_per_thread * n_threads) if threaded else 1)
     finally:
         parallel.set_num_threads(before)
 
@@ -243,17 +249,7 @@ def _every_op(rng, dtype):
 def test_every_kernel_gives_the_same_bits_on_any_thread_count(dtype):
     x = np.zeros((600, 257))
     assert x.size >= policy.SMALL_WORK  # else the kernels would not use the threads at all
-    before = parallel.get_num_threads()
-    results = []
-    try:
-        for n_threads in (1, 2, 3):
-            parallel.set_num_threads(n_threads)
-            results.append(_every_op(np.random.default_rng(1), dtype))
-    finally:
-        parallel.set_num_threads(before)
-    for other in results[1:]:
-        for a, b in zip(results[0], other, strict=True):
-            np.testing.assert_array_equal(a, b)
+    _same_bits_on_any_thread_count(lambda: _every_op(np.random.default_rng(1), dtype))
 
 
 def test_set_num_threads_refuses_nonsense():

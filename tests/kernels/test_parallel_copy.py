@@ -62,29 +62,3 @@ def test_a_large_tensor_is_its_own_copy() -> None:
     a[:] = 0  # the source changes afterwards: the tensor must not
     np.testing.assert_array_equal(t.detach().numpy(), snapshot)
     assert t.requires_grad and t.dtype == tinylm.float32
-
-
-@pytest.mark.parametrize("pieces_per_thread", [1, 2, 5])
-@pytest.mark.parametrize("threads", [1, 2, 3])
-def test_parallel_ranges_covers_every_index_once(pieces_per_thread: int, threads: int) -> None:
-    # copy_array asks for one piece per thread, the kernels for PIECES_PER_THREAD: either way
-    # the ranges must tile [0, n) with no gap and no overlap, odd n and n < pieces included
-    before = parallel.get_num_threads()
-    parallel.set_num_threads(threads)
-    try:
-        for n in (2, 5, 1_000_003):
-            seen = np.zeros(n, dtype=np.int64)
-            ranges: list[tuple[int, int]] = []
-
-            def kernel(start: int, end: int, seen: np.ndarray, ranges: list) -> None:
-                ranges.append((start, end))
-                seen[start:end] += 1
-
-            parallel.parallel_ranges(
-                kernel, n, seen, ranges, work=1 << 30, pieces_per_thread=pieces_per_thread
-            )
-            assert (seen == 1).all()
-            expected = 1 if threads == 1 else min(n, pieces_per_thread * threads)
-            assert len(ranges) == expected
-    finally:
-        parallel.set_num_threads(before)
