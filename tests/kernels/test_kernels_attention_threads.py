@@ -9,7 +9,9 @@ unwritten.
 
 from __future__ import annotations
 
+import ctypes
 import math
+import os
 import threading
 
 import numpy as np
@@ -386,3 +388,53 @@ def _sum_on_two_threads(n: int) -> int:
     parts = []
     parallel.parallel_ranges(lambda s, e, out: out.append(sum(range(s, e))), n, parts, work=1 << 30)
     return sum(parts)
+
+
+def _pinning_works() -> bool:
+    """Linux with glibc (sched_getcpu) and at least two CPUs to tell apart."""
+    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
+        return False
+    return hasattr(ctypes.CDLL(None), "sched_getcpu")
+
+
+needs_two_cpus = pytest.mark.skipif(not _pinning_works(), reason="needs Linux, glibc, 2 CPUs")
+
+
+@needs_two_cpus
+def test_helpers_are_moved_off_the_callers_cpu_and_the_caller_is_not_moved():
+    """The scheduler may stack a helper on its caller's core; each parallel call moves the
+    helpers off the caller's CPU when that changed, and touches no other thread."""
+    mine, before = os.sched_getaffinity(0), parallel.get_num_threads()
+    first, second = sorted(mine)[:2]
+    parallel.set_num_threads(2)
+    try:
+        team = parallel.helpers(1)
+        assert all({first, second} <= h.cpus for h in team)
+        for cpu in (first, second, first):
+            os.sched_setaffinity(0, {cpu})  # the caller on a CPU the test knows
+            parallel.parallel_ranges(lambda start, end: None, 100, work=1 << 30)
+            assert os.sched_getaffinity(0) == {cpu}
+            for h in team:
+                assert os.sched_getaffinity(h.thread.native_id) == h.cpus - {cpu}
+    finally:
+        os.sched_setaffinity(0, mine)
+        parallel.set_num_threads(before)
+
+
+def _helper_cpus_when_made_on_one_cpu(cpu: int) -> tuple[set, set]:
+    os.sched_setaffinity(0, {cpu})  # in a forked child: its helpers are made from here
+    parallel.set_num_threads(2)
+    parallel.parallel_ranges(lambda start, end: None, 100, work=1 << 30)
+    (helper,) = parallel.helpers(1)
+    return set(helper.cpus), os.sched_getaffinity(helper.thread.native_id)
+
+
+@needs_two_cpus
+def test_a_helper_made_on_one_cpu_is_never_given_more():
+    """A user who pinned the process to one CPU keeps it pinned: the helper stays there too."""
+    import multiprocessing
+
+    cpu = min(os.sched_getaffinity(0))
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        made_with, now = pool.apply_async(_helper_cpus_when_made_on_one_cpu, (cpu,)).get(60)
+    assert made_with == now == {cpu}
