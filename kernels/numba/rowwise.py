@@ -349,6 +349,9 @@ def layer_norm_backward_kernel(
         lo, hi = chunk * rows_per_chunk, min(n, (chunk + 1) * rows_per_chunk)
         xc, gyc, gxc, mc, rc = x[lo:hi], gy[lo:hi], gx[lo:hi], mean[lo:hi], rstd[lo:hi]
         gw, gb = gw_part[chunk], gb_part[chunk]
+        for j in range(c):
+            gw[j] = zero
+            gb[j] = zero
         for i in range(xc.shape[0]):
             mu, r = mc[i], rc[i]
             sum_g = zero
@@ -366,6 +369,18 @@ def layer_norm_backward_kernel(
                 gxc[i, j] = r * (gyij * weight[j] - mean_g - xhat * mean_gxhat)
                 gw[j] += gyij * xhat
                 gb[j] += gyij
+
+
+@sjit
+def _sum_parts(parts):
+    """(2, chunks, C) partial sums → (2, C): the chunks added in order, as NumPy's
+    ``parts.sum(axis=1)`` adds them, in one compiled call instead of its ~2 µs."""
+    out = np.zeros((parts.shape[0], parts.shape[2]), dtype=parts.dtype)
+    for k in range(parts.shape[0]):
+        for chunk in range(parts.shape[1]):
+            for j in range(parts.shape[2]):
+                out[k, j] += parts[k, chunk, j]
+    return out
 
 
 @float32_or_64(reference.layer_norm_forward)
@@ -394,7 +409,7 @@ def layer_norm_backward(
     n_chunks = max(1, min(n, 32))  # fixed count: the result does not depend on the thread count
     rows_per_chunk = -(-n // n_chunks)
     gx = np.empty_like(x2)
-    parts = np.zeros((2, n_chunks, c), dtype=dt)  # gweight's and gbias's partial sums
+    parts = np.empty((2, n_chunks, c), dtype=dt)  # gweight's and gbias's partial sums
     gw_part, gb_part = parts
     parallel_ranges(
         layer_norm_backward_kernel,
@@ -410,5 +425,5 @@ def layer_norm_backward(
         gb_part,
         work=x2.size,
     )
-    gw, gb = parts.sum(axis=1)  # one NumPy call for both (each costs ~1.5 µs)
+    gw, gb = _sum_parts(parts)
     return gx.reshape(x.shape), gw, gb
