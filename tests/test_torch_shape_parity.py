@@ -566,14 +566,15 @@ def test_copies_and_like_tensors_keep_the_layout_as_torch(view: str, make: str) 
         "v.softmax(-1)", "v.softmax(0)", "v.log_softmax(1)", "v.renorm(2, 0, 1.0)",
         "lib.cat([v, v], 0)", "lib.cat([v, v + 1], -1)", "lib.stack([v, v], 1)",
         "lib.stack([v, v], -1)", "lib.cat([v, v.contiguous()], 0)", "v.flip(-1)", "v.flip(0)",
+        "lib.nn.functional.gelu(v)", "lib.nn.functional.gelu(v, approximate='tanh')",
     ],
 )  # fmt: skip
 def test_results_of_ops_on_views_are_laid_out_as_torch(view: str, op: str) -> None:
-    """Element-wise ops and flip keep a permuted input's layout, as PyTorch's TensorIterator
-    does; reductions, scans, softmax over any dim, masked_fill, roll, tril, triu, renorm, cat
-    and stack return C order whatever the input's, as PyTorch's: code that calls ``.view`` on
-    their results works in both or neither (NumPy keeps the input's axis order, so
-    ``x.t().sum(0)`` was not contiguous here)."""
+    """Element-wise ops (GELU's kernels included) and flip keep a permuted input's layout, as
+    PyTorch's TensorIterator does; reductions, scans, softmax over any dim, masked_fill, roll,
+    tril, triu, renorm, cat and stack return C order whatever the input's, as PyTorch's:
+    code that calls ``.view`` on their results works in both or neither (NumPy keeps the
+    input's axis order, so ``x.t().sum(0)`` was not contiguous here)."""
     results = []
     for lib in (torch, tinylm):
         x = lib.arange(24.0).reshape(2, 3, 4)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from tinylm.autograd import TinyLMError
 from tinylm.devices import array_module
 
@@ -29,6 +31,7 @@ __all__ = [
     "memory_format",
     "numpy_order",
     "preserve_format",
+    "preserving_axes",
 ]
 
 
@@ -113,6 +116,26 @@ def _preserved_order(shape: tuple[int, ...], steps: tuple[int, ...]) -> list[int
     return perm
 
 
+def preserving_axes(a: Any) -> tuple[int, ...] | None:
+    """The axes of ``a`` from outermost to innermost in PyTorch's ``preserve_format`` layout
+    of a copy (see :func:`empty_preserving`), or None when that layout is C order.
+
+    ``a.transpose(axes)`` is then C-contiguous when ``a`` is dense (a view of its memory in
+    memory order, no copy): an element-wise kernel that wants C order runs on it, and its
+    result transposed back by ``np.argsort(axes)`` is laid out as PyTorch lays out the
+    result of an element-wise op on ``a``."""
+    shape = a.shape
+    if len(shape) < 2 or a.flags.c_contiguous:
+        return None
+    steps = tuple(abs(s) // a.itemsize for s in a.strides)
+    if _dense(shape, steps) and all(s >= 0 for s in a.strides):
+        inner_first = sorted(range(len(shape)), key=lambda d: (steps[d], -d))
+    else:
+        inner_first = _preserved_order(shape, steps)
+    outer_first = tuple(inner_first[::-1])
+    return None if outer_first == tuple(range(len(shape))) else outer_first
+
+
 def empty_preserving(a: Any, dtype: Any = None) -> Any:
     """An uninitialised array of ``a``'s shape (and dtype unless given) laid out as
     PyTorch's ``preserve_format`` lays out a copy of ``a``: with ``a``'s own strides when it
@@ -120,14 +143,8 @@ def empty_preserving(a: Any, dtype: Any = None) -> Any:
     slice with gaps, a broadcast)."""
     xp = array_module(a)
     dtype = a.dtype if dtype is None else dtype
-    shape = a.shape
-    steps = tuple(abs(s) // a.itemsize for s in a.strides)
-    if len(shape) < 2 or a.flags.c_contiguous:
-        return xp.empty(shape, dtype)
-    if _dense(shape, steps) and all(s >= 0 for s in a.strides):
-        inner_first = sorted(range(len(shape)), key=lambda d: (steps[d], -d))
-    else:
-        inner_first = _preserved_order(shape, steps)
-    outer_first = inner_first[::-1]
-    base = xp.empty([shape[d] for d in outer_first], dtype)
-    return base.transpose([outer_first.index(d) for d in range(len(shape))])
+    axes = preserving_axes(a)
+    if axes is None:
+        return xp.empty(a.shape, dtype)
+    base = xp.empty([a.shape[d] for d in axes], dtype)
+    return base.transpose(tuple(int(d) for d in np.argsort(axes)))

@@ -655,6 +655,48 @@ def test_gelu_kept_derivative_gives_the_recomputed_gradient(approximate, monkeyp
     assert asked == []  # nothing to differentiate: the policy is not even asked
 
 
+GELU_VIEWS = {
+    "permuted": lambda t: t.permute(2, 0, 1),
+    "transposed with gaps": lambda t: t.transpose(0, 2)[:, ::2],
+    "expanded, permuted": lambda t: t[:, :1].expand(2, 3, 4).permute(2, 1, 0),
+    "matrix transposed": lambda t: t[0].t(),
+}
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("keep", [True, False])
+@pytest.mark.parametrize("view", list(GELU_VIEWS))
+def test_gelu_of_permuted_views_matches_the_reference_and_finite_differences(
+    approximate, keep, view, monkeypatch
+):
+    """GELU runs its kernels on a permuted input in the input's memory order and turns the
+    result back (its layout is then PyTorch's: tests/test_torch_shape_parity.py); values and
+    gradients are those of the same view made contiguous, for an upstream gradient of any
+    layout, with dy/dx kept by the forward or recomputed by the backward."""
+    from tinylm.kernels import reference
+
+    from tinylm.nn.functional import activations
+
+    monkeypatch.setattr(activations, "gelu_keeps_derivative", lambda a: keep)
+    make = GELU_VIEWS[view]
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 4)) * 3
+    form = "gelu" if approximate == "tanh" else "gelu_exact"
+    v = make(tinylm.tensor(x)).numpy()
+    y = F.gelu(make(tinylm.tensor(x)), approximate=approximate)
+    np.testing.assert_allclose(y.numpy(), getattr(reference, f"{form}_forward")(v), rtol=1e-12)
+    gradcheck(
+        lambda t: F.gelu(make(t), approximate=approximate), [tinylm.tensor(x, requires_grad=True)]
+    )
+    up = rng.standard_normal(v.shape)
+    grads = []
+    for u in (tinylm.tensor(up), tinylm.tensor(up.T.copy()).permute(*range(up.ndim - 1, -1, -1))):
+        t = tinylm.tensor(x, requires_grad=True)
+        F.gelu(make(t), approximate=approximate).backward(u)
+        grads.append(t.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])  # the upstream layout changes nothing
+
+
 def test_dropout_gradcheck_with_fixed_mask():
     x = tinylm.randn(4, 5, dtype=tinylm.float64, requires_grad=True)
 

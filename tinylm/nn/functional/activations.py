@@ -16,6 +16,7 @@ from tinylm import ops
 from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.devices import array_module
 from tinylm.kernels.policy import gelu_keeps_derivative
+from tinylm.memory_formats import preserving_axes
 from tinylm.nn.functional.common import check_not_inplace, kernel
 from tinylm.tensor import Tensor
 
@@ -91,16 +92,29 @@ class _GELU(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, *, approximate: str) -> Any:
         ctx.kernel = GELU_FORMS[approximate]
+        # the kernels take C order: a permuted x is handed over in its memory order (no copy
+        # when dense) and y turned back, so y lies as x does, as PyTorch's element-wise ops
+        ctx.axes = axes = preserving_axes(x)
+        if axes is not None:
+            x = x.transpose(axes)
         # training on the CPU: the forward writes dy/dx too, and the backward is g * dy/dx
         keep = ctx.needs_input_grad[0] and gelu_keeps_derivative(x)
         derivative = array_module(x).empty(x.shape, x.dtype) if keep else None
         ctx.save_for_backward(x, derivative)
-        return kernel(ctx.kernel + "_forward", x)(x, derivative=derivative)
+        y = kernel(ctx.kernel + "_forward", x)(x, derivative=derivative)
+        if axes is None:
+            return y
+        ctx.undo = tuple(np.argsort(axes).tolist())  # the inverse permutation
+        return y.transpose(ctx.undo)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
         x, derivative = ctx.saved_arrays
-        return kernel(ctx.kernel + "_backward", x)(x, g, derivative=derivative)
+        axes = ctx.axes
+        if axes is not None:
+            g = g.transpose(axes)  # into the forward's axis order
+        gx = kernel(ctx.kernel + "_backward", x)(x, g, derivative=derivative)
+        return gx if axes is None else gx.transpose(ctx.undo)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
