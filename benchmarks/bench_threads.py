@@ -2,6 +2,7 @@
 
     python benchmarks/bench_threads.py                  # spinning vs sleeping helpers
     python benchmarks/bench_threads.py --pieces 8 2     # pieces per thread of parallel_ranges
+    python benchmarks/bench_threads.py --placement      # helpers kept off the caller's core
 
 Each row is a public op, forward + backward, tensors made from NumPy arrays as a user makes
 them (softmax and log-softmax 768×1024, exact and tanh GELU 768×512). The variants take turns
@@ -13,6 +14,10 @@ median and range of the rounds' ratios to the first variant.
   callers that spin for a helper's end (tinylm's setting), against both sleeping at once on
   their locks (the spins set to nothing): what ``kernels/numba/spin.py`` buys.
 * ``--pieces A B …``: ``parallel.PIECES_PER_THREAD`` = A, B, … with spinning helpers.
+* ``--placement``: helpers moved off the caller's CPU before each parallel call (tinylm's
+  setting, ``parallel.keep_helpers_off_caller``) against leaving them where the OS puts them.
+  Linux stacked helper and caller on one core after a pause, so each turn starts after
+  ``--pause`` seconds (0.25 here, none in the other modes).
 
 The figures in kernels/README.md ("Measured") come from this script.
 """
@@ -48,16 +53,19 @@ def public_ops() -> dict[str, Callable[[], None]]:
     }
 
 
-def variants(pieces: list[int] | None) -> dict[str, Callable[[], None]]:
+def variants(pieces: list[int] | None, placement: bool = False) -> dict[str, Callable[[], None]]:
     """name -> a function that puts tinylm's threads in that variant."""
     from tinylm.kernels import parallel
 
     spin, finish = parallel.HELPER_SPIN_S, parallel.FINISH_SPIN_S
 
-    def setting(helper_spin: float, finish_spin: float, n_pieces: int) -> Callable[[], None]:
+    def setting(
+        helper_spin: float, finish_spin: float, n_pieces: int, keep_off: bool = True
+    ) -> Callable[[], None]:
         def apply() -> None:
             parallel.HELPER_SPIN_S, parallel.FINISH_SPIN_S = helper_spin, finish_spin
             parallel.PIECES_PER_THREAD = n_pieces
+            parallel.set_helper_placement(keep_off)
             parallel.note_blas_product(when=-np.inf)  # no product nearby: every thread is used
 
         return apply
@@ -65,6 +73,11 @@ def variants(pieces: list[int] | None) -> dict[str, Callable[[], None]]:
     default = parallel.PIECES_PER_THREAD
     if pieces:
         return {f"{p} pieces": setting(spin, finish, p) for p in pieces}
+    if placement:
+        return {
+            "kept off": setting(spin, finish, default, True),
+            "OS-placed": setting(spin, finish, default, False),
+        }
     return {"spinning": setting(spin, finish, default), "sleeping": setting(0.0, 0.0, default)}
 
 
@@ -83,13 +96,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--repeats", type=int, default=10, help="calls per row and round")
     parser.add_argument("--pieces", type=int, nargs="+", help="compare PIECES_PER_THREAD values")
+    parser.add_argument(
+        "--placement", action="store_true", help="helpers kept off the caller's core, or not"
+    )
+    parser.add_argument(
+        "--pause", type=float, help="seconds before each turn (default 0.25 with --placement)"
+    )
     args = parser.parse_args(argv)
+    pause = args.pause if args.pause is not None else (0.25 if args.placement else 0.0)
 
     from tinylm.kernels import parallel
 
     import tinylm
 
-    ops, kinds = public_ops(), variants(args.pieces)
+    ops, kinds = public_ops(), variants(args.pieces, args.placement)
     names = list(kinds)
     times = {(op, k): [] for op in ops for k in names}
     own = (parallel.HELPER_SPIN_S, parallel.FINISH_SPIN_S, parallel.PIECES_PER_THREAD)
@@ -99,10 +119,12 @@ def main(argv: list[str] | None = None) -> int:
             for op, fn in ops.items():
                 for k in order:
                     kinds[k]()
+                    time.sleep(pause)  # every thread asleep before the turn starts
                     times[(op, k)].append(best_of(fn, args.repeats))
             print(f"  round {r + 1}/{args.rounds}", end="\r", flush=True)
     finally:  # tinylm's own settings back
         parallel.HELPER_SPIN_S, parallel.FINISH_SPIN_S, parallel.PIECES_PER_THREAD = own
+        parallel.set_helper_placement(True)
     print()
     print(f"tinylm {tinylm.get_num_threads()} threads, {args.rounds} alternating rounds, "
           f"best of {args.repeats} calls per round; µs: median over rounds")  # fmt: skip

@@ -15,6 +15,7 @@ products, between the kernels.
 * :func:`on_all_threads` — a job function that takes job numbers from a shared counter;
 * :func:`keep_helpers_off_caller` — before each parallel call, the helpers are moved off the
   caller's CPU if it changed (Linux's scheduler sometimes stacks them on one core);
+  :func:`set_helper_placement` turns that off and on (benchmarks);
 * :func:`copy_array` — a copy of a large array made by all threads (``tinylm.tensor``'s copy);
 * :func:`set_num_threads` / :func:`get_num_threads` — as ``torch.set_num_threads``;
 * :func:`note_blas_product` / :func:`blas_threads_awake` — the ops that call NumPy's matrix
@@ -50,6 +51,7 @@ __all__ = [
     "note_blas_product",
     "on_all_threads",
     "parallel_ranges",
+    "set_helper_placement",
     "set_num_threads",
 ]
 
@@ -260,6 +262,19 @@ def _find_sched_getcpu() -> Callable[[], int] | None:
 
 _sched_getcpu = _find_sched_getcpu()
 _helpers_kept_off = -1  # the CPU the helpers were last moved off (-1: none yet)
+_keep_off_caller = True  # see set_helper_placement
+
+
+def set_helper_placement(keep_off_caller: bool) -> None:
+    """``True`` (tinylm's setting): :func:`keep_helpers_off_caller` before each parallel call.
+    ``False``: every helper gets back all the CPUs it was made with and the OS places it, as
+    before 2026-12-05 (for ``benchmarks/bench_threads.py --placement``)."""
+    global _keep_off_caller
+    _keep_off_caller = bool(keep_off_caller)
+    _forget_placement()
+    if not _keep_off_caller and _sched_getcpu is not None:
+        for helper in _helpers:
+            os.sched_setaffinity(helper.thread.native_id, helper.cpus)
 
 
 def keep_helpers_off_caller() -> None:
@@ -273,7 +288,7 @@ def keep_helpers_off_caller() -> None:
     when the caller's CPU has changed since the last call: one ``sched_getcpu`` otherwise.
     Each helper keeps to the CPUs it was made with (:attr:`Helper.cpus`), less this one."""
     global _helpers_kept_off
-    if _sched_getcpu is None:
+    if _sched_getcpu is None or not _keep_off_caller:
         return
     cpu = _sched_getcpu()
     if cpu == _helpers_kept_off or cpu < 0:

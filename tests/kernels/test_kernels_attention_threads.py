@@ -421,6 +421,28 @@ def test_helpers_are_moved_off_the_callers_cpu_and_the_caller_is_not_moved():
         parallel.set_num_threads(before)
 
 
+@needs_two_cpus
+def test_helper_placement_can_be_left_to_the_os_and_taken_back():
+    """``set_helper_placement(False)`` gives every helper all its CPUs back and parallel calls
+    leave them there; ``True`` moves them off the caller's CPU again at the next call."""
+    mine, before = os.sched_getaffinity(0), parallel.get_num_threads()
+    cpu = min(mine)
+    parallel.set_num_threads(2)
+    try:
+        team = parallel.helpers(1)
+        os.sched_setaffinity(0, {cpu})
+        for keep_off in (False, True, False):
+            parallel.set_helper_placement(keep_off)
+            parallel.parallel_ranges(lambda start, end: None, 100, work=1 << 30)
+            for h in team:
+                want = h.cpus - {cpu} if keep_off else h.cpus
+                assert os.sched_getaffinity(h.thread.native_id) == want
+    finally:
+        parallel.set_helper_placement(True)
+        os.sched_setaffinity(0, mine)
+        parallel.set_num_threads(before)
+
+
 def _helper_cpus_when_made_on_one_cpu(cpu: int) -> tuple[set, set]:
     os.sched_setaffinity(0, {cpu})  # in a forked child: its helpers are made from here
     parallel.set_num_threads(2)

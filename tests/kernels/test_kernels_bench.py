@@ -151,12 +151,16 @@ def test_thread_hand_over_benchmark_prints_its_table(capsys):
     from tinylm.kernels import parallel
 
     before = (parallel.HELPER_SPIN_S, parallel.FINISH_SPIN_S, parallel.PIECES_PER_THREAD)
-    for argv in (["--rounds", "1", "--repeats", "1"], ["--rounds", "2", "--pieces", "3", "1"]):
+    runs = {
+        "sleeping": ["--rounds", "1", "--repeats", "1"],
+        "1 pieces": ["--rounds", "2", "--pieces", "3", "1"],
+        "OS-placed": ["--rounds", "1", "--repeats", "1", "--placement", "--pause", "0"],
+    }
+    for variant, argv in runs.items():
         assert bench_threads.main(argv) == 0
         out = capsys.readouterr().out
         rows = [ln for ln in out.splitlines() if ln.startswith(("softmax", "log_softmax", "gelu"))]
-        assert len(rows) == 4 and all("(" in row for row in rows), out
-    assert "sleeping" in out or "1 pieces" in out
+        assert len(rows) == 4 and all(f"{variant} " in row for row in rows), out
     assert (parallel.HELPER_SPIN_S, parallel.FINISH_SPIN_S, parallel.PIECES_PER_THREAD) == before
 
 
