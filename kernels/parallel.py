@@ -274,7 +274,10 @@ def set_helper_placement(keep_off_caller: bool) -> None:
     _forget_placement()
     if not _keep_off_caller and _sched_getcpu is not None:
         for helper in _helpers:
-            os.sched_setaffinity(helper.thread.native_id, helper.cpus)
+            try:
+                os.sched_setaffinity(helper.thread.native_id, helper.cpus)
+            except OSError:  # its CPUs taken offline meanwhile: the OS places it anyway
+                pass
 
 
 def keep_helpers_off_caller() -> None:
