@@ -327,3 +327,50 @@ def test_index_errors_are_one_clear_line() -> None:
         F.pad(x, (1, 1), mode="mirror")
     with pytest.raises(TinyLMError, match="pad: needs an even number of pads"):
         F.pad(x, (1, 1, 1))
+
+
+PERMUTED_VIEWS = {
+    "permuted": lambda t: t.permute(2, 0, 1),
+    "transposed with gaps": lambda t: t.transpose(0, 2)[:, ::2],
+    "matrix transposed": lambda t: t[0].t(),
+}
+LAYOUT_KEEPING_OPS = {
+    "sort values": lambda v: v.sort(-1).values,
+    "sort dim 0, descending": lambda v: v.sort(0, descending=True).values,
+    "index_fill": lambda v: v.index_fill(0, tinylm.tensor([0]), 0.5),
+    "index_put": lambda v: v.index_put(
+        (tinylm.tensor([0, 1]),), tinylm.tensor(2.0, dtype=tinylm.float64)
+    ),
+    "index_put accumulate": lambda v: v.index_put(
+        (tinylm.tensor([1, 1]),), tinylm.tensor(2.0, dtype=tinylm.float64), accumulate=True
+    ),
+}
+
+
+@pytest.mark.parametrize("op", list(LAYOUT_KEEPING_OPS))
+@pytest.mark.parametrize("view", list(PERMUTED_VIEWS))
+def test_ops_that_keep_a_permuted_layout_give_the_values_and_gradients_of_a_contiguous_copy(
+    op, view
+):
+    """sort, index_fill and index_put lay their results out as a permuted input (as PyTorch's:
+    tests/test_torch_shape_parity.py); what they compute is that of the same view made
+    contiguous, and their gradients pass finite differences (float64, random upstream)."""
+    from tinylm.testing import gradcheck
+
+    make, fn = PERMUTED_VIEWS[view], LAYOUT_KEEPING_OPS[op]
+    x = np.random.default_rng(5).standard_normal((2, 3, 4))
+    got = fn(make(tinylm.tensor(x)))
+    want = fn(make(tinylm.tensor(x)).contiguous())
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    gradcheck(lambda t: fn(make(t)), [tinylm.tensor(x, requires_grad=True)])
+
+
+@pytest.mark.parametrize("view", list(PERMUTED_VIEWS))
+def test_argsort_of_a_permuted_view_is_that_of_a_contiguous_copy(view):
+    make = PERMUTED_VIEWS[view]
+    x = tinylm.tensor(np.random.default_rng(6).integers(0, 3, (2, 3, 4)).astype(np.float64))
+    for dim in range(make(x).ndim):
+        for descending in (False, True):  # with ties: the order among equals is kept too
+            got = make(x).argsort(dim, descending=descending)
+            want = make(x).contiguous().argsort(dim, descending=descending)
+            np.testing.assert_array_equal(got.numpy(), want.numpy())

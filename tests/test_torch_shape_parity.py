@@ -567,12 +567,18 @@ def test_copies_and_like_tensors_keep_the_layout_as_torch(view: str, make: str) 
         "lib.cat([v, v], 0)", "lib.cat([v, v + 1], -1)", "lib.stack([v, v], 1)",
         "lib.stack([v, v], -1)", "lib.cat([v, v.contiguous()], 0)", "v.flip(-1)", "v.flip(0)",
         "lib.nn.functional.gelu(v)", "lib.nn.functional.gelu(v, approximate='tanh')",
+        "v.sort(-1).values", "v.sort(0).indices", "v.sort(1, descending=True).values",
+        "v.argsort(-1)", "lib.msort(v)", "v.index_fill(0, lib.tensor([0]), 0.0)",
+        "v.index_put((lib.tensor([0]),), lib.tensor(0.0))",
+        "v.index_put((lib.tensor([0, 0]),), lib.tensor(1.0), accumulate=True)",
+        "v.index_copy(0, lib.tensor([0]), v[:1])", "v.index_add(0, lib.tensor([0]), v[:1])",
     ],
 )  # fmt: skip
 def test_results_of_ops_on_views_are_laid_out_as_torch(view: str, op: str) -> None:
-    """Element-wise ops (GELU's kernels included) and flip keep a permuted input's layout, as
-    PyTorch's TensorIterator does; reductions, scans, softmax over any dim, masked_fill, roll,
-    tril, triu, renorm, cat and stack return C order whatever the input's, as PyTorch's:
+    """Element-wise ops (GELU's kernels included), flip, sort, index_fill and index_put keep a
+    permuted input's layout, as PyTorch's TensorIterator and preserve_format clones do;
+    reductions, scans, softmax over any dim, masked_fill, roll, tril, triu, renorm, cat,
+    stack, index_copy and index_add return C order whatever the input's, as PyTorch's:
     code that calls ``.view`` on their results works in both or neither (NumPy keeps the
     input's axis order, so ``x.t().sum(0)`` was not contiguous here)."""
     results = []

@@ -18,6 +18,7 @@ import numpy as np
 from tinylm import ops, tensor_scatter
 from tinylm.autograd import TensorBase, TinyLMError
 from tinylm.devices import array_module, to_device_array
+from tinylm.memory_formats import preserving_axes
 from tinylm.scalar_writes import number_into
 
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module
@@ -41,13 +42,27 @@ class TensorIndexing:
         """``(values, indices)`` sorted along ``dim``; NaN counts as the largest value, as in
         PyTorch. tinylm's sort is always stable (equal values keep their order), PyTorch's only
         with ``stable=True`` or up to 16 elements: at ties beyond that the indices, and so the
-        gradients, may go to a different one of the equal elements."""
-        indices = self.argsort(dim, descending, stable)
-        return ValuesIndices(self.gather(self._axis(dim, "sort"), indices), indices)
+        gradients, may go to a different one of the equal elements. Both results are laid
+        out as the input (a transposed input gives transposed results), as PyTorch's."""
+        d = self._axis(dim, "sort")
+        axes = preserving_axes(self.data)
+        if axes is not None:  # sorted in memory order, then turned back (see argsort)
+            inner = self.permute(*axes).sort(axes.index(d), descending, stable)
+            undo = _inverse(axes)
+            return ValuesIndices(inner.values.permute(*undo), inner.indices.permute(*undo))
+        indices = self._wrap(_argsort(self.data, d, descending))
+        return ValuesIndices(self.gather(d, indices), indices)
 
     def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
-        """The indices that sort the tensor along ``dim`` (int64; see :meth:`sort`)."""
-        return self._wrap(_argsort(self.data, self._axis(dim, "argsort"), descending))
+        """The indices that sort the tensor along ``dim`` (int64; see :meth:`sort`), laid out
+        as the input, as PyTorch's."""
+        d, data = self._axis(dim, "argsort"), self.data
+        axes = preserving_axes(data)
+        if axes is None:
+            return self._wrap(_argsort(data, d, descending))
+        # sorted in the input's memory order (C order there), the result's axes turned back
+        order = _argsort(data.transpose(axes), axes.index(d), descending)
+        return self._wrap(order.transpose(_inverse(axes)))
 
     def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
         """``(values, indices)`` of the ``k`` largest (or smallest) elements along ``dim``,
@@ -214,6 +229,11 @@ class TensorIndexing:
                 f"{self.shape} {self.dtype})"
             )
         return idx.reshape(-1) if not full else idx
+
+
+def _inverse(axes: tuple[int, ...]) -> tuple[int, ...]:
+    """The permutation that undoes ``transpose(axes)``."""
+    return tuple(int(a) for a in np.argsort(axes))
 
 
 def _argsort(x: Any, axis: int, descending: bool) -> Any:

@@ -40,6 +40,7 @@ from tinylm.autograd import Context, Function, TensorBase, TinyLMError
 from tinylm.determinism import alert_if_nondeterministic
 from tinylm.devices import array_module, to_device_array
 from tinylm.dtypes import int64, promote_types
+from tinylm.memory_formats import empty_preserving
 
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module (via tensor_math)
     from tinylm.tensor import Tensor
@@ -442,12 +443,27 @@ class IndexPut(Function):
 
     dL/dx = g, with 0 at the written places unless accumulated (those values were replaced);
     dL/dvalues = g[index], summed over the broadcast (the engine's un-broadcasting).
+    ``keep_layout``: y is laid out as x (PyTorch's ``index_put`` and ``index_fill``, which
+    write into a preserve_format clone), else in C order (``index_copy``, ``put``, the
+    ``*_scatter`` ops).
     """
 
     @staticmethod
-    def forward(ctx: Context, x: Any, values: Any, *, index: Any, accumulate: bool) -> Any:
+    def forward(
+        ctx: Context,
+        x: Any,
+        values: Any,
+        *,
+        index: Any,
+        accumulate: bool,
+        keep_layout: bool = False,
+    ) -> Any:
         xp = array_module(x)
-        y = xp.array(x, copy=True, order="C")
+        if keep_layout:  # PyTorch's index_put and index_fill: a preserve_format clone, written
+            y = empty_preserving(x)
+            y[...] = x
+        else:
+            y = xp.array(x, copy=True, order="C")
         target_shape = y[index].shape
         try:
             placed = xp.broadcast_to(values, target_shape)
@@ -535,7 +551,9 @@ def index_put(
         xp = array_module(broadcast[0])
         linear = xp.ravel_multi_index(tuple(broadcast), x.shape[: len(index)])
         _no_repeats("index_put", linear, "the index")
-    return IndexPut.apply(x, values, index=tuple(broadcast), accumulate=builtins.bool(accumulate))
+    return IndexPut.apply(
+        x, values, index=tuple(broadcast), accumulate=builtins.bool(accumulate), keep_layout=True
+    )
 
 
 def _slice_index(op: str, x: Tensor, dim: Any, index: Any, negative: bool) -> tuple[int, Any]:
@@ -595,7 +613,8 @@ def index_fill(input: Tensor, dim: int, index: Any, value: Any) -> Tensor:  # no
     if x.ndim == 0:  # dim 0 of a 0-d tensor: the element itself, or nothing
         whole = IndexPut.apply(x, fill, index=(...,), accumulate=False)
         return whole if unique.size else ops.Clone.apply(x)
-    return IndexPut.apply(x, fill, index=(slice(None),) * d + (unique,), accumulate=False)
+    where = (slice(None),) * d + (unique,)
+    return IndexPut.apply(x, fill, index=where, accumulate=False, keep_layout=True)
 
 
 class MaskedScatter(Function):
