@@ -4,6 +4,8 @@
   the forward a buffer for P, and the kernel benchmark asks to time the op as training runs it.
 * How much work is too little for threads: the Numba kernels run on the calling thread alone
   below these sizes (see ``kernels/README.md``, "Measured", for the figures behind them).
+* Which transposed arrays are copied by tiles: the Numba kernels' inputs
+  (``numba/threads.py: kernel_input``) and ``contiguous()`` (``c_order_copy``).
 
 Plain constants and NumPy only: importing this imports neither Numba nor CuPy.
 """
@@ -27,7 +29,9 @@ __all__ = [
     "SMALL_ATTENTION_WORK",
     "SMALL_WORK",
     "CROSS_ENTROPY_PROBS_MAX",
+    "TRANSPOSED_COPY_MIN",
     "attention_keeps_probs",
+    "copies_by_tiles",
     "cross_entropy_keeps_probs",
     "gelu_keeps_derivative",
 ]
@@ -85,6 +89,29 @@ LARGE_ATTENTION_WORK = 1 << 26
 #: the copy stay in one core's cache and that core copies in a few µs (0.4 MB: 4.5 µs alone,
 #: 20-30 µs with a helper woken); from 1.5 MB two threads take ~0.7x one's time.
 PARALLEL_COPY_BYTES = 1 << 20
+
+
+#: Elements per matrix from which a float array with its last two axes swapped (``x.t()``) is
+#: copied to C order by tiles (``numba/threads.py: transposed_copy``) instead of by NumPy:
+#: smaller matrices stay in cache and NumPy copies them as fast (a 128 x 128 float32: 5.6 µs
+#: NumPy, 6.2 µs by tiles; 256 x 256: 49 and 20 µs; 12 of 128 x 64: 21 and 30 µs).
+TRANSPOSED_COPY_MIN = 1 << 14
+
+
+def copies_by_tiles(a: Any) -> bool:
+    """Is the NumPy array ``a`` copied to C order by tiles: float32/float64, writable (one
+    compile per dtype), its last two axes swapped in memory (``a.swapaxes(-1, -2)``
+    C-contiguous, as ``x.t()`` or ``x.transpose(-1, -2)`` of a C-ordered x), each matrix of at
+    least :data:`TRANSPOSED_COPY_MIN` elements, and not C-ordered already?"""
+    return (
+        type(a) is np.ndarray
+        and a.ndim >= 2
+        and a.shape[-1] * a.shape[-2] >= TRANSPOSED_COPY_MIN
+        and a.dtype in (np.float32, np.float64)
+        and a.flags.writeable
+        and not a.flags.c_contiguous
+        and a.swapaxes(-1, -2).flags.c_contiguous
+    )
 
 
 def attention_keeps_probs(like: Any, b: int, h: int, tq: int, tk: int) -> bool:

@@ -51,6 +51,7 @@ __all__ = [
     "lstm_cell_backward",
     "lstm_recurrence_forward",
     "lstm_recurrence_backward",
+    "c_order_copy",
 ]
 
 
@@ -65,6 +66,12 @@ def get_array_module(x: Array) -> ModuleType:
 
         return cupy
     return np
+
+
+def c_order_copy(a: Array) -> Array:
+    """A copy of ``a`` (any shape and dtype) in C order, in memory of its own: what
+    ``contiguous()`` makes of a tensor that is not C-ordered."""
+    return get_array_module(a).array(a, copy=True, order="C")
 
 
 def _in_dtype_of(g: Array, x: Array) -> Array:

@@ -144,6 +144,10 @@ def _gpu_kernel_for(fallback):
     return decorate
 
 
+#: contiguous()'s copy: CuPy's own copy kernel reads a transpose fast enough (the reference)
+c_order_copy = reference.c_order_copy
+
+
 def _f32(a: Any) -> Any:
     """``a`` as the kernels read it: a contiguous float32 CuPy array (a copy only if needed:
     a float64, broadcast, transposed or strided upstream gradient arrives here too)."""

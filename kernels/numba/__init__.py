@@ -43,6 +43,7 @@ from .rowwise import (
     softmax_backward,
     softmax_forward,
 )
+from .threads import c_order_copy
 
 __all__ = [
     "softmax_forward",
@@ -66,4 +67,5 @@ __all__ = [
     "lstm_cell_backward",
     "lstm_recurrence_forward",
     "lstm_recurrence_backward",
+    "c_order_copy",
 ]

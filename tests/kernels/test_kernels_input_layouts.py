@@ -1,8 +1,9 @@
 """``kernels/numba/threads.py: kernel_input``, the one place where every Numba op's wrapper
-brings its arrays to the C-ordered layout its kernel reads: whatever the layout it arrives
-in, the result holds the same values as ``np.ascontiguousarray`` (in the asked dtype), in C
-order; a large matrix with its last two axes swapped is copied by tiles
-(``transposed_copy``), on any number of threads, to the bit."""
+brings its arrays to the C-ordered layout its kernel reads, and ``c_order_copy`` (the registry op
+behind ``contiguous()``): whatever the layout an array arrives in, the result holds the same
+values as ``np.ascontiguousarray`` (in the asked dtype), in C order; a large matrix with its
+last two axes swapped is copied by tiles (``transposed_copy``), on any number of threads, to
+the bit."""
 
 from __future__ import annotations
 
@@ -12,11 +13,10 @@ import pytest
 pytest.importorskip("numba")
 from tinylm.kernels import parallel  # noqa: E402
 from tinylm.kernels.numba import rowwise  # noqa: E402
-from tinylm.kernels.numba.threads import (  # noqa: E402
-    TRANSPOSED_COPY_MIN,
-    kernel_input,
-    transposed_copy,
-)
+from tinylm.kernels.numba.threads import c_order_copy, kernel_input, transposed_copy  # noqa: E402
+from tinylm.kernels.policy import TRANSPOSED_COPY_MIN  # noqa: E402
+
+import tinylm  # noqa: E402
 
 #: (shape of the C-ordered base, from which .swapaxes(-1, -2) is taken): tiles of 64 cut
 #: unevenly, a single row or column of tiles, batches, and matrices at and below the threshold
@@ -34,7 +34,7 @@ def test_a_transposed_input_is_copied_to_c_order_with_the_same_values(shape, dty
         for threads in (1, 2, 3):
             parallel.set_num_threads(threads)
             parallel.note_blas_product(when=-np.inf)  # no product nearby: threads are used
-            for got in (kernel_input(a, dtype), transposed_copy(a)):
+            for got in (kernel_input(a, dtype), transposed_copy(a), c_order_copy(a)):
                 assert got.flags.c_contiguous and got.dtype == dtype and got.shape == a.shape
                 np.testing.assert_array_equal(got, want)
                 assert not np.shares_memory(got, a)
@@ -44,7 +44,8 @@ def test_a_transposed_input_is_copied_to_c_order_with_the_same_values(shape, dty
 
 def test_only_large_writable_float_transposes_take_the_tiles(monkeypatch):
     """The other layouts keep NumPy's copy, with the same result: converted dtypes, read-only
-    views, small matrices, gaps; a C-ordered writable array is returned as it is."""
+    views, small matrices, gaps; a C-ordered writable array is returned as it is (by
+    kernel_input; c_order_copy copies it)."""
     from tinylm.kernels.numba import threads
 
     used = []
@@ -69,7 +70,24 @@ def test_only_large_writable_float_transposes_take_the_tiles(monkeypatch):
         assert got.flags.c_contiguous and got.dtype == dtype, name
         np.testing.assert_array_equal(got, np.ascontiguousarray(a, dtype=dtype), err_msg=name)
         assert bool(used) == tiles, name
+        if dtype == a.dtype:
+            copied = c_order_copy(a)
+            assert copied.flags.c_contiguous and not np.shares_memory(copied, a), name
+            np.testing.assert_array_equal(copied, np.ascontiguousarray(a), err_msg=name)
     assert kernel_input(big, np.float32) is big
+    copied = c_order_copy(big)
+    assert copied is not big and np.array_equal(copied, big)
+
+
+def test_contiguous_of_a_transposed_tensor_is_its_c_ordered_copy_with_its_gradient():
+    x = np.random.default_rng(3).standard_normal((300, 200))
+    t = tinylm.tensor(x, requires_grad=True)
+    y = t.t().contiguous()
+    assert y.is_contiguous() and y.stride() == (300, 1)
+    np.testing.assert_array_equal(y.detach().numpy(), np.ascontiguousarray(x.T))
+    g = np.random.default_rng(4).standard_normal(y.shape)
+    y.backward(tinylm.tensor(g))
+    np.testing.assert_array_equal(t.grad.numpy(), g.T)
 
 
 def test_a_kernel_gives_the_same_bits_for_a_transposed_input():
