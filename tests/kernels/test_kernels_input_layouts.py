@@ -95,3 +95,27 @@ def test_a_kernel_gives_the_same_bits_for_a_transposed_input():
     np.testing.assert_array_equal(
         rowwise.softmax_forward(x.T), rowwise.softmax_forward(np.ascontiguousarray(x.T))
     )
+
+
+def test_reshape_of_a_transposed_tensor_copies_by_tiles_only_when_it_must(monkeypatch):
+    """``x.t().reshape(-1)`` needs a copy (by tiles, same values as NumPy's); a reshape the
+    layout allows stays a view of x; a wrong shape is one clear error; gradients flow back."""
+    from tinylm.kernels.numba import threads
+
+    used = []
+    real = threads.transposed_copy
+    monkeypatch.setattr(threads, "transposed_copy", lambda a: used.append(1) or real(a))
+    x = np.random.default_rng(5).standard_normal((300, 200))
+    t = tinylm.tensor(x, requires_grad=True)
+    flat = t.t().reshape(-1)
+    np.testing.assert_array_equal(flat.detach().numpy(), x.T.reshape(-1))
+    assert used and flat.is_contiguous()
+    used.clear()
+    split = t.t().reshape(2, 100, 300)  # splits the outer dim of the transpose: a view
+    assert not used and np.shares_memory(split.detach().numpy(), t.detach().numpy())
+    np.testing.assert_array_equal(split.detach().numpy(), x.T.reshape(2, 100, 300))
+    with pytest.raises(tinylm.TinyLMError, match="cannot reshape"):
+        t.t().reshape(7, -1)
+    g = np.random.default_rng(6).standard_normal(flat.shape)
+    flat.backward(tinylm.tensor(g))
+    np.testing.assert_array_equal(t.grad.numpy(), g.reshape(200, 300).T)

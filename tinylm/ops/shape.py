@@ -12,6 +12,7 @@ from tinylm.autograd import Context, Function, Node, TinyLMError, is_grad_enable
 from tinylm.determinism import alert_if_nondeterministic
 from tinylm.devices import Device, array_module, device_of, device_type, to_device_array
 from tinylm.kernels import registry
+from tinylm.kernels.policy import copies_by_tiles
 from tinylm.memory_formats import empty_preserving
 from tinylm.ops.reductions import c_order
 from tinylm.scalar_writes import number_into
@@ -52,6 +53,8 @@ class Reshape(Function):
     def forward(ctx: Context, x: Any, *, shape: tuple[int, ...]) -> Any:
         ctx.in_shape = x.shape
         try:
+            if copies_by_tiles(x):  # a large x.t(): if it must be copied, then by tiles
+                return _view_or_tiled_copy(x, shape)
             return x.reshape(shape)
         except ValueError:
             raise TinyLMError(
@@ -62,6 +65,17 @@ class Reshape(Function):
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
         return g.reshape(ctx.in_shape)
+
+
+def _view_or_tiled_copy(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``x.reshape(shape)``: a view where the layout allows one, else the registry's C-ordered
+    copy reshaped (NumPy's own copy of a transposed matrix reads it along its columns)."""
+    try:
+        return x.reshape(shape, copy=False)  # NumPy >= 2.1 refuses instead of copying
+    except TypeError:  # an older NumPy: its own copy
+        return x.reshape(shape)
+    except ValueError:  # a copy is needed (or the shape is wrong: the reshape below says so)
+        return registry.lookup("c_order_copy", "cpu")(x).reshape(shape)
 
 
 class Unsqueeze(Function):
