@@ -27,7 +27,9 @@ __all__ = [
     "channels_last",
     "channels_last_3d",
     "contiguous_format",
+    "copy_preserving",
     "empty_preserving",
+    "inverse_axes",
     "memory_format",
     "numpy_order",
     "preserve_format",
@@ -122,7 +124,7 @@ def preserving_axes(a: Any) -> tuple[int, ...] | None:
 
     ``a.transpose(axes)`` is then C-contiguous when ``a`` is dense (a view of its memory in
     memory order, no copy): an element-wise kernel that wants C order runs on it, and its
-    result transposed back by ``np.argsort(axes)`` is laid out as PyTorch lays out the
+    result transposed back by :func:`inverse_axes` is laid out as PyTorch lays out the
     result of an element-wise op on ``a``."""
     shape = a.shape
     if len(shape) < 2 or a.flags.c_contiguous:
@@ -136,6 +138,12 @@ def preserving_axes(a: Any) -> tuple[int, ...] | None:
     return None if outer_first == tuple(range(len(shape))) else outer_first
 
 
+def inverse_axes(axes: tuple[int, ...]) -> tuple[int, ...]:
+    """The permutation that undoes ``transpose(axes)``: ``a.transpose(axes).transpose(
+    inverse_axes(axes))`` is ``a``'s layout again."""
+    return tuple(int(d) for d in np.argsort(axes))
+
+
 def empty_preserving(a: Any, dtype: Any = None) -> Any:
     """An uninitialised array of ``a``'s shape (and dtype unless given) laid out as
     PyTorch's ``preserve_format`` lays out a copy of ``a``: with ``a``'s own strides when it
@@ -147,4 +155,12 @@ def empty_preserving(a: Any, dtype: Any = None) -> Any:
     if axes is None:
         return xp.empty(a.shape, dtype)
     base = xp.empty([a.shape[d] for d in axes], dtype)
-    return base.transpose(tuple(int(d) for d in np.argsort(axes)))
+    return base.transpose(inverse_axes(axes))
+
+
+def copy_preserving(a: Any, dtype: Any = None) -> Any:
+    """A copy of ``a`` (in ``dtype`` if given) laid out by :func:`empty_preserving`:
+    PyTorch's ``clone()`` (``preserve_format``)."""
+    y = empty_preserving(a, dtype)
+    y[...] = a
+    return y

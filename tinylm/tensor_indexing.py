@@ -18,7 +18,7 @@ import numpy as np
 from tinylm import ops, tensor_scatter
 from tinylm.autograd import TensorBase, TinyLMError
 from tinylm.devices import array_module, to_device_array
-from tinylm.memory_formats import preserving_axes
+from tinylm.memory_formats import inverse_axes, preserving_axes
 from tinylm.scalar_writes import number_into
 
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module
@@ -48,7 +48,7 @@ class TensorIndexing:
         axes = preserving_axes(self.data)
         if axes is not None:  # sorted in memory order, then turned back (see argsort)
             inner = self.permute(*axes).sort(axes.index(d), descending, stable)
-            undo = _inverse(axes)
+            undo = inverse_axes(axes)
             return ValuesIndices(inner.values.permute(*undo), inner.indices.permute(*undo))
         indices = self._wrap(_argsort(self.data, d, descending))
         return ValuesIndices(self.gather(d, indices), indices)
@@ -62,7 +62,7 @@ class TensorIndexing:
             return self._wrap(_argsort(data, d, descending))
         # sorted in the input's memory order (C order there), the result's axes turned back
         order = _argsort(data.transpose(axes), axes.index(d), descending)
-        return self._wrap(order.transpose(_inverse(axes)))
+        return self._wrap(order.transpose(inverse_axes(axes)))
 
     def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
         """``(values, indices)`` of the ``k`` largest (or smallest) elements along ``dim``,
@@ -229,11 +229,6 @@ class TensorIndexing:
                 f"{self.shape} {self.dtype})"
             )
         return idx.reshape(-1) if not full else idx
-
-
-def _inverse(axes: tuple[int, ...]) -> tuple[int, ...]:
-    """The permutation that undoes ``transpose(axes)``."""
-    return tuple(int(a) for a in np.argsort(axes))
 
 
 def _argsort(x: Any, axis: int, descending: bool) -> Any:

@@ -40,7 +40,7 @@ from tinylm.autograd import Context, Function, TensorBase, TinyLMError
 from tinylm.determinism import alert_if_nondeterministic
 from tinylm.devices import array_module, to_device_array
 from tinylm.dtypes import int64, promote_types
-from tinylm.memory_formats import empty_preserving
+from tinylm.memory_formats import copy_preserving
 
 if TYPE_CHECKING:  # for type hints only: tinylm.tensor imports this module (via tensor_math)
     from tinylm.tensor import Tensor
@@ -459,11 +459,8 @@ class IndexPut(Function):
         keep_layout: bool = False,
     ) -> Any:
         xp = array_module(x)
-        if keep_layout:  # PyTorch's index_put and index_fill: a preserve_format clone, written
-            y = empty_preserving(x)
-            y[...] = x
-        else:
-            y = xp.array(x, copy=True, order="C")
+        # PyTorch's index_put and index_fill write into a preserve_format clone
+        y = copy_preserving(x) if keep_layout else xp.array(x, copy=True, order="C")
         target_shape = y[index].shape
         try:
             placed = xp.broadcast_to(values, target_shape)

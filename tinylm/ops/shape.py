@@ -13,7 +13,7 @@ from tinylm.determinism import alert_if_nondeterministic
 from tinylm.devices import Device, array_module, device_of, device_type, to_device_array
 from tinylm.kernels import registry
 from tinylm.kernels.policy import copies_by_tiles
-from tinylm.memory_formats import empty_preserving
+from tinylm.memory_formats import copy_preserving, empty_preserving, inverse_axes
 from tinylm.ops.reductions import c_order
 from tinylm.scalar_writes import number_into
 
@@ -157,7 +157,7 @@ class Permute(Function):
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
-        return g.transpose(np.argsort(ctx.dims))
+        return g.transpose(inverse_axes(ctx.dims))
 
 
 class Expand(Function):
@@ -480,9 +480,7 @@ class Clone(Function):
         if order == "C" or x.flags.c_contiguous:
             # the registry's copy: the Numba backend copies a large transposed x by tiles
             return registry.lookup("c_order_copy", device_type(x))(x)
-        y = empty_preserving(x)
-        y[...] = x
-        return y
+        return copy_preserving(x)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
@@ -501,9 +499,7 @@ class Cast(Function):
             return x.astype(dtype)  # NumPy's order "K" keeps a dense layout, as PyTorch
         # a broadcast or a slice with gaps: laid out as PyTorch's preserve_format lays it
         # (NumPy's "K" puts a broadcast axis elsewhere)
-        y = empty_preserving(x, dtype)
-        y[...] = x
-        return y
+        return copy_preserving(x, dtype)
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:

@@ -16,7 +16,7 @@ from tinylm import ops
 from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.devices import array_module
 from tinylm.kernels.policy import gelu_keeps_derivative
-from tinylm.memory_formats import preserving_axes
+from tinylm.memory_formats import inverse_axes, preserving_axes
 from tinylm.nn.functional.common import check_not_inplace, kernel
 from tinylm.tensor import Tensor
 
@@ -104,7 +104,7 @@ class _GELU(Function):
         y = kernel(ctx.kernel + "_forward", x)(x, derivative=derivative)
         if axes is None:
             return y
-        ctx.undo = tuple(np.argsort(axes).tolist())  # the inverse permutation
+        ctx.undo = inverse_axes(axes)
         return y.transpose(ctx.undo)
 
     @staticmethod
