@@ -332,9 +332,12 @@ def main(argv: list[str] | None = None) -> int:
         write_weights(args, weights)
         measured = run_rounds(args, frameworks, weights)
     result = summarize(args, measured)
+    from tinylm.kernels.numba.vectors import note as numba_vectors
+
     from tinylm.environment import numpy_blas
 
     print(f"NumPy's BLAS: {numpy_blas()}")
+    print(f"Numba's vectors (tinylm's kernels): {numba_vectors()}")
     print(f"tokens/s, median over {args.rounds - 1} rounds (spread = (p90 − p10) / median):")
     for key, row in result["table"].items():
         print(f"  {key:<28} {row['tokens_per_s']:10.1f} tok/s   spread {row['spread']:.0%}")

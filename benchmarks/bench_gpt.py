@@ -415,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(HERE))  # timing.py, torch_gpt.py
     from timing import BUSY_CORES, ratio_summary
+    from tinylm.kernels.numba.vectors import note as numba_vectors
 
     from tinylm.environment import numpy_blas
 
@@ -449,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
         f"batch {args.batch_size}, {args.iters} iters, data: {args.data or 'built-in corpus'}"
     )
     print(f"NumPy's BLAS (tinylm's matrix products): {numpy_blas()}")
+    print(f"Numba's vectors (tinylm's kernels): {numba_vectors()}")
     n_val = args.eval_iters
     header = f"{'':8s} {'ms/iter':>9s} {'peak RSS MB':>12s} {'val loss':>9s} {'train loss':>11s}"
     if protocol == "nanogpt":

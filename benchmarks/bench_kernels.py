@@ -667,6 +667,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(HERE))  # timing.py
     from timing import BUSY_CORES
+    from tinylm.kernels.numba.vectors import note as numba_vectors
 
     from tinylm.environment import numpy_blas
 
@@ -704,6 +705,7 @@ def main(argv: list[str] | None = None) -> int:
     if bandwidth:
         print(f"memory bandwidth (np.copyto, read+write): {bandwidth:.1f} GB/s")
     print(f"NumPy's BLAS: {numpy_blas()}")
+    print(f"Numba's vectors (tinylm's kernels): {numba_vectors()}")
     if "torch" in infos and infos["torch"].get("version"):
         print(f"torch {infos['torch']['version']}, {infos['torch']['threads']} threads")
     table = summarize(rounds, args.quick)

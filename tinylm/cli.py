@@ -215,6 +215,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
             lines[name] = "not installed"
     lines["threads"] = tinylm.get_num_threads()
     lines["numpy blas"] = environment.numpy_blas()
+    lines["numba vectors"] = _numba_vectors()
     for op in (
         "softmax_forward",
         "cross_entropy_forward",
@@ -227,6 +228,16 @@ def _cmd_info(args: argparse.Namespace) -> int:
     for k, v in lines.items():
         print(f"{k:<{width}}  {v}")
     return 0
+
+
+def _numba_vectors() -> str:
+    """The vector width tinylm's Numba kernels compile for, and why (kernels/numba/vectors.py;
+    loading it makes the choice)."""
+    try:
+        from tinylm.kernels.numba import vectors
+    except ImportError:  # Numba is not installed: the NumPy reference runs
+        return "no Numba"
+    return vectors.note()
 
 
 def _backend_or_problem() -> str:

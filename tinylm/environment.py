@@ -13,14 +13,18 @@ Read (each by the function of the same topic below):
                          (default ``~/.cache/tinylm``)
 ``TINYLM_MALLOC``        ``default``: leave glibc's malloc as it is; otherwise ``import
                          tinylm`` keeps freed memory for reuse (``tinylm/allocator.py``)
+``TINYLM_VECTOR_WIDTH``  ``256``: Numba compiles tinylm's kernels with LLVM's own choice of
+                         vector width; unset (or ``512``): 512-bit vectors on a CPU with
+                         AVX-512 (``kernels/numba/vectors.py``)
 ``OPENBLAS_CORETYPE``    only reported (``tinylm info``, the benchmarks: :func:`numpy_blas`)
 =======================  ==================================================================
 
 tinylm sets none: its CPU kernels run on its own threads (``kernels/parallel.py``), which
 sleep when idle, so it needs no setting of OpenMP's or OpenBLAS's (and would change other
-libraries' behaviour in the same process by making one). The one process-wide setting it
-makes is glibc's malloc thresholds (``tinylm/allocator.py``), with ``mallopt``, not through
-the environment.
+libraries' behaviour in the same process by making one). It makes two process-wide settings,
+neither through the environment: glibc's malloc thresholds (``tinylm/allocator.py``, with
+``mallopt``) and, when its first kernel loads on a CPU with AVX-512, the CPU features Numba
+compiles with (``kernels/numba/vectors.py``).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ __all__ = [
     "malloc",
     "numpy_blas",
     "plots_dir",
+    "vector_width",
 ]
 
 
@@ -46,6 +51,11 @@ def backend() -> str:
 def malloc() -> str:
     """``TINYLM_MALLOC``, lower-cased; ``"keep"`` (tinylm's setting) when unset or empty."""
     return os.environ.get("TINYLM_MALLOC", "").strip().lower() or "keep"
+
+
+def vector_width() -> str:
+    """``TINYLM_VECTOR_WIDTH``, stripped and lower-cased; ``"auto"`` when unset or empty."""
+    return os.environ.get("TINYLM_VECTOR_WIDTH", "").strip().lower() or "auto"
 
 
 def fast() -> bool:

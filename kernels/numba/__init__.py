@@ -5,6 +5,7 @@ memory and one temporary array. Here each op walks its rows once (or twice, whil
 still in cache), in parallel, with the inner loops vectorised by LLVM.
 
 ==================  ======================================================================
+``vectors.py``      512-bit vectors on AVX-512 CPUs (set before anything is compiled)
 ``jit.py``          JIT presets, the vectorisable ``fast_exp``, the atomic ``take_job``
 ``threads.py``      float32/float64 dispatch, one thread for small work, attention's pool
 ``rowwise.py``      softmax, log-softmax, cross-entropy, LayerNorm
@@ -22,6 +23,8 @@ This package exports exactly the contract functions (``reference.__all__``); the
 imports it only when a CPU op is first looked up.
 """
 
+# vectors first: importing it sets the vector width before any kernel is compiled or loaded
+from . import vectors  # noqa: F401
 from .attention import attention_backward, attention_forward
 from .decode import transformer_block_decode
 from .elementwise import gelu_backward, gelu_exact_backward, gelu_exact_forward, gelu_forward
