@@ -8,7 +8,10 @@ Conventions used in all docstrings:
 
 * ``(..., C)`` means any number of leading axes followed by the reduced axis of size ``C``.
 * Output dtype = input dtype (float32 or float64); inputs are never modified, except by
-  :func:`adam_update`, whose whole purpose is to update its state in place.
+  :func:`adam_update`, whose whole purpose is to update its state in place. float16 inputs
+  of the ops marked ``@half_in_float32`` are computed in float32 and rounded once, as
+  PyTorch does; the row statistics they return for a backward (mean, rstd, lse) stay
+  float32.
 * An upstream gradient (``gy``, ``gout``, ``grad_rows``) may come in any layout: a read-only
   broadcast view, a transposed one, or float64 for a float32 op (it is converted first).
 """
@@ -82,25 +85,72 @@ def _in_dtype_of(g: Array, x: Array) -> Array:
     return g.astype(x.dtype, copy=False)
 
 
-def half_in_float32(op: Callable[..., Array]) -> Callable[..., Array]:
-    """Decorator for an element-wise op ``op(x, *arrays, derivative=None)``: a float16 ``x``
-    goes through ``op`` in float32 and each result is rounded to float16 once, as PyTorch
-    computes its half-precision element-wise ops. A chain of float16 roundings loses digits:
-    GELU's 1 + erf(x/√2) cancels for x < 0, and gelu(−3) came out 8.5 % off (−4.395e−3 for
-    −4.050e−3). Other dtypes pass through unchanged."""
+def _is_half(a: Any) -> bool:
+    return getattr(a, "dtype", None) == np.float16
+
+
+def _widened(a: Any) -> Any:
+    """A float16 array as float32; anything else (other dtypes, numbers, None) unchanged."""
+    return a.astype(np.float32) if _is_half(a) else a
+
+
+def half_in_float32(
+    op: Callable[..., Any] | None = None,
+    *,
+    float32_results: tuple[int, ...] = (),
+    dtype_from: int = 0,
+) -> Any:
+    """Decorator: when the op's input ``args[dtype_from]`` is float16 (the array whose dtype
+    the results take), ``op`` runs on float32 copies of every float16 argument and each float
+    result is rounded to float16 once, as PyTorch computes its half-precision ops
+    (float32 arithmetic and sums, one rounding at the end). A chain of float16 roundings
+    loses digits: GELU's 1 + erf(x/√2) cancels for x < 0 (gelu(−3) came out 8.5 % off), and
+    LayerNorm's mean and variance summed in float16 put y ~400 ulp off.
+
+    Keyword arrays (``out``, ``probs``, ``derivative``, …: buffers the op fills) are passed
+    as float32 copies and written back, rounded, afterwards; a result that is such a buffer
+    comes back as the caller's own array. ``float32_results`` lists result positions kept in
+    float32: the row statistics saved for a backward (LayerNorm's mean and rstd, the lse of
+    cross-entropy and attention), which PyTorch also keeps in float32 for half inputs. Other
+    dtypes pass through unchanged. Use as ``@half_in_float32`` or
+    ``@half_in_float32(float32_results=(1, 2))``.
+    """
+    if op is None:  # called with options: return the decorator itself
+        return functools.partial(
+            half_in_float32, float32_results=float32_results, dtype_from=dtype_from
+        )
 
     @functools.wraps(op)
-    def wrapper(x: Array, *arrays: Array, derivative: Array | None = None) -> Array:
-        if x.dtype != np.float16:
-            return op(x, *arrays, derivative=derivative)
-        wide = [a.astype(np.float32) for a in (x, *arrays)]
-        if derivative is not None:
-            derivative32 = derivative.astype(np.float32)  # read by a backward, filled by a forward
-            out = op(*wide, derivative=derivative32)
-            derivative[...] = derivative32
-        else:
-            out = op(*wide)
-        return out.astype(np.float16)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not _is_half(args[dtype_from]):
+            return op(*args, **kwargs)
+        filled = []  # (float32 copy handed to op, the caller's float16 array)
+
+        def widen_buffer(a: Any) -> Any:
+            wide = _widened(a)
+            if wide is not a and not isinstance(a, np.generic):  # an array, not a number
+                filled.append((wide, a))
+            return wide
+
+        wide_kwargs = {
+            name: tuple(map(widen_buffer, v)) if isinstance(v, tuple) else widen_buffer(v)
+            for name, v in kwargs.items()
+        }
+        result = op(*map(_widened, args), **wide_kwargs)
+        for wide, half in filled:
+            half[...] = wide  # a buffer the op only read (saved P) round-trips exactly
+
+        def narrowed(position: int, r: Any) -> Any:
+            for wide, half in filled:
+                if r is wide:
+                    return half
+            if position in float32_results or getattr(r, "dtype", None) != np.float32:
+                return r
+            return r.astype(np.float16)
+
+        if isinstance(result, tuple):
+            return tuple(narrowed(i, r) for i, r in enumerate(result))
+        return narrowed(0, result)
 
     return wrapper
 
@@ -110,6 +160,7 @@ def half_in_float32(op: Callable[..., Array]) -> Callable[..., Array]:
 # --------------------------------------------------------------------------------------------
 
 
+@half_in_float32
 def softmax_forward(x: Array) -> Array:
     """y_i = exp(x_i - m) / sum_j exp(x_j - m), m = max_j x_j, over the last axis.
 
@@ -121,6 +172,7 @@ def softmax_forward(x: Array) -> Array:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+@half_in_float32
 def softmax_backward(y: Array, gy: Array) -> Array:
     """gx = y * (gy - sum(gy * y)), the Jacobian-vector product of softmax.
 
@@ -131,6 +183,7 @@ def softmax_backward(y: Array, gy: Array) -> Array:
     return y * (gy - (gy * y).sum(axis=-1, keepdims=True))
 
 
+@half_in_float32
 def log_softmax_forward(x: Array) -> Array:
     """y = x - m - log(sum_j exp(x_j - m)), m = max_j x_j, over the last axis.
 
@@ -142,6 +195,7 @@ def log_softmax_forward(x: Array) -> Array:
     return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
 
 
+@half_in_float32
 def log_softmax_backward(y: Array, gy: Array) -> Array:
     """gx = gy - exp(y) * sum(gy), with y = log_softmax(x).
 
@@ -158,6 +212,7 @@ def log_softmax_backward(y: Array, gy: Array) -> Array:
 # --------------------------------------------------------------------------------------------
 
 
+@half_in_float32(float32_results=(1,))
 def cross_entropy_forward(
     logits: Array,
     target: Array,
@@ -193,6 +248,7 @@ def cross_entropy_forward(
     return loss, lse
 
 
+@half_in_float32
 def cross_entropy_backward(
     logits: Array,
     target: Array,
@@ -223,6 +279,7 @@ def cross_entropy_backward(
 # --------------------------------------------------------------------------------------------
 
 
+@half_in_float32(float32_results=(1, 2))
 def layer_norm_forward(
     x: Array, weight: Array, bias: Array, eps: float = 1e-5
 ) -> tuple[Array, Array, Array]:
@@ -241,6 +298,7 @@ def layer_norm_forward(
     return y, mean, rstd
 
 
+@half_in_float32(dtype_from=1)  # gy may be float64: x decides
 def layer_norm_backward(
     gy: Array, x: Array, weight: Array, mean: Array, rstd: Array
 ) -> tuple[Array, Array, Array]:
@@ -382,6 +440,7 @@ def write_into(dest: Array | None, result: Array) -> Array:
     return dest
 
 
+@half_in_float32(float32_results=(1,))
 def attention_forward(
     q: Array,
     k: Array,
@@ -417,6 +476,7 @@ def attention_forward(
     return write_into(out, result), lse
 
 
+@half_in_float32
 def attention_backward(
     q: Array,
     k: Array,

@@ -143,9 +143,10 @@ def _gelu_y_d(x: np.ndarray, approximate: str) -> tuple[np.ndarray, np.ndarray]:
     return reference.gelu_exact_forward(x), reference.gelu_exact_derivative(x)
 
 
-def _f16_ulps(got: np.ndarray, exact: np.ndarray) -> float:
-    """max |got − exact| in float16 spacings at exact (at least the smallest subnormal)."""
-    tiny = np.finfo(np.float16).smallest_subnormal
+def _f16_ulps(got: np.ndarray, exact: np.ndarray, tiny: float | None = None) -> float:
+    """max |got − exact| in float16 spacings at exact (at least ``tiny``, by default the
+    smallest subnormal)."""
+    tiny = np.finfo(np.float16).smallest_subnormal if tiny is None else tiny
     ulp = np.maximum(np.spacing(np.abs(exact).astype(np.float16)).astype(np.float64), tiny)
     return float(np.max(np.abs(got.astype(np.float64) - exact) / ulp))
 
@@ -180,3 +181,125 @@ def test_float16_gelu_is_float32_math_rounded_once(backend: str, approximate: st
         y64, d64 = _gelu_y_d(x16.astype(np.float64), approximate)
         assert _f16_ulps(y.detach().numpy(), y64) <= 2.0
         assert _f16_ulps(x.grad.numpy(), g16 * d64) <= 2.0
+
+
+# ---- float16 row-wise ops: float32 sums, one rounding (reference.half_in_float32) ---------
+
+
+def _f64(*arrays: np.ndarray) -> list[np.ndarray]:
+    return [a.astype(np.float64) for a in arrays]
+
+
+def _f32(*arrays: np.ndarray) -> list[np.ndarray]:
+    return [a.astype(np.float32) for a in arrays]
+
+
+def _run_half(backend: str, op, *inputs: np.ndarray, upstream: np.ndarray):
+    """op(*tensors) under ``backend`` with float16 tensors that require grad; the output
+    and each input's gradient for the upstream gradient ``upstream``, as float16 arrays."""
+    import tinylm
+
+    before = tinylm.get_backend()
+    tinylm.set_backend(backend)
+    try:
+        tensors = [tinylm.tensor(a, requires_grad=True) for a in inputs]
+        y = op(*tensors)
+        y.backward(tinylm.tensor(upstream))
+    finally:
+        tinylm.set_backend(before)
+    assert y.dtype == tinylm.float16
+    assert all(t.grad.dtype == tinylm.float16 for t in tensors)
+    return y.detach().numpy(), [t.grad.numpy() for t in tensors]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_float16_softmax_and_log_softmax_round_once(backend: str) -> None:
+    """Each result is the float32 computation rounded once, within 1 ulp of float64 on the
+    same float16 inputs; before, the sums and exps rounded to float16 at each step: 9 ulp
+    (softmax) and 99 ulp (log-softmax) from float64. The gradients use the saved float16 y,
+    as PyTorch's do: they are compared with the formula on that y."""
+    import tinylm.nn.functional as F
+
+    rng = np.random.default_rng(1)
+    x = (4 * rng.standard_normal((16, 300))).astype(np.float16)
+    g = rng.standard_normal(x.shape).astype(np.float16)
+    for op, forward, backward in [
+        (F.softmax, reference.softmax_forward, reference.softmax_backward),
+        (F.log_softmax, reference.log_softmax_forward, reference.log_softmax_backward),
+    ]:
+        y, (gx,) = _run_half(backend, lambda t, op=op: op(t, -1), x, upstream=g)
+        np.testing.assert_array_equal(y, forward(x.astype(np.float32)).astype(np.float16))
+        np.testing.assert_array_equal(
+            gx, backward(*_f32(y, g)).astype(np.float16), err_msg=op.__name__
+        )
+        assert _f16_ulps(y, forward(*_f64(x))) <= 1.0
+        assert _f16_ulps(gx, backward(*_f64(y, g))) <= 1.0
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_float16_layer_norm_rounds_once_and_keeps_its_statistics_in_float32(
+    backend: str,
+) -> None:
+    """y and all three gradients are the float32 computation rounded once, within 1 ulp of
+    float64 on the same float16 inputs (an absolute 2⁻²⁰ where y ≈ 0: float32 rounds the
+    O(1) terms x̂·w and b by 2⁻²⁴ each before they cancel); before, mean and variance summed
+    in float16: y 425 ulp off. The mean and rstd handed to the backward stay float32, as
+    PyTorch keeps them for half inputs."""
+    import tinylm.nn.functional as F
+
+    rng = np.random.default_rng(2)
+    x = (3 + 2 * rng.standard_normal((32, 256))).astype(np.float16)  # a mean far from 0
+    w = rng.uniform(0.5, 1.5, 256).astype(np.float16)
+    b = rng.standard_normal(256).astype(np.float16)
+    g = rng.standard_normal(x.shape).astype(np.float16)
+    y, grads = _run_half(
+        backend, lambda *t: F.layer_norm(t[0], (256,), t[1], t[2]), x, w, b, upstream=g
+    )
+    y32, mean32, rstd32 = reference.layer_norm_forward(*_f32(x, w, b))
+    np.testing.assert_array_equal(y, y32.astype(np.float16))
+    for got, at32 in zip(grads, reference.layer_norm_backward(*_f32(g, x, w), mean32, rstd32)):
+        np.testing.assert_array_equal(got, at32.astype(np.float16))
+    y64, mean, rstd = reference.layer_norm_forward(*_f64(x, w, b))
+    assert _f16_ulps(y, y64, tiny=2**-20) <= 1.0
+    for got, exact in zip(grads, reference.layer_norm_backward(*_f64(g, x, w, mean, rstd))):
+        assert _f16_ulps(got, exact, tiny=2**-20) <= 1.0
+    _, mean16, rstd16 = reference.layer_norm_forward(x, w, b)
+    assert mean16.dtype == rstd16.dtype == np.float32
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_float16_attention_and_cross_entropy_round_once(backend: str) -> None:
+    """Causal attention's output is the float32 computation rounded once, within 1 ulp of
+    float64 (1,180 ulp before: scores, exps and sums each rounded to float16), its lse kept
+    in float32; cross-entropy's gradient likewise (PyTorch's: the float32 softmax, rounded
+    once)."""
+    import tinylm
+    import tinylm.nn.functional as F
+
+    rng = np.random.default_rng(3)
+    q, k, v = (rng.standard_normal((2, 3, 16, 8)).astype(np.float16) for _ in range(3))
+    gout = rng.standard_normal(q.shape).astype(np.float16)
+    out, _ = _run_half(
+        backend, lambda *t: F.scaled_dot_product_attention(*t, is_causal=True), q, k, v,
+        upstream=gout,
+    )  # fmt: skip
+    out32, _ = reference.attention_forward(*_f32(q, k, v), 8**-0.5, True)
+    np.testing.assert_array_equal(out, out32.astype(np.float16))
+    out64, _ = reference.attention_forward(*_f64(q, k, v), 8**-0.5, True)
+    assert _f16_ulps(out, out64) <= 1.0
+    _, lse16 = reference.attention_forward(q, k, v, 8**-0.5, True)
+    assert lse16.dtype == np.float32
+
+    logits = (4 * rng.standard_normal((64, 100))).astype(np.float16)
+    target = rng.integers(0, 100, 64)
+    before = tinylm.get_backend()
+    tinylm.set_backend(backend)
+    try:
+        x = tinylm.tensor(logits, requires_grad=True)
+        F.cross_entropy(x, tinylm.tensor(target), reduction="sum").backward()
+    finally:
+        tinylm.set_backend(before)
+    assert x.grad.dtype == tinylm.float16
+    exact = reference.softmax_forward(logits.astype(np.float64))
+    exact[np.arange(64), target] -= 1
+    assert _f16_ulps(x.grad.numpy(), exact) <= 1.0
