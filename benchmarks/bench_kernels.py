@@ -99,12 +99,13 @@ def _shapes(quick: bool) -> dict:
     if quick:
         return dict(
             softmax=(64, 96), layer_norm=(64, 32), gelu=(64, 64), ce=[(64, 65), (16, 1000)],
-            attn_t=[16], n_params=2**14, lstm=(10, 4, 8, 16),
+            attn_t=[16], n_params=2**14, lstm=(10, 4, 8, 16), linear=(64, 32, 48),
         )  # fmt: skip
     return dict(
         softmax=(768, 1024), layer_norm=(768, 128), gelu=(768, 512),
         ce=[(768, 65), (256, 50257)], attn_t=[64, 256], n_params=2**20,
         lstm=(100, 32, 50, 128),  # (T, B, I, H): the LSTM issue's shape
+        linear=(768, 128, 512),  # (rows, in, out): the GPT step's MLP c_fc, batch 12 x 64
     )  # fmt: skip
 
 
@@ -129,6 +130,8 @@ def _inputs(quick: bool) -> dict:
     out["adam"] = (randn(s["n_params"]), randn(s["n_params"]))
     t, b, i, h = s["lstm"]
     out["lstm"] = (randn(t, b, i), randn(t, b, h))
+    n, i, o = s["linear"]
+    out["linear"] = (randn(n, i), randn(o, i, scale=i**-0.5), randn(n, o))
     return out
 
 
@@ -149,6 +152,10 @@ def op_rows(quick: bool) -> list[tuple[str, str, str, int]]:
         rows.append(("attention", f"12x4x{t}x32 causal", f"attn{t}", 8 * inp[f"attn{t}"][0].nbytes))
     n = s["n_params"]
     rows.append(("adamw", f"{n} params", "adam", 7 * inp["adam"][0].nbytes))
+    n, i, o = s["linear"]
+    x, w, g = inp["linear"]
+    # compute-bound: GB/s counts each operand read once and y, dx, dW written once
+    rows.append(("linear", f"{n}x{i} to {o}", "linear", 2 * (x.nbytes + w.nbytes + g.nbytes)))
     t, b, i, h = s["lstm"]
     # the cell kernels' traffic per step and row: forward reads 4H + H, writes 2H + 4H;
     # backward reads 4H + 4H, writes 4H + H
@@ -241,6 +248,10 @@ def tinylm_runs(quick: bool, reference: bool = True) -> list[Bench]:
                 kb.runs[backend] = lambda s=step, a=state: s(*a, **HYPER, step=10, decoupled=True)
             elif name == "lstm" and devices[backend] == "cpu":
                 kb.runs[backend] = _tinylm_lstm(backend, *arrays)
+            elif name == "linear" and devices[backend] == "cpu":
+                # no kernel of its own: the three BLAS products that _Linear makes (NumPy's
+                # BLAS for either CPU backend), y = x Wᵀ, dx = g W, dW = gᵀ x
+                kb.runs[backend] = lambda x=d[0], w=d[1], g=d[2]: (x.dot(w.T), g @ w, g.T @ x)
         # the public API, CPU tensors, exactly as a user writes it
         a = arrays
         if name in ("softmax", "log_softmax"):
@@ -279,6 +290,9 @@ def tinylm_runs(quick: bool, reference: bool = True) -> list[Bench]:
             tinylm.manual_seed(0)
             lstm, g = tinylm.nn.LSTM(a[0].shape[-1], a[1].shape[-1]), T(a[1])
             pb.runs["tinylm"] = lambda m=lstm, a=a, g=g: m(T(a[0], True))[0].backward(g)
+        elif name == "linear":
+            g = T(a[2])
+            pb.runs["tinylm"] = lambda a=a, g=g: F.linear(T(a[0], True), T(a[1], True)).backward(g)
         benches += [kb, pb]
     return benches
 
@@ -375,6 +389,12 @@ def torch_runs(quick: bool) -> list[Bench]:
             pb.runs["torch"] = lambda m=lstm, a=a, g=g: m(T(a[0], requires_grad=True))[0].backward(
                 g
             )
+        elif name == "linear":
+            x, w, g = T(a[0], requires_grad=True), T(a[1], requires_grad=True), T(a[2])
+            kb.runs["torch"] = lambda x=x, w=w, g=g: F.linear(x, w).backward(g)
+            pb.runs["torch"] = lambda a=a, g=g: F.linear(
+                T(a[0], requires_grad=True), T(a[1], requires_grad=True)
+            ).backward(g)
         benches += [kb, pb]
     return benches
 

@@ -14,7 +14,7 @@ sys.path.insert(0, str(BENCH))
 
 
 OPS = ("softmax", "log_softmax", "layer_norm", "gelu_tanh", "gelu_exact", "cross_entropy",
-       "attention", "adamw", "lstm")  # fmt: skip
+       "attention", "adamw", "lstm", "linear")  # fmt: skip
 
 
 def _table_rows(out: str) -> list[list[str]]:
