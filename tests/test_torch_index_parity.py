@@ -735,3 +735,79 @@ def test_advanced_indexing_gives_a_c_ordered_copy_as_torch(index: str) -> None:
         strides = tuple(s for s, n in zip(y.stride(), y.shape) if n > 1)
         layouts.append((tuple(y.shape), strides, y.is_contiguous(), y.numpy().tolist()))
     assert layouts[0] == layouts[1]
+
+
+def _layout(y: Any) -> tuple:
+    """Shape, strides of the dims longer than 1 (the others address nothing), values."""
+    strides = tuple(s for s, n in zip(y.stride(), y.shape) if n > 1)
+    return tuple(y.shape), strides, y.numpy().tolist()
+
+
+@pytest.mark.parametrize("perm", [(0, 1, 2, 3), (0, 1, 3, 2), (2, 0, 3, 1), (3, 2, 1, 0)])
+@pytest.mark.parametrize(
+    "index",
+    [
+        "x[[0, 1]]", "x[:, [1, 0]]", "x[..., [0, 1]]", "x[[0, 1], [1, 0]]",
+        "x[:, [0, 1], [1, 0]]", "x[[1, 0], :, [0, 1]]", "x[x > 30]", "x[:, None, [0, 1]]",
+        "x[[[0], [1]], :, [1, 0]]", "x[:, [[0, 1], [1, 0]]]", "x[..., [[1], [0]], :]",
+        "x[::2, [0, 1]]", "x[:, :, [1, 0, 1], 1:]", "x[[0, 1], None, [1, 0]]",
+        "x[None, :, [0, 1]]", "x[:, [0, 1]][:, :, [1, 0]]",
+    ],
+)  # fmt: skip
+def test_advanced_indexing_of_a_permuted_tensor_lays_the_copy_out_as_torch(
+    perm: tuple[int, ...], index: str
+) -> None:
+    """PyTorch allocates the copy in the order of the iterator that gathers it (strides of
+    the sliced dims, then of the index arrays), so a permuted tensor's copy keeps the
+    permutation where it can: x.permute(0, 1, 3, 2)[[0, 1]] has strides (60, 20, 1, 5)
+    there. tinylm gave C order (60, 20, 4, 1): the same values, another layout (what
+    is_contiguous, view and stride() report)."""
+    a = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    layouts = [_layout(eval(index, {"x": lib.tensor(a).permute(*perm)})) for lib in (torch, tinylm)]
+    assert layouts[0] == layouts[1]
+
+
+def test_advanced_indexing_of_strided_expanded_and_permuted_tensors_matches_torch() -> None:
+    """Random shapes (1-4 dims, sizes 1-3), permutations, step-2 slices and expanded views,
+    indexed by slices, None, integer lists and boolean masks: every non-empty copy has
+    PyTorch's shape, strides and values (an empty one's strides address nothing). PyTorch's
+    iterator also reads the strides of size-1 dims, so only inputs whose strides agree in
+    full are compared (an expanded view's size-1 dims can differ: they address nothing)."""
+    rng = np.random.default_rng(7)
+    compared = 0
+    for _ in range(600):
+        shape = tuple(int(n) for n in rng.integers(1, 4, rng.integers(1, 5)))
+        a = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
+        perm = [int(d) for d in rng.permutation(len(shape))]
+        xs = [lib.tensor(a).permute(*perm) for lib in (torch, tinylm)]
+        if rng.random() < 0.3 and xs[0].shape[0] > 1:
+            xs = [x[::2] for x in xs]
+        if rng.random() < 0.2:
+            xs = [x.unsqueeze(0).expand(2, *x.shape) for x in xs]
+        length = int(rng.integers(1, 4))
+        items: list[Any] = []
+        for size in xs[0].shape:
+            r = rng.random()
+            if r < 0.35:
+                items.append(slice(None))
+            elif r < 0.5:
+                items.append(slice(0, size, 2))
+            elif r < 0.85:
+                items.append([int(i) for i in rng.integers(0, size, length)])
+            else:
+                items += [None, slice(None)]
+        if rng.random() < 0.2 and xs[0].ndim >= 2:
+            items = [rng.random(tuple(xs[0].shape[:2])) < 0.5]
+        indices = [
+            tuple(lib.tensor(i) if isinstance(i, np.ndarray) else i for i in items)
+            for lib in (torch, tinylm)
+        ]
+        try:
+            expected = xs[0][indices[0]]
+        except (IndexError, RuntimeError):  # lists of unequal lengths, mask shapes
+            continue
+        if expected.numel() == 0 or xs[0].stride() != xs[1].stride():
+            continue
+        assert _layout(xs[1][indices[1]]) == _layout(expected), (shape, perm, items)
+        compared += 1
+    assert compared > 300

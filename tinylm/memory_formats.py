@@ -30,6 +30,7 @@ __all__ = [
     "copy_preserving",
     "empty_preserving",
     "inverse_axes",
+    "iteration_order",
     "memory_format",
     "numpy_order",
     "preserve_format",
@@ -91,19 +92,24 @@ def _dense(shape: tuple[int, ...], steps: tuple[int, ...]) -> bool:
     return True
 
 
-def _preserved_order(shape: tuple[int, ...], steps: tuple[int, ...]) -> list[int]:
-    """The dims of a ``preserve_format`` copy, innermost first: PyTorch's rule
-    (``infer_dense_strides``), a stable insertion sort by stride that leaves a stride-0
-    (broadcast) dim where C order puts it and puts the smaller of two equal strides' dims
-    inside."""
+def iteration_order(shape: tuple[int, ...], operands: list[tuple[int, ...]]) -> list[int]:
+    """The dims of an output PyTorch allocates for an op over ``operands`` (each a tuple of
+    strides in elements, one per dim of ``shape``), innermost first: TensorIterator's
+    ``reorder_dimensions``, a stable insertion sort from C order. Two dims are compared by
+    the first operand that decides them: a stride-0 (broadcast) dim in either leaves it to
+    the next operand, a larger stride goes outside, and of two equal strides the longer dim
+    goes outside; undecided by all, C order stays."""
 
-    def comes_after(d0: int, d1: int) -> int:  # 1: d0 lies outside d1; 0: undecided
-        s0, s1 = steps[d0], steps[d1]
-        if s0 == 0 or s1 == 0:
-            return 0
-        if s0 != s1:
-            return 1 if s0 > s1 else -1
-        return 1 if shape[d0] > shape[d1] else 0
+    def comes_after(d0: int, d1: int) -> int:  # 1: d0 lies outside d1; -1: inside; 0: undecided
+        for steps in operands:
+            s0, s1 = steps[d0], steps[d1]
+            if s0 == 0 or s1 == 0:
+                continue
+            if s0 != s1:
+                return 1 if s0 > s1 else -1
+            if shape[d0] > shape[d1]:
+                return 1
+        return 0
 
     perm = list(range(len(shape) - 1, -1, -1))  # C order, innermost first
     for i in range(1, len(perm)):
@@ -116,6 +122,12 @@ def _preserved_order(shape: tuple[int, ...], steps: tuple[int, ...]) -> list[int
             elif c < 0:
                 break
     return perm
+
+
+def _preserved_order(shape: tuple[int, ...], steps: tuple[int, ...]) -> list[int]:
+    """The dims of a ``preserve_format`` copy, innermost first: PyTorch's rule
+    (``infer_dense_strides``), :func:`iteration_order` over the one input."""
+    return iteration_order(shape, [steps])
 
 
 def preserving_axes(a: Any) -> tuple[int, ...] | None:

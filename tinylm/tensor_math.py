@@ -1793,7 +1793,7 @@ class TensorMath:
         stages = index_stages(index)
         if stages is not None:  # x[0, :, [1, 2]]: the integers first, as PyTorch
             return self[stages[0]][stages[1]]
-        return ops.GetItem.apply(self, index=index)
+        return ops.GetItem.apply(self, index=index, iterator_layout=True)
 
     def _check_not_empty(self, op: str, axis: int | None) -> None:
         """An arg-max or maximum needs at least one element along ``axis`` (or at all)."""

@@ -13,7 +13,12 @@ from tinylm.determinism import alert_if_nondeterministic
 from tinylm.devices import Device, array_module, device_of, device_type, to_device_array
 from tinylm.kernels import registry
 from tinylm.kernels.policy import copies_by_tiles
-from tinylm.memory_formats import copy_preserving, empty_preserving, inverse_axes
+from tinylm.memory_formats import (
+    copy_preserving,
+    empty_preserving,
+    inverse_axes,
+    iteration_order,
+)
 from tinylm.ops.reductions import c_order
 from tinylm.scalar_writes import number_into
 
@@ -35,6 +40,7 @@ __all__ = [
     "Tril",
     "Triu",
     "Unsqueeze",
+    "advanced_index_axes",
     "along_axis_index",
     "with_strides",
 ]
@@ -274,6 +280,97 @@ class Roll(Function):
         return xp.roll(g, back[0], axis=None) if ctx.axes is None else xp.roll(g, back, ctx.axes)
 
 
+def advanced_index_axes(x: Any, index: Any) -> tuple[int, ...] | None:
+    """The dims of ``x[index]`` from outermost to innermost as PyTorch lays out the copy an
+    integer or boolean array index makes, or None for C order (any C-ordered ``x``).
+
+    PyTorch gathers with a TensorIterator over the result's dims whose operands are ``x``
+    re-strided (a dim taken by a slice keeps its stride, the dims the index arrays make have
+    stride 0) and each index array (its strides in those dims, 0 elsewhere); the result is
+    allocated in that iterator's order (:func:`iteration_order`). The index arrays make one
+    block of dims, where the first of them stood when they are adjacent, else in front, as in
+    NumPy. A boolean mask counts as one index array per dim it covers, the columns of its
+    ``nonzero()`` (stride = the mask's number of dims)."""
+    xp = array_module(x)
+    items = index if isinstance(index, tuple) else (index,)
+    items = tuple(xp.asarray(i) if isinstance(i, list) else i for i in items)
+    if _c_strides(x) and all(_c_strides(i) for i in items if hasattr(i, "strides")):
+        return None  # every operand in C order, so is the iterator: the common case at once
+    covers = [  # how many of x's dims each entry uses
+        0 if i is None or i is Ellipsis else getattr(i, "ndim", 1) if _is_mask(i) else 1
+        for i in items
+    ]
+    view_dims: list[tuple[int, int]] = []  # (size, stride) of every dim a slice or None makes
+    arrays: list[tuple[tuple[int, ...], tuple[int, ...]]] = []  # (shape, strides) per array
+    places: list[int] = []  # per index array: how many view dims came before it
+    at, itemsize = 0, x.itemsize
+    for entry, n in zip(items, covers, strict=True):
+        if entry is Ellipsis:
+            for _ in range(x.ndim - sum(covers)):
+                view_dims.append((x.shape[at], x.strides[at] // itemsize))
+                at += 1
+        elif entry is None:
+            left = at < x.ndim
+            view_dims.append((1, x.shape[at] * x.strides[at] // itemsize if left else 1))
+        elif isinstance(entry, slice):
+            start, stop, step = entry.indices(x.shape[at])
+            size = len(range(start, stop, step))
+            view_dims.append((size, x.strides[at] // itemsize * step))
+            at += 1
+        else:
+            places.append(len(view_dims))
+            if _is_mask(entry):
+                count = int(entry.sum())  # nonzero() is (count, ndim): a column steps ndim
+                arrays += [((count,), (entry.ndim,))] * entry.ndim
+            else:
+                arrays.append((entry.shape, tuple(s // entry.itemsize for s in entry.strides)))
+            at += n
+    for d in range(at, x.ndim):  # dims after the index: whole, as under a trailing ...
+        view_dims.append((x.shape[d], x.strides[d] // itemsize))
+    if not places:
+        return None
+    block = tuple(np.broadcast_shapes(*(shape for shape, _ in arrays)))
+    # adjacent arrays (no slice or None between them) put the block where the first stood
+    where = places[0] if len(set(places)) == 1 else 0
+    shape = (*[n for n, _ in view_dims[:where]], *block, *[n for n, _ in view_dims[where:]])
+
+    def spread(steps_before: list[int], block_steps: tuple[int, ...]) -> tuple[int, ...]:
+        return (*steps_before[:where], *block_steps, *steps_before[where:])
+
+    operands = [spread([s for _, s in view_dims], (0,) * len(block))]
+    for arr_shape, arr_steps in arrays:
+        pad = len(block) - len(arr_shape)  # broadcast: missing and size-1 dims step 0
+        steps = (0,) * pad + tuple(
+            0 if n == 1 and b != 1 else s
+            for n, s, b in zip(arr_shape, arr_steps, block[pad:], strict=True)
+        )
+        # the array reshaped to the result's dims: 0 where it broadcasts, and in a size-1
+        # dim the step a view gives (size·step of the block's first dim before it, the
+        # block's last step after it), which the iterator keeps
+        first, last = (block[0] * steps[0], steps[-1]) if block else (1, 1)
+        around = [
+            0 if n != 1 else first if d < where else last for d, (n, _) in enumerate(view_dims)
+        ]
+        operands.append(spread(around, steps))
+    outer_first = tuple(iteration_order(shape, operands)[::-1])
+    return None if outer_first == tuple(range(len(shape))) else outer_first
+
+
+def _c_strides(a: Any) -> bool:
+    """Are ``a``'s strides C order's, size-1 dims included (which NumPy's C-contiguous flag
+    ignores and PyTorch's iterator reads)?"""
+    step = a.itemsize
+    for n, s in zip(reversed(a.shape), reversed(a.strides)):
+        if s != step:
+            return False
+        step *= n
+    return True
+
+
+def _is_mask(i: Any) -> bool:
+    return getattr(i, "dtype", None) == np.bool_
+
+
 def _index_has_arrays(index: Any) -> bool:
     items = index if isinstance(index, tuple) else (index,)
     return any(hasattr(i, "shape") or isinstance(i, list) for i in items)
@@ -290,7 +387,10 @@ class GetItem(Function):
     is_view = True
 
     @staticmethod
-    def forward(ctx: Context, x: Any, *, index: Any) -> Any:
+    def forward(ctx: Context, x: Any, *, index: Any, iterator_layout: bool = False) -> Any:
+        """``iterator_layout``: lay an array index's copy out as PyTorch's ``x[index]`` does
+        (:func:`advanced_index_axes`); the gathering functions built on this op (``take``,
+        ``index_select``, ``gather``) make C-ordered results, as PyTorch's do."""
         ctx.meta = (x.shape, x.dtype, index)
         try:
             y = x[index]
@@ -300,10 +400,18 @@ class GetItem(Function):
             # numpy returns a single element as a scalar copy; x[index, ...] is the same
             # element as a 0-d view, so in-place changes reach x (as in PyTorch).
             y = x[(*index, ...) if isinstance(index, tuple) else (index, ...)]
-        if _index_has_arrays(index) and not y.flags.c_contiguous:
-            # a copy either way; NumPy lays it out with the indexed dims first, PyTorch in C
-            # order (x[:, [0, 2]] is contiguous there, and .view(-1) of it allowed)
-            y = array_module(y).ascontiguousarray(y)
+        if _index_has_arrays(index):
+            # a copy either way; NumPy lays it out with the indexed dims first, PyTorch in
+            # its iterator's order: C order for a C-ordered x (x[:, [0, 2]] is contiguous
+            # there, and .view(-1) of it allowed), x's own order for a permuted one
+            axes = advanced_index_axes(x, index) if iterator_layout and y.size else None
+            xp = array_module(y)
+            if axes is not None:
+                laid_out = xp.empty([y.shape[d] for d in axes], y.dtype)
+                laid_out[...] = y.transpose(axes)
+                y = laid_out.transpose(inverse_axes(axes))
+            elif not y.flags.c_contiguous:
+                y = xp.ascontiguousarray(y)
         strides = none_index_strides(x, index, y)  # NumPy's None dims have stride 0
         return y if strides is None else with_strides(y, strides)
 
