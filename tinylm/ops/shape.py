@@ -97,9 +97,9 @@ class Unsqueeze(Function):
     def forward(ctx: Context, x: Any, *, dim: int) -> Any:
         ctx.in_shape = x.shape
         y = array_module(x).expand_dims(x, dim)
-        strides = list(y.strides)
-        strides[dim] = x.shape[dim] * x.strides[dim] if dim < x.ndim else x.itemsize
-        return with_strides(y, tuple(strides))
+        new = x.shape[dim] * x.strides[dim] if dim < x.ndim else x.itemsize
+        # every other dim keeps its stride (NumPy's reshape recomputes those of size-1 dims)
+        return with_strides(y, (*x.strides[:dim], new, *x.strides[dim:]))
 
     @staticmethod
     def backward(ctx: Context, g: Any) -> Any:
