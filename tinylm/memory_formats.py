@@ -28,6 +28,7 @@ __all__ = [
     "channels_last_3d",
     "contiguous_format",
     "copy_preserving",
+    "empty_in_order",
     "empty_preserving",
     "inverse_axes",
     "iteration_order",
@@ -166,8 +167,13 @@ def empty_preserving(a: Any, dtype: Any = None) -> Any:
     axes = preserving_axes(a)
     if axes is None:
         return xp.empty(a.shape, dtype)
-    base = xp.empty([a.shape[d] for d in axes], dtype)
-    return base.transpose(inverse_axes(axes))
+    return empty_in_order(xp, a.shape, dtype, axes)
+
+
+def empty_in_order(xp: Any, shape: tuple[int, ...], dtype: Any, axes: tuple[int, ...]) -> Any:
+    """An uninitialised ``shape`` array whose dims lie in memory in the order ``axes``
+    (outermost first): ``result.transpose(axes)`` is C-contiguous."""
+    return xp.empty([shape[d] for d in axes], dtype).transpose(inverse_axes(axes))
 
 
 def copy_preserving(a: Any, dtype: Any = None) -> Any:

@@ -15,6 +15,7 @@ from tinylm.kernels import registry
 from tinylm.kernels.policy import copies_by_tiles
 from tinylm.memory_formats import (
     copy_preserving,
+    empty_in_order,
     empty_preserving,
     inverse_axes,
     iteration_order,
@@ -407,9 +408,9 @@ class GetItem(Function):
             axes = advanced_index_axes(x, index) if iterator_layout and y.size else None
             xp = array_module(y)
             if axes is not None:
-                laid_out = xp.empty([y.shape[d] for d in axes], y.dtype)
-                laid_out[...] = y.transpose(axes)
-                y = laid_out.transpose(inverse_axes(axes))
+                laid_out = empty_in_order(xp, y.shape, y.dtype, axes)
+                laid_out[...] = y
+                y = laid_out
             elif not y.flags.c_contiguous:
                 y = xp.ascontiguousarray(y)
         strides = none_index_strides(x, index, y)  # NumPy's None dims have stride 0
