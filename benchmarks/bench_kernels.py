@@ -171,7 +171,7 @@ def tinylm_runs(quick: bool, reference: bool = True) -> list[Bench]:
     """The tinylm process's rows: kernels (reference, Numba, CuPy) and the public API;
     ``reference=False`` leaves out the NumPy reference (slow: minutes at full size)."""
     from tinylm.kernels import registry
-    from tinylm.kernels.policy import attention_keeps_probs
+    from tinylm.kernels.policy import attention_keeps_probs, attention_probs_array
 
     import tinylm
     import tinylm.nn.functional as F
@@ -232,10 +232,10 @@ def tinylm_runs(quick: bool, reference: bool = True) -> list[Bench]:
                 bsz, h, t, hd = d[0].shape
                 # as tinylm's op does: P kept for the backward while it is small (a new
                 # buffer each call, as in training), else recomputed from the log-sum-exp
-                p_shape = (bsz, h, t, t) if attention_keeps_probs(d[0], bsz, h, t, t) else None
+                p_dims = (bsz, h, t, t) if attention_keeps_probs(d[0], bsz, h, t, t) else None
 
-                def run(f=f, b=b, d=d, p_shape=p_shape, scale=hd**-0.5):
-                    probs = np.empty(p_shape, dtype=F32) if p_shape else None
+                def run(f=f, b=b, d=d, p_dims=p_dims, scale=hd**-0.5):
+                    probs = attention_probs_array(*p_dims, F32) if p_dims else None
                     out, lse = f(d[0], d[1], d[2], scale, True, probs=probs)
                     return b(d[0], d[1], d[2], out, lse, d[3], scale, True, probs=probs)
 

@@ -20,6 +20,7 @@ CHILD = r"""
 import sys, time
 import numpy as np
 import tinylm.kernels.numba as K
+from tinylm.kernels.policy import attention_probs_array
 
 dtypes = [np.dtype(d) for d in sys.argv[1].split(",")]
 rng = np.random.default_rng(0)
@@ -30,7 +31,7 @@ for dt in dtypes:
     w, b = np.ones(40, dt), np.zeros(40, dt)
     t = rng.integers(0, 40, 64)
     q = rng.standard_normal((2, 2, 40, 16)).astype(dt)
-    p = np.empty((2, 2, 40, 40), dt)  # attention's kept probabilities (the BLAS path)
+    p = attention_probs_array(2, 2, 40, 40, dt)  # attention's kept P (the BLAS path)
     q1 = q[:, :, :1].copy()  # one new query against a KV cache's time-major keys (decoding)
     kv = np.ascontiguousarray(q.transpose(2, 0, 1, 3)).transpose(1, 2, 0, 3)
     x3, w_hh, h0 = x.reshape(4, 16, 40), x[:40, :10].copy(), np.zeros((16, 10), dt)

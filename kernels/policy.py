@@ -1,7 +1,8 @@
 """Decisions that more than one place asks about, made in one place.
 
-* When attention keeps P: the autograd op (``tinylm.nn.functional``) asks before it gives
-  the forward a buffer for P, and the kernel benchmark asks to time the op as training runs it.
+* When attention keeps P, and in which layout: the autograd op (``tinylm.nn.functional``)
+  asks before it gives the forward a buffer for P, and the kernel benchmark asks to time the
+  op as training runs it.
 * How much work is too little for threads: the Numba kernels run on the calling thread alone
   below these sizes (see ``kernels/README.md``, "Measured", for the figures behind them).
 * Which transposed arrays are copied by tiles: the Numba kernels' inputs
@@ -31,6 +32,7 @@ __all__ = [
     "CROSS_ENTROPY_PROBS_MAX",
     "TRANSPOSED_COPY_MIN",
     "attention_keeps_probs",
+    "attention_probs_array",
     "copies_by_tiles",
     "cross_entropy_keeps_probs",
     "gelu_keeps_derivative",
@@ -119,6 +121,17 @@ def attention_keeps_probs(like: Any, b: int, h: int, tq: int, tk: int) -> bool:
     ``like``? On the CPU (NumPy arrays) while b·h·tq·tk <= :data:`SAVE_PROBS_MAX`; never on
     the GPU."""
     return get_array_module(like) is np and b * h * tq * tk <= SAVE_PROBS_MAX
+
+
+def attention_probs_array(b: int, h: int, tq: int, tk: int, dtype: Any) -> np.ndarray:
+    """An array for the CPU attention forward to keep P (b, h, tq, tk) in, laid out as its
+    kernels write it: where they run on BLAS products (tq·tk ≤ :data:`ATTENTION_BLAS_MAX_SCORES`)
+    they compute Pᵀ (``numba/attention.py: attention_probs_kernel`` says why), so its memory
+    is a (b, h, tk, tq) array's, seen transposed; else P's rows, C-contiguous. The kernels
+    accept P in any layout, at the cost of a copy."""
+    if tq * tk <= ATTENTION_BLAS_MAX_SCORES:
+        return np.empty((b, h, tk, tq), dtype=dtype).swapaxes(-1, -2)
+    return np.empty((b, h, tq, tk), dtype=dtype)
 
 
 def cross_entropy_keeps_probs(logits: Any) -> bool:

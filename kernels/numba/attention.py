@@ -14,14 +14,17 @@ When the forward keeps P and the sequence is short (``policy.attention_keeps_pro
 ``policy.ATTENTION_BLAS_MAX_SCORES``), P is a whole
 (B, H, Tq, Tk) array anyway, so both passes are NumPy's batched matrix products (BLAS, reading
 the strided heads in place) around two fused row kernels: the scaled, masked softmax with its
-log-sum-exp, and its backward ``gS = scale · P ⊙ (gP − rowsum(gO ⊙ O))``. At a GPT's T = 64
-that is 1.3x (forward) and 1.8x (backward) faster than the blocked kernels' own products.
+log-sum-exp, and its backward ``gS = scale · P ⊙ (gP − rowsum(gO ⊙ O))``. Both work on the
+transposes (Sᵀ = K Qᵀ, Pᵀ, gPᵀ), whose rows run along the queries: each query's softmax is
+then a column, and the kernels' loops run over full rows whatever the causal mask
+(``attention_probs_kernel`` has the figures); ``policy.attention_probs_array`` lays P's buffer
+out so that Pᵀ is contiguous. At a GPT's T = 64 the BLAS path is 1.3x (forward) and 1.8x
+(backward) faster than the blocked kernels' own products.
 There, a causal P is cut in two at T/2 so that the products skip its zero block (a quarter
-of their work), and Kᵀ and Vᵀ are multiplied as contiguous copies, not transposed views:
-public forward + backward at 12×4×64×32, 1.21 → 1.04 ms (best of 4 alternating processes).
-Heads that small are one BLAS thread's product each, so when no earlier product has left
-BLAS's threads spinning the heads are shared out between tinylm's threads (same bits):
-0.96 → 0.65 ms on a Zen 5 VM, where PyTorch's flash kernel takes 0.70 ms.
+of their work), and the right operands Qᵀ and gOᵀ are multiplied as contiguous copies, not
+transposed views. Heads that small are one BLAS thread's product each, so when no earlier
+product has left BLAS's threads spinning the heads are shared out between tinylm's threads
+(same bits): 0.96 → 0.65 ms on a Zen 5 VM, where PyTorch's flash kernel takes 0.70 ms.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from ..policy import (
     LARGE_ATTENTION_WORK,
     SMALL_ATTENTION_WORK,
 )
-from .jit import FASTMATH, fast_exp, rjit, row_max, sjit, take_job
+from .jit import FASTMATH, fast_exp, rjit, sjit, take_job
 from .threads import float32_or_64, kernel_input
 
 __all__ = [
@@ -396,47 +399,73 @@ def _attention_backward_jobs(
 
 
 @rjit
-def attention_probs_kernel(start, end, s, scale, is_causal, lse):
-    """Rows of heads ``start:end`` of s (B·H, Tq, Tk), scores Q Kᵀ, in place → P, and lse.
+def attention_probs_kernel(start, end, st, scale, is_causal, lse):
+    """Heads ``start:end`` of st (B·H, Tk, Tq), the scores *transposed* (Sᵀ = K Qᵀ, key j's
+    scores against every query along row j), in place → Pᵀ, and lse (B·H, Tq).
 
     P = softmax(scale · S) over the keys each query sees (causal: key j ≤ query i, as in
-    PyTorch; masked entries 0), lse = log Σ_j exp(scale · S_ij), as the blocked forward."""
-    s, lse = s[start:end], lse[start:end]
-    tq, tk = s.shape[1], s.shape[2]
-    zero, one = s.dtype.type(0), s.dtype.type(1)
-    for r in range(s.shape[0]):
+    PyTorch; masked entries 0), lse = log Σ_j exp(scale · S_ij), as the blocked forward.
+    Why transposed: a query's softmax runs down a column, so every loop below runs along a
+    row of Tq queries at once (full vectors, whatever the mask), and the row statistics live
+    in ``m`` and ``total``, a Tq-vector each. Row by row over S instead, a causal row i has
+    i + 1 live entries: at T = 64 most rows are shorter than two vectors, and the per-row
+    loop set-up, maximum, logarithm and leftover elements cost 2.7x this
+    (12×4 heads: 363 → 134 µs).
+    """
+    st, lse = st[start:end], lse[start:end]
+    tk, tq = st.shape[1], st.shape[2]
+    zero, one, ninf = st.dtype.type(0), st.dtype.type(1), st.dtype.type(-np.inf)
+    m, total = np.empty(tq, dtype=st.dtype), np.empty(tq, dtype=st.dtype)
+    for r in range(st.shape[0]):
+        s = st[r]
+        m[:] = ninf
+        for j in range(tk):  # m_i = max over the keys query i sees
+            row = s[j]
+            for i in range(tq):
+                m[i] = max(m[i], row[i] if not is_causal or i >= j else ninf)
         for i in range(tq):
-            n = min(i + 1, tk) if is_causal else tk
-            row = s[r, i]
-            for j in range(n):
-                row[j] *= scale
-            m = row_max(row[:n])
-            total = zero
-            for j in range(n):
-                e = fast_exp(row[j] - m)
-                row[j] = e
-                total += e
-            inv = one / total
-            for j in range(n):
-                row[j] *= inv
-            for j in range(n, tk):
-                row[j] = zero  # masked: exp(-inf) = 0, never computed
-            lse[r, i] = m + math.log(total)
+            m[i] *= scale  # scale > 0: the maximum of scale · S is scale · max S
+        total[:] = zero
+        for j in range(tk):
+            row = s[j]
+            for i in range(tq):
+                e = fast_exp(row[i] * scale - m[i])
+                if is_causal and i < j:
+                    e = zero  # masked: exp(-inf) = 0 (a select, so the loop stays vectorised)
+                row[i] = e
+                total[i] += e
+        for i in range(tq):
+            lse[r, i] = m[i] + math.log(total[i])
+            total[i] = one / total[i]
+        for j in range(tk):
+            row = s[j]
+            for i in range(tq):
+                row[i] *= total[i]
 
 
 @rjit
-def attention_probs_backward_kernel(start, end, p, gp, out, gout, scale):
-    """Heads ``start:end``: gP (B·H, Tq, Tk) = gO Vᵀ in place → gS = scale · P ⊙ (gP − δ),
+def attention_probs_backward_kernel(start, end, pt, gpt, out, gout, scale, is_causal):
+    """Heads ``start:end``: gPᵀ (B·H, Tk, Tq) = V gOᵀ in place → gSᵀ = scale · Pᵀ ⊙ (gPᵀ − δ),
     δ_i = Σ_e gO_ie O_ie (= Σ_j P_ij gP_ij, the softmax backward's row sum, from D terms
-    instead of Tk). out, gout: (B·H, Tq, D)."""
-    p, gp, out, gout = p[start:end], gp[start:end], out[start:end], gout[start:end]
-    for r in range(p.shape[0]):
-        for i in range(p.shape[1]):
-            delta = p.dtype.type(0)
+    instead of Tk), one for each query. pt: Pᵀ as the forward left it; out, gout: (B·H, Tq, D).
+    Causal: the entries i < j are 0 (P is 0 there; some of gPᵀ there was never computed)."""
+    pt, gpt, out, gout = pt[start:end], gpt[start:end], out[start:end], gout[start:end]
+    tk, tq = pt.shape[1], pt.shape[2]
+    zero = pt.dtype.type(0)
+    delta = np.empty(tq, dtype=pt.dtype)
+    for r in range(pt.shape[0]):
+        for i in range(tq):
+            acc = zero
             for e in range(out.shape[2]):
-                delta += gout[r, i, e] * out[r, i, e]
-            for j in range(p.shape[2]):
-                gp[r, i, j] = scale * p[r, i, j] * (gp[r, i, j] - delta)
+                acc += gout[r, i, e] * out[r, i, e]
+            delta[i] = acc
+        for j in range(tk):
+            p, g = pt[r, j], gpt[r, j]
+            for i in range(tq):
+                x = scale * p[i] * (g[i] - delta[i])
+                if is_causal and i < j:
+                    x = zero
+                g[i] = x
 
 
 def _by_blas(q: np.ndarray, k: np.ndarray, probs: np.ndarray) -> bool:
@@ -455,8 +484,8 @@ def _rows(a: np.ndarray) -> np.ndarray:
 def _transposed(a: np.ndarray) -> np.ndarray:
     """(B, H, T, D) → its transpose (B, H, D, T) as a contiguous copy, the right operand of
     X Yᵀ. OpenBLAS multiplies a (T, D) by a contiguous (D, T) faster than by the transposed
-    view of a (T, D): at 12×4 heads of T = 64, D = 32, 150 µs instead of 199 µs for the whole
-    batch, the copy (~30 µs) included (Zen 4, 2026-12-04)."""
+    view of a (T, D) head of the packed projection: at 12×4 heads of T = 64, D = 32, Sᵀ = K Qᵀ
+    takes 113 µs instead of 197 µs, the copy (~30 µs) included (Emerald Rapids, 2026-12-06)."""
     return np.ascontiguousarray(np.swapaxes(a, -1, -2))
 
 
@@ -477,8 +506,8 @@ def _product_skipping_zeros(a, b, out, h: int, zeros: str) -> None:
     * "a": a is P-shaped (P or gS): out[:h] = a[:h, :h] b[:h], out[h:] = a[h:] b;
     * "aT": a is Pᵀ-shaped (its block [h:, :h] is zero): out[:h] = a[:h] b,
       out[h:] = a[h:, h:] b[h:];
-    * "out": out is P-shaped (S or gP), its block [:h, h:] is left unwritten:
-      out[:h, :h] = a[:h] b[:, :h], out[h:] = a[h:] b.
+    * "outT": out is Pᵀ-shaped (Sᵀ or gPᵀ), its block [h:, :h] is left unwritten:
+      out[:h] = a[:h] b, out[h:, h:] = a[h:] b[:, h:].
     """
     if h == 0:
         np.matmul(a, b, out=out)
@@ -489,8 +518,8 @@ def _product_skipping_zeros(a, b, out, h: int, zeros: str) -> None:
         np.matmul(a[..., :h, :], b, out=out[..., :h, :])
         np.matmul(a[..., h:, h:], b[..., h:, :], out=out[..., h:, :])
     else:
-        np.matmul(a[..., :h, :], b[..., :, :h], out=out[..., :h, :h])
-        np.matmul(a[..., h:, :], b, out=out[..., h:, :])
+        np.matmul(a[..., :h, :], b, out=out[..., :h, :])
+        np.matmul(a[..., h:, :], b[..., :, h:], out=out[..., h:, h:])
 
 
 def _heads_serial_in_blas(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> bool:
@@ -520,47 +549,54 @@ def _heads_product(a, b, out, h: int, zeros: str, shared: bool) -> None:
 
 
 def _forward_keeping_probs(q, k, v, scale, is_causal, out, probs):
-    """The forward when P is kept (``probs``, contiguous): S by BLAS into ``probs``, the rows'
-    softmax and lse by :func:`attention_probs_kernel`, O = P V by BLAS into ``out``."""
+    """The forward when P is kept (``probs``): Sᵀ = K Qᵀ by BLAS into Pᵀ's memory, the
+    softmax down its columns and lse by :func:`attention_probs_kernel`, O = P V by BLAS into
+    ``out``. Computed transposed: see the kernel's docstring."""
     b, h, tq, _ = q.shape
     cut = _causal_split(q, k, is_causal)
     serial_in_blas = _heads_serial_in_blas(q, k, v)
     shared = serial_in_blas and not blas_threads_awake()
-    # S = Q Kᵀ; the block S[:cut, cut:] stays unwritten: the row kernel sets P there to 0
-    _heads_product(q, _transposed(k), probs, cut, "out", shared)
+    # Pᵀ (B, H, Tk, Tq) is ``probs`` seen transposed, C-contiguous when it was made by
+    # policy.attention_probs_array; any other layout gets a scratch copy written back below
+    pt = np.swapaxes(probs, -1, -2)
+    in_place = pt.flags.c_contiguous
+    if not in_place:
+        pt = np.empty(pt.shape, dtype=q.dtype)
+    # Sᵀ = K Qᵀ; the block Sᵀ[cut:, :cut] stays unwritten: the kernel sets Pᵀ there to 0
+    _heads_product(k, _transposed(q), pt, cut, "outT", shared)
     lse = np.empty((b, h, tq), dtype=q.dtype)
-    p3 = probs.reshape(b * h, tq, -1)
     parallel_ranges(
-        attention_probs_kernel, b * h, p3, q.dtype.type(scale), bool(is_causal),
-        lse.reshape(b * h, tq), work=probs.size,
+        attention_probs_kernel, b * h, pt.reshape(b * h, -1, tq), q.dtype.type(scale),
+        bool(is_causal), lse.reshape(b * h, tq), work=pt.size,
     )  # fmt: skip
-    _heads_product(probs, v, out, cut, "a", shared)  # O = P V
+    if not in_place:
+        np.copyto(probs, np.swapaxes(pt, -1, -2))
+    _heads_product(np.swapaxes(pt, -1, -2), v, out, cut, "a", shared)  # O = P V
     if not serial_in_blas:
         note_blas_product()  # BLAS's threads took part: they spin now
     return out, lse
 
 
 def _backward_from_probs(q, k, v, out, gout, scale, is_causal, probs, gq, gk, gv):
-    """The backward from a kept P: gV = Pᵀ gO, gP = gO Vᵀ (BLAS), gS by
-    :func:`attention_probs_backward_kernel`, gQ = gS K, gK = gSᵀ Q (BLAS, into the
-    destinations)."""
+    """The backward from a kept P, all of it transposed as in the forward: gV = Pᵀ gO,
+    gPᵀ = V gOᵀ (BLAS), gSᵀ by :func:`attention_probs_backward_kernel`, gQ = gS K,
+    gK = gSᵀ Q (BLAS, into the destinations)."""
     b, h, tq, _ = q.shape
+    tk = k.shape[2]
     cut = _causal_split(q, k, is_causal)
     serial_in_blas = _heads_serial_in_blas(q, k, v)
     shared = serial_in_blas and not blas_threads_awake()
-    _heads_product(np.swapaxes(probs, -1, -2), gout, gv, cut, "aT", shared)  # gV = Pᵀ gO
-    # C-contiguous, so that the (B·H, Tq, Tk) view the kernel writes is this array itself
-    # (matmul may pick another layout for its own output, e.g. for a broadcast gO)
-    gs = np.empty(probs.shape, dtype=q.dtype)
-    _heads_product(gout, _transposed(v), gs, cut, "out", shared)  # gP = gO Vᵀ
-    if cut:  # the block gP[:cut, cut:] was skipped: 0, not whatever np.empty left (NaN · 0)
-        gs[..., :cut, cut:] = 0
+    pt = np.ascontiguousarray(np.swapaxes(probs, -1, -2))  # a view when laid out as kept
+    _heads_product(pt, gout, gv, cut, "aT", shared)  # gV = Pᵀ gO
+    gst = np.empty((b, h, tk, tq), dtype=q.dtype)
+    _heads_product(v, _transposed(gout), gst, cut, "outT", shared)  # gPᵀ = V gOᵀ
     parallel_ranges(
-        attention_probs_backward_kernel, b * h, probs.reshape(b * h, tq, -1),
-        gs.reshape(b * h, tq, -1), _rows(out), _rows(gout), q.dtype.type(scale), work=gs.size,
+        attention_probs_backward_kernel, b * h, pt.reshape(b * h, tk, tq),
+        gst.reshape(b * h, tk, tq), _rows(out), _rows(gout), q.dtype.type(scale),
+        bool(is_causal), work=gst.size,
     )  # fmt: skip
-    _heads_product(gs, k, gq, cut, "a", shared)  # gQ = gS K
-    _heads_product(np.swapaxes(gs, -1, -2), q, gk, cut, "aT", shared)  # gK = gSᵀ Q
+    _heads_product(np.swapaxes(gst, -1, -2), k, gq, cut, "a", shared)  # gQ = gS K
+    _heads_product(gst, q, gk, cut, "aT", shared)  # gK = gSᵀ Q
     if not serial_in_blas:
         note_blas_product()
     return gq, gk, gv
@@ -610,17 +646,13 @@ def _no_probs(dtype: np.dtype) -> np.ndarray:
     return np.empty((0, 0, 0, 0), dtype=dtype)
 
 
-def _destination(
-    arr, shape: tuple[int, ...], dtype: np.dtype, name: str, contiguous: bool = False
-) -> np.ndarray:
-    """A caller's output buffer, checked, or a new one."""
+def _destination(arr, shape: tuple[int, ...], dtype: np.dtype, name: str) -> np.ndarray:
+    """A caller's output buffer (any layout), checked, or a new one."""
     if arr is None:
         return np.empty(shape, dtype=dtype)
-    layout_ok = arr.flags.c_contiguous or not contiguous
-    if arr.shape != shape or arr.dtype != dtype or not arr.flags.writeable or not layout_ok:
-        kind = "C-contiguous " if contiguous else ""
+    if arr.shape != shape or arr.dtype != dtype or not arr.flags.writeable:
         raise ValueError(
-            f"attention: {name} must be a writeable {kind}{shape} {dtype} array, got "
+            f"attention: {name} must be a writeable {shape} {dtype} array, got "
             f"{arr.shape} {arr.dtype}"
         )
     return arr
@@ -645,13 +677,12 @@ def attention_forward(
     b, h, tq, _ = q.shape
     out = _destination(out, (b, h, tq, v.shape[-1]), dt, "out")
     lse = np.empty((b, h, tq), dtype=dt)
-    probs = (
-        _no_probs(dt)
-        if probs is None
-        else _destination(probs, (b, h, tq, k.shape[2]), dt, "probs", contiguous=True)
-    )
+    kept = None if probs is None else _destination(probs, (b, h, tq, k.shape[2]), dt, "probs")
+    probs = _no_probs(dt) if kept is None else kept
     if _by_blas(q, k, probs):
         return _forward_keeping_probs(q, k, v, scale, is_causal, out, probs)
+    if kept is not None and not kept.flags.c_contiguous:  # the blocked kernels write rows of P
+        probs = np.empty(kept.shape, dtype=dt)
     decode = _multiply_adds(q, k) < SMALL_ATTENTION_WORK and tq <= DECODE_MAX_Q
     if decode and not is_causal and probs.shape[0] == 0:
         k_tm, v_tm = k.transpose(2, 0, 1, 3), v.transpose(2, 0, 1, 3)
@@ -661,6 +692,8 @@ def attention_forward(
     jobs = _any_layout_kernel(_attention_forward_jobs, dt)
     small = _one_thread(q, k)
     on_all_threads(jobs, q, k, v, dt.type(scale), bool(is_causal), out, lse, probs, serial=small)
+    if kept is not None and probs is not kept:
+        np.copyto(kept, probs)
     return out, lse
 
 
@@ -692,13 +725,14 @@ def attention_backward(
     if probs is None:
         probs = _no_probs(dt)
     else:  # read without bounds checks: a wrong shape must stop here
-        probs = np.ascontiguousarray(probs, dtype=dt)
+        probs = np.asarray(probs, dtype=dt)
         if probs.shape != (*q.shape[:3], k.shape[2]):
             raise ValueError(
                 f"attention: probs must be {(*q.shape[:3], k.shape[2])}, got {probs.shape}"
             )
     if _by_blas(q, k, probs):
         return _backward_from_probs(q, k, v, out, gout, scale, is_causal, probs, gq, gk, gv)
+    probs = np.ascontiguousarray(probs)  # the blocked kernels read rows of P
     jobs = _any_layout_kernel(_attention_backward_jobs, dt)
     small = _one_thread(q, k)
     on_all_threads(

@@ -416,18 +416,29 @@ def test_attention_backward_rejects_saved_probabilities_of_the_wrong_shape(backe
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("causal", [True, False])
 @pytest.mark.parametrize("tq,tk", [(37, 37), (5, 70), (70, 5), (130, 130)])
-def test_attention_saved_probabilities(backend, dtype, causal, tq, tk):
+@pytest.mark.parametrize("layout", ["rows", "policy", "strided"])
+def test_attention_saved_probabilities(backend, dtype, causal, tq, tk, layout):
     """probs= makes the forward keep P (every element written, masked ones 0) and the backward
     use it instead of recomputing: the gradients must not change. (130, 130) is past
-    policy.ATTENTION_BLAS_MAX_SCORES: the blocked kernels keep P there, BLAS products below."""
-    from tinylm.kernels.policy import ATTENTION_BLAS_MAX_SCORES
+    policy.ATTENTION_BLAS_MAX_SCORES: the blocked kernels keep P there, BLAS products below.
+    P's buffer may come in any layout: "policy" is the one ``policy.attention_probs_array``
+    makes for the kernels (Pᵀ's memory for the BLAS path, which the Numba kernels fill in
+    place), "rows" C-contiguous, "strided" a step-sliced view of a larger array."""
+    from tinylm.kernels.policy import ATTENTION_BLAS_MAX_SCORES, attention_probs_array
 
     assert (tq * tk > ATTENTION_BLAS_MAX_SCORES) == (tq == 130)
     rng = np.random.default_rng(8)
     q, k, v = (_randn(rng, (2, 3, t, 6), dtype) for t in (tq, tk, tk))
     fwd = implementations("attention_forward", "cpu")[backend]
     bwd = implementations("attention_backward", "cpu")[backend]
-    probs = np.full((2, 3, tq, tk), np.nan, dtype)
+    if layout == "policy":
+        probs = attention_probs_array(2, 3, tq, tk, dtype)
+        assert probs.flags.c_contiguous == (tq * tk > ATTENTION_BLAS_MAX_SCORES)
+    elif layout == "strided":
+        probs = np.empty((2, 3, 2 * tq, tk), dtype)[:, :, ::2]
+    else:
+        probs = np.empty((2, 3, tq, tk), dtype)
+    probs[...] = np.nan
     out, lse = fwd(q, k, v, 0.4, causal, probs=probs)
     want_out, want_lse = reference.attention_forward(
         *(a.astype(np.float64) for a in (q, k, v)), 0.4, causal

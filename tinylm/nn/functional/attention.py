@@ -10,7 +10,7 @@ import numpy as np
 
 from tinylm.autograd import Context, Function, TinyLMError
 from tinylm.devices import array_module
-from tinylm.kernels.policy import attention_keeps_probs
+from tinylm.kernels.policy import attention_keeps_probs, attention_probs_array
 from tinylm.nn.functional.common import as_array, check_probability, check_same_dtype, kernel
 from tinylm.nn.functional.dropout import dropout_mask
 from tinylm.tensor import Tensor
@@ -104,7 +104,7 @@ def _probs_buffer(ctx: Context, like: Any, b: int, h: int, tq: int, tk: int) -> 
     a gradient), or P is too large (or on the GPU) and will be recomputed."""
     if not any(ctx.needs_input_grad) or not attention_keeps_probs(like, b, h, tq, tk):
         return None
-    return np.empty((b, h, tq, tk), dtype=like.dtype)
+    return attention_probs_array(b, h, tq, tk, like.dtype)  # laid out as the kernels write P
 
 
 class _FusedAttention(Function):
