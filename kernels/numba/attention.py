@@ -447,17 +447,20 @@ def attention_probs_kernel(start, end, st, scale, is_causal, lse):
 def attention_probs_backward_kernel(start, end, pt, gpt, out, gout, scale, is_causal):
     """Heads ``start:end``: gPᵀ (B·H, Tk, Tq) = V gOᵀ in place → gSᵀ = scale · Pᵀ ⊙ (gPᵀ − δ),
     δ_i = Σ_e gO_ie O_ie (= Σ_j P_ij gP_ij, the softmax backward's row sum, from D terms
-    instead of Tk), one for each query. pt: Pᵀ as the forward left it; out, gout: (B·H, Tq, D).
+    instead of Tk), one for each query. pt: Pᵀ as the forward left it; out, gout: (B, H, Tq, D)
+    in any layout (heads of the (B, T, C) output and its gradient are read in place).
     Causal: the entries i < j are 0 (P is 0 there; some of gPᵀ there was never computed)."""
-    pt, gpt, out, gout = pt[start:end], gpt[start:end], out[start:end], gout[start:end]
+    pt, gpt = pt[start:end], gpt[start:end]
+    n_h = out.shape[1]
     tk, tq = pt.shape[1], pt.shape[2]
     zero = pt.dtype.type(0)
     delta = np.empty(tq, dtype=pt.dtype)
     for r in range(pt.shape[0]):
+        b, h = (start + r) // n_h, (start + r) % n_h
         for i in range(tq):
             acc = zero
-            for e in range(out.shape[2]):
-                acc += gout[r, i, e] * out[r, i, e]
+            for e in range(out.shape[3]):
+                acc += gout[b, h, i, e] * out[b, h, i, e]
             delta[i] = acc
         for j in range(tk):
             p, g = pt[r, j], gpt[r, j]
@@ -474,11 +477,6 @@ def _by_blas(q: np.ndarray, k: np.ndarray, probs: np.ndarray) -> bool:
     masked keys)."""
     tq, tk = q.shape[2], k.shape[2]
     return probs.size > 0 and q.size > 0 and k.size > 0 and tq * tk <= ATTENTION_BLAS_MAX_SCORES
-
-
-def _rows(a: np.ndarray) -> np.ndarray:
-    """(B, H, T, X) → contiguous (B·H, T, X), a view where it can be."""
-    return np.ascontiguousarray(a).reshape(-1, a.shape[-2], a.shape[-1])
 
 
 def _transposed(a: np.ndarray) -> np.ndarray:
@@ -592,7 +590,7 @@ def _backward_from_probs(q, k, v, out, gout, scale, is_causal, probs, gq, gk, gv
     _heads_product(v, _transposed(gout), gst, cut, "outT", shared)  # gPᵀ = V gOᵀ
     parallel_ranges(
         attention_probs_backward_kernel, b * h, pt.reshape(b * h, tk, tq),
-        gst.reshape(b * h, tk, tq), _rows(out), _rows(gout), q.dtype.type(scale),
+        gst.reshape(b * h, tk, tq), out, gout, q.dtype.type(scale),
         bool(is_causal), work=gst.size,
     )  # fmt: skip
     _heads_product(np.swapaxes(gst, -1, -2), k, gq, cut, "a", shared)  # gQ = gS K
