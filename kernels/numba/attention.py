@@ -394,7 +394,7 @@ def _attention_backward_jobs(
 
 
 # --------------------------------------------------------------------------------------------
-# attention with P kept: S = Q K^T and the other products by BLAS, the rows by these kernels
+# attention with P kept: Sᵀ = K Qᵀ and the other products by BLAS, the softmax by these kernels
 # --------------------------------------------------------------------------------------------
 
 
