@@ -49,7 +49,9 @@ class _Linear(Function):
         if x.dtype != weight.dtype or (b is not None and b.dtype != x.dtype):
             check_same_dtype("linear", input=x, weight=weight, bias=b)  # raises, naming them
         x2 = x.reshape(-1, x.shape[-1])
-        y = x2.dot(weight.T)  # the BLAS product of x2 @ W.T, dispatched with less overhead
+        # matmul, not x2.dot(weight.T): same on one thread, but dot was 25–40 % slower on
+        # OpenBLAS's two threads at a GPT layer's shapes (kernels/README.md, "dot or matmul")
+        y = x2 @ weight.T
         note_blas_product()  # BLAS's threads spin for a while now (kernels/parallel.py)
         if b is not None:
             y += b
