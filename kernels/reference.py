@@ -502,6 +502,9 @@ def attention_backward(
     """
     xp = get_array_module(q)
     out, lse, gout = (_in_dtype_of(a, q) for a in (out, lse, gout))
+    # a strided gout makes matmul sum in another order: the same gradients, to a few ulps
+    # apart (~1e-6 where terms cancel); a contiguous copy gives the same bits in any layout
+    gout = xp.ascontiguousarray(gout)
     if probs is not None:
         p = probs
     else:

@@ -42,6 +42,7 @@ from ..policy import (
     ATTENTION_BLAS_MAX_SCORES,
     BLAS_SERIAL_PRODUCT,
     LARGE_ATTENTION_WORK,
+    LARGE_WORK,
     SMALL_ATTENTION_WORK,
 )
 from .jit import FASTMATH, fast_exp, rjit, sjit, take_job
@@ -445,12 +446,13 @@ def attention_probs_kernel(start, end, st, scale, is_causal, lse):
 
 @rjit
 def attention_probs_backward_kernel(start, end, pt, gpt, out, gout, scale, is_causal):
-    """Heads ``start:end``: gPᵀ (B·H, Tk, Tq) = V gOᵀ in place → gSᵀ = scale · Pᵀ ⊙ (gPᵀ − δ),
+    """Heads ``start:end``: gPᵀ (end − start, Tk, Tq) = V gOᵀ of those heads, in place →
+    gSᵀ = scale · Pᵀ ⊙ (gPᵀ − δ),
     δ_i = Σ_e gO_ie O_ie (= Σ_j P_ij gP_ij, the softmax backward's row sum, from D terms
     instead of Tk), one for each query. pt: Pᵀ as the forward left it; out, gout: (B, H, Tq, D)
     in any layout (heads of the (B, T, C) output and its gradient are read in place).
     Causal: the entries i < j are 0 (P is 0 there; some of gPᵀ there was never computed)."""
-    pt, gpt = pt[start:end], gpt[start:end]
+    pt = pt[start:end]
     n_h = out.shape[1]
     tk, tq = pt.shape[1], pt.shape[2]
     zero = pt.dtype.type(0)
@@ -530,20 +532,35 @@ def _heads_serial_in_blas(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> bool:
     return q.shape[-2] * k.shape[-2] * max(q.shape[-1], v.shape[-1]) <= BLAS_SERIAL_PRODUCT
 
 
-def _heads_product(a, b, out, h: int, zeros: str, shared: bool) -> None:
-    """:func:`_product_skipping_zeros` over all heads; when ``shared``, on all threads, each
-    taking a range of the batch axis (or of the heads' axis when the batch is one)."""
-    if not shared or a.shape[:2] != out.shape[:2] or b.shape[:2] != out.shape[:2]:
-        _product_skipping_zeros(a, b, out, h, zeros)
-        return
-    axis = 0 if out.shape[0] > 1 else 1
-    work = out.size * a.shape[-1]  # multiply-adds, the zero block included
+def _by_heads(fn, shared: bool, b: int, h: int, *args) -> None:
+    """``fn(start, end, r0, r1, *args)`` over all heads: on the calling thread alone, or, when
+    ``shared``, on all threads, each taking a range of the batch axis (of the heads' axis
+    when the batch is one). [start, end) is the range on that axis, [r0, r1) its heads as
+    rows of the (B·H, …) views the kernels take. A thread runs all of attention's steps for
+    its range in one go: one hand-over per forward or backward, not one per product."""
+    axis = 0 if b > 1 else 1
+    n = b if axis == 0 else h
+    per = h if axis == 0 else 1
 
-    def heads(start: int, end: int, a, b, out) -> None:  # NumPy's matmul lets go of the GIL
+    def heads(start: int, end: int, *args) -> None:  # NumPy's matmul lets go of the GIL
         part = (slice(None),) * axis + (slice(start, end),)
-        _product_skipping_zeros(a[part], b[part], out[part], h, zeros)
+        fn(part, start * per, end * per, *args)
 
-    parallel_ranges(heads, out.shape[axis], a, b, out, work=work, pieces_per_thread=1)
+    if not shared or n < 2:
+        heads(0, n, *args)
+        return
+    parallel_ranges(heads, n, *args, work=LARGE_WORK, pieces_per_thread=1)
+
+
+def _forward_heads(part, r0, r1, q, k, v, pt, scale, is_causal, lse, out, cut):
+    """The forward for the heads ``part`` (rows r0:r1): Sᵀ = K Qᵀ, the softmax, O = P V."""
+    b, h, tk, tq = pt.shape
+    # Sᵀ = K Qᵀ; the block Sᵀ[cut:, :cut] stays unwritten: the kernel sets Pᵀ there to 0
+    _product_skipping_zeros(k[part], _transposed(q[part]), pt[part], cut, "outT")
+    attention_probs_kernel(
+        r0, r1, pt.reshape(b * h, tk, tq), scale, is_causal, lse.reshape(b * h, tq)
+    )
+    _product_skipping_zeros(np.swapaxes(pt[part], -1, -2), v[part], out[part], cut, "a")
 
 
 def _forward_keeping_probs(q, k, v, scale, is_causal, out, probs):
@@ -553,26 +570,37 @@ def _forward_keeping_probs(q, k, v, scale, is_causal, out, probs):
     b, h, tq, _ = q.shape
     cut = _causal_split(q, k, is_causal)
     serial_in_blas = _heads_serial_in_blas(q, k, v)
-    shared = serial_in_blas and not blas_threads_awake()
+    shared = (
+        serial_in_blas and not blas_threads_awake() and _multiply_adds(q, k) >= SMALL_ATTENTION_WORK
+    )
     # Pᵀ (B, H, Tk, Tq) is ``probs`` seen transposed, C-contiguous when it was made by
     # policy.attention_probs_array; any other layout gets a scratch copy written back below
     pt = np.swapaxes(probs, -1, -2)
     in_place = pt.flags.c_contiguous
     if not in_place:
         pt = np.empty(pt.shape, dtype=q.dtype)
-    # Sᵀ = K Qᵀ; the block Sᵀ[cut:, :cut] stays unwritten: the kernel sets Pᵀ there to 0
-    _heads_product(k, _transposed(q), pt, cut, "outT", shared)
     lse = np.empty((b, h, tq), dtype=q.dtype)
-    parallel_ranges(
-        attention_probs_kernel, b * h, pt.reshape(b * h, -1, tq), q.dtype.type(scale),
-        bool(is_causal), lse.reshape(b * h, tq), work=pt.size,
-    )  # fmt: skip
+    args = (q, k, v, pt, q.dtype.type(scale), bool(is_causal), lse, out, cut)
+    _by_heads(_forward_heads, shared, b, h, *args)
     if not in_place:
         np.copyto(probs, np.swapaxes(pt, -1, -2))
-    _heads_product(np.swapaxes(pt, -1, -2), v, out, cut, "a", shared)  # O = P V
     if not serial_in_blas:
         note_blas_product()  # BLAS's threads took part: they spin now
     return out, lse
+
+
+def _backward_heads(part, r0, r1, q, k, v, out, gout, pt, scale, is_causal, gq, gk, gv, cut):
+    """The backward for the heads ``part`` (rows r0:r1): gV = Pᵀ gO, gPᵀ = V gOᵀ, gSᵀ,
+    gQ = gS K, gK = gSᵀ Q."""
+    b, h, tk, tq = pt.shape
+    _product_skipping_zeros(pt[part], gout[part], gv[part], cut, "aT")  # gV = Pᵀ gO
+    gst = np.empty((*pt[part].shape[:2], tk, tq), dtype=q.dtype)
+    _product_skipping_zeros(v[part], _transposed(gout[part]), gst, cut, "outT")  # gPᵀ = V gOᵀ
+    attention_probs_backward_kernel(
+        r0, r1, pt.reshape(b * h, tk, tq), gst.reshape(-1, tk, tq), out, gout, scale, is_causal
+    )
+    _product_skipping_zeros(np.swapaxes(gst, -1, -2), k[part], gq[part], cut, "a")  # gQ = gS K
+    _product_skipping_zeros(gst, q[part], gk[part], cut, "aT")  # gK = gSᵀ Q
 
 
 def _backward_from_probs(q, k, v, out, gout, scale, is_causal, probs, gq, gk, gv):
@@ -580,21 +608,14 @@ def _backward_from_probs(q, k, v, out, gout, scale, is_causal, probs, gq, gk, gv
     gPᵀ = V gOᵀ (BLAS), gSᵀ by :func:`attention_probs_backward_kernel`, gQ = gS K,
     gK = gSᵀ Q (BLAS, into the destinations)."""
     b, h, tq, _ = q.shape
-    tk = k.shape[2]
     cut = _causal_split(q, k, is_causal)
     serial_in_blas = _heads_serial_in_blas(q, k, v)
-    shared = serial_in_blas and not blas_threads_awake()
+    shared = (
+        serial_in_blas and not blas_threads_awake() and _multiply_adds(q, k) >= SMALL_ATTENTION_WORK
+    )
     pt = np.ascontiguousarray(np.swapaxes(probs, -1, -2))  # a view when laid out as kept
-    _heads_product(pt, gout, gv, cut, "aT", shared)  # gV = Pᵀ gO
-    gst = np.empty((b, h, tk, tq), dtype=q.dtype)
-    _heads_product(v, _transposed(gout), gst, cut, "outT", shared)  # gPᵀ = V gOᵀ
-    parallel_ranges(
-        attention_probs_backward_kernel, b * h, pt.reshape(b * h, tk, tq),
-        gst.reshape(b * h, tk, tq), out, gout, q.dtype.type(scale),
-        bool(is_causal), work=gst.size,
-    )  # fmt: skip
-    _heads_product(np.swapaxes(gst, -1, -2), k, gq, cut, "a", shared)  # gQ = gS K
-    _heads_product(gst, q, gk, cut, "aT", shared)  # gK = gSᵀ Q
+    args = (q, k, v, out, gout, pt, q.dtype.type(scale), bool(is_causal), gq, gk, gv, cut)
+    _by_heads(_backward_heads, shared, b, h, *args)
     if not serial_in_blas:
         note_blas_product()
     return gq, gk, gv

@@ -131,13 +131,15 @@ def test_attention_does_not_depend_on_the_thread_count(dtype, causal):
 @pytest.mark.parametrize("batch", [3, 1])  # 1: the heads' axis is the one shared out
 def test_attention_by_blas_gives_the_same_bits_with_the_heads_shared_out(dtype, causal, batch):
     """With P kept and small heads, the batched products are shared out between the threads,
-    a range of heads each (``_heads_product``): same bits as on one thread, every element
-    written, for packed (strided) heads and a broadcast, read-only upstream gradient."""
+    a range of heads each, every thread running all of attention's steps for its heads
+    (``_by_heads``): same bits as on one thread, every element written, for packed (strided)
+    heads and a broadcast, read-only upstream gradient."""
     rng = np.random.default_rng(11)
-    h, t, d = 4, 64, 8
+    h, t, d = 4, 64, 32
     q, k, v = _packed_heads(rng, batch, t, h, d, dtype)
     # the conditions for sharing the heads out (else this would test the serial path)
     assert t * t * d <= policy.BLAS_SERIAL_PRODUCT and not parallel.blas_threads_awake()
+    assert batch * h * t * t * d >= policy.SMALL_ATTENTION_WORK
     scale = d**-0.5
     gout = np.broadcast_to(rng.standard_normal((1, h, t, d)).astype(dtype), (batch, h, t, d))
 
