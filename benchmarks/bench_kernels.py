@@ -251,7 +251,7 @@ def tinylm_runs(quick: bool, reference: bool = True) -> list[Bench]:
             elif name == "linear" and devices[backend] == "cpu":
                 # no kernel of its own: the three BLAS products that _Linear makes (NumPy's
                 # BLAS for either CPU backend), y = x Wᵀ, dx = g W, dW = gᵀ x
-                kb.runs[backend] = lambda x=d[0], w=d[1], g=d[2]: (x.dot(w.T), g @ w, g.T @ x)
+                kb.runs[backend] = lambda x=d[0], w=d[1], g=d[2]: (x @ w.T, g @ w, g.T @ x)
         # the public API, CPU tensors, exactly as a user writes it
         a = arrays
         if name in ("softmax", "log_softmax"):
