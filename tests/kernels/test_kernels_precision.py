@@ -133,6 +133,27 @@ def test_cross_entropy_precise_when_the_target_logit_is_far_below_the_maximum(ga
     np.testing.assert_allclose(lse, lse_exact, rtol=2e-6, atol=2e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("gap", [10.0, 87.0, 89.0, 200.0, 800.0, 3000.0])
+def test_softmax_precise_when_the_first_entry_is_far_below_the_maximum(dtype, gap):
+    """The forward shifts each row by its first entry and retries from the row maximum when
+    the sum overflows (an entry more than ~88, in float64 ~709, above the first): on both
+    sides of that edge, and in rows with a -inf, +inf or NaN first entry, the probabilities
+    are the float64 reference's to the dtype's precision (NaN where the reference has NaN)."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((12, 70)).astype(dtype)
+    for i in range(9):
+        x[i, 1 + 7 * i] = x[i, 0] + dtype(gap)
+    x[9, 0] = -np.inf  # a masked first key
+    x[10, 0] = np.inf
+    x[11, 0] = np.nan
+    with np.errstate(invalid="ignore"):
+        exact = reference.softmax_forward(x.astype(np.float64))
+    got = numba_kernels.softmax_forward(x)
+    tol = {"rtol": 2e-6, "atol": 1e-7} if dtype == np.float32 else {"rtol": 1e-13, "atol": 1e-16}
+    np.testing.assert_allclose(got, exact, **tol)
+
+
 # ---- float16 GELU: computed in float32, rounded once (reference.half_in_float32) ----------
 
 
