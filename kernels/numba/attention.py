@@ -45,7 +45,7 @@ from ..policy import (
     LARGE_WORK,
     SMALL_ATTENTION_WORK,
 )
-from .jit import FASTMATH, fast_exp, rjit, sjit, take_job
+from .jit import FASTMATH, fast_exp, rjit, row_max, sjit, take_job
 from .threads import float32_or_64, kernel_input
 
 __all__ = [
@@ -282,9 +282,12 @@ def _attention_forward_jobs(q, k, v, scale, is_causal, out, lse, probs, next_job
             for r in range(bq):
                 n_valid = min(i0 + r + 1, kend) if is_causal else kend  # query i sees keys j <= i
                 row = s[r]
-                m = row[0] * scale
-                for j in range(1, n_valid):
-                    m = max(m, row[j] * scale)
+                if scale > zero:  # max_j(scale·s_j) = scale·max_j s_j: rounding is monotone
+                    m = row_max(row[:n_valid]) * scale  # eight chains: vectorised
+                else:  # a zero or negative scale: one chain, as written
+                    m = row[0] * scale
+                    for j in range(1, n_valid):
+                        m = max(m, row[j] * scale)
                 total = zero
                 for j in range(n_valid):
                     e = fast_exp(row[j] * scale - m)

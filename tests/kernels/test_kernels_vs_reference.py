@@ -455,6 +455,26 @@ def test_attention_saved_probabilities(backend, dtype, causal, tq, tk, layout):
         np.testing.assert_allclose(a, w, rtol=TOL[dtype] * 10, atol=TOL[dtype] * 10)
 
 
+@pytest.mark.parametrize("backend", ["numpy", *FAST_BACKENDS])
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("t", [9, 130])
+@pytest.mark.parametrize("scale", [0.4, 0.0, -0.4])
+def test_attention_forward_any_sign_of_scale(backend, causal, t, scale):
+    """The blocked forward (t = 130, past policy.ATTENTION_BLAS_MAX_SCORES) takes a row's
+    maximum of scale·s as scale·max(s) when scale > 0, and the direct way otherwise: out and
+    lse are the float64 reference's for a positive, zero and negative scale, as on the BLAS
+    path (t = 9). The scores span a few hundred, so a shift by anything but the row's
+    largest scale·s would overflow exp in float32."""
+    rng = np.random.default_rng(5)
+    q, k, v = (_randn(rng, (2, 3, t, 6), np.float32, s) for s in (60.0, 1.0, 1.0))
+    out, lse = implementations("attention_forward", "cpu")[backend](q, k, v, scale, causal)
+    want_out, want_lse = reference.attention_forward(
+        *(a.astype(np.float64) for a in (q, k, v)), scale, causal
+    )
+    np.testing.assert_allclose(out, want_out, rtol=TOL[np.float32], atol=TOL[np.float32])
+    np.testing.assert_allclose(lse, want_lse, rtol=TOL[np.float32], atol=TOL[np.float32])
+
+
 @pytest.mark.parametrize("backend", FAST_BACKENDS)
 @pytest.mark.parametrize("causal", [True, False])
 @pytest.mark.parametrize("gout_layout", ["contiguous", "broadcast", "heads of (B, T, C)"])
