@@ -59,13 +59,14 @@ def softmax_forward_kernel(start, end, x, y):
     # Numba promotes float32 (op) int to float64: typed constants keep float32 math float32
     zero, one = x.dtype.type(0), x.dtype.type(1)
     largest = x.dtype.type(np.finfo(x.dtype).max)
+    by_first = x.itemsize == 4  # float32; float64 keeps the maximum (and PyTorch's bits)
     for i in range(x.shape[0]):
         # softmax(x) = e^{x - c} / Σ e^{x - c} for any shift c. The row's first entry is a
         # shift that needs no pass of its own: its term is 1, so s ≥ 1. Only when some
         # entry exceeds it by more than ~88 does the sum overflow (or an entry is inf/NaN):
         # then shift by the row maximum, as the textbook does. Two passes per row instead of
         # three (the maximum's pass, the one that read the row from memory, was ~40 %).
-        c = x[i, 0]
+        c = x[i, 0] if by_first else row_max(x[i])
         for attempt in range(2):
             if attempt == 1:
                 c = row_max(x[i])
