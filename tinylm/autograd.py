@@ -313,12 +313,17 @@ class Context:
 
     ``backward`` returns one gradient per Tensor input (a tuple when there are several), of
     the input's shape or of the broadcast shape the engine sums back; ``g`` may arrive in
-    any layout (a read-only broadcast view, say), so never write into it.
+    any layout (a read-only broadcast view, say), so never write into it — unless
+    **grad_is_scratch** is True: the engine sets it before each ``backward`` when nothing
+    else holds ``g`` (the new output of an earlier op's backward, not the user's array, a
+    hook's, a retained ``.grad`` or a broadcast view), so an element-wise backward may write
+    its result into ``g`` and return it instead of a new array (GELU does).
     """
 
     def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
         self.needs_input_grad = needs_input_grad
         self.saved_arrays: tuple[Any, ...] = ()
+        self.grad_is_scratch = False
 
     def save_for_backward(self, *arrays: Any) -> None:
         """Keep arrays that ``backward`` reads (inputs, outputs or intermediates); backward
@@ -764,6 +769,7 @@ def _walk_backward(
                     f"backward was modified in place after it was used (version {version} -> "
                     f"{counter.value}); compute a new tensor instead of changing it in place"
                 )
+        node.ctx.grad_is_scratch = owned  # only the engine holds g: backward may reuse it
         input_grads = node.function.backward(node.ctx, g)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)

@@ -655,6 +655,76 @@ def test_gelu_kept_derivative_gives_the_recomputed_gradient(approximate, monkeyp
     assert asked == []  # nothing to differentiate: the policy is not even asked
 
 
+class _Emit(tinylm.Function):
+    """Identity forward; its backward hands the engine ``ctx.upstream``, a new array each
+    call (``fresh_grads``): the engine then owns it, as it owns a matrix product's output."""
+
+    fresh_grads = True
+
+    @staticmethod
+    def forward(ctx, x, *, log):
+        ctx.log = log
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        out = np.array(ctx.log["upstream"], dtype=g.dtype)
+        ctx.log["given"] = out
+        return out
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("permuted", [False, True])
+def test_gelu_backward_multiplies_into_a_gradient_only_the_engine_holds(approximate, permuted):
+    """With dy/dx kept, GELU's backward writes g·dy/dx into g itself when the engine owns g
+    (Context.grad_is_scratch: here the new array of the op after it, as a Linear's product
+    would be), so x.grad is that very array; the gradient is the reference's either way."""
+    from tinylm.kernels import reference
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((4, 3, 5)) * 2
+    log = {"upstream": rng.standard_normal((5, 4, 3) if permuted else (4, 3, 5))}
+    t = tinylm.tensor(x, requires_grad=True)
+    view = t.permute(2, 0, 1) if permuted else t
+    _Emit.apply(F.gelu(view, approximate=approximate), log=log).sum().backward()
+    form = "gelu" if approximate == "tanh" else "gelu_exact"
+    up = log["upstream"].transpose(1, 2, 0) if permuted else log["upstream"]
+    expected = up * getattr(reference, f"{form}_derivative")(x)
+    np.testing.assert_allclose(t.grad.numpy(), expected, rtol=1e-12, atol=1e-14)
+    if not permuted:  # the leaf keeps the engine's array (a permuted view comes back as a copy)
+        assert np.shares_memory(t.grad.data, log["given"])
+
+
+@pytest.mark.parametrize("case", ["user's gradient", "retain_grad", "hook", "autograd.grad"])
+def test_gelu_backward_never_writes_into_a_gradient_someone_else_holds(case):
+    """The user's upstream array, a retained .grad, the array a hook saw and one that
+    autograd.grad returns keep their values: GELU's backward writes into g only when the
+    engine alone holds it."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((3, 4))
+    g = rng.standard_normal((3, 4))
+    t = tinylm.tensor(x, requires_grad=True)
+    y = F.gelu(t)
+    seen = []
+    if case == "user's gradient":
+        user = tinylm.tensor(g.copy())
+        y.backward(user)
+        np.testing.assert_array_equal(user.numpy(), g)
+        return
+    z = _Emit.apply(y, log={"upstream": g})
+    if case == "retain_grad":
+        y.retain_grad()
+    if case == "hook":
+        y.register_hook(lambda grad: seen.append(grad.data) or None)
+    if case == "autograd.grad":
+        got_y, got_x = tinylm.autograd.grad(z.sum(), (y, t))
+        np.testing.assert_array_equal(got_y.numpy(), g)
+        return
+    z.sum().backward()
+    kept = y.grad.numpy() if case == "retain_grad" else seen[0]
+    np.testing.assert_array_equal(kept, g)
+
+
 GELU_VIEWS = {
     "permuted": lambda t: t.permute(2, 0, 1),
     "transposed with gaps": lambda t: t.transpose(0, 2)[:, ::2],
