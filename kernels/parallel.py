@@ -21,8 +21,7 @@ products, between the kernels.
 * :func:`note_blas_product` / :func:`blas_threads_awake` — the ops that call NumPy's matrix
   products say when they did, and a kernel of moderate size that follows within
   ``policy.BLAS_SPIN_S`` runs on the calling thread: BLAS's own threads are still spinning on
-  the other cores then, and a helper would have to share one with them — unless they can be
-  stopped safely (one Python thread: :func:`_stop_blas_threads`), which frees those cores.
+  the other cores then, and a helper would have to share one with them.
 
 NumPy only: importing this imports neither Numba nor CuPy (the first helper imports
 ``numba/spin.py``).
@@ -45,7 +44,6 @@ from .policy import BLAS_SPIN_S, LARGE_WORK, PARALLEL_COPY_BYTES, SMALL_WORK
 __all__ = [
     "blas_threads_awake",
     "copy_array",
-    "find_openblas_stop",
     "get_num_threads",
     "Helper",
     "helpers",
@@ -53,7 +51,6 @@ __all__ = [
     "note_blas_product",
     "on_all_threads",
     "parallel_ranges",
-    "set_blas_thread_stopping",
     "set_helper_placement",
     "set_num_threads",
 ]
@@ -101,78 +98,8 @@ def note_blas_product(when: float | None = None) -> None:
 
 def blas_threads_awake() -> bool:
     """True within ``policy.BLAS_SPIN_S`` of the last noted matrix product, while BLAS's idle
-    threads still spin on the other cores (OpenBLAS's do, for ~0.1 s) — unless they could be
-    stopped now (:func:`_stop_blas_threads`): then False, and the cores are free."""
-    if time.perf_counter() - _last_product >= BLAS_SPIN_S:
-        return False
-    return not _stop_blas_threads()
-
-
-_UNKNOWN = object()
-_blas_stop: Any = _UNKNOWN  # OpenBLAS's blas_thread_shutdown_, found on first need
-_stopping_blas = True  # see set_blas_thread_stopping
-
-
-def set_blas_thread_stopping(enabled: bool, stop: Callable[[], Any] | None = None) -> None:
-    """``True`` (tinylm's setting): :func:`blas_threads_awake` stops NumPy's OpenBLAS threads
-    when that is safe (:func:`_stop_blas_threads`). ``False``: it never does, and kernels
-    that follow a product stay on one thread as before (benchmarks, tests). ``stop``: the
-    function that stops them (tests); None: OpenBLAS's own (:func:`find_openblas_stop`)."""
-    global _stopping_blas, _blas_stop
-    _stopping_blas = bool(enabled)
-    _blas_stop = _UNKNOWN if stop is None else stop
-
-
-def find_openblas_stop() -> Any:
-    """``blas_thread_shutdown_`` of the OpenBLAS that NumPy's own wheel loaded (its
-    ``numpy.libs`` folder), called with the GIL held (``ctypes.PyDLL``); None for any other
-    BLAS or platform (then nothing is ever stopped)."""
-    libs = os.path.realpath(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs"))
-    try:
-        with open("/proc/self/maps") as maps:  # Linux: the libraries this process loaded
-            paths = {line.split(maxsplit=5)[-1].strip() for line in maps if "openblas" in line}
-    except OSError:
-        return None
-    import ctypes
-
-    for path in sorted(paths):
-        if os.path.dirname(os.path.realpath(path)) != libs:
-            continue
-        try:
-            stop = ctypes.PyDLL(path).blas_thread_shutdown_
-        except (OSError, AttributeError):
-            continue
-        stop.argtypes, stop.restype = [], ctypes.c_int
-        return stop
-    return None
-
-
-def _stop_blas_threads() -> bool:
-    """Stop NumPy's OpenBLAS worker threads, which spin for ~0.1 s after each product and
-    so hold the other cores; True if they were stopped. OpenBLAS makes them again at its next
-    threaded product (+14 µs); stopping takes ~8 µs. This frees the cores for the kernels
-    between a training step's products (GPT baby step 0.975× the time, kernels/README.md).
-
-    Done only when the calling thread and tinylm's idle helpers are the only Python threads:
-    OpenBLAS's ``blas_thread_shutdown_`` (its fork handler's, not part of its API) replaces
-    each worker's queue with an exit mark, and a product running in another thread at that
-    moment could lose a queued job and wait for it forever. With no other Python thread there
-    is none to start one between the count and the call (the helpers only run tinylm's own
-    kernels, and are idle here), and the call holds the GIL. A process with any other Python
-    thread (a notebook's, a thread pool's) keeps the old rule: kernels stay on one thread while
-    BLAS's threads spin."""
-    global _blas_stop, _last_product
-    if not _stopping_blas:
-        return False
-    if _blas_stop is _UNKNOWN:
-        _blas_stop = find_openblas_stop()
-    if _blas_stop is None or threading.active_count() > 1 + len(_helpers):
-        return False
-    if threading.current_thread() is not threading.main_thread():
-        return False
-    _blas_stop()
-    _last_product = -math.inf
-    return True
+    threads still spin on the other cores (OpenBLAS's do, for ~0.1 s)."""
+    return time.perf_counter() - _last_product < BLAS_SPIN_S
 
 
 #: after a job, a helper spins this long for the next one before it sleeps: ops follow each

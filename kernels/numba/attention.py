@@ -574,7 +574,7 @@ def _forward_keeping_probs(q, k, v, scale, is_causal, out, probs):
     cut = _causal_split(q, k, is_causal)
     serial_in_blas = _heads_serial_in_blas(q, k, v)
     shared = (
-        serial_in_blas and _multiply_adds(q, k) >= SMALL_ATTENTION_WORK and not blas_threads_awake()
+        serial_in_blas and not blas_threads_awake() and _multiply_adds(q, k) >= SMALL_ATTENTION_WORK
     )
     # Pᵀ (B, H, Tk, Tq) is ``probs`` seen transposed, C-contiguous when it was made by
     # policy.attention_probs_array; any other layout gets a scratch copy written back below
@@ -614,7 +614,7 @@ def _backward_from_probs(q, k, v, out, gout, scale, is_causal, probs, gq, gk, gv
     cut = _causal_split(q, k, is_causal)
     serial_in_blas = _heads_serial_in_blas(q, k, v)
     shared = (
-        serial_in_blas and _multiply_adds(q, k) >= SMALL_ATTENTION_WORK and not blas_threads_awake()
+        serial_in_blas and not blas_threads_awake() and _multiply_adds(q, k) >= SMALL_ATTENTION_WORK
     )
     pt = np.ascontiguousarray(np.swapaxes(probs, -1, -2))  # a view when laid out as kept
     args = (q, k, v, out, gout, pt, q.dtype.type(scale), bool(is_causal), gq, gk, gv, cut)

@@ -24,16 +24,6 @@ from tinylm.kernels.numba import attention_backward, attention_forward  # noqa: 
 from tinylm.kernels.numba.jit import take_job  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _blas_threads_left_spinning():
-    """These tests are about the rule for BLAS's spinning threads, so none are stopped here
-    (whether they could be depends on the process's threads: tests/kernels/
-    test_blas_thread_stopping.py tests the stopping)."""
-    parallel.set_blas_thread_stopping(False)
-    yield
-    parallel.set_blas_thread_stopping(True)
-
-
 @numba.njit(nogil=True)
 def _take_all(counter, n_jobs, taken):
     """Take jobs until none is left; count each job number in ``taken``; return how many."""
