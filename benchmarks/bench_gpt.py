@@ -257,6 +257,9 @@ def run_worker(args: argparse.Namespace) -> dict:
         times.append(time.perf_counter() - t0)
         if (it + 1) % args.round == 0 or it + 1 == args.iters:
             print("ROUND", flush=True)  # hand the machine back
+    # the losses below are computed only once the parent collects this worker (it closes our
+    # stdin): not while the other framework times its last round on the same cores
+    sys.stdin.readline()
 
     def mean_loss(data: np.ndarray, key: str) -> float | None:
         if key not in plan:
