@@ -656,8 +656,9 @@ def test_gelu_kept_derivative_gives_the_recomputed_gradient(approximate, monkeyp
 
 
 class _Emit(tinylm.Function):
-    """Identity forward; its backward hands the engine ``ctx.upstream``, a new array each
-    call (``fresh_grads``): the engine then owns it, as it owns a matrix product's output."""
+    """Identity forward; its backward hands the engine a new copy of ``log["upstream"]``
+    (``fresh_grads``) and records it as ``log["given"]``: the engine then owns that array, as
+    it owns a matrix product's output."""
 
     fresh_grads = True
 
@@ -717,7 +718,7 @@ def test_gelu_backward_never_writes_into_a_gradient_someone_else_holds(case):
     if case == "hook":
         y.register_hook(lambda grad: seen.append(grad.data) or None)
     if case == "autograd.grad":
-        got_y, got_x = tinylm.autograd.grad(z.sum(), (y, t))
+        got_y, _ = tinylm.autograd.grad(z.sum(), (y, t))
         np.testing.assert_array_equal(got_y.numpy(), g)
         return
     z.sum().backward()
