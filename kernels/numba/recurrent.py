@@ -42,19 +42,22 @@ def _cell_forward_row(z, a, cp, cr, hr):
     """One row of the cell: the activated gates a = [i, f, g, o] (4H) from the pre-activations
     ``z`` (4H), c = f ⊙ c_prev + i ⊙ g into ``cr`` and h = o ⊙ tanh(c) into ``hr``.
 
-    One loop over all 4H gates, with m = 2 on the g block and 1 elsewhere:
-    a = m σ(m z) − (m − 1) is σ(z) for i, f, o and 2σ(2z) − 1 = tanh(z) for g. A single long
-    loop that LLVM vectorises ran 2x faster than one short loop per gate block (same results
-    to the bit); z and a are separate arrays (updating z in place was 2x slower)."""
+    One loop over the H hidden units that computes unit j's four gates, c and h together:
+    LLVM vectorises it, and it ran 1.15x faster than one loop over all 4H gates that picked
+    σ or tanh per index (32 rows: 24.3 → 21.1 µs on a Zen 3 VM; same results to the bit), and
+    faster than one short loop per gate block. z and a are separate arrays (updating z in
+    place was 2x slower)."""
     hs = cp.shape[0]
     one, two = a.dtype.type(1), a.dtype.type(2)
-    for j in range(4 * hs):
-        m = two if 2 * hs <= j < 3 * hs else one
-        a[j] = m / (one + fast_exp(-m * z[j])) - (m - one)
     for j in range(hs):
-        cj = a[hs + j] * cp[j] + a[j] * a[2 * hs + j]  # c = f ⊙ c_prev + i ⊙ g
+        i = one / (one + fast_exp(-z[j]))  # σ
+        f = one / (one + fast_exp(-z[hs + j]))
+        g = two / (one + fast_exp(-two * z[2 * hs + j])) - one  # tanh(x) = 2σ(2x) − 1
+        o = one / (one + fast_exp(-z[3 * hs + j]))
+        a[j], a[hs + j], a[2 * hs + j], a[3 * hs + j] = i, f, g, o
+        cj = f * cp[j] + i * g  # c = f ⊙ c_prev + i ⊙ g
         cr[j] = cj
-        hr[j] = a[3 * hs + j] * (two / (one + fast_exp(-two * cj)) - one)  # h = o ⊙ tanh c
+        hr[j] = o * (two / (one + fast_exp(-two * cj)) - one)  # h = o ⊙ tanh c
 
 
 @rjit
