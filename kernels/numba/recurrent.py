@@ -43,10 +43,9 @@ def _cell_forward_row(z, a, cp, cr, hr):
     ``z`` (4H), c = f ⊙ c_prev + i ⊙ g into ``cr`` and h = o ⊙ tanh(c) into ``hr``.
 
     One loop over the H hidden units that computes unit j's four gates, c and h together:
-    LLVM vectorises it, and it ran 1.15x faster than one loop over all 4H gates that picked
-    σ or tanh per index (32 rows: 24.3 → 21.1 µs on a Zen 3 VM; same results to the bit), and
-    faster than one short loop per gate block. z and a are separate arrays (updating z in
-    place was 2x slower)."""
+    LLVM vectorises it, and it was faster than one loop over all 4H gates picking σ or tanh
+    by index, or one loop per gate block (same bits; figures in kernels/README.md,
+    "Measured"). z and a are separate arrays (updating z in place was slower)."""
     hs = cp.shape[0]
     one, two = a.dtype.type(1), a.dtype.type(2)
     for j in range(hs):
