@@ -192,7 +192,7 @@ _EXP_Q = (0.49999231, 0.16667114, 0.041890107, 0.0083125122)
 
 
 def fast_exp_nonpositive(x):  # pragma: no cover - replaced by the overload below
-    """exp(x) for x ≤ 0 inside Numba kernels, for erf's tail and the Gaussian φ: fast_exp's
+    """exp(x) for x ≤ 0 inside Numba kernels (erf's tail, the Gaussian φ, log-softmax): fast_exp's
     steps with a shorter polynomial (relative error 1.8e-7 instead of 8e-8) and without the
     overflow and NaN tests (what a NaN x gives is unspecified: the caller tests for NaN)."""
     return math.exp(x)

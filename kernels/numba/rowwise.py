@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import reference
 from ..parallel import parallel_ranges
-from .jit import exact_mul, exact_sub, fast_exp, rjit, row_max, sjit
+from .jit import exact_mul, exact_sub, fast_exp, fast_exp_nonpositive, rjit, row_max, sjit
 from .threads import float32_or_64, kernel_input
 
 __all__ = [
@@ -102,7 +102,11 @@ def log_softmax_forward_kernel(start, end, x, y):
         m = row_max(x[i])
         s = zero
         for j in range(x.shape[1]):
-            s += fast_exp(x[i, j] - m)
+            d = x[i, j] - m  # ≤ 0, so the shorter exp suffices
+            e = fast_exp_nonpositive(d)
+            if d != d:  # a NaN in the row must still reach s (that exp leaves NaN unspecified)
+                e = d
+            s += e
         # y = (x - m) - log s, not x - (m + log s): when |m| is large, m + log s rounds away
         # the small log s in float32 (512 + 0.693 keeps only ~4 digits of 0.693).
         log_s = math.log(s)
@@ -113,13 +117,25 @@ def log_softmax_forward_kernel(start, end, x, y):
 @rjit
 def log_softmax_backward_kernel(start, end, y, gy, gx):
     y, gy, gx = y[start:end], gy[start:end], gx[start:end]
-    zero = y.dtype.type(0)
+    zero, one = y.dtype.type(0), y.dtype.type(1)
     for i in range(y.shape[0]):
         s = zero
         for j in range(y.shape[1]):
             s += gy[i, j]
+        # y holds log-probabilities, ≤ 0, for which the shorter exp suffices; entries above 0
+        # (which the forward never gives) are counted in the same vectorised loop, and their
+        # row is redone with the full exp
+        above = zero
         for j in range(y.shape[1]):
-            gx[i, j] = gy[i, j] - fast_exp(y[i, j]) * s
+            v = y[i, j]
+            p = fast_exp_nonpositive(v)
+            if v != v:  # NaN stays NaN (that exp leaves it unspecified)
+                p = v
+            gx[i, j] = gy[i, j] - p * s
+            above += one if v > zero else zero
+        if above > zero:
+            for j in range(y.shape[1]):
+                gx[i, j] = gy[i, j] - fast_exp(y[i, j]) * s
 
 
 @float32_or_64(reference.softmax_forward)

@@ -91,6 +91,22 @@ def test_log_softmax_keeps_float32_precision_far_from_zero(offset):
     np.testing.assert_allclose(got, exact, rtol=2e-6, atol=2e-6)
 
 
+def test_log_softmax_backward_takes_any_y_not_only_log_probabilities():
+    # The float32 backward uses the shorter exp, made for arguments ≤ 0 (log-probabilities,
+    # all the forward gives); a row with an entry above 0 must still get the reference's
+    # gx = g - exp(y) Σg, overflow to ±inf included, and NaN must stay NaN.
+    rng = np.random.default_rng(2)
+    y = -np.abs(rng.standard_normal((6, 40))).astype(np.float32) * 5
+    y[0, 3], y[1, 0], y[2, 39], y[3, 7] = 0.5, 30.0, 100.0, np.inf
+    y[4, 5] = np.nan  # row 5 stays valid log-probabilities: the fast path alone
+    g = rng.standard_normal((6, 40)).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = reference.log_softmax_backward(y.astype(np.float64), g.astype(np.float64))
+        want = want.astype(np.float32)  # the float64 inf and nan where float32 overflows
+    got = numba_kernels.log_softmax_backward(y, g)
+    np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-6)
+
+
 @pytest.mark.parametrize("offset", [0.0, 512.0, -3000.0, 1e4])
 def test_cross_entropy_keeps_float32_precision_far_from_zero(offset):
     rng = np.random.default_rng(1)
