@@ -107,6 +107,21 @@ def test_log_softmax_backward_takes_any_y_not_only_log_probabilities():
     np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-6)
 
 
+def test_float32_log_softmax_rows_holding_nan_are_nan_as_torchs():
+    # The float32 forward's shorter exp leaves exp(NaN) unspecified: the kernel itself must
+    # carry a NaN into its row's sum, wherever the NaN sits (first, in the vectorised body,
+    # in the loop's tail), so that the whole row is NaN as in PyTorch; other rows stay finite.
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 37)).astype(np.float32)
+    for row, col in ((0, 0), (1, 17), (2, 36), (3, 35)):
+        x[row, col] = np.nan
+    y = numba_kernels.log_softmax_forward(x)
+    assert np.isnan(y[:4]).all()
+    np.testing.assert_allclose(
+        y[4], reference.log_softmax_forward(x[4:].astype(np.float64))[0], rtol=2e-6, atol=2e-6
+    )
+
+
 @pytest.mark.parametrize("offset", [0.0, 512.0, -3000.0, 1e4])
 def test_cross_entropy_keeps_float32_precision_far_from_zero(offset):
     rng = np.random.default_rng(1)
